@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages DeepFashion's build, tests and main job need.
+# Idempotent; run as root on a fresh Debian 12 machine.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libdnnl-dev            # oneDNN: backbone convolutions, pooling, fp32/bf16
+  libopenblas-dev        # dense layers of the head
+  libjpeg62-turbo-dev libpng-dev libexif-dev   # images
+  libhdf5-dev            # Keras weight files and model files
+  libcairo2-dev          # plots for the report
+  libcmocka-dev          # unit tests
+  clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,98 @@
+/*
+ * Backbones: a frozen, pretrained network that turns a model-sized RGB image
+ * into a feature vector. One interface, several implementations (vgg16.c on
+ * a Keras HDF5 file, tflite_backbone.c on a TFLite flatbuffer).
+ *
+ *     df_backbone *bb; df_backbone_open("tflite", "mobilenet_v2.tflite", &opt, &bb, err);
+ *     df_backbone_preprocess(bb, &img224, x, err);   // x: H*W*3 floats
+ *     df_backbone_run(bb, xs, n, feats, err);        // feats: n * feature_dim
+ *
+ * Images given to preprocess must already be input_h x input_w (the data
+ * pipeline resizes; df_backbone_resize_method says how this backbone wants it).
+ */
+#ifndef DF_BACKBONE_BACKBONE_H
+#define DF_BACKBONE_BACKBONE_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "engine/net.h"
+#include "image/image.h"
+
+typedef enum df_preprocess {
+    DF_PREPROCESS_DEFAULT = 0, /* the backbone's own correct one */
+    DF_PREPROCESS_CAFFE,       /* VGG16: RGB->BGR, minus ImageNet means, no scaling (Keras) */
+    DF_PREPROCESS_SEED,        /* VGG16 as the original fed it: RGB / 255 */
+    DF_PREPROCESS_TFLITE       /* as the TFLite input tensor's quantization says */
+} df_preprocess;
+
+df_status df_preprocess_parse(const char *s, df_preprocess *out, df_error *err);
+const char *df_preprocess_name(df_preprocess p);
+
+typedef struct df_backbone_options {
+    df_precision precision;
+    df_preprocess preprocess;
+    /* VGG16: globally average-pool 7x7x512 to 512. */
+    int pool;
+    /* TFLite: tensor to cut at ("name" or "#index"); NULL = the globally
+     * pooled feature just before the classifier, found automatically. */
+    const char *cut_tensor;
+    /* Measure convolution algorithms when building (see net.h). */
+    int autotune;
+    /* Largest batch df_backbone_run will be given. */
+    int max_batch;
+    void (*notice)(void *ctx, const char *message);
+    void *notice_ctx;
+} df_backbone_options;
+
+df_backbone_options df_backbone_options_default(void);
+
+typedef struct df_backbone df_backbone;
+
+/* kind: "vgg16" or "tflite". */
+df_status df_backbone_open(const char *kind, const char *weights_path,
+                           const df_backbone_options *opt, df_backbone **out,
+                           df_error *err) DF_MUST_CHECK;
+void df_backbone_destroy(df_backbone *bb);
+
+const char *df_backbone_kind(const df_backbone *bb);       /* "vgg16" / "tflite" */
+const char *df_backbone_name(const df_backbone *bb);       /* e.g. "mobilenet_v2_1.0_224_quant" */
+void df_backbone_input_size(const df_backbone *bb, int *h, int *w);
+size_t df_backbone_feature_dim(const df_backbone *bb);
+df_preprocess df_backbone_preprocess_mode(const df_backbone *bb);
+df_resize_method df_backbone_resize_method(const df_backbone *bb);
+df_precision df_backbone_precision(const df_backbone *bb);
+
+/* img must be input_w x input_h; out receives H*W*3 floats (NHWC). */
+df_status df_backbone_preprocess(const df_backbone *bb, const df_image *img, float *out,
+                                 df_error *err) DF_MUST_CHECK;
+/* inputs: n preprocessed images; features: n * feature_dim floats. */
+df_status df_backbone_run(df_backbone *bb, const float *inputs, int n, float *features,
+                          df_error *err) DF_MUST_CHECK;
+
+/* ---- for implementations only ---- */
+typedef struct df_backbone_vtable {
+    const char *kind;
+    df_status (*preprocess)(const df_backbone *bb, const df_image *img, float *out, df_error *err);
+    df_status (*run)(df_backbone *bb, const float *inputs, int n, float *features, df_error *err);
+    void (*destroy)(df_backbone *bb);
+} df_backbone_vtable;
+
+struct df_backbone {
+    const df_backbone_vtable *vt;
+    char name[128];
+    int input_h, input_w;
+    size_t feature_dim;
+    df_preprocess preprocess;
+    df_resize_method resize;
+    df_precision precision;  /* what it actually runs in */
+    void *impl;              /* owned by the implementation */
+};
+
+/* Implemented in vgg16.c and tflite_backbone.c; fill *out on success. */
+df_status df_vgg16_open(const char *weights_path, const df_backbone_options *opt,
+                        df_backbone **out, df_error *err) DF_MUST_CHECK;
+df_status df_tflite_backbone_open(const char *weights_path, const df_backbone_options *opt,
+                                  df_backbone **out, df_error *err) DF_MUST_CHECK;
+
+#endif

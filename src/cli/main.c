@@ -1,0 +1,85 @@
+/* deepfashion: the command-line entry point and subcommand dispatch. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+/* Add a subcommand here and in cli.h; its --help lives in its own file. */
+static const command COMMANDS[] = {
+    {NULL, NULL, NULL}
+};
+
+static void print_help(FILE *out) {
+    fprintf(out,
+            "DeepFashion %s: turn a folder of photos into a classifier, on a CPU.\n\n"
+            "usage: deepfashion <command> [options]\n"
+            "       deepfashion <command> --help\n\n"
+            "commands:\n",
+            DF_VERSION_STRING);
+    for (const command *c = COMMANDS; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\noptions:\n  --help     this text\n  --version  print the version\n");
+}
+
+int df_cli_fail(const df_error *err) {
+    fprintf(stderr, "deepfashion: %s\n", err && err->message[0] ? err->message : "failed");
+    return DF_EXIT_FAIL;
+}
+
+int df_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "deepfashion %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'deepfashion %s --help')\n", cmd);
+    return DF_EXIT_USAGE;
+}
+
+int df_cli_parse_int(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+int df_cli_parse_float(const char *s, double lo, double hi, double *out) {
+    if (!s || !*s) return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return DF_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return DF_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("deepfashion %s\n", DF_VERSION_STRING);
+        return DF_EXIT_OK;
+    }
+    for (const command *c = COMMANDS; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "deepfashion: unknown command '%s' (see 'deepfashion --help')\n", argv[1]);
+    return DF_EXIT_USAGE;
+}

@@ -1,0 +1,115 @@
+/*
+ * The inference engine: a small graph of NHWC tensors executed with oneDNN.
+ *
+ * Build once, reshape per batch size, run many times without allocating:
+ *
+ *     df_net *net; df_net_create(&opts, &net, err);
+ *     df_tensor_id x, y; df_net_input(net, 224, 224, 3, &x, err);
+ *     df_net_conv2d(net, x, &conv_desc, &y, err); ... df_net_set_output(net, y, err);
+ *     df_net_reshape(net, batch, err);           // creates primitives, picks algorithms
+ *     df_net_run(net, input, batch, output, err); // input N*H*W*C, output N*oh*ow*oc, fp32
+ *
+ * Weights passed to the builders are copied; the caller may free them after
+ * the call. Activations stay in oneDNN's preferred (blocked) layouts between
+ * layers: one reorder in, one reorder out.
+ *
+ * Weight layout for df_net_conv2d (one canonical layout for every caller):
+ * OHWI, i.e. weights[out_c][kh][kw][in_c / groups]. Depthwise convolution is
+ * groups == in_c, out_c == in_c * multiplier. Bias may be NULL (zeros).
+ *
+ * A slow, obvious reference of every op lives in engine/reference.h and is
+ * what the tests compare against.
+ */
+#ifndef DF_ENGINE_NET_H
+#define DF_ENGINE_NET_H
+
+#include "core/error.h"
+
+typedef enum df_precision {
+    DF_PRECISION_AUTO = 0, /* the fastest at equal accuracy on this CPU */
+    DF_PRECISION_FP32,
+    DF_PRECISION_BF16      /* falls back to fp32 with a notice when the CPU lacks bf16 */
+} df_precision;
+
+df_status df_precision_parse(const char *s, df_precision *out, df_error *err);
+const char *df_precision_name(df_precision p);
+
+typedef enum df_activation {
+    DF_ACT_NONE = 0,
+    DF_ACT_RELU,
+    DF_ACT_RELU6
+} df_activation;
+
+typedef enum df_pool_kind { DF_POOL_MAX, DF_POOL_AVG } df_pool_kind;
+
+typedef int df_tensor_id;
+
+typedef struct df_conv2d_desc {
+    int out_c;
+    int kh, kw;
+    int stride_h, stride_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    int groups;             /* 1 = dense conv; in_c = depthwise */
+    df_activation activation;
+    const float *weights;   /* OHWI: [out_c][kh][kw][in_c/groups] */
+    const float *bias;      /* [out_c] or NULL */
+} df_conv2d_desc;
+
+typedef struct df_pool2d_desc {
+    df_pool_kind kind;
+    int kh, kw;
+    int stride_h, stride_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    /* Average pooling never counts padded cells (TFLite and Keras). */
+} df_pool2d_desc;
+
+typedef struct df_net_options {
+    df_precision precision;
+    /* Measure candidate convolution algorithms (direct, Winograd) at the
+     * first reshape and keep the fastest per layer. Default 1. */
+    int autotune;
+    /* Receives one-line notices (e.g. "bf16 not supported on this CPU,
+     * using fp32"); may be NULL. */
+    void (*notice)(void *ctx, const char *message);
+    void *notice_ctx;
+} df_net_options;
+
+df_net_options df_net_options_default(void);
+
+typedef struct df_net df_net;
+
+df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err) DF_MUST_CHECK;
+void df_net_destroy(df_net *net);
+
+/* Exactly one input per net, NHWC fp32 with batch chosen at reshape. */
+df_status df_net_input(df_net *net, int h, int w, int c, df_tensor_id *out, df_error *err) DF_MUST_CHECK;
+df_status df_net_conv2d(df_net *net, df_tensor_id in, const df_conv2d_desc *desc,
+                        df_tensor_id *out, df_error *err) DF_MUST_CHECK;
+df_status df_net_pool2d(df_net *net, df_tensor_id in, const df_pool2d_desc *desc,
+                        df_tensor_id *out, df_error *err) DF_MUST_CHECK;
+/* Mean over H and W -> 1 x 1 x C. */
+df_status df_net_global_avgpool(df_net *net, df_tensor_id in, df_tensor_id *out,
+                                df_error *err) DF_MUST_CHECK;
+/* Element-wise a + b (same shape), then activation. */
+df_status df_net_add(df_net *net, df_tensor_id a, df_tensor_id b, df_activation act,
+                     df_tensor_id *out, df_error *err) DF_MUST_CHECK;
+df_status df_net_set_output(df_net *net, df_tensor_id t, df_error *err) DF_MUST_CHECK;
+
+df_status df_net_tensor_shape(const df_net *net, df_tensor_id t, int *h, int *w, int *c,
+                              df_error *err) DF_MUST_CHECK;
+
+/* Creates (or re-creates) primitives and buffers for batch size n. */
+df_status df_net_reshape(df_net *net, int batch, df_error *err) DF_MUST_CHECK;
+/* input: batch x H x W x C fp32 NHWC; output: batch x oh x ow x oc fp32 NHWC.
+ * batch must be <= the size given to df_net_reshape. */
+df_status df_net_run(df_net *net, const float *input, int batch, float *output,
+                     df_error *err) DF_MUST_CHECK;
+
+/* What the net actually runs in (auto resolved, bf16 fallen back). */
+df_precision df_net_precision(const df_net *net);
+/* One line per layer: op, shape, chosen algorithm, into buf. */
+void df_net_describe(const df_net *net, char *buf, size_t size);
+/* Floating-point operations per image (multiply-add = 2). */
+double df_net_flops_per_image(const df_net *net);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * Images: decode JPEG / PNG / BMP into 8-bit RGB, apply EXIF orientation,
+ * resize, encode PNG.
+ *
+ * One decoder core works from memory (df_image_decode); df_image_load reads
+ * a file and calls it. Pixels are RGB8, row-major, HWC, no padding.
+ * The caller owns the df_image and frees it with df_image_free.
+ */
+#ifndef DF_IMAGE_IMAGE_H
+#define DF_IMAGE_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct df_image {
+    int width;
+    int height;
+    uint8_t *pixels; /* width * height * 3 bytes, owned */
+} df_image;
+
+typedef struct df_image_load_options {
+    /* Refuse images whose header claims more pixels than this, before any
+     * pixel buffer is allocated. Default 100 megapixels. */
+    int64_t max_pixels;
+    /* Decode hint: when both are > 0, a JPEG may be decoded with libjpeg's
+     * DCT scaling (1/2, 1/4, 1/8) as long as the decoded image stays at
+     * least this large (after orientation, compared per axis), so a 12 MP
+     * photo is not fully decoded to make a 224x224 input. 0 = full size. */
+    int min_width;
+    int min_height;
+    /* Apply the EXIF Orientation tag (1..8). Default 1. */
+    int apply_exif_orientation;
+} df_image_load_options;
+
+df_image_load_options df_image_load_options_default(void);
+
+/* Largest file df_image_load will read (a sanity cap, 512 MiB). */
+#define DF_IMAGE_MAX_FILE_BYTES ((size_t)512 << 20)
+
+/* name is used in error messages only (a path, or "<memory>"). */
+df_status df_image_decode(const uint8_t *data, size_t size, const char *name,
+                          const df_image_load_options *opt, df_image *out,
+                          df_error *err) DF_MUST_CHECK;
+df_status df_image_load(const char *path, const df_image_load_options *opt, df_image *out,
+                        df_error *err) DF_MUST_CHECK;
+
+/* Allocates an uninitialised width x height RGB image. */
+df_status df_image_alloc(df_image *img, int width, int height, df_error *err) DF_MUST_CHECK;
+void df_image_free(df_image *img);
+
+/* Rotates/flips img in place per EXIF orientation 1..8 (1 = no-op). */
+df_status df_image_apply_orientation(df_image *img, int orientation, df_error *err) DF_MUST_CHECK;
+
+typedef enum df_resize_method {
+    DF_RESIZE_NEAREST,  /* PIL NEAREST: src = floor((x + 0.5) * in / out); what Keras does */
+    DF_RESIZE_AREA,     /* box-filter area average: the default for downscaling photos */
+    DF_RESIZE_BILINEAR  /* half-pixel centres, no antialiasing: TFLite/TF's resize_bilinear */
+} df_resize_method;
+
+/* Stretches src to width x height (aspect ratio not kept, as Keras). */
+df_status df_image_resize(const df_image *src, int width, int height, df_resize_method method,
+                          df_image *out, df_error *err) DF_MUST_CHECK;
+
+/* Parses "nearest" / "area" / "bilinear". */
+df_status df_resize_method_parse(const char *s, df_resize_method *out, df_error *err);
+const char *df_resize_method_name(df_resize_method m);
+
+/* Writes img as PNG atomically (temp file + rename). */
+df_status df_image_write_png(const df_image *img, const char *path, df_error *err) DF_MUST_CHECK;
+/* Encodes img as PNG into a malloc'ed buffer (for embedding in HTML). */
+df_status df_image_encode_png(const df_image *img, uint8_t **data, size_t *size,
+                              df_error *err) DF_MUST_CHECK;
+
+#endif

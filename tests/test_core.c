@@ -1,0 +1,133 @@
+/* Core: error messages, overflow-checked sizes, RNG streams, atomic files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fileio.h"
+#include "core/rng.h"
+
+static void test_error_set_and_prefix(void **state) {
+    (void)state;
+    df_error err;
+    df_error_clear(&err);
+    assert_int_equal(df_error_set(&err, DF_ERR_FORMAT, "bad width %d\nnext", 7), DF_ERR_FORMAT);
+    assert_string_equal(err.message, "bad width 7 next");
+    df_error_prefix(&err, "%s", "a.jpg");
+    assert_string_equal(err.message, "a.jpg: bad width 7 next");
+    assert_int_equal(err.status, DF_ERR_FORMAT);
+    assert_int_equal(df_error_set(NULL, DF_ERR_IO, "x"), DF_ERR_IO);
+}
+
+static void test_size_mul_overflow(void **state) {
+    (void)state;
+    size_t out;
+    assert_true(df_size_mul(1000, 1000, &out));
+    assert_int_equal(out, 1000000);
+    assert_false(df_size_mul(SIZE_MAX / 2, 3, &out));
+    assert_false(df_size_mul3(1u << 30, 1u << 30, 1u << 30, &out));
+}
+
+/* Published PCG32 demo output for seed 42, stream 54. */
+static void test_pcg32_reference_values(void **state) {
+    (void)state;
+    df_rng r;
+    df_rng_seed(&r, 42u, 54u);
+    const uint32_t expect[6] = {0xa15c02b7, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e};
+    for (int i = 0; i < 6; i++) assert_int_equal(df_rng_u32(&r), expect[i]);
+}
+
+static void test_rng_streams_and_ranges(void **state) {
+    (void)state;
+    df_rng a, b;
+    df_rng_seed_for(&a, 7, DF_STREAM_AUGMENT, 3, 1);
+    df_rng_seed_for(&b, 7, DF_STREAM_AUGMENT, 3, 1);
+    for (int i = 0; i < 100; i++) assert_int_equal(df_rng_u32(&a), df_rng_u32(&b));
+    df_rng_seed_for(&b, 7, DF_STREAM_AUGMENT, 4, 1);
+    int same = 0;
+    for (int i = 0; i < 100; i++) same += df_rng_u32(&a) == df_rng_u32(&b);
+    assert_true(same < 3);
+    int hist[5] = {0};
+    for (int i = 0; i < 10000; i++) {
+        float u = df_rng_uniform(&a);
+        assert_true(u >= 0.0f && u < 1.0f);
+        uint32_t k = df_rng_below(&a, 5);
+        assert_true(k < 5);
+        hist[k]++;
+    }
+    for (int k = 0; k < 5; k++) assert_true(hist[k] > 1800 && hist[k] < 2200);
+    int idx[10];
+    for (int i = 0; i < 10; i++) idx[i] = i;
+    df_rng_shuffle(&a, idx, 10);
+    int seen[10] = {0};
+    for (int i = 0; i < 10; i++) seen[idx[i]]++;
+    for (int i = 0; i < 10; i++) assert_int_equal(seen[i], 1);
+}
+
+static void test_atomic_file_keeps_old_on_abort(void **state) {
+    (void)state;
+    char dir[] = "/tmp/df-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = df_path_join(dir, "model.bin");
+    df_error err;
+    df_atomic_file af;
+    assert_int_equal(df_atomic_open(&af, path, &err), DF_OK);
+    fputs("first", af.fp);
+    assert_int_equal(df_atomic_commit(&af, &err), DF_OK);
+    assert_int_equal(df_atomic_open(&af, path, &err), DF_OK);
+    fputs("second, never committed", af.fp);
+    df_atomic_abort(&af);
+    uint8_t *data;
+    size_t n;
+    assert_int_equal(df_file_read(path, 1 << 20, &data, &n, &err), DF_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(data, "first", 5);
+    free(data);
+    /* Only the final file remains: no temp files left behind. */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 1", dir);
+    assert_int_equal(system(cmd), 0);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+}
+
+static void test_file_read_refuses_dirs_and_fifos(void **state) {
+    (void)state;
+    char dir[] = "/tmp/df-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    df_error err;
+    uint8_t *data;
+    size_t n;
+    assert_int_equal(df_file_read(dir, 100, &data, &n, &err), DF_ERR_IO);
+    assert_non_null(strstr(err.message, "directory"));
+    char *fifo = df_path_join(dir, "x.jpg");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(df_file_read(fifo, 100, &data, &n, &err), DF_ERR_IO);
+    assert_non_null(strstr(err.message, "FIFO"));
+    unlink(fifo);
+    free(fifo);
+    assert_int_equal(df_file_read("/nonexistent/file.jpg", 100, &data, &n, &err), DF_ERR_IO);
+    assert_non_null(strstr(err.message, "/nonexistent/file.jpg"));
+    rmdir(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_set_and_prefix),
+        cmocka_unit_test(test_size_mul_overflow),
+        cmocka_unit_test(test_pcg32_reference_values),
+        cmocka_unit_test(test_rng_streams_and_ranges),
+        cmocka_unit_test(test_atomic_file_keeps_old_on_abort),
+        cmocka_unit_test(test_file_read_refuses_dirs_and_fifos),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
