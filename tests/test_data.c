@@ -19,6 +19,7 @@
 
 #include "data/dataset.h"
 #include "data/text.h"
+#include "image/image.h"
 #include "support/test_support.h"
 
 static void put32(uint8_t *p, uint32_t v) {
@@ -117,6 +118,13 @@ static void test_scan_fixture_tree(void **state) {
     link_to(root, "Z/loop", ".");      /* back to an ancestor */
     link_to(root, "Z/self", "self");   /* ELOOP */
     link_to(root, "Z/gone.jpg", "nowhere.jpg");
+    /* Sparse: over the 512 MiB cap without using the disk; never read. */
+    char *big = join(root, "Z/big.jpg");
+    FILE *f = fopen(big, "wb");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)DF_IMAGE_MAX_FILE_BYTES + 1), 0);
+    fclose(f);
+    free(big);
     bmp(root, "a/c.bmp");
     bmp(root, "a/c2.bmp");
     bmp(root, "a/caf\xe9.bmp"); /* Latin-1 name: not UTF-8 */
@@ -147,6 +155,7 @@ static void test_scan_fixture_tree(void **state) {
         {".git", "hidden folder", 0},
         {"LICENSE", "not in a class folder", 0},
         {"Z/.hidden.png", "hidden file", 0},
+        {"Z/big.jpg", "too large: 536870913 bytes (limit 536870912)", 0},
         {"Z/corrupt.jpg", "corrupt: ", 1},
         {"Z/empty.jpg", "empty file", 0},
         {"Z/fifo.jpg", "not a regular file (FIFO)", 0},
@@ -271,6 +280,22 @@ static void test_scan_errors(void **state) {
     assert_int_equal(df_dataset_check(ds, &err2), DF_ERR_DATA);
     assert_string_equal(err2.message, want);
     df_dataset_free(ds);
+
+    /* The decoder's pixel cap: a 5x4 image is "too large" for 10 pixels. */
+    o.max_pixels = 10;
+    assert_int_equal(df_dataset_scan(root, &o, &ds, &err), DF_OK);
+    assert_int_equal(ds->count, 0);
+    char *t = join(root, "tops/t.bmp");
+    int seen = 0;
+    for (int i = 0; i < ds->num_skipped; i++)
+        if (!strcmp(ds->skipped[i].path, t)) {
+            assert_memory_equal(ds->skipped[i].reason, "too large: ", 11);
+            seen = 1;
+        }
+    assert_true(seen);
+    free(t);
+    df_dataset_free(ds);
+    o.max_pixels = df_scan_options_default().max_pixels;
 
     if (geteuid() != 0) { /* root reads everything: the case cannot be made */
         bmp(root, "bottoms/locked.bmp");

@@ -497,7 +497,7 @@ df_status df_dataset_scan(const char *root, const df_scan_options *opt_in, df_da
         s = df_error_set(err, DF_ERR_TOO_LARGE, "%s: more than %d images", root, INT32_MAX / 2);
         goto fail;
     }
-    qsort(st.cand, st.ncand, sizeof *st.cand, cmp_candidate);
+    if (st.ncand > 1) qsort(st.cand, st.ncand, sizeof *st.cand, cmp_candidate);
     keep = malloc(st.ncand ? st.ncand : 1);
     if (!keep) {
         s = nomem(err, root);
