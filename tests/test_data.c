@@ -394,6 +394,26 @@ static void test_split_stratified_and_seeded(void **state) {
     assert_int_equal(df_dataset_split(ds, 1.0, 7, &tr, &va, &err), DF_ERR_INVALID_ARG);
     df_dataset_free(ds);
 
+    /* Validation folders must match the training classes. */
+    df_dataset *a, *b;
+    const char *n3[3] = {"bottoms", "shoes", "tops"}, *n3b[3] = {"bottoms", "tops", "zz"};
+    const char *none[1] = {NULL};
+    assert_int_equal(df_dataset_from_paths(3, n3, 0, none, NULL, &a, &err), DF_OK);
+    assert_int_equal(df_dataset_from_paths(3, n3, 0, none, NULL, &b, &err), DF_OK);
+    assert_int_equal(df_dataset_same_classes(a, b, &err), DF_OK);
+    df_dataset_free(b);
+    assert_int_equal(df_dataset_from_paths(3, n3b, 0, none, NULL, &b, &err), DF_OK);
+    assert_int_equal(df_dataset_same_classes(a, b, &err), DF_ERR_DATA);
+    assert_string_equal(err.message,
+                        "validation set: class 1 is 'tops' but in training set it is 'shoes'");
+    df_dataset_free(b);
+    assert_int_equal(df_dataset_from_paths(2, n3, 0, none, NULL, &b, &err), DF_OK);
+    assert_int_equal(df_dataset_same_classes(a, b, &err), DF_ERR_DATA);
+    assert_string_equal(err.message,
+                        "validation set: has 2 classes, training set has 3 (first extra: 'tops')");
+    df_dataset_free(a);
+    df_dataset_free(b);
+
     const char *names[2] = {"x", "y"};
     const char *paths[1] = {"p.jpg"};
     const int bad[1] = {2};

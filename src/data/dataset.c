@@ -575,6 +575,23 @@ fail:
     return df_error_set(err, DF_ERR_NOMEM, "data set: out of memory");
 }
 
+df_status df_dataset_same_classes(const df_dataset *train, const df_dataset *val,
+                                  df_error *err) {
+    const char *tr = train->root ? train->root : "training set";
+    const char *va = val->root ? val->root : "validation set";
+    int n = train->num_classes < val->num_classes ? train->num_classes : val->num_classes;
+    for (int c = 0; c < n; c++)
+        if (strcmp(train->class_names[c], val->class_names[c]))
+            return df_error_set(err, DF_ERR_DATA, "%s: class %d is '%s' but in %s it is '%s'", va,
+                                c, val->class_names[c], tr, train->class_names[c]);
+    if (train->num_classes != val->num_classes) {
+        const df_dataset *longer = train->num_classes > n ? train : val;
+        return df_error_set(err, DF_ERR_DATA, "%s: has %d classes, %s has %d (first extra: '%s')",
+                            va, val->num_classes, tr, train->num_classes, longer->class_names[n]);
+    }
+    return DF_OK;
+}
+
 int df_dataset_class_index(const df_dataset *ds, const char *name) {
     for (int c = 0; c < ds->num_classes; c++)
         if (!strcmp(ds->class_names[c], name)) return c;

@@ -88,6 +88,12 @@ df_status df_dataset_from_paths(int num_classes, const char *const *class_names,
 /* Accepts NULL and half-built data sets. */
 void df_dataset_free(df_dataset *ds);
 
+/* A separate validation folder must list the same classes in the same order
+ * as the training folder, or labels would silently mean different things
+ * (Keras does not check). DF_ERR_DATA naming the first difference. */
+df_status df_dataset_same_classes(const df_dataset *train, const df_dataset *val,
+                                  df_error *err) DF_MUST_CHECK;
+
 /* Class index of name, or -1. */
 int df_dataset_class_index(const df_dataset *ds, const char *name);
 
