@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Builds and runs the libFuzzer targets in fuzz/ (one per parser).
+#
+#   scripts/fuzz.sh SECONDS [TARGET...]     e.g.  scripts/fuzz.sh 60 image tflite
+#
+# TARGET is the part after fuzz_ in fuzz/fuzz_<target>.c (default: all). Each
+# target is built with clang -fsanitize=fuzzer,address,undefined against the
+# library's sources (src/*/*.c minus src/cli, compiled once with
+# -fsanitize=fuzzer-no-link into build-fuzz/obj), seeded by fuzz/gen_seeds.c
+# into build-fuzz/corpus-<target> (generated, never committed), and run for
+# SECONDS in libFuzzer's fork mode so that it keeps going after a crash. One
+# line per target: executions, crashes (and leaks/timeouts/OOMs), new corpus
+# size; crash inputs land in build-fuzz/artifacts-<target>/, the full log in
+# build-fuzz/log-<target>.txt. Exit status 1 when any target crashed.
+#
+# Environment: CC (default clang), FUZZ_RSS_MB (default 2048), FUZZ_JOBS for
+# the build (default nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: scripts/fuzz.sh SECONDS [TARGET...]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+secs=$1; shift
+case $secs in ''|*[!0-9]*) usage ;; esac
+
+CC=${CC:-clang}
+OUT=build-fuzz
+RSS_MB=${FUZZ_RSS_MB:-2048}
+JOBS=${FUZZ_JOBS:-$(nproc)}
+command -v "$CC" >/dev/null || { echo "fuzz.sh: $CC not found (install clang and libclang-rt-dev)" >&2; exit 1; }
+
+if [ $# -eq 0 ]; then
+    set -- $(ls fuzz/fuzz_*.c | sed 's|fuzz/fuzz_||; s|\.c$||')
+fi
+for t in "$@"; do
+    t=${t#fuzz_}
+    [ -f "fuzz/fuzz_$t.c" ] || { echo "fuzz.sh: no fuzz/fuzz_$t.c" >&2; exit 2; }
+done
+
+# Same flags and libraries as CMakeLists.txt, plus the sanitizers.
+PKGS="libpng libexif cairo hdf5 openblas"
+CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fopenmp -Wall -Wextra -Wno-unused-parameter"
+CFLAGS="$CFLAGS -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DDF_VERSION=\"fuzz\""
+CFLAGS="$CFLAGS -Iinclude -Isrc $(pkg-config --cflags $PKGS)"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+LIBS="$(pkg-config --libs $PKGS) -ljpeg -ldnnl -lm -lpthread"
+
+mkdir -p "$OUT/obj"
+
+# Library objects, rebuilt when the source or any header is newer.
+newest_header=$(ls -t include/*.h src/*/*.h 2>/dev/null | head -1)
+objs=()
+pending=()
+for src in src/*/*.c; do
+    case $src in src/cli/*) continue ;; esac
+    obj="$OUT/obj/$(echo "${src#src/}" | tr / _ | sed 's/\.c$/.o/')"
+    objs+=("$obj")
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_header" -nt "$obj" ]; then
+        pending+=("$src:$obj")
+    fi
+done
+if [ ${#pending[@]} -gt 0 ]; then
+    echo "building ${#pending[@]} library objects into $OUT/obj" >&2
+    export CC CFLAGS SAN
+    printf '%s\n' "${pending[@]}" | xargs -P "$JOBS" -I{} sh -c '
+        src=${1%%:*}; obj=${1#*:}
+        $CC $CFLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || exit 255' _ {}
+fi
+# A static archive, as CMake builds: objects nothing references are not
+# linked (the skeleton has stubs that call code from later branches). Only
+# $objs go in, so a stale object from a deleted source is never linked.
+lib="$OUT/libdeepfashion-fuzz.a"
+rm -f "$lib"
+ar rcs "$lib" "${objs[@]}"
+
+# The seed generator links the same (instrumented) library, so it can use the
+# product's own writers; it gets the sanitizer runtimes but not libFuzzer.
+"$CC" $CFLAGS $SAN fuzz/gen_seeds.c "$lib" $LIBS -o "$OUT/gen_seeds"
+
+# Largest input per target (bytes): big enough for the seeds plus growth.
+max_len_for() {
+    case $1 in
+        image) echo 262144 ;;
+        *) echo 1048576 ;;
+    esac
+}
+
+any_crash=0
+summary=()
+for t in "$@"; do
+    t=${t#fuzz_}
+    bin="$OUT/fuzz_$t"
+    "$CC" $CFLAGS $SAN -fsanitize=fuzzer "fuzz/fuzz_$t.c" "$lib" $LIBS -o "$bin"
+    corpus="$OUT/corpus-$t"
+    art="$OUT/artifacts-$t"
+    log="$OUT/log-$t.txt"
+    mkdir -p "$corpus" "$art"
+    "$OUT/gen_seeds" "$t" "$corpus"
+    nseed=$(ls "$corpus" | wc -l)
+    before=$(ls "$art" | wc -l)
+    echo "fuzzing $t for ${secs}s ($nseed corpus files)" >&2
+    # fork=1: one worker at a time (the machine is shared), restarted after
+    # each crash so one bug does not end the run.
+    set +e
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$bin" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb="$RSS_MB" \
+        -max_len="$(max_len_for "$t")" -artifact_prefix="$art/" -print_final_stats=1 \
+        "$corpus" >"$log" 2>&1
+    rc=$?
+    set -e
+    # Fork mode prints "#<execs>: cov: .. corp: .. exec/s: .. oom/timeout/crash: a/b/c ..".
+    stats=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1 || true)
+    execs=$(echo "$stats" | sed -nE 's/^#([0-9]+):.*/\1/p')
+    otc=$(echo "$stats" | sed -nE 's|.*oom/timeout/crash: ([0-9]+/[0-9]+/[0-9]+).*|\1|p')
+    corp=$(echo "$stats" | sed -nE 's|.* corp: ([0-9]+).*|\1|p')
+    IFS=/ read -r ooms timeouts crashes <<<"${otc:-0/0/0}"
+    new_art=$(( $(ls "$art" | wc -l) - before ))
+    if [ -z "$execs" ]; then
+        execs="?"
+        crashes="? (no stats: fuzzer exited $rc, see $log)"
+        any_crash=1
+    elif [ "$crashes" -gt 0 ] || [ "$new_art" -gt 0 ]; then
+        any_crash=1
+    fi
+    line=$(printf '%-12s executions %-10s crashes %s  timeouts %s  ooms %s  corpus %s  new artifacts %s' \
+        "$t" "$execs" "$crashes" "$timeouts" "$ooms" "${corp:-?}" "$new_art")
+    summary+=("$line")
+    echo "$line" >&2
+done
+
+echo
+echo "fuzz summary (${secs}s per target; artifacts in $OUT/artifacts-<target>, logs in $OUT/log-<target>.txt)"
+printf '%s\n' "${summary[@]}"
+if [ $any_crash -ne 0 ]; then
+    echo "reproduce one: $OUT/fuzz_<target> $OUT/artifacts-<target>/crash-<hash>"
+    exit 1
+fi
