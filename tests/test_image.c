@@ -1018,6 +1018,23 @@ static void test_png_corrupt_and_truncated(void **state) {
     expect_decode_error(c, n, "flip.png", DF_ERR_FORMAT, "corrupt PNG");
     free(c);
     free(p);
+
+    /* A chunk claiming far more bytes than the file holds (libpng would
+     * malloc an eXIf chunk's claimed length before reading it). */
+    uint8_t seg[64];
+    size_t sn = exif_app1(seg, 1, 1);
+    s.exif = seg + 10;
+    s.nexif = (int)(sn - 10);
+    p = png_encode_raw(&s, ref.pixels, 40 * 3, &n);
+    size_t at = 0;
+    for (size_t i = 8; i + 4 < n; i++)
+        if (memcmp(p + i, "eXIf", 4) == 0) { at = i - 4; break; }
+    assert_true(at > 0);
+    p[at] = 0x40; /* length 0x40000000 + original */
+    expect_decode_error(p, n, "exifbomb.png", DF_ERR_FORMAT, "truncated PNG (chunk 'eXIf'");
+    p[at] = 0x80;
+    expect_decode_error(p, n, "badlen.png", DF_ERR_FORMAT, "above 2^31-1");
+    free(p);
     df_image_free(&ref);
 }
 
@@ -1028,8 +1045,10 @@ static void test_huge_headers_refused(void **state) {
     png_spec s = {60000, 60000, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE, NULL, 0, NULL, 0, NULL, NULL, 0, 1};
     size_t n;
     uint8_t *p = png_encode_raw(&s, NULL, 0, &n);
-    /* An IDAT chunk header, so the reader gets past the header chunks. */
-    static const uint8_t idat[16] = {0, 0, 0x10, 0, 'I', 'D', 'A', 'T', 0x78, 0x9c, 1, 2, 3, 4, 5, 6};
+    /* A small IDAT (its content never read) and IEND, so the file is
+     * well-formed up to the point where the size is checked. */
+    static const uint8_t idat[32] = {0, 0, 0, 8, 'I', 'D', 'A', 'T', 0x78, 0x9c, 1, 2, 3, 4, 5, 6,
+                                     0, 0, 0, 0, 0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
     p = realloc(p, n + sizeof idat);
     memcpy(p + n, idat, sizeof idat);
     n += sizeof idat;

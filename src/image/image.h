@@ -63,7 +63,11 @@ df_status df_image_probe(const uint8_t *data, size_t size, const char *name, int
 df_status df_image_alloc(df_image *img, int width, int height, df_error *err) DF_MUST_CHECK;
 void df_image_free(df_image *img);
 
-/* Rotates/flips img in place per EXIF orientation 1..8 (1 = no-op). */
+/* Rotates/flips img per EXIF orientation 1..8 (1 = no-op): 2 mirror
+ * horizontally, 3 rotate 180, 4 mirror vertically, 5 transpose, 6 rotate 90
+ * clockwise, 7 transverse, 8 rotate 90 counter-clockwise. For o != 1
+ * img->pixels is replaced by a new buffer (the old one is freed) and, for
+ * 5..8, width and height swap. On failure img is unchanged. */
 df_status df_image_apply_orientation(df_image *img, int orientation, df_error *err) DF_MUST_CHECK;
 
 typedef enum df_resize_method {

@@ -58,8 +58,9 @@ df_status df_image_bmp_read(const uint8_t *d, size_t size, const char *name,
     const uint32_t hsize = rd32(d + 14);
     if (hsize > size - 14)
         return df_error_set(err, DF_ERR_FORMAT,
-                            "%s: truncated BMP (info header of %u bytes, file has %zu)", name,
-                            hsize, size);
+                            "%s: truncated BMP (info header of %u bytes, %zu bytes follow the "
+                            "file header)",
+                            name, hsize, size - 14);
     const uint8_t *ih = d + 14;
     int64_t width, height;
     uint32_t bits, compression = BI_RGB, clr_used = 0, planes;

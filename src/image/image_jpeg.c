@@ -96,7 +96,7 @@ static void on_emit_message(j_common_ptr cinfo, int level) {
     case JWRN_HUFF_BAD_CODE:
     case JWRN_ARITH_BAD_CODE:
     case JWRN_MUST_RESYNC:
-    case JWRN_BOGUS_PROGRESSION: jpeg_fail(cinfo, DF_ERR_FORMAT, "corrupt JPEG data"); break;
+    case JWRN_BOGUS_PROGRESSION: jpeg_fail(cinfo, DF_ERR_FORMAT, "corrupt JPEG"); break;
     default: return;
     }
 }

@@ -10,7 +10,10 @@
  * Gamma, ICC and other colour chunks are ignored (PIL ignores them too).
  * The IHDR size is checked against max_pixels before any row is allocated;
  * a file that ends early (before IEND) is an error. An eXIf chunk supplies
- * the EXIF orientation.
+ * the EXIF orientation. Before libpng sees the file, the chunk lengths are
+ * checked against the bytes that remain: libpng 1.6.39 mallocs an eXIf
+ * chunk's claimed length unchecked, so a 100-byte file could ask for 2 GiB
+ * (found by fuzzing).
  *
  * Encoding writes 8-bit RGB, non-interlaced, default zlib level.
  */
@@ -79,6 +82,33 @@ static int png_orientation(png_ctx *c) {
     return df_image_exif_orientation(c->exif, (size_t)n + 6);
 }
 
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Walks the chunk headers: every chunk must fit in the file. A short tail
+ * (cut inside a chunk header) is left to libpng, which reports it. */
+static df_status check_chunk_lengths(const uint8_t *d, size_t size, const char *name,
+                                     df_error *err) {
+    size_t pos = 8;
+    while (size >= 12 && pos <= size - 12) {
+        uint32_t len = be32(d + pos);
+        if (len > 0x7fffffffu)
+            return df_error_set(err, DF_ERR_FORMAT,
+                                "%s: corrupt PNG (chunk at byte %zu has length %u, above 2^31-1)",
+                                name, pos, len);
+        if (len > size - pos - 12)
+            return df_error_set(err, DF_ERR_FORMAT,
+                                "%s: truncated PNG (chunk '%c%c%c%c' at byte %zu needs %u bytes, "
+                                "%zu remain)",
+                                name, d[pos + 4] & 0x7f, d[pos + 5] & 0x7f, d[pos + 6] & 0x7f,
+                                d[pos + 7] & 0x7f, pos, len, size - pos - 12);
+        if (memcmp(d + pos + 4, "IEND", 4) == 0) break;
+        pos += 12 + (size_t)len;
+    }
+    return DF_OK;
+}
+
 /* Only c is used after a longjmp. */
 static df_status png_run(png_ctx *c, const df_image_load_options *opt, df_image_header *hdr,
                          int decode) {
@@ -142,7 +172,11 @@ df_status df_image_png_read(const uint8_t *data, size_t size, const char *name,
     c->err = err;
     c->data = data;
     c->size = size;
-    df_status st;
+    df_status st = check_chunk_lengths(data, size, name, err);
+    if (st != DF_OK) {
+        free(c);
+        return st;
+    }
     c->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_png_error, on_png_warning);
     if (c->png) c->info = png_create_info_struct(c->png);
     if (!c->png || !c->info)
