@@ -17,6 +17,7 @@
  *
  * Encoding writes 8-bit RGB, non-interlaced, default zlib level.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,10 +287,13 @@ df_status df_image_write_png(const df_image *img, const char *path, df_error *er
         free(buf);
         return st;
     }
+    errno = 0;
     if (fwrite(buf, 1, n, af.fp) != n) {
+        int e = errno; /* before abort's fclose/unlink overwrite it */
         df_atomic_abort(&af);
         free(buf);
-        return df_error_set(err, DF_ERR_IO, "%s: write failed", path);
+        return df_error_set(err, DF_ERR_IO, "%s: write failed: %s", path,
+                            e ? strerror(e) : "stream error");
     }
     free(buf);
     return df_atomic_commit(&af, err);
