@@ -100,6 +100,37 @@ static void test_atomic_file_keeps_old_on_abort(void **state) {
     free(path);
 }
 
+/* Files written through df_atomic_* get the mode of an ordinary new file
+ * (0666 minus the umask), not mkstemp's owner-only 0600. */
+static void test_atomic_file_mode_follows_umask(void **state) {
+    (void)state;
+    char dir[] = "/tmp/df-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = df_path_join(dir, "out.png");
+    mode_t old = umask(022);
+    df_error err;
+    df_atomic_file af;
+    assert_int_equal(df_atomic_open(&af, path, &err), DF_OK);
+    fputs("x", af.fp);
+    assert_int_equal(df_atomic_commit(&af, &err), DF_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    umask(077);
+    char *temp = NULL;
+    assert_int_equal(df_atomic_temp_path(path, &temp, &err), DF_OK);
+    assert_int_equal(strncmp(temp, path, strlen(path)), 0);
+    assert_int_equal(strlen(temp), strlen(path) + strlen(".tmp-XXXXXX"));
+    assert_int_equal(df_atomic_rename(temp, path, &err), DF_OK);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    umask(old);
+    free(temp);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+}
+
 static void test_file_read_refuses_dirs_and_fifos(void **state) {
     (void)state;
     char dir[] = "/tmp/df-test-XXXXXX";
@@ -127,6 +158,7 @@ int main(void) {
         cmocka_unit_test(test_pcg32_reference_values),
         cmocka_unit_test(test_rng_streams_and_ranges),
         cmocka_unit_test(test_atomic_file_keeps_old_on_abort),
+        cmocka_unit_test(test_atomic_file_mode_follows_umask),
         cmocka_unit_test(test_file_read_refuses_dirs_and_fifos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

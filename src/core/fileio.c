@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int df_file_is_regular(const char *path) {
@@ -66,14 +67,34 @@ df_status df_file_read(const char *path, size_t max_bytes, uint8_t **data, size_
     return DF_OK;
 }
 
+/* mkstemp would create the temp file 0600, and rename keeps that mode: every
+ * PNG, report or model file would end up readable by its owner only. So the
+ * name is made here and opened with O_EXCL and mode 0666, which the umask
+ * trims like for any ordinary file; the suffix only has to make a clash
+ * unlikely (O_EXCL makes a clash safe: we retry with another suffix). */
 df_status df_atomic_temp_path(const char *path, char **temp_path, df_error *err) {
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     size_t n = strlen(path) + 16;
     char *t = malloc(n);
     if (!t) return df_error_set(err, DF_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(t, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(t);
+    int fd = -1, e = EEXIST;
+    for (uint64_t attempt = 0; attempt < 64 && fd < 0 && e == EEXIST; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        /* splitmix64 of time, pid, the buffer's address and the attempt. */
+        uint64_t x = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 40 ^
+                     (uint64_t)(uintptr_t)t ^ attempt * 0x9e3779b97f4a7c15u;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+        x ^= x >> 31;
+        char suffix[7];
+        for (int i = 0; i < 6; i++, x /= 62) suffix[i] = digits[x % 62];
+        suffix[6] = '\0';
+        snprintf(t, n, "%s.tmp-%s", path, suffix);
+        fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        e = fd < 0 ? errno : 0;
+    }
     if (fd < 0) {
-        int e = errno;
         free(t);
         return df_error_set(err, DF_ERR_IO, "%s: cannot create file: %s", path, strerror(e));
     }
