@@ -11,16 +11,16 @@
 
 #include "core/error.h"
 
-typedef struct df_sha256 {
+typedef struct df_sha256_ctx {
     uint32_t h[8];
     uint64_t length;   /* bytes hashed so far */
     uint8_t block[64];
     size_t used;       /* bytes in block */
-} df_sha256;
+} df_sha256_ctx;
 
-void df_sha256_init(df_sha256 *s);
-void df_sha256_update(df_sha256 *s, const void *data, size_t n);
-void df_sha256_final(df_sha256 *s, uint8_t digest[32]);
+void df_sha256_init(df_sha256_ctx *s);
+void df_sha256_update(df_sha256_ctx *s, const void *data, size_t n);
+void df_sha256_final(df_sha256_ctx *s, uint8_t digest[32]);
 
 /* One call: digest of data[0..n). */
 void df_sha256(const void *data, size_t n, uint8_t digest[32]);

@@ -136,7 +136,7 @@ int df_head_layer_names(const df_head *head, const char *names[8]);
  * variance). No allocation. */
 df_status df_head_compute_gradients(df_head *head, const float *x, const int *labels, int n,
                                     const float *class_weights, df_rng *dropout_rng,
-                                    float *loss_out, int *correct_out,
+                                    double *loss_out, int *correct_out,
                                     df_error *err) DF_MUST_CHECK;
 
 /* compute_gradients, then one Adam step over the flat block (weight decay
@@ -145,7 +145,7 @@ df_status df_head_compute_gradients(df_head *head, const float *x, const int *la
  * parameters untouched, when the loss is not finite. */
 df_status df_head_train_step(df_head *head, const float *x, const int *labels, int n,
                              const float *class_weights, df_adam *adam, df_rng *dropout_rng,
-                             float *loss_out, int *correct_out, df_error *err) DF_MUST_CHECK;
+                             double *loss_out, int *correct_out, df_error *err) DF_MUST_CHECK;
 
 /* Inference: probs (n, classes) overwritten with softmax outputs. Any n >= 1
  * (processed in chunks). Allocates a scratch per call. */
