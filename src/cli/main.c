@@ -16,6 +16,8 @@ typedef struct command {
 
 /* Add a subcommand here and in cli.h; its --help lives in its own file. */
 static const command COMMANDS[] = {
+    {"scan", df_cmd_scan, "list a data set folder: classes, counts, skipped files"},
+    {"augment", df_cmd_augment, "write a photo and K augmented versions of it as PNGs"},
     {NULL, NULL, NULL}
 };
 

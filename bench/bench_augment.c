@@ -1,0 +1,57 @@
+/*
+ * Times df_augment_apply on a 224x224 image with the original recipe's
+ * parameters (and the identity fast path). Not a test: prints figures only.
+ *     ./build/bench_augment [iterations]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "augment/augment.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    int iters = argc > 1 ? atoi(argv[1]) : 2000;
+    if (iters <= 0) iters = 2000;
+    df_error err;
+    df_image src = {0}, dst = {0};
+    if (df_image_alloc(&src, 224, 224, &err) != DF_OK || df_image_alloc(&dst, 224, 224, &err) != DF_OK) {
+        fprintf(stderr, "bench_augment: %s\n", err.message);
+        return 1;
+    }
+    df_rng rng;
+    df_rng_seed(&rng, 1, 1);
+    for (size_t i = 0; i < (size_t)224 * 224 * 3; i++) src.pixels[i] = (uint8_t)df_rng_u32(&rng);
+    df_augment_config cfg = df_augment_config_original();
+    df_augment_params *params = malloc(sizeof *params * (size_t)iters);
+    if (!params) return 1;
+    for (int i = 0; i < iters; i++) {
+        df_rng_seed_for(&rng, 1, DF_STREAM_AUGMENT, (uint64_t)i, 0);
+        df_augment_sample(&cfg, 224, 224, &rng, &params[i]);
+    }
+    unsigned sum = 0;
+    double t0 = now_s();
+    for (int i = 0; i < iters; i++) {
+        if (df_augment_apply(&src, &params[i], &dst, &err) != DF_OK) return 1;
+        sum += dst.pixels[i % (224 * 224 * 3)];
+    }
+    double t1 = now_s();
+    df_augment_params id = df_augment_params_identity();
+    for (int i = 0; i < iters; i++) {
+        if (df_augment_apply(&src, &id, &dst, &err) != DF_OK) return 1;
+        sum += dst.pixels[i % (224 * 224 * 3)];
+    }
+    double t2 = now_s();
+    printf("augment 224x224 original recipe: %.3f ms/image; identity copy: %.4f ms/image "
+           "(%d iterations, checksum %u)\n",
+           1e3 * (t1 - t0) / iters, 1e3 * (t2 - t1) / iters, iters, sum);
+    free(params);
+    df_image_free(&src);
+    df_image_free(&dst);
+    return 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * Keras-compatible augmentation (see augment.h): parameter sampling, the one
+ * affine pull matrix, and the inverse warp. The warp matches
+ * scipy.ndimage.affine_transform(order=1, mode="nearest") as Keras calls it,
+ * with the geometric centre; tests/test_augment.c holds the slow reference.
+ */
+#include "augment/augment.h"
+
+#include <math.h>
+#include <string.h>
+
+static const double DEG = 3.14159265358979323846 / 180.0;
+
+df_augment_config df_augment_config_original(void) {
+    df_augment_config c = {.width_shift = 0.2,
+                           .height_shift = 0.2,
+                           .shear_deg = 0.2,
+                           .zoom = 0.2,
+                           .rotation_deg = 0.0,
+                           .horizontal_flip = 1,
+                           .vertical_flip = 1};
+    return c;
+}
+
+df_augment_config df_augment_config_none(void) {
+    df_augment_config c = {0};
+    return c;
+}
+
+static df_status check_range(double v, double lo, double hi, int hi_open, const char *name,
+                             df_error *err) {
+    if (!isfinite(v) || v < lo || v > hi || (hi_open && v == hi))
+        return df_error_set(err, DF_ERR_INVALID_ARG,
+                            "augmentation %s is %g (expected %g <= value %s %g)", name, v, lo,
+                            hi_open ? "<" : "<=", hi);
+    return DF_OK;
+}
+
+df_status df_augment_config_check(const df_augment_config *cfg, df_error *err) {
+    df_status st;
+    if ((st = check_range(cfg->width_shift, 0.0, 1.0, 1, "width shift", err))) return st;
+    if ((st = check_range(cfg->height_shift, 0.0, 1.0, 1, "height shift", err))) return st;
+    if ((st = check_range(cfg->shear_deg, 0.0, 90.0, 1, "shear (degrees)", err))) return st;
+    if ((st = check_range(cfg->zoom, 0.0, 1.0, 1, "zoom", err))) return st;
+    if ((st = check_range(cfg->rotation_deg, 0.0, 180.0, 0, "rotation (degrees)", err))) return st;
+    return DF_OK;
+}
+
+df_augment_params df_augment_params_identity(void) {
+    df_augment_params p = {.tx = 0, .ty = 0, .shear = 0, .zx = 1, .zy = 1, .theta = 0,
+                           .flip_h = 0, .flip_v = 0};
+    return p;
+}
+
+/* U(lo, hi) from one 24-bit draw, widened to double before scaling. */
+static double uniform(df_rng *rng, double lo, double hi) {
+    return lo + (hi - lo) * (double)df_rng_uniform(rng);
+}
+
+void df_augment_sample(const df_augment_config *cfg, int h, int w, df_rng *rng,
+                       df_augment_params *out) {
+    /* Always eight draws in Keras' order, whatever the ranges. */
+    out->theta = uniform(rng, -cfg->rotation_deg, cfg->rotation_deg);
+    out->tx = uniform(rng, -cfg->height_shift, cfg->height_shift) * h;
+    out->ty = uniform(rng, -cfg->width_shift, cfg->width_shift) * w;
+    out->shear = uniform(rng, -cfg->shear_deg, cfg->shear_deg);
+    out->zx = uniform(rng, 1.0 - cfg->zoom, 1.0 + cfg->zoom);
+    out->zy = uniform(rng, 1.0 - cfg->zoom, 1.0 + cfg->zoom);
+    float u = df_rng_uniform(rng);
+    out->flip_h = cfg->horizontal_flip && u < 0.5f;
+    u = df_rng_uniform(rng);
+    out->flip_v = cfg->vertical_flip && u < 0.5f;
+}
+
+void df_augment_matrix(const df_augment_params *p, int h, int w, double m[6]) {
+    double ct = cos(p->theta * DEG), st = sin(p->theta * DEG);
+    double s = p->shear * DEG;
+    /* R * T * S * Z, linear part and translation (row, col order). */
+    double a = p->zx * ct, b = -p->zy * sin(s + p->theta * DEG);
+    double c = p->zx * st, d = p->zy * cos(s + p->theta * DEG);
+    double t0 = ct * p->tx - st * p->ty;
+    double t1 = st * p->tx + ct * p->ty;
+    double cr = (h - 1) * 0.5, cc = (w - 1) * 0.5;
+    m[0] = a;
+    m[1] = b;
+    m[2] = cr + t0 - (a * cr + b * cc);
+    m[3] = c;
+    m[4] = d;
+    m[5] = cc + t1 - (c * cr + d * cc);
+}
+
+/* Copies src to dst with optional mirroring; the warp's identity case. */
+static void copy_flipped(const df_image *src, int flip_h, int flip_v, uint8_t *dst) {
+    int h = src->height, w = src->width;
+    size_t row = (size_t)w * 3;
+    for (int r = 0; r < h; r++) {
+        const uint8_t *s = src->pixels + (size_t)r * row;
+        uint8_t *d = dst + (size_t)(flip_v ? h - 1 - r : r) * row;
+        if (!flip_h) {
+            memcpy(d, s, row);
+        } else {
+            for (int c = 0; c < w; c++) memcpy(d + (size_t)(w - 1 - c) * 3, s + (size_t)c * 3, 3);
+        }
+    }
+}
+
+/* The warp runs in fixed point: coordinates carry FRAC_BITS fraction bits
+ * in int64 (so c * increment has no drift worth a grey level: at most
+ * W * 2^-25 pixel), bilinear weights keep the top WBITS of the fraction
+ * (weight error <= 2^-11, so <= 0.25 grey level before rounding). */
+enum { FRAC_BITS = 24, WBITS = 11, WONE = 1 << WBITS };
+
+/* |x| <= lim keeps base + increment * c inside int64 (see the caller). */
+static int64_t to_fixed(double x, double lim) {
+    if (x > lim) x = lim;
+    if (x < -lim) x = -lim;
+    return (int64_t)llround(x * (double)(1 << FRAC_BITS));
+}
+
+static inline int clamp_index(int64_t k, int n) {
+    return k < 0 ? 0 : (k > n - 1 ? n - 1 : (int)k);
+}
+
+df_status df_augment_apply(const df_image *src, const df_augment_params *p, df_image *dst,
+                           df_error *err) {
+    int h = src->height, w = src->width;
+    if (h <= 0 || w <= 0 || !src->pixels)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "augment: empty source image (%dx%d)", w, h);
+    double m[6];
+    df_augment_matrix(p, h, w, m);
+    for (int i = 0; i < 6; i++)
+        if (!isfinite(m[i]))
+            return df_error_set(err, DF_ERR_INVALID_ARG,
+                                "augment: parameters give a non-finite transform");
+    if (dst->pixels) {
+        if (dst->width != w || dst->height != h)
+            return df_error_set(err, DF_ERR_SHAPE,
+                                "augment: destination is %dx%d, source is %dx%d", dst->width,
+                                dst->height, w, h);
+        if (dst->pixels == src->pixels)
+            return df_error_set(err, DF_ERR_INVALID_ARG, "augment: source and destination alias");
+    } else {
+        df_status st = df_image_alloc(dst, w, h, err);
+        if (st != DF_OK) return st;
+    }
+    if (m[0] == 1.0 && m[1] == 0.0 && m[2] == 0.0 && m[3] == 0.0 && m[4] == 1.0 && m[5] == 0.0) {
+        copy_flipped(src, p->flip_h, p->flip_v, dst->pixels);
+        return DF_OK;
+    }
+    const uint8_t *in = src->pixels;
+    size_t stride = (size_t)w * 3;
+    /* Coordinates this far out clamp to the edge anyway; bounding them
+     * keeps |start + increment * c| below 2^55. */
+    const double base_lim = (double)(1 << 30), inc_lim = base_lim / (w + 1.0);
+    int64_t r_inc = to_fixed(m[1], inc_lim), c_inc = to_fixed(m[4], inc_lim);
+    for (int r = 0; r < h; r++) {
+        /* Coordinates are affine in c: start of the row plus c times the
+         * per-column increment (m[1], m[4]). */
+        int64_t r_start = to_fixed(m[0] * r + m[2], base_lim);
+        int64_t c_start = to_fixed(m[3] * r + m[5], base_lim);
+        uint8_t *out = dst->pixels + (size_t)(p->flip_v ? h - 1 - r : r) * stride;
+        for (int c = 0; c < w; c++) {
+            int64_t rf = r_start + r_inc * c, cf = c_start + c_inc * c;
+            int64_t rk = rf >> FRAC_BITS, ck = cf >> FRAC_BITS; /* floor */
+            int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+            int32_t fc = (int32_t)((cf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+            size_t r0 = (size_t)clamp_index(rk, h) * stride;
+            size_t r1 = (size_t)clamp_index(rk + 1, h) * stride;
+            size_t c0 = (size_t)clamp_index(ck, w) * 3, c1 = (size_t)clamp_index(ck + 1, w) * 3;
+            const uint8_t *p00 = in + r0 + c0, *p01 = in + r0 + c1;
+            const uint8_t *p10 = in + r1 + c0, *p11 = in + r1 + c1;
+            uint8_t *o = out + (size_t)(p->flip_h ? w - 1 - c : c) * 3;
+            for (int k = 0; k < 3; k++) {
+                int32_t top = p00[k] * (WONE - fc) + p01[k] * fc;
+                int32_t bot = p10[k] * (WONE - fc) + p11[k] * fc;
+                int32_t v = top * (WONE - fr) + bot * fr + (1 << (2 * WBITS - 1));
+                o[k] = (uint8_t)(v >> (2 * WBITS));
+            }
+        }
+    }
+    return DF_OK;
+}
