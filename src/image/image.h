@@ -39,12 +39,25 @@ df_image_load_options df_image_load_options_default(void);
 /* Largest file df_image_load will read (a sanity cap, 512 MiB). */
 #define DF_IMAGE_MAX_FILE_BYTES ((size_t)512 << 20)
 
-/* name is used in error messages only (a path, or "<memory>"). */
+/* name is used in error messages only (a path; NULL prints "<memory>").
+ * The format is found from the magic bytes, never the extension. Statuses:
+ * DF_ERR_FORMAT for an empty, corrupt or truncated JPEG/PNG/BMP;
+ * DF_ERR_UNSUPPORTED for anything that is not JPEG/PNG/BMP (GIF, WebP, HEIC,
+ * TIFF, a text file...), the message naming what it looks like;
+ * DF_ERR_TOO_LARGE when the header claims more than opt->max_pixels.
+ * opt may be NULL (defaults). On failure *out is left empty. */
 df_status df_image_decode(const uint8_t *data, size_t size, const char *name,
                           const df_image_load_options *opt, df_image *out,
                           df_error *err) DF_MUST_CHECK;
 df_status df_image_load(const char *path, const df_image_load_options *opt, df_image *out,
                         df_error *err) DF_MUST_CHECK;
+
+/* Reads the header only (no pixel data is decoded): the size the image has
+ * after its EXIF orientation, i.e. what df_image_decode returns with default
+ * options. Same statuses and messages as df_image_decode, except that no
+ * max_pixels limit is applied (the caller sees the claimed size). */
+df_status df_image_probe(const uint8_t *data, size_t size, const char *name, int *width,
+                         int *height, df_error *err) DF_MUST_CHECK;
 
 /* Allocates an uninitialised width x height RGB image. */
 df_status df_image_alloc(df_image *img, int width, int height, df_error *err) DF_MUST_CHECK;

@@ -1,0 +1,226 @@
+/*
+ * Resizing RGB8 images (stretching; the aspect ratio is not kept, as Keras).
+ *
+ * NEAREST: PIL's rule, source index floor((x + 0.5) * in / out), computed
+ *   exactly in integers as ((2x + 1) * in) / (2 * out). (Pillow accumulates
+ *   the position in doubles, so in rare cases where the exact value is an
+ *   integer it can pick the index one lower; we take the exact value.)
+ * AREA: box filter. Output pixel i covers source interval
+ *   [i * in / out, (i + 1) * in / out]; each source pixel weighs by the exact
+ *   length of its overlap (computed in integers, in units of 1/out), so an
+ *   exact 2:1 downscale is the 2x2 mean. An axis that is enlarged uses
+ *   BILINEAR instead (a box filter cannot enlarge), as OpenCV's INTER_AREA.
+ * BILINEAR: TensorFlow's resize_bilinear with half_pixel_centers=True (what
+ *   TFLite models are trained with): src = (x + 0.5) * in / out - 0.5,
+ *   lower = max(floor(src), 0), upper = min(ceil(src), in - 1),
+ *   weight(upper) = src - floor(src). No antialiasing.
+ *
+ * AREA and BILINEAR are separable: a horizontal pass into a float buffer
+ * (only the rows the vertical pass needs), then a vertical pass, rounding to
+ * nearest (halves up) once at the end. Reference implementations (slow,
+ * direct 2-D formulas in double) live in tests/test_image.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image.h"
+
+typedef struct axis_taps {
+    int taps;    /* stride of idx/w */
+    int *first;  /* [out] first source index */
+    int *count;  /* [out] number of taps used */
+    float *w;    /* [out * taps] weights */
+} axis_taps;
+
+static void axis_free(axis_taps *a) {
+    free(a->first);
+    free(a->count);
+    free(a->w);
+}
+
+static void set_bilinear(int in, int out, int i, int *first, int *count, float *w) {
+    const double scale = (double)in / (double)out;
+    const double src = ((double)i + 0.5) * scale - 0.5;
+    const double fl = floor(src);
+    int lo = (int)fl, hi = (int)ceil(src);
+    const double lerp = src - fl;
+    if (lo < 0) lo = 0;
+    if (hi > in - 1) hi = in - 1;
+    if (lo > in - 1) lo = in - 1;
+    if (hi < 0) hi = 0;
+    if (lo == hi || lerp == 0.0) {
+        *first = lo;
+        *count = 1;
+        w[0] = 1.0f;
+    } else {
+        *first = lo;
+        *count = 2;
+        w[0] = (float)(1.0 - lerp);
+        w[1] = (float)lerp;
+    }
+}
+
+static df_status axis_build(int in, int out, df_resize_method m, axis_taps *a, df_error *err) {
+    memset(a, 0, sizeof *a);
+    const int area = m == DF_RESIZE_AREA && out < in;
+    /* A box of in/out source pixels touches at most ceil(in/out) + 1. */
+    a->taps = area ? (in + out - 1) / out + 1 : 2;
+    size_t nw;
+    if (!df_size_mul((size_t)out, (size_t)a->taps, &nw)) goto nomem;
+    a->first = malloc((size_t)out * sizeof *a->first);
+    a->count = malloc((size_t)out * sizeof *a->count);
+    a->w = malloc(nw * sizeof *a->w);
+    if (!a->first || !a->count || !a->w) goto nomem;
+    for (int i = 0; i < out; i++) {
+        float *w = a->w + (size_t)i * (size_t)a->taps;
+        if (in == out) {
+            a->first[i] = i;
+            a->count[i] = 1;
+            w[0] = 1.0f;
+        } else if (area) {
+            /* Units of 1/out source pixels: output i spans [i*in, (i+1)*in),
+             * source j spans [j*out, (j+1)*out). */
+            const int64_t lo = (int64_t)i * in, hi = (int64_t)(i + 1) * in;
+            const int64_t j0 = lo / out, j1 = (hi + out - 1) / out; /* [j0, j1) */
+            int n = 0;
+            for (int64_t j = j0; j < j1 && j < in; j++) {
+                int64_t s = j * out > lo ? j * out : lo;
+                int64_t e = (j + 1) * out < hi ? (j + 1) * out : hi;
+                if (e <= s) continue;
+                if (n == 0) a->first[i] = (int)j;
+                w[n++] = (float)((double)(e - s) / (double)in);
+            }
+            a->count[i] = n;
+        } else {
+            set_bilinear(in, out, i, &a->first[i], &a->count[i], w);
+        }
+    }
+    return DF_OK;
+nomem:
+    axis_free(a);
+    return df_error_set(err, DF_ERR_NOMEM, "resize: out of memory");
+}
+
+static inline uint8_t round_u8(float v) {
+    float r = floorf(v + 0.5f);
+    if (r <= 0.0f) return 0;
+    if (r >= 255.0f) return 255;
+    return (uint8_t)r;
+}
+
+static df_status resize_nearest(const df_image *src, df_image *dst, df_error *err) {
+    const int64_t iw = src->width, ih = src->height, ow = dst->width, oh = dst->height;
+    int *xs = malloc((size_t)ow * sizeof *xs);
+    if (!xs) return df_error_set(err, DF_ERR_NOMEM, "resize: out of memory");
+    for (int64_t x = 0; x < ow; x++) {
+        int64_t sx = ((2 * x + 1) * iw) / (2 * ow);
+        xs[x] = (int)(sx < iw ? sx : iw - 1);
+    }
+    for (int64_t y = 0; y < oh; y++) {
+        int64_t sy = ((2 * y + 1) * ih) / (2 * oh);
+        if (sy > ih - 1) sy = ih - 1;
+        const uint8_t *row = src->pixels + (size_t)sy * (size_t)iw * 3;
+        uint8_t *o = dst->pixels + (size_t)y * (size_t)ow * 3;
+        for (int64_t x = 0; x < ow; x++, o += 3) {
+            const uint8_t *p = row + (size_t)xs[x] * 3;
+            o[0] = p[0];
+            o[1] = p[1];
+            o[2] = p[2];
+        }
+    }
+    free(xs);
+    return DF_OK;
+}
+
+static df_status resize_separable(const df_image *src, df_image *dst, df_resize_method m,
+                                  df_error *err) {
+    const int iw = src->width, ih = src->height, ow = dst->width, oh = dst->height;
+    axis_taps ax, ay;
+    df_status st = axis_build(iw, ow, m, &ax, err);
+    if (st != DF_OK) return st;
+    st = axis_build(ih, oh, m, &ay, err);
+    if (st != DF_OK) {
+        axis_free(&ax);
+        return st;
+    }
+    float *tmp = NULL;
+    unsigned char *need = calloc((size_t)ih, 1);
+    size_t ntmp;
+    if (!need || !df_size_mul3((size_t)ih, (size_t)ow, 3 * sizeof(float), &ntmp) ||
+        !(tmp = malloc(ntmp))) {
+        st = df_error_set(err, DF_ERR_NOMEM, "resize %dx%d -> %dx%d: out of memory", iw, ih, ow,
+                          oh);
+        goto done;
+    }
+    for (int y = 0; y < oh; y++)
+        for (int k = 0; k < ay.count[y]; k++) need[ay.first[y] + k] = 1;
+
+    /* Horizontal pass: tmp[row][ow][3]. */
+    for (int y = 0; y < ih; y++) {
+        if (!need[y]) continue;
+        const uint8_t *row = src->pixels + (size_t)y * (size_t)iw * 3;
+        float *t = tmp + (size_t)y * (size_t)ow * 3;
+        for (int x = 0; x < ow; x++, t += 3) {
+            const float *w = ax.w + (size_t)x * (size_t)ax.taps;
+            const uint8_t *p = row + (size_t)ax.first[x] * 3;
+            float r = 0.0f, g = 0.0f, b = 0.0f;
+            for (int k = 0; k < ax.count[x]; k++, p += 3) {
+                r += w[k] * (float)p[0];
+                g += w[k] * (float)p[1];
+                b += w[k] * (float)p[2];
+            }
+            t[0] = r;
+            t[1] = g;
+            t[2] = b;
+        }
+    }
+    /* Vertical pass. */
+    const size_t rowf = (size_t)ow * 3;
+    for (int y = 0; y < oh; y++) {
+        const float *w = ay.w + (size_t)y * (size_t)ay.taps;
+        const float *t0 = tmp + (size_t)ay.first[y] * rowf;
+        uint8_t *o = dst->pixels + (size_t)y * rowf;
+        for (size_t i = 0; i < rowf; i++) {
+            float v = 0.0f;
+            const float *t = t0 + i;
+            for (int k = 0; k < ay.count[y]; k++, t += rowf) v += w[k] * *t;
+            o[i] = round_u8(v);
+        }
+    }
+done:
+    free(tmp);
+    free(need);
+    axis_free(&ax);
+    axis_free(&ay);
+    return st;
+}
+
+df_status df_image_resize(const df_image *src, int width, int height, df_resize_method method,
+                          df_image *out, df_error *err) {
+    if (!out) return df_error_set(err, DF_ERR_INVALID_ARG, "resize: out is NULL");
+    out->width = out->height = 0;
+    out->pixels = NULL;
+    if (!src || !src->pixels || src->width <= 0 || src->height <= 0)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "resize: empty source image");
+    if (width <= 0 || height <= 0)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "resize: target size %dx%d must be positive",
+                            width, height);
+    if (method != DF_RESIZE_NEAREST && method != DF_RESIZE_AREA && method != DF_RESIZE_BILINEAR)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "resize: unknown method %d", (int)method);
+    df_image dst;
+    df_status st = df_image_alloc(&dst, width, height, err);
+    if (st != DF_OK) return st;
+    if (width == src->width && height == src->height) {
+        memcpy(dst.pixels, src->pixels, (size_t)width * (size_t)height * 3);
+    } else {
+        st = method == DF_RESIZE_NEAREST ? resize_nearest(src, &dst, err)
+                                         : resize_separable(src, &dst, method, err);
+        if (st != DF_OK) {
+            df_image_free(&dst);
+            return st;
+        }
+    }
+    *out = dst;
+    return DF_OK;
+}
