@@ -16,6 +16,7 @@ typedef struct command {
 
 /* Add a subcommand here and in cli.h; its --help lives in its own file. */
 static const command COMMANDS[] = {
+    {"classify", df_cmd_classify, "top-K ImageNet classes of photos by a TFLite classifier"},
     {NULL, NULL, NULL}
 };
 
