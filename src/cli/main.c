@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
     {"evaluate", df_cmd_evaluate, "accuracy, confusion matrix and classification report of a model"},
     {"predict", df_cmd_predict, "classify photos with a trained model"},
     {"report", df_cmd_report, "write the HTML report of a model on a data set"},
+    {"classify", df_cmd_classify, "top-K ImageNet classes of photos by a TFLite classifier"},
     {NULL, NULL, NULL}
 };
 
