@@ -465,9 +465,10 @@ static df_status save_file(const df_model *m, const df_adam *adam, const df_trai
         goto fail;
     }
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f < 0) h5_last_error(&d);
     H5Pclose(fapl);
     if (f < 0) {
-        st = df_error_set(err, DF_ERR_IO, "%s: cannot create HDF5 file: %s", path, h5_last_error(&d));
+        st = df_error_set(err, DF_ERR_IO, "%s: cannot create HDF5 file: %s", path, d.text);
         goto fail;
     }
     int rc = write_contents(f, m, adam, ts);
@@ -612,6 +613,8 @@ static df_status read_strs(const reader *r, hid_t loc, const char *where, const 
     if (st != DF_OK) return st;
     size_t len = H5Tget_size(t);
     int var = H5Tis_variable_str(t) > 0;
+    /* libhdf5 does not convert between character sets: read in the file's. */
+    int utf8 = H5Tget_cset(t) == H5T_CSET_UTF8;
     H5Tclose(t);
     if (var || len == 0 || len > max_len || n > max_count) {
         H5Aclose(a);
@@ -621,7 +624,7 @@ static df_status read_strs(const reader *r, hid_t loc, const char *where, const 
     }
     char *buf = calloc(n ? (size_t)n : 1, len);
     char **v = calloc(n ? (size_t)n : 1, sizeof(char *));
-    hid_t mt = str_type(len, 0);
+    hid_t mt = str_type(len, utf8);
     herr_t e = mt < 0 ? -1 : (buf && v && n > 0) ? H5Aread(a, mt, buf) : 0;
     close_id(mt);
     H5Aclose(a);
@@ -756,12 +759,13 @@ static df_status open_h5(const char *path, hid_t *out, df_error *err) {
         return df_error_set(err, DF_ERR_BACKEND, "%s: HDF5 setup failed", path);
     }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    /* Read the error stack before the next API call clears it. */
+    h5_detail d;
+    if (f < 0) h5_last_error(&d);
     H5Pclose(fapl);
-    if (f < 0) {
-        h5_detail d;
+    if (f < 0)
         return df_error_set(err, DF_ERR_FORMAT, "%s: corrupt or truncated HDF5 file: %s", path,
-                            h5_last_error(&d));
-    }
+                            d.text);
     *out = f;
     return DF_OK;
 }
