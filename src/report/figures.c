@@ -436,7 +436,11 @@ df_status df_figure_gallery(const df_report_data *d, const char *title, double s
 
         char cap[256];
         df_report_gallery_caption(d, it, cap, sizeof cap);
+        /* Long class names: a smaller font first, so the true class in
+         * brackets survives; ellipsis only as the last resort. */
         df_plot_font cf = fnt(13.5, 1, right ? C_RIGHT : C_WRONG);
+        while (cf.size > 11.0 && df_plot_text_width(&c, cap, cf) > card_w - 2 * pad)
+            cf.size -= 0.5;
         char *cs = df_plot_ellipsize(&c, cap, cf, card_w - 2 * pad);
         if (cs) {
             df_plot_text(&c, x + card_w / 2, y + pad + thumb_h + 12, cs, cf, DF_PLOT_CENTER,

@@ -134,6 +134,10 @@ static void fmt_duration(buf *b, double s) {
 /* An embedded figure, displayed at its logical size so a 2x PNG is sharp on
  * high-density screens and the normal size elsewhere. */
 static void figure(buf *b, const df_png *png, const char *alt, const char *caption) {
+    if (!png->data || png->size == 0) { /* figures not rendered: say so, no broken image */
+        df_report_buf_puts(b, "<p class=\"note\">(figure not rendered)</p>\n");
+        return;
+    }
     double s = png->scale > 0 ? png->scale : 1;
     df_report_buf_printf(b, "<figure><img width=\"%d\" height=\"%d\" alt=\"",
                          (int)lround(png->width / s), (int)lround(png->height / s));

@@ -189,7 +189,8 @@ df_status df_report_render(const df_report_data *d, df_report_figures *figs,
 void df_report_figures_free(df_report_figures *figs);
 
 /* report.html as one string (malloc'ed, NUL-terminated; *html owned by the
- * caller). Figures are embedded as data: URLs; nothing else is referenced. */
+ * caller). figs comes from df_report_render on the same data. Figures are
+ * embedded as data: URLs; nothing else is referenced. */
 df_status df_report_html(const df_report_data *d, const df_report_figures *figs, char **html,
                          size_t *len, df_error *err) DF_MUST_CHECK;
 

@@ -126,6 +126,7 @@ void df_report_buf_html(df_report_buf *b, const char *s) { append_clean(b, s, 1)
 char *df_report_utf8_clean(const char *s) {
     df_report_buf b;
     df_report_buf_init(&b);
+    df_report_buf_append(&b, "", 0); /* "" in, "" out (not NULL) */
     append_clean(&b, s, 0);
     if (b.failed) {
         df_report_buf_free(&b);
