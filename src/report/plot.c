@@ -342,7 +342,7 @@ void df_plot_axes_draw(df_plot_canvas *c, const df_plot_axes *ax, const char *x_
     cairo_stroke(cr);
     cairo_restore(cr);
 
-    df_plot_font tf = font(11.5, 0, TICK_TEXT);
+    df_plot_font tf = font(12.5, 0, TICK_TEXT);
     char buf[64];
     for (int i = 0; i < ax->xt.count; i++) {
         df_plot_format_tick(ax->xt.values[i], ax->xt.decimals, DF_PLOT_TICK_NUMBER, buf,
@@ -358,7 +358,7 @@ void df_plot_axes_draw(df_plot_canvas *c, const df_plot_axes *ax, const char *x_
         df_plot_text(c, ax->x - 8, df_plot_map_y(ax, ax->yt.values[i]), buf, tf, DF_PLOT_RIGHT,
                      DF_PLOT_MIDDLE, 0);
     }
-    df_plot_font lf = font(12.5, 0, LABEL_TEXT);
+    df_plot_font lf = font(13.5, 0, LABEL_TEXT);
     if (x_label && *x_label)
         df_plot_text(c, ax->x + ax->w / 2, base + 30, x_label, lf, DF_PLOT_CENTER, DF_PLOT_TOP,
                      0);
@@ -445,7 +445,7 @@ void df_plot_vmarker(df_plot_canvas *c, const df_plot_axes *ax, double x, df_rgb
     if (!label || !*label) return;
     /* The label sits above the plot area, where no data can be, centred on
      * the line and pushed inwards at the edges. */
-    df_plot_font f = font(11.5, 1, 0);
+    df_plot_font f = font(12, 1, 0);
     f.colour = colour;
     double tw = df_plot_text_width(c, label, f);
     double lx = px - tw / 2;
@@ -457,7 +457,7 @@ void df_plot_vmarker(df_plot_canvas *c, const df_plot_axes *ax, double x, df_rgb
 double df_plot_legend_row(df_plot_canvas *c, double x, double y,
                           const df_plot_legend_entry *entries, int n) {
     cairo_t *cr = c->cr;
-    df_plot_font f = font(12.5, 0, LABEL_TEXT);
+    df_plot_font f = font(13, 0, LABEL_TEXT);
     double cx = x;
     for (int i = 0; i < n; i++) {
         const df_plot_legend_entry *e = &entries[i];
@@ -679,7 +679,7 @@ void df_plot_colorbar(df_plot_canvas *c, double x, double y, double w, double h,
     /* Counts are whole numbers: never label a fractional count. */
     df_plot_ticks_make(lo, hi, target, fmt == DF_PLOT_TICK_NUMBER && hi - lo >= 1 ? 1.0 : 0.0,
                        &ticks);
-    df_plot_font tf = font(11, 0, TICK_TEXT);
+    df_plot_font tf = font(12, 0, TICK_TEXT);
     char buf[64];
     cairo_save(cr);
     cairo_set_line_width(cr, 1);
