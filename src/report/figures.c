@@ -79,7 +79,7 @@ static const char *class_name(const char *const *names, int n, int i) {
 
 /* ---- learning curves ---- */
 
-df_status df_figure_curves(const df_history *h, df_figure_metric metric, const char *title,
+df_status df_figure_curves(const df_report_history *h, df_figure_metric metric, const char *title,
                            double scale, df_png *out, df_error *err) {
     memset(out, 0, sizeof *out);
     int n = h ? h->n_epochs : 0;

@@ -220,7 +220,7 @@ static void headline(buf *b, const df_report_data *d) {
     if (d->n_skipped) df_report_buf_printf(&s, " \xC2\xB7 %d skipped", d->n_skipped);
     tile(b, NULL, "Photos", v.data, s.data);
 
-    const df_history *h = &d->history;
+    const df_report_history *h = &d->history;
     if (h->n_epochs > 0) {
         reset(&v);
     reset(&s);
@@ -336,7 +336,7 @@ static void settings_section(buf *b, const df_report_data *d) {
 }
 
 static void curves_section(buf *b, const df_report_data *d, const df_report_figures *f) {
-    const df_history *h = &d->history;
+    const df_report_history *h = &d->history;
     df_report_buf_puts(b, "<section id=\"curves\"><h2>Learning curves</h2>\n"
                           "<p class=\"note\">Training as dots, validation as a line; the dashed "
                           "line marks the epoch whose weights were kept.</p>\n"

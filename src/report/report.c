@@ -48,7 +48,7 @@ df_status df_report_validate(const df_report_data *d, df_error *err) {
         return df_error_set(err, BAD, "report: %d settings but no list", d->n_settings);
     for (int i = 0; i < d->n_settings; i++)
         if (!d->settings[i].key) return df_error_set(err, BAD, "report: setting %d has no key", i);
-    const df_history *h = &d->history;
+    const df_report_history *h = &d->history;
     if (h->n_epochs < 0 || (h->n_epochs > 0 && !h->epochs))
         return df_error_set(err, BAD, "report: %d epochs but no history", h->n_epochs);
     if (h->best_epoch < -1 || h->best_epoch >= (h->n_epochs > 0 ? h->n_epochs : 0))

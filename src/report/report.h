@@ -35,11 +35,11 @@ typedef struct df_report_epoch {
     double seconds;      /* wall time of the epoch */
 } df_report_epoch;
 
-typedef struct df_history {
+typedef struct df_report_history {
     const df_report_epoch *epochs; /* [n_epochs], index 0 = first epoch */
     int n_epochs;
     int best_epoch; /* 0-based index of the epoch whose weights were kept; -1 = none */
-} df_history;
+} df_report_history;
 
 typedef struct df_report_skipped {
     const char *path;   /* any bytes (shown escaped) */
@@ -100,7 +100,7 @@ typedef struct df_report_data {
     const df_report_setting *settings; /* [n_settings], shown in this order */
     int n_settings;
 
-    df_history history;
+    df_report_history history;
 
     /* Confusion matrix on the validation set: n_classes x n_classes,
      * row-major, rows = true class, columns = predicted class. NULL = none. */
@@ -153,7 +153,7 @@ df_status df_report_validate(const df_report_data *d, df_error *err) DF_MUST_CHE
 
 typedef enum df_figure_metric { DF_FIGURE_ACCURACY, DF_FIGURE_LOSS } df_figure_metric;
 
-df_status df_figure_curves(const df_history *h, df_figure_metric metric, const char *title,
+df_status df_figure_curves(const df_report_history *h, df_figure_metric metric, const char *title,
                            double scale, df_png *out, df_error *err) DF_MUST_CHECK;
 /* normalized: cells show row percentages (recall on the diagonal). */
 df_status df_figure_confusion(int n_classes, const char *const *class_names,
