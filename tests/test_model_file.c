@@ -421,6 +421,11 @@ static void test_bad_files_rejected(void **state) {
     }
     print_message("single bit flips in the first 2 KiB: %d of %d refused\n", caught, tried);
     expect_rejected(dir, DF_ERR_IO, "not a regular file");
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/fifo.h5", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_rejected(fifo, DF_ERR_IO, "not a regular file"); /* and does not block */
+    unlink(fifo);
     char missing[600];
     snprintf(missing, sizeof missing, "%s/nope.h5", dir);
     expect_rejected(missing, DF_ERR_IO, "No such file");

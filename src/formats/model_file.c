@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/crc32c.h"
@@ -799,12 +800,14 @@ static df_status check_finite(const reader *r, const char *shown, const float *x
 static df_status open_h5(const char *path, hid_t *out, df_error *err) {
     *out = -1;
     h5_quiet();
+    /* stat before open: opening a FIFO for reading would block. */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return df_error_set(err, DF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return df_error_set(err, DF_ERR_IO, "%s: not a regular file", path);
     FILE *fp = fopen(path, "rb");
     if (!fp) return df_error_set(err, DF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (!df_file_is_regular(path)) {
-        fclose(fp);
-        return df_error_set(err, DF_ERR_IO, "%s: not a regular file", path);
-    }
     unsigned char sig[9];
     size_t got = fread(sig, 1, 9, fp);
     fclose(fp);
