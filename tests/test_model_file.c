@@ -25,6 +25,14 @@
 #include "formats/model_file.h"
 #include "support/test_support.h"
 
+/* Sanitizer builds: libhdf5 1.10.8 leaks internal blocks when H5Fopen or
+ * a read fails on a corrupt file (the truncated / bit-flipped files of
+ * test_bad_files_rejected; reproduced with bare H5Fopen + H5Fclose, no
+ * DeepFashion code involved). LeakSanitizer reads this hook; leaks whose
+ * stack has no libhdf5 frame are still reported. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libhdf5_serial.so\n"; }
+
 /* Asserts DF_OK, printing the error message otherwise. */
 #define ASSERT_OK(call)                                                            \
     do {                                                                           \
@@ -360,7 +368,7 @@ static void test_bad_files_rejected(void **state) {
         copy_file(good, bad, cuts[i]);
         expect_rejected(bad, DF_ERR_FORMAT,
                         cuts[i] < 8     ? "not HDF5"
-                        : cuts[i] < 100 ? "corrupt or truncated HDF5 file"
+                        : cuts[i] < 100 ? "truncated HDF5 file"
                                         : "truncated file: eof =");
     }
 
@@ -368,15 +376,56 @@ static void test_bad_files_rejected(void **state) {
     const char *text = "epochs,loss\n1,0.5\n";
     assert_int_equal(df_test_write_file(bad, text, strlen(text)), 0);
     expect_rejected(bad, DF_ERR_FORMAT, "not a DeepFashion model file");
-    hid_t f = H5Fcreate(bad, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hsize_t dims[1] = {4};
-    hid_t s = H5Screate_simple(1, dims, NULL);
-    hid_t d = H5Dcreate2(f, "weights", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dclose(d);
-    H5Sclose(s);
-    H5Fclose(f);
-    expect_rejected(bad, DF_ERR_FORMAT, "without a /deepfashion group");
+    /* An HDF5 file in the default (1.6, unchecksummed) layout, and one in the
+     * 1.8 layout the model files use; neither is a model. */
+    hid_t f, s, d;
+    for (int v18 = 0; v18 < 2; v18++) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (v18) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+        f = H5Fcreate(bad, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
+        hsize_t dims[1] = {4};
+        s = H5Screate_simple(1, dims, NULL);
+        d = H5Dcreate2(f, "weights", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dclose(d);
+        H5Sclose(s);
+        H5Fclose(f);
+        expect_rejected(bad, DF_ERR_FORMAT,
+                        v18 ? "without a /deepfashion group" : "HDF5 superblock version 0");
+    }
+
+    /* A flipped bit is caught by HDF5's metadata checksums or by ours on the
+     * raw data: flip one bit in every 7th byte of the first 2 KiB
+     * (superblock, object headers, small datasets), one at a time. */
+    int caught = 0, tried = 0;
+    for (long off = 9; off < 2048 && off < size; off += 7) {
+        copy_file(good, bad, -1);
+        FILE *fp = fopen(bad, "r+b");
+        fseek(fp, off, SEEK_SET);
+        int c = fgetc(fp);
+        fseek(fp, off, SEEK_SET);
+        fputc(c ^ 0x10, fp);
+        fclose(fp);
+        df_model *x = NULL;
+        df_status st2 = df_model_load(bad, &x, &err);
+        tried++;
+        if (st2 != DF_OK) {
+            caught++;
+            assert_null(x);
+            assert_non_null(strstr(err.message, bad));
+        } else {
+            /* Only bytes a read-only open never reads (the free-space
+             * section list near the end of this region) get here. */
+            df_model_destroy(x);
+        }
+    }
+    print_message("single bit flips in the first 2 KiB: %d of %d refused\n", caught, tried);
     expect_rejected(dir, DF_ERR_IO, "not a regular file");
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/fifo.h5", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_rejected(fifo, DF_ERR_IO, "not a regular file"); /* and does not block */
+    unlink(fifo);
     char missing[600];
     snprintf(missing, sizeof missing, "%s/nope.h5", dir);
     expect_rejected(missing, DF_ERR_IO, "No such file");
@@ -412,6 +461,16 @@ static void test_bad_files_rejected(void **state) {
     H5Dclose(d);
     H5Fclose(f);
     expect_rejected(bad, DF_ERR_FORMAT, "value 1 is not finite");
+
+    /* A changed weight (valid number, so only the checksum can tell). */
+    copy_file(good, bad, -1);
+    f = H5Fopen(bad, H5F_ACC_RDWR, H5P_DEFAULT);
+    d = H5Dopen2(f, "/dense_1/dense_1/bias:0", H5P_DEFAULT);
+    float changed[3] = {0.0f, 0.5f, 0.0f};
+    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, changed) >= 0);
+    H5Dclose(d);
+    H5Fclose(f);
+    expect_rejected(bad, DF_ERR_FORMAT, "weights are damaged: CRC-32C");
 
     /* A plain model is not a checkpoint. */
     df_adam *adam;

@@ -648,6 +648,21 @@ static void test_head_predict_dropout_identity(void **state) {
     df_head_destroy(b);
 }
 
+static void test_balanced_class_weights(void **state) {
+    (void)state;
+    /* 6 + 3 + 1 samples, 4 classes (one absent): w = 10 / (4 * count). */
+    int y[10] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 2};
+    float w[4];
+    df_error err;
+    assert_int_equal(df_head_balanced_class_weights(y, 10, 4, w, &err), DF_OK);
+    assert_true(fabsf(w[0] - 10.0f / 24.0f) < 1e-7f);
+    assert_true(fabsf(w[1] - 10.0f / 12.0f) < 1e-7f);
+    assert_true(w[2] == 2.5f && w[3] == 0.0f);
+    y[3] = 4;
+    assert_int_equal(df_head_balanced_class_weights(y, 10, 4, w, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "label 4 of sample 3"));
+}
+
 /* ---- A short seeded training run ---- */
 
 enum { BLOB_N = 60, BLOB_D = 20, BLOB_C = 3, STEPS = 50, BATCH = 20 };
@@ -757,6 +772,7 @@ int main(void) {
         cmocka_unit_test(test_head_gradients),
         cmocka_unit_test(test_head_layout_and_init),
         cmocka_unit_test(test_head_predict_dropout_identity),
+        cmocka_unit_test(test_balanced_class_weights),
         cmocka_unit_test(test_training_learns_and_is_reproducible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

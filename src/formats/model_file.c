@@ -17,9 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/crc32c.h"
 #include "core/fileio.h"
+
+/* The checksums below are over the in-memory bytes of float32/uint64 data,
+ * which equal the little-endian bytes the file stores only on a
+ * little-endian host. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "model_file.c assumes a little-endian host"
+#endif
 
 /* Bounds on what a file may claim, checked before allocating. */
 enum {
@@ -163,6 +172,37 @@ void df_train_state_free(df_train_state *s) {
 }
 
 /* ------------------------------------------------------------------ */
+/* checksums of raw data (libhdf5 checksums only its metadata)          */
+
+/* Over every head tensor in df_head_tensors order, then the
+ * standardisation mean and std when present. */
+static uint32_t weights_crc(df_head *head) {
+    df_head_tensor t[DF_HEAD_MAX_TENSORS];
+    int nt = df_head_tensors(head, t);
+    uint32_t crc = 0;
+    for (int i = 0; i < nt; i++) {
+        size_t n = (size_t)t[i].shape[0] * (t[i].rank == 2 ? (size_t)t[i].shape[1] : 1);
+        crc = df_crc32c(crc, t[i].data, n * sizeof(float));
+    }
+    if (df_head_has_standardisation(head)) {
+        size_t d = (size_t)df_head_in_dim(head) * sizeof(float);
+        crc = df_crc32c(crc, df_head_std_mean(head), d);
+        crc = df_crc32c(crc, df_head_std_std(head), d);
+    }
+    return crc;
+}
+
+/* Over adam_m, adam_v, rng_state ((state, inc) pairs) and history rows, as
+ * stored. */
+static uint32_t state_crc(const df_adam *adam, const uint64_t *rngs, int n_rngs,
+                          const float *hist, int epochs) {
+    uint32_t crc = df_crc32c(0, adam->m, adam->n * sizeof(float));
+    crc = df_crc32c(crc, adam->v, adam->n * sizeof(float));
+    crc = df_crc32c(crc, rngs, (size_t)n_rngs * 2 * sizeof(uint64_t));
+    return df_crc32c(crc, hist, (size_t)epochs * 5 * sizeof(float));
+}
+
+/* ------------------------------------------------------------------ */
 /* HDF5 helpers                                                        */
 
 /* The innermost message on HDF5's error stack (the most specific one, e.g.
@@ -270,6 +310,9 @@ static int attr_i32(hid_t loc, const char *name, int v) {
 }
 static int attr_i64(hid_t loc, const char *name, int64_t v) {
     return attr_num(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, 0);
+}
+static int attr_u32(hid_t loc, const char *name, uint32_t v) {
+    return attr_num(loc, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &v, 0);
 }
 static int attr_f32(hid_t loc, const char *name, float v) {
     return attr_num(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &v, 0);
@@ -384,6 +427,7 @@ static int write_contents(hid_t f, const df_model *m, const df_adam *adam,
     rc |= attr_f32(g, "bn_momentum", cfg->bn_momentum);
     rc |= attr_f32(g, "bn_eps", cfg->bn_eps);
     rc |= attr_str(g, "training_json", mt->training_json ? mt->training_json : "");
+    rc |= attr_u32(g, "weights_crc32c", weights_crc(head));
     if (rc == 0 && df_head_has_standardisation(head)) {
         hsize_t dims[1] = {(hsize_t)df_head_in_dim(head)};
         rc |= dset_f32(g, "standardisation_mean", 1, dims, df_head_std_mean(head));
@@ -425,6 +469,7 @@ static int write_contents(hid_t f, const df_model *m, const df_adam *adam,
             }
             hsize_t hd[2] = {(hsize_t)h->epochs, 5};
             rc |= dset_f32(c, "history", 2, hd, hist);
+            rc |= attr_u32(c, "state_crc32c", state_crc(adam, rngs, ts->n_rngs, hist, h->epochs));
             if (rc == 0) {
                 hid_t d = H5Dopen2(c, "history", H5P_DEFAULT);
                 rc |= d < 0 ? -1 : attr_strs(d, "columns", HISTORY_COLUMNS, 5, 0);
@@ -458,8 +503,12 @@ static df_status save_file(const df_model *m, const df_adam *adam, const df_trai
     h5_detail d;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* STRONG: H5Fclose really closes (and flushes) even if a handle leaked,
-     * so the rename never races a pending write. */
-    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+     * so the rename never races a pending write. The HDF5 1.8 file format
+     * (superblock v2, object header v2) checksums all metadata, so a
+     * corrupted model file is refused by a checksum before libhdf5 parses
+     * the damaged structure; readers since HDF5 1.8 (2008) read it. */
+    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
         close_id(fapl);
         st = df_error_set(err, DF_ERR_BACKEND, "%s: HDF5 setup failed: %s", path, h5_last_error(&d));
         goto fail;
@@ -584,6 +633,18 @@ static df_status read_i64(const reader *r, hid_t loc, const char *where, const c
     if (e < 0) return bad(r, "%s: attribute %s cannot be read", where, name);
     if (v < 0) return bad(r, "%s: %s is %lld, expected >= 0", where, name, v);
     *out = v;
+    return DF_OK;
+}
+
+static df_status read_u32(const reader *r, hid_t loc, const char *where, const char *name,
+                          uint32_t *out) {
+    hid_t a, t;
+    df_status st = open_attr(r, loc, where, name, H5T_INTEGER, 1, &a, &t, NULL);
+    if (st != DF_OK) return st;
+    herr_t e = H5Aread(a, H5T_NATIVE_UINT32, out);
+    H5Tclose(t);
+    H5Aclose(a);
+    if (e < 0) return bad(r, "%s: attribute %s cannot be read", where, name);
     return DF_OK;
 }
 
@@ -739,20 +800,33 @@ static df_status check_finite(const reader *r, const char *shown, const float *x
 static df_status open_h5(const char *path, hid_t *out, df_error *err) {
     *out = -1;
     h5_quiet();
+    /* stat before open: opening a FIFO for reading would block. */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return df_error_set(err, DF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return df_error_set(err, DF_ERR_IO, "%s: not a regular file", path);
     FILE *fp = fopen(path, "rb");
     if (!fp) return df_error_set(err, DF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (!df_file_is_regular(path)) {
-        fclose(fp);
-        return df_error_set(err, DF_ERR_IO, "%s: not a regular file", path);
-    }
-    unsigned char sig[8];
-    size_t got = fread(sig, 1, 8, fp);
+    unsigned char sig[9];
+    size_t got = fread(sig, 1, 9, fp);
     fclose(fp);
     static const unsigned char H5SIG[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (got < 8 || memcmp(sig, H5SIG, 8) != 0)
         return df_error_set(err, DF_ERR_FORMAT,
                             "%s: not a DeepFashion model file (not HDF5: no signature at byte 0)",
                             path);
+    /* We write superblock version 2 (HDF5 1.8 format), whose metadata is
+     * checksummed. Older layouts have no checksums, so libhdf5 would parse
+     * corrupt structures unchecked, and it is not robust against that: such
+     * files are refused before it sees them. */
+    if (got < 9)
+        return df_error_set(err, DF_ERR_FORMAT, "%s: truncated HDF5 file (%zu bytes)", path, got);
+    if (sig[8] != 2 && sig[8] != 3)
+        return df_error_set(err, DF_ERR_FORMAT,
+                            "%s: not a DeepFashion model file (HDF5 superblock version %d; model "
+                            "files use version 2 or 3, with checksums)",
+                            path, (int)sig[8]);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
         close_id(fapl);
@@ -977,6 +1051,15 @@ static df_status load_model(const reader *r, hid_t f, df_model **out) {
         free(buf);
         if (st != DF_OK) goto fail;
     }
+    {
+        uint32_t stored, computed = weights_crc(m->head);
+        if ((st = read_u32(r, g, G, "weights_crc32c", &stored)) != DF_OK) goto fail;
+        if (stored != computed) {
+            st = bad(r, "weights are damaged: CRC-32C %08x, the file says %08x", computed,
+                     stored);
+            goto fail;
+        }
+    }
     free(kind_s);
     free_names(layer_names, n_layers);
     H5Gclose(g);
@@ -1108,6 +1191,15 @@ static df_status load_checkpoint_part(const reader *r, hid_t f, const df_model *
     if ((st = read_dset(r, c, "/deepfashion/checkpoint/history", "history", H5T_FLOAT,
                         H5T_NATIVE_FLOAT, 2, hd, hist, NULL)) != DF_OK)
         goto fail;
+    {
+        uint32_t stored, computed = state_crc(adam, rngs, ts->n_rngs, hist, epochs);
+        if ((st = read_u32(r, c, G, "state_crc32c", &stored)) != DF_OK) goto fail;
+        if (stored != computed) {
+            st = bad(r, "training state is damaged: CRC-32C %08x, the file says %08x", computed,
+                     stored);
+            goto fail;
+        }
+    }
     for (int e = 0; e < epochs; e++) {
         const float *row = hist + 5 * (size_t)e;
         if ((st = df_history_append(&ts->history, row[0], row[1], row[2], row[3], row[4],

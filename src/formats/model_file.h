@@ -47,6 +47,9 @@
  *       head_units, head_batchnorm, head_max_batch     int32
  *       head_dropout, head_l2, bn_momentum, bn_eps      float32
  *       training_json    string    free-form training settings ("" if none)
+ *       weights_crc32c   uint32    CRC-32C of the raw float32 bytes of every head
+ *                                  tensor (Keras order above), then of the
+ *                                  standardisation mean and std if present
  *   /deepfashion/standardisation_mean   float32 (in_dim)   only when the head
  *   /deepfashion/standardisation_std    float32 (in_dim)   has standardisation
  *
@@ -61,6 +64,17 @@
  *   /deepfashion/checkpoint/history  float32 (epochs, 5), attr columns =
  *                                    [train_loss, train_acc, val_loss,
  *                                    val_acc, lr]; NaN = not measured
+ *   /deepfashion/checkpoint attr state_crc32c uint32: CRC-32C of adam_m,
+ *                                    adam_v, rng_state, history bytes in order
+ *
+ * The file is written in the HDF5 1.8 format (superblock version 2, version 2
+ * object headers: libhdf5 checksums every metadata block), and loading
+ * refuses other superblock versions before libhdf5 parses anything, so a
+ * damaged file fails a checksum instead of feeding corrupt structures to
+ * libhdf5 (which is not robust against those). The CRC-32C attributes cover
+ * the raw data, which HDF5 does not checksum. A deliberately crafted file
+ * with recomputed checksums can still reach libhdf5's parser: do not load
+ * model files from untrusted sources.
  *
  * Saving is atomic: the file is written to "<path>.tmp-XXXXXX" in the same
  * folder, closed, fsynced and renamed over path; an interrupted save leaves

@@ -488,3 +488,25 @@ df_status df_head_predict(const df_head *h, const float *x, int n, float *probs,
     free(hid);
     return DF_OK;
 }
+
+df_status df_head_balanced_class_weights(const int *labels, int n, int classes, float *weights,
+                                         df_error *err) {
+    if (n < 1 || classes < 1)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "class weights: %d samples, %d classes", n,
+                            classes);
+    long *count = calloc((size_t)classes, sizeof(long));
+    if (!count) return df_error_set(err, DF_ERR_NOMEM, "class weights: out of memory");
+    for (int i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= classes) {
+            free(count);
+            return df_error_set(err, DF_ERR_INVALID_ARG,
+                                "class weights: label %d of sample %d not in [0, %d)", labels[i], i,
+                                classes);
+        }
+        count[labels[i]]++;
+    }
+    for (int c = 0; c < classes; c++)
+        weights[c] = count[c] ? (float)((double)n / ((double)classes * (double)count[c])) : 0.0f;
+    free(count);
+    return DF_OK;
+}

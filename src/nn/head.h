@@ -147,6 +147,14 @@ df_status df_head_train_step(df_head *head, const float *x, const int *labels, i
                              const float *class_weights, df_adam *adam, df_rng *dropout_rng,
                              double *loss_out, int *correct_out, df_error *err) DF_MUST_CHECK;
 
+/* Class weights for --class-weight balanced, as scikit-learn's
+ * compute_class_weight("balanced") and Keras' class_weight use them:
+ * w[c] = n / (classes * count[c]); a class with no samples gets 0.
+ * weights (classes floats) overwritten; labels outside [0, classes) are an
+ * error. */
+df_status df_head_balanced_class_weights(const int *labels, int n, int classes, float *weights,
+                                         df_error *err) DF_MUST_CHECK;
+
 /* Inference: probs (n, classes) overwritten with softmax outputs. Any n >= 1
  * (processed in chunks). Allocates a scratch per call. */
 df_status df_head_predict(const df_head *head, const float *x, int n, float *probs,

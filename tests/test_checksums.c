@@ -1,4 +1,5 @@
 /*
+ * CRC-32C against the RFC 3720 B.4 vectors and a bitwise reference.
  * SHA-256 against the FIPS 180-4 example vectors (NIST "Examples with
  * Intermediate Values": "abc", the empty message, the 448-bit and 896-bit
  * messages, one million 'a'), streaming in odd chunk sizes, and the file
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/crc32c.h"
 #include "core/sha256.h"
 #include "support/test_support.h"
 
@@ -77,8 +79,44 @@ static void test_million_a_streamed(void **state) {
     free(dir);
 }
 
+/* The bitwise definition, one bit at a time. */
+static uint32_t crc32c_bitwise(const uint8_t *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    }
+    return ~c;
+}
+
+static void test_crc32c(void **state) {
+    (void)state;
+    assert_int_equal(df_crc32c(0, "123456789", 9), 0xE3069283u);
+    uint8_t b[32];
+    memset(b, 0, 32);
+    assert_int_equal(df_crc32c(0, b, 32), 0x8A9136AAu);
+    memset(b, 0xFF, 32);
+    assert_int_equal(df_crc32c(0, b, 32), 0x62A8AB43u);
+    for (int i = 0; i < 32; i++) b[i] = (uint8_t)i;
+    assert_int_equal(df_crc32c(0, b, 32), 0x46DD794Eu);
+    for (int i = 0; i < 32; i++) b[i] = (uint8_t)(31 - i);
+    assert_int_equal(df_crc32c(0, b, 32), 0x113FDB5Cu);
+    assert_int_equal(df_crc32c(0, "", 0), 0u);
+    /* Every length 0..300 at every alignment 0..7, whole and in two pieces. */
+    static uint8_t buf[320];
+    for (int i = 0; i < 320; i++) buf[i] = (uint8_t)(i * 131 + 7);
+    for (int off = 0; off < 8; off++)
+        for (size_t n = 0; n <= 300; n++) {
+            uint32_t want = crc32c_bitwise(buf + off, n);
+            assert_int_equal(df_crc32c(0, buf + off, n), want);
+            size_t cut = n / 3;
+            assert_int_equal(df_crc32c(df_crc32c(0, buf + off, cut), buf + off + cut, n - cut), want);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_fips_vectors),
         cmocka_unit_test(test_million_a_streamed),
     };
