@@ -44,6 +44,35 @@ typedef struct df_error {
 /* A short, stable name for a status ("format error"). */
 const char *df_status_name(df_status status);
 
+
+/* ---- Using a trained model (what other programs embed) ----
+ *
+ *     df_classifier *clf;
+ *     if (df_classifier_load("closet.dfm", NULL, &clf, &err) != DF_OK) ...
+ *     float probs[16];
+ *     df_classifier_predict_file(clf, "IMG_0042.jpg", probs, &err);
+ *     printf("%s\n", df_classifier_class_name(clf, argmax(probs)));
+ *     df_classifier_destroy(clf);
+ *
+ * A model file records which backbone weights it was trained on (path and
+ * SHA-256). backbone_weights overrides the path (NULL = the recorded one);
+ * either way the file's SHA-256 must match. Photos are decoded with DCT
+ * scaling and EXIF orientation, so a 12 MP phone photo works directly.
+ */
+typedef struct df_classifier df_classifier;
+
+df_status df_classifier_load(const char *model_path, const char *backbone_weights,
+                             df_classifier **out, df_error *err);
+void df_classifier_destroy(df_classifier *clf);
+int df_classifier_num_classes(const df_classifier *clf);
+const char *df_classifier_class_name(const df_classifier *clf, int index);
+/* probs receives df_classifier_num_classes floats (softmax probabilities). */
+df_status df_classifier_predict_file(df_classifier *clf, const char *image_path, float *probs,
+                                     df_error *err);
+/* rgb: width * height * 3 bytes, row-major RGB8, already upright. */
+df_status df_classifier_predict_rgb(df_classifier *clf, const uint8_t *rgb, int width, int height,
+                                    float *probs, df_error *err);
+
 #ifdef __cplusplus
 }
 #endif

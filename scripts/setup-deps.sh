@@ -10,6 +10,8 @@ PACKAGES=(
   libjpeg62-turbo-dev libpng-dev libexif-dev   # images
   libhdf5-dev            # Keras weight files and model files
   libcairo2-dev          # plots for the report
+  fonts-dejavu-core      # the report figures' font (cairo toy text API, "DejaVu Sans")
+  chromium               # headless browser: the report's end-to-end test
   libcmocka-dev          # unit tests
   clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes
 )

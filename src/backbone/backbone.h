@@ -14,6 +14,7 @@
 #define DF_BACKBONE_BACKBONE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "engine/net.h"
@@ -86,6 +87,7 @@ struct df_backbone {
     df_preprocess preprocess;
     df_resize_method resize;
     df_precision precision;  /* what it actually runs in */
+    int64_t num_params;      /* weights in the network as run (0 = unknown) */
     void *impl;              /* owned by the implementation */
 };
 

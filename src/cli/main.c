@@ -18,6 +18,11 @@ typedef struct command {
 static const command COMMANDS[] = {
     {"scan", df_cmd_scan, "list a data set folder: classes, counts, skipped files"},
     {"augment", df_cmd_augment, "write a photo and K augmented versions of it as PNGs"},
+    {"train", df_cmd_train, "train a classifier on a folder of photos"},
+    {"evaluate", df_cmd_evaluate, "accuracy, confusion matrix and classification report of a model"},
+    {"predict", df_cmd_predict, "classify photos with a trained model"},
+    {"report", df_cmd_report, "write the HTML report of a model on a data set"},
+    {"classify", df_cmd_classify, "top-K ImageNet classes of photos by a TFLite classifier"},
     {NULL, NULL, NULL}
 };
 

@@ -63,11 +63,20 @@ typedef struct df_pool2d_desc {
     /* Average pooling never counts padded cells (TFLite and Keras). */
 } df_pool2d_desc;
 
+/* Convolution algorithm policy for fp32 3x3 stride-1 dense convolutions
+ * (the only ones oneDNN 2.6 has Winograd for; bf16 always runs direct). */
+typedef enum df_conv_algo {
+    DF_CONV_ALGO_AUTO = 0,  /* measure when autotune is on, else direct */
+    DF_CONV_ALGO_DIRECT,    /* direct everywhere */
+    DF_CONV_ALGO_WINOGRAD   /* Winograd wherever oneDNN accepts it (tests, benchmarks) */
+} df_conv_algo;
+
 typedef struct df_net_options {
     df_precision precision;
     /* Measure candidate convolution algorithms (direct, Winograd) at the
      * first reshape and keep the fastest per layer. Default 1. */
     int autotune;
+    df_conv_algo conv_algo;   /* default DF_CONV_ALGO_AUTO */
     /* Receives one-line notices (e.g. "bf16 not supported on this CPU,
      * using fp32"); may be NULL. */
     void (*notice)(void *ctx, const char *message);
@@ -98,10 +107,16 @@ df_status df_net_set_output(df_net *net, df_tensor_id t, df_error *err) DF_MUST_
 df_status df_net_tensor_shape(const df_net *net, df_tensor_id t, int *h, int *w, int *c,
                               df_error *err) DF_MUST_CHECK;
 
-/* Creates (or re-creates) primitives and buffers for batch size n. */
+/* Creates (or re-creates) primitives and buffers for batch size n. The graph
+ * is frozen by the first reshape: builders fail afterwards. Algorithm and
+ * (for DF_PRECISION_AUTO) precision choices are measured at the first
+ * reshape and reused by later ones. */
 df_status df_net_reshape(df_net *net, int batch, df_error *err) DF_MUST_CHECK;
 /* input: batch x H x W x C fp32 NHWC; output: batch x oh x ow x oc fp32 NHWC.
- * batch must be <= the size given to df_net_reshape. */
+ * batch must be <= the size given to df_net_reshape. A smaller batch runs at
+ * the reshaped size: the input is copied into a staging buffer allocated at
+ * reshape, the missing images are zeros, and the time is that of the full
+ * batch (reshape to the smaller size when that matters). Never allocates. */
 df_status df_net_run(df_net *net, const float *input, int batch, float *output,
                      df_error *err) DF_MUST_CHECK;
 
@@ -109,7 +124,16 @@ df_status df_net_run(df_net *net, const float *input, int batch, float *output,
 df_precision df_net_precision(const df_net *net);
 /* One line per layer: op, shape, chosen algorithm, into buf. */
 void df_net_describe(const df_net *net, char *buf, size_t size);
-/* Floating-point operations per image (multiply-add = 2). */
+/* Floating-point operations per image (multiply-add = 2). Counts the
+ * convolutions only; pools and adds are a fraction of a percent. */
 double df_net_flops_per_image(const df_net *net);
+
+/* Number of convolutions currently running Winograd (0 before reshape). */
+int df_net_winograd_layers(const df_net *net);
+/* Batch size of the last successful reshape (0 if none). */
+int df_net_batch(const df_net *net);
+/* Bytes held for activations, staging and scratchpad by the current reshape
+ * (weights excluded), for reports. */
+size_t df_net_workspace_bytes(const df_net *net);
 
 #endif

@@ -1,0 +1,36 @@
+/*
+ * The classifier behind the public df_classifier_* API: a loaded model file
+ * plus the backbone it was trained on, opened with the same preprocessing.
+ * Internal users (evaluate, predict, report) reach the parts directly.
+ */
+#ifndef DF_API_CLASSIFIER_H
+#define DF_API_CLASSIFIER_H
+
+#include "backbone/backbone.h"
+#include "deepfashion.h"
+#include "formats/model_file.h"
+
+struct df_classifier {
+    df_model *model;        /* owned */
+    df_backbone *backbone;  /* owned */
+    df_resize_method resize;
+    float *input;           /* one preprocessed image, owned */
+    float *features;        /* one feature row, owned */
+};
+
+typedef struct df_classifier_options {
+    const char *backbone_weights; /* NULL = as recorded in the model */
+    df_precision precision;
+    int max_batch;
+    void (*notice)(void *ctx, const char *message);
+    void *notice_ctx;
+} df_classifier_options;
+
+df_status df_classifier_open(const char *model_path, const df_classifier_options *opt,
+                             df_classifier **out, df_error *err) DF_MUST_CHECK;
+
+/* Reads "key":"string" from a flat JSON object (the model's training_json);
+ * returns a malloc'ed, unescaped copy or NULL when absent. */
+char *df_json_get_string(const char *json, const char *key);
+
+#endif

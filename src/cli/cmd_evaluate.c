@@ -1,0 +1,154 @@
+/* deepfashion evaluate: accuracy, loss, confusion matrix and classification report of a model on a folder. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/classifier.h"
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "eval/evaluation.h"
+
+static const char *USAGE =
+    "usage: deepfashion evaluate --model MODEL --data DIR [--weights FILE] [--json]\n"
+    "\n"
+    "Evaluates MODEL on the photos in DIR (class folders with the model's class\n"
+    "names; if DIR has a validation/ folder, that is used). Prints accuracy,\n"
+    "loss, the confusion matrix (rows true, columns predicted) and the\n"
+    "classification report; --json prints one JSON object instead.\n"
+    "  --weights FILE   backbone weights, if not where training found them\n"
+    "  --precision P    auto, fp32 or bf16\n";
+
+static void on_notice(void *ctx, const char *msg) {
+    (void)ctx;
+    fprintf(stderr, "deepfashion: %s\n", msg);
+}
+
+/* Loads the classifier and evaluates it on dir; used by evaluate and report. */
+int df_cli_evaluate_dir(const char *model_path, const char *data, const char *weights,
+                        df_precision precision, df_classifier **clf_out, df_dataset **ds_out,
+                        df_evaluation *ev, df_error *err) {
+    df_classifier_options co = {.backbone_weights = weights, .precision = precision,
+                                .max_batch = 16, .notice = on_notice};
+    df_classifier *clf = NULL;
+    df_dataset *ds = NULL;
+    float *feats = NULL;
+    int *labels = NULL;
+    char *tdir = NULL, *vdir = NULL;
+    df_status st = df_classifier_open(model_path, &co, &clf, err);
+    if (st != DF_OK) goto done;
+    st = df_cli_resolve_data_dirs(data, NULL, &tdir, &vdir, err);
+    if (st != DF_OK) goto done;
+    /* DIR/validation when DIR holds train/ and validation/; else DIR. */
+    const char *dir = vdir && strcmp(data, tdir) != 0 ? vdir : data;
+    df_scan_options so = df_scan_options_default();
+    so.require_usable = 0;
+    st = df_dataset_scan(dir, &so, &ds, err);
+    if (st != DF_OK) goto done;
+    df_cli_print_skipped(ds, 0);
+    /* Classes are matched by name: a folder may lack a class, never add one. */
+    const df_model_meta *m = &clf->model->meta;
+    labels = malloc(sizeof(int) * (size_t)(ds->count ? ds->count : 1));
+    if (!labels) {
+        st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int c = 0; c < ds->num_classes; c++) {
+        int found = -1;
+        for (int k = 0; k < m->num_classes; k++)
+            if (!strcmp(m->class_names[k], ds->class_names[c])) found = k;
+        if (found < 0) {
+            st = df_error_set(err, DF_ERR_DATA, "%s: class folder '%s' is not one of the model's classes",
+                              dir, ds->class_names[c]);
+            goto done;
+        }
+    }
+    if (ds->count == 0) {
+        st = df_error_set(err, DF_ERR_DATA, "%s: no usable photos", dir);
+        goto done;
+    }
+    for (int i = 0; i < ds->count; i++) {
+        const char *name = ds->class_names[ds->items[i].label];
+        for (int k = 0; k < m->num_classes; k++)
+            if (!strcmp(m->class_names[k], name)) labels[i] = k;
+        ds->items[i].label = labels[i];
+    }
+    st = df_train_features(clf->backbone, ds, clf->resize, &feats, err);
+    if (st != DF_OK) goto done;
+    st = df_evaluate_features(clf->model->head, feats, labels, ds->count,
+                              (const char *const *)m->class_names, ev, err);
+done:
+    free(feats);
+    free(labels);
+    free(tdir);
+    free(vdir);
+    if (st == DF_OK && clf_out && ds_out) {
+        *clf_out = clf;
+        *ds_out = ds;
+    } else {
+        df_classifier_destroy(clf);
+        df_dataset_free(ds);
+    }
+    return st;
+}
+
+int df_cmd_evaluate(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
+        {"weights", required_argument, 0, 'w'}, {"precision", required_argument, 0, 'p'},
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model = NULL, *data = NULL, *weights = NULL;
+    int json = 0;
+    df_precision precision = DF_PRECISION_AUTO;
+    df_error err;
+    df_error_clear(&err);
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'j': json = 1; break;
+        case 'p':
+            if (df_precision_parse(optarg, &precision, &err) != DF_OK)
+                return df_cli_usage_error("evaluate", "%s", err.message);
+            break;
+        case 'h': fputs(USAGE, stdout); return DF_EXIT_OK;
+        default: return df_cli_usage_error("evaluate", "unknown option");
+        }
+    }
+    if (optind < argc) return df_cli_usage_error("evaluate", "unexpected argument '%s'", argv[optind]);
+    if (!model || !data) return df_cli_usage_error("evaluate", "--model and --data are required");
+    df_evaluation ev;
+    df_classifier *clf = NULL;
+    df_dataset *ds = NULL;
+    if (df_cli_evaluate_dir(model, data, weights, precision, &clf, &ds, &ev, &err) != DF_OK)
+        return df_cli_fail(&err);
+    const char *const *names = (const char *const *)clf->model->meta.class_names;
+    int C = ev.num_classes;
+    if (json) {
+        char *s = df_evaluation_json(&ev, names);
+        if (s) puts(s);
+        free(s);
+    } else {
+        printf("accuracy %.4f  loss %.4f  (%d photos)\n\nconfusion matrix (rows true, columns predicted):\n",
+               ev.accuracy, ev.loss, ev.n);
+        int w = 8;
+        for (int k = 0; k < C; k++)
+            if ((int)strlen(names[k]) + 1 > w) w = (int)strlen(names[k]) + 1;
+        printf("%*s", w, "");
+        for (int k = 0; k < C; k++) printf(" %*s", w, names[k]);
+        printf("\n");
+        for (int r = 0; r < C; r++) {
+            printf("%*s", w, names[r]);
+            for (int k = 0; k < C; k++) printf(" %*d", w, ev.confusion[r * C + k]);
+            printf("\n");
+        }
+        printf("\n%s", ev.report_text);
+    }
+    df_evaluation_free(&ev);
+    df_classifier_destroy(clf);
+    df_dataset_free(ds);
+    return DF_EXIT_OK;
+}

@@ -1,0 +1,239 @@
+/* Shared command-line helpers (see common.h). */
+#include "cli/common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
+#include "data/text.h"
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+df_status df_cli_resolve_data_dirs(const char *dir, const char *explicit_val, char **train,
+                                   char **val, df_error *err) {
+    *train = *val = NULL;
+    if (!is_dir(dir)) return df_error_set(err, DF_ERR_IO, "%s: no such folder", dir);
+    char *t = df_path_join(dir, "train");
+    char *v = df_path_join(dir, "validation");
+    if (!t || !v) {
+        free(t);
+        free(v);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    if (is_dir(t)) {
+        *train = t;
+        if (!explicit_val && is_dir(v)) *val = v;
+        else free(v);
+    } else {
+        free(t);
+        free(v);
+        *train = strdup(dir);
+        /* DIR ends in "train": its sibling "validation" is the Keras layout. */
+        size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/') n--;
+        if (!explicit_val && n >= 5 && !strncmp(dir + n - 5, "train", 5) &&
+            (n == 5 || dir[n - 6] == '/')) {
+            char *sib = malloc(n + 16);
+            if (sib) {
+                memcpy(sib, dir, n - 5);
+                strcpy(sib + n - 5, "validation");
+                if (is_dir(sib)) *val = sib;
+                else free(sib);
+            }
+        }
+    }
+    if (explicit_val) {
+        if (!is_dir(explicit_val)) {
+            free(*train);
+            *train = NULL;
+            return df_error_set(err, DF_ERR_IO, "%s: no such folder", explicit_val);
+        }
+        *val = strdup(explicit_val);
+    }
+    if (!*train) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    return DF_OK;
+}
+
+void df_cli_print_skipped(const df_dataset *ds, int quiet) {
+    if (quiet) return;
+    for (int i = 0; i < ds->num_skipped; i++) {
+        char *p = df_text_printable(ds->skipped[i].path);
+        fprintf(stderr, "deepfashion: skipped %s: %s\n", p ? p : "?", ds->skipped[i].reason);
+        free(p);
+    }
+}
+
+df_status df_cli_check_writable(const char *path, df_error *err) {
+    char *dir = strdup(path);
+    if (!dir) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    char *slash = strrchr(dir, '/');
+    const char *d = ".";
+    if (slash) {
+        *slash = '\0';
+        d = slash == dir ? "/" : dir;
+    }
+    df_status st = DF_OK;
+    if (!is_dir(d)) st = df_error_set(err, DF_ERR_IO, "%s: folder %s does not exist", path, d);
+    else if (access(d, W_OK) != 0)
+        st = df_error_set(err, DF_ERR_IO, "%s: folder %s is not writable: %s", path, d, strerror(errno));
+    free(dir);
+    return st;
+}
+
+static void jadd(char **s, size_t *n, size_t *cap, const char *fmt, ...) DF_PRINTF(4, 5);
+static void jadd(char **s, size_t *n, size_t *cap, const char *fmt, ...) {
+    if (!*s) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(*s + *n, *cap - *n, fmt, ap);
+    va_end(ap);
+    if (k < 0) return;
+    if (*n + (size_t)k >= *cap) {
+        size_t nc = (*cap + (size_t)k) * 2;
+        char *t = realloc(*s, nc);
+        if (!t) {
+            free(*s);
+            *s = NULL;
+            return;
+        }
+        *s = t;
+        *cap = nc;
+        va_start(ap, fmt);
+        vsnprintf(*s + *n, *cap - *n, fmt, ap);
+        va_end(ap);
+    }
+    *n += (size_t)k;
+}
+
+char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
+                           const df_train_options *o, const char *train_dir, const char *val_dir) {
+    size_t n = 0, cap = 1024;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    s[0] = '\0';
+    char *abs = realpath(weights, NULL);
+    char *qw = df_text_json_quote(abs ? abs : weights);
+    char *qt = df_text_json_quote(train_dir);
+    char *qv = val_dir ? df_text_json_quote(val_dir) : NULL;
+    char *qc = cut ? df_text_json_quote(cut) : NULL;
+    free(abs);
+    jadd(&s, &n, &cap, "{\"backbone_weights\":%s,\"recipe\":\"%s\",\"train_dir\":%s,\"val_dir\":%s",
+         qw ? qw : "\"\"", recipe, qt ? qt : "\"\"", qv ? qv : "null");
+    if (qc) jadd(&s, &n, &cap, ",\"cut_tensor\":%s", qc);
+    jadd(&s, &n, &cap,
+         ",\"head\":\"%s\",\"units\":%d,\"batchnorm\":%d,\"dropout\":%g,\"l2\":%g,\"lr\":%g,"
+         "\"weight_decay\":%g,\"epochs\":%d,\"batch\":%d,\"steps_per_epoch\":%d,\"augment\":%d,"
+         "\"shift\":%g,\"shear_deg\":%g,\"zoom\":%g,\"rotation_deg\":%g,\"hflip\":%d,\"vflip\":%d,"
+         "\"feature_cache\":%d,\"class_weight\":\"%s\",\"early_stop\":%d,\"seed\":%llu}",
+         df_head_kind_name(o->head.kind), o->head.units, o->head.batchnorm, (double)o->head.dropout,
+         (double)o->head.l2, (double)o->adam.lr, (double)o->adam.weight_decay, o->epochs,
+         o->batch_size, o->steps_per_epoch, o->augment, o->augment_config.width_shift,
+         o->augment_config.shear_deg, o->augment_config.zoom, o->augment_config.rotation_deg,
+         o->augment_config.horizontal_flip, o->augment_config.vertical_flip, o->feature_cache,
+         o->class_weight_balanced ? "balanced" : "none", o->early_stop_patience,
+         (unsigned long long)o->seed);
+    free(qw);
+    free(qt);
+    free(qv);
+    free(qc);
+    return s;
+}
+
+static void put_num(FILE *f, double x) {
+    if (isnan(x)) fputs("null", f);
+    else fprintf(f, "%.6g", x);
+}
+
+df_status df_cli_write_history(const char *path, const df_history *h, df_error *err) {
+    size_t n = strlen(path);
+    int json = n >= 5 && !strcmp(path + n - 5, ".json");
+    int csv = n >= 4 && !strcmp(path + n - 4, ".csv");
+    if (!json && !csv)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "%s: history file must end in .csv or .json", path);
+    df_atomic_file af;
+    df_status st = df_atomic_open(&af, path, err);
+    if (st != DF_OK) return st;
+    if (csv) {
+        fputs("epoch,loss,accuracy,val_loss,val_accuracy\n", af.fp);
+        for (int e = 0; e < h->epochs; e++)
+            fprintf(af.fp, "%d,%.6g,%.6g,%.6g,%.6g\n", e + 1, (double)h->train_loss[e],
+                    (double)h->train_acc[e], (double)h->val_loss[e], (double)h->val_acc[e]);
+    } else {
+        fputs("{\"epochs\":[", af.fp);
+        for (int e = 0; e < h->epochs; e++) {
+            fprintf(af.fp, "%s{\"epoch\":%d,\"loss\":", e ? "," : "", e + 1);
+            put_num(af.fp, h->train_loss[e]);
+            fputs(",\"accuracy\":", af.fp);
+            put_num(af.fp, h->train_acc[e]);
+            fputs(",\"val_loss\":", af.fp);
+            put_num(af.fp, h->val_loss[e]);
+            fputs(",\"val_accuracy\":", af.fp);
+            put_num(af.fp, h->val_acc[e]);
+            fputs("}", af.fp);
+        }
+        fputs("]}\n", af.fp);
+    }
+    return df_atomic_commit(&af, err);
+}
+
+/* One number of a history file: "null"/"nan" -> NaN. */
+static float parse_num(const char *p) {
+    while (*p == ' ' || *p == ':') p++;
+    if (!strncmp(p, "null", 4)) return NAN;
+    return strtof(p, NULL);
+}
+
+df_status df_cli_read_history(const char *path, df_history *h, df_error *err) {
+    memset(h, 0, sizeof *h);
+    uint8_t *data;
+    size_t size;
+    df_status st = df_file_read(path, (size_t)64 << 20, &data, &size, err);
+    if (st != DF_OK) return st;
+    char *text = realloc(data, size + 1);
+    if (!text) {
+        free(data);
+        return df_error_set(err, DF_ERR_NOMEM, "%s: out of memory", path);
+    }
+    text[size] = '\0';
+    if (text[0] == '{') {
+        for (char *p = strstr(text, "{\"epoch\""); p && st == DF_OK; p = strstr(p + 1, "{\"epoch\"")) {
+            char *l = strstr(p, "\"loss\""), *a = strstr(p, "\"accuracy\"");
+            char *vl = strstr(p, "\"val_loss\""), *va = strstr(p, "\"val_accuracy\"");
+            if (!l || !a || !vl || !va) {
+                st = df_error_set(err, DF_ERR_FORMAT, "%s: epoch %d lacks a field", path, h->epochs + 1);
+                break;
+            }
+            st = df_history_append(h, parse_num(l + 6), parse_num(a + 10), parse_num(vl + 10),
+                                   parse_num(va + 14), NAN, err);
+        }
+    } else if (!strncmp(text, "epoch,loss,accuracy,val_loss,val_accuracy", 41)) {
+        char *line = strchr(text, '\n');
+        while (line && st == DF_OK) {
+            line++;
+            if (!*line) break;
+            int e;
+            char l[32], a[32], vl[32], va[32];
+            if (sscanf(line, "%d,%31[^,],%31[^,],%31[^,],%31[^,\n]", &e, l, a, vl, va) != 5) {
+                st = df_error_set(err, DF_ERR_FORMAT, "%s: line %d is not epoch,loss,accuracy,val_loss,val_accuracy",
+                                  path, h->epochs + 2);
+                break;
+            }
+            st = df_history_append(h, parse_num(l), parse_num(a), parse_num(vl), parse_num(va), NAN, err);
+            line = strchr(line, '\n');
+        }
+    } else {
+        st = df_error_set(err, DF_ERR_FORMAT, "%s: not a history file written by deepfashion train", path);
+    }
+    free(text);
+    if (st != DF_OK) df_history_free(h);
+    return st;
+}

@@ -1,0 +1,40 @@
+/* Helpers shared by the train / evaluate / predict / report commands. */
+#ifndef DF_CLI_COMMON_H
+#define DF_CLI_COMMON_H
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "formats/model_file.h"
+#include "report/run_report.h"
+#include "train/train.h"
+
+/* DIR with train/ (and validation/) inside -> those; else DIR itself, and
+ * DIR/../validation when DIR's last component is "train" and it exists.
+ * explicit_val wins when given. Both outputs malloc'ed; *val may be NULL. */
+df_status df_cli_resolve_data_dirs(const char *dir, const char *explicit_val, char **train,
+                                   char **val, df_error *err) DF_MUST_CHECK;
+/* "deepfashion: skipped PATH: REASON" lines on stderr. */
+void df_cli_print_skipped(const df_dataset *ds, int quiet);
+/* Fails early when PATH's folder is missing or not writable. */
+df_status df_cli_check_writable(const char *path, df_error *err) DF_MUST_CHECK;
+/* The training settings recorded in the model file (malloc'ed JSON). */
+char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
+                           const df_train_options *opt, const char *train_dir, const char *val_dir);
+/* Per-epoch history as CSV or JSON, chosen by the extension; atomic. */
+df_status df_cli_write_history(const char *path, const df_history *h, df_error *err) DF_MUST_CHECK;
+
+/* Reads a history written by df_cli_write_history (.csv or .json). */
+df_status df_cli_read_history(const char *path, df_history *h, df_error *err) DF_MUST_CHECK;
+
+struct df_classifier;
+/* Opens MODEL and evaluates it on DIR (DIR/validation when DIR holds
+ * train/ and validation/); on success the classifier and data set are the
+ * caller's when the out pointers are given. */
+int df_cli_evaluate_dir(const char *model_path, const char *data, const char *weights,
+                        df_precision precision, struct df_classifier **clf_out,
+                        df_dataset **ds_out, df_evaluation *ev, df_error *err);
+
+typedef df_run_report df_cli_report_input;
+#define df_cli_write_report df_run_report_write
+
+#endif

@@ -1,0 +1,1241 @@
+/*
+ * The inference engine over the oneDNN 2.6 C API (see net.h for the contract).
+ *
+ * What it does:
+ * - A graph of NHWC tensors built from conv2d (dense and grouped/depthwise,
+ *   bias and ReLU/ReLU6 fused as eltwise post-ops), max/avg pool, global
+ *   average pool and add (+ activation).
+ * - df_net_reshape builds a "plan" for one batch size and precision: one
+ *   primitive per layer with memory formats left to oneDNN (format_tag any);
+ *   a tensor keeps the format its producer chose, and a consumer that wants
+ *   another one gets a reorder in front of it. The user's NHWC fp32 input and
+ *   output are reordered once at each end. Weights are reordered once into
+ *   the format each primitive prefers and carried over to the next plan when
+ *   that format does not change.
+ * - Activations share a few buffers ("slots") assigned by liveness, so
+ *   VGG16 needs two activation-sized buffers rather than eighteen; all
+ *   primitives run in user-scratchpad mode over one shared scratchpad.
+ * - fp32 3x3 stride-1 dense convolutions time direct vs Winograd at the
+ *   first reshape and keep the faster; DF_PRECISION_AUTO times the whole net
+ *   in fp32 and bf16 and keeps the faster.
+ * What it does not: training, dilation, int8, anything but CPU.
+ * Reference semantics: engine/reference.c (plain loops), which the tests
+ * compare against.
+ */
+#include "engine/net.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+enum op_kind { OP_CONV, OP_POOL, OP_GAP, OP_ADD };
+enum { ALG_UNDECIDED = 0, ALG_DIRECT, ALG_WINOGRAD };
+
+typedef struct tensor {
+    int h, w, c;
+    int producer; /* layer index, -1 for the net input */
+    int last_use; /* index of the last layer reading it (set at reshape) */
+} tensor;
+
+typedef struct layer {
+    enum op_kind kind;
+    int in[2], n_in, out;
+    df_conv2d_desc conv;  /* weights/bias point at the owned copies below */
+    float *weights;       /* OHWI fp32, owned */
+    float *bias;          /* [out_c] fp32, owned (zeros when none was given) */
+    df_pool2d_desc pool;
+    df_activation act;
+    int alg;              /* fp32 algorithm, decided once at the first reshape */
+    double ms_direct, ms_winograd; /* measurements behind alg (0 = not measured) */
+} layer;
+
+/* A reorder run in front of a layer because the producer's format is not the
+ * one the layer wants. */
+typedef struct pre_reorder {
+    dnnl_primitive_t prim;
+    dnnl_memory_t dst;
+    int slot;
+    int input; /* which input of the layer (0 or 1) */
+    dnnl_exec_arg_t args[3];
+} pre_reorder;
+
+typedef struct layer_rt {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_t w_mem;  /* reordered weights (owns its buffer) */
+    dnnl_memory_t b_mem;  /* view of layer->bias */
+    pre_reorder pre[2];
+    int n_pre;
+    dnnl_memory_t src_use[2];
+    dnnl_exec_arg_t args[6];
+    int nargs;
+    int alg;
+} layer_rt;
+
+typedef struct slot {
+    void *buf;
+    size_t size;
+    int busy;
+} slot;
+
+/* Everything that depends on the batch size and precision. */
+typedef struct plan {
+    int batch;
+    df_precision precision;
+    int n_layers, n_tensors;
+    layer_rt *rt;
+    dnnl_memory_desc_t *tmd;
+    dnnl_memory_t *tmem; /* per tensor; the input's is in_user */
+    int *tslot;
+    slot *slots;
+    int n_slots, cap_slots;
+    void *scratch;
+    size_t scratch_size;
+    dnnl_memory_t scratch_mem;
+    dnnl_memory_t in_user, out_user;
+    dnnl_primitive_t out_reorder;
+    dnnl_exec_arg_t out_args[3];
+    float *in_stage, *out_stage;
+    size_t in_count, out_count; /* floats per full batch */
+} plan;
+
+struct df_net {
+    df_net_options opts;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    tensor *tensors;
+    int n_tensors, cap_tensors;
+    layer *layers;
+    int n_layers, cap_layers;
+    int input, output;
+    int bf16_ok;
+    df_precision chosen; /* AUTO until the first reshape resolves it */
+    plan *plan;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static df_status dnnl_fail(df_error *err, dnnl_status_t st, const char *what) {
+    return df_error_set(err, DF_ERR_BACKEND, "oneDNN: %s failed (%s)", what, dnnl_status2str(st));
+}
+
+#define DN(call, what)                                          \
+    do {                                                        \
+        dnnl_status_t st_ = (call);                             \
+        if (st_ != dnnl_success) {                              \
+            status = dnnl_fail(err, st_, what);                 \
+            goto fail;                                          \
+        }                                                       \
+    } while (0)
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void notice(const df_net *net, const char *msg) {
+    if (net->opts.notice) net->opts.notice(net->opts.notice_ctx, msg);
+}
+
+static int out_dim(int in, int k, int stride, int lo, int hi) {
+    long span = (long)in + lo + hi - k;
+    if (span < 0 || stride < 1) return 0;
+    return (int)(span / stride + 1);
+}
+
+static void *aligned_alloc64(size_t size) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, size ? size : 64)) return NULL;
+    return p;
+}
+
+/* A compact, oneDNN-style name of a memory format: outer dimensions by
+ * decreasing stride, then the inner blocks ("aBcd16b", "acdb", "wino"). */
+static void md_format_name(const dnnl_memory_desc_t *md, char *buf, size_t size) {
+    if (md->format_kind == dnnl_format_kind_wino) {
+        snprintf(buf, size, "wino");
+        return;
+    }
+    if (md->format_kind != dnnl_blocked) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int order[DNNL_MAX_NDIMS], blocked[DNNL_MAX_NDIMS] = {0};
+    for (int i = 0; i < md->ndims; i++) order[i] = i;
+    for (int i = 0; i < md->ndims; i++)
+        for (int j = i + 1; j < md->ndims; j++)
+            if (b->strides[order[j]] > b->strides[order[i]]) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    for (int k = 0; k < b->inner_nblks; k++) blocked[b->inner_idxs[k]] = 1;
+    size_t n = 0;
+    for (int i = 0; i < md->ndims && n + 1 < size; i++) {
+        int d = order[i];
+        buf[n++] = (char)((blocked[d] ? 'A' : 'a') + d);
+    }
+    buf[n < size ? n : size - 1] = '\0';
+    for (int k = 0; k < b->inner_nblks; k++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, "%d%c", (int)b->inner_blks[k], 'a' + (int)b->inner_idxs[k]);
+    }
+    if (md->data_type == dnnl_bf16) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, size - len, ":bf16");
+    }
+}
+
+/* ------------------------------------------------------------- life cycle */
+
+df_status df_precision_parse(const char *s, df_precision *out, df_error *err) {
+    if (!strcmp(s, "auto")) *out = DF_PRECISION_AUTO;
+    else if (!strcmp(s, "fp32")) *out = DF_PRECISION_FP32;
+    else if (!strcmp(s, "bf16")) *out = DF_PRECISION_BF16;
+    else
+        return df_error_set(err, DF_ERR_INVALID_ARG, "precision '%s' is not one of auto, fp32, bf16", s);
+    return DF_OK;
+}
+
+const char *df_precision_name(df_precision p) {
+    switch (p) {
+    case DF_PRECISION_AUTO: return "auto";
+    case DF_PRECISION_FP32: return "fp32";
+    case DF_PRECISION_BF16: return "bf16";
+    }
+    return "?";
+}
+
+df_net_options df_net_options_default(void) {
+    df_net_options o;
+    memset(&o, 0, sizeof o);
+    o.precision = DF_PRECISION_AUTO;
+    o.autotune = 1;
+    o.conv_algo = DF_CONV_ALGO_AUTO;
+    return o;
+}
+
+static int cpu_has_bf16(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    unsigned need = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    return (isa & need) == need;
+}
+
+df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err) {
+    df_status status = DF_OK;
+    *out = NULL;
+    df_net *net = calloc(1, sizeof *net);
+    if (!net) return df_error_set(err, DF_ERR_NOMEM, "out of memory creating a net");
+    net->opts = opts ? *opts : df_net_options_default();
+    net->input = -1;
+    net->output = -1;
+    if (net->opts.precision < DF_PRECISION_AUTO || net->opts.precision > DF_PRECISION_BF16) {
+        status = df_error_set(err, DF_ERR_INVALID_ARG, "precision %d is not valid", (int)net->opts.precision);
+        goto fail;
+    }
+    DN(dnnl_engine_create(&net->engine, dnnl_cpu, 0), "creating the CPU engine");
+    DN(dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags), "creating a stream");
+    net->bf16_ok = cpu_has_bf16();
+    net->chosen = net->opts.precision;
+    if (net->chosen == DF_PRECISION_BF16 && !net->bf16_ok) {
+        notice(net, "bf16 is not supported on this CPU; using fp32");
+        net->chosen = DF_PRECISION_FP32;
+    }
+    if (net->chosen == DF_PRECISION_AUTO && !net->bf16_ok) net->chosen = DF_PRECISION_FP32;
+    *out = net;
+    return DF_OK;
+fail:
+    df_net_destroy(net);
+    return status;
+}
+
+static void plan_destroy(plan *p) {
+    if (!p) return;
+    for (int i = 0; p->rt && i < p->n_layers; i++) {
+        layer_rt *r = &p->rt[i];
+        for (int k = 0; k < 2; k++) {
+            if (r->pre[k].prim) dnnl_primitive_destroy(r->pre[k].prim);
+            if (r->pre[k].dst) dnnl_memory_destroy(r->pre[k].dst);
+        }
+        if (r->prim) dnnl_primitive_destroy(r->prim);
+        if (r->pd) dnnl_primitive_desc_destroy(r->pd);
+        if (r->w_mem) dnnl_memory_destroy(r->w_mem);
+        if (r->b_mem) dnnl_memory_destroy(r->b_mem);
+    }
+    for (int t = 0; p->tmem && t < p->n_tensors; t++)
+        if (p->tmem[t] && p->tmem[t] != p->in_user) dnnl_memory_destroy(p->tmem[t]);
+    if (p->in_user) dnnl_memory_destroy(p->in_user);
+    if (p->out_user) dnnl_memory_destroy(p->out_user);
+    if (p->out_reorder) dnnl_primitive_destroy(p->out_reorder);
+    if (p->scratch_mem) dnnl_memory_destroy(p->scratch_mem);
+    free(p->scratch);
+    for (int s = 0; s < p->n_slots; s++) free(p->slots[s].buf);
+    free(p->slots);
+    free(p->in_stage);
+    free(p->out_stage);
+    free(p->rt);
+    free(p->tmd);
+    free(p->tmem);
+    free(p->tslot);
+    free(p);
+}
+
+void df_net_destroy(df_net *net) {
+    if (!net) return;
+    plan_destroy(net->plan);
+    for (int i = 0; i < net->n_layers; i++) {
+        free(net->layers[i].weights);
+        free(net->layers[i].bias);
+    }
+    free(net->layers);
+    free(net->tensors);
+    if (net->stream) dnnl_stream_destroy(net->stream);
+    if (net->engine) dnnl_engine_destroy(net->engine);
+    free(net);
+}
+
+/* ---------------------------------------------------------------- building */
+
+static df_status check_building(const df_net *net, df_error *err) {
+    if (net->plan)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "net is frozen after df_net_reshape; build it first");
+    return DF_OK;
+}
+
+static df_status check_tensor(const df_net *net, df_tensor_id t, df_error *err) {
+    if (t < 0 || t >= net->n_tensors)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "tensor id %d does not exist (net has %d)", t,
+                            net->n_tensors);
+    return DF_OK;
+}
+
+static df_status add_tensor(df_net *net, int h, int w, int c, int producer, df_tensor_id *out,
+                            df_error *err) {
+    if (net->n_tensors == net->cap_tensors) {
+        int cap = net->cap_tensors ? 2 * net->cap_tensors : 16;
+        tensor *t = realloc(net->tensors, (size_t)cap * sizeof *t);
+        if (!t) return df_error_set(err, DF_ERR_NOMEM, "out of memory adding a tensor");
+        net->tensors = t;
+        net->cap_tensors = cap;
+    }
+    tensor *t = &net->tensors[net->n_tensors];
+    t->h = h;
+    t->w = w;
+    t->c = c;
+    t->producer = producer;
+    t->last_use = -1;
+    *out = net->n_tensors++;
+    return DF_OK;
+}
+
+static df_status add_layer(df_net *net, layer **out, df_error *err) {
+    if (net->n_layers == net->cap_layers) {
+        int cap = net->cap_layers ? 2 * net->cap_layers : 16;
+        layer *l = realloc(net->layers, (size_t)cap * sizeof *l);
+        if (!l) return df_error_set(err, DF_ERR_NOMEM, "out of memory adding a layer");
+        net->layers = l;
+        net->cap_layers = cap;
+    }
+    layer *L = &net->layers[net->n_layers];
+    memset(L, 0, sizeof *L);
+    *out = L;
+    return DF_OK;
+}
+
+df_status df_net_input(df_net *net, int h, int w, int c, df_tensor_id *out, df_error *err) {
+    df_status st = check_building(net, err);
+    if (st) return st;
+    if (net->input >= 0) return df_error_set(err, DF_ERR_INVALID_ARG, "net already has an input");
+    if (h < 1 || w < 1 || c < 1 || h > 65536 || w > 65536 || c > 65536)
+        return df_error_set(err, DF_ERR_SHAPE, "input shape %dx%dx%d is not valid", h, w, c);
+    st = add_tensor(net, h, w, c, -1, out, err);
+    if (st) return st;
+    net->input = *out;
+    return DF_OK;
+}
+
+df_status df_net_conv2d(df_net *net, df_tensor_id in, const df_conv2d_desc *d, df_tensor_id *out,
+                        df_error *err) {
+    df_status st = check_building(net, err);
+    if (!st) st = check_tensor(net, in, err);
+    if (st) return st;
+    const tensor ti = net->tensors[in];
+    int g = d->groups;
+    if (g < 1 || ti.c % g || d->out_c < 1 || d->out_c % g)
+        return df_error_set(err, DF_ERR_SHAPE,
+                            "conv2d: groups %d must divide input channels %d and output channels %d", g,
+                            ti.c, d->out_c);
+    if (d->kh < 1 || d->kw < 1 || d->stride_h < 1 || d->stride_w < 1 || d->pad_top < 0 ||
+        d->pad_left < 0 || d->pad_bottom < 0 || d->pad_right < 0 || d->kh > 64 || d->kw > 64)
+        return df_error_set(err, DF_ERR_SHAPE, "conv2d: kernel %dx%d stride %dx%d pads %d,%d,%d,%d not valid",
+                            d->kh, d->kw, d->stride_h, d->stride_w, d->pad_top, d->pad_left,
+                            d->pad_bottom, d->pad_right);
+    if (d->activation < DF_ACT_NONE || d->activation > DF_ACT_RELU6)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "conv2d: activation %d not valid", (int)d->activation);
+    int oh = out_dim(ti.h, d->kh, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = out_dim(ti.w, d->kw, d->stride_w, d->pad_left, d->pad_right);
+    if (oh < 1 || ow < 1)
+        return df_error_set(err, DF_ERR_SHAPE, "conv2d: kernel %dx%d does not fit input %dx%d with pads",
+                            d->kh, d->kw, ti.h, ti.w);
+    if (!d->weights) return df_error_set(err, DF_ERR_INVALID_ARG, "conv2d: weights are NULL");
+    size_t nw;
+    if (!df_size_mul3((size_t)d->out_c, (size_t)d->kh * (size_t)d->kw, (size_t)(ti.c / g), &nw))
+        return df_error_set(err, DF_ERR_TOO_LARGE, "conv2d: weight count overflows");
+    layer *L;
+    st = add_layer(net, &L, err);
+    if (st) return st;
+    L->weights = malloc(nw * sizeof(float));
+    L->bias = calloc((size_t)d->out_c, sizeof(float));
+    if (!L->weights || !L->bias) {
+        free(L->weights);
+        free(L->bias);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory copying %zu conv2d weights", nw);
+    }
+    memcpy(L->weights, d->weights, nw * sizeof(float));
+    if (d->bias) memcpy(L->bias, d->bias, (size_t)d->out_c * sizeof(float));
+    st = add_tensor(net, oh, ow, d->out_c, net->n_layers, out, err);
+    if (st) {
+        free(L->weights);
+        free(L->bias);
+        return st;
+    }
+    L->kind = OP_CONV;
+    L->in[0] = in;
+    L->n_in = 1;
+    L->out = *out;
+    L->conv = *d;
+    L->conv.weights = L->weights;
+    L->conv.bias = L->bias;
+    L->act = d->activation;
+    net->n_layers++;
+    return DF_OK;
+}
+
+df_status df_net_pool2d(df_net *net, df_tensor_id in, const df_pool2d_desc *d, df_tensor_id *out,
+                        df_error *err) {
+    df_status st = check_building(net, err);
+    if (!st) st = check_tensor(net, in, err);
+    if (st) return st;
+    const tensor ti = net->tensors[in];
+    if (d->kind != DF_POOL_MAX && d->kind != DF_POOL_AVG)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "pool2d: kind %d not valid", (int)d->kind);
+    /* A window entirely in the padding would have nothing to average. */
+    if (d->kh < 1 || d->kw < 1 || d->stride_h < 1 || d->stride_w < 1 || d->pad_top < 0 ||
+        d->pad_left < 0 || d->pad_bottom < 0 || d->pad_right < 0 || d->pad_top >= d->kh ||
+        d->pad_bottom >= d->kh || d->pad_left >= d->kw || d->pad_right >= d->kw)
+        return df_error_set(err, DF_ERR_SHAPE,
+                            "pool2d: kernel %dx%d stride %dx%d pads %d,%d,%d,%d not valid (pads must be "
+                            "smaller than the kernel)",
+                            d->kh, d->kw, d->stride_h, d->stride_w, d->pad_top, d->pad_left,
+                            d->pad_bottom, d->pad_right);
+    int oh = out_dim(ti.h, d->kh, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = out_dim(ti.w, d->kw, d->stride_w, d->pad_left, d->pad_right);
+    if (oh < 1 || ow < 1)
+        return df_error_set(err, DF_ERR_SHAPE, "pool2d: kernel %dx%d does not fit input %dx%d", d->kh,
+                            d->kw, ti.h, ti.w);
+    layer *L;
+    st = add_layer(net, &L, err);
+    if (!st) st = add_tensor(net, oh, ow, ti.c, net->n_layers, out, err);
+    if (st) return st;
+    L->kind = OP_POOL;
+    L->in[0] = in;
+    L->n_in = 1;
+    L->out = *out;
+    L->pool = *d;
+    net->n_layers++;
+    return DF_OK;
+}
+
+df_status df_net_global_avgpool(df_net *net, df_tensor_id in, df_tensor_id *out, df_error *err) {
+    df_status st = check_building(net, err);
+    if (!st) st = check_tensor(net, in, err);
+    if (st) return st;
+    const tensor ti = net->tensors[in];
+    layer *L;
+    st = add_layer(net, &L, err);
+    if (!st) st = add_tensor(net, 1, 1, ti.c, net->n_layers, out, err);
+    if (st) return st;
+    L->kind = OP_GAP;
+    L->in[0] = in;
+    L->n_in = 1;
+    L->out = *out;
+    net->n_layers++;
+    return DF_OK;
+}
+
+df_status df_net_add(df_net *net, df_tensor_id a, df_tensor_id b, df_activation act,
+                     df_tensor_id *out, df_error *err) {
+    df_status st = check_building(net, err);
+    if (!st) st = check_tensor(net, a, err);
+    if (!st) st = check_tensor(net, b, err);
+    if (st) return st;
+    const tensor ta = net->tensors[a], tb = net->tensors[b];
+    if (ta.h != tb.h || ta.w != tb.w || ta.c != tb.c)
+        return df_error_set(err, DF_ERR_SHAPE, "add: shapes differ (%dx%dx%d vs %dx%dx%d)", ta.h, ta.w,
+                            ta.c, tb.h, tb.w, tb.c);
+    if (act < DF_ACT_NONE || act > DF_ACT_RELU6)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "add: activation %d not valid", (int)act);
+    layer *L;
+    st = add_layer(net, &L, err);
+    if (!st) st = add_tensor(net, ta.h, ta.w, ta.c, net->n_layers, out, err);
+    if (st) return st;
+    L->kind = OP_ADD;
+    L->in[0] = a;
+    L->in[1] = b;
+    L->n_in = 2;
+    L->out = *out;
+    L->act = act;
+    net->n_layers++;
+    return DF_OK;
+}
+
+df_status df_net_set_output(df_net *net, df_tensor_id t, df_error *err) {
+    df_status st = check_building(net, err);
+    if (!st) st = check_tensor(net, t, err);
+    if (st) return st;
+    net->output = t;
+    return DF_OK;
+}
+
+df_status df_net_tensor_shape(const df_net *net, df_tensor_id t, int *h, int *w, int *c, df_error *err) {
+    df_status st = check_tensor(net, t, err);
+    if (st) return st;
+    *h = net->tensors[t].h;
+    *w = net->tensors[t].w;
+    *c = net->tensors[t].c;
+    return DF_OK;
+}
+
+/* ----------------------------------------------------------- primitives */
+
+static dnnl_status_t make_attr(df_activation act, dnnl_primitive_attr_t *attr) {
+    dnnl_status_t st = dnnl_primitive_attr_create(attr);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success && act != DF_ACT_NONE) {
+        dnnl_post_ops_t po;
+        st = dnnl_post_ops_create(&po);
+        if (st != dnnl_success) goto out;
+        if (act == DF_ACT_RELU)
+            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        else
+            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
+        if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+out:
+    if (st != dnnl_success) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
+    return st;
+}
+
+static void user_weights_md(const layer *L, int in_c, dnnl_memory_desc_t *md) {
+    const df_conv2d_desc *d = &L->conv;
+    if (d->groups == 1) {
+        dnnl_dims_t dims = {d->out_c, in_c, d->kh, d->kw};
+        dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_ohwi);
+    } else {
+        dnnl_dims_t dims = {d->groups, d->out_c / d->groups, in_c / d->groups, d->kh, d->kw};
+        dnnl_memory_desc_init_by_tag(md, 5, dims, dnnl_f32, dnnl_gohwi);
+    }
+}
+
+static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
+                             dnnl_alg_kind_t alg, dnnl_primitive_desc_t *pd) {
+    const df_conv2d_desc *d = &L->conv;
+    const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
+    dnnl_memory_desc_t src, wei, bia, dst;
+    dnnl_dims_t sd = {batch, ti->c, ti->h, ti->w};
+    dnnl_dims_t dd = {batch, to->c, to->h, to->w};
+    dnnl_dims_t bd = {d->out_c};
+    dnnl_memory_desc_init_by_tag(&src, 4, sd, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&dst, 4, dd, dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&bia, 1, bd, dnnl_f32, dnnl_format_tag_any);
+    if (d->groups == 1) {
+        dnnl_dims_t wd = {d->out_c, ti->c, d->kh, d->kw};
+        dnnl_memory_desc_init_by_tag(&wei, 4, wd, dt, dnnl_format_tag_any);
+    } else {
+        dnnl_dims_t wd = {d->groups, d->out_c / d->groups, ti->c / d->groups, d->kh, d->kw};
+        dnnl_memory_desc_init_by_tag(&wei, 5, wd, dt, dnnl_format_tag_any);
+    }
+    dnnl_dims_t strides = {d->stride_h, d->stride_w};
+    dnnl_dims_t pl = {d->pad_top, d->pad_left}, pr = {d->pad_bottom, d->pad_right};
+    dnnl_convolution_desc_t cd;
+    dnnl_status_t st = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, alg, &src, &wei,
+                                                          &bia, &dst, strides, pl, pr);
+    if (st != dnnl_success) return st;
+    dnnl_primitive_attr_t attr;
+    st = make_attr(L->act, &attr);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static int winograd_eligible(const layer *L) {
+    const df_conv2d_desc *d = &L->conv;
+    return L->kind == OP_CONV && d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 &&
+           d->stride_w == 1;
+}
+
+/* One reorder src -> dst on the net's stream; returns the oneDNN status so a
+ * missing implementation can be told from a real failure. */
+static dnnl_status_t reorder_once(df_net *net, dnnl_memory_t src, dnnl_memory_t dst) {
+    const dnnl_memory_desc_t *smd, *dmd;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rp = NULL;
+    dnnl_status_t st = dnnl_memory_get_memory_desc(src, &smd);
+    if (st == dnnl_success) st = dnnl_memory_get_memory_desc(dst, &dmd);
+    if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&rpd, smd, net->engine, dmd, net->engine, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_create(&rp, rpd);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+    if (st == dnnl_success) st = dnnl_primitive_execute(rp, net->stream, 2, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(net->stream);
+    if (rp) dnnl_primitive_destroy(rp);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    return st;
+}
+
+/* Reorders the layer's OHWI weights into a new memory of format md. oneDNN
+ * 2.6 reorders into the Winograd weight format only from oihw or hwio, so
+ * when the direct reorder is unimplemented go through a plain layout. */
+static df_status reorder_weights(df_net *net, const layer *L, const dnnl_memory_desc_t *md,
+                                 dnnl_memory_t *out, df_error *err) {
+    df_status status = DF_OK;
+    dnnl_memory_desc_t umd, imd;
+    dnnl_memory_t umem = NULL, wmem = NULL, imem = NULL;
+    user_weights_md(L, net->tensors[L->in[0]].c, &umd);
+    DN(dnnl_memory_create(&umem, &umd, net->engine, L->weights), "wrapping weights");
+    DN(dnnl_memory_create(&wmem, md, net->engine, DNNL_MEMORY_ALLOCATE), "allocating weights");
+    dnnl_status_t st = reorder_once(net, umem, wmem);
+    const dnnl_format_tag_t plain4[2] = {dnnl_oihw, dnnl_hwio}, plain5[2] = {dnnl_goihw, dnnl_hwigo};
+    for (int k = 0; k < 2 && st == dnnl_unimplemented; k++) {
+        DN(dnnl_memory_desc_init_by_tag(&imd, umd.ndims, umd.dims, dnnl_f32, umd.ndims == 4 ? plain4[k] : plain5[k]),
+           "describing weights");
+        DN(dnnl_memory_create(&imem, &imd, net->engine, DNNL_MEMORY_ALLOCATE), "allocating weights");
+        st = reorder_once(net, umem, imem);
+        if (st == dnnl_success) st = reorder_once(net, imem, wmem);
+        dnnl_memory_destroy(imem);
+        imem = NULL;
+    }
+    DN(st, "reordering weights");
+    *out = wmem;
+    wmem = NULL;
+fail:
+    if (umem) dnnl_memory_destroy(umem);
+    if (wmem) dnnl_memory_destroy(wmem);
+    if (imem) dnnl_memory_destroy(imem);
+    return status;
+}
+
+static const dnnl_memory_desc_t *pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t q, int i) {
+    return dnnl_primitive_desc_query_md(pd, q, i);
+}
+
+/* Runs one convolution primitive on scratch data (1 warm-up, best of 2) and
+ * returns milliseconds; used to choose between algorithms. */
+static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_desc_t pd, double *ms,
+                           df_error *err) {
+    df_status status = DF_OK;
+    dnnl_memory_t src = NULL, dst = NULL, wei = NULL, bia = NULL, sp = NULL;
+    dnnl_primitive_t prim = NULL;
+    DN(dnnl_memory_create(&src, pd_md(pd, dnnl_query_src_md, 0), net->engine, DNNL_MEMORY_ALLOCATE),
+       "allocating timing input");
+    DN(dnnl_memory_create(&dst, pd_md(pd, dnnl_query_dst_md, 0), net->engine, DNNL_MEMORY_ALLOCATE),
+       "allocating timing output");
+    DN(dnnl_memory_create(&bia, pd_md(pd, dnnl_query_weights_md, 1), net->engine, L->bias),
+       "wrapping bias");
+    DN(dnnl_memory_create(&sp, pd_md(pd, dnnl_query_scratchpad_md, 0), net->engine,
+                          DNNL_MEMORY_ALLOCATE),
+       "allocating scratchpad");
+    status = reorder_weights(net, L, pd_md(pd, dnnl_query_weights_md, 0), &wei, err);
+    if (status) goto fail;
+    {
+        /* Plain numbers (no NaN, no denormals) so the timing is the usual one. */
+        void *p;
+        DN(dnnl_memory_get_data_handle(src, &p), "mapping timing input");
+        size_t n = dnnl_memory_desc_get_size(pd_md(pd, dnnl_query_src_md, 0)) / sizeof(float);
+        float *f = p;
+        for (size_t i = 0; i < n; i++) f[i] = (float)(i % 13) * 0.0625f;
+    }
+    DN(dnnl_primitive_create(&prim, pd), "creating a convolution");
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src},
+                               {DNNL_ARG_WEIGHTS, wei},
+                               {DNNL_ARG_BIAS, bia},
+                               {DNNL_ARG_DST, dst},
+                               {DNNL_ARG_SCRATCHPAD, sp}};
+    double best = 1e300;
+    for (int it = 0; it < 3; it++) {
+        double t0 = now_ms();
+        DN(dnnl_primitive_execute(prim, net->stream, 5, args), "running a convolution");
+        DN(dnnl_stream_wait(net->stream), "running a convolution");
+        double t = now_ms() - t0;
+        if (it > 0 && t < best) best = t;
+    }
+    *ms = best;
+fail:
+    if (prim) dnnl_primitive_destroy(prim);
+    if (src) dnnl_memory_destroy(src);
+    if (dst) dnnl_memory_destroy(dst);
+    if (wei) dnnl_memory_destroy(wei);
+    if (bia) dnnl_memory_destroy(bia);
+    if (sp) dnnl_memory_destroy(sp);
+    return status;
+}
+
+/* Creates the convolution's primitive descriptor, deciding the fp32
+ * algorithm the first time (by measurement when autotune is on). */
+static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t dt,
+                             dnnl_primitive_desc_t *pd, int *alg_out, df_error *err) {
+    df_status status = DF_OK;
+    dnnl_primitive_desc_t direct = NULL, wino = NULL;
+    if (dt == dnnl_f32 && winograd_eligible(L) && L->alg != ALG_DIRECT &&
+        net->opts.conv_algo != DF_CONV_ALGO_DIRECT &&
+        (L->alg == ALG_WINOGRAD || net->opts.conv_algo == DF_CONV_ALGO_WINOGRAD || net->opts.autotune)) {
+        if (conv_pd(net, L, batch, dt, dnnl_convolution_winograd, &wino) != dnnl_success) wino = NULL;
+    }
+    if (!wino) {
+        if (dt == dnnl_f32 && L->alg == ALG_UNDECIDED) L->alg = ALG_DIRECT;
+        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, pd), "creating a direct convolution");
+        *alg_out = ALG_DIRECT;
+        return DF_OK;
+    }
+    if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
+        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, &direct), "creating a direct convolution");
+        status = time_conv(net, L, direct, &L->ms_direct, err);
+        if (!status) status = time_conv(net, L, wino, &L->ms_winograd, err);
+        if (status) goto fail;
+        L->alg = L->ms_winograd < L->ms_direct ? ALG_WINOGRAD : ALG_DIRECT;
+    } else if (L->alg == ALG_UNDECIDED) {
+        L->alg = ALG_WINOGRAD;
+    }
+    if (L->alg == ALG_WINOGRAD) {
+        *pd = wino;
+        wino = NULL;
+    } else if (direct) {
+        *pd = direct;
+        direct = NULL;
+    } else {
+        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, pd), "creating a direct convolution");
+    }
+    *alg_out = L->alg;
+fail:
+    if (direct) dnnl_primitive_desc_destroy(direct);
+    if (wino) dnnl_primitive_desc_destroy(wino);
+    return status;
+}
+
+static dnnl_status_t pool_pd(const df_net *net, const layer *L, const dnnl_memory_desc_t *src,
+                             int batch, dnnl_primitive_desc_t *pd) {
+    const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
+    dnnl_memory_desc_t dst;
+    dnnl_dims_t dd = {batch, to->c, to->h, to->w};
+    dnnl_memory_desc_init_by_tag(&dst, 4, dd, src->data_type, dnnl_format_tag_any);
+    dnnl_alg_kind_t alg;
+    dnnl_dims_t strides, kernel, pl = {0, 0}, pr = {0, 0};
+    if (L->kind == OP_GAP) {
+        alg = dnnl_pooling_avg_exclude_padding;
+        strides[0] = strides[1] = 1;
+        kernel[0] = ti->h;
+        kernel[1] = ti->w;
+    } else {
+        const df_pool2d_desc *d = &L->pool;
+        alg = d->kind == DF_POOL_MAX ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+        strides[0] = d->stride_h;
+        strides[1] = d->stride_w;
+        kernel[0] = d->kh;
+        kernel[1] = d->kw;
+        pl[0] = d->pad_top;
+        pl[1] = d->pad_left;
+        pr[0] = d->pad_bottom;
+        pr[1] = d->pad_right;
+    }
+    dnnl_pooling_desc_t desc;
+    dnnl_status_t st =
+        dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, alg, src, &dst, strides, kernel, pl, pr);
+    if (st != dnnl_success) return st;
+    dnnl_primitive_attr_t attr;
+    st = make_attr(DF_ACT_NONE, &attr);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_desc_create(pd, &desc, attr, net->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static dnnl_status_t add_pd(const df_net *net, const layer *L, const dnnl_memory_desc_t *src,
+                            dnnl_primitive_desc_t *pd) {
+    dnnl_binary_desc_t desc;
+    dnnl_status_t st = dnnl_binary_desc_init(&desc, dnnl_binary_add, src, src, src);
+    if (st != dnnl_success) return st;
+    dnnl_primitive_attr_t attr;
+    st = make_attr(L->act, &attr);
+    if (st != dnnl_success) return st;
+    st = dnnl_primitive_desc_create(pd, &desc, attr, net->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+/* ---------------------------------------------------------------- planning */
+
+/* Best fit among free slots; else grow the largest free one; else a new one.
+ * Sizes are only recorded here; buffers are allocated once at the end. */
+static int slot_acquire(plan *p, size_t size) {
+    int best = -1, largest = -1;
+    for (int s = 0; s < p->n_slots; s++) {
+        if (p->slots[s].busy) continue;
+        if (p->slots[s].size >= size && (best < 0 || p->slots[s].size < p->slots[best].size)) best = s;
+        if (largest < 0 || p->slots[s].size > p->slots[largest].size) largest = s;
+    }
+    if (best < 0) best = largest;
+    if (best < 0) {
+        if (p->n_slots == p->cap_slots) {
+            int cap = p->cap_slots ? 2 * p->cap_slots : 8;
+            slot *s = realloc(p->slots, (size_t)cap * sizeof *s);
+            if (!s) return -1;
+            p->slots = s;
+            p->cap_slots = cap;
+        }
+        best = p->n_slots++;
+        p->slots[best].buf = NULL;
+        p->slots[best].size = 0;
+    }
+    if (p->slots[best].size < size) p->slots[best].size = size;
+    p->slots[best].busy = 1;
+    return best;
+}
+
+static void note_scratch(plan *p, const_dnnl_primitive_desc_t pd) {
+    size_t s = dnnl_memory_desc_get_size(pd_md(pd, dnnl_query_scratchpad_md, 0));
+    if (s > p->scratch_size) p->scratch_size = s;
+}
+
+/* A reorder from tensor memory (src md) into a staging slot of md want. */
+static df_status plan_pre_reorder(df_net *net, plan *p, layer_rt *r, int k, const dnnl_memory_desc_t *src,
+                                  const dnnl_memory_desc_t *want, df_error *err) {
+    df_status status = DF_OK;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    pre_reorder *pr = &r->pre[r->n_pre];
+    DN(dnnl_primitive_attr_create(&attr), "creating attributes");
+    DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "setting scratchpad mode");
+    DN(dnnl_reorder_primitive_desc_create(&rpd, src, net->engine, want, net->engine, attr),
+       "creating a reorder between layers");
+    note_scratch(p, rpd);
+    DN(dnnl_primitive_create(&pr->prim, rpd), "creating a reorder between layers");
+    DN(dnnl_memory_create(&pr->dst, want, net->engine, DNNL_MEMORY_NONE), "creating staging memory");
+    pr->slot = slot_acquire(p, dnnl_memory_desc_get_size(want));
+    if (pr->slot < 0) {
+        status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning buffers");
+        goto fail;
+    }
+    pr->input = k;
+    r->src_use[k] = pr->dst;
+    r->n_pre++;
+fail:
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return status;
+}
+
+/* Builds one layer's primitive, its input reorders and its output memory.
+ * old: the previous plan, whose weights are taken when the format matches. */
+static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *err) {
+    df_status status = DF_OK;
+    layer *L = &net->layers[i];
+    layer_rt *r = &p->rt[i];
+    dnnl_data_type_t dt = p->precision == DF_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    int batch = p->batch;
+
+    /* The format each input is wanted in, given the producer's. */
+    dnnl_memory_desc_t have0 = p->tmd[L->in[0]], want0 = have0;
+    want0.data_type = dt; /* only the fp32 net input can differ, and it is plain NHWC */
+    r->alg = ALG_DIRECT;
+    if (L->kind == OP_CONV) {
+        status = conv_choose(net, L, batch, dt, &r->pd, &r->alg, err);
+        if (status) goto fail;
+        want0 = *pd_md(r->pd, dnnl_query_src_md, 0);
+    } else if (L->kind == OP_POOL || L->kind == OP_GAP) {
+        DN(pool_pd(net, L, &want0, batch, &r->pd), "creating a pooling");
+    } else {
+        DN(add_pd(net, L, &want0, &r->pd), "creating an add");
+    }
+    note_scratch(p, r->pd);
+    DN(dnnl_primitive_create(&r->prim, r->pd), "creating a primitive");
+
+    r->src_use[0] = p->tmem[L->in[0]];
+    if (!dnnl_memory_desc_equal(&have0, &want0)) {
+        status = plan_pre_reorder(net, p, r, 0, &have0, &want0, err);
+        if (status) goto fail;
+    }
+    if (L->kind == OP_ADD) {
+        dnnl_memory_desc_t have1 = p->tmd[L->in[1]];
+        r->src_use[1] = p->tmem[L->in[1]];
+        if (!dnnl_memory_desc_equal(&have1, &want0)) {
+            status = plan_pre_reorder(net, p, r, 1, &have1, &want0, err);
+            if (status) goto fail;
+        }
+    }
+
+    /* Output tensor. */
+    const dnnl_memory_desc_t *dmd = pd_md(r->pd, dnnl_query_dst_md, 0);
+    p->tmd[L->out] = *dmd;
+    DN(dnnl_memory_create(&p->tmem[L->out], dmd, net->engine, DNNL_MEMORY_NONE), "creating a tensor");
+    p->tslot[L->out] = slot_acquire(p, dnnl_memory_desc_get_size(dmd));
+    if (p->tslot[L->out] < 0) {
+        status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning buffers");
+        goto fail;
+    }
+
+    /* Weights: reuse the previous plan's when the format is the same. */
+    if (L->kind == OP_CONV) {
+        const dnnl_memory_desc_t *wmd = pd_md(r->pd, dnnl_query_weights_md, 0);
+        if (old && old->rt[i].w_mem) {
+            const dnnl_memory_desc_t *omd;
+            DN(dnnl_memory_get_memory_desc(old->rt[i].w_mem, &omd), "querying weights");
+            if (dnnl_memory_desc_equal(omd, wmd)) {
+                r->w_mem = old->rt[i].w_mem;
+                old->rt[i].w_mem = NULL;
+            }
+        }
+        if (!r->w_mem) {
+            status = reorder_weights(net, L, wmd, &r->w_mem, err);
+            if (status) goto fail;
+        }
+        DN(dnnl_memory_create(&r->b_mem, pd_md(r->pd, dnnl_query_weights_md, 1), net->engine, L->bias),
+           "wrapping bias");
+    }
+
+    /* Staging slots live for this layer only; inputs until their last use. */
+    for (int k = 0; k < r->n_pre; k++) p->slots[r->pre[k].slot].busy = 0;
+    for (int k = 0; k < L->n_in; k++) {
+        int t = L->in[k];
+        if (net->tensors[t].last_use == i && p->tslot[t] >= 0) p->slots[p->tslot[t]].busy = 0;
+    }
+    return DF_OK;
+fail:
+    return df_error_prefix(err, "layer %d", i);
+}
+
+static void fill_args(const df_net *net, plan *p) {
+    for (int i = 0; i < net->n_layers; i++) {
+        const layer *L = &net->layers[i];
+        layer_rt *r = &p->rt[i];
+        for (int k = 0; k < r->n_pre; k++) {
+            pre_reorder *pr = &r->pre[k];
+            int t = L->in[pr->input];
+            pr->args[0] = (dnnl_exec_arg_t){DNNL_ARG_FROM, p->tmem[t]};
+            pr->args[1] = (dnnl_exec_arg_t){DNNL_ARG_TO, pr->dst};
+            pr->args[2] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch_mem};
+        }
+        int n = 0;
+        if (L->kind == OP_ADD) {
+            r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC_0, r->src_use[0]};
+            r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC_1, r->src_use[1]};
+        } else {
+            r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, r->src_use[0]};
+        }
+        if (L->kind == OP_CONV) {
+            r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, r->w_mem};
+            r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, r->b_mem};
+        }
+        r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, p->tmem[L->out]};
+        r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch_mem};
+        r->nargs = n;
+    }
+}
+
+static df_status plan_build(df_net *net, int batch, df_precision prec, plan *old, plan **out,
+                            df_error *err) {
+    df_status status = DF_OK;
+    *out = NULL;
+    plan *p = calloc(1, sizeof *p);
+    if (!p) return df_error_set(err, DF_ERR_NOMEM, "out of memory planning a net");
+    p->batch = batch;
+    p->precision = prec;
+    p->n_layers = net->n_layers;
+    p->n_tensors = net->n_tensors;
+    p->rt = calloc((size_t)net->n_layers + 1, sizeof *p->rt);
+    p->tmd = calloc((size_t)net->n_tensors, sizeof *p->tmd);
+    p->tmem = calloc((size_t)net->n_tensors, sizeof *p->tmem);
+    p->tslot = malloc((size_t)net->n_tensors * sizeof *p->tslot);
+    const tensor *tin = &net->tensors[net->input], *tout = &net->tensors[net->output];
+    if (!df_size_mul3((size_t)batch, (size_t)tin->h * (size_t)tin->w, (size_t)tin->c, &p->in_count) ||
+        !df_size_mul3((size_t)batch, (size_t)tout->h * (size_t)tout->w, (size_t)tout->c, &p->out_count)) {
+        status = df_error_set(err, DF_ERR_TOO_LARGE, "batch %d is too large for this net", batch);
+        goto fail;
+    }
+    p->in_stage = aligned_alloc64(p->in_count * sizeof(float));
+    p->out_stage = aligned_alloc64(p->out_count * sizeof(float));
+    if (!p->rt || !p->tmd || !p->tmem || !p->tslot || !p->in_stage || !p->out_stage) {
+        status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning a net for batch %d", batch);
+        goto fail;
+    }
+    for (int t = 0; t < net->n_tensors; t++) p->tslot[t] = -1;
+
+    /* The user's NHWC fp32 input and output. */
+    dnnl_dims_t id = {batch, tin->c, tin->h, tin->w}, od = {batch, tout->c, tout->h, tout->w};
+    dnnl_memory_desc_t imd, omd;
+    DN(dnnl_memory_desc_init_by_tag(&imd, 4, id, dnnl_f32, dnnl_nhwc), "describing the input");
+    DN(dnnl_memory_desc_init_by_tag(&omd, 4, od, dnnl_f32, dnnl_nhwc), "describing the output");
+    DN(dnnl_memory_create(&p->in_user, &imd, net->engine, DNNL_MEMORY_NONE), "creating the input");
+    DN(dnnl_memory_create(&p->out_user, &omd, net->engine, DNNL_MEMORY_NONE), "creating the output");
+    p->tmd[net->input] = imd;
+    p->tmem[net->input] = p->in_user;
+
+    for (int i = 0; i < net->n_layers; i++) {
+        status = plan_layer(net, p, old, i, err);
+        if (status) goto fail;
+    }
+
+    {
+        dnnl_primitive_desc_t rpd = NULL;
+        dnnl_primitive_attr_t attr = NULL;
+        dnnl_status_t st = dnnl_primitive_attr_create(&attr);
+        if (st == dnnl_success) st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+        if (st == dnnl_success)
+            st = dnnl_reorder_primitive_desc_create(&rpd, &p->tmd[net->output], net->engine, &omd,
+                                                    net->engine, attr);
+        if (st == dnnl_success) {
+            note_scratch(p, rpd);
+            st = dnnl_primitive_create(&p->out_reorder, rpd);
+        }
+        if (rpd) dnnl_primitive_desc_destroy(rpd);
+        if (attr) dnnl_primitive_attr_destroy(attr);
+        DN(st, "creating the output reorder");
+    }
+
+    /* Allocate slots and the scratchpad, then point the memories at them. */
+    for (int s = 0; s < p->n_slots; s++) {
+        p->slots[s].buf = aligned_alloc64(p->slots[s].size);
+        if (!p->slots[s].buf) {
+            status = df_error_set(err, DF_ERR_NOMEM, "out of memory allocating %zu bytes of activations",
+                                  p->slots[s].size);
+            goto fail;
+        }
+    }
+    p->scratch = aligned_alloc64(p->scratch_size);
+    if (!p->scratch) {
+        status = df_error_set(err, DF_ERR_NOMEM, "out of memory allocating a %zu-byte scratchpad",
+                              p->scratch_size);
+        goto fail;
+    }
+    {
+        dnnl_memory_desc_t smd;
+        dnnl_dims_t sd = {(dnnl_dim_t)(p->scratch_size ? p->scratch_size : 1)};
+        DN(dnnl_memory_desc_init_by_tag(&smd, 1, sd, dnnl_u8, dnnl_a), "describing the scratchpad");
+        DN(dnnl_memory_create(&p->scratch_mem, &smd, net->engine, p->scratch), "creating the scratchpad");
+    }
+    for (int t = 0; t < net->n_tensors; t++)
+        if (p->tslot[t] >= 0)
+            DN(dnnl_memory_set_data_handle_v2(p->tmem[t], p->slots[p->tslot[t]].buf, net->stream),
+               "attaching a buffer");
+    for (int i = 0; i < net->n_layers; i++)
+        for (int k = 0; k < p->rt[i].n_pre; k++)
+            DN(dnnl_memory_set_data_handle_v2(p->rt[i].pre[k].dst, p->slots[p->rt[i].pre[k].slot].buf,
+                                              net->stream),
+               "attaching a buffer");
+    DN(dnnl_stream_wait(net->stream), "attaching buffers");
+    fill_args(net, p);
+    p->out_args[0] = (dnnl_exec_arg_t){DNNL_ARG_FROM, p->tmem[net->output]};
+    p->out_args[1] = (dnnl_exec_arg_t){DNNL_ARG_TO, p->out_user};
+    p->out_args[2] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch_mem};
+    *out = p;
+    return DF_OK;
+fail:
+    plan_destroy(p);
+    return status;
+}
+
+static df_status plan_execute(df_net *net, plan *p, const float *input, float *output, df_error *err) {
+    df_status status = DF_OK;
+    DN(dnnl_memory_set_data_handle_v2(p->in_user, (void *)input, net->stream), "attaching the input");
+    DN(dnnl_memory_set_data_handle_v2(p->out_user, output, net->stream), "attaching the output");
+    for (int i = 0; i < net->n_layers; i++) {
+        layer_rt *r = &p->rt[i];
+        for (int k = 0; k < r->n_pre; k++)
+            DN(dnnl_primitive_execute(r->pre[k].prim, net->stream, 3, r->pre[k].args), "reordering");
+        DN(dnnl_primitive_execute(r->prim, net->stream, r->nargs, r->args), "running a layer");
+    }
+    DN(dnnl_primitive_execute(p->out_reorder, net->stream, 3, p->out_args), "reordering the output");
+    DN(dnnl_stream_wait(net->stream), "waiting for the net");
+fail:
+    return status;
+}
+
+/* Median-free but robust enough: one warm-up, best of two. */
+static df_status plan_time(df_net *net, plan *p, double *ms, df_error *err) {
+    for (size_t i = 0; i < p->in_count; i++) p->in_stage[i] = (float)(i % 29) * 0.07f - 1.0f;
+    double best = 1e300;
+    for (int it = 0; it < 3; it++) {
+        double t0 = now_ms();
+        df_status st = plan_execute(net, p, p->in_stage, p->out_stage, err);
+        if (st) return st;
+        double t = now_ms() - t0;
+        if (it > 0 && t < best) best = t;
+    }
+    *ms = best;
+    return DF_OK;
+}
+
+df_status df_net_reshape(df_net *net, int batch, df_error *err) {
+    if (net->input < 0) return df_error_set(err, DF_ERR_INVALID_ARG, "net has no input");
+    if (net->output < 0) return df_error_set(err, DF_ERR_INVALID_ARG, "net has no output");
+    if (batch < 1 || batch > 65536)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "batch %d must be in 1..65536", batch);
+    for (int t = 0; t < net->n_tensors; t++) net->tensors[t].last_use = -1;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int k = 0; k < net->layers[i].n_in; k++) net->tensors[net->layers[i].in[k]].last_use = i;
+    net->tensors[net->output].last_use = INT_MAX;
+
+    plan *old = net->plan, *p = NULL;
+    df_status st;
+    if (net->chosen == DF_PRECISION_AUTO) {
+        /* Time the whole net in fp32 then bf16, one plan alive at a time (peak
+         * memory), and rebuild fp32 only if it won. */
+        double ms32 = 0, ms16 = 0;
+        st = plan_build(net, batch, DF_PRECISION_FP32, old, &p, err);
+        if (!st) st = plan_time(net, p, &ms32, err);
+        plan_destroy(p);
+        p = NULL;
+        if (!st) st = plan_build(net, batch, DF_PRECISION_BF16, old, &p, err);
+        if (!st) st = plan_time(net, p, &ms16, err);
+        if (st) {
+            plan_destroy(p);
+            return st;
+        }
+        if (ms32 < ms16) {
+            plan_destroy(p);
+            p = NULL;
+            st = plan_build(net, batch, DF_PRECISION_FP32, old, &p, err);
+            if (st) return st;
+        }
+        net->chosen = p->precision;
+        char msg[160];
+        snprintf(msg, sizeof msg, "precision auto: fp32 %.2f ms, bf16 %.2f ms per batch of %d; using %s", ms32,
+                 ms16, batch, df_precision_name(net->chosen));
+        notice(net, msg);
+    } else {
+        st = plan_build(net, batch, net->chosen, old, &p, err);
+        if (st) return st;
+    }
+    plan_destroy(old);
+    net->plan = p;
+    return DF_OK;
+}
+
+df_status df_net_run(df_net *net, const float *input, int batch, float *output, df_error *err) {
+    plan *p = net->plan;
+    if (!p) return df_error_set(err, DF_ERR_INVALID_ARG, "df_net_run before df_net_reshape");
+    if (batch < 1 || batch > p->batch)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "batch %d must be in 1..%d (the reshaped size)", batch,
+                            p->batch);
+    if (batch == p->batch) return plan_execute(net, p, input, output, err);
+    size_t per_in = p->in_count / (size_t)p->batch, per_out = p->out_count / (size_t)p->batch;
+    memcpy(p->in_stage, input, (size_t)batch * per_in * sizeof(float));
+    memset(p->in_stage + (size_t)batch * per_in, 0, (size_t)(p->batch - batch) * per_in * sizeof(float));
+    df_status st = plan_execute(net, p, p->in_stage, p->out_stage, err);
+    if (st) return st;
+    memcpy(output, p->out_stage, (size_t)batch * per_out * sizeof(float));
+    return DF_OK;
+}
+
+/* ----------------------------------------------------------------- queries */
+
+df_precision df_net_precision(const df_net *net) {
+    if (net->plan) return net->plan->precision;
+    return net->chosen;
+}
+
+int df_net_batch(const df_net *net) { return net->plan ? net->plan->batch : 0; }
+
+int df_net_winograd_layers(const df_net *net) {
+    int n = 0;
+    for (int i = 0; net->plan && i < net->n_layers; i++) n += net->plan->rt[i].alg == ALG_WINOGRAD;
+    return n;
+}
+
+size_t df_net_workspace_bytes(const df_net *net) {
+    const plan *p = net->plan;
+    if (!p) return 0;
+    size_t s = p->scratch_size + (p->in_count + p->out_count) * sizeof(float);
+    for (int k = 0; k < p->n_slots; k++) s += p->slots[k].size;
+    return s;
+}
+
+double df_net_flops_per_image(const df_net *net) {
+    double f = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const layer *L = &net->layers[i];
+        if (L->kind != OP_CONV) continue;
+        const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
+        f += 2.0 * to->h * to->w * to->c * L->conv.kh * L->conv.kw * (ti->c / L->conv.groups);
+    }
+    return f;
+}
+
+static const char *act_name(df_activation a) {
+    return a == DF_ACT_RELU ? " relu" : a == DF_ACT_RELU6 ? " relu6" : "";
+}
+
+void df_net_describe(const df_net *net, char *buf, size_t size) {
+    if (!size) return;
+    size_t n = 0;
+    buf[0] = '\0';
+#define APPEND(...)                                                     \
+    do {                                                                \
+        if (n < size) {                                                 \
+            int k_ = snprintf(buf + n, size - n, __VA_ARGS__);          \
+            if (k_ > 0) n += (size_t)k_;                                \
+        }                                                               \
+    } while (0)
+    const plan *p = net->plan;
+    if (p)
+        APPEND("net: %d layers, batch %d, %s, %.2f GFLOP/image\n", net->n_layers, p->batch,
+               df_precision_name(p->precision), df_net_flops_per_image(net) * 1e-9);
+    else
+        APPEND("net: %d layers, not reshaped, %.2f GFLOP/image\n", net->n_layers,
+               df_net_flops_per_image(net) * 1e-9);
+    for (int i = 0; i < net->n_layers; i++) {
+        const layer *L = &net->layers[i];
+        const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
+        APPEND("%3d ", i);
+        switch (L->kind) {
+        case OP_CONV:
+            APPEND("conv2d %dx%d/%d%s%s g%d", L->conv.kh, L->conv.kw, L->conv.stride_h,
+                   L->conv.groups > 1 && L->conv.groups == ti->c ? " depthwise" : "", act_name(L->act),
+                   L->conv.groups);
+            break;
+        case OP_POOL:
+            APPEND("%s %dx%d/%d", L->pool.kind == DF_POOL_MAX ? "maxpool" : "avgpool", L->pool.kh, L->pool.kw,
+                   L->pool.stride_h);
+            break;
+        case OP_GAP: APPEND("global_avgpool"); break;
+        case OP_ADD: APPEND("add%s", act_name(L->act)); break;
+        }
+        APPEND("  %dx%dx%d -> %dx%dx%d", ti->h, ti->w, ti->c, to->h, to->w, to->c);
+        if (p) {
+            char fmt[48];
+            md_format_name(&p->tmd[L->out], fmt, sizeof fmt);
+            APPEND("  %s", fmt);
+            if (L->kind == OP_CONV) {
+                APPEND("  %s", p->rt[i].alg == ALG_WINOGRAD ? "winograd" : "direct");
+                if (L->ms_direct > 0)
+                    APPEND(" (measured direct %.2f ms, winograd %.2f ms)", L->ms_direct, L->ms_winograd);
+            }
+            if (p->rt[i].n_pre) APPEND("  +%d reorder", p->rt[i].n_pre);
+        }
+        APPEND("\n");
+    }
+#undef APPEND
+    if (n >= size && size > 4) memcpy(buf + size - 4, "...", 4);
+}

@@ -1,0 +1,124 @@
+/* Head evaluation on feature rows (see evaluation.h). */
+#include "eval/evaluation.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/text.h"
+
+void df_evaluation_free(df_evaluation *ev) {
+    if (!ev) return;
+    free(ev->probs);
+    free(ev->labels);
+    free(ev->predicted);
+    free(ev->confusion);
+    free(ev->per_class);
+    free(ev->report_text);
+    memset(ev, 0, sizeof *ev);
+}
+
+df_status df_evaluate_features(const df_head *head, const float *features, const int *labels,
+                               int n, const char *const *class_names, df_evaluation *ev,
+                               df_error *err) {
+    memset(ev, 0, sizeof *ev);
+    int C = df_head_classes(head);
+    ev->n = n;
+    ev->num_classes = C;
+    if (n < 1) return df_error_set(err, DF_ERR_DATA, "nothing to evaluate: no photos");
+    ev->probs = malloc(sizeof(float) * (size_t)n * (size_t)C);
+    ev->labels = malloc(sizeof(int) * (size_t)n);
+    ev->predicted = malloc(sizeof(int) * (size_t)n);
+    ev->confusion = calloc((size_t)C * (size_t)C, sizeof(int));
+    ev->per_class = calloc((size_t)C, sizeof *ev->per_class);
+    df_status st = DF_OK;
+    if (!ev->probs || !ev->labels || !ev->predicted || !ev->confusion || !ev->per_class) {
+        st = df_error_set(err, DF_ERR_NOMEM, "out of memory evaluating %d photos", n);
+        goto fail;
+    }
+    memcpy(ev->labels, labels, sizeof(int) * (size_t)n);
+    st = df_head_predict(head, features, n, ev->probs, err);
+    if (st != DF_OK) goto fail;
+    df_eval_argmax_rows(ev->probs, n, C, ev->predicted);
+    st = df_eval_confusion(labels, ev->predicted, n, C, ev->confusion, err);
+    if (st != DF_OK) goto fail;
+    ev->accuracy = df_eval_accuracy(ev->probs, labels, n, C);
+    ev->loss = df_eval_cross_entropy(ev->probs, labels, n, C);
+    df_eval_metrics_from_confusion(ev->confusion, C, ev->per_class, &ev->summary);
+    st = df_eval_format_report(ev->confusion, C, class_names, 2, &ev->report_text, err);
+    if (st != DF_OK) goto fail;
+    return DF_OK;
+fail:
+    df_evaluation_free(ev);
+    return st;
+}
+
+/* A growable string for building JSON. */
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...) DF_PRINTF(2, 3);
+#include <stdarg.h>
+static void sb_add(sbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)k;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+char *df_evaluation_json(const df_evaluation *ev, const char *const *names) {
+    sbuf b = {0};
+    int C = ev->num_classes;
+    sb_add(&b, "{\"accuracy\":%.6g,\"loss\":%.6g,\"classes\":[", ev->accuracy, ev->loss);
+    for (int c = 0; c < C; c++) {
+        char *q = df_text_json_quote(names[c]);
+        sb_add(&b, "%s%s", c ? "," : "", q ? q : "\"\"");
+        free(q);
+    }
+    sb_add(&b, "],\"confusion\":[");
+    for (int r = 0; r < C; r++) {
+        sb_add(&b, "%s[", r ? "," : "");
+        for (int c = 0; c < C; c++) sb_add(&b, "%s%d", c ? "," : "", ev->confusion[r * C + c]);
+        sb_add(&b, "]");
+    }
+    sb_add(&b, "],\"per_class\":[");
+    for (int c = 0; c < C; c++) {
+        char *q = df_text_json_quote(names[c]);
+        const df_class_metrics *m = &ev->per_class[c];
+        sb_add(&b, "%s{\"class\":%s,\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g,\"support\":%ld}",
+               c ? "," : "", q ? q : "\"\"", m->precision, m->recall, m->f1, m->support);
+        free(q);
+    }
+    sb_add(&b, "],\"macro_avg\":{\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g},"
+               "\"weighted_avg\":{\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g},\"support\":%ld}",
+           ev->summary.macro.precision, ev->summary.macro.recall, ev->summary.macro.f1,
+           ev->summary.weighted.precision, ev->summary.weighted.recall, ev->summary.weighted.f1,
+           ev->summary.total);
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}

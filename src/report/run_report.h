@@ -1,0 +1,32 @@
+/*
+ * The report of one training run: gathers what the report module draws
+ * (data set counts and skipped files, settings, history, evaluation,
+ * gallery photos, augmented samples, model summary) from the run's parts,
+ * then writes out_dir/report.html and its figures (report/report.h).
+ */
+#ifndef DF_REPORT_RUN_REPORT_H
+#define DF_REPORT_RUN_REPORT_H
+
+#include "backbone/backbone.h"
+#include "data/dataset.h"
+#include "eval/evaluation.h"
+#include "formats/model_file.h"
+#include "train/train.h"
+
+typedef struct df_run_report {
+    const char *model_path;
+    const df_model *model;
+    df_backbone *backbone;
+    const df_dataset *train;       /* may be NULL (no sample grid, no train counts) */
+    const df_dataset *val;         /* the evaluated photos; required */
+    const df_history *history;     /* may be NULL or empty */
+    int best_epoch;                /* 1-based; 0 = none */
+    const df_evaluation *evaluation; /* of val; NULL = computed here */
+    const df_train_options *train_options; /* settings shown; may be NULL */
+    const char *recipe;            /* "default" / "original" / NULL */
+} df_run_report;
+
+df_status df_run_report_write(const df_run_report *r, const char *out_dir,
+                              df_error *err) DF_MUST_CHECK;
+
+#endif

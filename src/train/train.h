@@ -1,0 +1,116 @@
+/*
+ * Training: the frozen backbone turns (augmented) photos into features, the
+ * head learns from them. This is where backpropagation stops: nothing here
+ * ever changes the backbone's weights.
+ *
+ * One epoch (Keras' fit with an ImageDataGenerator, SPEC 1-4):
+ *   order   = a seeded permutation of the training photos (df_epoch_order)
+ *   batches = contiguous slices of it, the last one partial; with
+ *             steps_per_epoch > 0 only that many batches (the original used
+ *             n // 30, so 90 of 106 photos per epoch)
+ *   per batch: augment each photo (its own stream: seed, photo, epoch),
+ *             preprocess, run the backbone, one head step (forward, backward,
+ *             Adam).
+ *   then:    validation features (computed once: never augmented) through
+ *             the head in inference mode -> val_loss, val_accuracy.
+ * Decoding, augmenting and preprocessing batch b+1 happen on a worker thread
+ * while the backbone runs batch b.
+ *
+ * With feature_cache = K > 0, each training photo's K augmented variants go
+ * through the backbone once before the first epoch; every epoch then draws
+ * one variant per photo (seeded), so K times fewer backbone passes.
+ *
+ * Determinism: every random draw comes from a stream named by (seed, what,
+ * photo/epoch/batch), so the same seed and thread count give the same
+ * history, and a resumed run continues exactly where it stopped.
+ */
+#ifndef DF_TRAIN_TRAIN_H
+#define DF_TRAIN_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "augment/augment.h"
+#include "backbone/backbone.h"
+#include "core/error.h"
+#include "data/dataset.h"
+#include "formats/model_file.h"
+#include "nn/head.h"
+#include "optim/adam.h"
+
+typedef struct df_epoch_stats {
+    int epoch;          /* 1-based */
+    int epochs;
+    double loss, accuracy;         /* training, over the epoch's batches */
+    double val_loss, val_accuracy; /* NaN when there is no validation set */
+    double seconds;
+    int improved;       /* best val_loss so far */
+} df_epoch_stats;
+
+typedef struct df_train_options {
+    df_head_config head;
+    df_adam_config adam;
+    int epochs;
+    int batch_size;
+    int steps_per_epoch;        /* 0 = every photo every epoch */
+    int augment;                /* 0 = no augmentation */
+    df_augment_config augment_config;
+    int feature_cache;          /* K augmented variants computed once; 0 = live */
+    int resize;                 /* a df_resize_method, or -1 = the backbone's own */
+    int class_weight_balanced;  /* sklearn's n / (C * n_c) */
+    int early_stop_patience;    /* 0 = off; else stop after P epochs without a
+                                   better val_loss and restore the best weights */
+    uint64_t seed;
+    /* Decoded, resized photos are kept in memory up to this many bytes;
+     * beyond it they are decoded again each epoch (bounded memory on big
+     * folders). */
+    size_t image_cache_bytes;
+    /* Checkpoint: written when *stop_flag becomes non-zero (Ctrl-C); the
+     * run then returns DF_ERR_INTERRUPTED. NULL = no checkpointing. */
+    const char *checkpoint_path;
+    /* Continue from this checkpoint (written by an interrupted run with the
+     * same data and options). */
+    const char *resume_path;
+    volatile sig_atomic_t *stop_flag;
+    /* Progress; any may be NULL. */
+    void (*on_epoch)(void *ctx, const df_epoch_stats *stats);
+    void (*on_batch)(void *ctx, int epoch, int batch, int batches);
+    void (*notice)(void *ctx, const char *message);
+    void *ctx;
+} df_train_options;
+
+df_train_options df_train_options_default(void);
+
+/* The original DeepFashion notebook, exactly (SPEC 1-4): MLP 1024 + BN +
+ * Dropout 0.25, Adam 1e-5, batch 30, 45 epochs, steps_per_epoch n // 30,
+ * shift/shear/zoom 0.2 with both flips, no feature cache. */
+df_train_options df_train_options_original(int num_train);
+
+typedef struct df_train_result {
+    df_model *model;       /* owned by the caller: df_model_destroy */
+    df_history history;    /* owned by the caller: df_history_free */
+    int best_epoch;        /* 1-based epoch with the lowest val_loss (0 = none) */
+    int epochs_run;
+    double backbone_seconds, head_seconds, total_seconds;
+    long backbone_images;  /* photos through the backbone, all epochs */
+} df_train_result;
+
+void df_train_result_free(df_train_result *r);
+
+/* Trains a head on bb's features of train (val may be NULL). class names
+ * come from train; meta fields about the backbone are filled from bb (the
+ * caller adds the weights' SHA-256 and path). */
+df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *val,
+                   const df_train_options *opt, df_train_result *result,
+                   df_error *err) DF_MUST_CHECK;
+
+/* Loads one photo the way training and prediction see it: decoded with
+ * DCT scaling, EXIF-oriented, resized to the backbone's input. */
+df_status df_train_load_photo(const df_backbone *bb, const char *path, df_resize_method resize,
+                              df_image *out, df_error *err) DF_MUST_CHECK;
+
+/* Features of a list of photos, un-augmented, in order: n * feature_dim. */
+df_status df_train_features(df_backbone *bb, const df_dataset *ds, df_resize_method resize,
+                            float **features, df_error *err) DF_MUST_CHECK;
+
+#endif

@@ -1,0 +1,516 @@
+/*
+ * Engine: every op of engine/net.c against the plain-loop references in
+ * engine/reference.c, on odd shapes (13x11 inputs, 5 channels, stride 2,
+ * asymmetric pads, depthwise with multiplier 2, 1x1), in chains that make
+ * oneDNN pick different formats for neighbouring layers, at batch 1 and 3,
+ * and run with a smaller batch than reshaped.
+ *
+ * Tolerances (|got - ref| <= rtol * |ref| + atol * max|ref|):
+ * - fp32 direct: 1e-5 / 1e-5. Only summation order differs from the
+ *   double-accumulated reference.
+ * - fp32 Winograd F(4x4, 3x3): 0 / 1e-4. The input and output transforms
+ *   multiply by constants up to ~10 and sum 36 terms per tile, so the error
+ *   is relative to the largest values in a tile, not to each output (an
+ *   output near zero can be off by many of its own ulps). Measured: 7e-7.
+ * - bf16: 0 / 1e-2 (one layer) and 2e-2 (chains). bf16 keeps 8 mantissa bits
+ *   (relative rounding 2^-9 = 2e-3) on inputs, weights and every stored
+ *   activation; a K-long dot product of rounded terms with random signs is
+ *   off by ~sqrt(K) * 2e-3 * |term| while max|ref| is ~sqrt(K) * |term|, so
+ *   ~2e-3 of max|ref| per layer, adding up over a chain. Measured: 2.4e-3
+ *   (one conv), 3.4e-3 (chain).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/rng.h"
+#include "support/test_support.h"
+#include "engine/net.h"
+#include "engine/reference.h"
+
+#define MAXT 16
+
+typedef struct tref {
+    df_tensor_id id;
+    int h, w, c;
+    float *ref; /* batch x h x w x c */
+} tref;
+
+typedef struct harness {
+    df_net *net;
+    int batch;
+    tref t[MAXT];
+    int nt;
+    float *owned[MAXT * 2];
+    int nowned;
+    df_rng rng;
+    int notices;
+    char last_notice[200];
+} harness;
+
+static void on_notice(void *ctx, const char *msg) {
+    harness *h = ctx;
+    h->notices++;
+    snprintf(h->last_notice, sizeof h->last_notice, "%s", msg);
+}
+
+static float *rand_buf(harness *h, size_t n, float scale) {
+    float *p = malloc(n * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) p[i] = df_rng_uniform_range(&h->rng, -scale, scale);
+    h->owned[h->nowned++] = p;
+    return p;
+}
+
+static void h_init(harness *h, df_precision prec, int autotune, df_conv_algo algo, int batch, uint64_t seed) {
+    memset(h, 0, sizeof *h);
+    df_rng_seed(&h->rng, seed, 17);
+    df_net_options o = df_net_options_default();
+    o.precision = prec;
+    o.autotune = autotune;
+    o.conv_algo = algo;
+    o.notice = on_notice;
+    o.notice_ctx = h;
+    df_error err;
+    assert_int_equal(df_net_create(&o, &h->net, &err), DF_OK);
+    h->batch = batch;
+}
+
+static void h_free(harness *h) {
+    df_net_destroy(h->net);
+    for (int i = 0; i < h->nt; i++) free(h->t[i].ref);
+    for (int i = 0; i < h->nowned; i++) free(h->owned[i]);
+}
+
+static tref *h_new(harness *h, df_tensor_id id, int hh, int ww, int cc) {
+    assert_true(h->nt < MAXT);
+    tref *t = &h->t[h->nt++];
+    t->id = id;
+    t->h = hh;
+    t->w = ww;
+    t->c = cc;
+    t->ref = malloc((size_t)h->batch * hh * ww * cc * sizeof(float));
+    assert_non_null(t->ref);
+    int eh, ew, ec;
+    df_error err;
+    assert_int_equal(df_net_tensor_shape(h->net, id, &eh, &ew, &ec, &err), DF_OK);
+    assert_int_equal(eh, hh);
+    assert_int_equal(ew, ww);
+    assert_int_equal(ec, cc);
+    return t;
+}
+
+static int h_input(harness *h, int hh, int ww, int cc) {
+    df_tensor_id id;
+    df_error err;
+    assert_int_equal(df_net_input(h->net, hh, ww, cc, &id, &err), DF_OK);
+    tref *t = h_new(h, id, hh, ww, cc);
+    for (size_t i = 0; i < (size_t)h->batch * hh * ww * cc; i++) t->ref[i] = df_rng_uniform_range(&h->rng, -1, 1);
+    return h->nt - 1;
+}
+
+static int h_conv(harness *h, int in, int out_c, int k, int stride, int pt, int pl, int pb, int pr, int groups,
+                  df_activation act, int with_bias) {
+    const tref *ti = &h->t[in];
+    df_conv2d_desc d = {out_c, k, k, stride, stride, pt, pl, pb, pr, groups, act, NULL, NULL};
+    int fan_in = k * k * (ti->c / groups);
+    /* Uniform(-s, s) with s = sqrt(3 / fan_in) keeps activations ~unit size. */
+    d.weights = rand_buf(h, (size_t)out_c * k * k * (ti->c / groups), sqrtf(3.0f / fan_in));
+    d.bias = with_bias ? rand_buf(h, (size_t)out_c, 0.5f) : NULL;
+    df_tensor_id id;
+    df_error err;
+    df_status st = df_net_conv2d(h->net, ti->id, &d, &id, &err);
+    if (st) fail_msg("conv2d: %s", err.message);
+    int oh = df_ref_out_dim(ti->h, k, stride, pt, pb), ow = df_ref_out_dim(ti->w, k, stride, pl, pr);
+    tref *t = h_new(h, id, oh, ow, out_c);
+    df_ref_conv2d(h->t[in].ref, h->batch, ti->h, ti->w, ti->c, &d, t->ref);
+    return h->nt - 1;
+}
+
+static int h_pool(harness *h, int in, df_pool_kind kind, int k, int stride, int pt, int pl, int pb, int pr) {
+    const tref *ti = &h->t[in];
+    df_pool2d_desc d = {kind, k, k, stride, stride, pt, pl, pb, pr};
+    df_tensor_id id;
+    df_error err;
+    if (df_net_pool2d(h->net, ti->id, &d, &id, &err)) fail_msg("pool2d: %s", err.message);
+    tref *t = h_new(h, id, df_ref_out_dim(ti->h, k, stride, pt, pb), df_ref_out_dim(ti->w, k, stride, pl, pr), ti->c);
+    df_ref_pool2d(h->t[in].ref, h->batch, ti->h, ti->w, ti->c, &d, t->ref);
+    return h->nt - 1;
+}
+
+static int h_gap(harness *h, int in) {
+    const tref *ti = &h->t[in];
+    df_tensor_id id;
+    df_error err;
+    if (df_net_global_avgpool(h->net, ti->id, &id, &err)) fail_msg("gap: %s", err.message);
+    tref *t = h_new(h, id, 1, 1, ti->c);
+    df_ref_global_avgpool(h->t[in].ref, h->batch, ti->h, ti->w, ti->c, t->ref);
+    return h->nt - 1;
+}
+
+static int h_add(harness *h, int a, int b, df_activation act) {
+    const tref *ta = &h->t[a];
+    df_tensor_id id;
+    df_error err;
+    if (df_net_add(h->net, ta->id, h->t[b].id, act, &id, &err)) fail_msg("add: %s", err.message);
+    tref *t = h_new(h, id, ta->h, ta->w, ta->c);
+    df_ref_add(ta->ref, h->t[b].ref, (size_t)h->batch * ta->h * ta->w * ta->c, act, t->ref);
+    return h->nt - 1;
+}
+
+static void compare(const float *got, const float *ref, size_t n, double rtol, double atol_rel, const char *what) {
+    double maxref = 0;
+    for (size_t i = 0; i < n; i++) maxref = fmax(maxref, fabs(ref[i]));
+    double atol = atol_rel * maxref, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= rtol * fabs(ref[i]) + atol))
+            fail_msg("%s: element %zu of %zu: got %.7g, reference %.7g (|diff| %.3g, allowed %.3g, max|ref| %.4g)", what,
+                     i, n, got[i], ref[i], d, rtol * fabs(ref[i]) + atol, maxref);
+        worst = fmax(worst, d / (maxref > 0 ? maxref : 1));
+    }
+    print_message("  %s: %zu values, max|diff|/max|ref| = %.2e\n", what, n, worst);
+}
+
+/* Sets the output, reshapes to h->batch, runs at full batch and at every
+ * smaller batch, and compares. */
+static void h_check(harness *h, int out, double rtol, double atol_rel, const char *what) {
+    const tref *to = &h->t[out];
+    df_error err;
+    assert_int_equal(df_net_set_output(h->net, to->id, &err), DF_OK);
+    if (df_net_reshape(h->net, h->batch, &err)) fail_msg("reshape: %s", err.message);
+    size_t per = (size_t)to->h * to->w * to->c;
+    float *got = malloc((size_t)h->batch * per * sizeof *got);
+    assert_non_null(got);
+    const float *in = h->t[0].ref;
+    for (int b = h->batch; b >= 1; b--) {
+        memset(got, 0xff, (size_t)h->batch * per * sizeof *got); /* NaN: catches unwritten outputs */
+        if (df_net_run(h->net, in, b, got, &err)) fail_msg("run: %s", err.message);
+        char name[160];
+        snprintf(name, sizeof name, "%s (batch %d of %d)", what, b, h->batch);
+        compare(got, to->ref, (size_t)b * per, rtol, atol_rel, name);
+    }
+    free(got);
+}
+
+static const double F32 = 1e-5;
+
+/* ------------------------------------------------------------ single ops */
+
+static void conv_cases(int batch) {
+    struct {
+        int out_c, k, stride, pt, pl, pb, pr, groups_is_dw, act, bias;
+    } cases[] = {
+        {7, 3, 2, 1, 0, 2, 1, 0, DF_ACT_RELU, 1},  /* stride 2, asymmetric pads */
+        {6, 1, 1, 0, 0, 0, 0, 0, DF_ACT_RELU6, 0}, /* 1x1, no bias */
+        {10, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU6, 1}, /* depthwise, multiplier 2 */
+        {5, 3, 2, 0, 0, 1, 1, 1, DF_ACT_NONE, 1},  /* depthwise stride 2, TFLite SAME pads */
+        {16, 5, 1, 2, 2, 2, 2, 0, DF_ACT_NONE, 1}, /* 5x5, "same" */
+        {9, 3, 1, 0, 0, 0, 0, 0, DF_ACT_RELU, 1},  /* 3x3 valid (Winograd-eligible) */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        harness h;
+        h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, batch, 100 + i);
+        int x = h_input(&h, 13, 11, 5);
+        int y = h_conv(&h, x, cases[i].out_c, cases[i].k, cases[i].stride, cases[i].pt, cases[i].pl, cases[i].pb,
+                       cases[i].pr, cases[i].groups_is_dw ? 5 : 1, (df_activation)cases[i].act, cases[i].bias);
+        char what[64];
+        snprintf(what, sizeof what, "conv case %zu", i);
+        h_check(&h, y, F32, F32, what);
+        assert_int_equal(df_net_precision(h.net), DF_PRECISION_FP32);
+        assert_int_equal(df_net_winograd_layers(h.net), 0);
+        h_free(&h);
+    }
+}
+
+static void test_conv_fp32_batch1(void **state) {
+    (void)state;
+    conv_cases(1);
+}
+
+static void test_conv_fp32_batch3(void **state) {
+    (void)state;
+    conv_cases(3);
+}
+
+static void test_pools_fp32(void **state) {
+    (void)state;
+    for (int batch = 1; batch <= 3; batch += 2) {
+        harness h;
+        h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, batch, 7);
+        int x = h_input(&h, 13, 11, 5);
+        int a = h_pool(&h, x, DF_POOL_MAX, 3, 2, 1, 0, 1, 2);
+        h_check(&h, a, F32, F32, "maxpool 3x3/2 asymmetric pads");
+        h_free(&h);
+
+        h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, batch, 8);
+        x = h_input(&h, 13, 11, 5);
+        a = h_pool(&h, x, DF_POOL_AVG, 3, 2, 0, 1, 2, 1);
+        h_check(&h, a, F32, F32, "avgpool 3x3/2 excluding padding");
+        h_free(&h);
+
+        h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, batch, 9);
+        x = h_input(&h, 13, 11, 5);
+        a = h_pool(&h, x, DF_POOL_MAX, 2, 2, 0, 0, 0, 0);
+        h_check(&h, a, F32, F32, "maxpool 2x2/2 (drops the odd row)");
+        h_free(&h);
+
+        h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, batch, 10);
+        x = h_input(&h, 13, 11, 5);
+        a = h_gap(&h, x);
+        h_check(&h, a, F32, F32, "global average pool");
+        h_free(&h);
+    }
+}
+
+static void test_add_fp32(void **state) {
+    (void)state;
+    harness h;
+    /* Two producers that prefer different formats (plain input vs a blocked
+     * conv output), so the add needs a reorder for one side. */
+    h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, 3, 11);
+    int x = h_input(&h, 13, 11, 5);
+    int c = h_conv(&h, x, 5, 3, 1, 1, 1, 1, 1, 1, DF_ACT_NONE, 1);
+    int y = h_add(&h, c, x, DF_ACT_RELU);
+    h_check(&h, y, F32, F32, "add(conv, input) + relu");
+    h_free(&h);
+
+    h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, 1, 12);
+    x = h_input(&h, 13, 11, 5);
+    int c1 = h_conv(&h, x, 32, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);
+    int c2 = h_conv(&h, x, 32, 3, 1, 1, 1, 1, 1, 1, DF_ACT_NONE, 1);
+    y = h_add(&h, c1, c2, DF_ACT_RELU6);
+    h_check(&h, y, F32, F32, "add(conv1x1, conv3x3) + relu6");
+    h_free(&h);
+}
+
+/* ---------------------------------------------------------------- chains */
+
+static void test_chain_mobilenet_like(void **state) {
+    (void)state;
+    for (int batch = 1; batch <= 3; batch += 2) {
+        harness h;
+        h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, batch, 21);
+        int x = h_input(&h, 13, 11, 5);
+        int a = h_conv(&h, x, 16, 3, 2, 0, 0, 1, 1, 1, DF_ACT_RELU6, 1);  /* 6x5x16 */
+        int e = h_conv(&h, a, 32, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU6, 1);  /* expand 1x1 */
+        int d = h_conv(&h, e, 32, 3, 1, 1, 1, 1, 1, 32, DF_ACT_RELU6, 1); /* depthwise */
+        int p = h_conv(&h, d, 16, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);   /* project */
+        int r = h_add(&h, p, a, DF_ACT_NONE);                              /* residual */
+        int d2 = h_conv(&h, r, 32, 3, 2, 0, 0, 1, 1, 16, DF_ACT_RELU, 0); /* dw mult 2, stride 2 */
+        int q = h_pool(&h, d2, DF_POOL_AVG, 2, 1, 0, 0, 1, 1);
+        int g = h_gap(&h, q);
+        h_check(&h, g, F32, F32, "mobilenet-like chain");
+        h_free(&h);
+    }
+}
+
+static void test_chain_vgg_like(void **state) {
+    (void)state;
+    harness h;
+    h_init(&h, DF_PRECISION_FP32, 0, DF_CONV_ALGO_DIRECT, 3, 22);
+    int x = h_input(&h, 20, 18, 3);
+    int c = h_conv(&h, x, 16, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+    c = h_conv(&h, c, 16, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+    c = h_pool(&h, c, DF_POOL_MAX, 2, 2, 0, 0, 0, 0);
+    c = h_conv(&h, c, 32, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+    c = h_pool(&h, c, DF_POOL_MAX, 2, 2, 0, 0, 0, 0);
+    h_check(&h, c, F32, F32, "vgg-like chain (direct)");
+    h_free(&h);
+}
+
+/* Winograd forced on every eligible layer, then left to measurement. */
+static void test_winograd(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        harness h;
+        h_init(&h, DF_PRECISION_FP32, 1, mode == 0 ? DF_CONV_ALGO_WINOGRAD : DF_CONV_ALGO_AUTO, 3, 23);
+        int x = h_input(&h, 20, 18, 16);
+        int c = h_conv(&h, x, 32, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+        c = h_conv(&h, c, 32, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+        c = h_pool(&h, c, DF_POOL_MAX, 2, 2, 0, 0, 0, 0);
+        c = h_conv(&h, c, 64, 3, 1, 1, 1, 1, 1, 1, DF_ACT_NONE, 1);
+        h_check(&h, c, 0, 1e-4, mode == 0 ? "vgg-like chain (winograd forced)" : "vgg-like chain (autotuned)");
+        int wl = df_net_winograd_layers(h.net);
+        char desc[4096];
+        df_net_describe(h.net, desc, sizeof desc);
+        print_message("%s", desc);
+        if (mode == 0) {
+            if (wl == 0) {
+                print_message("SKIP: oneDNN offers no Winograd convolution on this CPU\n");
+                h_free(&h);
+                skip();
+            }
+            assert_int_equal(wl, 3);
+            assert_non_null(strstr(desc, "winograd"));
+        }
+        /* A second reshape reuses the measured choice. */
+        df_error err;
+        assert_int_equal(df_net_reshape(h.net, 1, &err), DF_OK);
+        assert_int_equal(df_net_winograd_layers(h.net), wl);
+        h_free(&h);
+    }
+}
+
+static void test_bf16(void **state) {
+    (void)state;
+    harness h;
+    h_init(&h, DF_PRECISION_BF16, 1, DF_CONV_ALGO_AUTO, 3, 31);
+    if (df_net_precision(h.net) != DF_PRECISION_BF16) {
+        assert_int_equal(h.notices, 1);
+        assert_non_null(strstr(h.last_notice, "bf16 is not supported"));
+        print_message("SKIP: %s\n", h.last_notice);
+        h_free(&h);
+        skip();
+    }
+    int x = h_input(&h, 13, 11, 5);
+    int c = h_conv(&h, x, 24, 3, 2, 1, 0, 2, 1, 1, DF_ACT_NONE, 1);
+    h_check(&h, c, 0, 1e-2, "bf16 conv (K = 45)");
+    assert_int_equal(df_net_precision(h.net), DF_PRECISION_BF16);
+    h_free(&h);
+
+    h_init(&h, DF_PRECISION_BF16, 1, DF_CONV_ALGO_AUTO, 3, 32);
+    x = h_input(&h, 13, 11, 5);
+    int a = h_conv(&h, x, 16, 3, 2, 0, 0, 1, 1, 1, DF_ACT_RELU6, 1);
+    int e = h_conv(&h, a, 32, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU6, 1);
+    int d = h_conv(&h, e, 32, 3, 1, 1, 1, 1, 1, 32, DF_ACT_RELU6, 1);
+    int p = h_conv(&h, d, 16, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);
+    int r = h_add(&h, p, a, DF_ACT_RELU);
+    int q = h_pool(&h, r, DF_POOL_MAX, 3, 2, 1, 1, 1, 1);
+    int q2 = h_pool(&h, q, DF_POOL_AVG, 2, 1, 0, 0, 1, 1);
+    int g = h_gap(&h, q2);
+    h_check(&h, g, 0, 2e-2, "bf16 mobilenet-like chain");
+    assert_int_equal(df_net_winograd_layers(h.net), 0); /* no bf16 Winograd in oneDNN 2.6 */
+    h_free(&h);
+}
+
+static void test_auto_precision(void **state) {
+    (void)state;
+    harness h;
+    h_init(&h, DF_PRECISION_AUTO, 1, DF_CONV_ALGO_AUTO, 2, 41);
+    int x = h_input(&h, 20, 18, 8);
+    int c = h_conv(&h, x, 16, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+    c = h_conv(&h, c, 16, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+    c = h_gap(&h, c);
+    h_check(&h, c, 0, 2e-2, "auto precision chain");
+    df_precision p = df_net_precision(h.net);
+    assert_true(p == DF_PRECISION_FP32 || p == DF_PRECISION_BF16);
+    print_message("  auto resolved to %s: %s\n", df_precision_name(p), h.last_notice);
+    df_error err;
+    assert_int_equal(df_net_reshape(h.net, 1, &err), DF_OK);
+    assert_int_equal(df_net_precision(h.net), p); /* the choice sticks */
+    h_free(&h);
+}
+
+/* Run in a child process with DNNL_MAX_CPU_ISA=AVX512_CORE (oneDNN latches
+ * the ISA at its first use, so this cannot happen in-process): asking for
+ * bf16 must give one notice and a correct fp32 net. */
+static int bf16_fallback_child(void) {
+    harness h;
+    h_init(&h, DF_PRECISION_BF16, 0, DF_CONV_ALGO_DIRECT, 2, 51);
+    int ok = h.notices == 1 && strstr(h.last_notice, "bf16 is not supported on this CPU; using fp32") &&
+             df_net_precision(h.net) == DF_PRECISION_FP32;
+    int x = h_input(&h, 13, 11, 5);
+    int c = h_conv(&h, x, 8, 3, 2, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+    h_check(&h, c, F32, F32, "bf16 request on a CPU without bf16");
+    ok = ok && df_net_precision(h.net) == DF_PRECISION_FP32;
+    printf("child: notices %d, \"%s\", precision %s\n", h.notices, h.last_notice,
+           df_precision_name(df_net_precision(h.net)));
+    h_free(&h);
+    return ok ? 0 : 1;
+}
+
+static void test_bf16_fallback_notice(void **state) {
+    (void)state;
+    char self[4096], cmd[4200], out[2048];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    snprintf(cmd, sizeof cmd, "DNNL_MAX_CPU_ISA=AVX512_CORE '%s' bf16-fallback-child", self);
+    int rc = df_test_run(cmd, out, sizeof out);
+    print_message("%s", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "precision fp32"));
+}
+
+/* ------------------------------------------------------------------ API */
+
+static void test_errors(void **state) {
+    (void)state;
+    df_net *net;
+    df_error err;
+    df_net_options o = df_net_options_default();
+    o.precision = DF_PRECISION_FP32;
+    assert_int_equal(df_net_create(&o, &net, &err), DF_OK);
+    float w[5 * 9 * 5] = {0}, x[13 * 11 * 5] = {0}, y[1000];
+    df_tensor_id in, out;
+    assert_int_equal(df_net_input(net, 13, 11, 5, &in, &err), DF_OK);
+    assert_int_equal(df_net_input(net, 13, 11, 5, &out, &err), DF_ERR_INVALID_ARG);
+
+    df_conv2d_desc d = {5, 3, 3, 1, 1, 1, 1, 1, 1, 2, DF_ACT_NONE, w, NULL};
+    assert_int_equal(df_net_conv2d(net, in, &d, &out, &err), DF_ERR_SHAPE);
+    assert_non_null(strstr(err.message, "groups 2"));
+    d.groups = 1;
+    d.kh = 20;
+    assert_int_equal(df_net_conv2d(net, in, &d, &out, &err), DF_ERR_SHAPE);
+    d.kh = 3;
+    assert_int_equal(df_net_conv2d(net, 99, &d, &out, &err), DF_ERR_INVALID_ARG);
+    df_pool2d_desc pd = {DF_POOL_AVG, 2, 2, 2, 2, 2, 0, 0, 0};
+    assert_int_equal(df_net_pool2d(net, in, &pd, &out, &err), DF_ERR_SHAPE);
+    assert_non_null(strstr(err.message, "smaller than the kernel"));
+
+    assert_int_equal(df_net_run(net, x, 1, y, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_net_reshape(net, 1, &err), DF_ERR_INVALID_ARG); /* no output */
+    assert_int_equal(df_net_conv2d(net, in, &d, &out, &err), DF_OK);
+    df_tensor_id a;
+    assert_int_equal(df_net_pool2d(net, out, &(df_pool2d_desc){DF_POOL_MAX, 2, 2, 2, 2, 0, 0, 0, 0}, &a, &err),
+                     DF_OK);
+    assert_int_equal(df_net_add(net, in, a, DF_ACT_NONE, &out, &err), DF_ERR_SHAPE);
+    assert_int_equal(df_net_set_output(net, a, &err), DF_OK);
+    assert_int_equal(df_net_reshape(net, 0, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_net_reshape(net, 2, &err), DF_OK);
+    assert_int_equal(df_net_batch(net), 2);
+    assert_true(df_net_workspace_bytes(net) > 0);
+    assert_int_equal(df_net_run(net, x, 3, y, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_net_conv2d(net, in, &d, &out, &err), DF_ERR_INVALID_ARG); /* frozen */
+    assert_int_equal(df_net_run(net, x, 1, y, &err), DF_OK);
+    /* 13x11x5 conv 3x3 same = 2 * 13*11*5 * 9*5 MACs */
+    assert_true(fabs(df_net_flops_per_image(net) - 2.0 * 13 * 11 * 5 * 45) < 0.5);
+    char buf[40];
+    df_net_describe(net, buf, sizeof buf);
+    assert_int_equal(strlen(buf), sizeof buf - 1);
+    df_net_destroy(net);
+    df_net_destroy(NULL);
+
+    df_precision p;
+    assert_int_equal(df_precision_parse("bf16", &p, &err), DF_OK);
+    assert_int_equal(p, DF_PRECISION_BF16);
+    assert_string_equal(df_precision_name(p), "bf16");
+    assert_int_equal(df_precision_parse("fp16", &p, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "fp16"));
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "bf16-fallback-child")) return bf16_fallback_child();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_fp32_batch1),
+        cmocka_unit_test(test_conv_fp32_batch3),
+        cmocka_unit_test(test_pools_fp32),
+        cmocka_unit_test(test_add_fp32),
+        cmocka_unit_test(test_chain_mobilenet_like),
+        cmocka_unit_test(test_chain_vgg_like),
+        cmocka_unit_test(test_winograd),
+        cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_auto_precision),
+        cmocka_unit_test(test_bf16_fallback_notice),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
