@@ -25,14 +25,6 @@
 #include "formats/model_file.h"
 #include "support/test_support.h"
 
-/* Sanitizer builds: libhdf5 1.10.8 leaks internal blocks when H5Fopen or
- * a read fails on a corrupt file (the truncated / bit-flipped files of
- * test_bad_files_rejected; reproduced with bare H5Fopen + H5Fclose, no
- * DeepFashion code involved). LeakSanitizer reads this hook; leaks whose
- * stack has no libhdf5 frame are still reported. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libhdf5_serial.so\n"; }
-
 /* Asserts DF_OK, printing the error message otherwise. */
 #define ASSERT_OK(call)                                                            \
     do {                                                                           \

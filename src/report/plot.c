@@ -18,15 +18,6 @@
 #define TICK_TEXT 0x6B7280u
 #define LABEL_TEXT 0x374151u
 
-/* LeakSanitizer hook (read only in sanitizer builds; a plain unused symbol
- * otherwise). Fontconfig, which cairo's text API loads, parses its XML
- * configuration once into process-global objects that it never frees; that
- * is not a leak of ours and would fail every leak-checked program that
- * draws a figure. Only that library is suppressed. If another module needs
- * suppressions, add them here: the hook can be defined only once. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
-
 df_rgb df_plot_hex(uint32_t rgb) {
     df_rgb c = {((rgb >> 16) & 0xFF) / 255.0, ((rgb >> 8) & 0xFF) / 255.0, (rgb & 0xFF) / 255.0};
     return c;
