@@ -7,7 +7,7 @@
  * The options vary with the input length so both the DCT-scaling hint and the
  * "ignore EXIF" path are covered without changing the bytes themselves.
  *
- * Built and run by scripts/fuzz.sh (seeds from fuzz/gen_seeds.c). Adapted
+ * Built and run by scripts/fuzz.sh (seeds: fuzz/image_seeds.c). Adapted
  * from the images helper's target.
  */
 #include <stddef.h>

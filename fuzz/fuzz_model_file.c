@@ -6,11 +6,8 @@
  * inside it, but crashes, hangs and ASan-visible heap errors there still
  * show.
  *
- * Build and run (from the repository root): fuzz/run_model_file.sh [seconds]
- * which builds with
- *   clang -g -O1 -fsanitize=fuzzer,address -Iinclude -Isrc ... \
- *         $(pkg-config --cflags --libs hdf5 openblas)
- * writes a seed corpus of valid files (model, linear, checkpoint) and runs.
+ * Built and run by scripts/fuzz.sh SECONDS model_file (seeds: valid model,
+ * linear-head and checkpoint files from fuzz/model_file_seeds.c).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -6,8 +6,9 @@
 # TARGET is the part after fuzz_ in fuzz/fuzz_<target>.c (default: all). Each
 # target is built with clang -fsanitize=fuzzer,address,undefined against the
 # library's sources (src/*/*.c minus src/cli, compiled once with
-# -fsanitize=fuzzer-no-link into build-fuzz/obj), seeded by fuzz/gen_seeds.c
-# into build-fuzz/corpus-<target> (generated, never committed), and run for
+# -fsanitize=fuzzer-no-link into build-fuzz/obj), seeded by
+# fuzz/<target>_seeds.c into build-fuzz/corpus-<target> (generated files,
+# never committed), and run for
 # SECONDS in libFuzzer's fork mode so that it keeps going after a crash. One
 # line per target: executions, crashes (and leaks/timeouts/OOMs), new corpus
 # size; crash inputs land in build-fuzz/artifacts-<target>/, the full log in
@@ -67,15 +68,17 @@ if [ ${#pending[@]} -gt 0 ]; then
         $CC $CFLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || exit 255' _ {}
 fi
 # A static archive, as CMake builds: objects nothing references are not
-# linked (the skeleton has stubs that call code from later branches). Only
+# linked (a target pulls in only what it uses, and its libraries). Only
 # $objs go in, so a stale object from a deleted source is never linked.
 lib="$OUT/libdeepfashion-fuzz.a"
 rm -f "$lib"
 ar rcs "$lib" "${objs[@]}"
 
-# The seed generator links the same (instrumented) library, so it can use the
-# product's own writers; it gets the sanitizer runtimes but not libFuzzer.
-"$CC" $CFLAGS $SAN fuzz/gen_seeds.c "$lib" $LIBS -o "$OUT/gen_seeds"
+# Seed generators: fuzz/<target>_seeds.c OUTDIR. They link the same
+# (instrumented) library, so they can use the product's own writers, and the
+# tests' fixture writers (TFLite flatbuffers, Keras HDF5); they get the
+# sanitizer runtimes but not libFuzzer.
+SEED_SUPPORT="tests/support/tflite_builder.c tests/support/h5_fixture.c"
 
 # Largest input per target (bytes): big enough for the seeds plus growth.
 max_len_for() {
@@ -95,14 +98,23 @@ for t in "$@"; do
     art="$OUT/artifacts-$t"
     log="$OUT/log-$t.txt"
     mkdir -p "$corpus" "$art"
-    "$OUT/gen_seeds" "$t" "$corpus"
+    if [ -f "fuzz/${t}_seeds.c" ]; then
+        "$CC" $CFLAGS $SAN -Itests "fuzz/${t}_seeds.c" $SEED_SUPPORT "$lib" $LIBS -o "$OUT/${t}_seeds"
+        ASAN_OPTIONS=detect_leaks=0 "$OUT/${t}_seeds" "$corpus"
+    else
+        echo "fuzz.sh: no fuzz/${t}_seeds.c: starting $t from an empty corpus" >&2
+    fi
     nseed=$(ls "$corpus" | wc -l)
     before=$(ls "$art" | wc -l)
     echo "fuzzing $t for ${secs}s ($nseed corpus files)" >&2
     # fork=1: one worker at a time (the machine is shared), restarted after
     # each crash so one bug does not end the run.
     set +e
-    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+    # allocator_may_return_null: libhdf5 mallocs whatever sizes a corrupt
+    # header claims and copes with NULL; our code must too. Leaks inside
+    # third-party libraries are suppressed as in make sanitize.
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+    LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb="$RSS_MB" \

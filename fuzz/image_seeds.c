@@ -1,11 +1,11 @@
 /*
- * Seed corpus generator for the fuzz targets: `gen_seeds TARGET OUTDIR`
- * writes a few small, valid inputs for TARGET into OUTDIR (which must exist),
- * so the fuzzer starts from files that reach deep into each parser instead of
- * guessing magic bytes. Everything is made here from code; no third-party
- * file is ever copied (scripts/fuzz.sh runs this into build-fuzz/).
+ * Seed corpus for fuzz_image: `image_seeds OUTDIR` writes small valid images
+ * into OUTDIR (which must exist), so the fuzzer starts from files that reach
+ * deep into each decoder instead of guessing magic bytes. Everything is made
+ * here from code; no third-party file is ever copied (scripts/fuzz.sh runs
+ * this into build-fuzz/corpus-image).
  *
- * image: JPEGs through libjpeg (RGB 4:2:0 and 4:4:4, grey, CMYK, progressive,
+ * JPEGs through libjpeg (RGB 4:2:0 and 4:4:4, grey, CMYK, progressive,
  * restart markers, EXIF APP1 orientation 6 in both byte orders), PNGs through
  * libpng (every colour type and bit depth, Adam7, tRNS, an eXIf chunk) and
  * BMPs written by hand (1/4/8/16/24/32-bit, bitfields, top-down, OS/2 core).
@@ -244,7 +244,7 @@ fail:
     free(pix);
     free(rows);
     free(m.data);
-    fprintf(stderr, "gen_seeds: cannot make %s\n", s->name);
+    fprintf(stderr, "image_seeds: cannot make %s\n", s->name);
     return 1;
 }
 
@@ -383,12 +383,9 @@ static int seeds_image(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: gen_seeds TARGET OUTDIR  (TARGET: image)\n");
+    if (argc != 2) {
+        fprintf(stderr, "usage: image_seeds OUTDIR\n");
         return 2;
     }
-    const char *target = argv[1], *dir = argv[2];
-    if (strcmp(target, "image") == 0) return seeds_image(dir);
-    fprintf(stderr, "gen_seeds: no seeds for target '%s'\n", target);
-    return 2;
+    return seeds_image(argv[1]) ? 1 : 0;
 }
