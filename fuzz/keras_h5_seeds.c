@@ -11,10 +11,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backbone/vgg16.h"
 #include "support/h5_fixture.h"
 
+/* VGG16's 13 convolutions (Keras applications), written out here so this
+ * generator needs only libhdf5 (tests/cli_bad_input.sh builds it too). */
+#define DF_VGG16_CONVS 13
 #define NLAYERS (DF_VGG16_CONVS + 5)
+static const int VGG_IN[DF_VGG16_CONVS] = {3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512};
+static const int VGG_OUT[DF_VGG16_CONVS] = {64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+static const int VGG_BLOCK[DF_VGG16_CONVS] = {1, 1, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5};
 
 typedef struct vgg_layout {
     char names[NLAYERS][32];
@@ -22,14 +27,15 @@ typedef struct vgg_layout {
     h5fx_layer layers[NLAYERS];
 } vgg_layout;
 
-/* wrong_conv >= 0: that conv's kernel gets half its output channels. */
+/* wrong_conv >= 0: that conv's kernel gets half its output channels
+ * (conv 7 is block4_conv1: (3, 3, 256, 256) instead of (3, 3, 256, 512)). */
 static void vgg_make(vgg_layout *v, int new_style, int wrong_conv) {
     memset(v, 0, sizeof *v);
-    int li = 0, block = 0;
+    int li = 0, block = 0, k = 0;
     for (int i = 0; i < DF_VGG16_CONVS; i++) {
-        int ic, oc;
-        df_vgg16_conv_channels(i, &ic, &oc);
-        df_vgg16_conv_name(i, v->names[li], sizeof v->names[li]);
+        int ic = VGG_IN[i], oc = VGG_OUT[i];
+        k = i > 0 && VGG_BLOCK[i] == VGG_BLOCK[i - 1] ? k + 1 : 1;
+        snprintf(v->names[li], sizeof v->names[li], "block%d_conv%d", VGG_BLOCK[i], k);
         const char *n = v->names[li];
         snprintf(v->wnames[i][0], 64, new_style ? "%s/kernel:0" : "%s_W_1:0", n);
         snprintf(v->wnames[i][1], 64, new_style ? "%s/bias:0" : "%s_b_1:0", n);
@@ -39,7 +45,7 @@ static void vgg_make(vgg_layout *v, int new_style, int wrong_conv) {
         size_t koc = (size_t)oc / (i == wrong_conv ? 2 : 1);
         L->w[0] = (h5fx_weight){v->wnames[i][0], 4, {3, 3, (size_t)ic, koc}, NULL};
         L->w[1] = (h5fx_weight){v->wnames[i][1], 1, {(size_t)oc}, NULL};
-        if (df_vgg16_pool_after(i)) {
+        if (i + 1 == DF_VGG16_CONVS || VGG_BLOCK[i + 1] != VGG_BLOCK[i]) {
             snprintf(v->names[li], 32, "block%d_pool", ++block);
             v->layers[li].name = v->names[li];
             li++;

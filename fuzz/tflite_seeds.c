@@ -5,8 +5,10 @@
  * quantized version (uint8 per-tensor, int8 per-channel, int32 biases), with
  * new and deprecated operator codes, plus a backbone without its top. The
  * graph mirrors tests/test_tflite.c's small model, so seeds parse, build and
- * run; the fuzzer then mutates from there. Weights are deterministic
- * patterns; nothing third-party is copied.
+ * run; the fuzzer then mutates from there. Also wide_notop.tflite, a backbone
+ * with 4096 features (1x1 convolution, then MEAN), for tests that need a
+ * big head (tests/cli_crash_safety.sh builds this generator too). Weights
+ * are deterministic patterns; nothing third-party is copied.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +202,41 @@ static int save(const char *dir, const char *name, const uint8_t *data, size_t s
     return 0;
 }
 
+/* input 1x4x4x3 -> CONV_2D 1x1, 4096 channels, ReLU -> MEAN over H, W. */
+static int save_wide(const char *dir) {
+    enum { C = 4096 };
+    static float w[C * 3], b[C];
+    for (int k = 0; k < C * 3; k++) w[k] = (float)((k * 37) % 23 - 11) / 8.0f;
+    for (int k = 0; k < C; k++) b[k] = (float)(k % 5) / 10.0f;
+    const int32_t axes[2] = {1, 2};
+    df_tfb_tensor t[5];
+    memset(t, 0, sizeof t);
+    t[0] = (df_tfb_tensor){"input", DF_TFLITE_FLOAT32, 4, {1, 4, 4, 3}, NULL, 0, 0, NULL, NULL, 0};
+    t[1] = (df_tfb_tensor){"w", DF_TFLITE_FLOAT32, 4, {C, 1, 1, 3}, w, sizeof w, 0, NULL, NULL, 0};
+    t[2] = (df_tfb_tensor){"b", DF_TFLITE_FLOAT32, 1, {C}, b, sizeof b, 0, NULL, NULL, 0};
+    t[3] = (df_tfb_tensor){"a", DF_TFLITE_FLOAT32, 4, {1, 4, 4, C}, NULL, 0, 0, NULL, NULL, 0};
+    t[4] = (df_tfb_tensor){"features", DF_TFLITE_FLOAT32, 4, {1, 1, 1, C}, NULL, 0, 0, NULL, NULL, 0};
+    df_tfb_tensor axes_t = {"axes", DF_TFLITE_INT32, 1, {2}, axes, sizeof axes, 0, NULL, NULL, 0};
+    df_tfb_tensor all[6] = {t[0], t[1], t[2], t[3], t[4], axes_t};
+    df_tfb_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0] = (df_tfb_op){.builtin = DF_TFLITE_OP_CONV_2D, .n_inputs = 3, .n_outputs = 1,
+                         .inputs = {0, 1, 2}, .outputs = {3},
+                         .options_type = DF_TFLITE_OPTIONS_CONV2D, .padding = DF_TFLITE_PAD_VALID,
+                         .stride_w = 1, .stride_h = 1, .activation = DF_TFLITE_ACT_RELU,
+                         .new_shape_n = -1};
+    ops[1] = (df_tfb_op){.builtin = DF_TFLITE_OP_MEAN, .n_inputs = 2, .n_outputs = 1,
+                         .inputs = {3, 5}, .outputs = {4},
+                         .options_type = DF_TFLITE_OPTIONS_REDUCER, .keep_dims = 1,
+                         .new_shape_n = -1};
+    const int32_t in[1] = {0}, out[1] = {4};
+    size_t size = 0;
+    uint8_t *data = df_tfb_model(all, 6, ops, 2, in, 1, out, 1, 0, &size);
+    int rc = save(dir, "wide_notop.tflite", data, size);
+    free(data);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: tflite_seeds OUTDIR\n");
@@ -225,5 +262,6 @@ int main(int argc, char **argv) {
         rc |= save(argv[1], q ? "quant_notop.tflite" : "float_notop.tflite", b, size);
         free(b);
     }
+    rc |= save_wide(argv[1]);
     return rc ? 1 : 0;
 }

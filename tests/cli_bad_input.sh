@@ -3,13 +3,17 @@
 # exactly one line on stderr ("deepfashion: ..." naming the file and the
 # problem), exit non-zero without a crash (status < 128), finish within 20 s
 # (each run is wrapped in `timeout 20`: a FIFO must not hang us), and leave no
-# output file (not even a temp file) behind. Inputs that look odd but are
+# output file (not even a temp file) behind. Besides images: a VGG16 file
+# with one wrong shape, truncated/odd TFLite files, and model files that are
+# truncated, not model files, or meant for another backbone or other classes
+# (train, classify, predict, evaluate). Inputs that look odd but are
 # valid (16-bit, palette, grey, alpha PNGs, CMYK JPEG) must be accepted.
 # `scan` must list every bad file in a class folder as skipped, with a reason.
 #
 # Fixtures are made here: PNG/BMP/GIF/HEIC/WebP bytes with python3, JPEGs with
-# a tiny C program against libjpeg (cases needing it are skipped, with a
-# message, when no C compiler is found). The read-only folder and full disk
+# a tiny C program against libjpeg, TFLite models and Keras HDF5 files with
+# the fuzz seed generators (cases needing a C compiler are skipped, with a
+# message, when none is found). The read-only folder and full disk
 # cases need root and mount(8) (or chattr); they are skipped with a message
 # when that is not allowed.
 set -u
@@ -324,6 +328,111 @@ cp "$fx/empty.jpg" "$fx/text.jpg" "$badonly/b/"
 expect_error "scan class of bad files" "class 'b' has no usable image \(2 skipped\)" "$CLI" scan "$badonly"
 mkdir -p "$tmp/noclass"
 expect_error "scan folder without classes" "noclass: .*(class|two)" "$CLI" scan "$tmp/noclass"
+
+# ---- backbones and model files (classify, train, predict, evaluate) ---------
+# Small TFLite models and Keras VGG16-layout HDF5 files come from the fuzz
+# seed generators (fuzz/tflite_seeds.c, fuzz/keras_h5_seeds.c), built here.
+SRC=${DF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+gen="$tmp/gen"
+mkdir -p "$gen"
+have_tflite=0 have_h5=0
+if command -v "$CC_BIN" >/dev/null 2>&1; then
+    if "$CC_BIN" -O1 -I"$SRC/include" -I"$SRC/src" -I"$SRC/tests" "$SRC/fuzz/tflite_seeds.c" \
+            "$SRC/tests/support/tflite_builder.c" -o "$tmp/tflite_seeds" 2>"$tmp/cc.err" &&
+        "$tmp/tflite_seeds" "$gen"; then
+        have_tflite=1
+    else
+        skip "cannot build fuzz/tflite_seeds.c ($(head -1 "$tmp/cc.err")): TFLite/model cases skipped"
+    fi
+    if "$CC_BIN" -O1 -I"$SRC/tests" "$SRC/fuzz/keras_h5_seeds.c" "$SRC/tests/support/h5_fixture.c" \
+            $(pkg-config --cflags --libs hdf5 2>/dev/null) -o "$tmp/keras_h5_seeds" 2>"$tmp/cc.err" &&
+        "$tmp/keras_h5_seeds" "$gen"; then
+        have_h5=1
+    else
+        skip "cannot build fuzz/keras_h5_seeds.c ($(head -1 "$tmp/cc.err")): VGG16 file cases skipped"
+    fi
+fi
+small="$tmp/small"
+mkdir -p "$small/a" "$small/b"
+for i in 1 2 3; do
+    pyfix png "$small/a/$i.png" $((10 + i)) 9 2 8
+    pyfix png "$small/b/$i.png" 9 $((12 + i)) 6 8
+done
+
+if [ $have_h5 -eq 1 ]; then
+    # A VGG16 file with one wrong shape (block4_conv1 has 256 filters, not 512).
+    out="$tmp/train-vgg-wrong"
+    mkdir -p "$out"
+    expect_error "train on a VGG16 file with a wrong shape" \
+        "vgg16_wrong_shape\.h5: .*block4_conv1.*\(3, 3, 256, 256\).*\(3, 3, 256, 512\)" \
+        "$CLI" train --data "$small" --backbone vgg16 --weights "$gen/vgg16_wrong_shape.h5" \
+        --out "$out/model.h5" --epochs 1 --precision fp32
+    no_output "$out" "train on a VGG16 file with a wrong shape"
+    expect_error "train on a VGG16 file with a layer missing" "vgg16_missing_group\.h5: .*block4_conv2" \
+        "$CLI" train --data "$small" --backbone vgg16 --weights "$gen/vgg16_missing_group.h5" \
+        --out "$out/model.h5" --epochs 1 --precision fp32
+    no_output "$out" "train on a VGG16 file with a layer missing"
+    if "$CLI" features --help >/dev/null 2>&1; then
+        expect_error "features from a VGG16 file with a wrong shape" "vgg16_wrong_shape\.h5: .*block4_conv1" \
+            "$CLI" features --backbone vgg16 --weights "$gen/vgg16_wrong_shape.h5" \
+            --out "$tmp/feat-wrong/features.npy" "$small"
+        no_output "$tmp/feat-wrong" "features from a VGG16 file with a wrong shape"
+    else
+        skip "no 'features' command in this build: its VGG16 case is skipped"
+    fi
+fi
+
+if [ $have_tflite -eq 1 ]; then
+    head -c 2000 "$gen/float.tflite" >"$gen/truncated.tflite"
+    printf 'TFL3 is not enough\n' >"$gen/text.tflite"
+    mkfifo "$gen/fifo.tflite"
+    expect_error "classify with a truncated TFLite file" "truncated\.tflite: " \
+        "$CLI" classify --weights "$gen/truncated.tflite" "$fx/good.bmp"
+    expect_error "classify with a text file as TFLite" "text\.tflite: " \
+        "$CLI" classify --weights "$gen/text.tflite" "$fx/good.bmp"
+    expect_error "classify with a FIFO as TFLite" "fifo\.tflite: .*(FIFO|regular)" \
+        "$CLI" classify --weights "$gen/fifo.tflite" "$fx/good.bmp"
+    expect_error "classify with a model without its top" "float_notop\.tflite: .*SOFTMAX" \
+        "$CLI" classify --weights "$gen/float_notop.tflite" "$fx/good.bmp"
+    run "classify with a small valid model" "$CLI" classify --weights "$gen/float.tflite" "$fx/good.bmp"
+    [ $rc -eq 0 ] || fail "classify with a valid model exited $rc: $(cat "$tmp/err")"
+    out="$tmp/train-trunc"
+    mkdir -p "$out"
+    expect_error "train on a truncated TFLite file" "truncated\.tflite: " \
+        "$CLI" train --data "$small" --backbone tflite --weights "$gen/truncated.tflite" \
+        --out "$out/model.h5" --epochs 1 --precision fp32
+    no_output "$out" "train on a truncated TFLite file"
+
+    # A model trained here on float_notop.tflite, for classes a and b.
+    model="$tmp/model/m.h5"
+    mkdir -p "$tmp/model"
+    run "train a small model" "$CLI" train --data "$small" --backbone tflite \
+        --weights "$gen/float_notop.tflite" --out "$model" --epochs 2 --precision fp32 --quiet
+    if [ $rc -ne 0 ] || [ ! -s "$model" ]; then
+        fail "training the small model exited $rc: $(tail -3 "$tmp/err")"
+    else
+        expect_error "predict with another backbone's weights" "m\.h5: .*quant_notop\.tflite.*not the ones" \
+            "$CLI" predict --model "$model" --weights "$gen/quant_notop.tflite" --precision fp32 "$fx/good.bmp"
+        other="$tmp/otherclasses"
+        mkdir -p "$other/a" "$other/shoes"
+        cp "$small/a/1.png" "$other/a/"
+        cp "$small/b/1.png" "$other/shoes/"
+        expect_error "evaluate on other classes" "otherclasses: class folder 'shoes' is not one of the model's classes" \
+            "$CLI" evaluate --model "$model" --data "$other" --precision fp32
+        head -c 3000 "$model" >"$tmp/model/truncated.h5"
+        expect_error "predict with a truncated model file" "truncated\.h5: .*(truncated|corrupt)" \
+            "$CLI" predict --model "$tmp/model/truncated.h5" --precision fp32 "$fx/good.bmp"
+        expect_error "predict with a TFLite file as the model" "float\.tflite: .*not a DeepFashion model" \
+            "$CLI" predict --model "$gen/float.tflite" --precision fp32 "$fx/good.bmp"
+        expect_error "predict with a Keras weights file as the model" "small\.h5: " \
+            "$CLI" predict --model "$gen/small.h5" --precision fp32 "$fx/good.bmp"
+        mkfifo "$tmp/model/fifo.h5"
+        expect_error "predict with a FIFO as the model" "fifo\.h5: .*(FIFO|regular)" \
+            "$CLI" predict --model "$tmp/model/fifo.h5" --precision fp32 "$fx/good.bmp"
+        expect_error "predict with a missing model" "nope\.h5: " \
+            "$CLI" predict --model "$tmp/model/nope.h5" --precision fp32 "$fx/good.bmp"
+    fi
+fi
 
 # ---- augment: where the output cannot be written ---------------------------
 # A read-only output folder. Root ignores permissions, so use a read-only
