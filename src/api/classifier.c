@@ -71,8 +71,16 @@ df_status df_classifier_open(const char *model_path, const df_classifier_options
     st = df_preprocess_parse(m->preprocess, &bo.preprocess, err);
     if (st != DF_OK) goto fail;
     bo.pool = m->feature_dim == 512 && !strcmp(m->backbone_kind, "vgg16");
+    /* Features as training computed them: the precision it resolved to,
+     * unless the caller asks for another. */
+    char *prec = df_json_get_string(m->training_json, "precision");
+    if (prec) {
+        df_error ignored;
+        if (df_precision_parse(prec, &bo.precision, &ignored) != DF_OK) bo.precision = DF_PRECISION_AUTO;
+        free(prec);
+    }
     if (opt) {
-        bo.precision = opt->precision;
+        if (opt->precision != DF_PRECISION_AUTO) bo.precision = opt->precision;
         if (opt->max_batch > 0) bo.max_batch = opt->max_batch;
         bo.notice = opt->notice;
         bo.notice_ctx = opt->notice_ctx;

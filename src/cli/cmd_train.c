@@ -367,7 +367,8 @@ int df_cmd_train(int argc, char **argv) {
     }
     memcpy(res.model->meta.backbone_sha256, sha, sizeof sha);
     json = df_cli_training_json(VAL(OPT_WEIGHTS), bo.cut_tensor, original ? "original" : "default",
-                                &opt, train_dir, val_dir);
+                                df_precision_name(df_backbone_precision(bb)), &opt, train_dir,
+                                val_dir);
     if (!json || df_model_set_training_json(res.model, json, &err) != DF_OK) {
         if (!json) df_error_set(&err, DF_ERR_NOMEM, "out of memory");
         free(ckpt);
