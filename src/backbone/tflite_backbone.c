@@ -984,9 +984,8 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
     *out = NULL;
     if (opt->preprocess != DF_PREPROCESS_DEFAULT && opt->preprocess != DF_PREPROCESS_TFLITE)
         return df_error_set(err, DF_ERR_INVALID_ARG,
-                            "%s: preprocessing '%s' does not apply to TFLite models (the input "
-                            "tensor's quantization defines it)", m->path,
-                            df_preprocess_name(opt->preprocess));
+                            "%s: TFLite models take only the 'tflite' preprocessing (the input "
+                            "tensor's quantization defines it)", m->path);
     int target;
     if (opt->cut_tensor) {
         target = df_tflite_find_tensor(m, opt->cut_tensor);
