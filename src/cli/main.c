@@ -16,6 +16,8 @@ typedef struct command {
 
 /* Add a subcommand here and in cli.h; its --help lives in its own file. */
 static const command COMMANDS[] = {
+    {"features", df_cmd_features, "run a backbone over images, write their features as .npy"},
+    {"bench", df_cmd_bench, "time a backbone (ms/image, images/s, GFLOP/s, peak memory)"},
     {NULL, NULL, NULL}
 };
 
