@@ -1240,6 +1240,70 @@ static double cosine(const float *a, const float *b, size_t n) {
     return ab / sqrt(aa * bb);
 }
 
+/* Each shipped model as a backbone: name, feature size, features of a photo
+ * in the range a ReLU6 map's average can take; a cut by name equals the
+ * automatic one; an earlier cut gives the whole feature map. */
+static void test_backbones_open(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    static const struct {
+        const char *file, *name;
+        size_t dim;
+    } models[] = {{V2_QUANT, "mobilenet_v2_1.0_224_quant", 1280},
+                  {V2_PTQ, "tf2_mobilenet_v2_1.0_224_ptq", 1280},
+                  {V1_EMB, "mobilenet_v1_1.0_224_quant_embedding_extractor", 1024}};
+    df_image img;
+    load_224(shared, "cat.bmp", &img);
+    float *x = malloc(224 * 224 * 3 * sizeof *x);
+    float *f = malloc(7 * 7 * 1280 * sizeof *f), *g = malloc(1280 * sizeof *g);
+    assert_non_null(x);
+    assert_non_null(f);
+    assert_non_null(g);
+    df_error err;
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        char *path = shared_path(shared, "models", models[i].file);
+        df_backbone_options o = test_options(1);
+        df_backbone *bb = NULL;
+        df_status st = df_backbone_open("tflite", path, &o, &bb, &err);
+        if (st) print_message("%s\n", err.message);
+        assert_int_equal(st, DF_OK);
+        assert_string_equal(df_backbone_name(bb), models[i].name);
+        assert_int_equal(df_backbone_feature_dim(bb), models[i].dim);
+        assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
+        assert_int_equal(df_backbone_run(bb, x, 1, f, &err), DF_OK);
+        double sum = 0;
+        for (size_t k = 0; k < models[i].dim; k++) {
+            assert_true(f[k] >= 0.0f && f[k] <= 6.0f);
+            sum += f[k];
+        }
+        assert_true(sum > 1.0);
+        df_backbone_destroy(bb);
+        if (i == 0) {
+            o.cut_tensor = "MobilenetV2/Logits/AvgPool";
+            assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+            assert_int_equal(df_backbone_run(bb, x, 1, g, &err), DF_OK);
+            assert_memory_equal(f, g, 1280 * sizeof *f);
+            df_backbone_destroy(bb);
+            o.cut_tensor = "#168"; /* the 7x7x1280 map the pool averages */
+            assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+            assert_int_equal(df_backbone_feature_dim(bb), 7 * 7 * 1280);
+            assert_int_equal(df_backbone_run(bb, x, 1, f, &err), DF_OK);
+            for (int c = 0; c < 1280; c++) {
+                double m = 0;
+                for (int p = 0; p < 49; p++) m += f[p * 1280 + c];
+                assert_true(fabs(m / 49 - g[c]) <= 1e-5 * fabs(g[c]) + 1e-5);
+            }
+            df_backbone_destroy(bb);
+        }
+        free(path);
+    }
+    free(x);
+    free(f);
+    free(g);
+    df_image_free(&img);
+}
+
 /* bf16 features against fp32 on every photo, and the same top-1 class. */
 static void test_bf16_matches_fp32(void **state) {
     (void)state;
@@ -1337,6 +1401,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_mutated_files),
         cmocka_unit_test(test_hostile_structures),
         cmocka_unit_test(test_classify_photos),
+        cmocka_unit_test(test_backbones_open),
         cmocka_unit_test(test_bf16_matches_fp32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,7 +46,7 @@ typedef enum host_kind { HOST_DENSE, HOST_SOFTMAX } host_kind;
 
 typedef struct host_op {
     host_kind kind;
-    int op_index;          /* in the file, for describe */
+    int op_index;          /* in the file */
     int in, out;           /* slots */
     size_t n_in, n_out;
     float *w;              /* HOST_DENSE: [n_out][n_in], owned */
@@ -900,19 +900,6 @@ df_status df_tflite_graph_run(df_tflite_graph *g, const float *inputs, int n, fl
         done += chunk;
     }
     return DF_OK;
-}
-
-void df_tflite_graph_describe(const df_tflite_graph *g, char *buf, size_t size) {
-    if (!size) return;
-    df_net_describe(g->net, buf, size);
-    size_t used = strlen(buf);
-    for (int k = 0; k < g->n_host && used + 1 < size; k++) {
-        const host_op *h = &g->host[k];
-        int w = snprintf(buf + used, size - used, "host op %d: %s %zu -> %zu\n", h->op_index,
-                         h->kind == HOST_DENSE ? "dense" : "softmax", h->n_in, h->n_out);
-        if (w < 0) break;
-        used += (size_t)w < size - used ? (size_t)w : size - used - 1;
-    }
 }
 
 /* ---- preprocessing ---- */
