@@ -384,6 +384,8 @@ static df_status add_conv(builder *b, int i, int depthwise) {
         if (depthwise || kh != 1 || kw != 1)
             return op_fail(b, i, DF_ERR_UNSUPPORTED, "convolution after the graph left the "
                            "engine (only 1x1 dense ones are)");
+        if (df_tflite_tensor_elements(tensor(b, op->outputs[0])) != (size_t)out_c)
+            return op_fail(b, i, DF_ERR_SHAPE, "output size differs from the %d filters", out_c);
         return add_host_dense(b, i, xt, wt, bt, (size_t)out_c, (size_t)w->shape[3],
                               o->activation);
     }
