@@ -893,6 +893,78 @@ static void test_executor_errors(void **state) {
     df_tflite_destroy(m);
 }
 
+/* A 1x1 CONV_2D after the hand-over to the host (behind a RESHAPE) runs as
+ * a dense layer with its fused activation. */
+static void test_host_conv(void **state) {
+    (void)state;
+    const float w[4 * 3] = {1, 0, 0, 0, 1, 0, 0.5f, 0.5f, 0.5f, -1, -1, -1};
+    const float b[4] = {0.25f, -0.5f, 0, 0.125f};
+    const int32_t axes[2] = {1, 2}, shape[4] = {1, 1, 1, 3};
+    df_tfb_tensor t[7];
+    memset(t, 0, sizeof t);
+    const char *names[7] = {"x", "axes", "m", "shape", "r", "w", "b"};
+    const int ranks[7] = {4, 1, 4, 1, 4, 4, 1};
+    const int32_t shapes[7][4] = {{1, 3, 2, 3}, {2}, {1, 1, 1, 3}, {4}, {1, 1, 1, 3},
+                                  {4, 1, 1, 3}, {4}};
+    for (int i = 0; i < 7; i++) {
+        t[i].name = names[i];
+        t[i].rank = ranks[i];
+        memcpy(t[i].shape, shapes[i], sizeof shapes[i]);
+    }
+    t[1].type = t[3].type = DF_TFLITE_INT32;
+    t[1].data = axes;
+    t[1].data_size = sizeof axes;
+    t[3].data = shape;
+    t[3].data_size = sizeof shape;
+    t[5].data = w;
+    t[5].data_size = sizeof w;
+    t[6].data = b;
+    t[6].data_size = sizeof b;
+    df_tfb_tensor y = t[2];
+    y.name = "y";
+    y.shape[3] = 4;
+    df_tfb_tensor all[8];
+    memcpy(all, t, sizeof t);
+    all[7] = y;
+    df_tfb_op ops[3];
+    memset(ops, 0, sizeof ops);
+    ops[0] = (df_tfb_op){.builtin = DF_TFLITE_OP_MEAN, .n_inputs = 2, .inputs = {0, 1},
+                         .n_outputs = 1, .outputs = {2}, .options_type = DF_TFLITE_OPTIONS_REDUCER,
+                         .keep_dims = 1};
+    ops[1] = (df_tfb_op){.builtin = DF_TFLITE_OP_RESHAPE, .n_inputs = 2, .inputs = {2, 3},
+                         .n_outputs = 1, .outputs = {4}, .new_shape_n = -1};
+    ops[2] = (df_tfb_op){.builtin = DF_TFLITE_OP_CONV_2D, .n_inputs = 3, .inputs = {4, 5, 6},
+                         .n_outputs = 1, .outputs = {7}, .options_type = DF_TFLITE_OPTIONS_CONV2D,
+                         .padding = DF_TFLITE_PAD_SAME, .stride_w = 1, .stride_h = 1,
+                         .activation = DF_TFLITE_ACT_RELU};
+    const int32_t in[1] = {0}, out[1] = {7};
+    size_t size;
+    uint8_t *bytes = df_tfb_model(all, 8, ops, 3, in, 1, out, 1, 0, &size);
+    df_tflite_model *m = parse_ok(bytes, size);
+    free(bytes);
+    df_backbone_options o = test_options(1);
+    df_tflite_graph *g = NULL;
+    df_error err;
+    df_status st = df_tflite_graph_create(m, 7, &o, &g, &err);
+    if (st) print_message("%s\n", err.message);
+    assert_int_equal(st, DF_OK);
+    assert_int_equal(df_tflite_graph_output_size(g), 4);
+    float x[18], got[4], mean[3] = {0, 0, 0};
+    for (int k = 0; k < 18; k++) {
+        x[k] = (float)(k % 7) * 0.5f - 1.0f;
+        mean[k % 3] += x[k] / 6;
+    }
+    assert_int_equal(df_tflite_graph_run(g, x, 1, got, &err), DF_OK);
+    for (int o4 = 0; o4 < 4; o4++) {
+        double v = b[o4];
+        for (int c = 0; c < 3; c++) v += (double)w[o4 * 3 + c] * mean[c];
+        v = v < 0 ? 0 : v;
+        assert_true(fabs(got[o4] - v) <= 1e-5 * fabs(v) + 1e-6);
+    }
+    df_tflite_graph_destroy(g);
+    df_tflite_destroy(m);
+}
+
 /* ---- robustness ---- */
 
 typedef struct robust_stats {
@@ -1397,6 +1469,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_executor_quantized_model),
         cmocka_unit_test(test_preprocess),
         cmocka_unit_test(test_executor_errors),
+        cmocka_unit_test(test_host_conv),
         cmocka_unit_test(test_truncated_files),
         cmocka_unit_test(test_mutated_files),
         cmocka_unit_test(test_hostile_structures),
