@@ -643,12 +643,16 @@ static const dnnl_memory_desc_t *pd_md(const_dnnl_primitive_desc_t pd, dnnl_quer
 }
 
 /* Runs one convolution primitive on scratch data (1 warm-up, best of 2) and
- * returns milliseconds; used to choose between algorithms. */
-static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_desc_t pd, double *ms,
-                           df_error *err) {
+ * returns milliseconds; used to choose between algorithms. When the
+ * primitive wants its input in another format than the producer's (have),
+ * the reorder it would need is timed with it, so a layer is not chosen for
+ * a speed it loses converting its input. */
+static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_desc_t pd,
+                           const dnnl_memory_desc_t *have, double *ms, df_error *err) {
     df_status status = DF_OK;
-    dnnl_memory_t src = NULL, dst = NULL, wei = NULL, bia = NULL, sp = NULL;
-    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t src = NULL, dst = NULL, wei = NULL, bia = NULL, sp = NULL, hmem = NULL;
+    dnnl_primitive_t prim = NULL, rprim = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
     DN(dnnl_memory_create(&src, pd_md(pd, dnnl_query_src_md, 0), net->engine, DNNL_MEMORY_ALLOCATE),
        "allocating timing input");
     DN(dnnl_memory_create(&dst, pd_md(pd, dnnl_query_dst_md, 0), net->engine, DNNL_MEMORY_ALLOCATE),
@@ -669,14 +673,26 @@ static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_des
         for (size_t i = 0; i < n; i++) f[i] = (float)(i % 13) * 0.0625f;
     }
     DN(dnnl_primitive_create(&prim, pd), "creating a convolution");
+    const dnnl_memory_desc_t *want = pd_md(pd, dnnl_query_src_md, 0);
+    if (!dnnl_memory_desc_equal(have, want)) {
+        DN(dnnl_memory_create(&hmem, have, net->engine, DNNL_MEMORY_ALLOCATE), "allocating timing input");
+        void *p;
+        DN(dnnl_memory_get_data_handle(hmem, &p), "mapping timing input");
+        memset(p, 0, dnnl_memory_desc_get_size(have));
+        DN(dnnl_reorder_primitive_desc_create(&rpd, have, net->engine, want, net->engine, NULL),
+           "creating a timing reorder");
+        DN(dnnl_primitive_create(&rprim, rpd), "creating a timing reorder");
+    }
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src},
                                {DNNL_ARG_WEIGHTS, wei},
                                {DNNL_ARG_BIAS, bia},
                                {DNNL_ARG_DST, dst},
                                {DNNL_ARG_SCRATCHPAD, sp}};
+    dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, hmem}, {DNNL_ARG_TO, src}};
     double best = 1e300;
     for (int it = 0; it < 3; it++) {
         double t0 = now_ms();
+        if (rprim) DN(dnnl_primitive_execute(rprim, net->stream, 2, rargs), "running a timing reorder");
         DN(dnnl_primitive_execute(prim, net->stream, 5, args), "running a convolution");
         DN(dnnl_stream_wait(net->stream), "running a convolution");
         double t = now_ms() - t0;
@@ -685,6 +701,9 @@ static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_des
     *ms = best;
 fail:
     if (prim) dnnl_primitive_destroy(prim);
+    if (rprim) dnnl_primitive_destroy(rprim);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (hmem) dnnl_memory_destroy(hmem);
     if (src) dnnl_memory_destroy(src);
     if (dst) dnnl_memory_destroy(dst);
     if (wei) dnnl_memory_destroy(wei);
@@ -696,7 +715,8 @@ fail:
 /* Creates the convolution's primitive descriptor, deciding the fp32
  * algorithm the first time (by measurement when autotune is on). */
 static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t dt,
-                             dnnl_primitive_desc_t *pd, int *alg_out, df_error *err) {
+                             const dnnl_memory_desc_t *have, dnnl_primitive_desc_t *pd, int *alg_out,
+                             df_error *err) {
     df_status status = DF_OK;
     dnnl_primitive_desc_t direct = NULL, wino = NULL;
     if (dt == dnnl_f32 && winograd_eligible(L) && L->alg != ALG_DIRECT &&
@@ -712,8 +732,8 @@ static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t 
     }
     if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
         DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, &direct), "creating a direct convolution");
-        status = time_conv(net, L, direct, &L->ms_direct, err);
-        if (!status) status = time_conv(net, L, wino, &L->ms_winograd, err);
+        status = time_conv(net, L, direct, have, &L->ms_direct, err);
+        if (!status) status = time_conv(net, L, wino, have, &L->ms_winograd, err);
         if (status) goto fail;
         L->alg = L->ms_winograd < L->ms_direct ? ALG_WINOGRAD : ALG_DIRECT;
     } else if (L->alg == ALG_UNDECIDED) {
@@ -861,7 +881,7 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
     want0.data_type = dt; /* only the fp32 net input can differ, and it is plain NHWC */
     r->alg = ALG_DIRECT;
     if (L->kind == OP_CONV) {
-        status = conv_choose(net, L, batch, dt, &r->pd, &r->alg, err);
+        status = conv_choose(net, L, batch, dt, &have0, &r->pd, &r->alg, err);
         if (status) goto fail;
         want0 = *pd_md(r->pd, dnnl_query_src_md, 0);
     } else if (L->kind == OP_POOL || L->kind == OP_GAP) {
