@@ -162,6 +162,8 @@ static int bench_backbone(int argc, char **argv) {
     if (net) printf("compute    %.1f GFLOP/s (%.2f GFLOP/image)\n", df_net_flops_per_image(net) / ms_img * 1e-6,
                     df_net_flops_per_image(net) * 1e-9);
     printf("peak RSS   %.1f MB\n", ru.ru_maxrss / 1024.0);
+    if (net) printf("workspace  %.1f MB (activations, staging, scratchpad; weights excluded)\n",
+                    df_net_workspace_bytes(net) / 1048576.0);
     if (verbose && net) {
         char *buf = malloc(16384);
         if (buf) {
