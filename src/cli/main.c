@@ -17,6 +17,7 @@ typedef struct command {
 /* Add a subcommand here and in cli.h; its --help lives in its own file. */
 static const command COMMANDS[] = {
     {"features", df_cmd_features, "run a backbone over images, write their features as .npy"},
+    {"classify", df_cmd_classify, "top-K ImageNet classes of photos by a TFLite classifier"},
     {"bench", df_cmd_bench, "time a backbone (ms/image, images/s, GFLOP/s, peak memory)"},
     {NULL, NULL, NULL}
 };
