@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """PyTorch baseline for `deepfashion bench backbone`.
 
 Runs torchvision's vgg16().features and mobilenet_v2().features (random
@@ -12,7 +12,8 @@ make PyTorch fastest on a CPU, and prints the median ms per image of each:
   bf16 autocast        torch.autocast('cpu', bfloat16), channels_last
 
 Timing: 2 warm-up batches, then --iters timed batches, median. Uses Debian's
-python3-torch / python3-torchvision only (bench script, never the product).
+python3-torch / python3-torchvision only (bench script, never the product): run it with
+/usr/bin/python3, the interpreter they are installed for.
 """
 import argparse
 import statistics

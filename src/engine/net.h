@@ -68,7 +68,9 @@ typedef struct df_pool2d_desc {
 typedef enum df_conv_algo {
     DF_CONV_ALGO_AUTO = 0,  /* measure when autotune is on, else direct */
     DF_CONV_ALGO_DIRECT,    /* direct everywhere */
-    DF_CONV_ALGO_WINOGRAD   /* Winograd wherever oneDNN accepts it (tests, benchmarks) */
+    DF_CONV_ALGO_WINOGRAD   /* Winograd wherever oneDNN accepts it, and a convolution feeding
+                             * one that wants another format writes that format wherever
+                             * it can; nothing measured (tests, benchmarks) */
 } df_conv_algo;
 
 typedef struct df_net_options {
