@@ -324,6 +324,7 @@ static void test_full_size_file(void **state) {
     assert_int_equal(bb->input_w, 224);
     assert_int_equal(bb->feature_dim, 25088);
     assert_int_equal(bbp->feature_dim, 512);
+    assert_int_equal(bb->num_params, 14714688); /* what Keras' model.summary() prints */
     assert_int_equal(bb->resize, DF_RESIZE_AREA);
     assert_int_equal(bb->precision, DF_PRECISION_FP32);
     assert_true(fabs(df_net_flops_per_image(df_vgg16_net(bb)) - 30.69e9) < 0.01e9);

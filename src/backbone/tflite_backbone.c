@@ -1004,6 +1004,9 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
     bb->preprocess = DF_PREPROCESS_TFLITE;
     bb->resize = DF_RESIZE_BILINEAR;
     bb->precision = df_net_precision(g->net);
+    /* The part after the cut that runs in plain C (a classifier's FC) is
+     * not in the feature extractor, so the engine's count is the right one. */
+    bb->num_params = df_net_num_params(g->net);
     bb->impl = g;
     *out = bb;
     return DF_OK;

@@ -239,6 +239,7 @@ df_status df_vgg16_open_source(const df_vgg16_source *src, const df_backbone_opt
     bb->preprocess = pre;
     bb->resize = DF_RESIZE_AREA;
     bb->precision = df_net_precision(v->net);
+    bb->num_params = df_net_num_params(v->net);
     *out = bb;
     return DF_OK;
 fail:

@@ -124,6 +124,7 @@ struct df_net {
     int bf16_ok;
     df_precision chosen; /* AUTO until the first reshape resolves it */
     plan *plan;
+    int64_t num_params;  /* conv weights + biases added so far */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -408,6 +409,7 @@ df_status df_net_conv2d(df_net *net, df_tensor_id in, const df_conv2d_desc *d, d
     }
     memcpy(L->weights, d->weights, nw * sizeof(float));
     if (d->bias) memcpy(L->bias, d->bias, (size_t)d->out_c * sizeof(float));
+    net->num_params += (int64_t)nw + d->out_c;
     st = add_tensor(net, oh, ow, d->out_c, net->n_layers, out, err);
     if (st) {
         free(L->weights);
@@ -1410,3 +1412,5 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
 #undef APPEND
     if (n >= size && size > 4) memcpy(buf + size - 4, "...", 4);
 }
+
+int64_t df_net_num_params(const df_net *net) { return net->num_params; }
