@@ -399,10 +399,9 @@ int df_cmd_train(int argc, char **argv) {
         if (df_evaluate_features(res.model->head, val_feats, val_labels, val->count,
                                  (const char *const *)train->class_names, &ev, &err) != DF_OK)
             goto out;
-        if (!prog.quiet) {
-            printf("validation accuracy %.4f  loss %.4f  (%d photos)\n\n%s", ev.accuracy, ev.loss,
-                   val->count, ev.report_text);
-        }
+        /* The result, on stdout even with --quiet (which silences progress). */
+        printf("validation accuracy %.4f  loss %.4f  (%d photos)\n\n%s", ev.accuracy, ev.loss,
+               val->count, ev.report_text);
     }
     if (SET(OPT_REPORT)) {
         df_cli_report_input ri = {.model_path = VAL(OPT_OUT), .model = res.model, .backbone = bb,
