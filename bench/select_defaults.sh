@@ -5,7 +5,7 @@
 # hold-out accuracy. The validation folder is not looked at here; the
 # README's table reports the chosen default on it separately.
 #
-#   bench/select_defaults.sh [SEEDS]     (default 5 seeds)
+#   [ROUND=1|2] bench/select_defaults.sh [SEEDS]     (default 5 seeds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=${DF_CLI:-build/deepfashion}
@@ -16,6 +16,8 @@ SEEDS=${1:-5}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
+ROUND=${ROUND:-1}
+if [ "$ROUND" = 1 ]; then
 declare -a NAMES=(
   "linear l2=1e-3 lr=1e-3 30ep cache4"
   "linear l2=1e-2 lr=1e-3 30ep cache4"
@@ -36,6 +38,23 @@ declare -a FLAGS=(
   "--head mlp --lr 1e-4 --epochs 30 --feature-cache 4"
   "--head mlp --lr 1e-5 --epochs 45 --feature-cache 4"
 )
+else
+# Round 2, around round 1's winner (no augmentation).
+declare -a NAMES=(
+  "linear l2=1e-3 lr=1e-3 30ep no-augment"
+  "linear l2=1e-3 lr=1e-3 60ep no-augment"
+  "linear l2=1e-2 lr=1e-3 30ep no-augment"
+  "linear l2=1e-3 lr=1e-3 30ep mild (shift/zoom 0.1, no flips) cache4"
+  "mlp1024 bn do.25 lr=1e-3 30ep no-augment"
+)
+declare -a FLAGS=(
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 30 --no-augment --feature-cache 1"
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 60 --no-augment --feature-cache 1"
+  "--head linear --l2 1e-2 --lr 1e-3 --epochs 30 --no-augment --feature-cache 1"
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 30 --shift 0.1 --zoom 0.1 --shear 0 --no-flips --feature-cache 4"
+  "--head mlp --lr 1e-3 --epochs 30 --no-augment --feature-cache 1"
+)
+fi
 printf "%-58s %s\n" "candidate (hold-out of closet/train, $SEEDS seeds)" "accuracy mean [min..max]"
 for i in "${!NAMES[@]}"; do
   accs=()
