@@ -5,7 +5,7 @@
 # hold-out accuracy. The validation folder is not looked at here; the
 # README's table reports the chosen default on it separately.
 #
-#   [ROUND=1|2] bench/select_defaults.sh [SEEDS]     (default 5 seeds)
+#   [ROUND=1|2|3] bench/select_defaults.sh [SEEDS]     (default 5 seeds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=${DF_CLI:-build/deepfashion}
@@ -37,6 +37,22 @@ declare -a FLAGS=(
   "--head mlp --lr 1e-3 --epochs 30 --feature-cache 4"
   "--head mlp --lr 1e-4 --epochs 30 --feature-cache 4"
   "--head mlp --lr 1e-5 --epochs 45 --feature-cache 4"
+)
+elif [ "$ROUND" = 3 ]; then
+# Round 3, around round 2's winner (mild augmentation).
+declare -a NAMES=(
+  "linear l2=1e-3 lr=1e-3 30ep mild no flips cache4"
+  "linear l2=1e-3 lr=1e-3 30ep mild + h-flip cache4"
+  "linear l2=1e-3 lr=1e-3 30ep mild + hv-flips cache4"
+  "linear l2=1e-3 lr=1e-3 60ep mild no flips cache4"
+  "linear l2=1e-3 lr=1e-3 30ep mild no flips cache8"
+)
+declare -a FLAGS=(
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 30 --shift 0.1 --zoom 0.1 --shear 0 --flip none --feature-cache 4"
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 30 --shift 0.1 --zoom 0.1 --shear 0 --flip h --feature-cache 4"
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 30 --shift 0.1 --zoom 0.1 --shear 0 --flip hv --feature-cache 4"
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 60 --shift 0.1 --zoom 0.1 --shear 0 --flip none --feature-cache 4"
+  "--head linear --l2 1e-3 --lr 1e-3 --epochs 30 --shift 0.1 --zoom 0.1 --shear 0 --flip none --feature-cache 8"
 )
 else
 # Round 2, around round 1's winner (no augmentation).

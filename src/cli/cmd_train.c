@@ -51,7 +51,9 @@ static const char *USAGE =
     "  --early-stop P        stop after P epochs without better val_loss, keep the best\n"
     "augmentation:\n"
     "  --no-augment          train on the photos as they are\n"
-    "  --shift F --shear DEG --zoom F --rotation DEG --no-flips   (original: 0.2 0.2 0.2 0 flips)\n"
+    "  --shift F --shear DEG --zoom F --rotation DEG   ranges (original: 0.2 0.2 0.2 0)\n"
+    "  --flip WHICH          none, h (mirror left-right), v, or hv (original: hv)\n"
+    "  --no-flips            same as --flip none\n"
     "  --feature-cache K     K augmented variants per photo computed once (default 4; 0 = live)\n"
     "run:\n"
     "  --seed N              same seed, same history (default 1)\n"
@@ -104,7 +106,7 @@ enum {
     OPT_PREPROCESS, OPT_POOL, OPT_RESIZE, OPT_RECIPE, OPT_HEAD, OPT_UNITS, OPT_NO_BN, OPT_DROPOUT,
     OPT_L2, OPT_LR, OPT_WD, OPT_EPOCHS, OPT_BATCH, OPT_STEPS, OPT_CLASS_WEIGHT, OPT_EARLY,
     OPT_NO_AUG, OPT_SHIFT, OPT_SHEAR, OPT_ZOOM, OPT_ROTATION, OPT_NO_FLIPS, OPT_CACHE, OPT_SEED,
-    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT
+    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT, OPT_FLIP
 };
 
 static const char *flag_name(const struct option *opts, int val) {
@@ -137,7 +139,7 @@ int df_cmd_train(int argc, char **argv) {
         {"early-stop", required_argument, 0, OPT_EARLY}, {"no-augment", no_argument, 0, OPT_NO_AUG},
         {"shift", required_argument, 0, OPT_SHIFT}, {"shear", required_argument, 0, OPT_SHEAR},
         {"zoom", required_argument, 0, OPT_ZOOM}, {"rotation", required_argument, 0, OPT_ROTATION},
-        {"no-flips", no_argument, 0, OPT_NO_FLIPS}, {"feature-cache", required_argument, 0, OPT_CACHE},
+        {"no-flips", no_argument, 0, OPT_NO_FLIPS}, {"flip", required_argument, 0, OPT_FLIP}, {"feature-cache", required_argument, 0, OPT_CACHE},
         {"seed", required_argument, 0, OPT_SEED}, {"history", required_argument, 0, OPT_HISTORY},
         {"report", required_argument, 0, OPT_REPORT}, {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
         {"resume", required_argument, 0, OPT_RESUME}, {"quiet", no_argument, 0, OPT_QUIET},
@@ -300,6 +302,15 @@ int df_cmd_train(int argc, char **argv) {
             opt.augment_config.rotation_deg = dd;
         }
         if (SET(OPT_NO_FLIPS)) opt.augment_config.horizontal_flip = opt.augment_config.vertical_flip = 0;
+        if (SET(OPT_FLIP)) {
+            const char *fl = VAL(OPT_FLIP);
+            if (strcmp(fl, "none") && strcmp(fl, "h") && strcmp(fl, "v") && strcmp(fl, "hv")) {
+                rc = df_cli_usage_error("train", "--flip '%s' is not none, h, v or hv", fl);
+                goto out;
+            }
+            opt.augment_config.horizontal_flip = strchr(fl, 'h') != NULL;
+            opt.augment_config.vertical_flip = strchr(fl, 'v') != NULL;
+        }
         if (SET(OPT_RESIZE)) {
             df_resize_method m;
             if (df_resize_method_parse(VAL(OPT_RESIZE), &m, &err) != DF_OK) {
