@@ -55,6 +55,8 @@ static const char *USAGE =
     "  --flip WHICH          none, h (mirror left-right), v, or hv (original: hv)\n"
     "  --no-flips            same as --flip none\n"
     "  --feature-cache K     K augmented variants per photo computed once (default 4; 0 = live)\n"
+    "  --image-cache-mb M    keep up to M MB of decoded photos in memory (default 256);\n"
+    "                        the rest are decoded again when needed\n"
     "run:\n"
     "  --seed N              same seed, same history (default 1)\n"
     "  --history FILE        per-epoch history, .csv or .json\n"
@@ -106,7 +108,7 @@ enum {
     OPT_PREPROCESS, OPT_POOL, OPT_RESIZE, OPT_RECIPE, OPT_HEAD, OPT_UNITS, OPT_NO_BN, OPT_DROPOUT,
     OPT_L2, OPT_LR, OPT_WD, OPT_EPOCHS, OPT_BATCH, OPT_STEPS, OPT_CLASS_WEIGHT, OPT_EARLY,
     OPT_NO_AUG, OPT_SHIFT, OPT_SHEAR, OPT_ZOOM, OPT_ROTATION, OPT_NO_FLIPS, OPT_CACHE, OPT_SEED,
-    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT, OPT_FLIP
+    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT, OPT_FLIP, OPT_IMAGE_CACHE
 };
 
 static const char *flag_name(const struct option *opts, int val) {
@@ -139,7 +141,8 @@ int df_cmd_train(int argc, char **argv) {
         {"early-stop", required_argument, 0, OPT_EARLY}, {"no-augment", no_argument, 0, OPT_NO_AUG},
         {"shift", required_argument, 0, OPT_SHIFT}, {"shear", required_argument, 0, OPT_SHEAR},
         {"zoom", required_argument, 0, OPT_ZOOM}, {"rotation", required_argument, 0, OPT_ROTATION},
-        {"no-flips", no_argument, 0, OPT_NO_FLIPS}, {"flip", required_argument, 0, OPT_FLIP}, {"feature-cache", required_argument, 0, OPT_CACHE},
+        {"no-flips", no_argument, 0, OPT_NO_FLIPS}, {"flip", required_argument, 0, OPT_FLIP},
+        {"image-cache-mb", required_argument, 0, OPT_IMAGE_CACHE}, {"feature-cache", required_argument, 0, OPT_CACHE},
         {"seed", required_argument, 0, OPT_SEED}, {"history", required_argument, 0, OPT_HISTORY},
         {"report", required_argument, 0, OPT_REPORT}, {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
         {"resume", required_argument, 0, OPT_RESUME}, {"quiet", no_argument, 0, OPT_QUIET},
@@ -262,6 +265,9 @@ int df_cmd_train(int argc, char **argv) {
         INT_FLAG(OPT_STEPS, 0, 1000000, opt.steps_per_epoch);
         INT_FLAG(OPT_EARLY, 0, 100000, opt.early_stop_patience);
         INT_FLAG(OPT_CACHE, 0, 1000, opt.feature_cache);
+        int cache_mb = (int)(opt.image_cache_bytes >> 20);
+        INT_FLAG(OPT_IMAGE_CACHE, 0, 1 << 20, cache_mb);
+        opt.image_cache_bytes = (size_t)cache_mb << 20;
         if (SET(OPT_CLASS_WEIGHT)) {
             if (!strcmp(VAL(OPT_CLASS_WEIGHT), "balanced")) opt.class_weight_balanced = 1;
             else if (!strcmp(VAL(OPT_CLASS_WEIGHT), "none")) opt.class_weight_balanced = 0;
