@@ -17,3 +17,17 @@ echo "== data set"
 echo "== what the model sees: one training photo, augmented"
 first=$(find "$DATA/train/tops" -type f | sort | head -n 1)
 "$CLI" augment "$first" --out "$OUT/augment" --count 8 --seed 1
+
+echo "== train: MobileNetV2 (ImageNet) backbone, default recipe"
+"$CLI" train --data "$DATA" --backbone tflite --weights "$WEIGHTS" \
+  --out "$OUT/closet.dfm" --history "$OUT/history.csv" --report "$OUT/report"
+
+echo "== evaluate on the validation photos"
+"$CLI" evaluate --model "$OUT/closet.dfm" --data "$DATA"
+
+echo "== predict three validation photos"
+"$CLI" predict --model "$OUT/closet.dfm" $(find "$DATA/validation" -type f | sort | awk 'NR%7==1')
+
+echo
+echo "model:  $OUT/closet.dfm"
+echo "report: $OUT/report/report.html"

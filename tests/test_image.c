@@ -1147,12 +1147,30 @@ static void test_png_encode_round_trip(void **state) {
 
 /* ---- resize: slow references ---------------------------------------------- */
 
-/* PIL NEAREST: floor((x + 0.5) * in / out), clamped. In double this is exact:
- * (x + 0.5) * in is exact and a correctly rounded division cannot cross an
- * integer for these magnitudes. */
+/* Pillow's NEAREST (ImagingScaleAffine): position 0.5 * in / out, plus
+ * in / out per pixel, summed in double and truncated; clamped. Written as a
+ * fresh loop per call so it shares nothing with the implementation. */
 static int ref_nearest_index(int x, int in, int out) {
-    int s = (int)floor(((double)x + 0.5) * in / out);
+    double step = (double)in / (double)out, pos = 0.5 * step;
+    for (int k = 0; k < x; k++) pos += step;
+    int s = (int)pos;
     return s < in ? s : in - 1;
+}
+
+/* Values read off Pillow 9.4: a 14-pixel row resized to 5 with NEAREST
+ * picks [1, 4, 6, 9, 12], where floor((x + 0.5) * 14 / 5) would give 7 for
+ * x = 2 (the running sum lands just below 7). */
+static void test_resize_nearest_matches_pillow(void **state) {
+    (void)state;
+    df_image src, out;
+    df_error err;
+    assert_int_equal(df_image_alloc(&src, 14, 1, &err), DF_OK);
+    for (int i = 0; i < 14; i++) src.pixels[3 * i] = src.pixels[3 * i + 1] = src.pixels[3 * i + 2] = (uint8_t)i;
+    assert_int_equal(df_image_resize(&src, 5, 1, DF_RESIZE_NEAREST, &out, &err), DF_OK);
+    const uint8_t pillow[5] = {1, 4, 6, 9, 12};
+    for (int i = 0; i < 5; i++) assert_int_equal(out.pixels[3 * i], pillow[i]);
+    df_image_free(&src);
+    df_image_free(&out);
 }
 
 /* 1-D weights of output i over source indices, in double: box (area) or
@@ -1405,6 +1423,7 @@ int main(void) {
         cmocka_unit_test(test_load_from_file),
         cmocka_unit_test(test_png_encode_round_trip),
         cmocka_unit_test(test_resize_nearest_reference),
+        cmocka_unit_test(test_resize_nearest_matches_pillow),
         cmocka_unit_test(test_resize_area),
         cmocka_unit_test(test_resize_bilinear),
         cmocka_unit_test(test_resize_identity_and_args),

@@ -863,7 +863,7 @@ static void test_executor_errors(void **state) {
     o.cut_tensor = NULL;
     o.preprocess = DF_PREPROCESS_CAFFE;
     assert_int_equal(df_tflite_backbone_from_model(m, "small", &o, &bb, &err), DF_ERR_INVALID_ARG);
-    assert_non_null(strstr(err.message, "caffe"));
+    assert_non_null(strstr(err.message, "'tflite' preprocessing"));
     assert_null(bb);
 
     /* a model whose output is not a softmax is not a classifier */
@@ -890,6 +890,78 @@ static void test_executor_errors(void **state) {
     o.cut_tensor = NULL;
     assert_int_equal(df_tflite_backbone_from_model(m, "small", &o, &bb, &err), DF_OK);
     df_backbone_destroy(bb);
+    df_tflite_destroy(m);
+}
+
+/* A 1x1 CONV_2D after the hand-over to the host (behind a RESHAPE) runs as
+ * a dense layer with its fused activation. */
+static void test_host_conv(void **state) {
+    (void)state;
+    const float w[4 * 3] = {1, 0, 0, 0, 1, 0, 0.5f, 0.5f, 0.5f, -1, -1, -1};
+    const float b[4] = {0.25f, -0.5f, 0, 0.125f};
+    const int32_t axes[2] = {1, 2}, shape[4] = {1, 1, 1, 3};
+    df_tfb_tensor t[7];
+    memset(t, 0, sizeof t);
+    const char *names[7] = {"x", "axes", "m", "shape", "r", "w", "b"};
+    const int ranks[7] = {4, 1, 4, 1, 4, 4, 1};
+    const int32_t shapes[7][4] = {{1, 3, 2, 3}, {2}, {1, 1, 1, 3}, {4}, {1, 1, 1, 3},
+                                  {4, 1, 1, 3}, {4}};
+    for (int i = 0; i < 7; i++) {
+        t[i].name = names[i];
+        t[i].rank = ranks[i];
+        memcpy(t[i].shape, shapes[i], sizeof shapes[i]);
+    }
+    t[1].type = t[3].type = DF_TFLITE_INT32;
+    t[1].data = axes;
+    t[1].data_size = sizeof axes;
+    t[3].data = shape;
+    t[3].data_size = sizeof shape;
+    t[5].data = w;
+    t[5].data_size = sizeof w;
+    t[6].data = b;
+    t[6].data_size = sizeof b;
+    df_tfb_tensor y = t[2];
+    y.name = "y";
+    y.shape[3] = 4;
+    df_tfb_tensor all[8];
+    memcpy(all, t, sizeof t);
+    all[7] = y;
+    df_tfb_op ops[3];
+    memset(ops, 0, sizeof ops);
+    ops[0] = (df_tfb_op){.builtin = DF_TFLITE_OP_MEAN, .n_inputs = 2, .inputs = {0, 1},
+                         .n_outputs = 1, .outputs = {2}, .options_type = DF_TFLITE_OPTIONS_REDUCER,
+                         .keep_dims = 1};
+    ops[1] = (df_tfb_op){.builtin = DF_TFLITE_OP_RESHAPE, .n_inputs = 2, .inputs = {2, 3},
+                         .n_outputs = 1, .outputs = {4}, .new_shape_n = -1};
+    ops[2] = (df_tfb_op){.builtin = DF_TFLITE_OP_CONV_2D, .n_inputs = 3, .inputs = {4, 5, 6},
+                         .n_outputs = 1, .outputs = {7}, .options_type = DF_TFLITE_OPTIONS_CONV2D,
+                         .padding = DF_TFLITE_PAD_SAME, .stride_w = 1, .stride_h = 1,
+                         .activation = DF_TFLITE_ACT_RELU};
+    const int32_t in[1] = {0}, out[1] = {7};
+    size_t size;
+    uint8_t *bytes = df_tfb_model(all, 8, ops, 3, in, 1, out, 1, 0, &size);
+    df_tflite_model *m = parse_ok(bytes, size);
+    free(bytes);
+    df_backbone_options o = test_options(1);
+    df_tflite_graph *g = NULL;
+    df_error err;
+    df_status st = df_tflite_graph_create(m, 7, &o, &g, &err);
+    if (st) print_message("%s\n", err.message);
+    assert_int_equal(st, DF_OK);
+    assert_int_equal(df_tflite_graph_output_size(g), 4);
+    float x[18], got[4], mean[3] = {0, 0, 0};
+    for (int k = 0; k < 18; k++) {
+        x[k] = (float)(k % 7) * 0.5f - 1.0f;
+        mean[k % 3] += x[k] / 6;
+    }
+    assert_int_equal(df_tflite_graph_run(g, x, 1, got, &err), DF_OK);
+    for (int o4 = 0; o4 < 4; o4++) {
+        double v = b[o4];
+        for (int c = 0; c < 3; c++) v += (double)w[o4 * 3 + c] * mean[c];
+        v = v < 0 ? 0 : v;
+        assert_true(fabs(got[o4] - v) <= 1e-5 * fabs(v) + 1e-6);
+    }
+    df_tflite_graph_destroy(g);
     df_tflite_destroy(m);
 }
 
@@ -1240,6 +1312,74 @@ static double cosine(const float *a, const float *b, size_t n) {
     return ab / sqrt(aa * bb);
 }
 
+/* Each shipped model as a backbone: name, feature size, features of a photo
+ * in the range a ReLU6 map's average can take; a cut by name equals the
+ * automatic one; an earlier cut gives the whole feature map. */
+static void test_backbones_open(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    static const struct {
+        const char *file, *name;
+        size_t dim;
+    } models[] = {{V2_QUANT, "mobilenet_v2_1.0_224_quant", 1280},
+                  {V2_PTQ, "tf2_mobilenet_v2_1.0_224_ptq", 1280},
+                  {V1_EMB, "mobilenet_v1_1.0_224_quant_embedding_extractor", 1024}};
+    df_image img;
+    load_224(shared, "cat.bmp", &img);
+    float *x = malloc(224 * 224 * 3 * sizeof *x);
+    float *f = malloc(7 * 7 * 1280 * sizeof *f), *g = malloc(1280 * sizeof *g);
+    assert_non_null(x);
+    assert_non_null(f);
+    assert_non_null(g);
+    df_error err;
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        char *path = shared_path(shared, "models", models[i].file);
+        df_backbone_options o = test_options(1);
+        df_backbone *bb = NULL;
+        df_status st = df_backbone_open("tflite", path, &o, &bb, &err);
+        if (st) print_message("%s\n", err.message);
+        assert_int_equal(st, DF_OK);
+        assert_string_equal(df_backbone_name(bb), models[i].name);
+        assert_int_equal(df_backbone_feature_dim(bb), models[i].dim);
+        /* Keras' MobileNetV2(include_top=False) has 2,223,872 trainable
+         * parameters, 17,056 of them BatchNorm gammas and betas; folded into
+         * the TFLite convolutions' biases that leaves 2,206,816. */
+        if (i < 2) assert_int_equal(bb->num_params, 2206816);
+        assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
+        assert_int_equal(df_backbone_run(bb, x, 1, f, &err), DF_OK);
+        double sum = 0;
+        for (size_t k = 0; k < models[i].dim; k++) {
+            assert_true(f[k] >= 0.0f && f[k] <= 6.0f);
+            sum += f[k];
+        }
+        assert_true(sum > 1.0);
+        df_backbone_destroy(bb);
+        if (i == 0) {
+            o.cut_tensor = "MobilenetV2/Logits/AvgPool";
+            assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+            assert_int_equal(df_backbone_run(bb, x, 1, g, &err), DF_OK);
+            assert_memory_equal(f, g, 1280 * sizeof *f);
+            df_backbone_destroy(bb);
+            o.cut_tensor = "#168"; /* the 7x7x1280 map the pool averages */
+            assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+            assert_int_equal(df_backbone_feature_dim(bb), 7 * 7 * 1280);
+            assert_int_equal(df_backbone_run(bb, x, 1, f, &err), DF_OK);
+            for (int c = 0; c < 1280; c++) {
+                double m = 0;
+                for (int p = 0; p < 49; p++) m += f[p * 1280 + c];
+                assert_true(fabs(m / 49 - g[c]) <= 1e-5 * fabs(g[c]) + 1e-5);
+            }
+            df_backbone_destroy(bb);
+        }
+        free(path);
+    }
+    free(x);
+    free(f);
+    free(g);
+    df_image_free(&img);
+}
+
 /* bf16 features against fp32 on every photo, and the same top-1 class. */
 static void test_bf16_matches_fp32(void **state) {
     (void)state;
@@ -1301,7 +1441,28 @@ static void test_bf16_matches_fp32(void **state) {
     free(x);
 }
 
-int main(void) {
+/* test_tflite write-seeds DIR: the built models as files, a seed corpus for
+ * fuzz/fuzz_tflite.c. */
+static int write_seeds(const char *dir) {
+    for (int v = 0; v < 3; v++) {
+        small_model s;
+        small_model_init(&s, v > 0, 30 + (uint64_t)v);
+        size_t size;
+        uint8_t *bytes = small_model_bytes(&s, v == 2, &size);
+        char name[64];
+        snprintf(name, sizeof name, "small_%s.tflite", v == 0 ? "float" : v == 1 ? "quant" : "deprecated_codes");
+        char *path = df_path_join(dir, name);
+        int bad = !path || df_test_write_file(path, bytes, size) != 0;
+        if (bad) fprintf(stderr, "cannot write %s\n", path ? path : name);
+        free(path);
+        free(bytes);
+        if (bad) return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "write-seeds")) return write_seeds(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_v2_quant),
         cmocka_unit_test(test_parse_tf2_ptq),
@@ -1312,10 +1473,12 @@ int main(void) {
         cmocka_unit_test(test_executor_quantized_model),
         cmocka_unit_test(test_preprocess),
         cmocka_unit_test(test_executor_errors),
+        cmocka_unit_test(test_host_conv),
         cmocka_unit_test(test_truncated_files),
         cmocka_unit_test(test_mutated_files),
         cmocka_unit_test(test_hostile_structures),
         cmocka_unit_test(test_classify_photos),
+        cmocka_unit_test(test_backbones_open),
         cmocka_unit_test(test_bf16_matches_fp32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,23 +96,12 @@ static void weights_free(vgg_weights *v) {
 }
 
 static df_backbone_options options(df_precision p, int autotune, int pool, int max_batch) {
-    df_backbone_options o;
-    memset(&o, 0, sizeof o);
+    df_backbone_options o = df_backbone_options_default();
     o.precision = p;
-    o.preprocess = DF_PREPROCESS_DEFAULT;
     o.autotune = autotune;
     o.pool = pool;
     o.max_batch = max_batch;
     return o;
-}
-
-/* Until backbone.c links in this branch (it needs the TFLite backbone), the
- * tests call the vtable the same way df_backbone_run does. */
-static df_status bb_run(df_backbone *bb, const float *x, int n, float *f, df_error *err) {
-    return bb->vt->run(bb, x, n, f, err);
-}
-static df_status bb_pre(df_backbone *bb, const df_image *img, float *x, df_error *err) {
-    return bb->vt->preprocess(bb, img, x, err);
 }
 
 static df_image random_image(int w, int h, uint64_t seed) {
@@ -223,12 +212,12 @@ static void test_small_input_against_reference(void **state) {
         assert_int_equal(bb->feature_dim, 512);
         assert_int_equal(bb->preprocess, DF_PREPROCESS_CAFFE);
         float x[2 * 48 * 40 * 3], feats[2 * 512];
-        assert_int_equal(bb_pre(bb, &img, x, &err), DF_OK);
+        assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
         memcpy(x + 48 * 40 * 3, x, sizeof x / 2);
-        assert_int_equal(bb_run(bb, x, 2, feats, &err), DF_OK);
+        assert_int_equal(df_backbone_run(bb, x, 2, feats, &err), DF_OK);
         compare(feats, ref, 512, runs[r].rtol, runs[r].atol, runs[r].what);
         compare(feats + 512, ref, 512, runs[r].rtol, runs[r].atol, "second image of the batch");
-        bb->vt->destroy(bb);
+        df_backbone_destroy(bb);
     }
 
     /* bf16: 13 layers of 8-bit mantissas; see test_engine.c for the per-layer
@@ -242,11 +231,11 @@ static void test_small_input_against_reference(void **state) {
         assert_int_equal(df_vgg16_open_source(&src, &o, &bb, &err), DF_OK);
         if (bb->precision == DF_PRECISION_BF16) {
             float x[48 * 40 * 3], feats[512];
-            assert_int_equal(bb_pre(bb, &img, x, &err), DF_OK);
-            assert_int_equal(bb_run(bb, x, 1, feats, &err), DF_OK);
+            assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
+            assert_int_equal(df_backbone_run(bb, x, 1, feats, &err), DF_OK);
             compare(feats, ref, 512, 0, 5e-2, "48x40 VGG16, bf16");
         }
-        bb->vt->destroy(bb);
+        df_backbone_destroy(bb);
     }
     free(ref);
     free(img.pixels);
@@ -289,10 +278,10 @@ static void test_naming_styles_agree(void **state) {
         df_backbone *bb;
         if (df_vgg16_open_source(&src, &o, &bb, &err)) fail_msg("%s", err.message);
         assert_int_equal(bb->preprocess, DF_PREPROCESS_SEED);
-        assert_int_equal(bb_pre(bb, &img, x, &err), DF_OK);
+        assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
         assert_true(fabsf(x[5] - img.pixels[5] / 255.0f) < 1e-7f); /* seed mode: RGB / 255 */
-        assert_int_equal(bb_run(bb, x, 1, outs[k], &err), DF_OK);
-        bb->vt->destroy(bb);
+        assert_int_equal(df_backbone_run(bb, x, 1, outs[k], &err), DF_OK);
+        df_backbone_destroy(bb);
     }
     assert_memory_equal(f_old, f_new, sizeof f_old);
     free(img.pixels);
@@ -330,11 +319,12 @@ static void test_full_size_file(void **state) {
     o.pool = 1;
     if (df_vgg16_open(path, &o, &bbp, &err)) fail_msg("%s", err.message);
     assert_string_equal(bb->name, "vgg16");
-    assert_string_equal(bb->vt->kind, "vgg16");
+    assert_string_equal(df_backbone_kind(bb), "vgg16");
     assert_int_equal(bb->input_h, 224);
     assert_int_equal(bb->input_w, 224);
     assert_int_equal(bb->feature_dim, 25088);
     assert_int_equal(bbp->feature_dim, 512);
+    assert_int_equal(bb->num_params, 14714688); /* what Keras' model.summary() prints */
     assert_int_equal(bb->resize, DF_RESIZE_AREA);
     assert_int_equal(bb->precision, DF_PRECISION_FP32);
     assert_true(fabs(df_net_flops_per_image(df_vgg16_net(bb)) - 30.69e9) < 0.01e9);
@@ -348,13 +338,13 @@ static void test_full_size_file(void **state) {
     assert_non_null(fp);
     for (int k = 0; k < 3; k++) {
         df_image img = random_image(224, 224, 10 + k);
-        assert_int_equal(bb_pre(bb, &img, x + k * per, &err), DF_OK);
+        assert_int_equal(df_backbone_preprocess(bb, &img, x + k * per, &err), DF_OK);
         free(img.pixels);
     }
-    assert_int_equal(bb_run(bb, x, 3, f3, &err), DF_OK);
-    assert_int_equal(bb_run(bb, x + per, 1, f1, &err), DF_OK); /* batch 1 on a batch-3 net */
+    assert_int_equal(df_backbone_run(bb, x, 3, f3, &err), DF_OK);
+    assert_int_equal(df_backbone_run(bb, x + per, 1, f1, &err), DF_OK); /* batch 1 on a batch-3 net */
     compare(f1, f3 + 25088, 25088, 1e-5, 1e-5, "224x224 image 2 alone vs in a batch of 3");
-    assert_int_equal(bb_run(bbp, x, 3, fp, &err), DF_OK);
+    assert_int_equal(df_backbone_run(bbp, x, 3, fp, &err), DF_OK);
     /* Pooled = mean over the 7x7 positions of the (H, W, C)-flattened features. */
     float mean[3 * 512];
     for (int k = 0; k < 3; k++)
@@ -387,8 +377,8 @@ static void test_full_size_file(void **state) {
     free(f1);
     free(fp);
     free(half);
-    bb->vt->destroy(bb);
-    bbp->vt->destroy(bbp);
+    df_backbone_destroy(bb);
+    df_backbone_destroy(bbp);
     df_test_rmtree(dir);
     free(path);
     free(dir);
@@ -528,17 +518,17 @@ static void test_random_weights(void **state) {
     assert_string_equal(a->name, "vgg16-random-seed9");
     df_image img = random_image(64, 64, 1);
     float x[64 * 64 * 3], fa[512], fb[512];
-    assert_int_equal(bb_pre(a, &img, x, &err), DF_OK);
-    assert_int_equal(bb_run(a, x, 1, fa, &err), DF_OK);
-    assert_int_equal(bb_run(b, x, 1, fb, &err), DF_OK);
+    assert_int_equal(df_backbone_preprocess(a, &img, x, &err), DF_OK);
+    assert_int_equal(df_backbone_run(a, x, 1, fa, &err), DF_OK);
+    assert_int_equal(df_backbone_run(b, x, 1, fb, &err), DF_OK);
     assert_memory_equal(fa, fb, sizeof fa); /* same seed, same weights */
     o.preprocess = DF_PREPROCESS_TFLITE;
     df_backbone *c = NULL;
     assert_int_equal(df_vgg16_open_source(&src, &o, &c, &err), DF_ERR_INVALID_ARG);
     assert_null(c);
     free(img.pixels);
-    a->vt->destroy(a);
-    b->vt->destroy(b);
+    df_backbone_destroy(a);
+    df_backbone_destroy(b);
 }
 
 /* cli_features.sh asks for a full-size file with deterministic weights. */

@@ -71,9 +71,20 @@ df_status df_classifier_open(const char *model_path, const df_classifier_options
     st = df_preprocess_parse(m->preprocess, &bo.preprocess, err);
     if (st != DF_OK) goto fail;
     bo.pool = m->feature_dim == 512 && !strcmp(m->backbone_kind, "vgg16");
+    /* Features as training computed them: the precision it resolved to,
+     * unless the caller asks for another. */
+    char *prec = df_json_get_string(m->training_json, "precision");
+    if (prec) {
+        df_error ignored;
+        if (df_precision_parse(prec, &bo.precision, &ignored) != DF_OK) bo.precision = DF_PRECISION_AUTO;
+        free(prec);
+    }
     if (opt) {
-        bo.precision = opt->precision;
+        if (opt->precision != DF_PRECISION_AUTO) bo.precision = opt->precision;
         if (opt->max_batch > 0) bo.max_batch = opt->max_batch;
+        /* Measuring algorithms costs seconds; for a photo at a time (predict)
+         * that is more than it saves. Direct and Winograd agree to ~1e-6. */
+        bo.autotune = bo.max_batch > 1;
         bo.notice = opt->notice;
         bo.notice_ctx = opt->notice_ctx;
     }
@@ -106,7 +117,8 @@ fail:
 
 df_status df_classifier_load(const char *model_path, const char *backbone_weights,
                              df_classifier **out, df_error *err) {
-    df_classifier_options o = {.backbone_weights = backbone_weights, .max_batch = 1};
+    df_classifier_options o = {.backbone_weights = backbone_weights, .max_batch = 1,
+                               .precision = DF_PRECISION_AUTO};
     return df_classifier_open(model_path, &o, out, err);
 }
 

@@ -46,7 +46,7 @@ typedef enum host_kind { HOST_DENSE, HOST_SOFTMAX } host_kind;
 
 typedef struct host_op {
     host_kind kind;
-    int op_index;          /* in the file, for describe */
+    int op_index;          /* in the file */
     int in, out;           /* slots */
     size_t n_in, n_out;
     float *w;              /* HOST_DENSE: [n_out][n_in], owned */
@@ -384,6 +384,8 @@ static df_status add_conv(builder *b, int i, int depthwise) {
         if (depthwise || kh != 1 || kw != 1)
             return op_fail(b, i, DF_ERR_UNSUPPORTED, "convolution after the graph left the "
                            "engine (only 1x1 dense ones are)");
+        if (df_tflite_tensor_elements(tensor(b, op->outputs[0])) != (size_t)out_c)
+            return op_fail(b, i, DF_ERR_SHAPE, "output size differs from the %d filters", out_c);
         return add_host_dense(b, i, xt, wt, bt, (size_t)out_c, (size_t)w->shape[3],
                               o->activation);
     }
@@ -902,19 +904,6 @@ df_status df_tflite_graph_run(df_tflite_graph *g, const float *inputs, int n, fl
     return DF_OK;
 }
 
-void df_tflite_graph_describe(const df_tflite_graph *g, char *buf, size_t size) {
-    if (!size) return;
-    df_net_describe(g->net, buf, size);
-    size_t used = strlen(buf);
-    for (int k = 0; k < g->n_host && used + 1 < size; k++) {
-        const host_op *h = &g->host[k];
-        int w = snprintf(buf + used, size - used, "host op %d: %s %zu -> %zu\n", h->op_index,
-                         h->kind == HOST_DENSE ? "dense" : "softmax", h->n_in, h->n_out);
-        if (w < 0) break;
-        used += (size_t)w < size - used ? (size_t)w : size - used - 1;
-    }
-}
-
 /* ---- preprocessing ---- */
 
 df_status df_tflite_preprocess(const df_tflite_input *in, const df_image *img, float *out,
@@ -984,9 +973,8 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
     *out = NULL;
     if (opt->preprocess != DF_PREPROCESS_DEFAULT && opt->preprocess != DF_PREPROCESS_TFLITE)
         return df_error_set(err, DF_ERR_INVALID_ARG,
-                            "%s: preprocessing '%s' does not apply to TFLite models (the input "
-                            "tensor's quantization defines it)", m->path,
-                            df_preprocess_name(opt->preprocess));
+                            "%s: TFLite models take only the 'tflite' preprocessing (the input "
+                            "tensor's quantization defines it)", m->path);
     int target;
     if (opt->cut_tensor) {
         target = df_tflite_find_tensor(m, opt->cut_tensor);
@@ -1016,6 +1004,9 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
     bb->preprocess = DF_PREPROCESS_TFLITE;
     bb->resize = DF_RESIZE_BILINEAR;
     bb->precision = df_net_precision(g->net);
+    /* The part after the cut that runs in plain C (a classifier's FC) is
+     * not in the feature extractor, so the engine's count is the right one. */
+    bb->num_params = df_net_num_params(g->net);
     bb->impl = g;
     *out = bb;
     return DF_OK;

@@ -58,8 +58,6 @@ df_precision df_tflite_graph_precision(const df_tflite_graph *g);
  * outputs: n * output_size floats. */
 df_status df_tflite_graph_run(df_tflite_graph *g, const float *inputs, int n, float *outputs,
                               df_error *err) DF_MUST_CHECK;
-/* One line per engine layer plus the host ops, into buf (for --verbose). */
-void df_tflite_graph_describe(const df_tflite_graph *g, char *buf, size_t size);
 
 /* ---- backbone from a parsed model (tests); name is the backbone name ---- */
 df_status df_tflite_backbone_from_model(const df_tflite_model *model, const char *name,

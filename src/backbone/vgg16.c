@@ -159,8 +159,9 @@ df_status df_vgg16_open_source(const df_vgg16_source *src, const df_backbone_opt
     df_backbone *bb = NULL;
     vgg16 *v = NULL;
     float *hwio = NULL, *ohwi = NULL, *bias = NULL;
+    df_backbone_options def = df_backbone_options_default();
+    if (!opt) opt = &def;
     *out = NULL;
-    if (!opt) return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16: no options given");
     int in_h = src->input_h ? src->input_h : 224, in_w = src->input_w ? src->input_w : 224;
     if (in_h < 32 || in_w < 32 || in_h > 4096 || in_w > 4096)
         return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16: input %dx%d must be 32..4096 per side", in_w, in_h);
@@ -168,7 +169,8 @@ df_status df_vgg16_open_source(const df_vgg16_source *src, const df_backbone_opt
         return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16: max batch %d must be 1..4096", opt->max_batch);
     df_preprocess pre = opt->preprocess == DF_PREPROCESS_DEFAULT ? DF_PREPROCESS_CAFFE : opt->preprocess;
     if (pre != DF_PREPROCESS_CAFFE && pre != DF_PREPROCESS_SEED)
-        return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16 takes caffe or seed preprocessing, not tflite");
+        return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16 takes caffe or seed preprocessing, not %s",
+                            df_preprocess_name(pre));
 
     if (src->weights_path) {
         status = df_keras_h5_open(src->weights_path, &f, err);
@@ -237,6 +239,7 @@ df_status df_vgg16_open_source(const df_vgg16_source *src, const df_backbone_opt
     bb->preprocess = pre;
     bb->resize = DF_RESIZE_AREA;
     bb->precision = df_net_precision(v->net);
+    bb->num_params = df_net_num_params(v->net);
     *out = bb;
     return DF_OK;
 fail:

@@ -51,8 +51,12 @@ static const char *USAGE =
     "  --early-stop P        stop after P epochs without better val_loss, keep the best\n"
     "augmentation:\n"
     "  --no-augment          train on the photos as they are\n"
-    "  --shift F --shear DEG --zoom F --rotation DEG --no-flips   (original: 0.2 0.2 0.2 0 flips)\n"
+    "  --shift F --shear DEG --zoom F --rotation DEG   ranges (original: 0.2 0.2 0.2 0)\n"
+    "  --flip WHICH          none, h (mirror left-right), v, or hv (original: hv)\n"
+    "  --no-flips            same as --flip none\n"
     "  --feature-cache K     K augmented variants per photo computed once (default 4; 0 = live)\n"
+    "  --image-cache-mb M    keep up to M MB of decoded photos in memory (default 256);\n"
+    "                        the rest are decoded again when needed\n"
     "run:\n"
     "  --seed N              same seed, same history (default 1)\n"
     "  --history FILE        per-epoch history, .csv or .json\n"
@@ -104,7 +108,7 @@ enum {
     OPT_PREPROCESS, OPT_POOL, OPT_RESIZE, OPT_RECIPE, OPT_HEAD, OPT_UNITS, OPT_NO_BN, OPT_DROPOUT,
     OPT_L2, OPT_LR, OPT_WD, OPT_EPOCHS, OPT_BATCH, OPT_STEPS, OPT_CLASS_WEIGHT, OPT_EARLY,
     OPT_NO_AUG, OPT_SHIFT, OPT_SHEAR, OPT_ZOOM, OPT_ROTATION, OPT_NO_FLIPS, OPT_CACHE, OPT_SEED,
-    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT
+    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT, OPT_FLIP, OPT_IMAGE_CACHE
 };
 
 static const char *flag_name(const struct option *opts, int val) {
@@ -137,7 +141,8 @@ int df_cmd_train(int argc, char **argv) {
         {"early-stop", required_argument, 0, OPT_EARLY}, {"no-augment", no_argument, 0, OPT_NO_AUG},
         {"shift", required_argument, 0, OPT_SHIFT}, {"shear", required_argument, 0, OPT_SHEAR},
         {"zoom", required_argument, 0, OPT_ZOOM}, {"rotation", required_argument, 0, OPT_ROTATION},
-        {"no-flips", no_argument, 0, OPT_NO_FLIPS}, {"feature-cache", required_argument, 0, OPT_CACHE},
+        {"no-flips", no_argument, 0, OPT_NO_FLIPS}, {"flip", required_argument, 0, OPT_FLIP},
+        {"image-cache-mb", required_argument, 0, OPT_IMAGE_CACHE}, {"feature-cache", required_argument, 0, OPT_CACHE},
         {"seed", required_argument, 0, OPT_SEED}, {"history", required_argument, 0, OPT_HISTORY},
         {"report", required_argument, 0, OPT_REPORT}, {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
         {"resume", required_argument, 0, OPT_RESUME}, {"quiet", no_argument, 0, OPT_QUIET},
@@ -260,6 +265,9 @@ int df_cmd_train(int argc, char **argv) {
         INT_FLAG(OPT_STEPS, 0, 1000000, opt.steps_per_epoch);
         INT_FLAG(OPT_EARLY, 0, 100000, opt.early_stop_patience);
         INT_FLAG(OPT_CACHE, 0, 1000, opt.feature_cache);
+        int cache_mb = (int)(opt.image_cache_bytes >> 20);
+        INT_FLAG(OPT_IMAGE_CACHE, 0, 1 << 20, cache_mb);
+        opt.image_cache_bytes = (size_t)cache_mb << 20;
         if (SET(OPT_CLASS_WEIGHT)) {
             if (!strcmp(VAL(OPT_CLASS_WEIGHT), "balanced")) opt.class_weight_balanced = 1;
             else if (!strcmp(VAL(OPT_CLASS_WEIGHT), "none")) opt.class_weight_balanced = 0;
@@ -300,6 +308,15 @@ int df_cmd_train(int argc, char **argv) {
             opt.augment_config.rotation_deg = dd;
         }
         if (SET(OPT_NO_FLIPS)) opt.augment_config.horizontal_flip = opt.augment_config.vertical_flip = 0;
+        if (SET(OPT_FLIP)) {
+            const char *fl = VAL(OPT_FLIP);
+            if (strcmp(fl, "none") && strcmp(fl, "h") && strcmp(fl, "v") && strcmp(fl, "hv")) {
+                rc = df_cli_usage_error("train", "--flip '%s' is not none, h, v or hv", fl);
+                goto out;
+            }
+            opt.augment_config.horizontal_flip = strchr(fl, 'h') != NULL;
+            opt.augment_config.vertical_flip = strchr(fl, 'v') != NULL;
+        }
         if (SET(OPT_RESIZE)) {
             df_resize_method m;
             if (df_resize_method_parse(VAL(OPT_RESIZE), &m, &err) != DF_OK) {
@@ -367,7 +384,8 @@ int df_cmd_train(int argc, char **argv) {
     }
     memcpy(res.model->meta.backbone_sha256, sha, sizeof sha);
     json = df_cli_training_json(VAL(OPT_WEIGHTS), bo.cut_tensor, original ? "original" : "default",
-                                &opt, train_dir, val_dir);
+                                df_precision_name(df_backbone_precision(bb)), &opt, train_dir,
+                                val_dir);
     if (!json || df_model_set_training_json(res.model, json, &err) != DF_OK) {
         if (!json) df_error_set(&err, DF_ERR_NOMEM, "out of memory");
         free(ckpt);
@@ -398,10 +416,9 @@ int df_cmd_train(int argc, char **argv) {
         if (df_evaluate_features(res.model->head, val_feats, val_labels, val->count,
                                  (const char *const *)train->class_names, &ev, &err) != DF_OK)
             goto out;
-        if (!prog.quiet) {
-            printf("validation accuracy %.4f  loss %.4f  (%d photos)\n\n%s", ev.accuracy, ev.loss,
-                   val->count, ev.report_text);
-        }
+        /* The result, on stdout even with --quiet (which silences progress). */
+        printf("validation accuracy %.4f  loss %.4f  (%d photos)\n\n%s", ev.accuracy, ev.loss,
+               val->count, ev.report_text);
     }
     if (SET(OPT_REPORT)) {
         df_cli_report_input ri = {.model_path = VAL(OPT_OUT), .model = res.model, .backbone = bb,

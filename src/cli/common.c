@@ -115,7 +115,8 @@ static void jadd(char **s, size_t *n, size_t *cap, const char *fmt, ...) {
 }
 
 char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
-                           const df_train_options *o, const char *train_dir, const char *val_dir) {
+                           const char *precision, const df_train_options *o,
+                           const char *train_dir, const char *val_dir) {
     size_t n = 0, cap = 1024;
     char *s = malloc(cap);
     if (!s) return NULL;
@@ -126,8 +127,10 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
     char *qv = val_dir ? df_text_json_quote(val_dir) : NULL;
     char *qc = cut ? df_text_json_quote(cut) : NULL;
     free(abs);
-    jadd(&s, &n, &cap, "{\"backbone_weights\":%s,\"recipe\":\"%s\",\"train_dir\":%s,\"val_dir\":%s",
-         qw ? qw : "\"\"", recipe, qt ? qt : "\"\"", qv ? qv : "null");
+    jadd(&s, &n, &cap,
+         "{\"backbone_weights\":%s,\"recipe\":\"%s\",\"precision\":\"%s\",\"train_dir\":%s,"
+         "\"val_dir\":%s",
+         qw ? qw : "\"\"", recipe, precision, qt ? qt : "\"\"", qv ? qv : "null");
     if (qc) jadd(&s, &n, &cap, ",\"cut_tensor\":%s", qc);
     jadd(&s, &n, &cap,
          ",\"head\":\"%s\",\"units\":%d,\"batchnorm\":%d,\"dropout\":%g,\"l2\":%g,\"lr\":%g,"

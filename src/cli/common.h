@@ -18,8 +18,11 @@ void df_cli_print_skipped(const df_dataset *ds, int quiet);
 /* Fails early when PATH's folder is missing or not writable. */
 df_status df_cli_check_writable(const char *path, df_error *err) DF_MUST_CHECK;
 /* The training settings recorded in the model file (malloc'ed JSON). */
+/* precision: what the backbone resolved to (so prediction computes the
+ * same features without measuring again). */
 char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
-                           const df_train_options *opt, const char *train_dir, const char *val_dir);
+                           const char *precision, const df_train_options *opt,
+                           const char *train_dir, const char *val_dir);
 /* Per-epoch history as CSV or JSON, chosen by the extension; atomic. */
 df_status df_cli_write_history(const char *path, const df_history *h, df_error *err) DF_MUST_CHECK;
 

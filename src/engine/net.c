@@ -53,7 +53,14 @@ typedef struct layer {
     df_activation act;
     int alg;              /* fp32 algorithm, decided once at the first reshape */
     double ms_direct, ms_winograd; /* measurements behind alg (0 = not measured) */
+    /* Whether this conv writes its output in its single consumer's format
+     * (instead of oneDNN's own pick followed by a reorder): decided once by
+     * measurement, see refit_producer. */
+    int refit;
+    double ms_refit, ms_refit_not;
 } layer;
+
+enum { REFIT_UNDECIDED = 0, REFIT_YES, REFIT_NO };
 
 /* A reorder run in front of a layer because the producer's format is not the
  * one the layer wants. */
@@ -117,6 +124,7 @@ struct df_net {
     int bf16_ok;
     df_precision chosen; /* AUTO until the first reshape resolves it */
     plan *plan;
+    int64_t num_params;  /* conv weights + biases added so far */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -401,6 +409,7 @@ df_status df_net_conv2d(df_net *net, df_tensor_id in, const df_conv2d_desc *d, d
     }
     memcpy(L->weights, d->weights, nw * sizeof(float));
     if (d->bias) memcpy(L->bias, d->bias, (size_t)d->out_c * sizeof(float));
+    net->num_params += (int64_t)nw + d->out_c;
     st = add_tensor(net, oh, ow, d->out_c, net->n_layers, out, err);
     if (st) {
         free(L->weights);
@@ -550,8 +559,10 @@ static void user_weights_md(const layer *L, int in_c, dnnl_memory_desc_t *md) {
     }
 }
 
-static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
-                             dnnl_alg_kind_t alg, dnnl_primitive_desc_t *pd) {
+/* src_md / dst_md: a fixed format, or NULL to let oneDNN choose. */
+static dnnl_status_t conv_pd_fmt(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
+                                 dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src_md,
+                                 const dnnl_memory_desc_t *dst_md, dnnl_primitive_desc_t *pd) {
     const df_conv2d_desc *d = &L->conv;
     const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
     dnnl_memory_desc_t src, wei, bia, dst;
@@ -561,6 +572,8 @@ static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_
     dnnl_memory_desc_init_by_tag(&src, 4, sd, dt, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&dst, 4, dd, dt, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&bia, 1, bd, dnnl_f32, dnnl_format_tag_any);
+    if (src_md) src = *src_md;
+    if (dst_md) dst = *dst_md;
     if (d->groups == 1) {
         dnnl_dims_t wd = {d->out_c, ti->c, d->kh, d->kw};
         dnnl_memory_desc_init_by_tag(&wei, 4, wd, dt, dnnl_format_tag_any);
@@ -580,6 +593,11 @@ static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_
     st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
     return st;
+}
+
+static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
+                             dnnl_alg_kind_t alg, dnnl_primitive_desc_t *pd) {
+    return conv_pd_fmt(net, L, batch, dt, alg, NULL, NULL, pd);
 }
 
 static int winograd_eligible(const layer *L) {
@@ -643,12 +661,17 @@ static const dnnl_memory_desc_t *pd_md(const_dnnl_primitive_desc_t pd, dnnl_quer
 }
 
 /* Runs one convolution primitive on scratch data (1 warm-up, best of 2) and
- * returns milliseconds; used to choose between algorithms. */
-static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_desc_t pd, double *ms,
+ * returns milliseconds; used to choose between algorithms. When the
+ * primitive wants its input in another format than the producer's (have),
+ * the reorder it would need is timed with it, so a layer is not chosen for
+ * a speed it loses converting its input. */
+static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_desc_t pd,
+                           const dnnl_memory_desc_t *have, const dnnl_memory_desc_t *then, double *ms,
                            df_error *err) {
     df_status status = DF_OK;
-    dnnl_memory_t src = NULL, dst = NULL, wei = NULL, bia = NULL, sp = NULL;
-    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t src = NULL, dst = NULL, wei = NULL, bia = NULL, sp = NULL, hmem = NULL, tmem = NULL;
+    dnnl_primitive_t prim = NULL, rprim = NULL, tprim = NULL;
+    dnnl_primitive_desc_t rpd = NULL, tpd = NULL;
     DN(dnnl_memory_create(&src, pd_md(pd, dnnl_query_src_md, 0), net->engine, DNNL_MEMORY_ALLOCATE),
        "allocating timing input");
     DN(dnnl_memory_create(&dst, pd_md(pd, dnnl_query_dst_md, 0), net->engine, DNNL_MEMORY_ALLOCATE),
@@ -669,15 +692,36 @@ static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_des
         for (size_t i = 0; i < n; i++) f[i] = (float)(i % 13) * 0.0625f;
     }
     DN(dnnl_primitive_create(&prim, pd), "creating a convolution");
+    const dnnl_memory_desc_t *want = pd_md(pd, dnnl_query_src_md, 0);
+    if (!dnnl_memory_desc_equal(have, want)) {
+        DN(dnnl_memory_create(&hmem, have, net->engine, DNNL_MEMORY_ALLOCATE), "allocating timing input");
+        void *p;
+        DN(dnnl_memory_get_data_handle(hmem, &p), "mapping timing input");
+        memset(p, 0, dnnl_memory_desc_get_size(have));
+        DN(dnnl_reorder_primitive_desc_create(&rpd, have, net->engine, want, net->engine, NULL),
+           "creating a timing reorder");
+        DN(dnnl_primitive_create(&rprim, rpd), "creating a timing reorder");
+    }
+    const dnnl_memory_desc_t *dmd = pd_md(pd, dnnl_query_dst_md, 0);
+    if (then && !dnnl_memory_desc_equal(then, dmd)) {
+        DN(dnnl_memory_create(&tmem, then, net->engine, DNNL_MEMORY_ALLOCATE), "allocating timing output");
+        DN(dnnl_reorder_primitive_desc_create(&tpd, dmd, net->engine, then, net->engine, NULL),
+           "creating a timing reorder");
+        DN(dnnl_primitive_create(&tprim, tpd), "creating a timing reorder");
+    }
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src},
                                {DNNL_ARG_WEIGHTS, wei},
                                {DNNL_ARG_BIAS, bia},
                                {DNNL_ARG_DST, dst},
                                {DNNL_ARG_SCRATCHPAD, sp}};
+    dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, hmem}, {DNNL_ARG_TO, src}};
+    dnnl_exec_arg_t targs[2] = {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, tmem}};
     double best = 1e300;
     for (int it = 0; it < 3; it++) {
         double t0 = now_ms();
+        if (rprim) DN(dnnl_primitive_execute(rprim, net->stream, 2, rargs), "running a timing reorder");
         DN(dnnl_primitive_execute(prim, net->stream, 5, args), "running a convolution");
+        if (tprim) DN(dnnl_primitive_execute(tprim, net->stream, 2, targs), "running a timing reorder");
         DN(dnnl_stream_wait(net->stream), "running a convolution");
         double t = now_ms() - t0;
         if (it > 0 && t < best) best = t;
@@ -685,6 +729,12 @@ static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_des
     *ms = best;
 fail:
     if (prim) dnnl_primitive_destroy(prim);
+    if (rprim) dnnl_primitive_destroy(rprim);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (hmem) dnnl_memory_destroy(hmem);
+    if (tprim) dnnl_primitive_destroy(tprim);
+    if (tpd) dnnl_primitive_desc_destroy(tpd);
+    if (tmem) dnnl_memory_destroy(tmem);
     if (src) dnnl_memory_destroy(src);
     if (dst) dnnl_memory_destroy(dst);
     if (wei) dnnl_memory_destroy(wei);
@@ -696,7 +746,8 @@ fail:
 /* Creates the convolution's primitive descriptor, deciding the fp32
  * algorithm the first time (by measurement when autotune is on). */
 static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t dt,
-                             dnnl_primitive_desc_t *pd, int *alg_out, df_error *err) {
+                             const dnnl_memory_desc_t *have, dnnl_primitive_desc_t *pd, int *alg_out,
+                             df_error *err) {
     df_status status = DF_OK;
     dnnl_primitive_desc_t direct = NULL, wino = NULL;
     if (dt == dnnl_f32 && winograd_eligible(L) && L->alg != ALG_DIRECT &&
@@ -712,8 +763,8 @@ static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t 
     }
     if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
         DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, &direct), "creating a direct convolution");
-        status = time_conv(net, L, direct, &L->ms_direct, err);
-        if (!status) status = time_conv(net, L, wino, &L->ms_winograd, err);
+        status = time_conv(net, L, direct, have, NULL, &L->ms_direct, err);
+        if (!status) status = time_conv(net, L, wino, have, NULL, &L->ms_winograd, err);
         if (status) goto fail;
         L->alg = L->ms_winograd < L->ms_direct ? ALG_WINOGRAD : ALG_DIRECT;
     } else if (L->alg == ALG_UNDECIDED) {
@@ -814,6 +865,19 @@ static int slot_acquire(plan *p, size_t size) {
     return best;
 }
 
+/* A slot nobody else will share (it is never released). */
+static int slot_new(plan *p) {
+    if (p->n_slots == p->cap_slots) {
+        int cap = p->cap_slots ? 2 * p->cap_slots : 8;
+        slot *s = realloc(p->slots, (size_t)cap * sizeof *s);
+        if (!s) return -1;
+        p->slots = s;
+        p->cap_slots = cap;
+    }
+    p->slots[p->n_slots] = (slot){NULL, 0, 1};
+    return p->n_slots++;
+}
+
 static void note_scratch(plan *p, const_dnnl_primitive_desc_t pd) {
     size_t s = dnnl_memory_desc_get_size(pd_md(pd, dnnl_query_scratchpad_md, 0));
     if (s > p->scratch_size) p->scratch_size = s;
@@ -821,7 +885,7 @@ static void note_scratch(plan *p, const_dnnl_primitive_desc_t pd) {
 
 /* A reorder from tensor memory (src md) into a staging slot of md want. */
 static df_status plan_pre_reorder(df_net *net, plan *p, layer_rt *r, int k, const dnnl_memory_desc_t *src,
-                                  const dnnl_memory_desc_t *want, df_error *err) {
+                                  const dnnl_memory_desc_t *want, int use_slot, df_error *err) {
     df_status status = DF_OK;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_attr_t attr = NULL;
@@ -833,7 +897,9 @@ static df_status plan_pre_reorder(df_net *net, plan *p, layer_rt *r, int k, cons
     note_scratch(p, rpd);
     DN(dnnl_primitive_create(&pr->prim, rpd), "creating a reorder between layers");
     DN(dnnl_memory_create(&pr->dst, want, net->engine, DNNL_MEMORY_NONE), "creating staging memory");
-    pr->slot = slot_acquire(p, dnnl_memory_desc_get_size(want));
+    size_t need = dnnl_memory_desc_get_size(want);
+    pr->slot = use_slot >= 0 ? use_slot : slot_acquire(p, need);
+    if (pr->slot >= 0 && p->slots[pr->slot].size < need) p->slots[pr->slot].size = need;
     if (pr->slot < 0) {
         status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning buffers");
         goto fail;
@@ -844,6 +910,105 @@ static df_status plan_pre_reorder(df_net *net, plan *p, layer_rt *r, int k, cons
 fail:
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (attr) dnnl_primitive_attr_destroy(attr);
+    return status;
+}
+
+/* Layer i (a convolution) wants tensor t in format want, and t comes from a
+ * convolution that picked another format. That convolution can often write
+ * the wanted format itself, saving a reorder pass over the whole activation
+ * (VGG16: the 3-channel first layer prefers NHWC, Winograd wants nChw16c).
+ * Whether it is faster (producer as is + the reorder, vs the producer
+ * writing want) is measured once and remembered; only a tensor with a
+ * single consumer is refitted. */
+static df_status refit_producer(df_net *net, plan *p, int i, int t, const dnnl_memory_desc_t *want,
+                                df_error *err) {
+    df_status status = DF_OK;
+    int j = net->tensors[t].producer;
+    if (j < 0 || t == net->output) return DF_OK;
+    layer *Lj = &net->layers[j];
+    if (Lj->kind != OP_CONV || Lj->refit == REFIT_NO) return DF_OK;
+    int forced = net->opts.conv_algo == DF_CONV_ALGO_WINOGRAD; /* no measurements: refit wherever possible */
+    if (Lj->refit == REFIT_UNDECIDED && !net->opts.autotune && !forced) return DF_OK;
+    for (int k = 0; k < net->n_layers; k++)
+        for (int m = 0; k != i && m < net->layers[k].n_in; m++)
+            if (net->layers[k].in[m] == t) return DF_OK;
+    layer_rt *rj = &p->rt[j];
+    dnnl_data_type_t dt = p->precision == DF_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_alg_kind_t alg = rj->alg == ALG_WINOGRAD ? dnnl_convolution_winograd : dnnl_convolution_direct;
+    dnnl_primitive_desc_t alt = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t wmem = NULL;
+    const dnnl_memory_desc_t *jin = &p->tmd[Lj->in[0]];
+    if (conv_pd_fmt(net, Lj, p->batch, dt, alg, NULL, want, &alt) != dnnl_success) {
+        if (Lj->refit == REFIT_UNDECIDED) Lj->refit = REFIT_NO;
+        return DF_OK;
+    }
+    if (Lj->refit == REFIT_UNDECIDED && forced) Lj->refit = REFIT_YES;
+    if (Lj->refit == REFIT_UNDECIDED) {
+        status = time_conv(net, Lj, rj->pd, jin, want, &Lj->ms_refit_not, err);
+        if (!status) status = time_conv(net, Lj, alt, jin, NULL, &Lj->ms_refit, err);
+        if (status) goto fail;
+        Lj->refit = Lj->ms_refit < Lj->ms_refit_not ? REFIT_YES : REFIT_NO;
+    }
+    if (Lj->refit == REFIT_YES) {
+        /* The refitted producer may want its own input in another format:
+         * redo its input reorder. Its old staging slot is free of other
+         * users while it runs; a producer that had none gets a slot of its
+         * own (acquiring a shared one now could overlap buffers live when
+         * layer j runs). */
+        const dnnl_memory_desc_t *nsrc = pd_md(alt, dnnl_query_src_md, 0);
+        const dnnl_memory_desc_t *osrc = pd_md(rj->pd, dnnl_query_src_md, 0);
+        if (!dnnl_memory_desc_equal(nsrc, osrc)) {
+            int sl = -1;
+            if (rj->n_pre) {
+                sl = rj->pre[0].slot;
+                dnnl_primitive_destroy(rj->pre[0].prim);
+                dnnl_memory_destroy(rj->pre[0].dst);
+                memset(&rj->pre[0], 0, sizeof rj->pre[0]);
+                rj->n_pre = 0;
+            }
+            if (!dnnl_memory_desc_equal(jin, nsrc)) {
+                if (sl < 0 && (sl = slot_new(p)) < 0) {
+                    status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning buffers");
+                    goto fail;
+                }
+                status = plan_pre_reorder(net, p, rj, 0, jin, nsrc, sl, err);
+                if (status) goto fail;
+            } else {
+                rj->src_use[0] = p->tmem[Lj->in[0]];
+            }
+        }
+        const dnnl_memory_desc_t *wmd = pd_md(alt, dnnl_query_weights_md, 0), *cur;
+        DN(dnnl_memory_get_memory_desc(rj->w_mem, &cur), "querying weights");
+        if (!dnnl_memory_desc_equal(cur, wmd)) {
+            status = reorder_weights(net, Lj, wmd, &wmem, err);
+            if (status) goto fail;
+        }
+        DN(dnnl_primitive_create(&prim, alt), "creating a convolution");
+        dnnl_memory_t tmem;
+        DN(dnnl_memory_create(&tmem, want, net->engine, DNNL_MEMORY_NONE), "creating a tensor");
+        dnnl_memory_destroy(p->tmem[t]);
+        p->tmem[t] = tmem;
+        p->tmd[t] = *want;
+        size_t need = dnnl_memory_desc_get_size(want);
+        if (p->slots[p->tslot[t]].size < need) p->slots[p->tslot[t]].size = need;
+        if (wmem) {
+            dnnl_memory_destroy(rj->w_mem);
+            rj->w_mem = wmem;
+            wmem = NULL;
+        }
+        dnnl_primitive_destroy(rj->prim);
+        dnnl_primitive_desc_destroy(rj->pd);
+        rj->prim = prim;
+        rj->pd = alt;
+        prim = NULL;
+        alt = NULL;
+        note_scratch(p, rj->pd);
+    }
+fail:
+    if (prim) dnnl_primitive_destroy(prim);
+    if (alt) dnnl_primitive_desc_destroy(alt);
+    if (wmem) dnnl_memory_destroy(wmem);
     return status;
 }
 
@@ -861,7 +1026,7 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
     want0.data_type = dt; /* only the fp32 net input can differ, and it is plain NHWC */
     r->alg = ALG_DIRECT;
     if (L->kind == OP_CONV) {
-        status = conv_choose(net, L, batch, dt, &r->pd, &r->alg, err);
+        status = conv_choose(net, L, batch, dt, &have0, &r->pd, &r->alg, err);
         if (status) goto fail;
         want0 = *pd_md(r->pd, dnnl_query_src_md, 0);
     } else if (L->kind == OP_POOL || L->kind == OP_GAP) {
@@ -872,16 +1037,21 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
     note_scratch(p, r->pd);
     DN(dnnl_primitive_create(&r->prim, r->pd), "creating a primitive");
 
+    if (L->kind == OP_CONV && !dnnl_memory_desc_equal(&have0, &want0)) {
+        status = refit_producer(net, p, i, L->in[0], &want0, err);
+        if (status) goto fail;
+        have0 = p->tmd[L->in[0]];
+    }
     r->src_use[0] = p->tmem[L->in[0]];
     if (!dnnl_memory_desc_equal(&have0, &want0)) {
-        status = plan_pre_reorder(net, p, r, 0, &have0, &want0, err);
+        status = plan_pre_reorder(net, p, r, 0, &have0, &want0, -1, err);
         if (status) goto fail;
     }
     if (L->kind == OP_ADD) {
         dnnl_memory_desc_t have1 = p->tmd[L->in[1]];
         r->src_use[1] = p->tmem[L->in[1]];
         if (!dnnl_memory_desc_equal(&have1, &want0)) {
-            status = plan_pre_reorder(net, p, r, 1, &have1, &want0, err);
+            status = plan_pre_reorder(net, p, r, 1, &have1, &want0, -1, err);
             if (status) goto fail;
         }
     }
@@ -1231,6 +1401,9 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
                 APPEND("  %s", p->rt[i].alg == ALG_WINOGRAD ? "winograd" : "direct");
                 if (L->ms_direct > 0)
                     APPEND(" (measured direct %.2f ms, winograd %.2f ms)", L->ms_direct, L->ms_winograd);
+                if (L->refit == REFIT_YES) APPEND(" writes the next layer's format");
+                if (L->refit == REFIT_YES && L->ms_refit > 0)
+                    APPEND(" (%.2f ms vs %.2f ms with a reorder)", L->ms_refit, L->ms_refit_not);
             }
             if (p->rt[i].n_pre) APPEND("  +%d reorder", p->rt[i].n_pre);
         }
@@ -1239,3 +1412,5 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
 #undef APPEND
     if (n >= size && size > 4) memcpy(buf + size - 4, "...", 4);
 }
+
+int64_t df_net_num_params(const df_net *net) { return net->num_params; }

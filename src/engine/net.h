@@ -23,6 +23,8 @@
 #ifndef DF_ENGINE_NET_H
 #define DF_ENGINE_NET_H
 
+#include <stdint.h>
+
 #include "core/error.h"
 
 typedef enum df_precision {
@@ -68,7 +70,9 @@ typedef struct df_pool2d_desc {
 typedef enum df_conv_algo {
     DF_CONV_ALGO_AUTO = 0,  /* measure when autotune is on, else direct */
     DF_CONV_ALGO_DIRECT,    /* direct everywhere */
-    DF_CONV_ALGO_WINOGRAD   /* Winograd wherever oneDNN accepts it (tests, benchmarks) */
+    DF_CONV_ALGO_WINOGRAD   /* Winograd wherever oneDNN accepts it, and a convolution feeding
+                             * one that wants another format writes that format wherever
+                             * it can; nothing measured (tests, benchmarks) */
 } df_conv_algo;
 
 typedef struct df_net_options {
@@ -124,6 +128,8 @@ df_status df_net_run(df_net *net, const float *input, int batch, float *output,
 df_precision df_net_precision(const df_net *net);
 /* One line per layer: op, shape, chosen algorithm, into buf. */
 void df_net_describe(const df_net *net, char *buf, size_t size);
+/* Weights and biases of every convolution in the net. */
+int64_t df_net_num_params(const df_net *net);
 /* Floating-point operations per image (multiply-add = 2). Counts the
  * convolutions only; pools and adds are a fraction of a percent. */
 double df_net_flops_per_image(const df_net *net);

@@ -1,10 +1,12 @@
 /*
  * Resizing RGB8 images (stretching; the aspect ratio is not kept, as Keras).
  *
- * NEAREST: PIL's rule, source index floor((x + 0.5) * in / out), computed
- *   exactly in integers as ((2x + 1) * in) / (2 * out). (Pillow accumulates
- *   the position in doubles, so in rare cases where the exact value is an
- *   integer it can pick the index one lower; we take the exact value.)
+ * NEAREST: what Keras gets from PIL (Pillow's ImagingScaleAffine): the
+ *   source position starts at 0.5 * in / out and is ACCUMULATED in doubles,
+ *   x += in / out, truncated per pixel. That is floor((x + 0.5) * in / out)
+ *   except where rounding of the running sum lands just below an integer
+ *   (in=14, out=5, x=2 gives 6, not 7); we reproduce the accumulation so the
+ *   pixels are Pillow's exactly (checked against Pillow 9.4).
  * AREA: box filter. Output pixel i covers source interval
  *   [i * in / out, (i + 1) * in / out]; each source pixel weighs by the exact
  *   length of its overlap (computed in integers, in units of 1/out), so an
@@ -113,12 +115,15 @@ static df_status resize_nearest(const df_image *src, df_image *dst, df_error *er
     const int64_t iw = src->width, ih = src->height, ow = dst->width, oh = dst->height;
     int *xs = malloc((size_t)ow * sizeof *xs);
     if (!xs) return df_error_set(err, DF_ERR_NOMEM, "resize: out of memory");
-    for (int64_t x = 0; x < ow; x++) {
-        int64_t sx = ((2 * x + 1) * iw) / (2 * ow);
+    const double sxs = (double)iw / (double)ow, sys = (double)ih / (double)oh;
+    double xo = sxs * 0.5;
+    for (int64_t x = 0; x < ow; x++, xo += sxs) {
+        int64_t sx = (int64_t)xo;
         xs[x] = (int)(sx < iw ? sx : iw - 1);
     }
-    for (int64_t y = 0; y < oh; y++) {
-        int64_t sy = ((2 * y + 1) * ih) / (2 * oh);
+    double yo = sys * 0.5;
+    for (int64_t y = 0; y < oh; y++, yo += sys) {
+        int64_t sy = (int64_t)yo;
         if (sy > ih - 1) sy = ih - 1;
         const uint8_t *row = src->pixels + (size_t)sy * (size_t)iw * 3;
         uint8_t *o = dst->pixels + (size_t)y * (size_t)ow * 3;

@@ -41,7 +41,7 @@ df_train_options df_train_options_default(void) {
     o.feature_cache = 4;
     o.resize = -1;
     o.seed = 1;
-    o.image_cache_bytes = (size_t)512 << 20;
+    o.image_cache_bytes = (size_t)256 << 20;
     return o;
 }
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# train / evaluate / predict / report through the command line on the closet
+# photos with the real MobileNetV2 (skipped when ../shared is absent).
+set -euo pipefail
+CLI=${DF_CLI:?}
+SHARED=${DF_SHARED_DIR:-../shared}
+if [ ! -d "$SHARED/datasets/closet" ]; then
+  echo "SKIP: $SHARED/datasets/closet not found (set DF_SHARED_DIR)"; exit 77
+fi
+PY=/usr/bin/python3
+DATA=$SHARED/datasets/closet
+W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# A short run: model, history, report.
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 6 \
+  --feature-cache 1 --out "$T/m.dfm" --history "$T/h.csv" --report "$T/report" --quiet >"$T/train.out"
+[ -s "$T/m.dfm" ] || fail "no model written"
+[ ! -e "$T/m.dfm.ckpt" ] || fail "checkpoint left behind after a finished run"
+[ "$(wc -l <"$T/h.csv")" -eq 7 ] || fail "history should have a header and 6 rows"
+head -1 "$T/h.csv" | grep -qx "epoch,loss,accuracy,val_loss,val_accuracy" || fail "history header"
+[ -s "$T/report/report.html" ] || fail "no report.html"
+grep -q "validation accuracy" "$T/train.out" || fail "train prints the final evaluation"
+
+# evaluate --json: the documented object, counts adding up to the 21 validation photos.
+"$CLI" evaluate --model "$T/m.dfm" --data "$DATA" --json >"$T/ev.json"
+$PY - "$T/ev.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["classes"] == ["bottoms", "shoes", "tops"], d["classes"]
+assert sum(map(sum, d["confusion"])) == 21
+assert [p["support"] for p in d["per_class"]] == [8, 5, 8]
+assert 0.8 <= d["accuracy"] <= 1.0, d["accuracy"]
+assert d["loss"] > 0
+for p in d["per_class"]:
+    assert set(p) == {"class", "precision", "recall", "f1", "support"}
+PYEOF
+
+# predict --json: one line per photo, probabilities summing to 1; a bad file
+# among good ones: one error line, exit 1, the others still printed.
+photos=$(find "$DATA/validation" -type f | sort | head -n 3)
+# shellcheck disable=SC2086
+"$CLI" predict --model "$T/m.dfm" --json $photos >"$T/pred.json"
+[ "$(wc -l <"$T/pred.json")" -eq 3 ] || fail "predict --json prints one line per photo"
+$PY - "$T/pred.json" <<'PYEOF'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    assert set(d) == {"path", "class", "probabilities"}
+    assert abs(sum(d["probabilities"].values()) - 1) < 1e-3
+    assert d["class"] == max(d["probabilities"], key=d["probabilities"].get)
+PYEOF
+echo "not a photo" >"$T/note.jpg"
+set +e
+"$CLI" predict --model "$T/m.dfm" "$T/note.jpg" $photos >"$T/p.out" 2>"$T/p.err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "predict with a bad photo should exit 1, got $rc"
+[ "$(wc -l <"$T/p.err")" -eq 1 ] && grep -q "note.jpg" "$T/p.err" || fail "one error line naming the file"
+[ "$(wc -l <"$T/p.out")" -eq 3 ] || fail "the good photos are still predicted"
+
+# A model refuses a backbone file it was not trained on.
+set +e
+"$CLI" predict --model "$T/m.dfm" --weights "$SHARED/models/tf2_mobilenet_v2_1.0_224_ptq.tflite" $photos \
+  >/dev/null 2>"$T/w.err"; rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "not the ones the model was trained on" "$T/w.err" || fail "wrong weights accepted"
+
+# report from the model and its history.
+"$CLI" report --model "$T/m.dfm" --data "$DATA" --history "$T/h.csv" --out "$T/r2" 2>/dev/null
+for f in report.html accuracy.png loss.png confusion_matrix.png gallery.png samples.png model_summary.png \
+         classification_report.txt; do
+  [ -s "$T/r2/$f" ] || fail "report is missing $f"
+done
+
+# Usage and data errors: one line, non-zero, no model file.
+set +e
+"$CLI" train --data "$T/nowhere" --backbone tflite --weights "$W" --out "$T/x.dfm" 2>"$T/e1"; rc1=$?
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/x.dfm" --epochs zero 2>"$T/e2"; rc2=$?
+set -e
+[ $rc1 -eq 1 ] && [ "$(wc -l <"$T/e1")" -eq 1 ] && grep -q nowhere "$T/e1" || fail "missing folder: $(cat "$T/e1")"
+[ $rc2 -eq 2 ] && grep -q -- "--epochs" "$T/e2" || fail "bad --epochs: $(cat "$T/e2")"
+[ ! -e "$T/x.dfm" ] || fail "a failed run left a model"
+
+# Ctrl-C: a checkpoint, a non-zero exit, the old model untouched; --resume finishes.
+cp "$T/m.dfm" "$T/keep.dfm"
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 400 \
+  --feature-cache 0 --out "$T/m.dfm" >/dev/null 2>"$T/int.err" &
+pid=$!
+# Live augmentation runs the backbone every epoch, so the run is still going
+# when the signal comes once the first epoch has been reported.
+for _ in $(seq 1 600); do
+  sleep 0.1
+  grep -q "^epoch" "$T/int.err" && break
+done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -ne 0 ] || fail "an interrupted run must not exit 0"
+[ -s "$T/m.dfm.ckpt" ] || fail "no checkpoint after Ctrl-C: $(tail -1 "$T/int.err")"
+grep -q "continue with --resume" "$T/int.err" || fail "the message should say how to continue"
+cmp -s "$T/m.dfm" "$T/keep.dfm" || fail "the previous model changed"
+n=$(sed -n 's/.*interrupted in epoch \([0-9]*\).*/\1/p' "$T/int.err")
+[ -n "$n" ] || fail "no epoch in: $(tail -1 "$T/int.err")"
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs $((n + 1)) \
+  --feature-cache 0 --out "$T/m.dfm" --resume "$T/m.dfm.ckpt" --history "$T/hr.csv" --quiet >/dev/null
+[ "$(wc -l <"$T/hr.csv")" -eq $((n + 2)) ] || fail "the resumed history should cover all $((n + 1)) epochs"
+[ ! -e "$T/m.dfm.ckpt" ] || fail "the checkpoint should be removed once the resumed run finished"
+echo "cli_train: 1 passed, 0 failed"
