@@ -3,11 +3,7 @@
  * point the file reader uses, df_npy_parse; what parses is written back
  * with df_npy_header and parsed again, which must give the same shape.
  *
- * Not built by CMake. Build from the repository root and run on a seed
- * corpus of small .npy files (e.g. written by `deepfashion features`):
- *   SRCS="fuzz/fuzz_npy.c src/formats/npy.c $(ls src/core/[a-z]*.c)"
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $SRCS -lm -o fuzz_npy
- *   ./fuzz_npy -max_total_time=60 -max_len=4096 corpus/
+ * Built and run by scripts/fuzz.sh SECONDS npy (seeds: fuzz/npy_seeds.c).
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -84,6 +84,7 @@ SEED_SUPPORT="tests/support/tflite_builder.c tests/support/h5_fixture.c"
 max_len_for() {
     case $1 in
         image) echo 262144 ;;
+        npy) echo 4096 ;;
         *) echo 1048576 ;;
     esac
 }
@@ -115,7 +116,7 @@ for t in "$@"; do
     # third-party libraries are suppressed as in make sanitize.
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 OMP_NUM_THREADS=1 \
     "$bin" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb="$RSS_MB" \
         -max_len="$(max_len_for "$t")" -artifact_prefix="$art/" -print_final_stats=1 \

@@ -372,14 +372,12 @@ if [ $have_h5 -eq 1 ]; then
         "$CLI" train --data "$small" --backbone vgg16 --weights "$gen/vgg16_missing_group.h5" \
         --out "$out/model.h5" --epochs 1 --precision fp32
     no_output "$out" "train on a VGG16 file with a layer missing"
-    if "$CLI" features --help >/dev/null 2>&1; then
-        expect_error "features from a VGG16 file with a wrong shape" "vgg16_wrong_shape\.h5: .*block4_conv1" \
-            "$CLI" features --backbone vgg16 --weights "$gen/vgg16_wrong_shape.h5" \
-            --out "$tmp/feat-wrong/features.npy" "$small"
-        no_output "$tmp/feat-wrong" "features from a VGG16 file with a wrong shape"
-    else
-        skip "no 'features' command in this build: its VGG16 case is skipped"
-    fi
+    mkdir -p "$tmp/feat-wrong"
+    expect_error "features from a VGG16 file with a wrong shape" \
+        "vgg16_wrong_shape\.h5: .*block4_conv1.*\(3, 3, 256, 256\)" \
+        "$CLI" features --backbone vgg16 --weights "$gen/vgg16_wrong_shape.h5" --precision fp32 \
+        --out "$tmp/feat-wrong/features.npy" "$fx/good.bmp"
+    no_output "$tmp/feat-wrong" "features from a VGG16 file with a wrong shape"
 fi
 
 if [ $have_tflite -eq 1 ]; then
@@ -396,6 +394,15 @@ if [ $have_tflite -eq 1 ]; then
         "$CLI" classify --weights "$gen/float_notop.tflite" "$fx/good.bmp"
     run "classify with a small valid model" "$CLI" classify --weights "$gen/float.tflite" "$fx/good.bmp"
     [ $rc -eq 0 ] || fail "classify with a valid model exited $rc: $(cat "$tmp/err")"
+    mkdir -p "$tmp/feat-bad"
+    expect_error "features with a truncated TFLite file" "truncated\.tflite: " \
+        "$CLI" features --backbone tflite --weights "$gen/truncated.tflite" --precision fp32 \
+        --out "$tmp/feat-bad/f.npy" "$fx/good.bmp"
+    no_output "$tmp/feat-bad" "features with a truncated TFLite file"
+    expect_error "features with a bad image among good ones" "text\.jpg: " \
+        "$CLI" features --backbone tflite --weights "$gen/float_notop.tflite" --precision fp32 \
+        --out "$tmp/feat-bad/f.npy" "$fx/good.bmp" "$fx/text.jpg" "$fx/rgb.png"
+    no_output "$tmp/feat-bad" "features with a bad image among good ones"
     out="$tmp/train-trunc"
     mkdir -p "$out"
     expect_error "train on a truncated TFLite file" "truncated\.tflite: " \
