@@ -8,11 +8,13 @@
 # library's sources (src/*/*.c minus src/cli, compiled once with
 # -fsanitize=fuzzer-no-link into build-fuzz/obj), seeded by
 # fuzz/<target>_seeds.c into build-fuzz/corpus-<target> (generated files,
-# never committed), and run for
-# SECONDS in libFuzzer's fork mode so that it keeps going after a crash. One
-# line per target: executions, crashes (and leaks/timeouts/OOMs), new corpus
-# size; crash inputs land in build-fuzz/artifacts-<target>/, the full log in
-# build-fuzz/log-<target>.txt. Exit status 1 when any target crashed.
+# never committed), and run for SECONDS in libFuzzer's fork mode so that it
+# keeps going after a crash. One line per target: executions, crashes,
+# timeouts, OOMs, corpus size; crash inputs land in
+# build-fuzz/artifacts-<target>/, the log in build-fuzz/log-<target>.txt
+# (fork mode keeps only the headline of each crash: rerun
+# build-fuzz/fuzz_<target> on the artifact for the stack). Exit status 1 when
+# any target crashed, hung or ran out of memory.
 #
 # Environment: CC (default clang), FUZZ_RSS_MB (default 2048), FUZZ_JOBS for
 # the build (default nproc).
