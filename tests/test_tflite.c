@@ -1210,6 +1210,38 @@ static void test_hostile_structures(void **state) {
     assert_null(m);
 }
 
+/* An operator input of -1 means "absent" in the file, which the reader
+ * accepts for any input slot: a required input that is absent must be a
+ * DF_ERR_FORMAT from the builder, not an index -1 (found by fuzz_tflite:
+ * SOFTMAX with input -1 read before the builder's value array). */
+static void test_missing_operator_input(void **state) {
+    (void)state;
+    static const struct {
+        int op, input;
+        const char *what;
+    } cases[] = {{11, 0, "SOFTMAX"}, {9, 0, "FULLY_CONNECTED"}, {0, 0, "CONV_2D"},
+                 {3, 1, "ADD"}, {6, 0, "AVERAGE_POOL_2D"}, {8, 0, "MEAN"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        small_model s;
+        small_model_init(&s, 0, 5);
+        s.op[cases[k].op].inputs[cases[k].input] = -1;
+        size_t size;
+        uint8_t *bytes = small_model_bytes(&s, 0, &size);
+        df_tflite_model *m = parse_ok(bytes, size);
+        df_backbone_options o = test_options(1);
+        df_tflite_graph *g = NULL;
+        df_error err;
+        df_status st = df_tflite_graph_create(m, m->outputs[0], &o, &g, &err);
+        if (st != DF_ERR_FORMAT || !strstr(err.message, "input is missing") ||
+            !strstr(err.message, cases[k].what))
+            fail_msg("%s input %d = -1: status %d, message '%s'", cases[k].what, cases[k].input,
+                     (int)st, err.message);
+        assert_null(g);
+        df_tflite_destroy(m);
+        free(bytes);
+    }
+}
+
 /* ---- photos ---- */
 
 static void load_224(const char *shared, const char *name, df_image *out) {
@@ -1477,6 +1509,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_truncated_files),
         cmocka_unit_test(test_mutated_files),
         cmocka_unit_test(test_hostile_structures),
+        cmocka_unit_test(test_missing_operator_input),
         cmocka_unit_test(test_classify_photos),
         cmocka_unit_test(test_backbones_open),
         cmocka_unit_test(test_bf16_matches_fp32),

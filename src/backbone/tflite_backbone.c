@@ -241,7 +241,11 @@ static df_status check_output(builder *b, int i, int h, int w, int c) {
     return DF_OK;
 }
 
+/* Operator inputs may be -1 ("optional, absent") in the file, and the reader
+ * accepts that for every input slot: an op's required inputs are checked
+ * here, before b->v is indexed. */
 static df_status engine_input(builder *b, int i, int t, int allow_pad, int *h, int *w, int *c) {
+    if (t < 0) return op_fail(b, i, DF_ERR_FORMAT, "input is missing");
     const value *v = &b->v[t];
     if (v->kind == V_PAD && !allow_pad)
         return op_fail(b, i, DF_ERR_UNSUPPORTED, "input %s comes from a PAD that no convolution "
@@ -281,6 +285,7 @@ static df_status new_slot(builder *b, int i, size_t len, int *slot) {
 
 /* The host slot holding tensor t, handing an engine tensor over if needed. */
 static df_status host_input(builder *b, int i, int t, int *slot, size_t *len) {
+    if (t < 0) return op_fail(b, i, DF_ERR_FORMAT, "input is missing");
     value *v = &b->v[t];
     if (v->kind == V_HOST) {
         *slot = v->slot;
