@@ -372,6 +372,7 @@ static df_status add_conv(builder *b, int i, int depthwise) {
         return op_fail(b, i, DF_ERR_FORMAT, "builtin options of type %d (expected %d)", o->type,
                        want);
     int xt = op->inputs[0], wt = op->inputs[1], bt = op->n_inputs > 2 ? op->inputs[2] : -1;
+    if (xt < 0) return op_fail(b, i, DF_ERR_FORMAT, "input is missing");
     df_status st = need_const(b, i, wt, "filter");
     if (st) return st;
     const df_tflite_tensor *w = tensor(b, wt);
