@@ -80,8 +80,13 @@ df_status df_train_load_photo(const df_backbone *bb, const char *path, df_resize
     int h, w;
     df_backbone_input_size(bb, &h, &w);
     df_image_load_options lo = df_image_load_options_default();
-    lo.min_width = w;
-    lo.min_height = h;
+    /* DCT scaling is a low-pass prefilter: right for area and bilinear
+     * resizing, but NEAREST must see the full-resolution pixels to give
+     * Keras' (PIL's) result exactly. */
+    if (resize != DF_RESIZE_NEAREST) {
+        lo.min_width = w;
+        lo.min_height = h;
+    }
     df_image full = {0};
     df_status st = df_image_load(path, &lo, &full, err);
     if (st != DF_OK) return st;
