@@ -484,7 +484,7 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
             /* Variant 0 without augmentation would bias towards clean photos;
              * every variant is augmented (when augmentation is on), keyed by
              * the variant number instead of the epoch. */
-            plan.aug_key = 1000000 + v;
+            plan.aug_key = DF_TRAIN_VARIANT_KEY(v);
             st = run_plan(bb, &plan, cache + (size_t)v * N * F, res, err);
             if (st != DF_OK) goto done;
             if (opt->stop_flag && *opt->stop_flag) {
