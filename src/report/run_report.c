@@ -254,7 +254,10 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
         for (int k = 0; k < SAMPLE_AUGMENTED; k++) {
             df_rng rng;
             df_augment_params p;
-            df_rng_seed_for(&rng, seed, DF_STREAM_AUGMENT, (uint64_t)idx, (uint64_t)k);
+            /* The very variants training saw: cached ones are keyed by
+             * variant (train.c), live ones by epoch. */
+            uint64_t key = o && o->feature_cache > 0 ? (uint64_t)DF_TRAIN_VARIANT_KEY(k) : (uint64_t)k;
+            df_rng_seed_for(&rng, seed, DF_STREAM_AUGMENT, (uint64_t)idx, key);
             df_augment_sample(&aug, sample_orig[n_samples].height, sample_orig[n_samples].width,
                               &rng, &p);
             st = df_augment_apply(&sample_orig[n_samples], &p, &sample_aug[n_samples][k], err);

@@ -38,6 +38,10 @@
 #include "nn/head.h"
 #include "optim/adam.h"
 
+/* Augmentation stream key of cached variant v (live augmentation uses the
+ * epoch number): df_rng_seed_for(seed, DF_STREAM_AUGMENT, photo, key). */
+#define DF_TRAIN_VARIANT_KEY(v) (1000000 + (v))
+
 typedef struct df_epoch_stats {
     int epoch;          /* 1-based */
     int epochs;
