@@ -136,12 +136,12 @@ echo "kill -9 during the save: caught $caught time(s) in $trial trial(s)"
 
 # ---- 3. SIGINT, checkpoint, --resume -------------------------------------------
 a="$tmp/a.h5" b="$tmp/b.h5"
-timeout 120 "$CLI" train "${common[@]}" --epochs 6 --out "$a" --history "$tmp/a.csv" \
+timeout 120 "$CLI" train "${common[@]}" --epochs 12 --out "$a" --history "$tmp/a.csv" \
     >"$tmp/out" 2>"$tmp/err" || fail "uninterrupted run: $(tail -3 "$tmp/err")"
-"$CLI" train "${common[@]}" --epochs 6 --out "$b" --history "$tmp/b.csv" >"$tmp/out" 2>"$tmp/log" &
+"$CLI" train "${common[@]}" --epochs 12 --out "$b" --history "$tmp/b.csv" >"$tmp/out" 2>"$tmp/log" &
 pid=$!
 pids+=("$pid")
-if wait_for "epoch   2/6" "$tmp/log" 60; then
+if wait_for "epoch   2/12" "$tmp/log" 60; then
     kill -INT "$pid"
     wait "$pid"
     rc=$?
@@ -151,7 +151,7 @@ if wait_for "epoch   2/6" "$tmp/log" 60; then
     [ -e "$b" ] && fail "SIGINT: wrote the final model $b for an interrupted run"
     compgen -G "$tmp/b.h5*.tmp-*" >/dev/null && fail "SIGINT: left temp files: $(ls "$tmp" | grep tmp-)"
     interrupted=$(grep -o "interrupted in epoch [0-9]*" "$tmp/log")
-    timeout 120 "$CLI" train "${common[@]}" --epochs 6 --out "$b" --history "$tmp/b.csv" \
+    timeout 120 "$CLI" train "${common[@]}" --epochs 12 --out "$b" --history "$tmp/b.csv" \
         --resume "$b.ckpt" >"$tmp/out" 2>"$tmp/err" || fail "--resume: $(tail -3 "$tmp/err")"
     if ! cmp -s "$tmp/a.csv" "$tmp/b.csv"; then
         fail "resumed history differs from the uninterrupted one ($interrupted):
@@ -161,7 +161,7 @@ $(diff "$tmp/a.csv" "$tmp/b.csv" | head -10)"
     timeout 20 "$CLI" predict --model "$b" --precision fp32 "$photo" >"$tmp/pb" 2>&1
     cmp -s "$tmp/pa" "$tmp/pb" || fail "resumed model predicts $(cat "$tmp/pb"), uninterrupted $(cat "$tmp/pa")"
     [ -e "$b.ckpt" ] && fail "the checkpoint was left behind after the resumed run finished"
-    echo "SIGINT + --resume: $interrupted, history identical over 6 epochs"
+    echo "SIGINT + --resume: $interrupted, history identical over 12 epochs"
 else
     kill -9 "$pid" 2>/dev/null
     fail "training never reached epoch 2: $(tail -3 "$tmp/log")"
