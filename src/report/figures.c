@@ -401,15 +401,28 @@ df_status df_figure_gallery(const df_report_data *d, const char *title, double s
     }
     draw_title(&c, title);
 
+    /* The gallery may hold a selection of the photos (misclassified first);
+     * the confusion matrix, when given, counts all of them. */
+    int n_total = d->n_gallery;
+    if (d->confusion) {
+        int sum = 0, trace = 0;
+        for (int r = 0; r < d->n_classes; r++)
+            for (int k = 0; k < d->n_classes; k++) {
+                sum += d->confusion[r * d->n_classes + k];
+                if (r == k) trace += d->confusion[r * d->n_classes + k];
+            }
+        n_total = sum;
+        n_wrong = sum - trace;
+    }
     char summary[160];
     if (n_wrong > 0)
         snprintf(summary, sizeof summary,
                  "%d of %d validation photos misclassified \xC2\xB7 misclassified first \xC2\xB7 "
                  "showing %d",
-                 n_wrong, d->n_gallery, shown);
+                 n_wrong, n_total, shown);
     else
         snprintf(summary, sizeof summary,
-                 "all %d validation photos classified correctly \xC2\xB7 showing %d", d->n_gallery,
+                 "all %d validation photos classified correctly \xC2\xB7 showing %d", n_total,
                  shown);
     df_plot_text(&c, MARGIN, DF_FIGURE_TITLE_BAND + 10, summary, fnt(12.5, 0, C_MUTED),
                  DF_PLOT_LEFT, DF_PLOT_MIDDLE, 0);
