@@ -108,7 +108,7 @@ for t in "$@"; do
         echo "fuzz.sh: no fuzz/${t}_seeds.c: starting $t from an empty corpus" >&2
     fi
     nseed=$(ls "$corpus" | wc -l)
-    before=$(ls "$art" | wc -l)
+    ls "$art" >"$OUT/artifacts-before-$t.txt"
     echo "fuzzing $t for ${secs}s ($nseed corpus files)" >&2
     # fork=1: one worker at a time (the machine is shared), restarted after
     # each crash so one bug does not end the run.
@@ -131,7 +131,16 @@ for t in "$@"; do
     otc=$(echo "$stats" | sed -nE 's|.*oom/timeout/crash: ([0-9]+/[0-9]+/[0-9]+).*|\1|p')
     corp=$(echo "$stats" | sed -nE 's|.* corp: ([0-9]+).*|\1|p')
     IFS=/ read -r ooms timeouts crashes <<<"${otc:-0/0/0}"
-    new_art=$(( $(ls "$art" | wc -l) - before ))
+    # The last stats line can predate the last crash: count the new artifact
+    # files too (crash-/leak-, timeout-, oom- as libFuzzer names them).
+    new_files=$(ls "$art" | grep -vxF -f "$OUT/artifacts-before-$t.txt" || true)
+    new_art=$(printf '%s' "$new_files" | grep -c . || true)
+    n=$(printf '%s' "$new_files" | grep -cE '^(crash|leak)-' || true)
+    [ "$n" -gt "$crashes" ] && crashes=$n
+    n=$(printf '%s' "$new_files" | grep -c '^timeout-' || true)
+    [ "$n" -gt "$timeouts" ] && timeouts=$n
+    n=$(printf '%s' "$new_files" | grep -c '^oom-' || true)
+    [ "$n" -gt "$ooms" ] && ooms=$n
     if [ -z "$execs" ]; then
         execs="?"
         crashes="? (no stats: fuzzer exited $rc, see $log)"
