@@ -7,6 +7,7 @@
  * Does not write files (tests have their own writer).
  */
 #include "formats/keras_h5.h"
+#include "formats/h5_guard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -171,7 +172,34 @@ void df_keras_h5_close(df_keras_h5 *f) {
     free(f);
 }
 
+static df_status keras_open_unguarded(const char *path, df_keras_h5 **out, df_error *err);
+
+/* Everything the loaders read from the metadata: names, weight names, shapes. */
+static df_status keras_probe(const char *path, df_error *err) {
+    df_keras_h5 *f;
+    df_status st = keras_open_unguarded(path, &f, err);
+    for (int i = 0; st == DF_OK && i < f->n_w; i++)
+        for (int j = 0; st == DF_OK && j < f->w[i].n; j++) {
+            int rank;
+            size_t dims[DF_KERAS_H5_MAX_RANK];
+            st = df_keras_h5_weight_shape(f, i, j, &rank, dims, err);
+        }
+    if (f) df_keras_h5_close(f);
+    return st;
+}
+
 df_status df_keras_h5_open(const char *path, df_keras_h5 **out, df_error *err) {
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return df_error_set(err, DF_ERR_IO, "%s: cannot open weights file (%s)", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return df_error_set(err, DF_ERR_IO, "%s: weights file is not a regular file", path);
+    df_status st = df_h5_guarded_probe(path, "weights file", keras_probe, 10, err);
+    if (st != DF_OK) return st;
+    return keras_open_unguarded(path, out, err);
+}
+
+static df_status keras_open_unguarded(const char *path, df_keras_h5 **out, df_error *err) {
     df_status status = DF_OK;
     char why[200];
     char **layer_names = NULL;

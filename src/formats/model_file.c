@@ -9,6 +9,7 @@
  * against hostile files (see fuzz/fuzz_model_file.c for what was tried).
  */
 #include "formats/model_file.h"
+#include "formats/h5_guard.h"
 
 #include <hdf5.h>
 #include <errno.h>
@@ -1074,7 +1075,7 @@ fail:
     return st;
 }
 
-df_status df_model_load(const char *path, df_model **out, df_error *err) {
+static df_status load_unguarded(const char *path, df_model **out, df_error *err) {
     *out = NULL;
     hid_t f;
     df_status st = open_h5(path, &f, err);
@@ -1083,6 +1084,22 @@ df_status df_model_load(const char *path, df_model **out, df_error *err) {
     st = load_model(&r, f, out);
     H5Fclose(f);
     return st;
+}
+
+static df_status model_probe(const char *path, df_error *err) {
+    df_model *m;
+    df_status st = load_unguarded(path, &m, err);
+    df_model_destroy(m);
+    return st;
+}
+
+/* libhdf5 is probed in a child first (formats/h5_guard.h): checksums stop
+ * accidental damage, not a crafted file. */
+df_status df_model_load(const char *path, df_model **out, df_error *err) {
+    *out = NULL;
+    df_status st = df_h5_guarded_probe(path, "model file", model_probe, 10, err);
+    if (st != DF_OK) return st;
+    return load_unguarded(path, out, err);
 }
 
 static df_status load_checkpoint_part(const reader *r, hid_t f, const df_model *m,
@@ -1217,8 +1234,32 @@ fail:
     return st;
 }
 
+static df_status checkpoint_unguarded(const char *path, df_model **model, df_adam **adam,
+                                      df_train_state *state, df_error *err);
+
+static df_status checkpoint_probe(const char *path, df_error *err) {
+    df_model *m;
+    df_adam *a;
+    df_train_state s;
+    df_status st = checkpoint_unguarded(path, &m, &a, &s, err);
+    df_model_destroy(m);
+    df_adam_destroy(a);
+    df_train_state_free(&s);
+    return st;
+}
+
 df_status df_model_load_checkpoint(const char *path, df_model **model, df_adam **adam,
                                    df_train_state *state, df_error *err) {
+    *model = NULL;
+    *adam = NULL;
+    memset(state, 0, sizeof *state);
+    df_status st = df_h5_guarded_probe(path, "checkpoint", checkpoint_probe, 10, err);
+    if (st != DF_OK) return st;
+    return checkpoint_unguarded(path, model, adam, state, err);
+}
+
+static df_status checkpoint_unguarded(const char *path, df_model **model, df_adam **adam,
+                                      df_train_state *state, df_error *err) {
     *model = NULL;
     *adam = NULL;
     memset(state, 0, sizeof *state);
