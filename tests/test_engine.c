@@ -35,6 +35,8 @@
 #include "engine/net.h"
 #include "engine/reference.h"
 
+#include <oneapi/dnnl/dnnl.h>
+
 #define MAXT 24
 
 typedef struct tref {
@@ -469,8 +471,13 @@ static void test_bf16(void **state) {
     h_free(&h);
 }
 
-static void test_auto_precision(void **state) {
-    (void)state;
+static int cpu_has(dnnl_cpu_isa_t want) {
+    return ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)want) == (unsigned)want;
+}
+
+/* Builds and checks the auto-precision net; returns the resolved precision
+ * and leaves the last notice in notice_out. */
+static df_precision auto_chain(char *notice_out, size_t size) {
     harness h;
     h_init(&h, DF_PRECISION_AUTO, 1, DF_CONV_ALGO_AUTO, 2, 41);
     int x = h_input(&h, 20, 18, 8);
@@ -480,11 +487,50 @@ static void test_auto_precision(void **state) {
     h_check(&h, c, 0, 2e-2, "auto precision chain");
     df_precision p = df_net_precision(h.net);
     assert_true(p == DF_PRECISION_FP32 || p == DF_PRECISION_BF16);
-    print_message("  auto resolved to %s: %s\n", df_precision_name(p), h.last_notice);
+    snprintf(notice_out, size, "%s", h.last_notice);
     df_error err;
     assert_int_equal(df_net_reshape(h.net, 1, &err), DF_OK);
     assert_int_equal(df_net_precision(h.net), p); /* the choice sticks */
     h_free(&h);
+    return p;
+}
+
+/* Child with DNNL_MAX_CPU_ISA=AVX512_CORE_BF16 (bf16 without AMX): auto
+ * measures, and keeps bf16 only when it was 15% faster. */
+static int auto_measured_child(void) {
+    char note[200];
+    df_precision p = auto_chain(note, sizeof note);
+    double ms32, ms16;
+    printf("child: %s\n", note);
+    if (sscanf(note, "precision auto: fp32 %lf ms, bf16 %lf ms", &ms32, &ms16) != 2) return 1;
+    df_precision want = ms16 < 0.85 * ms32 ? DF_PRECISION_BF16 : DF_PRECISION_FP32;
+    printf("child: resolved %s, expected %s\n", df_precision_name(p), df_precision_name(want));
+    return p == want ? 0 : 1;
+}
+
+static void test_auto_precision(void **state) {
+    (void)state;
+    char note[200];
+    df_precision p = auto_chain(note, sizeof note);
+    print_message("  auto resolved to %s: %s\n", df_precision_name(p), note);
+    if (cpu_has(dnnl_cpu_isa_avx512_core_amx)) {
+        /* AMX: bf16 without measuring, so every run agrees. */
+        assert_int_equal(p, DF_PRECISION_BF16);
+        assert_non_null(strstr(note, "has AMX; fp32 not measured"));
+    }
+    if (!cpu_has(dnnl_cpu_isa_avx512_core_bf16)) {
+        assert_int_equal(p, DF_PRECISION_FP32);
+        print_message("SKIP (measured auto): no bf16 on this CPU\n");
+        return;
+    }
+    char self[4096], cmd[4200], out[2048];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    snprintf(cmd, sizeof cmd, "DNNL_MAX_CPU_ISA=AVX512_CORE_BF16 '%s' auto-measured-child", self);
+    int rc = df_test_run(cmd, out, sizeof out);
+    print_message("%s", out);
+    assert_int_equal(rc, 0);
 }
 
 /* Run in a child process with DNNL_MAX_CPU_ISA=AVX512_CORE (oneDNN latches
@@ -577,6 +623,7 @@ static void test_errors(void **state) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "bf16-fallback-child")) return bf16_fallback_child();
+    if (argc == 2 && !strcmp(argv[1], "auto-measured-child")) return auto_measured_child();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_fp32_batch1),
         cmocka_unit_test(test_conv_fp32_batch3),

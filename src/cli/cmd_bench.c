@@ -150,7 +150,7 @@ static int bench_backbone(int argc, char **argv) {
            weights ? "" : " (random weights: for timing only, the features mean nothing)");
     printf("input      %dx%dx3 -> %zu features\n", iw, ih, dim);
     printf("precision  %s%s\n", df_precision_name(df_backbone_precision(bb)),
-           opt.precision == DF_PRECISION_AUTO ? " (auto: measured)" : "");
+           opt.precision == DF_PRECISION_AUTO ? " (auto)" : "");
     if (net) printf("winograd   %d of 13 convolutions\n", df_net_winograd_layers(net));
     printf("build      %.0f ms (weights, primitives, measurements)\n", build_ms);
     printf("batch      %ld, %ld timed runs after 2 warm-up\n", batch, iters);
