@@ -64,6 +64,7 @@ typedef struct layer {
      * measurement, see refit_producer. */
     int refit;
     double ms_refit, ms_refit_not;
+    int alg_by_rule;      /* alg chosen without measuring (see WINO_SURE_C) */
     /* Residual add fused into a convolution as a oneDNN sum post-op (decided
      * at the first reshape, see plan_fusions): the conv gets fused_add (the
      * add's layer index) and sum_src (the residual tensor, whose buffer it
@@ -630,6 +631,16 @@ static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_
     return conv_pd_fmt(net, L, batch, dt, alg, NULL, dst_md, pd);
 }
 
+/* Where measuring direct vs Winograd is skipped because one is known to
+ * dominate (oneDNN 2.6 has Winograd only for avx512_core fp32; measured on
+ * Sapphire Rapids, 1 and 2 threads, batch 1 and 8, every VGG16 layer):
+ * >= 64 channels in and out: Winograd 1.3-2.9x faster than direct (224x224
+ * to 14x14); 3 input channels: direct 3-5x faster. In between it is
+ * measured, and Winograd must be WINO_MARGIN faster to be chosen. */
+#define WINO_SURE_C 64
+#define WINO_MIN_MEASURED_C 16
+#define WINO_MARGIN 0.10
+
 static int winograd_eligible(const layer *L) {
     const df_conv2d_desc *d = &L->conv;
     return L->kind == OP_CONV && d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 &&
@@ -783,6 +794,13 @@ static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t 
                              dnnl_primitive_desc_t *pd, int *alg_out, df_error *err) {
     df_status status = DF_OK;
     dnnl_primitive_desc_t direct = NULL, wino = NULL;
+    int in_c = net->tensors[L->in[0]].c;
+    if (dt == dnnl_f32 && winograd_eligible(L) && L->alg == ALG_UNDECIDED &&
+        net->opts.conv_algo == DF_CONV_ALGO_AUTO && net->opts.autotune && in_c < WINO_MIN_MEASURED_C) {
+        /* Too few input channels for Winograd's transforms to pay off. */
+        L->alg = ALG_DIRECT;
+        L->alg_by_rule = 1;
+    }
     if (dt == dnnl_f32 && winograd_eligible(L) && L->alg != ALG_DIRECT &&
         net->opts.conv_algo != DF_CONV_ALGO_DIRECT &&
         (L->alg == ALG_WINOGRAD || net->opts.conv_algo == DF_CONV_ALGO_WINOGRAD || net->opts.autotune)) {
@@ -794,12 +812,18 @@ static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t 
         *alg_out = ALG_DIRECT;
         return DF_OK;
     }
-    if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
+    if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO && in_c >= WINO_SURE_C &&
+        L->conv.out_c >= WINO_SURE_C) {
+        L->alg = ALG_WINOGRAD;
+        L->alg_by_rule = 1;
+    } else if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
         DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, dst_md, &direct), "creating a direct convolution");
         status = time_conv(net, L, direct, have, NULL, &L->ms_direct, err);
         if (!status) status = time_conv(net, L, wino, have, NULL, &L->ms_winograd, err);
         if (status) goto fail;
-        L->alg = L->ms_winograd < L->ms_direct ? ALG_WINOGRAD : ALG_DIRECT;
+        /* Winograd is slightly less accurate: it must win clearly, which
+         * also keeps a close race from flipping between runs. */
+        L->alg = L->ms_winograd < (1.0 - WINO_MARGIN) * L->ms_direct ? ALG_WINOGRAD : ALG_DIRECT;
     } else if (L->alg == ALG_UNDECIDED) {
         L->alg = ALG_WINOGRAD;
     }
@@ -1558,6 +1582,9 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
             APPEND("  %s", fmt);
             if (L->kind == OP_CONV) {
                 APPEND("  %s", p->rt[i].alg == ALG_WINOGRAD ? "winograd" : "direct");
+                if (L->alg_by_rule && p->precision == DF_PRECISION_FP32)
+                    APPEND(" (by rule: %s)", L->alg == ALG_WINOGRAD ? ">= 64 channels in and out"
+                                                                       : "< 16 input channels");
                 if (L->ms_direct > 0)
                     APPEND(" (measured direct %.2f ms, winograd %.2f ms)", L->ms_direct, L->ms_winograd);
                 if (L->refit == REFIT_YES) APPEND(" writes the next layer's format");
