@@ -1168,9 +1168,8 @@ release:
      * compute_liveness gave the tensor owning it). */
     for (int k = 0; k < r->n_pre; k++) p->slots[r->pre[k].slot].busy = 0;
     for (int k = 0; k < L->n_in; k++) {
-        int t = L->in[k];
-        if (net->tensors[t].last_use == i && net->tensors[t].alias < 0 && p->tslot[t] >= 0)
-            p->slots[p->tslot[t]].busy = 0;
+        int t = L->in[k], owner = net->tensors[t].alias >= 0 ? net->tensors[t].alias : t;
+        if (net->tensors[owner].last_use == i && p->tslot[t] >= 0) p->slots[p->tslot[t]].busy = 0;
     }
     return DF_OK;
 fail:
