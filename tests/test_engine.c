@@ -35,7 +35,9 @@
 #include "engine/net.h"
 #include "engine/reference.h"
 
-#define MAXT 16
+#include <oneapi/dnnl/dnnl.h>
+
+#define MAXT 24
 
 typedef struct tref {
     df_tensor_id id;
@@ -326,6 +328,79 @@ static void test_chain_vgg_like(void **state) {
     h_free(&h);
 }
 
+static int count_fused(const df_net *net) {
+    char desc[8192];
+    df_net_describe(net, desc, sizeof desc);
+    int n = 0;
+    for (const char *q = desc; (q = strstr(q, "(fused into layer")); q++) n++;
+    return n;
+}
+
+/* Residual adds fused into the convolution before them (oneDNN sum
+ * post-op accumulating into the residual's buffer) against the reference,
+ * and the adds that must not be fused. */
+static void fused_blocks(df_precision prec, int batch, double atol, const char *what) {
+    harness h;
+    h_init(&h, prec, 0, DF_CONV_ALGO_DIRECT, batch, 61);
+    if (df_net_precision(h.net) != prec) {
+        h_free(&h);
+        return; /* bf16 unsupported: test_bf16 reports the skip */
+    }
+    int x = h_input(&h, 13, 11, 5);
+    int a = h_conv(&h, x, 16, 3, 2, 0, 0, 1, 1, 1, DF_ACT_RELU6, 1);   /* stem, 6x5x16 */
+    int e = h_conv(&h, a, 32, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU6, 1);   /* expand */
+    int d = h_conv(&h, e, 32, 3, 1, 1, 1, 1, 1, 32, DF_ACT_RELU6, 1);  /* depthwise */
+    int p = h_conv(&h, d, 16, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);    /* project */
+    int r1 = h_add(&h, p, a, DF_ACT_NONE);                              /* fused into p */
+    /* Second block on the first one's output (a buffer already shared), the
+     * residual as the add's first operand, the conv with its own ReLU and
+     * the add with ReLU6 (post-ops: relu, sum, clip). */
+    int e2 = h_conv(&h, r1, 24, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU6, 0);
+    int p2 = h_conv(&h, e2, 16, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+    int r2 = h_add(&h, r1, p2, DF_ACT_RELU6);                           /* fused into p2 */
+    /* Not fusable: the residual r2 is read after the add (by c). */
+    int p3 = h_conv(&h, r2, 16, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);
+    int r3 = h_add(&h, p3, r2, DF_ACT_NONE);
+    int c = h_conv(&h, r2, 16, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 0);
+    /* Not fusable: p4 is also read by the pool. */
+    int p4 = h_conv(&h, c, 16, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);
+    int r4 = h_add(&h, p4, r3, DF_ACT_RELU);
+    int q = h_pool(&h, p4, DF_POOL_MAX, 2, 1, 0, 0, 1, 1);
+    int r5 = h_add(&h, r4, q, DF_ACT_NONE);
+    h_check(&h, r5, prec == DF_PRECISION_FP32 ? F32 : 0, atol, what);
+    assert_int_equal(count_fused(h.net), 2);
+    h_free(&h);
+}
+
+static void test_fused_add(void **state) {
+    (void)state;
+    fused_blocks(DF_PRECISION_FP32, 1, F32, "fused residual adds fp32");
+    fused_blocks(DF_PRECISION_FP32, 3, F32, "fused residual adds fp32");
+    fused_blocks(DF_PRECISION_BF16, 3, 2e-2, "fused residual adds bf16");
+
+    /* A Winograd-eligible 3x3 conv with a fused add, algorithm measured
+     * (the timing runs read the zeroed dst) and forced. */
+    for (int mode = 0; mode < 2; mode++) {
+        harness h;
+        h_init(&h, DF_PRECISION_FP32, 1, mode ? DF_CONV_ALGO_WINOGRAD : DF_CONV_ALGO_AUTO, 2, 62);
+        int x = h_input(&h, 20, 18, 3);
+        int a = h_conv(&h, x, 32, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+        int b = h_conv(&h, a, 32, 3, 1, 1, 1, 1, 1, 1, DF_ACT_RELU, 1);
+        int c = h_conv(&h, b, 32, 3, 1, 1, 1, 1, 1, 1, DF_ACT_NONE, 1);
+        int r = h_add(&h, c, a, DF_ACT_RELU);
+        int g = h_gap(&h, r);
+        h_check(&h, g, 0, 1e-4, mode ? "fused add after winograd (forced)" : "fused add after a 3x3 (measured)");
+        assert_int_equal(count_fused(h.net), 1);
+        /* A second reshape keeps the fusion and the results. */
+        df_error err;
+        assert_int_equal(df_net_reshape(h.net, 1, &err), DF_OK);
+        float got[32];
+        if (df_net_run(h.net, h.t[0].ref, 1, got, &err)) fail_msg("run: %s", err.message);
+        compare(got, h.t[g].ref, 32, 0, 1e-4, "fused add after reshape to batch 1");
+        h_free(&h);
+    }
+}
+
 /* Winograd forced on every eligible layer, then left to measurement. */
 static void test_winograd(void **state) {
     (void)state;
@@ -396,8 +471,13 @@ static void test_bf16(void **state) {
     h_free(&h);
 }
 
-static void test_auto_precision(void **state) {
-    (void)state;
+static int cpu_has(dnnl_cpu_isa_t want) {
+    return ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)want) == (unsigned)want;
+}
+
+/* Builds and checks the auto-precision net; returns the resolved precision
+ * and leaves the last notice in notice_out. */
+static df_precision auto_chain(char *notice_out, size_t size) {
     harness h;
     h_init(&h, DF_PRECISION_AUTO, 1, DF_CONV_ALGO_AUTO, 2, 41);
     int x = h_input(&h, 20, 18, 8);
@@ -407,11 +487,50 @@ static void test_auto_precision(void **state) {
     h_check(&h, c, 0, 2e-2, "auto precision chain");
     df_precision p = df_net_precision(h.net);
     assert_true(p == DF_PRECISION_FP32 || p == DF_PRECISION_BF16);
-    print_message("  auto resolved to %s: %s\n", df_precision_name(p), h.last_notice);
+    snprintf(notice_out, size, "%s", h.last_notice);
     df_error err;
     assert_int_equal(df_net_reshape(h.net, 1, &err), DF_OK);
     assert_int_equal(df_net_precision(h.net), p); /* the choice sticks */
     h_free(&h);
+    return p;
+}
+
+/* Child with DNNL_MAX_CPU_ISA=AVX512_CORE_BF16 (bf16 without AMX): auto
+ * measures, and keeps bf16 only when it was 15% faster. */
+static int auto_measured_child(void) {
+    char note[200];
+    df_precision p = auto_chain(note, sizeof note);
+    double ms32, ms16;
+    printf("child: %s\n", note);
+    if (sscanf(note, "precision auto: fp32 %lf ms, bf16 %lf ms", &ms32, &ms16) != 2) return 1;
+    df_precision want = ms16 < 0.85 * ms32 ? DF_PRECISION_BF16 : DF_PRECISION_FP32;
+    printf("child: resolved %s, expected %s\n", df_precision_name(p), df_precision_name(want));
+    return p == want ? 0 : 1;
+}
+
+static void test_auto_precision(void **state) {
+    (void)state;
+    char note[200];
+    df_precision p = auto_chain(note, sizeof note);
+    print_message("  auto resolved to %s: %s\n", df_precision_name(p), note);
+    if (cpu_has(dnnl_cpu_isa_avx512_core_amx)) {
+        /* AMX: bf16 without measuring, so every run agrees. */
+        assert_int_equal(p, DF_PRECISION_BF16);
+        assert_non_null(strstr(note, "has AMX; fp32 not measured"));
+    }
+    if (!cpu_has(dnnl_cpu_isa_avx512_core_bf16)) {
+        assert_int_equal(p, DF_PRECISION_FP32);
+        print_message("SKIP (measured auto): no bf16 on this CPU\n");
+        return;
+    }
+    char self[4096], cmd[4200], out[2048];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    snprintf(cmd, sizeof cmd, "DNNL_MAX_CPU_ISA=AVX512_CORE_BF16 '%s' auto-measured-child", self);
+    int rc = df_test_run(cmd, out, sizeof out);
+    print_message("%s", out);
+    assert_int_equal(rc, 0);
 }
 
 /* Run in a child process with DNNL_MAX_CPU_ISA=AVX512_CORE (oneDNN latches
@@ -504,6 +623,7 @@ static void test_errors(void **state) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "bf16-fallback-child")) return bf16_fallback_child();
+    if (argc == 2 && !strcmp(argv[1], "auto-measured-child")) return auto_measured_child();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_fp32_batch1),
         cmocka_unit_test(test_conv_fp32_batch3),
@@ -511,6 +631,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_add_fp32),
         cmocka_unit_test(test_chain_mobilenet_like),
         cmocka_unit_test(test_chain_vgg_like),
+        cmocka_unit_test(test_fused_add),
         cmocka_unit_test(test_winograd),
         cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_auto_precision),

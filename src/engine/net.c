@@ -16,8 +16,10 @@
  *   VGG16 needs two activation-sized buffers rather than eighteen; all
  *   primitives run in user-scratchpad mode over one shared scratchpad.
  * - fp32 3x3 stride-1 dense convolutions time direct vs Winograd at the
- *   first reshape and keep the faster; DF_PRECISION_AUTO times the whole net
- *   in fp32 and bf16 and keeps the faster.
+ *   first reshape and keep the faster; DF_PRECISION_AUTO is bf16 on a CPU
+ *   with AMX, else times the whole net in fp32 and bf16 and keeps bf16 only
+ *   when it is 15% faster.
+ * - A residual add after a convolution is fused into it (sum post-op).
  * What it does not: training, dilation, int8, anything but CPU.
  * Reference semantics: engine/reference.c (plain loops), which the tests
  * compare against.
@@ -41,6 +43,10 @@ typedef struct tensor {
     int h, w, c;
     int producer; /* layer index, -1 for the net input */
     int last_use; /* index of the last layer reading it (set at reshape) */
+    /* Tensor whose buffer this one shares (-1: its own): a residual add
+     * fused into a convolution writes its result over the residual, so the
+     * conv's output and the add's output live in the residual's buffer. */
+    int alias;
 } tensor;
 
 typedef struct layer {
@@ -58,9 +64,16 @@ typedef struct layer {
      * measurement, see refit_producer. */
     int refit;
     double ms_refit, ms_refit_not;
+    int alg_by_rule;      /* alg chosen without measuring (see WINO_SURE_C) */
+    /* Residual add fused into a convolution as a oneDNN sum post-op (decided
+     * at the first reshape, see plan_fusions): the conv gets fused_add (the
+     * add's layer index) and sum_src (the residual tensor, whose buffer it
+     * accumulates into); the add gets fused_into (the conv) and is skipped. */
+    int fused_add, sum_src, fused_into;
 } layer;
 
 enum { REFIT_UNDECIDED = 0, REFIT_YES, REFIT_NO };
+enum { FUSION_UNDECIDED = 0, FUSION_ON, FUSION_OFF };
 
 /* A reorder run in front of a layer because the producer's format is not the
  * one the layer wants. */
@@ -123,6 +136,7 @@ struct df_net {
     int input, output;
     int bf16_ok;
     df_precision chosen; /* AUTO until the first reshape resolves it */
+    int fusion;          /* FUSION_*: residual adds fused into convolutions */
     plan *plan;
     int64_t num_params;  /* conv weights + biases added so far */
 };
@@ -231,11 +245,12 @@ df_net_options df_net_options_default(void) {
     return o;
 }
 
-static int cpu_has_bf16(void) {
-    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
-    unsigned need = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+static int cpu_has_isa(dnnl_cpu_isa_t want) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), need = (unsigned)want;
     return (isa & need) == need;
 }
+
+static int cpu_has_bf16(void) { return cpu_has_isa(dnnl_cpu_isa_avx512_core_bf16); }
 
 df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err) {
     df_status status = DF_OK;
@@ -340,6 +355,7 @@ static df_status add_tensor(df_net *net, int h, int w, int c, int producer, df_t
     t->c = c;
     t->producer = producer;
     t->last_use = -1;
+    t->alias = -1;
     *out = net->n_tensors++;
     return DF_OK;
 }
@@ -354,6 +370,7 @@ static df_status add_layer(df_net *net, layer **out, df_error *err) {
     }
     layer *L = &net->layers[net->n_layers];
     memset(L, 0, sizeof *L);
+    L->fused_add = L->sum_src = L->fused_into = -1;
     *out = L;
     return DF_OK;
 }
@@ -525,18 +542,26 @@ df_status df_net_tensor_shape(const df_net *net, df_tensor_id t, int *h, int *w,
 
 /* ----------------------------------------------------------- primitives */
 
-static dnnl_status_t make_attr(df_activation act, dnnl_primitive_attr_t *attr) {
+static dnnl_status_t append_act(dnnl_post_ops_t po, df_activation act) {
+    if (act == DF_ACT_RELU) return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (act == DF_ACT_RELU6) return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
+    return dnnl_success;
+}
+
+/* User scratchpad and the post-ops act, then (sum) dst += the result and
+ * act2: a convolution with a fused residual add computes
+ * act2(act(conv(x)) + residual), the residual being in dst already. */
+static dnnl_status_t make_attr_sum(df_activation act, int sum, df_activation act2, dnnl_primitive_attr_t *attr) {
     dnnl_status_t st = dnnl_primitive_attr_create(attr);
     if (st != dnnl_success) return st;
     st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-    if (st == dnnl_success && act != DF_ACT_NONE) {
+    if (st == dnnl_success && (act != DF_ACT_NONE || sum)) {
         dnnl_post_ops_t po;
         st = dnnl_post_ops_create(&po);
         if (st != dnnl_success) goto out;
-        if (act == DF_ACT_RELU)
-            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-        else
-            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
+        st = append_act(po, act);
+        if (st == dnnl_success && sum) st = dnnl_post_ops_append_sum(po, 1.0f);
+        if (st == dnnl_success && sum) st = append_act(po, act2);
         if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
         dnnl_post_ops_destroy(po);
     }
@@ -546,6 +571,10 @@ out:
         *attr = NULL;
     }
     return st;
+}
+
+static dnnl_status_t make_attr(df_activation act, dnnl_primitive_attr_t *attr) {
+    return make_attr_sum(act, 0, DF_ACT_NONE, attr);
 }
 
 static void user_weights_md(const layer *L, int in_c, dnnl_memory_desc_t *md) {
@@ -588,17 +617,29 @@ static dnnl_status_t conv_pd_fmt(const df_net *net, const layer *L, int batch, d
                                                           &bia, &dst, strides, pl, pr);
     if (st != dnnl_success) return st;
     dnnl_primitive_attr_t attr;
-    st = make_attr(L->act, &attr);
+    int sum = L->fused_add >= 0;
+    st = make_attr_sum(L->act, sum, sum ? net->layers[L->fused_add].act : DF_ACT_NONE, &attr);
     if (st != dnnl_success) return st;
     st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
     return st;
 }
 
+/* dst_md: NULL, or the residual's format for a conv with a fused add. */
 static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
-                             dnnl_alg_kind_t alg, dnnl_primitive_desc_t *pd) {
-    return conv_pd_fmt(net, L, batch, dt, alg, NULL, NULL, pd);
+                             dnnl_alg_kind_t alg, const dnnl_memory_desc_t *dst_md, dnnl_primitive_desc_t *pd) {
+    return conv_pd_fmt(net, L, batch, dt, alg, NULL, dst_md, pd);
 }
+
+/* Where measuring direct vs Winograd is skipped because one is known to
+ * dominate (oneDNN 2.6 has Winograd only for avx512_core fp32; measured on
+ * Sapphire Rapids, 1 and 2 threads, batch 1 and 8, every VGG16 layer):
+ * >= 64 channels in and out: Winograd 1.3-2.9x faster than direct (224x224
+ * to 14x14); 3 input channels: direct 3-5x faster. In between it is
+ * measured, and Winograd must be WINO_MARGIN faster to be chosen. */
+#define WINO_SURE_C 64
+#define WINO_MIN_MEASURED_C 16
+#define WINO_MARGIN 0.10
 
 static int winograd_eligible(const layer *L) {
     const df_conv2d_desc *d = &L->conv;
@@ -690,6 +731,9 @@ static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_des
         size_t n = dnnl_memory_desc_get_size(pd_md(pd, dnnl_query_src_md, 0)) / sizeof(float);
         float *f = p;
         for (size_t i = 0; i < n; i++) f[i] = (float)(i % 13) * 0.0625f;
+        /* A fused residual add reads dst: zeros, not whatever was there. */
+        DN(dnnl_memory_get_data_handle(dst, &p), "mapping timing output");
+        memset(p, 0, dnnl_memory_desc_get_size(pd_md(pd, dnnl_query_dst_md, 0)));
     }
     DN(dnnl_primitive_create(&prim, pd), "creating a convolution");
     const dnnl_memory_desc_t *want = pd_md(pd, dnnl_query_src_md, 0);
@@ -746,27 +790,40 @@ fail:
 /* Creates the convolution's primitive descriptor, deciding the fp32
  * algorithm the first time (by measurement when autotune is on). */
 static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t dt,
-                             const dnnl_memory_desc_t *have, dnnl_primitive_desc_t *pd, int *alg_out,
-                             df_error *err) {
+                             const dnnl_memory_desc_t *have, const dnnl_memory_desc_t *dst_md,
+                             dnnl_primitive_desc_t *pd, int *alg_out, df_error *err) {
     df_status status = DF_OK;
     dnnl_primitive_desc_t direct = NULL, wino = NULL;
+    int in_c = net->tensors[L->in[0]].c;
+    if (dt == dnnl_f32 && winograd_eligible(L) && L->alg == ALG_UNDECIDED &&
+        net->opts.conv_algo == DF_CONV_ALGO_AUTO && net->opts.autotune && in_c < WINO_MIN_MEASURED_C) {
+        /* Too few input channels for Winograd's transforms to pay off. */
+        L->alg = ALG_DIRECT;
+        L->alg_by_rule = 1;
+    }
     if (dt == dnnl_f32 && winograd_eligible(L) && L->alg != ALG_DIRECT &&
         net->opts.conv_algo != DF_CONV_ALGO_DIRECT &&
         (L->alg == ALG_WINOGRAD || net->opts.conv_algo == DF_CONV_ALGO_WINOGRAD || net->opts.autotune)) {
-        if (conv_pd(net, L, batch, dt, dnnl_convolution_winograd, &wino) != dnnl_success) wino = NULL;
+        if (conv_pd(net, L, batch, dt, dnnl_convolution_winograd, dst_md, &wino) != dnnl_success) wino = NULL;
     }
     if (!wino) {
         if (dt == dnnl_f32 && L->alg == ALG_UNDECIDED) L->alg = ALG_DIRECT;
-        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, pd), "creating a direct convolution");
+        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, dst_md, pd), "creating a direct convolution");
         *alg_out = ALG_DIRECT;
         return DF_OK;
     }
-    if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
-        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, &direct), "creating a direct convolution");
+    if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO && in_c >= WINO_SURE_C &&
+        L->conv.out_c >= WINO_SURE_C) {
+        L->alg = ALG_WINOGRAD;
+        L->alg_by_rule = 1;
+    } else if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
+        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, dst_md, &direct), "creating a direct convolution");
         status = time_conv(net, L, direct, have, NULL, &L->ms_direct, err);
         if (!status) status = time_conv(net, L, wino, have, NULL, &L->ms_winograd, err);
         if (status) goto fail;
-        L->alg = L->ms_winograd < L->ms_direct ? ALG_WINOGRAD : ALG_DIRECT;
+        /* Winograd is slightly less accurate: it must win clearly, which
+         * also keeps a close race from flipping between runs. */
+        L->alg = L->ms_winograd < (1.0 - WINO_MARGIN) * L->ms_direct ? ALG_WINOGRAD : ALG_DIRECT;
     } else if (L->alg == ALG_UNDECIDED) {
         L->alg = ALG_WINOGRAD;
     }
@@ -777,7 +834,7 @@ static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t 
         *pd = direct;
         direct = NULL;
     } else {
-        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, pd), "creating a direct convolution");
+        DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, dst_md, pd), "creating a direct convolution");
     }
     *alg_out = L->alg;
 fail:
@@ -926,7 +983,8 @@ static df_status refit_producer(df_net *net, plan *p, int i, int t, const dnnl_m
     int j = net->tensors[t].producer;
     if (j < 0 || t == net->output) return DF_OK;
     layer *Lj = &net->layers[j];
-    if (Lj->kind != OP_CONV || Lj->refit == REFIT_NO) return DF_OK;
+    /* A conv with a fused add writes into the residual's buffer and format. */
+    if (Lj->kind != OP_CONV || Lj->refit == REFIT_NO || Lj->fused_add >= 0) return DF_OK;
     int forced = net->opts.conv_algo == DF_CONV_ALGO_WINOGRAD; /* no measurements: refit wherever possible */
     if (Lj->refit == REFIT_UNDECIDED && !net->opts.autotune && !forced) return DF_OK;
     for (int k = 0; k < net->n_layers; k++)
@@ -1021,12 +1079,23 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
     dnnl_data_type_t dt = p->precision == DF_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
     int batch = p->batch;
 
+    if (L->fused_into >= 0) {
+        /* Done by the convolution fused_into: the output is that conv's,
+         * i.e. the residual's buffer, already in place. */
+        int t = L->out, c = net->layers[L->fused_into].out;
+        p->tmd[t] = p->tmd[c];
+        DN(dnnl_memory_create(&p->tmem[t], &p->tmd[t], net->engine, DNNL_MEMORY_NONE), "creating a tensor");
+        p->tslot[t] = p->tslot[c];
+        goto release;
+    }
+
     /* The format each input is wanted in, given the producer's. */
     dnnl_memory_desc_t have0 = p->tmd[L->in[0]], want0 = have0;
     want0.data_type = dt; /* only the fp32 net input can differ, and it is plain NHWC */
     r->alg = ALG_DIRECT;
     if (L->kind == OP_CONV) {
-        status = conv_choose(net, L, batch, dt, &have0, &r->pd, &r->alg, err);
+        status = conv_choose(net, L, batch, dt, &have0, L->sum_src >= 0 ? &p->tmd[L->sum_src] : NULL, &r->pd,
+                             &r->alg, err);
         if (status) goto fail;
         want0 = *pd_md(r->pd, dnnl_query_src_md, 0);
     } else if (L->kind == OP_POOL || L->kind == OP_GAP) {
@@ -1056,11 +1125,19 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
         }
     }
 
-    /* Output tensor. */
+    /* Output tensor (a conv with a fused add: the residual's buffer). */
     const dnnl_memory_desc_t *dmd = pd_md(r->pd, dnnl_query_dst_md, 0);
     p->tmd[L->out] = *dmd;
     DN(dnnl_memory_create(&p->tmem[L->out], dmd, net->engine, DNNL_MEMORY_NONE), "creating a tensor");
-    p->tslot[L->out] = slot_acquire(p, dnnl_memory_desc_get_size(dmd));
+    if (L->kind == OP_CONV && L->sum_src >= 0) {
+        if (!dnnl_memory_desc_equal(dmd, &p->tmd[L->sum_src])) {
+            status = df_error_set(err, DF_ERR_BACKEND, "oneDNN: a fused add changed the residual's format");
+            goto fail;
+        }
+        p->tslot[L->out] = p->tslot[L->sum_src];
+    } else {
+        p->tslot[L->out] = slot_acquire(p, dnnl_memory_desc_get_size(dmd));
+    }
     if (p->tslot[L->out] < 0) {
         status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning buffers");
         goto fail;
@@ -1085,11 +1162,14 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
            "wrapping bias");
     }
 
-    /* Staging slots live for this layer only; inputs until their last use. */
+release:
+    /* Staging slots live for this layer only; inputs until their last use
+     * (a shared buffer: until the last use of any tensor in it, which
+     * compute_liveness gave the tensor owning it). */
     for (int k = 0; k < r->n_pre; k++) p->slots[r->pre[k].slot].busy = 0;
     for (int k = 0; k < L->n_in; k++) {
-        int t = L->in[k];
-        if (net->tensors[t].last_use == i && p->tslot[t] >= 0) p->slots[p->tslot[t]].busy = 0;
+        int t = L->in[k], owner = net->tensors[t].alias >= 0 ? net->tensors[t].alias : t;
+        if (net->tensors[owner].last_use == i && p->tslot[t] >= 0) p->slots[p->tslot[t]].busy = 0;
     }
     return DF_OK;
 fail:
@@ -1100,6 +1180,7 @@ static void fill_args(const df_net *net, plan *p) {
     for (int i = 0; i < net->n_layers; i++) {
         const layer *L = &net->layers[i];
         layer_rt *r = &p->rt[i];
+        if (!r->prim) continue; /* fused */
         for (int k = 0; k < r->n_pre; k++) {
             pre_reorder *pr = &r->pre[k];
             int t = L->in[pr->input];
@@ -1232,6 +1313,7 @@ static df_status plan_execute(df_net *net, plan *p, const float *input, float *o
     DN(dnnl_memory_set_data_handle_v2(p->out_user, output, net->stream), "attaching the output");
     for (int i = 0; i < net->n_layers; i++) {
         layer_rt *r = &p->rt[i];
+        if (!r->prim) continue; /* fused into a convolution */
         for (int k = 0; k < r->n_pre; k++)
             DN(dnnl_primitive_execute(r->pre[k].prim, net->stream, 3, r->pre[k].args), "reordering");
         DN(dnnl_primitive_execute(r->prim, net->stream, r->nargs, r->args), "running a layer");
@@ -1242,11 +1324,12 @@ fail:
     return status;
 }
 
-/* Median-free but robust enough: one warm-up, best of two. */
+/* One warm-up, best of three: the minimum is what a busy machine disturbs
+ * least. */
 static df_status plan_time(df_net *net, plan *p, double *ms, df_error *err) {
     for (size_t i = 0; i < p->in_count; i++) p->in_stage[i] = (float)(i % 29) * 0.07f - 1.0f;
     double best = 1e300;
-    for (int it = 0; it < 3; it++) {
+    for (int it = 0; it < 4; it++) {
         double t0 = now_ms();
         df_status st = plan_execute(net, p, p->in_stage, p->out_stage, err);
         if (st) return st;
@@ -1257,21 +1340,115 @@ static df_status plan_time(df_net *net, plan *p, double *ms, df_error *err) {
     return DF_OK;
 }
 
+/* Readers of tensor t: how many, and the largest reader index other than skip. */
+static int readers(const df_net *net, int t, int skip, int *last_other) {
+    int n = 0;
+    *last_other = -1;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int k = 0; k < net->layers[i].n_in; k++)
+            if (net->layers[i].in[k] == t) {
+                n++;
+                if (i != skip && i > *last_other) *last_other = i;
+            }
+    return n;
+}
+
+/* Fuses each add whose one input is a convolution output read by nothing
+ * else (not the net output) into that convolution as a sum post-op: the
+ * convolution accumulates into the other input's (the residual's) buffer,
+ * so the add's separate pass over both tensors and its output buffer go
+ * away (MobileNetV2: 10 adds). Allowed only when every other reader of the
+ * residual runs before the convolution (its value is overwritten then) and
+ * the residual is not the user's input or the net output. */
+static void plan_fusions(df_net *net) {
+    for (int a = 0; a < net->n_layers; a++) {
+        layer *A = &net->layers[a];
+        if (A->kind != OP_ADD || A->in[0] == A->in[1]) continue;
+        /* Try the later-produced input as the convolution first. */
+        int first = net->tensors[A->in[0]].producer > net->tensors[A->in[1]].producer ? 0 : 1;
+        for (int m = 0; m < 2; m++) {
+            int k = m == 0 ? first : 1 - first;
+            int x = A->in[k], res = A->in[1 - k], j = net->tensors[x].producer, last;
+            if (j < 0 || net->layers[j].kind != OP_CONV || net->layers[j].fused_add >= 0) continue;
+            if (x == net->output || readers(net, x, a, &last) != 1) continue;
+            if (res == net->input || res == net->output || net->tensors[res].producer >= j) continue;
+            readers(net, res, a, &last);
+            if (last >= j) continue;
+            int root = net->tensors[res].alias >= 0 ? net->tensors[res].alias : res;
+            net->layers[j].fused_add = a;
+            net->layers[j].sum_src = res;
+            A->fused_into = j;
+            net->tensors[x].alias = root;
+            net->tensors[A->out].alias = root;
+            break;
+        }
+    }
+}
+
+static void unfuse_all(df_net *net) {
+    for (int i = 0; i < net->n_layers; i++)
+        net->layers[i].fused_add = net->layers[i].sum_src = net->layers[i].fused_into = -1;
+    for (int t = 0; t < net->n_tensors; t++) net->tensors[t].alias = -1;
+}
+
+/* Last reader of every tensor; a buffer shared by aliases lives until the
+ * last reader of any of them (recorded on the tensor owning it, which has a
+ * smaller id than its aliases). */
+static void compute_liveness(df_net *net) {
+    for (int t = 0; t < net->n_tensors; t++) net->tensors[t].last_use = -1;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int k = 0; k < net->layers[i].n_in; k++) net->tensors[net->layers[i].in[k]].last_use = i;
+    net->tensors[net->output].last_use = INT_MAX;
+    for (int t = 0; t < net->n_tensors; t++) {
+        tensor *T = &net->tensors[t];
+        if (T->alias >= 0 && T->last_use > net->tensors[T->alias].last_use)
+            net->tensors[T->alias].last_use = T->last_use;
+    }
+}
+
+static df_status reshape_plans(df_net *net, int batch, df_error *err);
+
 df_status df_net_reshape(df_net *net, int batch, df_error *err) {
     if (net->input < 0) return df_error_set(err, DF_ERR_INVALID_ARG, "net has no input");
     if (net->output < 0) return df_error_set(err, DF_ERR_INVALID_ARG, "net has no output");
     if (batch < 1 || batch > 65536)
         return df_error_set(err, DF_ERR_INVALID_ARG, "batch %d must be in 1..65536", batch);
-    for (int t = 0; t < net->n_tensors; t++) net->tensors[t].last_use = -1;
-    for (int i = 0; i < net->n_layers; i++)
-        for (int k = 0; k < net->layers[i].n_in; k++) net->tensors[net->layers[i].in[k]].last_use = i;
-    net->tensors[net->output].last_use = INT_MAX;
+    if (net->fusion == FUSION_UNDECIDED) {
+        plan_fusions(net);
+        net->fusion = FUSION_ON;
+    }
+    compute_liveness(net);
+    df_status st = reshape_plans(net, batch, err);
+    if (st && net->fusion == FUSION_ON && !net->plan) {
+        /* oneDNN may lack a kernel for a fused form (sum post-op in the
+         * residual's format): build the net as it was given. */
+        unfuse_all(net);
+        net->fusion = FUSION_OFF;
+        compute_liveness(net);
+        df_error e2;
+        if (!reshape_plans(net, batch, &e2)) return DF_OK;
+    }
+    return st;
+}
 
+static df_status reshape_plans(df_net *net, int batch, df_error *err) {
     plan *old = net->plan, *p = NULL;
     df_status st;
+    if (net->chosen == DF_PRECISION_AUTO && cpu_has_isa(dnnl_cpu_isa_avx512_core_amx)) {
+        /* With AMX, bf16 convolutions run on the tile units (brgconv
+         * kernels) and dominate fp32 by far: measured on Sapphire Rapids,
+         * 1 and 2 threads, MobileNetV2 2.0-2.4x, VGG16 3.3x (fp32 with
+         * Winograd). Nothing to measure, so the choice is the same every run
+         * and the fp32 plan (Winograd measurements, weights) is never built. */
+        net->chosen = DF_PRECISION_BF16;
+        notice(net, "precision auto: bf16 (this CPU has AMX; fp32 not measured)");
+    }
     if (net->chosen == DF_PRECISION_AUTO) {
         /* Time the whole net in fp32 then bf16, one plan alive at a time (peak
-         * memory), and rebuild fp32 only if it won. */
+         * memory), and rebuild fp32 only if it lost. bf16 must be at least
+         * BF16_MARGIN faster: it costs accuracy, and a close race measured on
+         * a busy machine would otherwise go either way from run to run. */
+        const double BF16_MARGIN = 0.15;
         double ms32 = 0, ms16 = 0;
         st = plan_build(net, batch, DF_PRECISION_FP32, old, &p, err);
         if (!st) st = plan_time(net, p, &ms32, err);
@@ -1283,16 +1460,18 @@ df_status df_net_reshape(df_net *net, int batch, df_error *err) {
             plan_destroy(p);
             return st;
         }
-        if (ms32 < ms16) {
+        if (!(ms16 < (1.0 - BF16_MARGIN) * ms32)) {
             plan_destroy(p);
             p = NULL;
             st = plan_build(net, batch, DF_PRECISION_FP32, old, &p, err);
             if (st) return st;
         }
         net->chosen = p->precision;
-        char msg[160];
-        snprintf(msg, sizeof msg, "precision auto: fp32 %.2f ms, bf16 %.2f ms per batch of %d; using %s", ms32,
-                 ms16, batch, df_precision_name(net->chosen));
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "precision auto: fp32 %.2f ms, bf16 %.2f ms per batch of %d; using %s (bf16 only when %.0f%% "
+                 "faster)",
+                 ms32, ms16, batch, df_precision_name(net->chosen), BF16_MARGIN * 100);
         notice(net, msg);
     } else {
         st = plan_build(net, batch, net->chosen, old, &p, err);
@@ -1390,7 +1569,10 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
                    L->pool.stride_h);
             break;
         case OP_GAP: APPEND("global_avgpool"); break;
-        case OP_ADD: APPEND("add%s", act_name(L->act)); break;
+        case OP_ADD:
+            APPEND("add%s", act_name(L->act));
+            if (L->fused_into >= 0) APPEND(" (fused into layer %d)", L->fused_into);
+            break;
         }
         APPEND("  %dx%dx%d -> %dx%dx%d", ti->h, ti->w, ti->c, to->h, to->w, to->c);
         if (p) {
@@ -1399,6 +1581,9 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
             APPEND("  %s", fmt);
             if (L->kind == OP_CONV) {
                 APPEND("  %s", p->rt[i].alg == ALG_WINOGRAD ? "winograd" : "direct");
+                if (L->alg_by_rule && p->precision == DF_PRECISION_FP32)
+                    APPEND(" (by rule: %s)", L->alg == ALG_WINOGRAD ? ">= 64 channels in and out"
+                                                                       : "< 16 input channels");
                 if (L->ms_direct > 0)
                     APPEND(" (measured direct %.2f ms, winograd %.2f ms)", L->ms_direct, L->ms_winograd);
                 if (L->refit == REFIT_YES) APPEND(" writes the next layer's format");
