@@ -50,23 +50,50 @@ static char *write_tiny_backbone(const char *dir) {
     static const int32_t axes[2] = {1, 2};
     df_tfb_tensor t[6];
     memset(t, 0, sizeof t);
-    t[0] = (df_tfb_tensor){.name = "input", .type = DF_TFLITE_FLOAT32, .rank = 4, .shape = {1, 32, 32, 3}};
-    t[1] = (df_tfb_tensor){.name = "w", .type = DF_TFLITE_FLOAT32, .rank = 4, .shape = {8, 3, 3, 3},
-                           .data = w, .data_size = sizeof w};
-    t[2] = (df_tfb_tensor){.name = "b", .type = DF_TFLITE_FLOAT32, .rank = 1, .shape = {8},
-                           .data = b, .data_size = sizeof b};
-    t[3] = (df_tfb_tensor){.name = "conv", .type = DF_TFLITE_FLOAT32, .rank = 4, .shape = {1, 16, 16, 8}};
-    t[4] = (df_tfb_tensor){.name = "axes", .type = DF_TFLITE_INT32, .rank = 1, .shape = {2},
-                           .data = axes, .data_size = sizeof axes};
-    t[5] = (df_tfb_tensor){.name = "pooled", .type = DF_TFLITE_FLOAT32, .rank = 4, .shape = {1, 1, 1, 8}};
+    t[0] = (df_tfb_tensor){
+        .name = "input", .type = DF_TFLITE_FLOAT32, .rank = 4, .shape = {1, 32, 32, 3}};
+    t[1] = (df_tfb_tensor){.name = "w",
+                           .type = DF_TFLITE_FLOAT32,
+                           .rank = 4,
+                           .shape = {8, 3, 3, 3},
+                           .data = w,
+                           .data_size = sizeof w};
+    t[2] = (df_tfb_tensor){.name = "b",
+                           .type = DF_TFLITE_FLOAT32,
+                           .rank = 1,
+                           .shape = {8},
+                           .data = b,
+                           .data_size = sizeof b};
+    t[3] = (df_tfb_tensor){
+        .name = "conv", .type = DF_TFLITE_FLOAT32, .rank = 4, .shape = {1, 16, 16, 8}};
+    t[4] = (df_tfb_tensor){.name = "axes",
+                           .type = DF_TFLITE_INT32,
+                           .rank = 1,
+                           .shape = {2},
+                           .data = axes,
+                           .data_size = sizeof axes};
+    t[5] = (df_tfb_tensor){
+        .name = "pooled", .type = DF_TFLITE_FLOAT32, .rank = 4, .shape = {1, 1, 1, 8}};
     df_tfb_op ops[2];
     memset(ops, 0, sizeof ops);
-    ops[0] = (df_tfb_op){.builtin = DF_TFLITE_OP_CONV_2D, .n_inputs = 3, .n_outputs = 1,
-                         .inputs = {0, 1, 2}, .outputs = {3}, .options_type = DF_TFLITE_OPTIONS_CONV2D,
-                         .padding = DF_TFLITE_PAD_SAME, .stride_w = 2, .stride_h = 2,
-                         .dilation_w = 1, .dilation_h = 1, .activation = DF_TFLITE_ACT_RELU};
-    ops[1] = (df_tfb_op){.builtin = DF_TFLITE_OP_MEAN, .n_inputs = 2, .n_outputs = 1,
-                         .inputs = {3, 4}, .outputs = {5}, .options_type = DF_TFLITE_OPTIONS_REDUCER,
+    ops[0] = (df_tfb_op){.builtin = DF_TFLITE_OP_CONV_2D,
+                         .n_inputs = 3,
+                         .n_outputs = 1,
+                         .inputs = {0, 1, 2},
+                         .outputs = {3},
+                         .options_type = DF_TFLITE_OPTIONS_CONV2D,
+                         .padding = DF_TFLITE_PAD_SAME,
+                         .stride_w = 2,
+                         .stride_h = 2,
+                         .dilation_w = 1,
+                         .dilation_h = 1,
+                         .activation = DF_TFLITE_ACT_RELU};
+    ops[1] = (df_tfb_op){.builtin = DF_TFLITE_OP_MEAN,
+                         .n_inputs = 2,
+                         .n_outputs = 1,
+                         .inputs = {3, 4},
+                         .outputs = {5},
+                         .options_type = DF_TFLITE_OPTIONS_REDUCER,
                          .keep_dims = 1};
     const int32_t in[1] = {0}, out[1] = {5};
     size_t size;
@@ -123,7 +150,8 @@ static int fixture_setup(void **state) {
     df_backbone_options bo = df_backbone_options_default();
     bo.precision = DF_PRECISION_FP32;
     df_status st = df_backbone_open("tflite", f->backbone_path, &bo, &f->bb, &err);
-    if (st) print_message("%s\n", err.message);
+    if (st)
+        print_message("%s\n", err.message);
     assert_int_equal(st, DF_OK);
     assert_int_equal(df_backbone_feature_dim(f->bb), 8);
     df_scan_options so = df_scan_options_default();
@@ -163,7 +191,8 @@ static df_train_options small_options(df_head_kind kind) {
 static void run(fixture *f, const df_train_options *o, df_train_result *res) {
     df_error err;
     df_status st = df_train(f->bb, f->train, f->val, o, res, &err);
-    if (st) print_message("%s\n", err.message);
+    if (st)
+        print_message("%s\n", err.message);
     assert_int_equal(st, DF_OK);
 }
 
@@ -213,49 +242,72 @@ static void test_feature_cache_and_steps(void **state) {
     df_train_result_free(&a);
 }
 
-/* Interrupt after the first batch of epoch 3 (via the epoch callback), then resume. */
 typedef struct stopper {
     volatile sig_atomic_t flag;
-    int stop_after_epoch;
+    int stop_after_epoch; /* stop once this epoch ends... */
+    int stop_in_epoch;    /* ...or after the first batch of this one */
 } stopper;
+
+static void stop_on_batch(void *ctx, int epoch, int batch, int batches) {
+    (void)batches;
+    stopper *st = ctx;
+    if (epoch == st->stop_in_epoch && batch == 1)
+        st->flag = 1;
+}
 
 static void stop_on_epoch(void *ctx, const df_epoch_stats *s) {
     stopper *st = ctx;
-    if (s->epoch == st->stop_after_epoch) st->flag = 1;
+    if (s->epoch == st->stop_after_epoch)
+        st->flag = 1;
 }
 
+/* Interrupted after the first batch of epoch 3 (mid-epoch), resumed: the
+ * same history and weights as a run never interrupted; with live
+ * augmentation and with the feature cache. */
 static void test_interrupt_and_resume_match_uninterrupted(void **state) {
     fixture *f = *state;
-    df_train_options o = small_options(DF_HEAD_MLP);
-    df_train_result full;
-    run(f, &o, &full);
+    for (int cache = 0; cache <= 3; cache += 3) {
+        df_train_options o = small_options(DF_HEAD_MLP);
+        o.feature_cache = cache;
+        df_train_result full;
+        run(f, &o, &full);
 
-    char *ckpt = df_path_join(f->dir, "run.ckpt");
-    stopper sp = {.flag = 0, .stop_after_epoch = 2};
-    df_train_options oi = o;
-    oi.checkpoint_path = ckpt;
-    oi.stop_flag = &sp.flag;
-    oi.on_epoch = stop_on_epoch;
-    oi.ctx = &sp;
-    df_train_result part;
-    df_error err;
-    assert_int_equal(df_train(f->bb, f->train, f->val, &oi, &part, &err), DF_ERR_INTERRUPTED);
-    assert_non_null(strstr(err.message, "checkpoint saved"));
-    assert_true(df_file_is_regular(ckpt));
-    df_train_result_free(&part);
+        char *ckpt = df_path_join(f->dir, "run.ckpt");
+        /* Mid-epoch: after batch 1 of epoch 3; then between epochs 4 and 5. */
+        for (int between = 0; between <= 1; between++) {
+            stopper sp = {
+                .flag = 0, .stop_after_epoch = between ? 4 : 0, .stop_in_epoch = between ? 0 : 3};
+            df_train_options oi = o;
+            oi.checkpoint_path = ckpt;
+            oi.stop_flag = &sp.flag;
+            oi.on_epoch = stop_on_epoch;
+            oi.on_batch = stop_on_batch;
+            oi.ctx = &sp;
+            df_train_result part;
+            df_error err;
+            assert_int_equal(df_train(f->bb, f->train, f->val, &oi, &part, &err),
+                             DF_ERR_INTERRUPTED);
+            assert_non_null(
+                strstr(err.message,
+                       between ? "interrupted after epoch 4; checkpoint saved"
+                               : "interrupted in epoch 3 after batch 1 of 4; checkpoint saved"));
+            assert_true(df_file_is_regular(ckpt));
+            df_train_result_free(&part);
 
-    df_train_options orr = o;
-    orr.resume_path = ckpt;
-    df_train_result resumed;
-    run(f, &orr, &resumed);
-    assert_same_history(&full.history, &resumed.history);
-    /* The weights end up identical too. */
-    size_t P = df_head_num_params(full.model->head);
-    assert_memory_equal(df_head_params(full.model->head), df_head_params(resumed.model->head),
-                        P * sizeof(float));
-    df_train_result_free(&full);
-    df_train_result_free(&resumed);
-    free(ckpt);
+            df_train_options orr = o;
+            orr.resume_path = ckpt;
+            df_train_result resumed;
+            run(f, &orr, &resumed);
+            assert_same_history(&full.history, &resumed.history);
+            /* The weights end up identical too. */
+            size_t P = df_head_num_params(full.model->head);
+            assert_memory_equal(df_head_params(full.model->head),
+                                df_head_params(resumed.model->head), P * sizeof(float));
+            df_train_result_free(&resumed);
+        }
+        df_train_result_free(&full);
+        free(ckpt);
+    }
 }
 
 static void test_saved_model_predicts_like_trained_head(void **state) {
@@ -265,23 +317,28 @@ static void test_saved_model_predicts_like_trained_head(void **state) {
     run(f, &o, &r);
     char *model_path = df_path_join(f->dir, "m.dfm");
     char json[2048];
-    snprintf(json, sizeof json, "{\"backbone_weights\":\"%s\",\"precision\":\"fp32\"}", f->backbone_path);
+    snprintf(json, sizeof json, "{\"backbone_weights\":\"%s\",\"precision\":\"fp32\"}",
+             f->backbone_path);
     df_error err;
     assert_int_equal(df_model_set_training_json(r.model, json, &err), DF_OK);
     assert_int_equal(df_model_save(r.model, model_path, &err), DF_OK);
 
     df_classifier *clf;
     df_status st = df_classifier_load(model_path, NULL, &clf, &err);
-    if (st) print_message("%s\n", err.message);
+    if (st)
+        print_message("%s\n", err.message);
     assert_int_equal(st, DF_OK);
     assert_int_equal(df_classifier_num_classes(clf), 3);
     float *feats;
-    assert_int_equal(df_train_features(f->bb, f->val, df_backbone_resize_method(f->bb), &feats, &err), DF_OK);
+    assert_int_equal(
+        df_train_features(f->bb, f->val, df_backbone_resize_method(f->bb), &feats, &err), DF_OK);
     float direct[9 * 3], loaded[3];
     assert_int_equal(df_head_predict(r.model->head, feats, 9, direct, &err), DF_OK);
     for (int i = 0; i < 9; i++) {
-        assert_int_equal(df_classifier_predict_file(clf, f->val->items[i].path, loaded, &err), DF_OK);
-        for (int c = 0; c < 3; c++) assert_float_equal(loaded[c], direct[i * 3 + c], 1e-6);
+        assert_int_equal(df_classifier_predict_file(clf, f->val->items[i].path, loaded, &err),
+                         DF_OK);
+        for (int c = 0; c < 3; c++)
+            assert_float_equal(loaded[c], direct[i * 3 + c], 1e-6);
     }
     free(feats);
     df_classifier_destroy(clf);
@@ -299,12 +356,12 @@ static void write_exif6_jpeg(const char *path, const df_image *up) {
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             /* stored(y, x) = upright(x, up->width - 1 - y) */
-            const uint8_t *s = up->pixels + ((size_t)x * up->width + (size_t)(up->width - 1 - y)) * 3;
+            const uint8_t *s =
+                up->pixels + ((size_t)x * up->width + (size_t)(up->width - 1 - y)) * 3;
             memcpy(stored + ((size_t)y * W + x) * 3, s, 3);
         }
-    static const uint8_t exif[] = {'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0,
-                                   1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0,
-                                   0, 0, 0, 0};
+    static const uint8_t exif[] = {'E',  'x',  'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
+                                   0x12, 0x01, 3,   0,   1, 0, 0,   0,   6,  0, 0, 0, 0, 0, 0, 0};
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     struct jpeg_compress_struct c;
@@ -352,10 +409,12 @@ static void test_closet_short_run_and_phone_photo(void **state) {
     o.feature_cache = 2;
     df_train_result r;
     df_status st = df_train(bb, train, val, &o, &r, &err);
-    if (st) print_message("%s\n", err.message);
+    if (st)
+        print_message("%s\n", err.message);
     assert_int_equal(st, DF_OK);
     float acc = r.history.val_acc[r.history.epochs - 1];
-    print_message("closet: validation accuracy %.3f after %d epochs\n", (double)acc, r.history.epochs);
+    print_message("closet: validation accuracy %.3f after %d epochs\n", (double)acc,
+                  r.history.epochs);
     assert_true(acc >= 0.90f);
 
     /* Save, reload through the public API, and predict a phone-style photo:
@@ -372,7 +431,8 @@ static void test_closet_short_run_and_phone_photo(void **state) {
     df_image_load_options lo = df_image_load_options_default();
     df_image up, big;
     assert_int_equal(df_image_load(photo, &lo, &up, &err), DF_OK);
-    assert_int_equal(df_image_resize(&up, up.width * 3, up.height * 3, DF_RESIZE_BILINEAR, &big, &err), DF_OK);
+    assert_int_equal(
+        df_image_resize(&up, up.width * 3, up.height * 3, DF_RESIZE_BILINEAR, &big, &err), DF_OK);
     char *rotated = df_path_join(dir, "IMG_0001.jpg");
     write_exif6_jpeg(rotated, &big);
 
@@ -381,7 +441,8 @@ static void test_closet_short_run_and_phone_photo(void **state) {
     assert_int_equal(df_train_load_photo(clf->backbone, photo, clf->resize, &a, &err), DF_OK);
     assert_int_equal(df_train_load_photo(clf->backbone, rotated, clf->resize, &b, &err), DF_OK);
     double diff = 0;
-    for (size_t i = 0; i < (size_t)a.width * a.height * 3; i++) diff += fabs((double)a.pixels[i] - b.pixels[i]);
+    for (size_t i = 0; i < (size_t)a.width * a.height * 3; i++)
+        diff += fabs((double)a.pixels[i] - b.pixels[i]);
     diff /= (double)a.width * a.height * 3;
     print_message("mean abs difference upright vs EXIF-rotated 3x copy: %.2f grey levels\n", diff);
     assert_true(diff < 6.0);
@@ -390,8 +451,10 @@ static void test_closet_short_run_and_phone_photo(void **state) {
     assert_int_equal(df_classifier_predict_file(clf, photo, pa, &err), DF_OK);
     assert_int_equal(df_classifier_predict_file(clf, rotated, pb, &err), DF_OK);
     int ca = pa[1] > pa[0] ? 1 : 0, cb = pb[1] > pb[0] ? 1 : 0;
-    if (pa[2] > pa[ca]) ca = 2;
-    if (pb[2] > pb[cb]) cb = 2;
+    if (pa[2] > pa[ca])
+        ca = 2;
+    if (pb[2] > pb[cb])
+        cb = 2;
     assert_int_equal(ca, cb);
     assert_string_equal(df_classifier_class_name(clf, ca), "tops");
 

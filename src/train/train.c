@@ -261,21 +261,18 @@ df_status df_train_features(df_backbone *bb, const df_dataset *ds, df_resize_met
 
 /* ---- the loop ---- */
 
+/* The best epoch's weights, for early stopping's restore: parameters and
+ * BatchNorm's moving statistics (Adam's state is not needed to predict). */
 typedef struct snapshot {
-    float *params, *bn_mean, *bn_var, *m, *v;
-    int64_t t;
+    float *params, *bn_mean, *bn_var;
 } snapshot;
 
-static df_status snapshot_alloc(snapshot *s, size_t P, int units, int with_adam, df_error *err) {
+static df_status snapshot_alloc(snapshot *s, size_t P, int units, df_error *err) {
     memset(s, 0, sizeof *s);
     s->params = malloc(P * sizeof(float));
     s->bn_mean = malloc((size_t)(units > 0 ? units : 1) * sizeof(float));
     s->bn_var = malloc((size_t)(units > 0 ? units : 1) * sizeof(float));
-    if (with_adam) {
-        s->m = malloc(P * sizeof(float));
-        s->v = malloc(P * sizeof(float));
-    }
-    if (!s->params || !s->bn_mean || !s->bn_var || (with_adam && (!s->m || !s->v)))
+    if (!s->params || !s->bn_mean || !s->bn_var)
         return df_error_set(err, DF_ERR_NOMEM, "out of memory for a copy of %zu parameters", P);
     return DF_OK;
 }
@@ -284,13 +281,11 @@ static void snapshot_free(snapshot *s) {
     free(s->params);
     free(s->bn_mean);
     free(s->bn_var);
-    free(s->m);
-    free(s->v);
     memset(s, 0, sizeof *s);
 }
 
-/* copy = 1: head/adam -> snapshot; 0: snapshot -> head/adam. */
-static void snapshot_copy(snapshot *s, df_head *head, df_adam *adam, int save) {
+/* save = 1: head -> snapshot; 0: snapshot -> head. */
+static void snapshot_copy(snapshot *s, df_head *head, int save) {
     size_t P = df_head_num_params(head);
     float *mm = df_head_bn_moving_mean(head), *mv = df_head_bn_moving_var(head);
     size_t U = (size_t)df_head_get_config(head)->units;
@@ -298,20 +293,10 @@ static void snapshot_copy(snapshot *s, df_head *head, df_adam *adam, int save) {
         memcpy(s->params, df_head_params(head), P * sizeof(float));
         if (mm) memcpy(s->bn_mean, mm, U * sizeof(float));
         if (mv) memcpy(s->bn_var, mv, U * sizeof(float));
-        if (adam && s->m) {
-            memcpy(s->m, adam->m, P * sizeof(float));
-            memcpy(s->v, adam->v, P * sizeof(float));
-            s->t = adam->t;
-        }
     } else {
         memcpy(df_head_params(head), s->params, P * sizeof(float));
         if (mm) memcpy(mm, s->bn_mean, U * sizeof(float));
         if (mv) memcpy(mv, s->bn_var, U * sizeof(float));
-        if (adam && s->m) {
-            memcpy(adam->m, s->m, P * sizeof(float));
-            memcpy(adam->v, s->v, P * sizeof(float));
-            adam->t = s->t;
-        }
     }
 }
 
@@ -339,18 +324,64 @@ static df_status validate_options(const df_train_options *o, df_error *err) {
     return DF_OK;
 }
 
-/* Minimal JSON for the early-stopping state kept in checkpoints. */
-static void es_state_json(char *buf, size_t n, int best_epoch, double best_loss, int wait) {
-    snprintf(buf, n, "{\"best_epoch\":%d,\"best_val_loss\":%.17g,\"wait\":%d}", best_epoch, best_loss,
-             wait);
+/* Where an interrupted run stopped, inside its epoch, kept in the
+ * checkpoint's state_json: the next batch to run and the epoch's running
+ * sums, so a resumed run continues mid-epoch and reports the same epoch
+ * loss and accuracy (%.17g round-trips a double exactly). */
+typedef struct resume_point {
+    int best_epoch, wait;
+    double best_val_loss;
+    int batch;           /* next batch of the interrupted epoch */
+    double loss_sum;
+    long correct, seen;
+} resume_point;
+
+static void resume_point_json(char *buf, size_t n, const resume_point *r) {
+    snprintf(buf, n,
+             "{\"best_epoch\":%d,\"best_val_loss\":%.17g,\"wait\":%d,\"batch\":%d,"
+             "\"loss_sum\":%.17g,\"correct\":%ld,\"seen\":%ld}",
+             r->best_epoch, r->best_val_loss, r->wait, r->batch, r->loss_sum, r->correct, r->seen);
 }
 
-static void es_state_parse(const char *json, int *best_epoch, double *best_loss, int *wait) {
+static void resume_point_parse(const char *json, resume_point *r) {
     const char *p;
     if (!json) return;
-    if ((p = strstr(json, "\"best_epoch\":"))) *best_epoch = atoi(p + 13);
-    if ((p = strstr(json, "\"best_val_loss\":"))) *best_loss = strtod(p + 16, NULL);
-    if ((p = strstr(json, "\"wait\":"))) *wait = atoi(p + 7);
+    if ((p = strstr(json, "\"best_epoch\":"))) r->best_epoch = atoi(p + 13);
+    if ((p = strstr(json, "\"best_val_loss\":"))) r->best_val_loss = strtod(p + 16, NULL);
+    if ((p = strstr(json, "\"wait\":"))) r->wait = atoi(p + 7);
+    if ((p = strstr(json, "\"batch\":"))) r->batch = atoi(p + 8);
+    if ((p = strstr(json, "\"loss_sum\":"))) r->loss_sum = strtod(p + 11, NULL);
+    if ((p = strstr(json, "\"correct\":"))) r->correct = atol(p + 10);
+    if ((p = strstr(json, "\"seen\":"))) r->seen = atol(p + 7);
+}
+
+/* Ctrl-C: the checkpoint holds the weights and Adam state after the last
+ * finished batch, the history so far and where in `epoch` (0-based) to go
+ * on; returns DF_ERR_INTERRUPTED with the message the user sees. */
+static df_status save_interrupted(const df_model *model, const df_adam *adam,
+                                  const df_history *history, const df_train_options *opt,
+                                  int epoch, const resume_point *here, int batches, df_error *err) {
+    if (!opt->checkpoint_path)
+        return df_error_set(err, DF_ERR_INTERRUPTED, "interrupted in epoch %d (no checkpoint path)",
+                            epoch + 1);
+    df_train_state state;
+    memset(&state, 0, sizeof state);
+    state.epoch = epoch;
+    state.step = adam->t;
+    state.history = *history; /* borrowed: not freed here */
+    char js[512];
+    resume_point_json(js, sizeof js, here);
+    state.state_json = js;
+    df_status st = df_model_save_checkpoint(model, adam, &state, opt->checkpoint_path, err);
+    if (st != DF_OK) return st;
+    if (here->batch > 0)
+        return df_error_set(err, DF_ERR_INTERRUPTED,
+                            "interrupted in epoch %d after batch %d of %d; checkpoint saved to %s "
+                            "(continue with --resume)",
+                            epoch + 1, here->batch, batches, opt->checkpoint_path);
+    return df_error_set(err, DF_ERR_INTERRUPTED,
+                        "interrupted after epoch %d; checkpoint saved to %s (continue with --resume)",
+                        epoch, opt->checkpoint_path);
 }
 
 df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *val,
@@ -383,7 +414,8 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     df_model *model = NULL;
     df_adam *adam = NULL;
     photo_source photos = {0};
-    snapshot epoch_start = {0}, best = {0};
+    snapshot best = {0};
+    resume_point rp = {.best_val_loss = INFINITY};
     df_train_state state = {0};
     batch_plan plan = {0};
     int start_epoch = 0;
@@ -408,7 +440,10 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
                 goto done;
             }
         start_epoch = state.epoch;
-        es_state_parse(state.state_json, &best_epoch, &best_val_loss, &wait);
+        resume_point_parse(state.state_json, &rp);
+        best_epoch = rp.best_epoch;
+        best_val_loss = rp.best_val_loss;
+        wait = rp.wait;
         res->history = state.history;
         memset(&state.history, 0, sizeof state.history);
     } else {
@@ -516,14 +551,10 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
         st = df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch of features");
         goto done;
     }
-    if (opt->checkpoint_path) {
-        st = snapshot_alloc(&epoch_start, P, hc.units, 1, err);
-        if (st != DF_OK) goto done;
-    }
     if (opt->early_stop_patience > 0) {
-        st = snapshot_alloc(&best, P, hc.units, 0, err);
+        st = snapshot_alloc(&best, P, hc.units, err);
         if (st != DF_OK) goto done;
-        snapshot_copy(&best, head, NULL, 1);
+        snapshot_copy(&best, head, 1);
     }
 
     int batches = df_batch_count(N, opt->batch_size);
@@ -532,25 +563,35 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
 
     for (int epoch = start_epoch; epoch < opt->epochs; epoch++) {
         double t0 = now_seconds();
-        if (opt->checkpoint_path) snapshot_copy(&epoch_start, head, adam, 1);
         df_epoch_order(N, opt->seed, epoch, order);
         int positions = batches * opt->batch_size < N ? batches * opt->batch_size : N;
+        /* A resumed run re-enters its interrupted epoch at the next batch. */
+        int b0 = 0;
+        double loss_sum = 0.0;
+        long correct = 0, seen = 0;
+        if (epoch == start_epoch && rp.batch > 0 && rp.batch < batches) {
+            b0 = rp.batch;
+            loss_sum = rp.loss_sum;
+            correct = rp.correct;
+            seen = rp.seen;
+        }
         df_prefetch *pf = NULL;
         if (K == 0) {
-            plan.order = order;
-            plan.count = positions;
+            plan.order = order + (size_t)b0 * opt->batch_size;
+            plan.count = positions - b0 * opt->batch_size;
             plan.batch = opt->batch_size;
             plan.aug_key = epoch;
-            st = df_prefetch_start(prepare_batch, &plan, batches,
+            st = df_prefetch_start(prepare_batch, &plan, batches - b0,
                                    (size_t)opt->batch_size * input_floats, &pf, err);
             if (st != DF_OK) goto done;
         }
         df_rng variant_rng;
         df_rng_seed_for(&variant_rng, opt->seed, STREAM_CACHE_VARIANT, (uint64_t)epoch, 0);
-        double loss_sum = 0.0;
-        long correct = 0, seen = 0;
-        int interrupted = 0;
-        for (int b = 0; b < batches; b++) {
+        if (K > 0) /* replay the variant draws of the batches already done */
+            for (int k = 0; k < b0 * opt->batch_size && k < positions; k++)
+                (void)df_rng_below(&variant_rng, (uint32_t)K);
+        int interrupted = 0, next_batch = b0;
+        for (int b = b0; b < batches; b++) {
             int start = b * opt->batch_size;
             int n = positions - start < opt->batch_size ? positions - start : opt->batch_size;
             if (K == 0) {
@@ -587,7 +628,8 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
             correct += corr;
             seen += n;
             if (opt->on_batch) opt->on_batch(opt->ctx, epoch + 1, b + 1, batches);
-            if (opt->stop_flag && *opt->stop_flag) {
+            next_batch = b + 1;
+            if (opt->stop_flag && *opt->stop_flag && b + 1 < batches) {
                 interrupted = 1;
                 break;
             }
@@ -596,26 +638,10 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
         if (st != DF_OK) goto done;
 
         if (interrupted) {
-            if (!opt->checkpoint_path) {
-                st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted in epoch %d (no checkpoint path)", epoch + 1);
-                goto done;
-            }
-            /* The checkpoint holds the state at the start of this epoch, so a
-             * resumed run replays the epoch exactly. */
-            snapshot_copy(&epoch_start, head, adam, 0);
-            state.epoch = epoch;
-            state.step = adam->t;
-            state.history = res->history;
-            char js[256];
-            es_state_json(js, sizeof js, best_epoch, best_val_loss, wait);
-            state.state_json = js;
-            st = df_model_save_checkpoint(model, adam, &state, opt->checkpoint_path, err);
-            memset(&state.history, 0, sizeof state.history);
-            state.state_json = NULL;
-            if (st != DF_OK) goto done;
-            st = df_error_set(err, DF_ERR_INTERRUPTED,
-                              "interrupted in epoch %d; checkpoint saved to %s (continue with --resume)",
-                              epoch + 1, opt->checkpoint_path);
+            resume_point here = {.best_epoch = best_epoch, .best_val_loss = best_val_loss,
+                                 .wait = wait, .batch = next_batch, .loss_sum = loss_sum,
+                                 .correct = correct, .seen = seen};
+            st = save_interrupted(model, adam, &res->history, opt, epoch, &here, batches, err);
             goto done;
         }
 
@@ -633,7 +659,7 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
                 best_epoch = epoch + 1;
                 wait = 0;
                 es.improved = 1;
-                if (best.params) snapshot_copy(&best, head, NULL, 1);
+                if (best.params) snapshot_copy(&best, head, 1);
             } else {
                 wait++;
             }
@@ -648,8 +674,15 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
             char msg[64];
             snprintf(msg, sizeof msg, "%d", best_epoch);
             notice(opt, "early stopping: restoring the weights of epoch %s", msg);
-            snapshot_copy(&best, head, NULL, 0);
+            snapshot_copy(&best, head, 0);
             break;
+        }
+        /* A stop during an epoch's last batch takes effect here, between epochs. */
+        if (opt->stop_flag && *opt->stop_flag && epoch + 1 < opt->epochs) {
+            resume_point here = {.best_epoch = best_epoch, .best_val_loss = best_val_loss,
+                                 .wait = wait};
+            st = save_interrupted(model, adam, &res->history, opt, epoch + 1, &here, batches, err);
+            goto done;
         }
     }
     res->best_epoch = best_epoch;
@@ -659,7 +692,6 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
 done:
     df_image_free(&plan.scratch);
     photo_source_free(&photos);
-    snapshot_free(&epoch_start);
     snapshot_free(&best);
     df_train_state_free(&state);
     df_model_destroy(model);
