@@ -13,6 +13,7 @@
 
 #include "backbone/tflite_backbone.h"
 #include "cli/cli.h"
+#include "data/text.h"
 #include "core/fileio.h"
 #include "image/image.h"
 
@@ -81,16 +82,12 @@ static df_status labels_load(const char *path, labels *l, df_error *err) {
     return DF_OK;
 }
 
+/* Through the data module's quoting, so a non-UTF-8 file name still makes
+ * valid JSON (its bytes become \u00XX). */
 static void put_json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p == '\n') fputs("\\n", stdout);
-        else if (*p == '\t') fputs("\\t", stdout);
-        else if (*p < 0x20 || *p == 0x7f) printf("\\u%04x", *p);
-        else putchar(*p);
-    }
-    putchar('"');
+    char *q = df_text_json_quote(s);
+    fputs(q ? q : "\"\"", stdout);
+    free(q);
 }
 
 static void top_k(const float *p, size_t n, int k, int *idx) {
