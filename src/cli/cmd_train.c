@@ -178,7 +178,6 @@ int df_cmd_train(int argc, char **argv) {
     df_train_result res = {0};
     char *json = NULL;
     df_evaluation ev = {0};
-    float *val_feats = NULL;
     int *val_labels = NULL;
 
     /* Data: DIR (with train/ and validation/ inside, or class folders). */
@@ -396,8 +395,7 @@ int df_cmd_train(int argc, char **argv) {
         free(ckpt);
         goto out;
     }
-    if (!opt.resume_path || strcmp(opt.resume_path, ckpt) != 0) unlink(ckpt);
-    else unlink(opt.resume_path);
+    unlink(ckpt); /* the run finished: its checkpoint is stale */
     free(ckpt);
     if (!prog.quiet)
         fprintf(stderr, "deepfashion: saved %s (%d epochs, best %d, %.1fs: backbone %.1fs for %ld photos, head %.1fs)\n",
@@ -406,15 +404,14 @@ int df_cmd_train(int argc, char **argv) {
     if (SET(OPT_HISTORY) && df_cli_write_history(VAL(OPT_HISTORY), &res.history, &err) != DF_OK) goto out;
 
     /* Final evaluation on the validation photos. */
-    if (val && val->count > 0) {
-        if (df_train_features(bb, val, opt.resize >= 0 ? (df_resize_method)opt.resize
-                                                     : df_backbone_resize_method(bb),
-                              &val_feats, &err) != DF_OK)
-            goto out;
+    if (val && val->count > 0 && res.val_features) {
         val_labels = malloc(sizeof(int) * (size_t)val->count);
-        if (!val_labels) goto out;
+        if (!val_labels) {
+            df_error_set(&err, DF_ERR_NOMEM, "out of memory");
+            goto out;
+        }
         for (int i = 0; i < val->count; i++) val_labels[i] = val->items[i].label;
-        if (df_evaluate_features(res.model->head, val_feats, val_labels, val->count,
+        if (df_evaluate_features(res.model->head, res.val_features, val_labels, val->count,
                                  (const char *const *)train->class_names, &ev, &err) != DF_OK)
             goto out;
         /* The result, on stdout even with --quiet (which silences progress). */
@@ -433,7 +430,6 @@ int df_cmd_train(int argc, char **argv) {
 out:
     if (rc == DF_EXIT_FAIL) df_cli_fail(&err);
     df_evaluation_free(&ev);
-    free(val_feats);
     free(val_labels);
     free(json);
     df_train_result_free(&res);

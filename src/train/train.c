@@ -72,6 +72,7 @@ void df_train_result_free(df_train_result *r) {
     if (!r) return;
     df_model_destroy(r->model);
     df_history_free(&r->history);
+    free(r->val_features);
     memset(r, 0, sizeof *r);
 }
 
@@ -688,6 +689,8 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     res->best_epoch = best_epoch;
     res->model = model;
     model = NULL;
+    res->val_features = val_feats;
+    val_feats = NULL;
 
 done:
     df_image_free(&plan.scratch);

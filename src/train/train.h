@@ -97,6 +97,10 @@ typedef struct df_train_result {
     int epochs_run;
     double backbone_seconds, head_seconds, total_seconds;
     long backbone_images;  /* photos through the backbone, all epochs */
+    /* The validation photos' features (val->count x feature_dim, owned;
+     * NULL without validation), so the caller evaluates without running
+     * the backbone over them again. */
+    float *val_features;
 } df_train_result;
 
 void df_train_result_free(df_train_result *r);
