@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/fileio.h"
 #include "core/rng.h"
+#include "core/strbuf.h"
 
 static void test_error_set_and_prefix(void **state) {
     (void)state;
@@ -151,6 +152,22 @@ static void test_file_read_refuses_dirs_and_fifos(void **state) {
     rmdir(dir);
 }
 
+static void test_strbuf_grows_and_finishes(void **state) {
+    (void)state;
+    df_strbuf b = {0};
+    char *empty = df_strbuf_finish(&b);
+    assert_string_equal(empty, "");
+    free(empty);
+    for (int i = 0; i < 1000; i++) df_strbuf_addf(&b, "%s%d", i ? "," : "[", i);
+    df_strbuf_addf(&b, "]");
+    char *s = df_strbuf_finish(&b);
+    assert_int_equal(strlen(s), 3891); /* 2890 digits (10 + 90*2 + 900*3), 999 commas, [ ] */
+    assert_memory_equal(s, "[0,1,2,", 7);
+    assert_string_equal(s + strlen(s) - 5, ",999]");
+    assert_null(b.s);
+    free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_prefix),
@@ -160,6 +177,7 @@ int main(void) {
         cmocka_unit_test(test_atomic_file_keeps_old_on_abort),
         cmocka_unit_test(test_atomic_file_mode_follows_umask),
         cmocka_unit_test(test_file_read_refuses_dirs_and_fifos),
+        cmocka_unit_test(test_strbuf_grows_and_finishes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "core/strbuf.h"
 #include "data/text.h"
 
 static int is_dir(const char *p) {
@@ -89,50 +90,22 @@ df_status df_cli_check_writable(const char *path, df_error *err) {
     return st;
 }
 
-static void jadd(char **s, size_t *n, size_t *cap, const char *fmt, ...) DF_PRINTF(4, 5);
-static void jadd(char **s, size_t *n, size_t *cap, const char *fmt, ...) {
-    if (!*s) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(*s + *n, *cap - *n, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    if (*n + (size_t)k >= *cap) {
-        size_t nc = (*cap + (size_t)k) * 2;
-        char *t = realloc(*s, nc);
-        if (!t) {
-            free(*s);
-            *s = NULL;
-            return;
-        }
-        *s = t;
-        *cap = nc;
-        va_start(ap, fmt);
-        vsnprintf(*s + *n, *cap - *n, fmt, ap);
-        va_end(ap);
-    }
-    *n += (size_t)k;
-}
-
 char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
                            const char *precision, const df_train_options *o,
                            const char *train_dir, const char *val_dir) {
-    size_t n = 0, cap = 1024;
-    char *s = malloc(cap);
-    if (!s) return NULL;
-    s[0] = '\0';
+    df_strbuf b = {0};
     char *abs = realpath(weights, NULL);
     char *qw = df_text_json_quote(abs ? abs : weights);
     char *qt = df_text_json_quote(train_dir);
     char *qv = val_dir ? df_text_json_quote(val_dir) : NULL;
     char *qc = cut ? df_text_json_quote(cut) : NULL;
     free(abs);
-    jadd(&s, &n, &cap,
+    df_strbuf_addf(&b,
          "{\"backbone_weights\":%s,\"recipe\":\"%s\",\"precision\":\"%s\",\"train_dir\":%s,"
          "\"val_dir\":%s",
          qw ? qw : "\"\"", recipe, precision, qt ? qt : "\"\"", qv ? qv : "null");
-    if (qc) jadd(&s, &n, &cap, ",\"cut_tensor\":%s", qc);
-    jadd(&s, &n, &cap,
+    if (qc) df_strbuf_addf(&b, ",\"cut_tensor\":%s", qc);
+    df_strbuf_addf(&b,
          ",\"head\":\"%s\",\"units\":%d,\"batchnorm\":%d,\"dropout\":%g,\"l2\":%g,\"lr\":%g,"
          "\"weight_decay\":%g,\"epochs\":%d,\"batch\":%d,\"steps_per_epoch\":%d,\"augment\":%d,"
          "\"shift\":%g,\"shear_deg\":%g,\"zoom\":%g,\"rotation_deg\":%g,\"hflip\":%d,\"vflip\":%d,"
@@ -148,7 +121,7 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
     free(qt);
     free(qv);
     free(qc);
-    return s;
+    return df_strbuf_finish(&b);
 }
 
 static void put_num(FILE *f, double x) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "data/text.h"
 
 void df_evaluation_free(df_evaluation *ev) {
@@ -53,72 +54,33 @@ fail:
     return st;
 }
 
-/* A growable string for building JSON. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) DF_PRINTF(2, 3);
-#include <stdarg.h>
-static void sb_add(sbuf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)k;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
 char *df_evaluation_json(const df_evaluation *ev, const char *const *names) {
-    sbuf b = {0};
+    df_strbuf b = {0};
     int C = ev->num_classes;
-    sb_add(&b, "{\"accuracy\":%.6g,\"loss\":%.6g,\"classes\":[", ev->accuracy, ev->loss);
+    df_strbuf_addf(&b, "{\"accuracy\":%.6g,\"loss\":%.6g,\"classes\":[", ev->accuracy, ev->loss);
     for (int c = 0; c < C; c++) {
         char *q = df_text_json_quote(names[c]);
-        sb_add(&b, "%s%s", c ? "," : "", q ? q : "\"\"");
+        df_strbuf_addf(&b, "%s%s", c ? "," : "", q ? q : "\"\"");
         free(q);
     }
-    sb_add(&b, "],\"confusion\":[");
+    df_strbuf_addf(&b, "],\"confusion\":[");
     for (int r = 0; r < C; r++) {
-        sb_add(&b, "%s[", r ? "," : "");
-        for (int c = 0; c < C; c++) sb_add(&b, "%s%d", c ? "," : "", ev->confusion[r * C + c]);
-        sb_add(&b, "]");
+        df_strbuf_addf(&b, "%s[", r ? "," : "");
+        for (int c = 0; c < C; c++) df_strbuf_addf(&b, "%s%d", c ? "," : "", ev->confusion[r * C + c]);
+        df_strbuf_addf(&b, "]");
     }
-    sb_add(&b, "],\"per_class\":[");
+    df_strbuf_addf(&b, "],\"per_class\":[");
     for (int c = 0; c < C; c++) {
         char *q = df_text_json_quote(names[c]);
         const df_class_metrics *m = &ev->per_class[c];
-        sb_add(&b, "%s{\"class\":%s,\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g,\"support\":%ld}",
+        df_strbuf_addf(&b, "%s{\"class\":%s,\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g,\"support\":%ld}",
                c ? "," : "", q ? q : "\"\"", m->precision, m->recall, m->f1, m->support);
         free(q);
     }
-    sb_add(&b, "],\"macro_avg\":{\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g},"
+    df_strbuf_addf(&b, "],\"macro_avg\":{\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g},"
                "\"weighted_avg\":{\"precision\":%.4g,\"recall\":%.4g,\"f1\":%.4g},\"support\":%ld}",
            ev->summary.macro.precision, ev->summary.macro.recall, ev->summary.macro.f1,
            ev->summary.weighted.precision, ev->summary.weighted.recall, ev->summary.weighted.f1,
            ev->summary.total);
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return df_strbuf_finish(&b);
 }
