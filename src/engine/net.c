@@ -1469,7 +1469,7 @@ static df_status reshape_plans(df_net *net, int batch, df_error *err) {
         net->chosen = p->precision;
         char msg[200];
         snprintf(msg, sizeof msg,
-                 "precision auto: fp32 %.2f ms, bf16 %.2f ms per batch of %d; using %s (bf16 only when %.0f%% "
+                 "precision auto: fp32 %.3g ms, bf16 %.3g ms per batch of %d; using %s (bf16 only when %.0f%% "
                  "faster)",
                  ms32, ms16, batch, df_precision_name(net->chosen), BF16_MARGIN * 100);
         notice(net, msg);
