@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,10 +48,88 @@ static void test_guard_outcomes(void **state) {
     assert_non_null(strstr(err.message, "w.h5: corrupt weights file: the HDF5 library crashed"));
 
     assert_int_equal(df_h5_guarded_probe("w.h5", "model file", probe_hangs, 1, &err), DF_ERR_FORMAT);
-    assert_non_null(strstr(err.message, "did not finish reading it in 1 s"));
+    assert_non_null(strstr(err.message, "w.h5: corrupt model file: the HDF5 library made no progress reading it for 1 s"));
+}
+
+/* Writes arg's count bytes, value i % 251 at i, in uneven pieces. */
+static df_status child_writes(const char *path, void *arg, df_h5_sink *sink, df_error *err) {
+    (void)path;
+    size_t n = *(const size_t *)arg, done = 0, piece = 1;
+    unsigned char buf[100000];
+    while (done < n) {
+        size_t k = piece < n - done ? piece : n - done;
+        for (size_t i = 0; i < k; i++) buf[i] = (unsigned char)((done + i) % 251);
+        df_status st = df_h5_sink_write(sink, buf, k, err);
+        if (st) return st;
+        done += k;
+        piece = piece * 7 % sizeof buf + 1;
+    }
+    return DF_OK;
+}
+
+/* Writes half its payload, then fails cleanly. */
+static df_status child_writes_then_fails(const char *path, void *arg, df_h5_sink *sink, df_error *err) {
+    df_status st = child_writes(path, arg, sink, err);
+    return st ? st : df_error_set(err, DF_ERR_TOO_LARGE, "%s: weight 7 is too large", path);
+}
+
+/* Ends the way a sanitizer does after a memory error: an exit status, no
+ * signal, part of a payload written and no report. */
+static df_status child_exits_midway(const char *path, void *arg, df_h5_sink *sink, df_error *err) {
+    df_status st = child_writes(path, arg, sink, err);
+    (void)st;
+    _exit(1);
+}
+
+/* Writes a little, then goes silent. */
+static df_status child_stalls(const char *path, void *arg, df_h5_sink *sink, df_error *err) {
+    df_status st = child_writes(path, arg, sink, err);
+    (void)st;
+    for (;;) pause();
+    return DF_OK;
+}
+
+static void test_guard_payload(void **state) {
+    (void)state;
+    df_error err;
+    unsigned char *out;
+    size_t size;
+    const size_t sizes[] = {0, 1, 65535, 65536, 65537, 3 << 20};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        size_t n = sizes[t];
+        /* A cap of exactly n is enough; one byte less is not. */
+        assert_int_equal(df_h5_guarded_run("w.h5", "weights file", child_writes, &n, 5, n, &out, &size, &err), DF_OK);
+        assert_int_equal(size, n);
+        assert_true(n ? out != NULL : out == NULL);
+        for (size_t i = 0; i < n; i++)
+            if (out[i] != (unsigned char)(i % 251)) fail_msg("byte %zu of %zu differs", i, n);
+        free(out);
+        if (n) {
+            assert_int_equal(df_h5_guarded_run("w.h5", "weights file", child_writes, &n, 5, n - 1, &out, &size, &err),
+                             DF_ERR_FORMAT);
+            assert_null(out);
+            assert_non_null(strstr(err.message, "w.h5: corrupt weights file: it decodes to more than"));
+        }
+    }
+    size_t n = 200000;
+    assert_int_equal(
+        df_h5_guarded_run("w.h5", "weights file", child_writes_then_fails, &n, 5, n, &out, &size, &err),
+        DF_ERR_TOO_LARGE);
+    assert_null(out);
+    assert_string_equal(err.message, "w.h5: weight 7 is too large");
+
+    assert_int_equal(df_h5_guarded_run("w.h5", "weights file", child_exits_midway, &n, 5, n, &out, &size, &err),
+                     DF_ERR_FORMAT);
+    assert_null(out);
+    assert_string_equal(err.message, "w.h5: corrupt weights file: reading it failed abnormally (exit status 1)");
+
+    /* Progress resets the clock; silence ends it. */
+    assert_int_equal(df_h5_guarded_run("w.h5", "weights file", child_stalls, &n, 1, n, &out, &size, &err),
+                     DF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "made no progress reading it for 1 s"));
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_guard_outcomes)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_guard_outcomes), cmocka_unit_test(test_guard_payload)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -507,6 +507,51 @@ static void test_rejections(void **state) {
     free(dir);
 }
 
+/* Reads go through the report of a second child: values as written, shape
+ * checks first, and a file replaced after open is noticed, not mixed in. */
+static void test_reads_and_replaced_file(void **state) {
+    (void)state;
+    char *dir = df_test_tempdir();
+    char *path = tmp_path(dir, "w.h5"), *other = tmp_path(dir, "other.h5");
+    vgg_weights v, changed;
+    weights_make(&v, 5, 1, 1);
+    weights_make(&changed, 5, 1, 0);
+    changed.layers[7].w[0].dims[3] = 128; /* block3_conv2 kernel */
+    h5fx_options fo = {0, 1, NULL, 0};
+    assert_int_equal(h5fx_write_keras(path, v.layers, v.n_layers, &fo), 0);
+    assert_int_equal(h5fx_write_keras(other, changed.layers, changed.n_layers, &fo), 0);
+
+    df_error err;
+    df_keras_h5 *f;
+    for (int replace = 0; replace < 2; replace++) {
+        assert_int_equal(df_keras_h5_open(path, &f, &err), DF_OK);
+        size_t kd[4] = {3, 3, 3, 64}, bd[1] = {64}, wrong[1] = {63};
+        float kernel[3 * 3 * 3 * 64], bias[64];
+        assert_int_equal(df_keras_h5_read(f, 0, 1, 1, wrong, bias, &err), DF_ERR_SHAPE);
+        assert_non_null(strstr(err.message, "has shape (64,), expected (63,)"));
+        if (replace) assert_int_equal(rename(other, path), 0);
+        df_status st = df_keras_h5_read(f, 0, 0, 4, kd, kernel, &err);
+        if (!replace) {
+            assert_int_equal(st, DF_OK);
+            assert_memory_equal(kernel, v.kernel[0], sizeof kernel);
+            assert_int_equal(df_keras_h5_read(f, 0, 1, 1, bd, bias, &err), DF_OK);
+            assert_memory_equal(bias, v.bias[0], sizeof bias);
+        } else {
+            print_message("  replaced after open: %s\n", err.message);
+            assert_int_equal(st, DF_ERR_FORMAT);
+            assert_non_null(strstr(err.message, "changed since it was opened"));
+            /* The failure sticks: no half-loaded state. */
+            assert_int_equal(df_keras_h5_read(f, 0, 1, 1, bd, bias, &err), DF_ERR_FORMAT);
+        }
+        df_keras_h5_close(f);
+    }
+    weights_free(&v);
+    df_test_rmtree(dir);
+    free(path);
+    free(other);
+    free(dir);
+}
+
 static void test_random_weights(void **state) {
     (void)state;
     df_backbone_options o = options(DF_PRECISION_FP32, 0, 1, 1);
@@ -548,6 +593,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_naming_styles_agree),
         cmocka_unit_test(test_full_size_file),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_reads_and_replaced_file),
         cmocka_unit_test(test_random_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
