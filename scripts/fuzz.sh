@@ -159,7 +159,12 @@ for t in "$@"; do
     IFS=/ read -r ooms timeouts crashes <<<"${otc:-0/0/0}"
     # The last stats line can predate the last crash: count the new artifact
     # files too (crash-/leak-, timeout-, oom- as libFuzzer names them).
+    # slow-unit- files are inputs that merely took over 10 s (libFuzzer's
+    # -report_slow_units): for the HDF5 targets, the hangs the guard waited
+    # out. They are listed, not counted as faults.
     new_files=$(ls "$art" | grep -vxF -f "$OUT/artifacts-before-$t.txt" || true)
+    slow=$(printf '%s' "$new_files" | grep -c '^slow-unit-' || true)
+    new_files=$(printf '%s' "$new_files" | grep -v '^slow-unit-' || true)
     new_art=$(printf '%s' "$new_files" | grep -c . || true)
     n=$(printf '%s' "$new_files" | grep -cE '^(crash|leak)-' || true)
     [ "$n" -gt "$crashes" ] && crashes=$n
@@ -175,8 +180,8 @@ for t in "$@"; do
         any_crash=1
     fi
     contained=$(wc -l <"$contained_log")
-    line=$(printf '%-12s executions %-10s crashes %s  timeouts %s  ooms %s  corpus %s  new artifacts %s  contained in the HDF5 child %s' \
-        "$t" "$execs" "$crashes" "$timeouts" "$ooms" "${corp:-?}" "$new_art" "$contained")
+    line=$(printf '%-12s executions %-10s crashes %s  timeouts %s  ooms %s  corpus %s  new artifacts %s  contained in the HDF5 child %s  slow inputs %s' \
+        "$t" "$execs" "$crashes" "$timeouts" "$ooms" "${corp:-?}" "$new_art" "$contained" "$slow")
     summary+=("$line")
     echo "$line" >&2
 done
