@@ -82,6 +82,32 @@ set -e
 [ $rc2 -eq 2 ] && grep -q -- "--epochs" "$T/e2" || fail "bad --epochs: $(cat "$T/e2")"
 [ ! -e "$T/x.dfm" ] || fail "a failed run left a model"
 
+# An explicit --val-split holds out training photos even next to a
+# validation folder (the 106 closet photos: 86 + 20), and says so.
+"$CLI" train --data "$DATA/train" --val-split 0.2 --backbone tflite --weights "$W" --precision fp32 \
+  --epochs 2 --feature-cache 1 --out "$T/s.dfm" >"$T/split.out" 2>"$T/split.err"
+grep -q "86 training / 20 validation photos" "$T/split.err" || fail "--val-split: $(cat "$T/split.err")"
+grep -q "validation is not used" "$T/split.err" || fail "--val-split should say the folder is not used"
+grep -q "(20 photos)" "$T/split.out" || fail "--val-split evaluation: $(head -1 "$T/split.out")"
+set +e
+"$CLI" train --data "$DATA" --val "$DATA/validation" --val-split 0.2 --backbone tflite --weights "$W" \
+  --out "$T/x.dfm" 2>"$T/e3"; rc3=$?
+set -e
+[ $rc3 -eq 2 ] && grep -q -- "--val-split and --val" "$T/e3" || fail "--val with --val-split: $(cat "$T/e3")"
+
+# --head auto: the 5-fold table on stderr, the choice recorded in the model.
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 3 \
+  --feature-cache 1 --head auto --out "$T/a.dfm" >"$T/auto.out" 2>"$T/auto.err"
+grep -q "head search: 5-fold cross-validation on the 106 training photos" "$T/auto.err" || fail "no search table"
+[ "$(grep -c '^  \(linear\|mlp\)' "$T/auto.err")" -eq 6 ] || fail "6 candidates expected: $(cat "$T/auto.err")"
+[ "$(grep -c '<- chosen' "$T/auto.err")" -eq 1 ] || fail "exactly one candidate is chosen"
+set +e
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --head auto --lr 1e-3 --out "$T/x.dfm" 2>"$T/e4"; rc4=$?
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --folds 3 --out "$T/x.dfm" 2>"$T/e5"; rc5=$?
+set -e
+[ $rc4 -eq 2 ] && grep -q -- "drop --lr" "$T/e4" || fail "--head auto with --lr: $(cat "$T/e4")"
+[ $rc5 -eq 2 ] && grep -q -- "--folds goes with --head auto" "$T/e5" || fail "--folds alone: $(cat "$T/e5")"
+
 # Ctrl-C: a checkpoint, a non-zero exit, the old model untouched; --resume finishes.
 cp "$T/m.dfm" "$T/keep.dfm"
 "$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 400 \

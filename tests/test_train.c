@@ -31,6 +31,7 @@
 #include "formats/tflite.h"
 #include "support/test_support.h"
 #include "support/tflite_builder.h"
+#include "train/model_select.h"
 #include "train/train.h"
 
 /* ---- fixtures ---- */
@@ -473,17 +474,137 @@ static void test_closet_short_run_and_phone_photo(void **state) {
     free(rotated);
 }
 
+/* The search's features are training's: plain ones equal df_train_features,
+ * variant k of photo i is photo i augmented with stream key
+ * DF_TRAIN_VARIANT_KEY(k) (recomputed here one photo at a time). */
+static void test_feature_variants_are_trainings(void **state) {
+    fixture *f = *state;
+    df_error err;
+    df_train_options o = small_options(DF_HEAD_LINEAR);
+    const int N = f->train->count, K = 2;
+    const size_t F = df_backbone_feature_dim(f->bb);
+    float *variants, *clean, *plain;
+    assert_int_equal(df_train_feature_variants(f->bb, f->train, &o, K, &variants, &clean, &err), DF_OK);
+    assert_int_equal(df_train_features(f->bb, f->train, df_backbone_resize_method(f->bb), &plain, &err), DF_OK);
+    assert_memory_equal(clean, plain, (size_t)N * F * sizeof(float));
+    int h, w;
+    df_backbone_input_size(f->bb, &h, &w);
+    float *x = malloc((size_t)h * w * 3 * sizeof *x), feat[64];
+    assert_true(F <= 64);
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < N; i += 5) {
+            df_image img, aug = {0};
+            assert_int_equal(df_train_load_photo(f->bb, f->train->items[i].path, df_backbone_resize_method(f->bb),
+                                                 &img, &err),
+                             DF_OK);
+            df_rng rng;
+            df_augment_params ap;
+            df_rng_seed_for(&rng, o.seed, DF_STREAM_AUGMENT, (uint64_t)i, DF_TRAIN_VARIANT_KEY(k));
+            df_augment_sample(&o.augment_config, img.height, img.width, &rng, &ap);
+            assert_int_equal(df_augment_apply(&img, &ap, &aug, &err), DF_OK);
+            assert_int_equal(df_backbone_preprocess(f->bb, &aug, x, &err), DF_OK);
+            assert_int_equal(df_backbone_run(f->bb, x, 1, feat, &err), DF_OK);
+            const float *got = variants + ((size_t)k * N + (size_t)i) * F;
+            for (size_t d = 0; d < F; d++) assert_float_equal(got[d], feat[d], 1e-5f * (1 + fabsf(feat[d])));
+            df_image_free(&img);
+            df_image_free(&aug);
+        }
+    free(x);
+    free(variants);
+    free(clean);
+    free(plain);
+}
+
+static void test_stratified_folds(void **state) {
+    (void)state;
+    int labels[15], fold[15], again[15], other[15];
+    const int count[3] = {7, 5, 3};
+    int n = 0;
+    for (int c = 0; c < 3; c++)
+        for (int k = 0; k < count[c]; k++) labels[n++] = c;
+    df_error err;
+    assert_int_equal(df_stratified_folds(labels, 15, 3, 4, 9, fold, &err), DF_OK);
+    int size[4] = {0}, per[3][4] = {{0}};
+    for (int i = 0; i < 15; i++) {
+        assert_true(fold[i] >= 0 && fold[i] < 4);
+        size[fold[i]]++;
+        per[labels[i]][fold[i]]++;
+    }
+    for (int f = 0; f < 4; f++) assert_true(size[f] == 3 || size[f] == 4); /* 15 = 4 + 4 + 4 + 3 */
+    for (int c = 0; c < 3; c++) {
+        int lo = 99, hi = 0;
+        for (int f = 0; f < 4; f++) {
+            lo = per[c][f] < lo ? per[c][f] : lo;
+            hi = per[c][f] > hi ? per[c][f] : hi;
+        }
+        assert_true(hi - lo <= 1); /* each class spread evenly */
+    }
+    assert_int_equal(df_stratified_folds(labels, 15, 3, 4, 9, again, &err), DF_OK);
+    assert_memory_equal(fold, again, sizeof fold);
+    assert_int_equal(df_stratified_folds(labels, 15, 3, 4, 10, other, &err), DF_OK);
+    assert_memory_not_equal(fold, other, sizeof fold);
+    assert_int_equal(df_stratified_folds(labels, 15, 3, 16, 9, fold, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_stratified_folds(labels, 15, 3, 1, 9, fold, &err), DF_ERR_INVALID_ARG);
+}
+
+/* A candidate that learns beats one whose learning rate is too small to
+ * move (listed first, so order alone would pick it); scores are
+ * reproducible; exact ties go to the earlier candidate. */
+static void test_head_search(void **state) {
+    fixture *f = *state;
+    df_error err;
+    df_train_options o = small_options(DF_HEAD_LINEAR);
+    o.feature_cache = 2;
+    df_head_candidate c[3];
+    df_head_candidate all[DF_HEAD_SEARCH_MAX];
+    int n_all = df_head_candidates_default(&o, all);
+    assert_int_equal(n_all, 6);
+    assert_int_equal(all[0].head.kind, DF_HEAD_LINEAR);
+    assert_float_equal(all[0].head.l2, 1e-3f, 1e-9f);
+    assert_int_equal(all[4].head.kind, DF_HEAD_MLP);
+    c[0] = all[0];
+    c[0].adam.lr = 1e-9f;
+    snprintf(c[0].name, sizeof c[0].name, "frozen");
+    c[1] = all[0];
+    c[1].adam.lr = 5e-2f;
+    snprintf(c[1].name, sizeof c[1].name, "learns");
+    c[2] = c[1];
+    snprintf(c[2].name, sizeof c[2].name, "learns too");
+    df_head_search_result r, again;
+    assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 3, &r, &err), DF_OK);
+    print_message("  frozen %.3f (loss %.3f), learns %.3f (loss %.3f), %d variants\n", r.accuracy[0], r.loss[0],
+                  r.accuracy[1], r.loss[1], r.variants);
+    assert_int_equal(r.folds, 3);
+    assert_int_equal(r.variants, 2);
+    assert_int_equal(r.best, 1);
+    assert_true(r.accuracy[1] >= 0.9);
+    assert_true(r.loss[1] < r.loss[0]);
+    assert_float_equal(r.accuracy[1], r.accuracy[2], 0);
+    assert_float_equal(r.loss[1], r.loss[2], 0);
+    assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 3, &again, &err), DF_OK);
+    assert_memory_equal(r.accuracy, again.accuracy, sizeof r.accuracy);
+    assert_memory_equal(r.loss, again.loss, sizeof r.loss);
+    assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 1, &r, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_head_search(f->bb, f->train, &o, c, 0, 3, &r, &err), DF_ERR_INVALID_ARG);
+}
+
 int main(void) {
     const struct CMUnitTest fixture_tests[] = {
         cmocka_unit_test(test_loss_falls_and_rerun_is_identical),
         cmocka_unit_test(test_feature_cache_and_steps),
         cmocka_unit_test(test_interrupt_and_resume_match_uninterrupted),
         cmocka_unit_test(test_saved_model_predicts_like_trained_head),
+        cmocka_unit_test(test_feature_variants_are_trainings),
+        cmocka_unit_test(test_head_search),
+    };
+    const struct CMUnitTest plain_tests[] = {
+        cmocka_unit_test(test_stratified_folds),
     };
     const struct CMUnitTest shared_tests[] = {
         cmocka_unit_test(test_closet_short_run_and_phone_photo),
     };
     int failed = cmocka_run_group_tests(fixture_tests, fixture_setup, fixture_teardown);
+    failed += cmocka_run_group_tests(plain_tests, NULL, NULL);
     failed += cmocka_run_group_tests(shared_tests, NULL, NULL);
     return failed;
 }

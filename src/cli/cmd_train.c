@@ -24,9 +24,12 @@ static const char *USAGE =
     "\n"
     "data:\n"
     "  --data DIR            training photos (class folders)\n"
-    "  --val DIR             validation photos (default: DIR/../validation if DIR\n"
-    "                        ends in train, else a stratified --val-split of DIR)\n"
-    "  --val-split F         fraction held out when there is no validation folder (0.2)\n"
+    "  --val DIR             validation photos (default: DIR/validation or\n"
+    "                        DIR/../validation when there is one, else a stratified\n"
+    "                        --val-split of DIR)\n"
+    "  --val-split F         hold out this fraction of the training photos (default 0.2\n"
+    "                        when there is no validation folder; given, it is used even\n"
+    "                        when there is one)\n"
     "backbone:\n"
     "  --backbone NAME       vgg16 (Keras HDF5) or tflite (MobileNet .tflite)\n"
     "  --weights FILE        the backbone weights file\n"
@@ -36,7 +39,10 @@ static const char *USAGE =
     "  --resize M            area (default for photos), nearest (Keras) or bilinear\n"
     "recipe and head:\n"
     "  --recipe R            default, or original (the Keras notebook exactly)\n"
-    "  --head KIND           linear (softmax regression on standardised features) or mlp\n"
+    "  --head KIND           linear (softmax regression on standardised features), mlp,\n"
+    "                        or auto: choose head, L2 and learning rate by k-fold\n"
+    "                        cross-validation on the training photos\n"
+    "  --folds K             folds for --head auto (default 5)\n"
     "  --units N             mlp hidden units (1024)\n"
     "  --no-batchnorm        mlp without BatchNormalization\n"
     "  --dropout P           mlp dropout (0.25)\n"
@@ -104,12 +110,26 @@ static void on_notice(void *ctx, const char *msg) {
     if (!p->quiet) fprintf(stderr, "deepfashion: %s\n", msg);
 }
 
+/* The cross-validation table: always printed (it is why the model has the
+ * head it has), to stderr like the rest of the progress. */
+static void print_search(const df_head_search_result *s, int photos, const progress *p) {
+    if (p->quiet) return;
+    fprintf(stderr, "deepfashion: head search: %d-fold cross-validation on the %d training photos (%d variants each; "
+                    "features %.1fs, search %.1fs)\n",
+            s->folds, photos, s->variants, s->feature_seconds, s->search_seconds);
+    fprintf(stderr, "  %-34s %9s %9s\n", "candidate", "accuracy", "loss");
+    for (int c = 0; c < s->n_candidates; c++)
+        fprintf(stderr, "  %-34s %9.4f %9.4f%s\n", s->candidates[c].name, s->accuracy[c], s->loss[c],
+                c == s->best ? "  <- chosen" : "");
+}
+
 enum {
     OPT_DATA = 256, OPT_VAL, OPT_VAL_SPLIT, OPT_BACKBONE, OPT_WEIGHTS, OPT_OUT, OPT_PRECISION,
     OPT_PREPROCESS, OPT_POOL, OPT_RESIZE, OPT_RECIPE, OPT_HEAD, OPT_UNITS, OPT_NO_BN, OPT_DROPOUT,
     OPT_L2, OPT_LR, OPT_WD, OPT_EPOCHS, OPT_BATCH, OPT_STEPS, OPT_CLASS_WEIGHT, OPT_EARLY,
     OPT_NO_AUG, OPT_SHIFT, OPT_SHEAR, OPT_ZOOM, OPT_ROTATION, OPT_NO_FLIPS, OPT_CACHE, OPT_SEED,
-    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT, OPT_FLIP, OPT_IMAGE_CACHE
+    OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT, OPT_FLIP, OPT_IMAGE_CACHE,
+    OPT_FOLDS
 };
 
 static const char *flag_name(const struct option *opts, int val) {
@@ -147,7 +167,8 @@ int df_cmd_train(int argc, char **argv) {
         {"seed", required_argument, 0, OPT_SEED}, {"history", required_argument, 0, OPT_HISTORY},
         {"report", required_argument, 0, OPT_REPORT}, {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
         {"resume", required_argument, 0, OPT_RESUME}, {"quiet", no_argument, 0, OPT_QUIET},
-        {"cut", required_argument, 0, OPT_CUT}, {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
+        {"cut", required_argument, 0, OPT_CUT}, {"folds", required_argument, 0, OPT_FOLDS},
+        {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
     flag_set f;
     memset(&f, 0, sizeof f);
     optind = 1;
@@ -179,12 +200,28 @@ int df_cmd_train(int argc, char **argv) {
     char *json = NULL;
     df_evaluation ev = {0};
     int *val_labels = NULL;
+    int head_auto = 0, folds = 5;
+    df_head_search_result search;
 
     /* Data: DIR (with train/ and validation/ inside, or class folders). */
     char *train_dir = NULL, *val_dir = NULL;
     if (df_cli_resolve_data_dirs(VAL(OPT_DATA), SET(OPT_VAL) ? VAL(OPT_VAL) : NULL, &train_dir,
                                  &val_dir, &err) != DF_OK)
         goto out;
+    if (SET(OPT_VAL_SPLIT) && SET(OPT_VAL)) {
+        rc = df_cli_usage_error("train", "--val-split and --val: give one");
+        goto out;
+    }
+    /* An explicit --val-split asks for a hold-out of the training photos:
+     * a validation folder found next to them is then left out, not used
+     * silently in its place. */
+    if (SET(OPT_VAL_SPLIT) && val_dir) {
+        if (!prog.quiet)
+            fprintf(stderr, "deepfashion: --val-split: holding out photos of %s; %s is not used\n", train_dir,
+                    val_dir);
+        free(val_dir);
+        val_dir = NULL;
+    }
     df_scan_options so = df_scan_options_default();
     if (df_dataset_scan(train_dir, &so, &all, &err) != DF_OK) goto out;
     df_cli_print_skipped(all, prog.quiet);
@@ -250,10 +287,23 @@ int df_cmd_train(int argc, char **argv) {
         }                                                                                     \
         dst = (float)d;                                                                       \
     }
-        if (SET(OPT_HEAD) && df_head_kind_parse(VAL(OPT_HEAD), &opt.head.kind, &err) != DF_OK) {
-            rc = df_cli_usage_error("train", "%s", err.message);
+        head_auto = SET(OPT_HEAD) && !strcmp(VAL(OPT_HEAD), "auto");
+        if (SET(OPT_HEAD) && !head_auto && df_head_kind_parse(VAL(OPT_HEAD), &opt.head.kind, &err) != DF_OK) {
+            rc = df_cli_usage_error("train", "%s is not linear, mlp or auto", VAL(OPT_HEAD));
             goto out;
         }
+        static const int chosen_by_auto[] = {OPT_UNITS, OPT_NO_BN, OPT_DROPOUT, OPT_L2, OPT_LR};
+        for (size_t k = 0; head_auto && k < sizeof chosen_by_auto / sizeof chosen_by_auto[0]; k++)
+            if (SET(chosen_by_auto[k])) {
+                rc = df_cli_usage_error("train", "--head auto chooses the head and learning rate itself: drop --%s",
+                                        flag_name(longopts, chosen_by_auto[k]));
+                goto out;
+            }
+        if (SET(OPT_FOLDS) && !head_auto) {
+            rc = df_cli_usage_error("train", "--folds goes with --head auto");
+            goto out;
+        }
+        INT_FLAG(OPT_FOLDS, 2, 20, folds);
         INT_FLAG(OPT_UNITS, 1, 65536, opt.head.units);
         if (SET(OPT_NO_BN)) opt.head.batchnorm = 0;
         FLOAT_FLAG(OPT_DROPOUT, 0.0, 0.95, opt.head.dropout);
@@ -369,7 +419,21 @@ int df_cmd_train(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old_sa);
-    df_status st = df_train(bb, train, val, &opt, &res, &err);
+    df_status st = DF_OK;
+    if (head_auto) {
+        /* Deterministic for the seed, so a --resume run chooses the same head
+         * as the run it continues. */
+        df_head_candidate cands[DF_HEAD_SEARCH_MAX];
+        int n_cands = df_head_candidates_default(&opt, cands);
+        if (folds > train->count) folds = train->count;
+        st = df_head_search(bb, train, &opt, cands, n_cands, folds, &search, &err);
+        if (st == DF_OK) {
+            print_search(&search, train->count, &prog);
+            opt.head = search.candidates[search.best].head;
+            opt.adam = search.candidates[search.best].adam;
+        }
+    }
+    if (st == DF_OK) st = df_train(bb, train, val, &opt, &res, &err);
     sigaction(SIGINT, &old_sa, NULL);
     if (st != DF_OK) {
         free(ckpt);
@@ -385,7 +449,7 @@ int df_cmd_train(int argc, char **argv) {
     memcpy(res.model->meta.backbone_sha256, sha, sizeof sha);
     json = df_cli_training_json(VAL(OPT_WEIGHTS), bo.cut_tensor, original ? "original" : "default",
                                 df_precision_name(df_backbone_precision(bb)), &opt, train_dir,
-                                val_dir);
+                                val_dir, head_auto ? &search : NULL);
     if (!json || df_model_set_training_json(res.model, json, &err) != DF_OK) {
         if (!json) df_error_set(&err, DF_ERR_NOMEM, "out of memory");
         free(ckpt);

@@ -92,7 +92,8 @@ df_status df_cli_check_writable(const char *path, df_error *err) {
 
 char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
                            const char *precision, const df_train_options *o,
-                           const char *train_dir, const char *val_dir) {
+                           const char *train_dir, const char *val_dir,
+                           const df_head_search_result *search) {
     df_strbuf b = {0};
     char *abs = realpath(weights, NULL);
     char *qw = df_text_json_quote(abs ? abs : weights);
@@ -109,7 +110,7 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
          ",\"head\":\"%s\",\"units\":%d,\"batchnorm\":%d,\"dropout\":%g,\"l2\":%g,\"lr\":%g,"
          "\"weight_decay\":%g,\"epochs\":%d,\"batch\":%d,\"steps_per_epoch\":%d,\"augment\":%d,"
          "\"shift\":%g,\"shear_deg\":%g,\"zoom\":%g,\"rotation_deg\":%g,\"hflip\":%d,\"vflip\":%d,"
-         "\"feature_cache\":%d,\"class_weight\":\"%s\",\"early_stop\":%d,\"seed\":%llu}",
+         "\"feature_cache\":%d,\"class_weight\":\"%s\",\"early_stop\":%d,\"seed\":%llu",
          df_head_kind_name(o->head.kind), o->head.units, o->head.batchnorm, (double)o->head.dropout,
          (double)o->head.l2, (double)o->adam.lr, (double)o->adam.weight_decay, o->epochs,
          o->batch_size, o->steps_per_epoch, o->augment, o->augment_config.width_shift,
@@ -117,6 +118,16 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
          o->augment_config.horizontal_flip, o->augment_config.vertical_flip, o->feature_cache,
          o->class_weight_balanced ? "balanced" : "none", o->early_stop_patience,
          (unsigned long long)o->seed);
+    if (search) {
+        /* Candidate names are our own ASCII: no quoting needed. */
+        df_strbuf_addf(&b, ",\"head_search\":{\"folds\":%d,\"variants\":%d,\"chosen\":\"%s\",\"candidates\":[",
+                       search->folds, search->variants, search->candidates[search->best].name);
+        for (int c = 0; c < search->n_candidates; c++)
+            df_strbuf_addf(&b, "%s{\"name\":\"%s\",\"cv_accuracy\":%.6g,\"cv_loss\":%.6g}", c ? "," : "",
+                           search->candidates[c].name, search->accuracy[c], search->loss[c]);
+        df_strbuf_addf(&b, "]}");
+    }
+    df_strbuf_addf(&b, "}");
     free(qw);
     free(qt);
     free(qv);

@@ -6,6 +6,7 @@
 #include "data/dataset.h"
 #include "formats/model_file.h"
 #include "report/run_report.h"
+#include "train/model_select.h"
 #include "train/train.h"
 
 /* DIR with train/ (and validation/) inside -> those; else DIR itself, and
@@ -19,10 +20,12 @@ void df_cli_print_skipped(const df_dataset *ds, int quiet);
 df_status df_cli_check_writable(const char *path, df_error *err) DF_MUST_CHECK;
 /* The training settings recorded in the model file (malloc'ed JSON). */
 /* precision: what the backbone resolved to (so prediction computes the
- * same features without measuring again). */
+ * same features without measuring again); search: the --head auto
+ * cross-validation scores, or NULL. */
 char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
                            const char *precision, const df_train_options *opt,
-                           const char *train_dir, const char *val_dir);
+                           const char *train_dir, const char *val_dir,
+                           const df_head_search_result *search);
 /* Per-epoch history as CSV or JSON, chosen by the extension; atomic. */
 df_status df_cli_write_history(const char *path, const df_history *h, df_error *err) DF_MUST_CHECK;
 

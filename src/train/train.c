@@ -260,6 +260,54 @@ df_status df_train_features(df_backbone *bb, const df_dataset *ds, df_resize_met
     return DF_OK;
 }
 
+df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
+                                    float **variants, float **clean, df_error *err) {
+    *variants = NULL;
+    if (clean) *clean = NULL;
+    const int N = ds->count;
+    int h, w;
+    df_backbone_input_size(bb, &h, &w);
+    const size_t F = df_backbone_feature_dim(bb);
+    df_resize_method resize = opt->resize >= 0 ? (df_resize_method)opt->resize : df_backbone_resize_method(bb);
+    size_t bytes, clean_bytes;
+    if (K < 1 || !df_size_mul3((size_t)K * (size_t)N, F, sizeof(float), &bytes) ||
+        !df_size_mul3((size_t)N, F, sizeof(float), &clean_bytes))
+        return df_error_set(err, DF_ERR_TOO_LARGE, "features of %d x %d photos overflow", K, N);
+    float *v = malloc(bytes ? bytes : 1), *c = clean ? malloc(clean_bytes ? clean_bytes : 1) : NULL;
+    int *order = malloc(sizeof(int) * (size_t)(N ? N : 1));
+    photo_source ps;
+    df_status st = photo_source_init(&ps, ds, bb, resize, opt->image_cache_bytes, err);
+    if (st == DF_OK && (!v || !order || (clean && !c)))
+        st = df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d feature vectors (%zu MB)", K + 1, N,
+                          (bytes + clean_bytes) >> 20);
+    batch_plan plan = {.photos = &ps, .bb = bb, .input_floats = (size_t)h * w * 3, .order = order, .count = N,
+                       .batch = backbone_batch(bb), .aug = &opt->augment_config, .seed = opt->seed};
+    for (int i = 0; i < N && order; i++) order[i] = i;
+    /* The same variants df_train's feature cache draws (same stream keys). */
+    for (int k = 0; st == DF_OK && k < K; k++) {
+        plan.augment = opt->augment;
+        plan.aug_key = DF_TRAIN_VARIANT_KEY(k);
+        st = run_plan(bb, &plan, v + (size_t)k * N * F, NULL, err);
+        if (st == DF_OK && opt->stop_flag && *opt->stop_flag)
+            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while computing features");
+    }
+    if (st == DF_OK && clean) {
+        plan.augment = 0;
+        st = run_plan(bb, &plan, c, NULL, err);
+    }
+    df_image_free(&plan.scratch);
+    photo_source_free(&ps);
+    free(order);
+    if (st != DF_OK) {
+        free(v);
+        free(c);
+        return st;
+    }
+    *variants = v;
+    if (clean) *clean = c;
+    return DF_OK;
+}
+
 /* ---- the loop ---- */
 
 /* The best epoch's weights, for early stopping's restore: parameters and

@@ -121,4 +121,13 @@ df_status df_train_load_photo(const df_backbone *bb, const char *path, df_resize
 df_status df_train_features(df_backbone *bb, const df_dataset *ds, df_resize_method resize,
                             float **features, df_error *err) DF_MUST_CHECK;
 
+/* K augmented variants of every photo of ds, the ones df_train's feature
+ * cache uses with these options (variant k from augmentation stream key
+ * DF_TRAIN_VARIANT_KEY(k); plain copies when opt->augment is 0), as
+ * K x ds->count x feature_dim floats, variant-major; with clean non-NULL
+ * also the un-augmented features, ds->count x feature_dim. Photos are
+ * decoded once when they fit opt->image_cache_bytes. Caller frees both. */
+df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
+                                    float **variants, float **clean, df_error *err) DF_MUST_CHECK;
+
 #endif
