@@ -3,7 +3,10 @@
 # live-augmented photos through the frozen backbone), DeepFashion against the
 # same recipe in PyTorch (bench/torch_train_original.py), in the same run.
 #
-#   bench/train_speed.sh [mobilenet|vgg16|all] [REPEATS]
+#   bench/train_speed.sh [mobilenet|vgg16|default|all] [REPEATS]
+#
+# default: only the default recipe and `--head auto` with MobileNetV2 (no
+# PyTorch).
 #
 # Needs Debian's python3-torch, python3-torchvision, python3-h5py
 # (scripts/setup-bench-deps.sh). VGG16 timing uses a random-weight file in
@@ -45,9 +48,13 @@ if [ "$WHICH" = mobilenet ] || [ "$WHICH" = all ]; then
   ours "mobilenet_v2 original fp32" --recipe original --backbone tflite --weights "$W" --precision fp32
   ours "mobilenet_v2 original bf16" --recipe original --backbone tflite --weights "$W" --precision bf16
   ours "mobilenet_v2 original auto" --recipe original --backbone tflite --weights "$W"
-  ours "mobilenet_v2 default recipe" --backbone tflite --weights "$W"
   torch_run "mobilenet_v2 original jit (fp32 best)" --backbone mobilenet_v2 --mode jit
   torch_run "mobilenet_v2 original bf16 autocast" --backbone mobilenet_v2 --mode bf16
+fi
+if [ "$WHICH" = default ] || [ "$WHICH" = mobilenet ] || [ "$WHICH" = all ]; then
+  W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
+  ours "mobilenet_v2 default recipe" --backbone tflite --weights "$W"
+  ours "mobilenet_v2 default, --head auto" --backbone tflite --weights "$W" --head auto
 fi
 if [ "$WHICH" = vgg16 ] || [ "$WHICH" = all ]; then
   /usr/bin/python3 bench/make_vgg16_h5.py "$T/vgg16.h5" >/dev/null

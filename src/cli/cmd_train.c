@@ -39,14 +39,15 @@ static const char *USAGE =
     "  --resize M            area (default for photos), nearest (Keras) or bilinear\n"
     "recipe and head:\n"
     "  --recipe R            default, or original (the Keras notebook exactly)\n"
-    "  --head KIND           linear (softmax regression on standardised features), mlp,\n"
+    "  --head KIND           mlp (default: Dense 1024, BatchNorm, Dropout 0.25), linear\n"
+    "                        (softmax regression on standardised features),\n"
     "                        or auto: choose head, L2 and learning rate by k-fold\n"
     "                        cross-validation on the training photos\n"
     "  --folds K             folds for --head auto (default 5)\n"
     "  --units N             mlp hidden units (1024)\n"
     "  --no-batchnorm        mlp without BatchNormalization\n"
     "  --dropout P           mlp dropout (0.25)\n"
-    "  --l2 X                L2 on kernels (linear default 1e-3)\n"
+    "  --l2 X                L2 on kernels (default 0)\n"
     "optimiser:\n"
     "  --lr X                Adam learning rate (default 1e-3; original 1e-5)\n"
     "  --weight-decay X      decoupled weight decay (AdamW), default 0\n"
@@ -486,7 +487,8 @@ int df_cmd_train(int argc, char **argv) {
         df_cli_report_input ri = {.model_path = VAL(OPT_OUT), .model = res.model, .backbone = bb,
                                   .train = train, .val = val, .history = &res.history,
                                   .best_epoch = res.best_epoch, .evaluation = val ? &ev : NULL,
-                                  .train_options = &opt, .recipe = original ? "original" : "default"};
+                                  .train_options = &opt, .recipe = original ? "original" : "default",
+                                  .head_search = head_auto ? &search : NULL};
         if (df_cli_write_report(&ri, VAL(OPT_REPORT), &err) != DF_OK) goto out;
         if (!prog.quiet) fprintf(stderr, "deepfashion: report in %s/report.html\n", VAL(OPT_REPORT));
     }

@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "eval/evaluation.h"
 #include "formats/model_file.h"
+#include "train/model_select.h"
 #include "train/train.h"
 
 typedef struct df_run_report {
@@ -24,6 +25,7 @@ typedef struct df_run_report {
     const df_evaluation *evaluation; /* of val; NULL = computed here */
     const df_train_options *train_options; /* settings shown; may be NULL */
     const char *recipe;            /* "default" / "original" / NULL */
+    const df_head_search_result *head_search; /* --head auto's scores; may be NULL */
 } df_run_report;
 
 df_status df_run_report_write(const df_run_report *r, const char *out_dir,
