@@ -583,8 +583,28 @@ static void test_head_search(void **state) {
     assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 3, &again, &err), DF_OK);
     assert_memory_equal(r.accuracy, again.accuracy, sizeof r.accuracy);
     assert_memory_equal(r.loss, again.loss, sizeof r.loss);
+    df_head_search_result_free(&again);
+
+    /* Training the choice on the search's variants is training as usual,
+     * minus the backbone passes. */
+    df_train_options chosen = o;
+    chosen.head = r.candidates[r.best].head;
+    chosen.adam = r.candidates[r.best].adam;
+    df_train_result plain, reused;
+    run(f, &chosen, &plain);
+    assert_non_null(r.train_variants);
+    chosen.feature_variants = r.train_variants;
+    run(f, &chosen, &reused);
+    assert_same_history(&plain.history, &reused.history);
+    assert_int_equal(plain.backbone_images, 2 * 27 + 9);
+    assert_int_equal(reused.backbone_images, 9); /* validation only */
+    df_train_result_free(&plain);
+    df_train_result_free(&reused);
+    df_head_search_result_free(&r);
+
     assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 1, &r, &err), DF_ERR_INVALID_ARG);
     assert_int_equal(df_head_search(f->bb, f->train, &o, c, 0, 3, &r, &err), DF_ERR_INVALID_ARG);
+    assert_null(r.train_variants);
 }
 
 int main(void) {

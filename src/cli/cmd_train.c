@@ -202,7 +202,7 @@ int df_cmd_train(int argc, char **argv) {
     df_evaluation ev = {0};
     int *val_labels = NULL;
     int head_auto = 0, folds = 5;
-    df_head_search_result search;
+    df_head_search_result search = {0};
 
     /* Data: DIR (with train/ and validation/ inside, or class folders). */
     char *train_dir = NULL, *val_dir = NULL;
@@ -432,6 +432,7 @@ int df_cmd_train(int argc, char **argv) {
             print_search(&search, train->count, &prog);
             opt.head = search.candidates[search.best].head;
             opt.adam = search.candidates[search.best].adam;
+            if (search.variants == opt.feature_cache) opt.feature_variants = search.train_variants;
         }
     }
     if (st == DF_OK) st = df_train(bb, train, val, &opt, &res, &err);
@@ -495,6 +496,7 @@ int df_cmd_train(int argc, char **argv) {
     rc = DF_EXIT_OK;
 out:
     if (rc == DF_EXIT_FAIL) df_cli_fail(&err);
+    df_head_search_result_free(&search);
     df_evaluation_free(&ev);
     free(val_labels);
     free(json);

@@ -155,6 +155,11 @@ static df_status run_fold(const fold_job *j, int fold, double *acc, double *loss
     return st;
 }
 
+void df_head_search_result_free(df_head_search_result *r) {
+    free(r->train_variants);
+    r->train_variants = NULL;
+}
+
 df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_train_options *base,
                          const df_head_candidate *candidates, int n_candidates, int folds,
                          df_head_search_result *out, df_error *err) {
@@ -231,6 +236,10 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
     }
     out->search_seconds = now_seconds() - t0;
 done:
+    if (st == DF_OK) {
+        out->train_variants = variants;
+        variants = NULL;
+    }
     free(variants);
     free(clean);
     free(labels);

@@ -39,7 +39,15 @@ typedef struct df_head_search_result {
     double accuracy[DF_HEAD_SEARCH_MAX]; /* mean over folds of the held-out accuracy */
     double loss[DF_HEAD_SEARCH_MAX];     /* mean over folds of the held-out cross-entropy */
     double feature_seconds, search_seconds;
+    /* The training photos' variants the search trained on (variants x
+     * photos x feature_dim, as df_train_feature_variants), kept so that
+     * training the chosen head need not run the backbone again
+     * (df_train_options.feature_variants when variants == feature_cache).
+     * Owned: df_head_search_result_free. */
+    float *train_variants;
 } df_head_search_result;
+
+void df_head_search_result_free(df_head_search_result *r);
 
 /* Runs the search on train's photos with base's settings (base->feature_cache
  * variants per photo, 4 when it is 0 (live augmentation), 1 without

@@ -547,7 +547,8 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
 
     /* Feature cache: K augmented variants of every photo, computed once. */
     const int K = opt->feature_cache;
-    if (K > 0) {
+    const float *variants = opt->feature_variants; /* read-only view of the cache */
+    if (K > 0 && !variants) {
         size_t bytes;
         if (!df_size_mul3((size_t)K * (size_t)N, F, sizeof(float), &bytes)) {
             st = df_error_set(err, DF_ERR_TOO_LARGE, "feature cache of %d x %d photos overflows", K, N);
@@ -576,13 +577,14 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
                 goto done;
             }
         }
+        variants = cache;
     }
 
     /* Standardisation (LINEAR heads): statistics of the training features,
      * from the cache when there is one, else from un-augmented photos. */
     if (hc.kind == DF_HEAD_LINEAR && !opt->resume_path) {
         if (K > 0) {
-            st = df_head_fit_standardisation(head, cache, K * N, err);
+            st = df_head_fit_standardisation(head, variants, K * N, err);
         } else {
             float *clean = NULL;
             st = df_train_features(bb, train, resize, &clean, err);
@@ -657,7 +659,7 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
                 for (int k = 0; k < n; k++) {
                     int i = order[start + k];
                     int v = (int)df_rng_below(&variant_rng, (uint32_t)K);
-                    memcpy(feats + (size_t)k * F, cache + ((size_t)v * N + (size_t)i) * F,
+                    memcpy(feats + (size_t)k * F, variants + ((size_t)v * N + (size_t)i) * F,
                            F * sizeof(float));
                 }
             }

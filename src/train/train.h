@@ -60,6 +60,11 @@ typedef struct df_train_options {
     int augment;                /* 0 = no augmentation */
     df_augment_config augment_config;
     int feature_cache;          /* K augmented variants computed once; 0 = live */
+    /* With feature_cache K > 0: the K x N x F variants of the training
+     * photos as df_train_feature_variants computed them with these same
+     * options (e.g. by the head search), used instead of running the
+     * backbone again; NULL = computed here. Borrowed. */
+    const float *feature_variants;
     int resize;                 /* a df_resize_method, or -1 = the backbone's own */
     int class_weight_balanced;  /* sklearn's n / (C * n_c) */
     int early_stop_patience;    /* 0 = off; else stop after P epochs without a
