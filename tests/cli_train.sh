@@ -97,7 +97,8 @@ set -e
 
 # --head auto: the 5-fold table on stderr, the choice recorded in the model.
 "$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 3 \
-  --feature-cache 1 --head auto --out "$T/a.dfm" >"$T/auto.out" 2>"$T/auto.err"
+  --feature-cache 1 --head auto --out "$T/a.dfm" --report "$T/areport" >"$T/auto.out" 2>"$T/auto.err"
+grep -q "chose mlp\|chose linear" "$T/areport/report.html" || fail "the report should show the head search"
 grep -q "head search: 5-fold cross-validation on the 106 training photos" "$T/auto.err" || fail "no search table"
 [ "$(grep -c '^  \(linear\|mlp\)' "$T/auto.err")" -eq 6 ] || fail "6 candidates expected: $(cat "$T/auto.err")"
 [ "$(grep -c '<- chosen' "$T/auto.err")" -eq 1 ] || fail "exactly one candidate is chosen"

@@ -173,14 +173,12 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
     }
     const df_head_search_result *hs = r->head_search;
     if (hs) {
-        /* One row: the choice first, then every candidate's fold scores. */
-        char scores[1024];
-        size_t n = 0;
-        for (int c = 0; c < hs->n_candidates && n < sizeof scores; c++)
-            n += (size_t)snprintf(scores + n, sizeof scores - n, "%s%s %.3f (loss %.3f)", c ? "; " : "",
-                                  hs->candidates[c].name, hs->accuracy[c], hs->loss[c]);
-        setting(&set, "head search", "%d-fold cross-validation on the training photos chose %s. Mean fold accuracy: %s",
-                hs->folds, hs->candidates[hs->best].name, scores);
+        /* A row per candidate, keyed by its name (hs outlives the report). */
+        setting(&set, "head search", "%d-fold cross-validation on the training photos, %d variants each; chose %s",
+                hs->folds, hs->variants, hs->candidates[hs->best].name);
+        for (int c = 0; c < hs->n_candidates; c++)
+            setting(&set, hs->candidates[c].name, "mean fold accuracy %.3f, loss %.3f%s", hs->accuracy[c],
+                    hs->loss[c], c == hs->best ? " (chosen)" : "");
     }
     d.settings = set.items;
     d.n_settings = set.n;
