@@ -35,9 +35,10 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
     float *feats = NULL;
     int *labels = NULL;
     char *tdir = NULL, *vdir = NULL;
-    df_status st = df_classifier_open(model_path, &co, &clf, err);
-    if (st != DF_OK) goto done;
-    st = df_cli_resolve_data_dirs(data, NULL, &tdir, &vdir, err);
+    df_model *model = NULL;
+    /* The photos and the model's classes are checked before the backbone is
+     * built (seconds for VGG16): a wrong folder fails at once. */
+    df_status st = df_cli_resolve_data_dirs(data, NULL, &tdir, &vdir, err);
     if (st != DF_OK) goto done;
     /* DIR/validation when DIR holds train/ and validation/; else DIR. */
     const char *dir = vdir && strcmp(data, tdir) != 0 ? vdir : data;
@@ -46,25 +47,29 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
     st = df_dataset_scan(dir, &so, &ds, err);
     if (st != DF_OK) goto done;
     df_cli_print_skipped(ds, 0);
+    if (ds->count == 0) {
+        st = df_error_set(err, DF_ERR_DATA, "%s: no usable photos", dir);
+        goto done;
+    }
+    st = df_model_load(model_path, &model, err);
+    if (st != DF_OK) goto done;
     /* Classes are matched by name: a folder may lack a class, never add one. */
+    for (int c = 0; c < ds->num_classes && st == DF_OK; c++) {
+        int found = -1;
+        for (int k = 0; k < model->meta.num_classes; k++)
+            if (!strcmp(model->meta.class_names[k], ds->class_names[c])) found = k;
+        if (found < 0)
+            st = df_error_set(err, DF_ERR_DATA, "%s: class folder '%s' is not one of the model's classes", dir,
+                              ds->class_names[c]);
+    }
+    df_model_destroy(model);
+    if (st != DF_OK) goto done;
+    st = df_classifier_open(model_path, &co, &clf, err);
+    if (st != DF_OK) goto done;
     const df_model_meta *m = &clf->model->meta;
     labels = malloc(sizeof(int) * (size_t)(ds->count ? ds->count : 1));
     if (!labels) {
         st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (int c = 0; c < ds->num_classes; c++) {
-        int found = -1;
-        for (int k = 0; k < m->num_classes; k++)
-            if (!strcmp(m->class_names[k], ds->class_names[c])) found = k;
-        if (found < 0) {
-            st = df_error_set(err, DF_ERR_DATA, "%s: class folder '%s' is not one of the model's classes",
-                              dir, ds->class_names[c]);
-            goto done;
-        }
-    }
-    if (ds->count == 0) {
-        st = df_error_set(err, DF_ERR_DATA, "%s: no usable photos", dir);
         goto done;
     }
     for (int i = 0; i < ds->count; i++) {
