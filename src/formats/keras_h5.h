@@ -12,6 +12,10 @@
  *     n = df_keras_h5_weighted_count(f);            // layers with weights, in file order
  *     df_keras_h5_read(f, i, j, rank, dims, buf, err); // checks the shape, reads as fp32
  *
+ * libhdf5 reads the file only in forked children (open: names and shapes;
+ * first read: every weight's values), so a damaged file that crashes or
+ * hangs libhdf5 costs a one-line error, never the caller's process.
+ *
  * Not supported: weight lists split over several attributes (layer_names0,
  * layer_names1...; only needed past 64 KiB of names), non-float datasets.
  * Every failure is a one-line df_error naming the file and the layer.
@@ -39,7 +43,8 @@ const char *df_keras_h5_weighted_name(const df_keras_h5 *f, int i);
 int df_keras_h5_weight_count(const df_keras_h5 *f, int i);
 const char *df_keras_h5_weight_name(const df_keras_h5 *f, int i, int j);
 
-/* Shape of weight j of weighted layer i (opens the dataset). */
+/* Shape of weight j of weighted layer i, or why it has none (a missing or
+ * non-float dataset). */
 df_status df_keras_h5_weight_shape(df_keras_h5 *f, int i, int j, int *rank, size_t dims[DF_KERAS_H5_MAX_RANK],
                                    df_error *err) DF_MUST_CHECK;
 /* Reads weight j of weighted layer i into out (prod(dims) floats, row-major
