@@ -89,6 +89,7 @@ max_len_for() {
     case $1 in
         image) echo 262144 ;;
         npy) echo 4096 ;;
+        keras_report) echo 16384 ;;
         *) echo 1048576 ;;
     esac
 }

@@ -598,16 +598,21 @@ df_status df_keras_h5_open(const char *path, df_keras_h5 **out, df_error *err) {
     size_t size;
     df_status st = df_h5_guarded_run(path, "weights file", meta_child, NULL, 10, META_MAX_BYTES, &report, &size, err);
     if (st) return st;
+    st = df_keras_h5_from_report(path, report, size, out, err);
+    free(report);
+    return st;
+}
+
+df_status df_keras_h5_from_report(const char *path, const unsigned char *report, size_t size, df_keras_h5 **out,
+                                  df_error *err) {
+    *out = NULL;
     df_keras_h5 *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
-        free(report);
         free(f);
         return df_error_set(err, DF_ERR_NOMEM, "%s: out of memory", path);
     }
     cursor c = {report, size};
-    int ok = parse_meta(f, &c);
-    free(report);
-    if (!ok) {
+    if (!parse_meta(f, &c)) {
         df_keras_h5_close(f);
         return df_error_set(err, DF_ERR_FORMAT, "%s: corrupt weights file: the reader's report does not parse", path);
     }
@@ -688,19 +693,32 @@ static df_status load_data(df_keras_h5 *f, df_error *err) {
         st = df_error_set(&f->load_error, DF_ERR_TOO_LARGE, "%s: the weights total more than %zu GiB", f->path,
                           DATA_MAX_BYTES >> 30);
     } else {
-        st = df_h5_guarded_run(f->path, "weights file", data_child, NULL, 10, cap, &f->data, &f->data_size,
-                               &f->load_error);
-        if (!st) {
-            cursor c = {f->data, f->data_size};
-            if (!parse_data(f, &c))
-                st = df_error_set(&f->load_error, DF_ERR_FORMAT,
-                                  "%s: corrupt weights file: the reader's report does not parse (or the file "
-                                  "changed since it was opened)",
-                                  f->path);
-        }
+        unsigned char *data;
+        size_t size;
+        st = df_h5_guarded_run(f->path, "weights file", data_child, NULL, 10, cap, &data, &size, &f->load_error);
+        if (!st) return df_keras_h5_attach_data(f, data, size, err);
     }
     f->load_error.status = st;
-    return st ? df_error_set(err, st, "%s", f->load_error.message) : DF_OK;
+    return df_error_set(err, st, "%s", f->load_error.message);
+}
+
+df_status df_keras_h5_attach_data(df_keras_h5 *f, unsigned char *data, size_t size, df_error *err) {
+    f->loaded = 1;
+    free(f->data);
+    f->data = data;
+    f->data_size = size;
+    df_error_clear(&f->load_error);
+    cursor c = {f->data, f->data_size};
+    if (!parse_data(f, &c)) {
+        /* The offsets parsed before the failure are never used: every read
+         * returns this error first. */
+        df_error_set(&f->load_error, DF_ERR_FORMAT,
+                     "%s: corrupt weights file: the reader's report does not parse (or the file changed since it "
+                     "was opened)",
+                     f->path);
+        return df_error_set(err, DF_ERR_FORMAT, "%s", f->load_error.message);
+    }
+    return DF_OK;
 }
 
 df_status df_keras_h5_read(df_keras_h5 *f, int i, int j, int rank, const size_t *dims, float *out, df_error *err) {

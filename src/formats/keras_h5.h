@@ -52,6 +52,16 @@ df_status df_keras_h5_weight_shape(df_keras_h5 *f, int i, int j, int *rank, size
 df_status df_keras_h5_read(df_keras_h5 *f, int i, int j, int rank, const size_t *dims, float *out,
                            df_error *err) DF_MUST_CHECK;
 
+/* The two halves of open and the first read without the children: a
+ * names-and-shapes report, then the values report, as the children write
+ * them (see keras_h5.c). They are parsed as untrusted input (they come from
+ * a process a damaged file may have corrupted); exposed for the fuzzer.
+ * attach_data takes data (malloc) in every case; its failure sticks to
+ * every later read, as a failed load does. */
+df_status df_keras_h5_from_report(const char *path, const unsigned char *report, size_t size, df_keras_h5 **out,
+                                  df_error *err) DF_MUST_CHECK;
+df_status df_keras_h5_attach_data(df_keras_h5 *f, unsigned char *data, size_t size, df_error *err) DF_MUST_CHECK;
+
 /* "(3, 3, 64, 128)" into buf. */
 void df_keras_h5_format_shape(int rank, const size_t *dims, char *buf, size_t size);
 
