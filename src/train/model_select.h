@@ -9,6 +9,8 @@
  * computed up front; each candidate is then trained k times on the variants
  * of k-1 folds, with the run's epochs, batch size and class weights, and
  * scored on the plain features of the fold left out, as validation is.
+ * Early stopping is not applied inside the folds (it would need yet another
+ * held-out part of each fold's photos).
  * The best mean fold accuracy wins; a tie goes to the lower mean fold loss,
  * then to the earlier candidate (the default recipe's head comes first).
  */
