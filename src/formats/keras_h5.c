@@ -31,6 +31,7 @@
 /* Caps on what a header may claim before we allocate for it. */
 #define MAX_NAMES 100000
 #define MAX_NAME_BYTES 65536
+#define MAX_WEIGHTS (1 << 20) /* in a whole file; VGG16 has 26 */
 
 typedef struct wlayer {
     char *name;
@@ -567,11 +568,15 @@ static int parse_meta(df_keras_h5 *f, cursor *c) {
     f->n_layers = (int)n_layers;
     f->w = calloc(n_w ? n_w : 1, sizeof *f->w);
     if (!f->w) return 0;
+    uint32_t total = 0;
     for (uint32_t i = 0; i < n_w; i++) {
         klayer *L = &f->w[i];
         f->n_w = (int)i + 1;
         uint32_t n;
         if (!get_str(c, MAX_NAME_BYTES, &L->name) || !get_u32(c, &n) || n == 0 || n > MAX_NAMES) return 0;
+        /* Each weight takes at least 12 report bytes; the cap keeps what a
+         * garbled report can make us allocate far below what it could claim. */
+        if (n > c->left / 12 || (total += n) > MAX_WEIGHTS) return 0;
         L->w = calloc(n, sizeof *L->w);
         if (!L->w) return 0;
         L->n = (int)n;
