@@ -1,3 +1,4 @@
+
 /*
  * deepfashion bench backbone: times a backbone on synthetic inputs. Builds
  * it for --batch images (algorithm and precision choices are measured then,
@@ -14,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "backbone/backbone.h"
 #include "backbone/vgg16.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/rng.h"
 
 static void usage(FILE *out) {
@@ -44,12 +45,6 @@ static void usage(FILE *out) {
 static void on_notice(void *ctx, const char *msg) {
     (void)ctx;
     fprintf(stderr, "deepfashion: note: %s\n", msg);
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -108,11 +103,11 @@ static int bench_backbone(int argc, char **argv) {
     float *x = NULL, *feats = NULL;
     double *times = NULL;
     int rc = DF_EXIT_FAIL;
-    double t0 = now_ms();
+    double t0 = 1e3 * df_clock_seconds();
     df_status st = weights ? df_backbone_open(kind, weights, &opt, &bb, &err)
                            : df_vgg16_open_random(1, &opt, &bb, &err);
     if (st) goto fail;
-    double build_ms = now_ms() - t0;
+    double build_ms = 1e3 * df_clock_seconds() - t0;
     int ih, iw;
     df_backbone_input_size(bb, &ih, &iw);
     size_t per_in = (size_t)ih * iw * 3, dim = df_backbone_feature_dim(bb);
@@ -132,9 +127,9 @@ static int bench_backbone(int argc, char **argv) {
     struct rusage ru0, ru;
     getrusage(RUSAGE_SELF, &ru0);
     for (long i = 0; i < iters; i++) {
-        double s = now_ms();
+        double s = 1e3 * df_clock_seconds();
         if (df_backbone_run(bb, x, (int)batch, feats, &err)) goto fail;
-        times[i] = now_ms() - s;
+        times[i] = 1e3 * df_clock_seconds() - s;
     }
     qsort(times, (size_t)iters, sizeof *times, cmp_double);
     double med = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);

@@ -31,10 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+
+#include "core/clock.h"
 
 enum op_kind { OP_CONV, OP_POOL, OP_GAP, OP_ADD };
 enum { ALG_UNDECIDED = 0, ALG_DIRECT, ALG_WINOGRAD };
@@ -155,12 +156,6 @@ static df_status dnnl_fail(df_error *err, dnnl_status_t st, const char *what) {
             goto fail;                                          \
         }                                                       \
     } while (0)
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 static void notice(const df_net *net, const char *msg) {
     if (net->opts.notice) net->opts.notice(net->opts.notice_ctx, msg);
@@ -762,12 +757,12 @@ static df_status time_conv(df_net *net, const layer *L, const_dnnl_primitive_des
     dnnl_exec_arg_t targs[2] = {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, tmem}};
     double best = 1e300;
     for (int it = 0; it < 3; it++) {
-        double t0 = now_ms();
+        double t0 = 1e3 * df_clock_seconds();
         if (rprim) DN(dnnl_primitive_execute(rprim, net->stream, 2, rargs), "running a timing reorder");
         DN(dnnl_primitive_execute(prim, net->stream, 5, args), "running a convolution");
         if (tprim) DN(dnnl_primitive_execute(tprim, net->stream, 2, targs), "running a timing reorder");
         DN(dnnl_stream_wait(net->stream), "running a convolution");
-        double t = now_ms() - t0;
+        double t = 1e3 * df_clock_seconds() - t0;
         if (it > 0 && t < best) best = t;
     }
     *ms = best;
@@ -1330,10 +1325,10 @@ static df_status plan_time(df_net *net, plan *p, double *ms, df_error *err) {
     for (size_t i = 0; i < p->in_count; i++) p->in_stage[i] = (float)(i % 29) * 0.07f - 1.0f;
     double best = 1e300;
     for (int it = 0; it < 4; it++) {
-        double t0 = now_ms();
+        double t0 = 1e3 * df_clock_seconds();
         df_status st = plan_execute(net, p, p->in_stage, p->out_stage, err);
         if (st) return st;
-        double t = now_ms() - t0;
+        double t = 1e3 * df_clock_seconds() - t0;
         if (it > 0 && t < best) best = t;
     }
     *ms = best;

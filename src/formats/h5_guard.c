@@ -9,8 +9,9 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "core/clock.h"
 
 /* Present only in sanitizer builds (weak: NULL otherwise). */
 extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
@@ -48,12 +49,6 @@ df_status df_h5_sink_write(df_h5_sink *s, const void *data, size_t size, df_erro
     memcpy(s->buf + s->used, data, size);
     s->used += size;
     return DF_OK;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Ends every report, after the child's df_error: a stream without it (a
@@ -117,9 +112,9 @@ df_status df_h5_guarded_run(const char *path, const char *what, df_h5_child_fn f
     unsigned char *buf = NULL;
     size_t got = 0, room = 0;
     int timed_out = 0, too_big = 0, nomem = 0;
-    double deadline = now_s() + idle_timeout_seconds;
+    double deadline = df_clock_seconds() + idle_timeout_seconds;
     for (;;) {
-        double left = deadline - now_s();
+        double left = deadline - df_clock_seconds();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -149,7 +144,7 @@ df_status df_h5_guarded_run(const char *path, const char *what, df_h5_child_fn f
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break; /* end of stream: the child exited or died */
         got += (size_t)n;
-        deadline = now_s() + idle_timeout_seconds;
+        deadline = df_clock_seconds() + idle_timeout_seconds;
     }
     close(fds[0]);
     if (timed_out || too_big || nomem) kill(pid, SIGKILL);

@@ -5,16 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "eval/metrics.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void add_candidate(df_head_candidate *out, int *n, const df_train_options *base, df_head_kind kind,
                           float l2, float lr) {
@@ -184,12 +178,12 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
         if (candidates[c].head.max_batch < base->batch_size)
             out->candidates[c].head.max_batch = base->batch_size;
 
-    double t0 = now_seconds();
+    double t0 = df_clock_seconds();
     float *variants = NULL, *clean = NULL;
     st = df_train_feature_variants(bb, train, base, K, &variants, &clean, err);
     if (st != DF_OK) return st;
-    out->feature_seconds = now_seconds() - t0;
-    t0 = now_seconds();
+    out->feature_seconds = df_clock_seconds() - t0;
+    t0 = df_clock_seconds();
 
     fold_job j = {.base = base, .variants = variants, .clean = clean, .N = N, .C = C, .K = K, .F = F};
     int *labels = malloc(sizeof(int) * (size_t)N), *fold_of = malloc(sizeof(int) * (size_t)N);
@@ -234,7 +228,7 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
         }
         out->best = best;
     }
-    out->search_seconds = now_seconds() - t0;
+    out->search_seconds = df_clock_seconds() - t0;
 done:
     if (st == DF_OK) {
         out->train_variants = variants;

@@ -12,19 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "eval/metrics.h"
 #include "train/prefetch.h"
 
 /* Stream kinds local to training, beside core/rng.h's. */
 enum { STREAM_CACHE_VARIANT = 101 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 df_train_options df_train_options_default(void) {
     df_train_options o;
@@ -213,10 +207,10 @@ static df_status run_plan(df_backbone *bb, batch_plan *plan, float *features,
         int n;
         st = df_prefetch_next(pf, &in, &n, err);
         if (st != DF_OK) break;
-        double t0 = now_seconds();
+        double t0 = df_clock_seconds();
         st = df_backbone_run(bb, in, n, features + (size_t)j * plan->batch * F, err);
         if (res) {
-            res->backbone_seconds += now_seconds() - t0;
+            res->backbone_seconds += df_clock_seconds() - t0;
             res->backbone_images += n;
         }
     }
@@ -444,7 +438,7 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
         st = df_dataset_same_classes(train, val, err);
         if (st != DF_OK) return st;
     }
-    const double t_start = now_seconds();
+    const double t_start = df_clock_seconds();
     const int N = train->count, C = train->num_classes;
     const size_t F = df_backbone_feature_dim(bb);
     int H, W;
@@ -613,7 +607,7 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     const float *cw = opt->class_weight_balanced ? class_w : NULL;
 
     for (int epoch = start_epoch; epoch < opt->epochs; epoch++) {
-        double t0 = now_seconds();
+        double t0 = df_clock_seconds();
         df_epoch_order(N, opt->seed, epoch, order);
         int positions = batches * opt->batch_size < N ? batches * opt->batch_size : N;
         /* A resumed run re-enters its interrupted epoch at the next batch. */
@@ -650,9 +644,9 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
                 int got;
                 st = df_prefetch_next(pf, &in, &got, err);
                 if (st != DF_OK) break;
-                double tb = now_seconds();
+                double tb = df_clock_seconds();
                 st = df_backbone_run(bb, in, got, feats, err);
-                res->backbone_seconds += now_seconds() - tb;
+                res->backbone_seconds += df_clock_seconds() - tb;
                 res->backbone_images += got;
                 if (st != DF_OK) break;
             } else {
@@ -667,13 +661,13 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
             /* BatchNorm cannot normalise a batch of one (zero variance):
              * such a trailing batch is left out of this epoch's updates. */
             if (n < 2 && hc.kind == DF_HEAD_MLP && hc.batchnorm) continue;
-            double th = now_seconds();
+            double th = df_clock_seconds();
             df_rng drop;
             df_rng_seed_for(&drop, opt->seed, DF_STREAM_DROPOUT, (uint64_t)epoch, (uint64_t)b);
             double loss = 0.0;
             int corr = 0;
             st = df_head_train_step(head, feats, batch_labels, n, cw, adam, &drop, &loss, &corr, err);
-            res->head_seconds += now_seconds() - th;
+            res->head_seconds += df_clock_seconds() - th;
             if (st != DF_OK) break;
             loss_sum += loss * n;
             correct += corr;
@@ -715,7 +709,7 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
                 wait++;
             }
         }
-        es.seconds = now_seconds() - t0;
+        es.seconds = df_clock_seconds() - t0;
         st = df_history_append(&res->history, (float)es.loss, (float)es.accuracy, (float)es.val_loss,
                                (float)es.val_accuracy, adam->cfg.lr, err);
         if (st != DF_OK) goto done;
@@ -759,7 +753,7 @@ done:
     free(labels);
     free(order);
     free(batch_labels);
-    res->total_seconds = now_seconds() - t_start;
+    res->total_seconds = df_clock_seconds() - t_start;
     if (st != DF_OK) df_history_free(&res->history);
     return st;
 }
