@@ -254,8 +254,10 @@ df_status df_train_features(df_backbone *bb, const df_dataset *ds, df_resize_met
     return DF_OK;
 }
 
-df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
-                                    float **variants, float **clean, df_error *err) {
+/* df_train_feature_variants, with the backbone's time and photo count added
+ * to acct when it is not NULL (df_train's own cache uses this). */
+static df_status compute_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
+                                  float **variants, float **clean, df_train_result *acct, df_error *err) {
     *variants = NULL;
     if (clean) *clean = NULL;
     const int N = ds->count;
@@ -266,28 +268,30 @@ df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const
     size_t bytes, clean_bytes;
     if (K < 1 || !df_size_mul3((size_t)K * (size_t)N, F, sizeof(float), &bytes) ||
         !df_size_mul3((size_t)N, F, sizeof(float), &clean_bytes))
-        return df_error_set(err, DF_ERR_TOO_LARGE, "features of %d x %d photos overflow", K, N);
+        return df_error_set(err, DF_ERR_TOO_LARGE, "feature cache of %d x %d photos overflows", K, N);
     float *v = malloc(bytes ? bytes : 1), *c = clean ? malloc(clean_bytes ? clean_bytes : 1) : NULL;
     int *order = malloc(sizeof(int) * (size_t)(N ? N : 1));
     photo_source ps;
     df_status st = photo_source_init(&ps, ds, bb, resize, opt->image_cache_bytes, err);
     if (st == DF_OK && (!v || !order || (clean && !c)))
-        st = df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d feature vectors (%zu MB)", K + 1, N,
-                          (bytes + clean_bytes) >> 20);
+        st = df_error_set(err, DF_ERR_NOMEM, "feature cache: cannot allocate %zu MB (try a smaller --feature-cache)",
+                          (bytes + (clean ? clean_bytes : 0)) >> 20);
     batch_plan plan = {.photos = &ps, .bb = bb, .input_floats = (size_t)h * w * 3, .order = order, .count = N,
                        .batch = backbone_batch(bb), .aug = &opt->augment_config, .seed = opt->seed};
     for (int i = 0; i < N && order; i++) order[i] = i;
-    /* The same variants df_train's feature cache draws (same stream keys). */
+    /* Variant 0 without augmentation would bias towards clean photos: every
+     * variant is augmented (when augmentation is on), keyed by the variant
+     * number instead of the epoch. */
     for (int k = 0; st == DF_OK && k < K; k++) {
         plan.augment = opt->augment;
         plan.aug_key = DF_TRAIN_VARIANT_KEY(k);
-        st = run_plan(bb, &plan, v + (size_t)k * N * F, NULL, err);
+        st = run_plan(bb, &plan, v + (size_t)k * N * F, acct, err);
         if (st == DF_OK && opt->stop_flag && *opt->stop_flag)
-            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while computing features");
+            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while building the feature cache");
     }
     if (st == DF_OK && clean) {
         plan.augment = 0;
-        st = run_plan(bb, &plan, c, NULL, err);
+        st = run_plan(bb, &plan, c, acct, err);
     }
     df_image_free(&plan.scratch);
     photo_source_free(&ps);
@@ -300,6 +304,11 @@ df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const
     *variants = v;
     if (clean) *clean = c;
     return DF_OK;
+}
+
+df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
+                                    float **variants, float **clean, df_error *err) {
+    return compute_variants(bb, ds, opt, K, variants, clean, NULL, err);
 }
 
 /* ---- the loop ---- */
@@ -453,7 +462,6 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     float *val_feats = NULL, *val_probs = NULL, *cache = NULL, *feats = NULL;
     float *class_w = NULL;
     int *labels = NULL, *order = NULL, *batch_labels = NULL, *val_labels = NULL;
-    int *cache_order = NULL;
     df_model *model = NULL;
     df_adam *adam = NULL;
     photo_source photos = {0};
@@ -534,44 +542,20 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
         for (int i = 0; i < NV; i++) val_labels[i] = val->items[i].label;
     }
 
-    st = photo_source_init(&photos, train, bb, resize, opt->image_cache_bytes, err);
-    if (st != DF_OK) goto done;
-    plan = (batch_plan){.photos = &photos, .bb = bb, .input_floats = input_floats,
-                        .augment = opt->augment, .aug = &opt->augment_config, .seed = opt->seed};
-
-    /* Feature cache: K augmented variants of every photo, computed once. */
+    /* Feature cache: K augmented variants of every photo, computed once
+     * (or handed in); without one, photos are augmented live every epoch. */
     const int K = opt->feature_cache;
     const float *variants = opt->feature_variants; /* read-only view of the cache */
     if (K > 0 && !variants) {
-        size_t bytes;
-        if (!df_size_mul3((size_t)K * (size_t)N, F, sizeof(float), &bytes)) {
-            st = df_error_set(err, DF_ERR_TOO_LARGE, "feature cache of %d x %d photos overflows", K, N);
-            goto done;
-        }
-        cache = malloc(bytes);
-        cache_order = malloc(sizeof(int) * (size_t)N);
-        if (!cache || !cache_order) {
-            st = df_error_set(err, DF_ERR_NOMEM, "feature cache: cannot allocate %zu MB (try a smaller --feature-cache)",
-                              bytes >> 20);
-            goto done;
-        }
-        for (int i = 0; i < N; i++) cache_order[i] = i;
-        for (int v = 0; v < K; v++) {
-            plan.order = cache_order;
-            plan.count = N;
-            plan.batch = backbone_batch(bb);
-            /* Variant 0 without augmentation would bias towards clean photos;
-             * every variant is augmented (when augmentation is on), keyed by
-             * the variant number instead of the epoch. */
-            plan.aug_key = DF_TRAIN_VARIANT_KEY(v);
-            st = run_plan(bb, &plan, cache + (size_t)v * N * F, res, err);
-            if (st != DF_OK) goto done;
-            if (opt->stop_flag && *opt->stop_flag) {
-                st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while building the feature cache");
-                goto done;
-            }
-        }
+        st = compute_variants(bb, train, opt, K, &cache, NULL, res, err);
+        if (st != DF_OK) goto done;
         variants = cache;
+    }
+    if (K == 0) {
+        st = photo_source_init(&photos, train, bb, resize, opt->image_cache_bytes, err);
+        if (st != DF_OK) goto done;
+        plan = (batch_plan){.photos = &photos, .bb = bb, .input_floats = input_floats,
+                            .augment = opt->augment, .aug = &opt->augment_config, .seed = opt->seed};
     }
 
     /* Standardisation (LINEAR heads): statistics of the training features,
@@ -747,7 +731,6 @@ done:
     free(val_probs);
     free(val_labels);
     free(cache);
-    free(cache_order);
     free(feats);
     free(class_w);
     free(labels);
