@@ -52,12 +52,7 @@ df_status df_stratified_folds(const int *labels, int n, int C, int folds, uint64
             if (labels[i] == c) members[m++] = i;
         df_rng rng;
         df_rng_seed_for(&rng, seed, DF_STREAM_FOLDS, (uint64_t)c, 0);
-        for (int j = m - 1; j > 0; j--) { /* Fisher-Yates */
-            int r = (int)df_rng_below(&rng, (uint32_t)(j + 1));
-            int t = members[j];
-            members[j] = members[r];
-            members[r] = t;
-        }
+        df_rng_shuffle(&rng, members, m);
         for (int j = 0; j < m; j++) fold_of[members[j]] = (next + j) % folds;
         next = (next + m) % folds;
     }
