@@ -41,11 +41,23 @@ char *df_json_get_string(const char *json, const char *key) {
 df_status df_classifier_open(const char *model_path, const df_classifier_options *opt,
                              df_classifier **out, df_error *err) {
     *out = NULL;
+    df_model *model;
+    df_status st = df_model_load(model_path, &model, err);
+    if (st != DF_OK) return st;
+    return df_classifier_from_model(model_path, model, opt, out, err);
+}
+
+df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
+                                   df_classifier **out, df_error *err) {
+    *out = NULL;
     df_classifier *c = calloc(1, sizeof *c);
     char *recorded = NULL;
-    if (!c) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    df_status st = df_model_load(model_path, &c->model, err);
-    if (st != DF_OK) goto fail;
+    if (!c) {
+        df_model_destroy(model);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    c->model = model;
+    df_status st;
     df_model_meta *m = &c->model->meta;
     recorded = df_json_get_string(m->training_json, "backbone_weights");
     const char *weights = opt && opt->backbone_weights ? opt->backbone_weights : recorded;

@@ -28,6 +28,10 @@ typedef struct df_classifier_options {
 
 df_status df_classifier_open(const char *model_path, const df_classifier_options *opt,
                              df_classifier **out, df_error *err) DF_MUST_CHECK;
+/* The same from a model already loaded from model_path (for callers that
+ * check it before building the backbone); takes model in every case. */
+df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
+                                   df_classifier **out, df_error *err) DF_MUST_CHECK;
 
 /* Reads "key":"string" from a flat JSON object (the model's training_json);
  * returns a malloc'ed, unescaped copy or NULL when absent. */

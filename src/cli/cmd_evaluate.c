@@ -62,9 +62,11 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
             st = df_error_set(err, DF_ERR_DATA, "%s: class folder '%s' is not one of the model's classes", dir,
                               ds->class_names[c]);
     }
-    df_model_destroy(model);
-    if (st != DF_OK) goto done;
-    st = df_classifier_open(model_path, &co, &clf, err);
+    if (st != DF_OK) {
+        df_model_destroy(model);
+        goto done;
+    }
+    st = df_classifier_from_model(model_path, model, &co, &clf, err);
     if (st != DF_OK) goto done;
     const df_model_meta *m = &clf->model->meta;
     labels = malloc(sizeof(int) * (size_t)(ds->count ? ds->count : 1));
