@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "formats/h5_guard.h"
 
 static df_status probe_ok(const char *path, df_error *err) {
@@ -81,6 +82,29 @@ static df_status child_exits_midway(const char *path, void *arg, df_h5_sink *sin
     _exit(1);
 }
 
+/* A library that calls exit(0) half-way: a clean exit status, no report. */
+static df_status child_exits_zero_midway(const char *path, void *arg, df_h5_sink *sink, df_error *err) {
+    df_status st = child_writes(path, arg, sink, err);
+    (void)st;
+    _exit(0);
+}
+
+/* Slower than the idle limit in total, never silent for long: 6 pieces of
+ * 70,000 bytes (each bigger than the sink's buffer, so each is sent at
+ * once), 0.4 s apart. */
+static df_status child_slow_but_steady(const char *path, void *arg, df_h5_sink *sink, df_error *err) {
+    (void)path;
+    (void)arg;
+    static unsigned char piece[70000];
+    for (int k = 0; k < 6; k++) {
+        memset(piece, k, sizeof piece);
+        df_status st = df_h5_sink_write(sink, piece, sizeof piece, err);
+        if (st) return st;
+        usleep(400000);
+    }
+    return DF_OK;
+}
+
 /* Writes a little, then goes silent. */
 static df_status child_stalls(const char *path, void *arg, df_h5_sink *sink, df_error *err) {
     df_status st = child_writes(path, arg, sink, err);
@@ -123,9 +147,23 @@ static void test_guard_payload(void **state) {
     assert_null(out);
     assert_string_equal(err.message, "w.h5: corrupt weights file: reading it failed abnormally (exit status 1)");
 
-    /* Progress resets the clock; silence ends it. */
+    assert_int_equal(
+        df_h5_guarded_run("w.h5", "weights file", child_exits_zero_midway, &n, 5, n, &out, &size, &err),
+        DF_ERR_FORMAT);
+    assert_null(out);
+    assert_string_equal(err.message, "w.h5: corrupt weights file: reading it failed abnormally (exit status 0)");
+
+    /* Progress resets the clock; silence ends it, one idle limit after the
+     * last byte (checked with a bound far above that: 10 s for 1 s). */
+    assert_int_equal(df_h5_guarded_run("w.h5", "weights file", child_slow_but_steady, NULL, 1, 6 * 70000, &out,
+                                       &size, &err),
+                     DF_OK);
+    assert_int_equal(size, 6 * 70000);
+    free(out);
+    double t0 = df_clock_seconds();
     assert_int_equal(df_h5_guarded_run("w.h5", "weights file", child_stalls, &n, 1, n, &out, &size, &err),
                      DF_ERR_FORMAT);
+    assert_true(df_clock_seconds() - t0 < 10.0);
     assert_non_null(strstr(err.message, "made no progress reading it for 1 s"));
 }
 
