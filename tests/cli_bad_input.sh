@@ -426,6 +426,11 @@ if [ $have_tflite -eq 1 ]; then
         cp "$small/b/1.png" "$other/shoes/"
         expect_error "evaluate on other classes" "otherclasses: class folder 'shoes' is not one of the model's classes" \
             "$CLI" evaluate --model "$model" --data "$other" --precision fp32
+        # The classes are checked before the backbone is built: a weights
+        # file that is not even there is never reached.
+        expect_error "evaluate on other classes, before the backbone" \
+            "otherclasses: class folder 'shoes' is not one of the model's classes" \
+            "$CLI" evaluate --model "$model" --data "$other" --weights "$tmp/model/no-such-weights.tflite"
         head -c 3000 "$model" >"$tmp/model/truncated.h5"
         expect_error "predict with a truncated model file" "truncated\.h5: .*(truncated|corrupt)" \
             "$CLI" predict --model "$tmp/model/truncated.h5" --precision fp32 "$fx/good.bmp"
