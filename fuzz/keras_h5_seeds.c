@@ -77,6 +77,14 @@ int main(int argc, char **argv) {
     rc |= write(dir, "vgg16_missing_group.h5", v.layers, NLAYERS,
                 (h5fx_options){0, 1, "block4_conv2", 0});
     rc |= write(dir, "vgg16_no_layer_names.h5", v.layers, NLAYERS, (h5fx_options){0, 1, NULL, 1});
+    /* A layer name with a newline and a terminal escape sequence, listed
+     * without a group: the error quotes it, and must still be one line that
+     * does not drive the terminal. */
+    static const char control_name[] = "block2\nconv1\033[31m";
+    const char *kept = v.layers[3].name;
+    v.layers[3].name = control_name;
+    rc |= write(dir, "vgg16_control_name.h5", v.layers, NLAYERS, (h5fx_options){0, 1, control_name, 0});
+    v.layers[3].name = kept;
     vgg_make(&v, 1, -1);
     rc |= write(dir, "vgg16_new.h5", v.layers, NLAYERS, (h5fx_options){1, 0, NULL, 0});
     vgg_make(&v, 0, 7);

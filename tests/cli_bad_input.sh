@@ -372,6 +372,11 @@ if [ $have_h5 -eq 1 ]; then
         "$CLI" train --data "$small" --backbone vgg16 --weights "$gen/vgg16_missing_group.h5" \
         --out "$out/model.h5" --epochs 1 --precision fp32
     no_output "$out" "train on a VGG16 file with a layer missing"
+    expect_error "train on a VGG16 file with control characters in a layer name" \
+        "vgg16_control_name\.h5: layer 'block2 conv1\\\\x1b\\[31m' .*has no group" \
+        "$CLI" train --data "$small" --backbone vgg16 --weights "$gen/vgg16_control_name.h5" \
+        --out "$out/model.h5" --epochs 1 --precision fp32
+    no_output "$out" "train on a VGG16 file with control characters in a layer name"
     mkdir -p "$tmp/feat-wrong"
     expect_error "features from a VGG16 file with a wrong shape" \
         "vgg16_wrong_shape\.h5: .*block4_conv1.*\(3, 3, 256, 256\)" \

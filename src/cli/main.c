@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "data/text.h"
 
 typedef struct command {
     const char *name;
@@ -40,7 +41,14 @@ static void print_help(FILE *out) {
 }
 
 int df_cli_fail(const df_error *err) {
-    fprintf(stderr, "deepfashion: %s\n", err && err->message[0] ? err->message : "failed");
+    /* Messages quote names read from files (a damaged weights file's layer
+     * names, a folder's file names). df_error_set already folds newlines;
+     * the other control bytes (a terminal escape sequence) and invalid UTF-8
+     * are escaped here, once for every command. */
+    const char *msg = err && err->message[0] ? err->message : "failed";
+    char *shown = df_text_printable(msg);
+    fprintf(stderr, "deepfashion: %s\n", shown ? shown : msg);
+    free(shown);
     return DF_EXIT_FAIL;
 }
 
