@@ -217,8 +217,9 @@ df_status df_precision_parse(const char *s, df_precision *out, df_error *err) {
     if (!strcmp(s, "auto")) *out = DF_PRECISION_AUTO;
     else if (!strcmp(s, "fp32")) *out = DF_PRECISION_FP32;
     else if (!strcmp(s, "bf16")) *out = DF_PRECISION_BF16;
+    else if (!strcmp(s, "int8")) *out = DF_PRECISION_INT8;
     else
-        return df_error_set(err, DF_ERR_INVALID_ARG, "precision '%s' is not one of auto, fp32, bf16", s);
+        return df_error_set(err, DF_ERR_INVALID_ARG, "precision '%s' is not one of auto, fp32, bf16, int8", s);
     return DF_OK;
 }
 
@@ -227,6 +228,7 @@ const char *df_precision_name(df_precision p) {
     case DF_PRECISION_AUTO: return "auto";
     case DF_PRECISION_FP32: return "fp32";
     case DF_PRECISION_BF16: return "bf16";
+    case DF_PRECISION_INT8: return "int8";
     }
     return "?";
 }
@@ -255,7 +257,7 @@ df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err)
     net->opts = opts ? *opts : df_net_options_default();
     net->input = -1;
     net->output = -1;
-    if (net->opts.precision < DF_PRECISION_AUTO || net->opts.precision > DF_PRECISION_BF16) {
+    if (net->opts.precision < DF_PRECISION_AUTO || net->opts.precision > DF_PRECISION_INT8) {
         status = df_error_set(err, DF_ERR_INVALID_ARG, "precision %d is not valid", (int)net->opts.precision);
         goto fail;
     }
@@ -263,6 +265,10 @@ df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err)
     DN(dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags), "creating a stream");
     net->bf16_ok = cpu_has_bf16();
     net->chosen = net->opts.precision;
+    if (net->chosen == DF_PRECISION_INT8) {
+        notice(net, "int8 runs the quantized TFLite models only; using fp32");
+        net->chosen = DF_PRECISION_FP32;
+    }
     if (net->chosen == DF_PRECISION_BF16 && !net->bf16_ok) {
         notice(net, "bf16 is not supported on this CPU; using fp32");
         net->chosen = DF_PRECISION_FP32;

@@ -32,7 +32,9 @@ typedef enum df_precision {
                             * measured); else measured at the first reshape, bf16 only
                             * when >= 15% faster; fp32 without bf16 */
     DF_PRECISION_FP32,
-    DF_PRECISION_BF16      /* falls back to fp32 with a notice when the CPU lacks bf16 */
+    DF_PRECISION_BF16,     /* falls back to fp32 with a notice when the CPU lacks bf16 */
+    DF_PRECISION_INT8      /* quantized TFLite models in integers (engine/qnet.h); this
+                            * engine (floats only) runs it as fp32 with a notice */
 } df_precision;
 
 df_status df_precision_parse(const char *s, df_precision *out, df_error *err);
