@@ -36,6 +36,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "core/clock.h"
+#include "core/cpu.h"
 
 enum op_kind { OP_CONV, OP_POOL, OP_GAP, OP_ADD };
 enum { ALG_UNDECIDED = 0, ALG_DIRECT, ALG_WINOGRAD };
@@ -261,6 +262,7 @@ df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err)
         status = df_error_set(err, DF_ERR_INVALID_ARG, "precision %d is not valid", (int)net->opts.precision);
         goto fail;
     }
+    df_cpu_cap_libraries();
     DN(dnnl_engine_create(&net->engine, dnnl_cpu, 0), "creating the CPU engine");
     DN(dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags), "creating a stream");
     net->bf16_ok = cpu_has_bf16();

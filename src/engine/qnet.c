@@ -20,6 +20,8 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include "core/cpu.h"
+
 enum { Q_CONV, Q_ADD, Q_GAP };
 
 typedef struct qtensor {
@@ -70,6 +72,7 @@ static df_status xnn_fail(df_error *err, enum xnn_status s, const char *what) {
 
 df_status df_qnet_create(df_qtype type, df_qnet **out, df_error *err) {
     *out = NULL;
+    df_cpu_cap_libraries();
     enum xnn_status s = xnn_initialize(NULL);
     if (s != xnn_status_success) return xnn_fail(err, s, "initialization");
     df_qnet *q = calloc(1, sizeof *q);
@@ -444,13 +447,21 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
     const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
     size_t nin = tensor_elems(x), nout = tensor_elems(y);
     uint8_t *in = q->buf[x->buf];
-    float inv_lo = (float)qmin(q), inv_hi = (float)qmax(q);
-    /* TFLite's QUANTIZE: round(x / scale) + zero_point, half away from zero */
+    /* TFLite's QUANTIZE: round(x / scale) + zero_point, half away from zero,
+     * clamped. Written without roundf so that it vectorizes: v is first
+     * clamped to one step beyond the range (NaN -> the bottom), t = trunc(v)
+     * is exact there and v - t is exact (Sterbenz). */
+    const float lo = (float)(qmin(q) - x->p.zero_point - 1), hi = (float)(qmax(q) - x->p.zero_point + 1);
+    const int zp = x->p.zero_point, qlo = qmin(q), qhi = qmax(q);
+    const float scale = x->p.scale;
     for (size_t k = 0; k < (size_t)batch * nin; k++) {
-        float v = roundf(input[k] / x->p.scale) + (float)x->p.zero_point;
-        v = v < inv_lo ? inv_lo : v > inv_hi ? inv_hi : v;
-        int iv = (int)v;
-        in[k] = (uint8_t)iv; /* int8 stored as its two's-complement byte */
+        float v = fminf(fmaxf(input[k] / scale, lo), hi);
+        int t = (int)v;
+        float f = v - (float)t;
+        t += (f >= 0.5f) - (f <= -0.5f);
+        t += zp;
+        t = t < qlo ? qlo : t > qhi ? qhi : t;
+        in[k] = (uint8_t)t; /* int8 stored as its two's-complement byte */
     }
     memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point, (size_t)(q->batch - batch) * nin);
     if ((st = run_layers(q, err))) return st;
