@@ -851,6 +851,7 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     int int8 = opt->precision == DF_PRECISION_INT8 && df_tflite_is_quantized(m);
     no.precision = int8 ? DF_PRECISION_FP32 : opt->precision;
     no.autotune = opt->autotune;
+    no.conv_algo = opt->conv_algo;
     no.notice = opt->notice;
     no.notice_ctx = opt->notice_ctx;
     if ((st = df_net_create(&no, &g->net, err))) goto fail;

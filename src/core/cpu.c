@@ -12,6 +12,11 @@ static int cap_avx2(void) {
     return s && !strcmp(s, "avx2");
 }
 
+static int cap_scalar(void) {
+    const char *s = getenv("DF_CPU_ISA");
+    return s && !strcmp(s, "scalar");
+}
+
 static df_cpu_isa cpu_native(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -24,6 +29,7 @@ static df_cpu_isa cpu_native(void) {
 df_cpu_isa df_cpu_isa_best(void) {
     df_cpu_isa isa = cpu_native();
     if (cap_avx2() && isa > DF_CPU_ISA_AVX2) isa = DF_CPU_ISA_AVX2;
+    if (cap_scalar()) isa = DF_CPU_ISA_SCALAR;
     return isa;
 }
 

@@ -6,6 +6,9 @@
  *                       (its CPU detection is capped before it initializes)
  *                       and oneDNN (dnnl_set_max_cpu_isa before its first use)
  *
+ *     DF_CPU_ISA=scalar our own kernels in their baseline (SSE2) build only
+ *                       (tests; the libraries keep what the CPU has)
+ *
  * so a machine with AVX-512 can measure what an AVX2-only CPU (Intel client
  * parts, AMD Zen 2/3) runs: "Sapphire Rapids restricted to AVX2" is then an
  * honest label. Unset, empty or "native": everything the CPU has.
