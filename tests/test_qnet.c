@@ -467,6 +467,54 @@ static void test_shipped_models(void **state) {
     check_model(shared, V2_PTQ);
 }
 
+static void on_notice(void *ctx, const char *msg) {
+    char *seen = ctx;
+    if (strstr(msg, "precision auto: int8")) snprintf(seen, 256, "%s", msg);
+}
+
+/* --precision auto on a quantized model races int8 against the float
+ * engine and says so; the resolved precision, named and parsed back (as a
+ * model file records it), builds an engine giving the same features. */
+static void test_auto_race(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    char *path = shared_path(shared, "models", V2_QUANT);
+    char seen[256] = "";
+    df_backbone_options o = df_backbone_options_default();
+    o.autotune = 0;
+    o.max_batch = 2;
+    o.notice = on_notice;
+    o.notice_ctx = seen;
+    df_backbone *bb, *again;
+    df_error err;
+    assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+    print_message("%s\n", seen);
+    assert_non_null(strstr(seen, "per batch of 2"));
+    df_precision p = df_backbone_precision(bb), q;
+    assert_true(p == DF_PRECISION_INT8 || p == DF_PRECISION_FP32 || p == DF_PRECISION_BF16);
+    assert_int_equal(df_precision_parse(df_precision_name(p), &q, &err), DF_OK);
+    assert_int_equal(q, p);
+    o.precision = q;
+    o.notice = NULL;
+    assert_int_equal(df_backbone_open("tflite", path, &o, &again, &err), DF_OK);
+    assert_int_equal(df_backbone_precision(again), p);
+    df_image img;
+    load_224(shared, "parrot.jpg", &img);
+    float *x = malloc(2 * 224 * 224 * 3 * sizeof *x), f[2][2 * F];
+    assert_non_null(x);
+    assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
+    memcpy(x + 224 * 224 * 3, x, 224 * 224 * 3 * sizeof *x);
+    assert_int_equal(df_backbone_run(bb, x, 2, f[0], &err), DF_OK);
+    assert_int_equal(df_backbone_run(again, x, 2, f[1], &err), DF_OK);
+    assert_memory_equal(f[0], f[1], sizeof f[0]);
+    df_image_free(&img);
+    free(x);
+    free(path);
+    df_backbone_destroy(bb);
+    df_backbone_destroy(again);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_ops),
@@ -474,6 +522,7 @@ int main(void) {
         cmocka_unit_test(test_add_exhaustive),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_models),
+        cmocka_unit_test(test_auto_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
  */
 #include "backbone/tflite_backbone.h"
 #include "backbone/tflite_int8.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -798,14 +799,16 @@ static df_status build(builder *b, int target) {
     return DF_OK;
 }
 
-/* Replaces the float engine by the integer one computing tensor t. A graph
- * the integer engine does not cover runs in fp32, with a notice saying why. */
+/* Builds the integer engine computing tensor t; replace: drop the float
+ * engine (--precision int8), else keep both for race_int8. A graph the
+ * integer engine does not cover runs on the float one, with a notice saying
+ * why when int8 was asked for. */
 static df_status use_integer_engine(df_tflite_graph *g, const df_tflite_model *m, int t,
-                                    const df_backbone_options *opt, df_error *err) {
+                                    const df_backbone_options *opt, int replace, df_error *err) {
     df_error qerr;
     df_status st = df_tflite_qnet_build(m, t, &g->qnet, &qerr);
     if (st == DF_ERR_UNSUPPORTED) {
-        if (opt->notice) {
+        if (opt->notice && replace) {
             char msg[DF_ERROR_MESSAGE_MAX + 32];
             snprintf(msg, sizeof msg, "%s; using fp32", qerr.message);
             opt->notice(opt->notice_ctx, msg);
@@ -816,9 +819,62 @@ static df_status use_integer_engine(df_tflite_graph *g, const df_tflite_model *m
         *err = qerr;
         return st;
     }
-    df_net_destroy(g->net);
-    g->net = NULL;
+    if (replace) {
+        df_net_destroy(g->net);
+        g->net = NULL;
+    }
     g->num_params = df_qnet_num_params(g->qnet);
+    return DF_OK;
+}
+
+/* Best of 3 after a warm-up, one full batch of mid-grey (0.0) images. */
+static df_status time_engine(df_tflite_graph *g, int integer, float *x, float *y, double *ms,
+                             df_error *err) {
+    *ms = 1e300;
+    for (int it = 0; it < 4; it++) {
+        double t0 = 1e3 * df_clock_seconds();
+        df_status st = integer ? df_qnet_run(g->qnet, x, g->batch, y, err)
+                               : df_net_run(g->net, x, g->batch, y, err);
+        if (st) return st;
+        double t = 1e3 * df_clock_seconds() - t0;
+        if (it > 0 && t < *ms) *ms = t;
+    }
+    return DF_OK;
+}
+
+/* --precision auto on a quantized model: the integer engine against the
+ * float one as it resolved auto (bf16 with AMX, else the faster of fp32 and
+ * bf16), one full batch each, best of 3. int8 must be INT8_MARGIN faster: a
+ * close race should not flip between runs. The loser is freed; the choice
+ * is what df_backbone_precision reports, which training records in the
+ * model so that predicting builds the same engine. */
+#define INT8_MARGIN 0.10
+static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, df_error *err) {
+    size_t nin = g->in_size * (size_t)g->batch, nout = g->net_out_size * (size_t)g->batch;
+    float *x = calloc(nin, sizeof *x), *y = malloc(nout * sizeof *y);
+    double ms8 = 0, msf = 0;
+    df_status st = DF_OK;
+    if (!x || !y) st = df_error_set(err, DF_ERR_NOMEM, "out of memory timing the engines");
+    if (!st) st = time_engine(g, 1, x, y, &ms8, err);
+    if (!st) st = time_engine(g, 0, x, y, &msf, err);
+    free(x);
+    free(y);
+    if (st) return st;
+    int pick8 = ms8 < (1.0 - INT8_MARGIN) * msf;
+    if (opt->notice) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "precision auto: int8 %.1f ms, %s %.1f ms per batch of %d: %s",
+                 ms8, df_precision_name(df_net_precision(g->net)), msf, g->batch,
+                 pick8 ? "int8" : df_precision_name(df_net_precision(g->net)));
+        opt->notice(opt->notice_ctx, msg);
+    }
+    if (pick8) {
+        df_net_destroy(g->net);
+        g->net = NULL;
+    } else {
+        df_qnet_destroy(g->qnet);
+        g->qnet = NULL;
+    }
     return DF_OK;
 }
 
@@ -848,7 +904,11 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     if ((st = read_input(m, &g->input, err))) goto fail;
     g->in_size = (size_t)g->input.h * (size_t)g->input.w * (size_t)g->input.c;
     df_net_options no = df_net_options_default();
-    int int8 = opt->precision == DF_PRECISION_INT8 && df_tflite_is_quantized(m);
+    int quantized = df_tflite_is_quantized(m);
+    int int8 = quantized && opt->precision == DF_PRECISION_INT8;
+    /* auto on a quantized model: int8 against the float engine's own pick,
+     * measured once both are reshaped (needs a batch size) */
+    int race = quantized && opt->precision == DF_PRECISION_AUTO && opt->max_batch > 0;
     no.precision = int8 ? DF_PRECISION_FP32 : opt->precision;
     no.autotune = opt->autotune;
     no.conv_algo = opt->conv_algo;
@@ -857,19 +917,23 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     if ((st = df_net_create(&no, &g->net, err))) goto fail;
     if ((st = build(&b, target))) goto fail;
     g->num_params = df_net_num_params(g->net);
-    if (int8 && (st = use_integer_engine(g, m, b.boundary >= 0 ? b.boundary_tensor : target, opt,
-                                         err)))
+    if ((int8 || race) &&
+        (st = use_integer_engine(g, m, b.boundary >= 0 ? b.boundary_tensor : target, opt, !race,
+                                 err)))
         goto fail;
-    g->precision = g->qnet ? DF_PRECISION_INT8 : df_net_precision(g->net);
+    g->precision = g->net ? df_net_precision(g->net) : DF_PRECISION_INT8;
     if (opt->max_batch > 0) {
-        st = g->qnet ? df_qnet_reshape(g->qnet, opt->max_batch, err)
-                     : df_net_reshape(g->net, opt->max_batch, err);
-        if (st) {
+        if ((g->qnet && (st = df_qnet_reshape(g->qnet, opt->max_batch, err))) ||
+            (g->net && (st = df_net_reshape(g->net, opt->max_batch, err)))) {
             df_error_prefix(err, "%s", m->path);
             goto fail;
         }
-        g->precision = g->qnet ? DF_PRECISION_INT8 : df_net_precision(g->net);
         g->batch = opt->max_batch;
+        if (g->qnet && g->net && (st = race_int8(g, opt, err))) {
+            df_error_prefix(err, "%s", m->path);
+            goto fail;
+        }
+        g->precision = g->net ? df_net_precision(g->net) : DF_PRECISION_INT8;
         for (int k = 0; k < g->n_slots; k++) {
             size_t bytes;
             if (!df_size_mul3(g->slot_len[k], (size_t)g->batch, sizeof(float), &bytes) ||

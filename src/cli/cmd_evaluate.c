@@ -17,7 +17,7 @@ static const char *USAGE =
     "loss, the confusion matrix (rows true, columns predicted) and the\n"
     "classification report; --json prints one JSON object instead.\n"
     "  --weights FILE   backbone weights, if not where training found them\n"
-    "  --precision P    auto, fp32 or bf16\n";
+    "  --precision P    auto, fp32, bf16 or int8\n";
 
 static void on_notice(void *ctx, const char *msg) {
     (void)ctx;
