@@ -39,7 +39,7 @@ def time_it(fn, x, iters):
     return statistics.median(times)
 
 
-def configs(model, x):
+def configs(model, x, bf16_too):
     """Yields (name, callable, input) for each way of running model."""
     yield "fp32 nchw", model, x
     m_cl = model.to(memory_format=torch.channels_last)
@@ -56,7 +56,16 @@ def configs(model, x):
     def bf16(inp):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return m_cl(inp)
-    yield "bf16 autocast", bf16, x_cl
+    if bf16_too:
+        yield "bf16 autocast", bf16, x_cl
+
+
+def capability():
+    """ATen's kernel level as torch reports it ("AVX2", "AVX512", ...)."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage" in line:
+            return line.split(":", 1)[1].strip()
+    return "?"
 
 
 def main():
@@ -65,15 +74,18 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default="vgg16,mobilenet_v2")
+    ap.add_argument("--no-bf16", action="store_true",
+                    help="skip bf16 autocast (CPUs without native bf16: emulated, minutes, meaningless)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    print("torch %s, torchvision %s, %d threads, batch %d, %d timed runs after 2 warm-up"
-          % (torch.__version__, torchvision.__version__, a.threads, a.batch, a.iters))
+    print("torch %s, torchvision %s, %d threads, batch %d, %d timed runs after 2 warm-up, "
+          "CPU capability %s" % (torch.__version__, torchvision.__version__, a.threads, a.batch,
+                                 a.iters, capability()))
     x = torch.rand(a.batch, 3, 224, 224) * 255 - 120
     for name in a.models.split(","):
         model = getattr(torchvision.models, name)().features.eval()
-        for cfg, fn, inp in configs(model, x):
+        for cfg, fn, inp in configs(model, x, not a.no_bf16):
             ms = time_it(fn, inp, a.iters)
             print("%-13s %-20s %8.2f ms/image  %7.1f images/s" % (name, cfg, ms / a.batch, 1000 * a.batch / ms))
             sys.stdout.flush()
