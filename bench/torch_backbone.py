@@ -4,7 +4,9 @@
 Runs torchvision's vgg16().features and mobilenet_v2().features (random
 weights: timing only) on the same number of 224x224 images per batch as the
 C benchmark, with the same thread count, in each of the configurations that
-make PyTorch fastest on a CPU, and prints the median ms per image of each:
+make PyTorch fastest on a CPU, and prints the median ms per image of each
+(wall clock, and process CPU time of all threads: on a shared machine the
+CPU time of a 1-thread run is the one that does not count waiting):
 
   fp32 nchw            eager, default layout
   fp32 channels_last   eager, NHWC memory format
@@ -28,15 +30,17 @@ except ImportError as e:  # pragma: no cover
 
 
 def time_it(fn, x, iters):
+    """Median wall ms and median process CPU ms (all threads) per batch."""
     with torch.inference_mode():
         for _ in range(2):
             fn(x)
-        times = []
+        times, cpu = [], []
         for _ in range(iters):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn(x)
             times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+            cpu.append((time.process_time() - c) * 1e3)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def configs(model, x, bf16_too):
@@ -86,8 +90,8 @@ def main():
     for name in a.models.split(","):
         model = getattr(torchvision.models, name)().features.eval()
         for cfg, fn, inp in configs(model, x, not a.no_bf16):
-            ms = time_it(fn, inp, a.iters)
-            print("%-13s %-20s %8.2f ms/image  %7.1f images/s" % (name, cfg, ms / a.batch, 1000 * a.batch / ms))
+            ms, cpu = time_it(fn, inp, a.iters)
+            print("%-13s %-20s %8.2f ms/image %8.2f cpu-ms/image" % (name, cfg, ms / a.batch, cpu / a.batch))
             sys.stdout.flush()
 
 
