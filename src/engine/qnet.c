@@ -455,7 +455,9 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
     const int zp = x->p.zero_point, qlo = qmin(q), qhi = qmax(q);
     const float scale = x->p.scale;
     for (size_t k = 0; k < (size_t)batch * nin; k++) {
-        float v = fminf(fmaxf(input[k] / scale, lo), hi);
+        float v = input[k] / scale;
+        v = v >= lo ? v : lo; /* NaN -> lo */
+        v = v <= hi ? v : hi;
         int t = (int)v;
         float f = v - (float)t;
         t += (f >= 0.5f) - (f <= -0.5f);
