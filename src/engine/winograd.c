@@ -33,24 +33,25 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 #define ST8(p, v) (*(v8u *)(p) = (v))
 #define BLOCK_BYTES (8u << 20)
 
-/* The transforms, once per instruction set. */
+/* The transforms, once per instruction set (a target attribute on each
+ * copy: GCC and clang both take it). */
+#define KERNEL static
 #define SUFFIX(name) name##_scalar
 #include "engine/winograd_kernels.inc"
 #undef SUFFIX
+#undef KERNEL
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#define KERNEL __attribute__((target("avx2,fma"))) static
 #define SUFFIX(name) name##_avx2
 #include "engine/winograd_kernels.inc"
 #undef SUFFIX
-#pragma GCC pop_options
+#undef KERNEL
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#define KERNEL __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static
 #define SUFFIX(name) name##_avx512
 #include "engine/winograd_kernels.inc"
 #undef SUFFIX
-#pragma GCC pop_options
+#undef KERNEL
 
 typedef void (*input_fn)(const float *, int, int, int, int, int, float *, size_t);
 typedef void (*output_fn)(const float *, size_t, int, const float *, df_activation, float *, int,
