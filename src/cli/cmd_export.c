@@ -1,0 +1,185 @@
+/*
+ * deepfashion export --model M --out closet.tflite: the whole classifier as
+ * one TFLite flatbuffer with its metadata and labels (export/tflite_export.h);
+ * --format web --out DIR: that model plus an offline page running it with
+ * TFLite's WebAssembly runtime (export/web_export.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/classifier.h"
+#include "cli/cli.h"
+#include "core/fileio.h"
+#include "core/sha256.h"
+#include "export/tflite_export.h"
+#include "export/web_export.h"
+#include "formats/model_file.h"
+#include "formats/tflite.h"
+
+static const char *USAGE =
+    "usage: deepfashion export --model MODEL --out PATH [--format tflite|web]\n"
+    "                          [--weights FILE] [--name NAME] [--runtime DIR]\n"
+    "\n"
+    "Writes the trained classifier (backbone + head) as one TFLite model: the\n"
+    "backbone's graph as in its file up to the feature tensor, the head as\n"
+    "FULLY_CONNECTED layers (BatchNorm and standardisation folded) and SOFTMAX.\n"
+    "TFLite Model Metadata and labels.txt are included, so Android's Task\n"
+    "Library and MediaPipe read the classes without code.\n"
+    "\n"
+    "options:\n"
+    "  --model MODEL    trained model file (required)\n"
+    "  --out PATH       the .tflite file, or the folder for --format web (required)\n"
+    "  --format F       tflite (default) or web: PATH/index.html + model.tflite +\n"
+    "                   TFLite's WebAssembly runtime, works offline from any static server\n"
+    "  --weights FILE   the backbone weights (default: the file recorded in the model;\n"
+    "                   its SHA-256 must match either way)\n"
+    "  --name NAME      model name in the metadata (default: the output's base name)\n"
+    "  --runtime DIR    the fetched web runtime (default: $DF_WEB_RUNTIME, else the\n"
+    "                   build's copy made by scripts/fetch-web-runtime.sh)\n"
+    "  --help           this text\n";
+
+/* The backbone's bytes: the file the model records (or --weights), checked
+ * against the model's SHA-256 as the classifier checks it. *path_out is
+ * malloc'ed. */
+static df_status backbone_bytes(const char *model_path, const df_model *model,
+                                const char *weights, uint8_t **data, size_t *size,
+                                char **path_out, df_error *err) {
+    *data = NULL;
+    *path_out = NULL;
+    char *recorded = df_json_get_string(model->meta.training_json, "backbone_weights");
+    const char *path = weights ? weights : recorded;
+    df_status st = DF_OK;
+    if (!path) {
+        st = df_error_set(err, DF_ERR_INVALID_ARG,
+                          "%s: the model does not record its backbone weights file; pass --weights",
+                          model_path);
+        goto done;
+    }
+    if ((st = df_file_read(path, DF_TFLITE_MAX_FILE_BYTES, data, size, err))) goto done;
+    if (model->meta.backbone_sha256[0]) {
+        uint8_t digest[32];
+        char hex[65];
+        df_sha256(*data, *size, digest);
+        df_sha256_hex(digest, hex);
+        if (strcmp(hex, model->meta.backbone_sha256) != 0) {
+            st = df_error_set(err, DF_ERR_DATA,
+                              "%s: backbone weights %s are not the ones the model was trained on "
+                              "(sha256 %.12s..., expected %.12s...)",
+                              model_path, path, hex, model->meta.backbone_sha256);
+            goto done;
+        }
+    }
+    if (!(*path_out = strdup(path))) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+done:
+    if (st) {
+        free(*data);
+        *data = NULL;
+    }
+    free(recorded);
+    return st;
+}
+
+/* "dir/closet.tflite" -> "closet"; a folder "out/closet-web/" -> "closet-web". */
+static void base_name(const char *path, char *out, size_t size) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/') s--;
+    size_t len = n - s;
+    if (len > 7 && !strncmp(path + n - 7, ".tflite", 7)) len -= 7;
+    if (len == 0) {
+        snprintf(out, size, "deepfashion");
+        return;
+    }
+    if (len >= size) len = size - 1;
+    memcpy(out, path + s, len);
+    out[len] = '\0';
+}
+
+static df_status export_model(const char *model_path, const df_model *model, const char *weights,
+                              const df_export_options *eo, uint8_t **out, size_t *size,
+                              df_error *err) {
+    if (strcmp(model->meta.backbone_kind, "tflite") != 0)
+        return df_error_set(err, DF_ERR_UNSUPPORTED,
+                            "%s: exporting a '%s' backbone is not supported (tflite only)",
+                            model_path, model->meta.backbone_kind);
+    uint8_t *bytes;
+    size_t n;
+    char *path;
+    df_status st = backbone_bytes(model_path, model, weights, &bytes, &n, &path, err);
+    if (st) return st;
+    char *cut = df_json_get_string(model->meta.training_json, "cut_tensor");
+    st = df_export_tflite(bytes, n, path, cut, model, eo, out, size, err);
+    free(cut);
+    free(path);
+    free(bytes);
+    return st;
+}
+
+static df_status write_file(const char *path, const uint8_t *data, size_t size, df_error *err) {
+    df_atomic_file af;
+    df_status st = df_atomic_open(&af, path, err);
+    if (st) return st;
+    if (fwrite(data, 1, size, af.fp) != size) {
+        df_atomic_abort(&af);
+        return df_error_set(err, DF_ERR_IO, "%s: write failed", path);
+    }
+    return df_atomic_commit(&af, err);
+}
+
+int df_cmd_export(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'}, {"out", required_argument, 0, 'o'},
+        {"format", required_argument, 0, 'f'}, {"weights", required_argument, 0, 'w'},
+        {"name", required_argument, 0, 'n'}, {"runtime", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model_path = NULL, *out = NULL, *weights = NULL, *name = NULL, *runtime = NULL;
+    int web = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'o': out = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'n': name = optarg; break;
+        case 'r': runtime = optarg; break;
+        case 'f':
+            if (!strcmp(optarg, "web")) web = 1;
+            else if (strcmp(optarg, "tflite") != 0)
+                return df_cli_usage_error("export", "--format must be tflite or web, not '%s'",
+                                          optarg);
+            break;
+        case 'h': fputs(USAGE, stdout); return DF_EXIT_OK;
+        default: return df_cli_usage_error("export", "unknown option");
+        }
+    }
+    if (!model_path) return df_cli_usage_error("export", "--model is required");
+    if (!out) return df_cli_usage_error("export", "--out is required");
+    if (optind < argc) return df_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
+    if (!runtime) runtime = getenv("DF_WEB_RUNTIME");
+    if (!runtime) runtime = DF_WEB_RUNTIME_DEFAULT;
+
+    df_error err;
+    df_error_clear(&err);
+    char base[128];
+    base_name(out, base, sizeof base);
+    df_export_options eo = df_export_options_default();
+    eo.name = name ? name : base;
+    df_model *model;
+    if (df_model_load(model_path, &model, &err) != DF_OK) return df_cli_fail(&err);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    df_status st = export_model(model_path, model, weights, &eo, &bytes, &size, &err);
+    if (!st)
+        st = web ? df_web_export(out, bytes, size, runtime, &err) : write_file(out, bytes, size, &err);
+    int classes = model->meta.num_classes;
+    free(bytes);
+    df_model_destroy(model);
+    if (st) return df_cli_fail(&err);
+    printf("%s: %s (model %zu bytes, %d classes)\n", web ? "web page" : "tflite", out, size,
+           classes);
+    return DF_EXIT_OK;
+}
