@@ -8,6 +8,7 @@ SHARED ?= $(abspath ../shared)
 all:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+	@scripts/fetch-web-runtime.sh $(BUILD)/web-runtime --if-possible
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -16,6 +17,7 @@ test: all
 sanitize:
 	@cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DDF_SANITIZE=ON >/dev/null
 	@cmake --build build-san -j $(JOBS)
+	@scripts/fetch-web-runtime.sh build-san/web-runtime --if-possible
 	cd build-san && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest --output-on-failure -j $(JOBS)
 
 # make install PREFIX=/usr/local (DESTDIR honoured): bin/deepfashion,

@@ -159,9 +159,11 @@ static df_image test_image(int seed) {
     return img;
 }
 
-static uint8_t *export_ok(const uint8_t *bb, size_t bb_size, const df_model *model, size_t *size) {
+static uint8_t *export_ok(const uint8_t *bb, size_t bb_size, const df_model *model,
+                          int float_backbone, size_t *size) {
     df_export_options eo = df_export_options_default();
     eo.name = "closet";
+    eo.float_backbone = float_backbone;
     uint8_t *out = NULL;
     df_error err;
     df_status st = df_export_tflite(bb, bb_size, "test.tflite", NULL, model, &eo, &out, size, &err);
@@ -170,12 +172,35 @@ static uint8_t *export_ok(const uint8_t *bb, size_t bb_size, const df_model *mod
     return out;
 }
 
+/* Every copied tensor keeps name, type, shape, quantization and bytes. */
+static void check_copied(const df_tflite_model *src, const df_tflite_model *exp) {
+    for (size_t i = 0; i < src->n_tensors; i++) {
+        const df_tflite_tensor *a = &src->tensors[i];
+        int j = df_tflite_find_tensor(exp, a->name);
+        if (i == 5 || i == 6) continue; /* unused by the graph */
+        assert_true(j >= 0);
+        const df_tflite_tensor *b = &exp->tensors[j];
+        assert_int_equal(a->type, b->type);
+        assert_int_equal(a->rank, b->rank);
+        assert_memory_equal(a->shape, b->shape, sizeof a->shape);
+        assert_int_equal(a->quant.n, b->quant.n);
+        for (size_t k = 0; k < a->quant.n; k++) {
+            assert_true(a->quant.scale[k] == b->quant.scale[k]);
+            assert_true(a->quant.zero_point[k] == b->quant.zero_point[k]);
+        }
+        const uint8_t *da = df_tflite_tensor_data(src, (int)i), *db = df_tflite_tensor_data(exp, j);
+        assert_int_equal(da == NULL, db == NULL);
+        if (da)
+            assert_memory_equal(da, db, df_tflite_tensor_elements(a) * df_tflite_type_size(a->type));
+    }
+}
+
 /* Exported model run by our executor vs backbone features -> head. */
-static void check_folding(int quantized, df_head_kind kind) {
+static void check_folding(int quantized, df_head_kind kind, int float_backbone) {
     size_t bb_size, size;
     uint8_t *bb = backbone_bytes(quantized, 0, &bb_size);
     df_model *model = make_model(kind, F);
-    uint8_t *out = export_ok(bb, bb_size, model, &size);
+    uint8_t *out = export_ok(bb, bb_size, model, float_backbone, &size);
     df_error err;
     df_tflite_model *src, *exp;
     assert_int_equal(df_tflite_parse(bb, bb_size, "bb", &src, &err), DF_OK);
@@ -212,33 +237,20 @@ static void check_folding(int quantized, df_head_kind kind) {
         }
         free(img.pixels);
     }
-    print_message("%s backbone, %s head: max |exported - reference| = %.3g\n",
-                  quantized ? "uint8" : "float32", df_head_kind_name(kind), worst);
+    print_message("%s backbone%s, %s head: max |exported - reference| = %.3g\n",
+                  quantized ? "uint8" : "float32", float_backbone ? " (exported as float32)" : "",
+                  df_head_kind_name(kind), worst);
 
-    /* The backbone part is the backbone as it was. */
-    for (size_t i = 0; i < src->n_tensors; i++) {
-        const df_tflite_tensor *a = &src->tensors[i];
-        int j = df_tflite_find_tensor(exp, a->name);
-        if (i == 5 || i == 6) continue; /* unused by the graph */
-        assert_true(j >= 0);
-        const df_tflite_tensor *b = &exp->tensors[j];
-        assert_int_equal(a->type, b->type);
-        assert_int_equal(a->rank, b->rank);
-        assert_memory_equal(a->shape, b->shape, sizeof a->shape);
-        assert_int_equal(a->quant.n, b->quant.n);
-        for (size_t k = 0; k < a->quant.n; k++) {
-            assert_true(a->quant.scale[k] == b->quant.scale[k]);
-            assert_true(a->quant.zero_point[k] == b->quant.zero_point[k]);
-        }
-        const uint8_t *da = df_tflite_tensor_data(src, (int)i), *db = df_tflite_tensor_data(exp, j);
-        assert_int_equal(da == NULL, db == NULL);
-        if (da)
-            assert_memory_equal(da, db, df_tflite_tensor_elements(a) * df_tflite_type_size(a->type));
-    }
+    /* The backbone part is the backbone as it was; or, dequantized, float32
+     * everywhere after the input. */
+    if (!float_backbone) check_copied(src, exp);
+    for (size_t i = 0; float_backbone && i < exp->n_tensors; i++)
+        if ((int)i != exp->inputs[0] && exp->tensors[i].type != DF_TFLITE_INT32)
+            assert_int_equal(exp->tensors[i].type, DF_TFLITE_FLOAT32);
     /* DEQUANTIZE only where the feature is quantized; SOFTMAX last. */
     int deq = 0;
     for (size_t i = 0; i < exp->n_operators; i++) deq += exp->operators[i].builtin == DF_TFLITE_OP_DEQUANTIZE;
-    assert_int_equal(deq, quantized ? 1 : 0);
+    assert_int_equal(deq, quantized ? 1 : 0); /* at the feature, or at the input (float mode) */
     assert_int_equal(exp->operators[exp->n_operators - 1].builtin, DF_TFLITE_OP_SOFTMAX);
     assert_int_equal(exp->tensors[exp->outputs[0]].type, DF_TFLITE_FLOAT32);
 
@@ -253,15 +265,20 @@ static void check_folding(int quantized, df_head_kind kind) {
 
 static void test_fold_quantized_mlp(void **state) {
     (void)state;
-    check_folding(1, DF_HEAD_MLP);
+    check_folding(1, DF_HEAD_MLP, 0);
 }
 static void test_fold_float_mlp(void **state) {
     (void)state;
-    check_folding(0, DF_HEAD_MLP);
+    check_folding(0, DF_HEAD_MLP, 0);
 }
 static void test_fold_quantized_linear(void **state) {
     (void)state;
-    check_folding(1, DF_HEAD_LINEAR);
+    check_folding(1, DF_HEAD_LINEAR, 0);
+}
+static void test_fold_dequantized_backbone(void **state) {
+    (void)state;
+    check_folding(1, DF_HEAD_MLP, 1);
+    check_folding(1, DF_HEAD_LINEAR, 1);
 }
 
 static void test_crc32(void **state) {
@@ -275,7 +292,7 @@ static void test_metadata_round_trip(void **state) {
     size_t bb_size, size;
     uint8_t *bb = backbone_bytes(1, 0, &bb_size);
     df_model *model = make_model(DF_HEAD_MLP, F);
-    uint8_t *out = export_ok(bb, bb_size, model, &size);
+    uint8_t *out = export_ok(bb, bb_size, model, 0, &size);
     df_error err;
     df_tflite_model *m;
     assert_int_equal(df_tflite_parse(out, size, "exported", &m, &err), DF_OK);
@@ -418,15 +435,18 @@ static void test_closet_own_executor(void **state) {
              "\"%s\" train --data \"%s/datasets/closet\" --backbone tflite --weights "
              "\"%s/models/mobilenet_v2_1.0_224_quant.tflite\" --precision fp32 --epochs 5 "
              "--feature-cache 1 --out \"%s/m.dfm\" --quiet >/dev/null && "
-             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet.tflite\"",
-             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp);
+             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet.tflite\" && "
+             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet-float.tflite\" --float-backbone",
+             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp, df_test_cli(), tmp, tmp);
     int rc = df_test_run(cmd, out, sizeof out);
     if (rc) print_message("%s\n", out);
     assert_int_equal(rc, 0);
 
     char model_path[1024], tfl_path[1024], val[1024];
     snprintf(model_path, sizeof model_path, "%s/m.dfm", tmp);
-    snprintf(tfl_path, sizeof tfl_path, "%s/closet.tflite", tmp);
+    for (int variant = 0; variant < 2; variant++) {
+    snprintf(tfl_path, sizeof tfl_path, "%s/%s", tmp,
+             variant ? "closet-float.tflite" : "closet.tflite");
     snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
     df_error err;
     df_classifier_options co = {NULL, DF_PRECISION_FP32, 1, NULL, NULL};
@@ -468,8 +488,9 @@ static void test_closet_own_executor(void **state) {
         same += bw == bg;
         free(img.pixels);
     }
-    print_message("closet validation, %d photos: same class on %d; max |exported - predict| = "
-                  "%.3g (our executor)\n", n, same, worst);
+    print_message("closet validation, %d photos, %s: same class on %d; max |exported - predict| "
+                  "= %.3g (our executor)\n", n, variant ? "--float-backbone" : "backbone as in "
+                  "its file", same, worst);
     assert_true(n == 21);
     assert_int_equal(same, n);
     assert_true(worst <= 0.02);
@@ -477,6 +498,7 @@ static void test_closet_own_executor(void **state) {
     df_dataset_free(ds);
     df_tflite_classifier_destroy(tc);
     df_classifier_destroy(clf);
+    }
     df_test_rmtree(tmp);
     free(tmp);
 }
@@ -487,6 +509,7 @@ int main(void) {
         cmocka_unit_test(test_fold_quantized_mlp),
         cmocka_unit_test(test_fold_float_mlp),
         cmocka_unit_test(test_fold_quantized_linear),
+        cmocka_unit_test(test_fold_dequantized_backbone),
         cmocka_unit_test(test_metadata_round_trip),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_mutated_backbones),

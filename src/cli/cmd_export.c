@@ -21,6 +21,7 @@
 static const char *USAGE =
     "usage: deepfashion export --model MODEL --out PATH [--format tflite|web]\n"
     "                          [--weights FILE] [--name NAME] [--runtime DIR]\n"
+    "                          [--float-backbone]\n"
     "\n"
     "Writes the trained classifier (backbone + head) as one TFLite model: the\n"
     "backbone's graph as in its file up to the feature tensor, the head as\n"
@@ -36,6 +37,10 @@ static const char *USAGE =
     "  --weights FILE   the backbone weights (default: the file recorded in the model;\n"
     "                   its SHA-256 must match either way)\n"
     "  --name NAME      model name in the metadata (default: the output's base name)\n"
+    "  --float-backbone the backbone's quantized weights dequantized to float32 and\n"
+    "                   its activations float32: TFLite then computes what predict\n"
+    "                   computes (the default keeps the backbone as in its file:\n"
+    "                   integer arithmetic, probabilities within about 0.1)\n"
     "  --runtime DIR    the fetched web runtime (default: $DF_WEB_RUNTIME, else the\n"
     "                   build's copy made by scripts/fetch-web-runtime.sh)\n"
     "  --help           this text\n";
@@ -134,9 +139,10 @@ int df_cmd_export(int argc, char **argv) {
         {"model", required_argument, 0, 'm'}, {"out", required_argument, 0, 'o'},
         {"format", required_argument, 0, 'f'}, {"weights", required_argument, 0, 'w'},
         {"name", required_argument, 0, 'n'}, {"runtime", required_argument, 0, 'r'},
+        {"float-backbone", no_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_path = NULL, *out = NULL, *weights = NULL, *name = NULL, *runtime = NULL;
-    int web = 0;
+    int web = 0, float_backbone = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -146,6 +152,7 @@ int df_cmd_export(int argc, char **argv) {
         case 'w': weights = optarg; break;
         case 'n': name = optarg; break;
         case 'r': runtime = optarg; break;
+        case 'F': float_backbone = 1; break;
         case 'f':
             if (!strcmp(optarg, "web")) web = 1;
             else if (strcmp(optarg, "tflite") != 0)
@@ -168,6 +175,7 @@ int df_cmd_export(int argc, char **argv) {
     base_name(out, base, sizeof base);
     df_export_options eo = df_export_options_default();
     eo.name = name ? name : base;
+    eo.float_backbone = float_backbone;
     df_model *model;
     if (df_model_load(model_path, &model, &err) != DF_OK) return df_cli_fail(&err);
     uint8_t *bytes = NULL;

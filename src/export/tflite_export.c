@@ -190,7 +190,7 @@ static df_tflite_options no_options(int type) {
 /* A float32 constant owning data (n floats). */
 static df_status const_f32(graph *g, const char *name, int rank, const int32_t *shape,
                            float *data, size_t n, int *out) {
-    uint32_t b;
+    uint32_t b = 0;
     df_status st = add_buffer(g, data, n * sizeof *data, 1, &b);
     if (st) return st;
     return add_tensor(g, name, DF_TFLITE_FLOAT32, rank, shape, b, NULL, out);
@@ -486,45 +486,168 @@ static int copyable_op(int builtin) {
     }
 }
 
-/* Tensor old of src in the new graph (copied on first use). */
-static df_status map_tensor(graph *g, const df_tflite_model *src, int old, int *tmap,
-                            uint32_t *bmap, int *out) {
-    if (old < 0) {
-        *out = -1;
-        return DF_OK;
+/* Copying the backbone: tmap/bmap map src tensors/buffers to the new
+ * graph's (-1 / 0 = not yet copied). to_float: quantized constants become
+ * float32 (real = scale * (q - zero_point), per channel where the file says
+ * so), quantized activations float32 without quantization. */
+typedef struct copier {
+    graph *g;
+    const df_tflite_model *src;
+    int *tmap;
+    uint32_t *bmap;
+    int to_float;
+} copier;
+
+static int is_quantized_type(int type) {
+    return type == DF_TFLITE_UINT8 || type == DF_TFLITE_INT8 || type == DF_TFLITE_INT32;
+}
+
+/* Constant t of src as float32 (owned blob of n floats). */
+static df_status dequantized(copier *c, const df_tflite_tensor *t, const uint8_t *p, float **out) {
+    size_t n = df_tflite_tensor_elements(t), inner = 1, dim = 1;
+    const df_tflite_quant *q = &t->quant;
+    float *o = malloc((n ? n : 1) * sizeof *o);
+    if (!o) return nomem(c->g);
+    if (q->n > 1) { /* per channel: shape[d] == q->n (reader checked) */
+        for (int k = q->quantized_dimension + 1; k < t->rank; k++) inner *= (size_t)t->shape[k];
+        dim = (size_t)t->shape[q->quantized_dimension];
     }
-    if (tmap[old] >= 0) {
-        *out = tmap[old];
-        return DF_OK;
-    }
-    const df_tflite_tensor *t = &src->tensors[old];
-    uint32_t b = 0;
-    const df_tflite_buffer *sb = &src->buffers[t->buffer];
-    if (sb->size) {
-        if (!bmap[t->buffer]) {
-            df_status st = add_buffer(g, sb->data, sb->size, 0, &bmap[t->buffer]);
-            if (st) return st;
+    for (size_t k = 0; k < n; k++) {
+        double v;
+        if (t->type == DF_TFLITE_UINT8) v = p[k];
+        else if (t->type == DF_TFLITE_INT8) v = (int8_t)p[k];
+        else {
+            int32_t i32;
+            memcpy(&i32, p + 4 * k, 4);
+            v = i32;
         }
-        b = bmap[t->buffer];
+        size_t ch = q->n > 1 ? (k / inner) % dim : 0;
+        o[k] = (float)((double)q->scale[ch] * (v - (double)q->zero_point[ch]));
     }
-    df_status st = add_tensor(g, t->name, t->type, t->rank, t->shape, b, &t->quant, &tmap[old]);
-    if (st) return st;
-    *out = tmap[old];
+    *out = o;
     return DF_OK;
 }
 
+/* Tensor old of src in the new graph (copied on first use). */
+static df_status map_tensor(copier *c, int old, int *out) {
+    *out = -1;
+    if (old < 0) return DF_OK;
+    if (c->tmap[old] >= 0) {
+        *out = c->tmap[old];
+        return DF_OK;
+    }
+    graph *g = c->g;
+    const df_tflite_tensor *t = &c->src->tensors[old];
+    const df_tflite_buffer *sb = &c->src->buffers[t->buffer];
+    int quantized = t->quant.n > 0 && is_quantized_type(t->type);
+    df_status st;
+    if (c->to_float && quantized && sb->size) {
+        float *f = NULL;
+        if ((st = dequantized(c, t, sb->data, &f)) ||
+            (st = const_f32(g, t->name, t->rank, t->shape, f, df_tflite_tensor_elements(t),
+                            &c->tmap[old])))
+            return st;
+        *out = c->tmap[old];
+        return DF_OK;
+    }
+    if (c->to_float && quantized) {
+        st = add_tensor(g, t->name, DF_TFLITE_FLOAT32, t->rank, t->shape, 0, NULL, &c->tmap[old]);
+        if (!st) *out = c->tmap[old];
+        return st;
+    }
+    uint32_t b = 0;
+    if (sb->size) {
+        if (!c->bmap[t->buffer] &&
+            (st = add_buffer(g, sb->data, sb->size, 0, &c->bmap[t->buffer])))
+            return st;
+        b = c->bmap[t->buffer];
+    }
+    if ((st = add_tensor(g, t->name, t->type, t->rank, t->shape, b, &t->quant, &c->tmap[old])))
+        return st;
+    *out = c->tmap[old];
+    return DF_OK;
+}
+
+/* The graph input. Float mode keeps the input as it is (uint8 photos in)
+ * and DEQUANTIZEs it once; the float copy stands for it in the graph. */
+static df_status copy_input(copier *c) {
+    graph *g = c->g;
+    int old = c->src->inputs[0], in;
+    const df_tflite_tensor *t = &c->src->tensors[old];
+    df_status st = add_tensor(g, t->name, t->type, t->rank, t->shape, 0, &t->quant, &in);
+    if (st) return st;
+    g->m->inputs[0] = in;
+    g->m->n_inputs = 1;
+    c->tmap[old] = in;
+    if (!c->to_float || t->type == DF_TFLITE_FLOAT32) return DF_OK;
+    if (t->type != DF_TFLITE_UINT8 && t->type != DF_TFLITE_INT8)
+        return df_error_set(g->err, DF_ERR_UNSUPPORTED, "%s: input of type %s", c->src->path,
+                            df_tflite_type_name(t->type));
+    char name[160];
+    snprintf(name, sizeof name, "%.120s/dequantized", t->name);
+    int f;
+    if ((st = add_tensor(g, name, DF_TFLITE_FLOAT32, t->rank, t->shape, 0, NULL, &f))) return st;
+    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_DEQUANTIZE);
+    int32_t din[1] = {in}, dout[1] = {f};
+    if ((st = add_op(g, DF_TFLITE_OP_DEQUANTIZE, t->type == DF_TFLITE_INT8 ? 2 : 1, din, 1, dout,
+                     1, &o)))
+        return st;
+    c->tmap[old] = f;
+    return DF_OK;
+}
+
+/* One operator of the backbone; in float mode QUANTIZE and DEQUANTIZE
+ * vanish (their output is their input). */
+static df_status copy_op(copier *c, size_t i) {
+    const df_tflite_operator *op = &c->src->operators[i];
+    graph *g = c->g;
+    if (!copyable_op(op->builtin))
+        return df_error_set(g->err, DF_ERR_UNSUPPORTED,
+                            "%s: operator %zu (%s) before the feature tensor is not one the "
+                            "exporter copies", c->src->path, i, df_tflite_op_name(op->builtin));
+    if (op->n_inputs < 1 || op->n_inputs > 16 || op->n_outputs < 1 || op->n_outputs > 4)
+        return df_error_set(g->err, DF_ERR_UNSUPPORTED, "%s: operator %zu has %d inputs and %d "
+                            "outputs", c->src->path, i, op->n_inputs, op->n_outputs);
+    df_status st;
+    if (c->to_float &&
+        (op->builtin == DF_TFLITE_OP_QUANTIZE || op->builtin == DF_TFLITE_OP_DEQUANTIZE)) {
+        int x;
+        if ((st = map_tensor(c, op->inputs[0], &x))) return st;
+        if (x < 0 || c->tmap[op->outputs[0]] >= 0)
+            return df_error_set(g->err, DF_ERR_FORMAT, "%s: operator %zu (%s): bad input or "
+                                "output", c->src->path, i, df_tflite_op_name(op->builtin));
+        c->tmap[op->outputs[0]] = x;
+        return DF_OK;
+    }
+    int32_t ins[16], outs[4];
+    for (int k = 0; k < op->n_inputs; k++) {
+        int v;
+        if ((st = map_tensor(c, op->inputs[k], &v))) return st;
+        ins[k] = v;
+    }
+    for (int k = 0; k < op->n_outputs; k++) {
+        int v;
+        if ((st = map_tensor(c, op->outputs[k], &v))) return st;
+        outs[k] = v;
+    }
+    /* Float kernels are version 1 of every op copied here. */
+    int version = c->to_float ? 1 : c->src->opcodes[op->opcode_index].version;
+    return add_op(g, op->builtin, version, ins, op->n_inputs, outs, op->n_outputs, &op->options);
+}
+
 /* Copies the operators that compute tensor cut from the graph input. */
-static df_status copy_backbone(graph *g, const df_tflite_model *src, int cut, int *new_cut) {
+static df_status copy_backbone(graph *g, const df_tflite_model *src, int cut, int to_float,
+                               int *new_cut) {
     size_t nt = src->n_tensors, no = src->n_operators;
     char *need_t = calloc(nt ? nt : 1, 1), *need_op = calloc(no ? no : 1, 1);
-    int *tmap = malloc((nt ? nt : 1) * sizeof *tmap);
-    uint32_t *bmap = calloc(src->n_buffers ? src->n_buffers : 1, sizeof *bmap);
+    copier c = {g, src, malloc((nt ? nt : 1) * sizeof(int)),
+                calloc(src->n_buffers ? src->n_buffers : 1, sizeof(uint32_t)), to_float};
     df_status st = DF_OK;
-    if (!need_t || !need_op || !tmap || !bmap) {
+    if (!need_t || !need_op || !c.tmap || !c.bmap) {
         st = nomem(g);
         goto done;
     }
-    for (size_t i = 0; i < nt; i++) tmap[i] = -1;
+    for (size_t i = 0; i < nt; i++) c.tmap[i] = -1;
     need_t[cut] = 1;
     for (size_t i = no; i-- > 0;) {
         const df_tflite_operator *op = &src->operators[i];
@@ -533,48 +656,18 @@ static df_status copy_backbone(graph *g, const df_tflite_model *src, int cut, in
         for (int k = 0; k < op->n_inputs; k++)
             if (op->inputs[k] >= 0) need_t[op->inputs[k]] = 1;
     }
-    int in;
-    if ((st = map_tensor(g, src, src->inputs[0], tmap, bmap, &in))) goto done;
-    g->m->inputs[0] = in;
-    g->m->n_inputs = 1;
-    for (size_t i = 0; i < no && !st; i++) {
-        if (!need_op[i]) continue;
-        const df_tflite_operator *op = &src->operators[i];
-        if (!copyable_op(op->builtin)) {
-            st = df_error_set(g->err, DF_ERR_UNSUPPORTED,
-                              "%s: operator %zu (%s) before the feature tensor is not one the "
-                              "exporter copies", src->path, i, df_tflite_op_name(op->builtin));
-            break;
-        }
-        int32_t ins[16], outs[4];
-        if (op->n_inputs > 16 || op->n_outputs > 4) {
-            st = df_error_set(g->err, DF_ERR_UNSUPPORTED, "%s: operator %zu has %d inputs",
-                              src->path, i, op->n_inputs);
-            break;
-        }
-        for (int k = 0; k < op->n_inputs && !st; k++) {
-            int v;
-            st = map_tensor(g, src, op->inputs[k], tmap, bmap, &v);
-            ins[k] = v;
-        }
-        for (int k = 0; k < op->n_outputs && !st; k++) {
-            int v;
-            st = map_tensor(g, src, op->outputs[k], tmap, bmap, &v);
-            outs[k] = v;
-        }
-        if (!st)
-            st = add_op(g, op->builtin, src->opcodes[op->opcode_index].version, ins, op->n_inputs,
-                        outs, op->n_outputs, &op->options);
-    }
-    if (!st && tmap[cut] < 0)
+    st = copy_input(&c);
+    for (size_t i = 0; i < no && !st; i++)
+        if (need_op[i]) st = copy_op(&c, i);
+    if (!st && (c.tmap[cut] < 0 || cut == src->inputs[0]))
         st = df_error_set(g->err, DF_ERR_UNSUPPORTED, "%s: tensor %s is not computed from the "
                           "graph input", src->path, src->tensors[cut].name);
-    if (!st) *new_cut = tmap[cut];
+    if (!st) *new_cut = c.tmap[cut];
 done:
     free(need_t);
     free(need_op);
-    free(tmap);
-    free(bmap);
+    free(c.tmap);
+    free(c.bmap);
     return st;
 }
 
@@ -653,14 +746,14 @@ df_status df_export_tflite(const uint8_t *bytes, size_t size, const char *backbo
                           backbone_name, ct->name, df_tflite_type_name(ct->type));
         goto done;
     }
-    if ((st = graph_init(&g, backbone_name, src->n_tensors + 12, src->n_operators + 4,
-                         src->n_buffers + 12, src->n_opcodes + 4, err)))
+    if ((st = graph_init(&g, backbone_name, src->n_tensors + 12, src->n_operators + 6,
+                         src->n_tensors + src->n_buffers + 12, src->n_opcodes + 6, err)))
         goto done;
     int x = -1;
     input_desc input;
-    if ((st = copy_backbone(&g, src, cut, &x))) goto done;
+    if ((st = copy_backbone(&g, src, cut, opt->float_backbone, &x))) goto done;
     if ((st = describe_input(&g, &input))) goto done;
-    if (ct->type != DF_TFLITE_FLOAT32) {
+    if (g.m->tensors[x].type != DF_TFLITE_FLOAT32) {
         int f;
         if ((st = add_tensor(&g, "features", DF_TFLITE_FLOAT32, ct->rank, ct->shape, 0, NULL, &f)))
             goto done;

@@ -13,7 +13,11 @@
  *                           W' = diag(s) W, b' = b + t W); dropout dropped
  *   SOFTMAX                 float32 probabilities, in class order
  * The input is the backbone's input tensor (uint8 224x224x3 for the quantized
- * MobileNets).
+ * MobileNets). TFLite's runtime executes a quantized backbone with integer
+ * arithmetic (requantizing every layer), DeepFashion's executor as a float
+ * simulation: on the closet photos probabilities differ by up to 0.09 (same
+ * classes). opt->float_backbone exports the backbone dequantized to float32,
+ * which TFLite computes as DeepFashion does.
  *
  * VGG16 (df_export_vgg16): a float32 graph of 13 CONV_2D (fused RELU) and 5
  * MAX_POOL_2D from the Keras weights, [MEAN over H, W when the model uses
@@ -42,6 +46,13 @@ typedef struct df_export_options {
     const char *name;          /* model name in the metadata (e.g. "closet") */
     const char *description;   /* NULL = a generated one */
     int metadata;              /* 1 = TFLITE_METADATA + labels.txt zip (default) */
+    /* 0 (default): the backbone's tensors as they are in its file (uint8 /
+     * int8 arithmetic in TFLite's runtime). 1: its quantized constants
+     * dequantized to float32 and its activations float32 (input still as in
+     * the file, DEQUANTIZEd once): TFLite then computes what DeepFashion's
+     * executor computes (a float simulation of the quantized graph), at 4x
+     * the weight bytes. */
+    int float_backbone;
 } df_export_options;
 
 df_export_options df_export_options_default(void);
