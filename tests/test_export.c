@@ -19,6 +19,12 @@
  *   operator the exporter does not copy: one-line errors.
  * - Mutation: seeded byte mutations and truncations of the backbone bytes
  *   never crash the exporter; what it exports reads back.
+ * - VGG16 (a generated Keras-layout file, 96x64 input so the reference is
+ *   cheap; flattened features with caffe preprocessing and an MLP head,
+ *   pooled features with seed preprocessing and a linear head): the float32
+ *   graph (CONV_2D, MAX_POOL_2D, [MEAN], head) run by our executor on the
+ *   input the metadata's normalisation describes gives the VGG16 backbone +
+ *   head's probabilities within 1e-3.
  * - With ../shared: a model trained by the CLI on the closet photos,
  *   exported by the CLI: on every validation photo (224x224 pixels, so no
  *   resize differs) our executor running the exported file gives predict's
@@ -37,8 +43,10 @@
 
 #include "api/classifier.h"
 #include "backbone/tflite_backbone.h"
+#include "backbone/vgg16.h"
 #include "core/fileio.h"
 #include "core/rng.h"
+#include "core/sha256.h"
 #include "data/dataset.h"
 #include "export/tflite_export.h"
 #include "formats/model_file.h"
@@ -46,6 +54,7 @@
 #include "formats/tflite_metadata.h"
 #include "formats/zip.h"
 #include "image/image.h"
+#include "support/h5_fixture.h"
 #include "support/test_support.h"
 #include "support/tflite_builder.h"
 
@@ -133,12 +142,16 @@ static df_model *make_model(df_head_kind kind, int feature_dim) {
             mv[u] = 0.5f + 0.25f * (float)u;
         }
     }
-    float mean[64], sd[64];
+    float *mean = malloc((size_t)feature_dim * sizeof *mean), *sd = malloc((size_t)feature_dim * sizeof *sd);
+    assert_non_null(mean);
+    assert_non_null(sd);
     for (int i = 0; i < feature_dim; i++) {
         mean[i] = 0.1f * (float)i;
         sd[i] = 0.5f + 0.1f * (float)i;
     }
     assert_int_equal(df_head_set_standardisation(m->head, mean, sd, &err), DF_OK);
+    free(mean);
+    free(sd);
     return m;
 }
 
@@ -424,6 +437,203 @@ static void test_mutated_backbones(void **state) {
     df_model_destroy(model);
 }
 
+/* ---- VGG16 ---- */
+
+enum { VH = 64, VW = 96 };
+
+/* A Keras-layout VGG16 file with He-uniform weights (as test_vgg16.c). */
+static void write_vgg16(const char *path) {
+    static char names[18][32], wnames[13][2][64];
+    h5fx_layer layers[18];
+    float *kernel[13], *bias[13];
+    memset(layers, 0, sizeof layers);
+    int li = 0;
+    for (int i = 0; i < DF_VGG16_CONVS; i++) {
+        int ic, oc;
+        df_vgg16_conv_channels(i, &ic, &oc);
+        df_vgg16_conv_name(i, names[li], sizeof names[li]);
+        df_rng rng;
+        df_rng_seed(&rng, 77, (uint64_t)i);
+        size_t nk = (size_t)9 * ic * oc;
+        kernel[i] = malloc(nk * sizeof(float));
+        bias[i] = malloc((size_t)oc * sizeof(float));
+        assert_non_null(kernel[i]);
+        assert_non_null(bias[i]);
+        float lim = sqrtf(6.0f / (9.0f * ic));
+        for (size_t k = 0; k < nk; k++) kernel[i][k] = df_rng_uniform_range(&rng, -lim, lim);
+        for (int o = 0; o < oc; o++) bias[i][o] = df_rng_uniform_range(&rng, -0.1f, 0.1f);
+        snprintf(wnames[i][0], 64, "%s/kernel:0", names[li]);
+        snprintf(wnames[i][1], 64, "%s/bias:0", names[li]);
+        h5fx_layer *L = &layers[li++];
+        L->name = names[li - 1];
+        L->n = 2;
+        L->w[0] = (h5fx_weight){wnames[i][0], 4, {3, 3, (size_t)ic, (size_t)oc}, kernel[i]};
+        L->w[1] = (h5fx_weight){wnames[i][1], 1, {(size_t)oc}, bias[i]};
+        if (df_vgg16_pool_after(i)) {
+            int block = 0;
+            for (int j = 0; j <= i; j++) block += df_vgg16_pool_after(j);
+            snprintf(names[li], 32, "block%d_pool", block);
+            layers[li].name = names[li];
+            layers[li].n = 0;
+            li++;
+        }
+    }
+    h5fx_options fo = {0, 1, NULL, 0};
+    assert_int_equal(h5fx_write_keras(path, layers, li, &fo), 0);
+    for (int i = 0; i < DF_VGG16_CONVS; i++) {
+        free(kernel[i]);
+        free(bias[i]);
+    }
+}
+
+static void check_vgg16(const char *path, const df_vgg16_weights *vw, int pooled, const char *pre,
+                        df_head_kind kind) {
+    int dim = pooled ? 512 : (VH / 32) * (VW / 32) * 512;
+    df_backbone_options o = fp32_options();
+    o.pool = pooled;
+    o.max_batch = 1;
+    df_error err;
+    assert_int_equal(df_preprocess_parse(pre, &o.preprocess, &err), DF_OK);
+    df_vgg16_source src = {path, 0, VH, VW};
+    df_backbone *bb;
+    if (df_vgg16_open_source(&src, &o, &bb, &err)) fail_msg("%s", err.message);
+    assert_int_equal(bb->feature_dim, dim);
+    enum { N = 6 };
+    float *x = malloc((size_t)N * VH * VW * 3 * sizeof *x), *feat = malloc((size_t)N * dim * sizeof *feat);
+    assert_non_null(x);
+    assert_non_null(feat);
+    df_image img[N];
+    for (int s = 0; s < N; s++) {
+        img[s] = (df_image){VW, VH, malloc(VW * VH * 3)};
+        assert_non_null(img[s].pixels);
+        df_rng r;
+        df_rng_seed(&r, (uint64_t)s, 9);
+        for (int k = 0; k < VW * VH * 3; k++) img[s].pixels[k] = (uint8_t)df_rng_below(&r, 256);
+        assert_int_equal(df_backbone_preprocess(bb, &img[s], x + (size_t)s * VH * VW * 3, &err), DF_OK);
+    }
+    assert_int_equal(df_backbone_run(bb, x, N, feat, &err), DF_OK);
+
+    df_model *model = make_model(kind, dim);
+    snprintf(model->meta.backbone_kind, sizeof model->meta.backbone_kind, "vgg16");
+    snprintf(model->meta.preprocess, sizeof model->meta.preprocess, "%s", pre);
+    /* Features standardised on these images and small weights, so the
+     * probabilities are not all 0 and 1. */
+    assert_int_equal(df_head_fit_standardisation(model->head, feat, N, &err), DF_OK);
+    float *p = df_head_params(model->head);
+    for (size_t i = 0; i < df_head_num_params(model->head); i++) p[i] *= 0.3f;
+    float want[N * CLASSES];
+    assert_int_equal(df_head_predict(model->head, feat, N, want, &err), DF_OK);
+
+    df_export_vgg16_weights w;
+    for (int i = 0; i < 13; i++) {
+        w.kernel[i] = vw->kernel[i];
+        w.bias[i] = vw->bias[i];
+    }
+    w.input_h = VH;
+    w.input_w = VW;
+    df_export_options eo = df_export_options_default();
+    uint8_t *out;
+    size_t size;
+    df_status st = df_export_vgg16(&w, model, &eo, &out, &size, &err);
+    if (st) fail_msg("%s", err.message);
+    df_tflite_model *m;
+    assert_int_equal(df_tflite_parse(out, size, "vgg16.tflite", &m, &err), DF_OK);
+    int convs = 0, pools = 0, means = 0;
+    for (size_t i = 0; i < m->n_operators; i++) {
+        convs += m->operators[i].builtin == DF_TFLITE_OP_CONV_2D;
+        pools += m->operators[i].builtin == DF_TFLITE_OP_MAX_POOL_2D;
+        means += m->operators[i].builtin == DF_TFLITE_OP_MEAN;
+    }
+    assert_int_equal(convs, 13);
+    assert_int_equal(pools, 5);
+    assert_int_equal(means, pooled);
+    size_t md_size;
+    const uint8_t *md_buf = df_tflite_metadata_buffer(m, DF_TFLITE_METADATA_NAME, &md_size);
+    assert_non_null(md_buf);
+    df_tflite_md md;
+    assert_int_equal(df_tflite_md_parse(md_buf, md_size, "md", &md, &err), DF_OK);
+    df_tflite_classifier *clf;
+    st = df_tflite_classifier_from_model(m, &o, &clf, &err);
+    if (st) fail_msg("%s", err.message);
+    double worst = 0, lo = 1, hi = 0;
+    for (int s = 0; s < N; s++) {
+        /* the input as the metadata says: (pixel - mean[c]) / std[c], RGB */
+        float *xi = x;
+        for (int k = 0; k < VW * VH * 3; k++) {
+            int c = md.n_norm > 1 ? k % 3 : 0;
+            xi[k] = ((float)img[s].pixels[k] - md.mean[c]) / md.std[c];
+        }
+        float got[CLASSES];
+        assert_int_equal(df_tflite_classifier_run(clf, xi, 1, got, &err), DF_OK);
+        for (int c = 0; c < CLASSES; c++) {
+            double d = fabs((double)got[c] - (double)want[s * CLASSES + c]);
+            if (d > worst) worst = d;
+            if (want[s * CLASSES + c] < lo) lo = want[s * CLASSES + c];
+            if (want[s * CLASSES + c] > hi) hi = want[s * CLASSES + c];
+        }
+        free(img[s].pixels);
+    }
+    print_message("VGG16 %dx%d, %s, %s, %s head: max |exported - reference| = %.3g (probabilities "
+                  "%.3f..%.3f)\n", VW, VH, pooled ? "pooled" : "flattened", pre,
+                  df_head_kind_name(kind), worst, lo, hi);
+    assert_true(worst <= 1e-3);
+    assert_true(hi - lo > 0.1); /* not all saturated */
+    df_tflite_md_free(&md);
+    df_tflite_classifier_destroy(clf);
+    df_tflite_destroy(m);
+    free(out);
+    df_model_destroy(model);
+    free(x);
+    free(feat);
+    df_backbone_destroy(bb);
+}
+
+static void test_vgg16_export(void **state) {
+    (void)state;
+    char *dir = df_test_tempdir();
+    char *path = df_path_join(dir, "vgg16_notop.h5");
+    write_vgg16(path);
+    df_vgg16_weights vw;
+    df_error err;
+    if (df_vgg16_weights_load(path, &vw, &err)) fail_msg("%s", err.message);
+    check_vgg16(path, &vw, 0, "caffe", DF_HEAD_MLP);
+    check_vgg16(path, &vw, 1, "seed", DF_HEAD_LINEAR);
+    df_vgg16_weights_free(&vw);
+
+    /* Through the command line: the model records the weights file and its
+     * SHA-256; a wrong file is refused. */
+    df_model *model = make_model(DF_HEAD_LINEAR, 512);
+    snprintf(model->meta.backbone_kind, sizeof model->meta.backbone_kind, "vgg16");
+    snprintf(model->meta.preprocess, sizeof model->meta.preprocess, "caffe");
+    model->meta.input_h = VH;
+    model->meta.input_w = VW;
+    assert_int_equal(df_sha256_file(path, model->meta.backbone_sha256, &err), DF_OK);
+    char json[1200], mpath[1024], cmd[4096], out[2048];
+    snprintf(json, sizeof json, "{\"backbone_weights\":\"%s\"}", path);
+    assert_int_equal(df_model_set_training_json(model, json, &err), DF_OK);
+    snprintf(mpath, sizeof mpath, "%s/vgg.dfm", dir);
+    assert_int_equal(df_model_save(model, mpath, &err), DF_OK);
+    snprintf(cmd, sizeof cmd, "\"%s\" export --model \"%s\" --out \"%s/vgg.tflite\"", df_test_cli(),
+             mpath, dir);
+    int rc = df_test_run(cmd, out, sizeof out);
+    if (rc) print_message("%s\n", out);
+    assert_int_equal(rc, 0);
+    snprintf(cmd, sizeof cmd, "%s/vgg.tflite", dir);
+    df_tflite_model *m;
+    assert_int_equal(df_tflite_load(cmd, &m, &err), DF_OK);
+    assert_int_equal(m->tensors[m->inputs[0]].type, DF_TFLITE_FLOAT32);
+    assert_int_equal(m->tensors[m->inputs[0]].shape[1], VH);
+    df_tflite_destroy(m);
+    snprintf(cmd, sizeof cmd, "\"%s\" export --model \"%s\" --weights \"%s\" --out \"%s/x.tflite\"",
+             df_test_cli(), mpath, mpath, dir);
+    assert_int_equal(df_test_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "not the ones the model was trained on"));
+    df_model_destroy(model);
+    df_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 /* ---- the real thing: closet photos ---- */
 
 static void test_closet_own_executor(void **state) {
@@ -513,6 +723,7 @@ int main(void) {
         cmocka_unit_test(test_metadata_round_trip),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_mutated_backbones),
+        cmocka_unit_test(test_vgg16_export),
         cmocka_unit_test(test_closet_own_executor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

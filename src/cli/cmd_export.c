@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/classifier.h"
+#include "backbone/vgg16.h"
 #include "cli/cli.h"
 #include "core/fileio.h"
 #include "core/sha256.h"
@@ -103,12 +104,52 @@ static void base_name(const char *path, char *out, size_t size) {
     out[len] = '\0';
 }
 
+/* VGG16: the Keras weights file the model records (or --weights), checked
+ * against the model's SHA-256, read whole into memory. */
+static df_status export_vgg16(const char *model_path, const df_model *model, const char *weights,
+                              const df_export_options *eo, uint8_t **out, size_t *size,
+                              df_error *err) {
+    char *recorded = df_json_get_string(model->meta.training_json, "backbone_weights");
+    const char *path = weights ? weights : recorded;
+    df_status st = DF_OK;
+    df_vgg16_weights vw;
+    memset(&vw, 0, sizeof vw);
+    if (!path)
+        st = df_error_set(err, DF_ERR_INVALID_ARG,
+                          "%s: the model does not record its backbone weights file; pass --weights",
+                          model_path);
+    if (!st && model->meta.backbone_sha256[0]) {
+        char hex[65];
+        st = df_sha256_file(path, hex, err);
+        if (!st && strcmp(hex, model->meta.backbone_sha256) != 0)
+            st = df_error_set(err, DF_ERR_DATA,
+                              "%s: backbone weights %s are not the ones the model was trained on "
+                              "(sha256 %.12s..., expected %.12s...)",
+                              model_path, path, hex, model->meta.backbone_sha256);
+    }
+    if (!st) st = df_vgg16_weights_load(path, &vw, err);
+    if (!st) {
+        df_export_vgg16_weights w;
+        for (int i = 0; i < DF_VGG16_CONVS; i++) {
+            w.kernel[i] = vw.kernel[i];
+            w.bias[i] = vw.bias[i];
+        }
+        w.input_h = model->meta.input_h;
+        w.input_w = model->meta.input_w;
+        st = df_export_vgg16(&w, model, eo, out, size, err);
+    }
+    df_vgg16_weights_free(&vw);
+    free(recorded);
+    return st;
+}
+
 static df_status export_model(const char *model_path, const df_model *model, const char *weights,
                               const df_export_options *eo, uint8_t **out, size_t *size,
                               df_error *err) {
+    if (!strcmp(model->meta.backbone_kind, "vgg16"))
+        return export_vgg16(model_path, model, weights, eo, out, size, err);
     if (strcmp(model->meta.backbone_kind, "tflite") != 0)
-        return df_error_set(err, DF_ERR_UNSUPPORTED,
-                            "%s: exporting a '%s' backbone is not supported (tflite only)",
+        return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: cannot export a '%s' backbone",
                             model_path, model->meta.backbone_kind);
     uint8_t *bytes;
     size_t n;

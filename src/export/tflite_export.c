@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "backbone/tflite_backbone.h"
+#include "backbone/vgg16.h"
 #include "formats/tflite.h"
 #include "formats/tflite_metadata.h"
 #include "formats/tflite_write.h"
@@ -769,5 +770,168 @@ df_status df_export_tflite(const uint8_t *bytes, size_t size, const char *backbo
 done:
     if (g.m) graph_free(&g);
     df_tflite_destroy(src);
+    return st;
+}
+
+/* ---- VGG16 ---- */
+
+/* Keras' caffe preprocessing: BGR minus these means (B, G, R). */
+static const float CAFFE_MEAN_BGR[3] = {103.939f, 116.779f, 123.68f};
+
+/* CONV_2D 3x3 SAME stride 1 + RELU; the Keras HWIO kernel becomes TFLite's
+ * OHWI. swap_rgb: the input channels reversed (the first conv reads RGB
+ * where Keras fed BGR: the same sum, exactly). */
+static df_status vgg_conv(graph *g, int i, const float *hwio, const float *bias, int swap_rgb,
+                          int x, int h, int w, int *y) {
+    int ic, oc;
+    df_vgg16_conv_channels(i, &ic, &oc);
+    size_t nk = (size_t)9 * (size_t)ic * (size_t)oc;
+    float *ohwi = malloc(nk * sizeof *ohwi), *b = malloc((size_t)oc * sizeof *b);
+    if (!ohwi || !b) {
+        free(ohwi);
+        free(b);
+        return nomem(g);
+    }
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++)
+            for (int c = 0; c < ic; c++)
+                for (int o = 0; o < oc; o++) {
+                    int cs = swap_rgb ? ic - 1 - c : c;
+                    ohwi[(((size_t)o * 3 + (size_t)ky) * 3 + (size_t)kx) * (size_t)ic + (size_t)c] =
+                        hwio[(((size_t)ky * 3 + (size_t)kx) * (size_t)ic + (size_t)cs) * (size_t)oc +
+                             (size_t)o];
+                }
+    memcpy(b, bias, (size_t)oc * sizeof *b);
+    char name[64], nm[96];
+    df_vgg16_conv_name(i, name, sizeof name);
+    int32_t ks[4] = {oc, 3, 3, ic}, bs[1] = {oc}, ys[4] = {1, h, w, oc};
+    int kt, bt;
+    snprintf(nm, sizeof nm, "%s/kernel", name);
+    df_status st = const_f32(g, nm, 4, ks, ohwi, nk, &kt);
+    if (st) {
+        free(b);
+        return st;
+    }
+    snprintf(nm, sizeof nm, "%s/bias", name);
+    if ((st = const_f32(g, nm, 1, bs, b, (size_t)oc, &bt))) return st;
+    if ((st = add_tensor(g, name, DF_TFLITE_FLOAT32, 4, ys, 0, NULL, y))) return st;
+    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_CONV2D);
+    o.padding = DF_TFLITE_PAD_SAME;
+    o.stride_w = o.stride_h = 1;
+    o.activation = DF_TFLITE_ACT_RELU;
+    int32_t in[3] = {x, kt, bt}, out[1] = {*y};
+    return add_op(g, DF_TFLITE_OP_CONV_2D, 1, in, 3, out, 1, &o);
+}
+
+static df_status vgg_pool(graph *g, int block, int x, int h, int w, int c, int *y) {
+    char name[32];
+    snprintf(name, sizeof name, "block%d_pool", block);
+    int32_t ys[4] = {1, h, w, c};
+    df_status st = add_tensor(g, name, DF_TFLITE_FLOAT32, 4, ys, 0, NULL, y);
+    if (st) return st;
+    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_POOL2D);
+    o.padding = DF_TFLITE_PAD_VALID;
+    o.stride_w = o.stride_h = o.filter_w = o.filter_h = 2;
+    int32_t in[1] = {x}, out[1] = {*y};
+    return add_op(g, DF_TFLITE_OP_MAX_POOL_2D, 1, in, 1, out, 1, &o);
+}
+
+/* MEAN over H and W, keep_dims: [1, h, w, c] -> [1, 1, 1, c]. */
+static df_status vgg_mean(graph *g, int x, int c, int *y) {
+    int32_t *axes = malloc(2 * sizeof *axes);
+    if (!axes) return nomem(g);
+    axes[0] = 1;
+    axes[1] = 2;
+    uint32_t b;
+    int at;
+    int32_t as[1] = {2}, ys[4] = {1, 1, 1, c};
+    df_status st = add_buffer(g, axes, 2 * sizeof *axes, 1, &b);
+    if (!st) st = add_tensor(g, "global_average/axes", DF_TFLITE_INT32, 1, as, b, NULL, &at);
+    if (!st) st = add_tensor(g, "global_average", DF_TFLITE_FLOAT32, 4, ys, 0, NULL, y);
+    if (st) return st;
+    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_REDUCER);
+    o.keep_dims = 1;
+    int32_t in[2] = {x, at}, out[1] = {*y};
+    return add_op(g, DF_TFLITE_OP_MEAN, 1, in, 2, out, 1, &o);
+}
+
+static df_status vgg_input(graph *g, const df_model *model, int h, int w, input_desc *d, int *caffe) {
+    memset(d, 0, sizeof *d);
+    d->h = h;
+    d->w = w;
+    if (!strcmp(model->meta.preprocess, "caffe")) {
+        *caffe = 1;
+        d->n_norm = 3;
+        for (int c = 0; c < 3; c++) {
+            d->mean[c] = CAFFE_MEAN_BGR[2 - c];
+            d->std[c] = 1.0f;
+        }
+        d->note = "float32: RGB minus the ImageNet means (Keras' caffe preprocessing; its BGR "
+                  "order is folded into the first convolution)";
+    } else if (!strcmp(model->meta.preprocess, "seed")) {
+        *caffe = 0;
+        d->n_norm = 1;
+        d->mean[0] = 0.0f;
+        d->std[0] = 255.0f;
+        d->note = "float32: RGB / 255";
+    } else {
+        return df_error_set(g->err, DF_ERR_UNSUPPORTED,
+                            "%s: VGG16 preprocessing '%s' (the exporter writes caffe or seed)",
+                            g->m->path, model->meta.preprocess);
+    }
+    int32_t s[4] = {1, h, w, 3};
+    int in;
+    df_status st = add_tensor(g, "image", DF_TFLITE_FLOAT32, 4, s, 0, NULL, &in);
+    if (st) return st;
+    g->m->inputs[0] = in;
+    g->m->n_inputs = 1;
+    return DF_OK;
+}
+
+df_status df_export_vgg16(const df_export_vgg16_weights *w, const df_model *model,
+                          const df_export_options *opt, uint8_t **out, size_t *out_size,
+                          df_error *err) {
+    *out = NULL;
+    *out_size = 0;
+    df_status st = check_model_for(model, "vgg16", "vgg16", err);
+    if (st) return st;
+    int h = w->input_h, wd = w->input_w;
+    if (h < 32 || wd < 32 || h > 4096 || wd > 4096)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16: input %dx%d must be 32..4096 per side",
+                            wd, h);
+    int fh = h, fw = wd;
+    for (int k = 0; k < 5; k++) {
+        fh /= 2;
+        fw /= 2;
+    }
+    int pooled = model->meta.feature_dim == 512;
+    if (!pooled && (size_t)model->meta.feature_dim != (size_t)fh * (size_t)fw * 512)
+        return df_error_set(err, DF_ERR_SHAPE, "vgg16: the head takes %d features; a %dx%d input "
+                            "gives %d (flattened) or 512 (pooled)", model->meta.feature_dim, wd, h,
+                            fh * fw * 512);
+    for (int i = 0; i < 13; i++)
+        if (!w->kernel[i] || !w->bias[i])
+            return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16: conv %d has no weights", i);
+    graph g;
+    if ((st = graph_init(&g, "vgg16", 64, 32, 48, 8, err))) return st;
+    input_desc input;
+    int caffe = 0, x = -1;
+    st = vgg_input(&g, model, h, wd, &input, &caffe);
+    x = g.m->inputs[0];
+    int ch = h, cw = wd, block = 0;
+    for (int i = 0; !st && i < 13; i++) {
+        int ic, oc;
+        df_vgg16_conv_channels(i, &ic, &oc);
+        st = vgg_conv(&g, i, w->kernel[i], w->bias[i], i == 0 && caffe, x, ch, cw, &x);
+        if (!st && df_vgg16_pool_after(i)) {
+            ch /= 2;
+            cw /= 2;
+            st = vgg_pool(&g, ++block, x, ch, cw, oc, &x);
+        }
+    }
+    if (!st && pooled) st = vgg_mean(&g, x, 512, &x);
+    if (!st) st = append_head(&g, model, x);
+    if (!st) st = finish(&g, model, opt, &input, out, out_size);
+    graph_free(&g);
     return st;
 }
