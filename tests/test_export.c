@@ -18,7 +18,8 @@
  * - Refusals: a VGG16 model, a feature size that does not match, an
  *   operator the exporter does not copy: one-line errors.
  * - Mutation: seeded byte mutations and truncations of the backbone bytes
- *   never crash the exporter; what it exports reads back.
+ *   and of model files never crash the exporter; what it exports reads
+ *   back (fuzz/fuzz_export.c does the same under libFuzzer).
  * - VGG16 (a generated Keras-layout file, 96x64 input so the reference is
  *   cheap; flattened features with caffe preprocessing and an MLP head,
  *   pooled features with seed preprocessing and a linear head): the float32
@@ -437,6 +438,70 @@ static void test_mutated_backbones(void **state) {
     df_model_destroy(model);
 }
 
+/* The exporter's other input: model files, damaged. Each mutation is
+ * loaded (the loader checks it in a child first) and, when it loads,
+ * exported; nothing may crash, what exports reads back. */
+static void test_mutated_model_files(void **state) {
+    (void)state;
+    char *dir = df_test_tempdir();
+    char *path = df_path_join(dir, "m.dfm"), *mpath = df_path_join(dir, "mut.dfm");
+    df_model *model = make_model(DF_HEAD_MLP, F);
+    df_error err;
+    assert_int_equal(df_model_save(model, path, &err), DF_OK);
+    df_model_destroy(model);
+    uint8_t *good, *mut;
+    size_t n;
+    assert_int_equal(df_file_read(path, (size_t)1 << 24, &good, &n, &err), DF_OK);
+    mut = malloc(n);
+    assert_non_null(mut);
+    size_t bb_size;
+    uint8_t *bb = backbone_bytes(1, 0, &bb_size);
+    df_rng r;
+    df_rng_seed(&r, 21, 5);
+    int loaded = 0, exported = 0;
+    enum { TRIES = 150 };
+    for (int i = 0; i < TRIES; i++) {
+        memcpy(mut, good, n);
+        size_t len = n;
+        if (i % 5 == 4) {
+            len = df_rng_below(&r, (uint32_t)n);
+        } else {
+            int flips = 1 + (int)df_rng_below(&r, 8);
+            for (int k = 0; k < flips; k++)
+                mut[df_rng_below(&r, (uint32_t)n)] = (uint8_t)df_rng_below(&r, 256);
+        }
+        assert_int_equal(df_test_write_file(mpath, mut, len), 0);
+        df_model *m = NULL;
+        if (df_model_load(mpath, &m, &err) != DF_OK) {
+            assert_null(strchr(err.message, '\n'));
+            continue;
+        }
+        loaded++;
+        df_export_options eo = df_export_options_default();
+        uint8_t *out = NULL;
+        size_t size = 0;
+        if (df_export_tflite(bb, bb_size, "bb", NULL, m, &eo, &out, &size, &err) == DF_OK) {
+            df_tflite_model *t;
+            assert_int_equal(df_tflite_parse(out, size, "re-read", &t, &err), DF_OK);
+            df_tflite_destroy(t);
+            exported++;
+        } else {
+            assert_null(out);
+        }
+        free(out);
+        df_model_destroy(m);
+    }
+    print_message("%d damaged model files: %d loaded, %d of them exported and read back\n", TRIES,
+                  loaded, exported);
+    free(bb);
+    free(mut);
+    free(good);
+    df_test_rmtree(dir);
+    free(dir);
+    free(path);
+    free(mpath);
+}
+
 /* ---- VGG16 ---- */
 
 enum { VH = 64, VW = 96 };
@@ -723,6 +788,7 @@ int main(void) {
         cmocka_unit_test(test_metadata_round_trip),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_mutated_backbones),
+        cmocka_unit_test(test_mutated_model_files),
         cmocka_unit_test(test_vgg16_export),
         cmocka_unit_test(test_closet_own_executor),
     };

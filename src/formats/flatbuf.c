@@ -78,13 +78,15 @@ static int grow(df_fbb *b, size_t need) {
 }
 
 static int push(df_fbb *b, const void *data, size_t n) {
+    if (n == 0) return b->st == DF_OK; /* buf may still be NULL */
     if (!grow(b, n)) return 0;
     b->len += n;
-    if (n) memcpy(b->buf + b->cap - b->len, data, n);
+    memcpy(b->buf + b->cap - b->len, data, n);
     return 1;
 }
 
 static int pad(df_fbb *b, size_t n) {
+    if (n == 0) return b->st == DF_OK; /* buf may still be NULL */
     if (!grow(b, n)) return 0;
     b->len += n;
     memset(b->buf + b->cap - b->len, 0, n);
