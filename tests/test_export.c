@@ -596,6 +596,7 @@ static void check_vgg16(const char *path, const df_vgg16_weights *vw, int pooled
     }
     w.input_h = VH;
     w.input_w = VW;
+    w.pooled = pooled;
     df_export_options eo = df_export_options_default();
     uint8_t *out;
     size_t size;

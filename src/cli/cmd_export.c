@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/classifier.h"
 #include "backbone/vgg16.h"
@@ -35,8 +36,8 @@ static const char *USAGE =
     "  --out PATH       the .tflite file, or the folder for --format web (required)\n"
     "  --format F       tflite (default) or web: PATH/index.html + model.tflite +\n"
     "                   TFLite's WebAssembly runtime, works offline from any static server\n"
-    "  --weights FILE   the backbone weights (default: the file recorded in the model;\n"
-    "                   its SHA-256 must match either way)\n"
+    "  --weights FILE   the backbone weights (default: the copy embedded in the model,\n"
+    "                   else the file it records; a file's SHA-256 must match)\n"
     "  --name NAME      model name in the metadata (default: the output's base name)\n"
     "  --float-backbone the backbone's quantized weights dequantized to float32 and\n"
     "                   its activations float32: TFLite then computes what predict\n"
@@ -46,42 +47,52 @@ static const char *USAGE =
     "                   build's copy made by scripts/fetch-web-runtime.sh)\n"
     "  --help           this text\n";
 
-/* The backbone's bytes: the file the model records (or --weights), checked
- * against the model's SHA-256 as the classifier checks it. *path_out is
- * malloc'ed. */
+/* Where the backbone's weights file comes from: --weights, else the copy
+ * embedded in the model, else the file it was trained from (recorded path,
+ * or the legacy training_json entry); a file on disk must have the SHA-256
+ * the model records. *bytes is malloc'ed, *name names it in messages. */
 static df_status backbone_bytes(const char *model_path, const df_model *model,
-                                const char *weights, uint8_t **data, size_t *size,
-                                char **path_out, df_error *err) {
-    *data = NULL;
-    *path_out = NULL;
-    char *recorded = df_json_get_string(model->meta.training_json, "backbone_weights");
-    const char *path = weights ? weights : recorded;
+                                const char *weights, size_t max_bytes, uint8_t **bytes,
+                                size_t *size, char **name, df_error *err) {
+    const df_model_meta *m = &model->meta;
+    *bytes = NULL;
+    *size = 0;
+    *name = NULL;
     df_status st = DF_OK;
-    if (!path) {
-        st = df_error_set(err, DF_ERR_INVALID_ARG,
-                          "%s: the model does not record its backbone weights file; pass --weights",
-                          model_path);
-        goto done;
+    if (m->backbone_file && !weights) {
+        if (!(*bytes = malloc(m->backbone_file_size ? m->backbone_file_size : 1)) ||
+            !(*name = strdup(m->backbone_source[0] ? m->backbone_source : model_path))) {
+            free(*bytes);
+            *bytes = NULL;
+            return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        }
+        memcpy(*bytes, m->backbone_file, m->backbone_file_size);
+        *size = m->backbone_file_size;
+        return DF_OK;
     }
-    if ((st = df_file_read(path, DF_TFLITE_MAX_FILE_BYTES, data, size, err))) goto done;
-    if (model->meta.backbone_sha256[0]) {
+    char *recorded = m->backbone_source[0] ? strdup(m->backbone_source)
+                                           : df_json_get_string(m->training_json, "backbone_weights");
+    const char *path = weights ? weights : recorded;
+    if (!path)
+        st = df_error_set(err, DF_ERR_INVALID_ARG,
+                          "%s: the model neither embeds nor records its backbone weights file; "
+                          "pass --weights", model_path);
+    if (!st) st = df_file_read(path, max_bytes, bytes, size, err);
+    if (!st && m->backbone_sha256[0]) {
         uint8_t digest[32];
         char hex[65];
-        df_sha256(*data, *size, digest);
+        df_sha256(*bytes, *size, digest);
         df_sha256_hex(digest, hex);
-        if (strcmp(hex, model->meta.backbone_sha256) != 0) {
+        if (strcmp(hex, m->backbone_sha256) != 0)
             st = df_error_set(err, DF_ERR_DATA,
                               "%s: backbone weights %s are not the ones the model was trained on "
                               "(sha256 %.12s..., expected %.12s...)",
-                              model_path, path, hex, model->meta.backbone_sha256);
-            goto done;
-        }
+                              model_path, path, hex, m->backbone_sha256);
     }
-    if (!(*path_out = strdup(path))) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-done:
+    if (!st && !(*name = strdup(path))) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
     if (st) {
-        free(*data);
-        *data = NULL;
+        free(*bytes);
+        *bytes = NULL;
     }
     free(recorded);
     return st;
@@ -104,62 +115,73 @@ static void base_name(const char *path, char *out, size_t size) {
     out[len] = '\0';
 }
 
-/* VGG16: the Keras weights file the model records (or --weights), checked
- * against the model's SHA-256, read whole into memory. */
-static df_status export_vgg16(const char *model_path, const df_model *model, const char *weights,
-                              const df_export_options *eo, uint8_t **out, size_t *size,
-                              df_error *err) {
-    char *recorded = df_json_get_string(model->meta.training_json, "backbone_weights");
-    const char *path = weights ? weights : recorded;
+/* VGG16: the Keras file goes through the path-based reader (libhdf5 runs
+ * in forked children on a path), so its bytes are written into a private
+ * temporary folder, read, removed. */
+static df_status load_vgg16(const char *model_path, const uint8_t *bytes, size_t size,
+                            df_vgg16_weights *vw, df_error *err) {
+    const char *tmp = getenv("TMPDIR");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/deepfashion-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return df_error_set(err, DF_ERR_IO, "%s: cannot make a temporary folder for its backbone",
+                            model_path);
+    char *file = df_path_join(dir, "vgg16_notop.h5");
+    if (!file) {
+        rmdir(dir);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
     df_status st = DF_OK;
-    df_vgg16_weights vw;
-    memset(&vw, 0, sizeof vw);
-    if (!path)
-        st = df_error_set(err, DF_ERR_INVALID_ARG,
-                          "%s: the model does not record its backbone weights file; pass --weights",
-                          model_path);
-    if (!st && model->meta.backbone_sha256[0]) {
-        char hex[65];
-        st = df_sha256_file(path, hex, err);
-        if (!st && strcmp(hex, model->meta.backbone_sha256) != 0)
-            st = df_error_set(err, DF_ERR_DATA,
-                              "%s: backbone weights %s are not the ones the model was trained on "
-                              "(sha256 %.12s..., expected %.12s...)",
-                              model_path, path, hex, model->meta.backbone_sha256);
-    }
-    if (!st) st = df_vgg16_weights_load(path, &vw, err);
-    if (!st) {
-        df_export_vgg16_weights w;
-        for (int i = 0; i < DF_VGG16_CONVS; i++) {
-            w.kernel[i] = vw.kernel[i];
-            w.bias[i] = vw.bias[i];
-        }
-        w.input_h = model->meta.input_h;
-        w.input_w = model->meta.input_w;
-        st = df_export_vgg16(&w, model, eo, out, size, err);
-    }
-    df_vgg16_weights_free(&vw);
-    free(recorded);
+    FILE *fp = fopen(file, "wb");
+    int bad = !fp || fwrite(bytes, 1, size, fp) != size;
+    if (fp) bad |= fclose(fp) != 0;
+    if (bad) st = df_error_set(err, DF_ERR_IO, "%s: cannot write %s", model_path, file);
+    if (!st) st = df_vgg16_weights_load(file, vw, err);
+    unlink(file);
+    rmdir(dir);
+    free(file);
     return st;
 }
 
 static df_status export_model(const char *model_path, const df_model *model, const char *weights,
                               const df_export_options *eo, uint8_t **out, size_t *size,
                               df_error *err) {
-    if (!strcmp(model->meta.backbone_kind, "vgg16"))
-        return export_vgg16(model_path, model, weights, eo, out, size, err);
-    if (strcmp(model->meta.backbone_kind, "tflite") != 0)
+    const df_model_meta *m = &model->meta;
+    int vgg = !strcmp(m->backbone_kind, "vgg16");
+    if (!vgg && strcmp(m->backbone_kind, "tflite") != 0)
         return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: cannot export a '%s' backbone",
-                            model_path, model->meta.backbone_kind);
+                            model_path, m->backbone_kind);
     uint8_t *bytes;
     size_t n;
-    char *path;
-    df_status st = backbone_bytes(model_path, model, weights, &bytes, &n, &path, err);
+    char *name;
+    df_status st = backbone_bytes(model_path, model, weights,
+                                  vgg ? (size_t)1 << 31 : DF_TFLITE_MAX_FILE_BYTES, &bytes, &n,
+                                  &name, err);
     if (st) return st;
-    char *cut = df_json_get_string(model->meta.training_json, "cut_tensor");
-    st = df_export_tflite(bytes, n, path, cut, model, eo, out, size, err);
+    /* Models since 0.2 record the cut tensor and VGG16 pooling as fields;
+     * older ones in training_json / by their feature size. */
+    char *cut = m->precision[0] ? (m->cut_tensor[0] ? strdup(m->cut_tensor) : NULL)
+                                : df_json_get_string(m->training_json, "cut_tensor");
+    if (!vgg) {
+        st = df_export_tflite(bytes, n, name, cut, model, eo, out, size, err);
+    } else {
+        df_vgg16_weights vw;
+        st = load_vgg16(model_path, bytes, n, &vw, err);
+        if (!st) {
+            df_export_vgg16_weights w;
+            for (int i = 0; i < DF_VGG16_CONVS; i++) {
+                w.kernel[i] = vw.kernel[i];
+                w.bias[i] = vw.bias[i];
+            }
+            w.input_h = m->input_h;
+            w.input_w = m->input_w;
+            w.pooled = m->precision[0] ? m->backbone_pool : m->feature_dim == 512;
+            st = df_export_vgg16(&w, model, eo, out, size, err);
+            df_vgg16_weights_free(&vw);
+        }
+    }
     free(cut);
-    free(path);
+    free(name);
     free(bytes);
     return st;
 }

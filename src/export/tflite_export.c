@@ -904,8 +904,9 @@ df_status df_export_vgg16(const df_export_vgg16_weights *w, const df_model *mode
         fh /= 2;
         fw /= 2;
     }
-    int pooled = model->meta.feature_dim == 512;
-    if (!pooled && (size_t)model->meta.feature_dim != (size_t)fh * (size_t)fw * 512)
+    int pooled = w->pooled;
+    if ((pooled && model->meta.feature_dim != 512) ||
+        (!pooled && (size_t)model->meta.feature_dim != (size_t)fh * (size_t)fw * 512))
         return df_error_set(err, DF_ERR_SHAPE, "vgg16: the head takes %d features; a %dx%d input "
                             "gives %d (flattened) or 512 (pooled)", model->meta.feature_dim, wd, h,
                             fh * fw * 512);

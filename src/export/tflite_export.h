@@ -69,12 +69,13 @@ df_status df_export_tflite(const uint8_t *backbone_tflite, size_t size,
 /* VGG16: w holds the 13 convolutions' Keras weights (kernel HWIO, bias;
  * read only); input_h x input_w is the image size (the model's: 224 x 224;
  * tests use smaller). Features are flattened (H, W, C) as Keras' Flatten,
- * or averaged over H and W (MEAN) when the model's feature_dim is 512, as
- * the classifier decides; the model's preprocess must be caffe or seed. */
+ * or averaged over H and W (MEAN) when pooled (as the model records it);
+ * the model's preprocess must be caffe or seed. */
 typedef struct df_export_vgg16_weights {
     const float *kernel[13];
     const float *bias[13];
     int input_h, input_w;
+    int pooled;
 } df_export_vgg16_weights;
 
 df_status df_export_vgg16(const df_export_vgg16_weights *w, const df_model *model,
