@@ -702,40 +702,21 @@ static void test_vgg16_export(void **state) {
 
 /* ---- the real thing: closet photos ---- */
 
-static void test_closet_own_executor(void **state) {
-    (void)state;
-    const char *shared;
-    DF_SKIP_WITHOUT_SHARED(shared);
-    char *tmp = df_test_tempdir(), cmd[4096], out[8192];
-    snprintf(cmd, sizeof cmd,
-             "\"%s\" train --data \"%s/datasets/closet\" --backbone tflite --weights "
-             "\"%s/models/mobilenet_v2_1.0_224_quant.tflite\" --precision fp32 --epochs 5 "
-             "--feature-cache 1 --out \"%s/m.dfm\" --quiet >/dev/null && "
-             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet.tflite\" && "
-             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet-float.tflite\" --float-backbone",
-             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp, df_test_cli(), tmp, tmp);
-    int rc = df_test_run(cmd, out, sizeof out);
-    if (rc) print_message("%s\n", out);
-    assert_int_equal(rc, 0);
-
-    char model_path[1024], tfl_path[1024], val[1024];
-    snprintf(model_path, sizeof model_path, "%s/m.dfm", tmp);
-    for (int variant = 0; variant < 2; variant++) {
-    snprintf(tfl_path, sizeof tfl_path, "%s/%s", tmp,
-             variant ? "closet-float.tflite" : "closet.tflite");
+/* predict (the public API) against our executor running the exported file,
+ * on the closet validation photos resized to 224x224 once for both. */
+static void compare_on_closet(const char *shared, const char *model_path, const char *tfl_path,
+                              const char *what) {
+    char val[1024];
     snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
     df_error err;
     df_classifier_options co = {NULL, DF_PRECISION_FP32, 1, NULL, NULL};
     df_classifier *clf;
     df_status st = df_classifier_open(model_path, &co, &clf, &err);
-    if (st) print_message("%s\n", err.message);
-    assert_int_equal(st, DF_OK);
+    if (st) fail_msg("%s", err.message);
     df_backbone_options o = fp32_options();
     df_tflite_classifier *tc;
     st = df_tflite_classifier_open(tfl_path, &o, &tc, &err);
-    if (st) print_message("%s\n", err.message);
-    assert_int_equal(st, DF_OK);
-
+    if (st) fail_msg("%s", err.message);
     df_dataset *ds;
     assert_int_equal(df_dataset_scan(val, NULL, &ds, &err), DF_OK);
     int C = df_classifier_num_classes(clf), same = 0, n = 0;
@@ -743,7 +724,7 @@ static void test_closet_own_executor(void **state) {
     double worst = 0;
     float *x = malloc(224 * 224 * 3 * sizeof *x);
     assert_non_null(x);
-    for (size_t i = 0; i < (size_t)ds->count; i++, n++) {
+    for (int i = 0; i < ds->count; i++, n++) {
         df_image full, img;
         df_image_load_options lo = df_image_load_options_default();
         lo.min_width = lo.min_height = 224;
@@ -765,16 +746,37 @@ static void test_closet_own_executor(void **state) {
         free(img.pixels);
     }
     print_message("closet validation, %d photos, %s: same class on %d; max |exported - predict| "
-                  "= %.3g (our executor)\n", n, variant ? "--float-backbone" : "backbone as in "
-                  "its file", same, worst);
-    assert_true(n == 21);
+                  "= %.3g (our executor)\n", n, what, same, worst);
+    assert_int_equal(n, 21);
     assert_int_equal(same, n);
     assert_true(worst <= 0.02);
     free(x);
     df_dataset_free(ds);
     df_tflite_classifier_destroy(tc);
     df_classifier_destroy(clf);
-    }
+}
+
+static void test_closet_own_executor(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    char *tmp = df_test_tempdir(), cmd[4096], out[8192];
+    snprintf(cmd, sizeof cmd,
+             "\"%s\" train --data \"%s/datasets/closet\" --backbone tflite --weights "
+             "\"%s/models/mobilenet_v2_1.0_224_quant.tflite\" --precision fp32 --epochs 5 "
+             "--feature-cache 1 --out \"%s/m.dfm\" --quiet >/dev/null && "
+             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet.tflite\" && "
+             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet-float.tflite\" --float-backbone",
+             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp, df_test_cli(), tmp, tmp);
+    int rc = df_test_run(cmd, out, sizeof out);
+    if (rc) print_message("%s\n", out);
+    assert_int_equal(rc, 0);
+    char model_path[1024], tfl_path[1024];
+    snprintf(model_path, sizeof model_path, "%s/m.dfm", tmp);
+    snprintf(tfl_path, sizeof tfl_path, "%s/closet.tflite", tmp);
+    compare_on_closet(shared, model_path, tfl_path, "backbone as in its file");
+    snprintf(tfl_path, sizeof tfl_path, "%s/closet-float.tflite", tmp);
+    compare_on_closet(shared, model_path, tfl_path, "--float-backbone");
     df_test_rmtree(tmp);
     free(tmp);
 }
