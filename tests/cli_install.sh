@@ -36,13 +36,16 @@ grep -q df_classifier_load "$T/snippet.c" || fail "no C example found in README.
   echo '}'
 } >"$T/example.c"
 export PKG_CONFIG_PATH=$P/lib/pkgconfig
+# A library built with ASan + UBSan (make sanitize) needs its users built so.
+SAN=
+[ "${DF_SANITIZE:-OFF}" = ON ] && SAN="-fsanitize=address,undefined"
 # shellcheck disable=SC2046
-cc -std=c11 -Wall -Wextra -Werror -o "$T/example" "$T/example.c" \
+cc -std=c11 -Wall -Wextra -Werror $SAN -o "$T/example" "$T/example.c" \
   $(pkg-config --cflags --libs deepfashion) -Wl,-rpath,"$P/lib"
 ldd "$T/example" | grep -q "libdeepfashion.so.0 => $P/lib/" || fail "example not linked to the installed shared library"
 static_libs=$(pkg-config --static --libs deepfashion | sed "s|-ldeepfashion|$P/lib/libdeepfashion.a|")
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror -o "$T/example_static" "$T/example.c" \
+cc -std=c11 -Wall -Wextra -Werror $SAN -o "$T/example_static" "$T/example.c" \
   $(pkg-config --cflags deepfashion) $static_libs
 ldd "$T/example_static" | grep -q libdeepfashion && fail "static example still needs libdeepfashion.so"
 
