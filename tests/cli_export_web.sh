@@ -13,6 +13,9 @@
 # missing runtime are one-line errors.
 # Skips (exit 77) without ../shared, Chromium, or the runtime (which it
 # fetches with scripts/fetch-web-runtime.sh when npm can).
+# DF_EXPORT_TRAIN_FLAGS replaces the short training (--epochs 5
+# --feature-cache 1), e.g. "--seed 1" for the default recipe; DF_KEEP_TMP=1
+# keeps the temporary folder (pages, photos, answers) for a look.
 set -euo pipefail
 CLI=${DF_CLI:?}
 SRC=${DF_SOURCE_DIR:?}
