@@ -63,6 +63,15 @@ if [ -d "$SHARED/datasets/closet" ]; then
     --feature-cache 1 --out "$T/run/closet.dfm" --quiet >/dev/null
   photo=$(find "$SHARED/datasets/closet/validation" -type f -name '*.jpg' | sort | head -n 1)
   cp "$photo" "$T/run/IMG_2041.jpg"
+  # The installed binary exports the web page with the runtime installed beside it.
+  if [ -f "$BUILD/web-runtime/MANIFEST" ]; then
+    [ -f "$P/share/deepfashion/web-runtime/MANIFEST" ] || fail "the web runtime was not installed"
+    echo "installed copy" >>"$P/share/deepfashion/web-runtime/NOTICE" # tells the two copies apart
+    env -u DF_WEB_RUNTIME "$P/bin/deepfashion" export --model "$T/run/closet.dfm" --format web \
+      --out "$T/web" >/dev/null
+    [ -s "$T/web/vendor/tf-tflite.min.js" ] || fail "installed binary: no runtime in the web export"
+    grep -q "installed copy" "$T/web/vendor/NOTICE" || fail "installed binary used the build's runtime"
+  fi
   for exe in example example_static; do
     (cd "$T/run" && "$T/$exe") >"$T/run.out"
     want=$("$CLI" predict --model "$T/run/closet.dfm" --json "$T/run/IMG_2041.jpg" |

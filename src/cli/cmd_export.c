@@ -44,7 +44,8 @@ static const char *USAGE =
     "                   computes (the default keeps the backbone as in its file:\n"
     "                   integer arithmetic, probabilities within about 0.1)\n"
     "  --runtime DIR    the fetched web runtime (default: $DF_WEB_RUNTIME, else the\n"
-    "                   build's copy made by scripts/fetch-web-runtime.sh)\n"
+    "                   installed copy in PREFIX/share/deepfashion/web-runtime, else\n"
+    "                   the build's copy made by scripts/fetch-web-runtime.sh)\n"
     "  --help           this text\n";
 
 /* Where the backbone's weights file comes from: --weights, else the copy
@@ -186,6 +187,24 @@ static df_status export_model(const char *model_path, const df_model *model, con
     return st;
 }
 
+/* An installed deepfashion finds the runtime `make install` copied beside
+ * it: <prefix>/bin/deepfashion -> <prefix>/share/deepfashion/web-runtime.
+ * 1 when that folder (with its MANIFEST) exists. */
+static int installed_runtime(char *out, size_t size) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return 0;
+    *slash = '\0';
+    int k = snprintf(out, size, "%s/../share/deepfashion/web-runtime", exe);
+    if (k < 0 || (size_t)k >= size) return 0;
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/MANIFEST", out);
+    return df_file_is_regular(manifest);
+}
+
 static df_status write_file(const char *path, const uint8_t *data, size_t size, df_error *err) {
     df_atomic_file af;
     df_status st = df_atomic_open(&af, path, err);
@@ -229,7 +248,9 @@ int df_cmd_export(int argc, char **argv) {
     if (!model_path) return df_cli_usage_error("export", "--model is required");
     if (!out) return df_cli_usage_error("export", "--out is required");
     if (optind < argc) return df_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
+    char installed[4096];
     if (!runtime) runtime = getenv("DF_WEB_RUNTIME");
+    if (!runtime && installed_runtime(installed, sizeof installed)) runtime = installed;
     if (!runtime) runtime = DF_WEB_RUNTIME_DEFAULT;
 
     df_error err;
