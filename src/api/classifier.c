@@ -1,11 +1,14 @@
 /* The public classifier API: model file + backbone (see include/deepfashion.h). */
 #include "api/classifier.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/sha256.h"
+#include "eval/calibration.h"
+#include "eval/unknown.h"
 #include "train/train.h"
 
 char *df_json_get_string(const char *json, const char *key) {
@@ -150,11 +153,39 @@ const char *df_classifier_class_name(const df_classifier *c, int index) {
     return c->model->meta.class_names[index];
 }
 
+/* Probabilities of one feature row: softmax(logits / T), T the model's
+ * temperature (1 when it has none). */
+df_status df_classifier_probabilities(const df_classifier *c, const float *features, float *probs,
+                                      df_error *err) {
+    df_status st = df_head_logits(c->model->head, features, 1, probs, err);
+    if (st != DF_OK) return st;
+    float T = c->model->temperature > 0.0f ? c->model->temperature : 1.0f;
+    df_calib_softmax_t(probs, 1, c->model->meta.num_classes, T, probs);
+    return DF_OK;
+}
+
 static df_status predict_image(df_classifier *c, const df_image *img, float *probs, df_error *err) {
     df_status st = df_backbone_preprocess(c->backbone, img, c->input, err);
     if (st == DF_OK) st = df_backbone_run(c->backbone, c->input, 1, c->features, err);
-    if (st == DF_OK) st = df_head_predict(c->model->head, c->features, 1, probs, err);
+    if (st == DF_OK) st = df_classifier_probabilities(c, c->features, probs, err);
     return st;
+}
+
+df_status df_classifier_predict_photo(df_classifier *c, const char *path, int use_unknown, float *probs,
+                                      df_prediction *out, df_error *err) {
+    df_status st = df_classifier_predict_file(c, path, probs, err);
+    if (st != DF_OK) return st;
+    int C = c->model->meta.num_classes;
+    out->best = 0;
+    for (int k = 1; k < C; k++)
+        if (probs[k] > probs[out->best]) out->best = k;
+    out->unknown = 0;
+    out->unknown_score = NAN;
+    if (c->model->unknown) {
+        out->unknown_score = df_unknown_score(c->model->unknown, c->features);
+        out->unknown = use_unknown && !(out->unknown_score <= c->model->unknown->threshold);
+    }
+    return DF_OK;
 }
 
 df_status df_classifier_predict_file(df_classifier *c, const char *path, float *probs,

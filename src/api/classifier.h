@@ -33,6 +33,26 @@ df_status df_classifier_open(const char *model_path, const df_classifier_options
 df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
                                    df_classifier **out, df_error *err) DF_MUST_CHECK;
 
+/* Probabilities of one feature row of this model's backbone (features:
+ * feature_dim floats): softmax(logits / T) with the model's temperature
+ * (T = 1 when the model has none). probs: num_classes floats. */
+df_status df_classifier_probabilities(const df_classifier *c, const float *features, float *probs,
+                                      df_error *err) DF_MUST_CHECK;
+
+typedef struct df_prediction {
+    int best;             /* the most probable trained class */
+    int unknown;          /* 1 = "none of these": the unknown score is above the
+                             model's threshold (never without a detector or
+                             with use_unknown 0) */
+    float unknown_score;  /* NaN when the model has no detector (older files) */
+} df_prediction;
+
+/* One photo: probabilities (num_classes floats, calibrated as above) and the
+ * unknown verdict. The photo's features stay in c->features until the next
+ * call. */
+df_status df_classifier_predict_photo(df_classifier *c, const char *path, int use_unknown, float *probs,
+                                      df_prediction *out, df_error *err) DF_MUST_CHECK;
+
 /* Reads "key":"string" from a flat JSON object (the model's training_json);
  * returns a malloc'ed, unescaped copy or NULL when absent. */
 char *df_json_get_string(const char *json, const char *key);

@@ -951,6 +951,13 @@ int df_tflite_feature_tensor(const df_tflite_model *m) {
     return -1;
 }
 
+int df_tflite_feature_map_tensor(const df_tflite_model *m) {
+    int f = df_tflite_feature_tensor(m);
+    if (f < 0) return -1;
+    int p = df_tflite_producer(m, f);
+    return p < 0 ? -1 : m->operators[p].inputs[0];
+}
+
 /* ---- backbone ---- */
 
 static df_status bb_preprocess(const df_backbone *bb, const df_image *img, float *out,
