@@ -332,7 +332,7 @@ static void test_saved_model_predicts_like_trained_head(void **state) {
     assert_int_equal(df_classifier_num_classes(clf), 3);
     float *feats;
     assert_int_equal(
-        df_train_features(f->bb, f->val, df_backbone_resize_method(f->bb), &feats, &err), DF_OK);
+        df_photo_features(f->bb, f->val, df_backbone_resize_method(f->bb), NULL, &feats, &err), DF_OK);
     float direct[9 * 3], loaded[3];
     assert_int_equal(df_head_predict(r.model->head, feats, 9, direct, &err), DF_OK);
     for (int i = 0; i < 9; i++) {
@@ -438,8 +438,8 @@ static void test_closet_short_run_and_phone_photo(void **state) {
 
     /* The pipeline sees the same upright picture (JPEG noise aside)... */
     df_image a, b;
-    assert_int_equal(df_train_load_photo(clf->backbone, photo, clf->resize, &a, &err), DF_OK);
-    assert_int_equal(df_train_load_photo(clf->backbone, rotated, clf->resize, &b, &err), DF_OK);
+    assert_int_equal(df_photo_load(clf->backbone, photo, clf->resize, &a, &err), DF_OK);
+    assert_int_equal(df_photo_load(clf->backbone, rotated, clf->resize, &b, &err), DF_OK);
     double diff = 0;
     for (size_t i = 0; i < (size_t)a.width * a.height * 3; i++)
         diff += fabs((double)a.pixels[i] - b.pixels[i]);
@@ -484,7 +484,7 @@ static void test_feature_variants_are_trainings(void **state) {
     const size_t F = df_backbone_feature_dim(f->bb);
     float *variants, *clean, *plain;
     assert_int_equal(df_train_feature_variants(f->bb, f->train, &o, K, &variants, &clean, &err), DF_OK);
-    assert_int_equal(df_train_features(f->bb, f->train, df_backbone_resize_method(f->bb), &plain, &err), DF_OK);
+    assert_int_equal(df_photo_features(f->bb, f->train, df_backbone_resize_method(f->bb), NULL, &plain, &err), DF_OK);
     assert_memory_equal(clean, plain, (size_t)N * F * sizeof(float));
     int h, w;
     df_backbone_input_size(f->bb, &h, &w);
@@ -493,7 +493,7 @@ static void test_feature_variants_are_trainings(void **state) {
     for (int k = 0; k < K; k++)
         for (int i = 0; i < N; i += 5) {
             df_image img, aug = {0};
-            assert_int_equal(df_train_load_photo(f->bb, f->train->items[i].path, df_backbone_resize_method(f->bb),
+            assert_int_equal(df_photo_load(f->bb, f->train->items[i].path, df_backbone_resize_method(f->bb),
                                                  &img, &err),
                              DF_OK);
             df_rng rng;

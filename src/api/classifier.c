@@ -1,15 +1,19 @@
 /* The public classifier API: model file + backbone (see include/deepfashion.h). */
 #include "api/classifier.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "core/fileio.h"
 
 #include "core/sha256.h"
+#include "data/photo.h"
 #include "eval/calibration.h"
 #include "eval/unknown.h"
-#include "train/train.h"
 
 char *df_json_get_string(const char *json, const char *key) {
     if (!json) return NULL;
@@ -50,50 +54,95 @@ df_status df_classifier_open(const char *model_path, const df_classifier_options
     return df_classifier_from_model(model_path, model, opt, out, err);
 }
 
-df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
-                                   df_classifier **out, df_error *err) {
-    *out = NULL;
-    df_classifier *c = calloc(1, sizeof *c);
-    char *recorded = NULL;
-    if (!c) {
-        df_model_destroy(model);
-        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+/* The backbone's settings as training recorded them: typed fields, or for
+ * files written before those existed, training_json and a guess from the
+ * feature size (VGG16 pools to 512). */
+static df_status recorded_backbone(const df_model_meta *m, df_backbone_options *bo, char **cut, df_error *err) {
+    df_status st = df_preprocess_parse(m->preprocess, &bo->preprocess, err);
+    if (st != DF_OK) return st;
+    *cut = NULL;
+    const char *prec = m->precision;
+    char *legacy = NULL;
+    if (m->precision[0]) {
+        bo->pool = m->backbone_pool;
+        if (m->cut_tensor[0] && !(*cut = strdup(m->cut_tensor)))
+            return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    } else {
+        bo->pool = m->feature_dim == 512 && !strcmp(m->backbone_kind, "vgg16");
+        *cut = df_json_get_string(m->training_json, "cut_tensor");
+        prec = legacy = df_json_get_string(m->training_json, "precision");
     }
-    c->model = model;
-    df_status st;
-    df_model_meta *m = &c->model->meta;
-    recorded = df_json_get_string(m->training_json, "backbone_weights");
-    const char *weights = opt && opt->backbone_weights ? opt->backbone_weights : recorded;
-    if (!weights) {
-        st = df_error_set(err, DF_ERR_INVALID_ARG,
-                          "%s: the model does not record its backbone weights file; pass --weights",
-                          model_path);
-        goto fail;
-    }
+    df_error ignored;
+    if (!prec || df_precision_parse(prec, &bo->precision, &ignored) != DF_OK) bo->precision = DF_PRECISION_AUTO;
+    free(legacy);
+    return DF_OK;
+}
+
+static df_status write_file(const char *path, const uint8_t *data, size_t n, df_error *err) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return df_error_set(err, DF_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    int bad = fwrite(data, 1, n, fp) != n;
+    bad |= fclose(fp) != 0;
+    if (bad) return df_error_set(err, DF_ERR_IO, "%s: cannot write %zu bytes (disk full?)", path, n);
+    return DF_OK;
+}
+
+/* An embedded weights file goes through the same path-based readers (the
+ * Keras reader runs libhdf5 in forked children on a path): written under
+ * its own name into a private temporary folder, opened, removed. */
+static df_status open_embedded(const char *model_path, const df_model_meta *m, const df_backbone_options *bo,
+                               df_backbone **out, df_error *err) {
+    const char *tmp = getenv("TMPDIR");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/deepfashion-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return df_error_set(err, DF_ERR_IO, "%s: cannot make a temporary folder in %s for its backbone: %s",
+                            model_path, tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
+    const char *base = strrchr(m->backbone_source, '/');
+    base = base ? base + 1 : m->backbone_source;
+    char *file = df_path_join(dir, base[0] ? base : "backbone");
+    df_status st = file ? write_file(file, m->backbone_file, m->backbone_file_size, err)
+                        : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st == DF_OK) st = df_backbone_open(m->backbone_kind, file, bo, out, err);
+    if (st == DF_OK) snprintf((*out)->source, sizeof (*out)->source, "%s", m->backbone_source);
+    if (file) unlink(file);
+    rmdir(dir);
+    free(file);
+    if (st != DF_OK) df_error_prefix(err, "%s (embedded backbone)", model_path);
+    return st;
+}
+
+/* A backbone by reference: the recorded path or the caller's, with the
+ * recorded SHA-256. */
+static df_status open_referenced(const char *model_path, const df_model_meta *m, const char *weights,
+                                 const df_backbone_options *bo, df_backbone **out, df_error *err) {
+    if (!weights)
+        return df_error_set(err, DF_ERR_INVALID_ARG,
+                            "%s: the model does not record its backbone weights file; pass --weights", model_path);
     if (m->backbone_sha256[0]) {
         char hex[65];
-        st = df_sha256_file(weights, hex, err);
-        if (st != DF_OK) goto fail;
-        if (strcmp(hex, m->backbone_sha256) != 0) {
-            st = df_error_set(err, DF_ERR_DATA,
-                              "%s: backbone weights %s are not the ones the model was trained on "
-                              "(sha256 %.12s..., expected %.12s...)",
-                              model_path, weights, hex, m->backbone_sha256);
-            goto fail;
-        }
+        df_status st = df_sha256_file(weights, hex, err);
+        if (st != DF_OK) return st;
+        if (strcmp(hex, m->backbone_sha256) != 0)
+            return df_error_set(err, DF_ERR_DATA,
+                                "%s: backbone weights %s are not the ones the model was trained on "
+                                "(sha256 %.12s..., expected %.12s...)",
+                                model_path, weights, hex, m->backbone_sha256);
     }
+    return df_backbone_open(m->backbone_kind, weights, bo, out, err);
+}
+
+df_status df_classifier_backbone_open(const char *model_path, const df_model *model,
+                                      const df_classifier_options *opt,
+                                      void (*adjust)(df_backbone_options *bo, void *ctx), void *ctx,
+                                      df_backbone **out, df_error *err) {
+    *out = NULL;
+    const df_model_meta *m = &model->meta;
+    char *recorded = NULL, *cut = NULL;
     df_backbone_options bo = df_backbone_options_default();
-    st = df_preprocess_parse(m->preprocess, &bo.preprocess, err);
-    if (st != DF_OK) goto fail;
-    bo.pool = m->feature_dim == 512 && !strcmp(m->backbone_kind, "vgg16");
-    /* Features as training computed them: the precision it resolved to,
-     * unless the caller asks for another. */
-    char *prec = df_json_get_string(m->training_json, "precision");
-    if (prec) {
-        df_error ignored;
-        if (df_precision_parse(prec, &bo.precision, &ignored) != DF_OK) bo.precision = DF_PRECISION_AUTO;
-        free(prec);
-    }
+    df_status st = recorded_backbone(m, &bo, &cut, err);
+    if (st != DF_OK) return st;
+    bo.cut_tensor = cut;
     if (opt) {
         if (opt->precision != DF_PRECISION_AUTO) bo.precision = opt->precision;
         if (opt->max_batch > 0) bo.max_batch = opt->max_batch;
@@ -103,14 +152,35 @@ df_status df_classifier_from_model(const char *model_path, df_model *model, cons
         bo.notice = opt->notice;
         bo.notice_ctx = opt->notice_ctx;
     }
-    char *cut = df_json_get_string(m->training_json, "cut_tensor");
-    bo.cut_tensor = cut;
-    st = df_backbone_open(m->backbone_kind, weights, &bo, &c->backbone, err);
+    if (adjust) adjust(&bo, ctx);
+    const char *weights = opt ? opt->backbone_weights : NULL;
+    if (m->backbone_file && !weights) {
+        st = open_embedded(model_path, m, &bo, out, err);
+    } else {
+        if (!weights) weights = m->backbone_source[0] ? m->backbone_source
+                                : (recorded = df_json_get_string(m->training_json, "backbone_weights"));
+        st = open_referenced(model_path, m, weights, &bo, out, err);
+    }
+    free(recorded);
     free(cut);
+    return st;
+}
+
+df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
+                                   df_classifier **out, df_error *err) {
+    *out = NULL;
+    df_classifier *c = calloc(1, sizeof *c);
+    if (!c) {
+        df_model_destroy(model);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    c->model = model;
+    df_model_meta *m = &c->model->meta;
+    df_status st = df_classifier_backbone_open(model_path, model, opt, NULL, NULL, &c->backbone, err);
     if (st != DF_OK) goto fail;
     if (df_backbone_feature_dim(c->backbone) != (size_t)m->feature_dim) {
-        st = df_error_set(err, DF_ERR_SHAPE, "%s: model expects %d features, backbone %s gives %zu",
-                          model_path, m->feature_dim, weights, df_backbone_feature_dim(c->backbone));
+        st = df_error_set(err, DF_ERR_SHAPE, "%s: model expects %d features, backbone %s gives %zu", model_path,
+                          m->feature_dim, df_backbone_source(c->backbone), df_backbone_feature_dim(c->backbone));
         goto fail;
     }
     st = df_resize_method_parse(m->resize_method, &c->resize, err);
@@ -121,11 +191,9 @@ df_status df_classifier_from_model(const char *model_path, df_model *model, cons
         st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    free(recorded);
     *out = c;
     return DF_OK;
 fail:
-    free(recorded);
     df_classifier_destroy(c);
     return st;
 }
@@ -191,7 +259,7 @@ df_status df_classifier_predict_photo(df_classifier *c, const char *path, int us
 df_status df_classifier_predict_file(df_classifier *c, const char *path, float *probs,
                                      df_error *err) {
     df_image img = {0};
-    df_status st = df_train_load_photo(c->backbone, path, c->resize, &img, err);
+    df_status st = df_photo_load(c->backbone, path, c->resize, &img, err);
     if (st != DF_OK) return st;
     st = predict_image(c, &img, probs, err);
     df_image_free(&img);

@@ -33,6 +33,14 @@ df_status df_classifier_open(const char *model_path, const df_classifier_options
 df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
                                    df_classifier **out, df_error *err) DF_MUST_CHECK;
 
+/* The model's backbone as df_classifier_open builds it (embedded or by
+ * reference, checked), its options passed through adjust (may be NULL)
+ * first: predict --explain cuts it at the feature map. */
+df_status df_classifier_backbone_open(const char *model_path, const df_model *model,
+                                      const df_classifier_options *opt,
+                                      void (*adjust)(df_backbone_options *bo, void *ctx), void *ctx,
+                                      df_backbone **out, df_error *err) DF_MUST_CHECK;
+
 /* Probabilities of one feature row of this model's backbone (features:
  * feature_dim floats): softmax(logits / T) with the model's temperature
  * (T = 1 when the model has none). probs: num_classes floats. */

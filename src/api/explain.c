@@ -1,6 +1,7 @@
 /* Grad-CAM overlays for predict --explain (see explain.h). */
 #include "api/explain.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "core/fileio.h"
 #include "data/place.h"
 #include "report/gradcam.h"
-#include "train/train.h"
+#include "data/photo.h"
 
 struct df_explainer {
     const df_classifier *clf;  /* borrowed */
@@ -35,63 +36,40 @@ void df_explainer_map_size(const df_explainer *ex, int *h, int *w, int *k) {
     *k = ex->k;
 }
 
-/* The TFLite backbone cut at the pooled feature's input. */
-static df_status open_tflite_map(df_explainer *ex, const char *weights, df_backbone_options *bo, df_error *err) {
-    df_tflite_model *m;
-    df_status st = df_tflite_load(weights, &m, err);
-    if (st != DF_OK) return st;
-    int t = df_tflite_feature_map_tensor(m);
-    if (t < 0 || m->tensors[t].rank != 4) {
-        st = df_error_set(err, DF_ERR_UNSUPPORTED, "%s: no spatial feature map before the global pool", weights);
-    } else {
-        char cut[32];
-        snprintf(cut, sizeof cut, "#%d", t);
-        bo->cut_tensor = cut;
-        ex->h = m->tensors[t].shape[1];
-        ex->w = m->tensors[t].shape[2];
-        ex->k = m->tensors[t].shape[3];
-        ex->pooled = 1;
-        st = df_tflite_backbone_from_model(m, df_backbone_name(ex->clf->backbone), bo, &ex->bb, err);
-        bo->cut_tensor = NULL;
-    }
-    df_tflite_destroy(m);
-    return st;
+/* The backbone stops at the map: TFLite at the pooled feature's input,
+ * VGG16 without its pooling. */
+static void cut_at_map(df_backbone_options *bo, void *ctx) {
+    const char *kind = ctx;
+    if (!strcmp(kind, "tflite")) bo->cut_tensor = DF_TFLITE_CUT_FEATURE_MAP;
+    else bo->pool = 0;
+    bo->max_batch = 1;
+    bo->autotune = 0;
 }
 
-df_status df_explainer_create(const df_classifier *clf, const char *weights, df_explainer **out, df_error *err) {
+df_status df_explainer_create(const char *model_path, const df_classifier *clf, const df_classifier_options *opt,
+                              df_explainer **out, df_error *err) {
     *out = NULL;
     const df_model_meta *m = &clf->model->meta;
-    char *cut = df_json_get_string(m->training_json, "cut_tensor");
-    char *recorded = df_json_get_string(m->training_json, "backbone_weights");
-    const char *wpath = weights ? weights : recorded;
-    df_status st = DF_OK;
+    if (!strcmp(m->backbone_kind, "tflite") && m->cut_tensor[0])
+        return df_error_set(err, DF_ERR_UNSUPPORTED,
+                            "--explain: %s is cut at tensor '%s'; Grad-CAM needs the default pooled feature",
+                            model_path, m->cut_tensor);
     df_explainer *ex = calloc(1, sizeof *ex);
-    if (!ex) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    else if (cut && *cut)
-        st = df_error_set(err, DF_ERR_UNSUPPORTED, "--explain: the model is cut at tensor '%s'; Grad-CAM needs "
-                                                   "the default pooled feature", cut);
-    else if (!wpath)
-        st = df_error_set(err, DF_ERR_INVALID_ARG, "the model does not record its backbone weights file; pass --weights");
-    if (st != DF_OK) goto fail;
+    if (!ex) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     ex->clf = clf;
-    df_backbone_options bo = df_backbone_options_default();
-    bo.preprocess = df_backbone_preprocess_mode(clf->backbone);
-    bo.precision = df_backbone_precision(clf->backbone);
-    bo.max_batch = 1;
-    if (!strcmp(m->backbone_kind, "tflite")) {
-        st = open_tflite_map(ex, wpath, &bo, err);
-    } else {
-        bo.pool = 0;
-        st = df_backbone_open(m->backbone_kind, wpath, &bo, &ex->bb, err);
-        ex->h = ex->w = 7;
-        ex->k = 512;
-        ex->pooled = m->feature_dim == 512;
-    }
+    df_status st = df_classifier_backbone_open(model_path, clf->model, opt, cut_at_map, (void *)m->backbone_kind,
+                                               &ex->bb, err);
     if (st != DF_OK) goto fail;
-    size_t n = (size_t)ex->h * ex->w * ex->k;
-    if (df_backbone_feature_dim(ex->bb) != n) {
-        st = df_error_set(err, DF_ERR_SHAPE, "%s: feature map of %zu values, expected %dx%dx%d", wpath,
-                          df_backbone_feature_dim(ex->bb), ex->h, ex->w, ex->k);
+    /* Square maps (7x7 for 224x224 inputs); K is the pooled feature's
+     * length, or VGG16's 512 channels when the head takes the whole map. */
+    size_t n = df_backbone_feature_dim(ex->bb);
+    ex->k = strcmp(m->backbone_kind, "tflite") ? 512 : m->feature_dim;
+    ex->pooled = (size_t)m->feature_dim != n;
+    size_t hw = n / (size_t)ex->k;
+    ex->h = ex->w = (int)(sqrt((double)hw) + 0.5);
+    if ((size_t)ex->h * ex->w * ex->k != n || (!ex->pooled && ex->k != 512)) {
+        st = df_error_set(err, DF_ERR_SHAPE, "%s: feature map of %zu values does not fit %d features per position",
+                          model_path, n, ex->k);
         goto fail;
     }
     ex->input = malloc(sizeof(float) * (size_t)m->input_h * m->input_w * 3);
@@ -102,13 +80,9 @@ df_status df_explainer_create(const df_classifier *clf, const char *weights, df_
         st = df_error_set(err, DF_ERR_NOMEM, "out of memory for Grad-CAM");
         goto fail;
     }
-    free(cut);
-    free(recorded);
     *out = ex;
     return DF_OK;
 fail:
-    free(cut);
-    free(recorded);
     df_explainer_destroy(ex);
     return st;
 }
@@ -164,7 +138,7 @@ df_status df_explain_photo(df_explainer *ex, const char *path, int cls, const ch
                            df_error *err) {
     if (written) *written = NULL;
     df_image in = {0}, shown = {0}, ov = {0};
-    df_status st = df_train_load_photo(ex->bb, path, ex->clf->resize, &in, err);
+    df_status st = df_photo_load(ex->bb, path, ex->clf->resize, &in, err);
     if (st == DF_OK) st = df_backbone_preprocess(ex->bb, &in, ex->input, err);
     if (st == DF_OK) st = df_backbone_run(ex->bb, ex->input, 1, ex->map, err);
     if (st == DF_OK)

@@ -18,11 +18,11 @@ enum { DF_EXPLAIN_MAX_SIDE = 640 };
 
 typedef struct df_explainer df_explainer;
 
-/* clf is borrowed and must outlive the explainer; weights overrides the
- * model's recorded backbone file (NULL = as recorded). Models cut at a
- * custom TFLite tensor are refused (DF_ERR_UNSUPPORTED). */
-df_status df_explainer_create(const df_classifier *clf, const char *weights, df_explainer **out,
-                              df_error *err) DF_MUST_CHECK;
+/* clf is borrowed and must outlive the explainer; opt as clf was opened
+ * with (the backbone comes from the same place). Models cut at a custom
+ * TFLite tensor are refused (DF_ERR_UNSUPPORTED). */
+df_status df_explainer_create(const char *model_path, const df_classifier *clf, const df_classifier_options *opt,
+                              df_explainer **out, df_error *err) DF_MUST_CHECK;
 void df_explainer_destroy(df_explainer *ex);
 
 /* The map's size (H, W, K). */

@@ -1,6 +1,7 @@
 /* Backbone dispatch: one interface over the VGG16 and TFLite implementations. */
 #include "backbone/backbone.h"
 
+#include <stdio.h>
 #include <string.h>
 
 df_backbone_options df_backbone_options_default(void) {
@@ -41,9 +42,17 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
     if (!opt) opt = &def;
     if (opt->max_batch < 1)
         return df_error_set(err, DF_ERR_INVALID_ARG, "max batch %d must be >= 1", opt->max_batch);
-    if (!strcmp(kind, "vgg16")) return df_vgg16_open(weights_path, opt, out, err);
-    if (!strcmp(kind, "tflite")) return df_tflite_backbone_open(weights_path, opt, out, err);
-    return df_error_set(err, DF_ERR_INVALID_ARG, "backbone '%s' is not one of vgg16, tflite", kind);
+    df_status st;
+    if (!strcmp(kind, "vgg16")) st = df_vgg16_open(weights_path, opt, out, err);
+    else if (!strcmp(kind, "tflite")) st = df_tflite_backbone_open(weights_path, opt, out, err);
+    else return df_error_set(err, DF_ERR_INVALID_ARG, "backbone '%s' is not one of vgg16, tflite", kind);
+    if (st != DF_OK) return st;
+    df_backbone *bb = *out;
+    bb->max_batch = opt->max_batch;
+    snprintf(bb->source, sizeof bb->source, "%s", weights_path ? weights_path : "");
+    bb->pool = !strcmp(kind, "vgg16") && opt->pool;
+    snprintf(bb->cut_tensor, sizeof bb->cut_tensor, "%s", opt->cut_tensor ? opt->cut_tensor : "");
+    return DF_OK;
 }
 
 void df_backbone_destroy(df_backbone *bb) {
@@ -60,6 +69,8 @@ size_t df_backbone_feature_dim(const df_backbone *bb) { return bb->feature_dim; 
 df_preprocess df_backbone_preprocess_mode(const df_backbone *bb) { return bb->preprocess; }
 df_resize_method df_backbone_resize_method(const df_backbone *bb) { return bb->resize; }
 df_precision df_backbone_precision(const df_backbone *bb) { return bb->precision; }
+int df_backbone_max_batch(const df_backbone *bb) { return bb->max_batch > 0 ? bb->max_batch : 1; }
+const char *df_backbone_source(const df_backbone *bb) { return bb->source; }
 
 df_status df_backbone_preprocess(const df_backbone *bb, const df_image *img, float *out,
                                  df_error *err) {

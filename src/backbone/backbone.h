@@ -63,6 +63,11 @@ size_t df_backbone_feature_dim(const df_backbone *bb);
 df_preprocess df_backbone_preprocess_mode(const df_backbone *bb);
 df_resize_method df_backbone_resize_method(const df_backbone *bb);
 df_precision df_backbone_precision(const df_backbone *bb);
+/* The batch the network is shaped for: df_backbone_run takes any n, but a
+ * call with fewer images still costs a full batch (the engine pads), so
+ * callers feed it batches of exactly this size but the last. */
+int df_backbone_max_batch(const df_backbone *bb);
+const char *df_backbone_source(const df_backbone *bb); /* the weights file's path */
 
 /* img must be input_w x input_h; out receives H*W*3 floats (NHWC). */
 df_status df_backbone_preprocess(const df_backbone *bb, const df_image *img, float *out,
@@ -87,6 +92,10 @@ struct df_backbone {
     df_preprocess preprocess;
     df_resize_method resize;
     df_precision precision;  /* what it actually runs in */
+    int max_batch;           /* the batch the network is reshaped to */
+    char source[1024];       /* the weights file it was opened from */
+    int pool;                /* VGG16: globally average-pooled features */
+    char cut_tensor[128];    /* TFLite: the cut asked for, "" = automatic */
     int64_t num_params;      /* weights in the network as run (0 = unknown) */
     void *impl;              /* owned by the implementation */
 };

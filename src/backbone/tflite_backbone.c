@@ -989,7 +989,11 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
                             "%s: TFLite models take only the 'tflite' preprocessing (the input "
                             "tensor's quantization defines it)", m->path);
     int target;
-    if (opt->cut_tensor) {
+    if (opt->cut_tensor && !strcmp(opt->cut_tensor, DF_TFLITE_CUT_FEATURE_MAP)) {
+        target = df_tflite_feature_map_tensor(m);
+        if (target < 0)
+            return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: no spatial feature map before a global pool", m->path);
+    } else if (opt->cut_tensor) {
         target = df_tflite_find_tensor(m, opt->cut_tensor);
         if (target < 0)
             return df_error_set(err, DF_ERR_INVALID_ARG, "%s: no tensor named '%s'", m->path,

@@ -7,6 +7,7 @@
 #include "api/classifier.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "data/photo.h"
 #include "eval/evaluation.h"
 
 static const char *USAGE =
@@ -80,7 +81,7 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
             if (!strcmp(m->class_names[k], name)) labels[i] = k;
         ds->items[i].label = labels[i];
     }
-    st = df_train_features(clf->backbone, ds, clf->resize, &feats, err);
+    st = df_photo_features(clf->backbone, ds, clf->resize, NULL, &feats, err);
     if (st != DF_OK) goto done;
     st = df_evaluate_features(clf->model->head, feats, labels, ds->count,
                               (const char *const *)m->class_names, ev, err);

@@ -388,7 +388,9 @@ int df_cmd_train(int argc, char **argv) {
     }
     bo.pool = SET(OPT_POOL);
     bo.cut_tensor = SET(OPT_CUT) ? VAL(OPT_CUT) : NULL;
-    bo.max_batch = 16 > opt.batch_size ? 16 : opt.batch_size;
+    /* The network is shaped for the batches it will run: the training
+     * batch when photos are augmented live, else passes of at least 16. */
+    bo.max_batch = opt.feature_cache > 0 && opt.batch_size < 16 ? 16 : opt.batch_size;
     bo.notice = on_notice;
     bo.notice_ctx = &prog;
 
@@ -442,13 +444,6 @@ int df_cmd_train(int argc, char **argv) {
         goto out;
     }
 
-    /* Record where the backbone came from, so predict finds and checks it. */
-    char sha[65];
-    if (df_sha256_file(VAL(OPT_WEIGHTS), sha, &err) != DF_OK) {
-        free(ckpt);
-        goto out;
-    }
-    memcpy(res.model->meta.backbone_sha256, sha, sizeof sha);
     json = df_cli_training_json(VAL(OPT_WEIGHTS), bo.cut_tensor, original ? "original" : "default",
                                 df_precision_name(df_backbone_precision(bb)), &opt, train_dir,
                                 val_dir, head_auto ? &search : NULL);

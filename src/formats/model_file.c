@@ -23,6 +23,7 @@
 
 #include "core/crc32c.h"
 #include "core/fileio.h"
+#include "core/sha256.h"
 #include "eval/unknown.h"
 
 /* The checksums below are over the in-memory bytes of float32/uint64 data,
@@ -40,6 +41,8 @@ enum {
     MAX_EPOCHS = 1 << 20,
     MAX_INPUT_SIDE = 1 << 16
 };
+/* An embedded backbone file: VGG16's Keras file is 59 MB. */
+#define MAX_BACKBONE_FILE ((size_t)1 << 30)
 
 static const char *HISTORY_COLUMNS[5] = {"train_loss", "train_acc", "val_loss", "val_acc", "lr"};
 
@@ -115,7 +118,33 @@ void df_model_destroy(df_model *m) {
     df_unknown_destroy(m->unknown);
     free_names(m->meta.class_names, m->meta.num_classes);
     free(m->meta.training_json);
+    free(m->meta.backbone_file);
     free(m);
+}
+
+df_status df_model_set_backbone_file(df_model *m, const char *path, int embed, df_error *err) {
+    uint8_t *data = NULL;
+    size_t size = 0;
+    char hex[65];
+    df_status st;
+    if (strlen(path) >= sizeof m->meta.backbone_source)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "%s: path too long to record", path);
+    if (embed) {
+        st = df_file_read(path, MAX_BACKBONE_FILE, &data, &size, err);
+        if (st != DF_OK) return st;
+        uint8_t digest[32];
+        df_sha256(data, size, digest);
+        df_sha256_hex(digest, hex);
+    } else {
+        st = df_sha256_file(path, hex, err);
+        if (st != DF_OK) return st;
+    }
+    free(m->meta.backbone_file);
+    m->meta.backbone_file = data;
+    m->meta.backbone_file_size = size;
+    snprintf(m->meta.backbone_source, sizeof m->meta.backbone_source, "%s", path);
+    memcpy(m->meta.backbone_sha256, hex, sizeof hex);
+    return DF_OK;
 }
 
 df_status df_model_set_training_json(df_model *m, const char *json, df_error *err) {
@@ -171,6 +200,7 @@ void df_train_state_free(df_train_state *s) {
     if (!s) return;
     df_history_free(&s->history);
     free(s->state_json);
+    free(s->best);
     memset(s, 0, sizeof *s);
 }
 
@@ -457,8 +487,16 @@ static int write_contents(hid_t f, const df_model *m, const df_adam *adam,
     rc |= attr_f32(g, "head_l2", cfg->l2);
     rc |= attr_f32(g, "bn_momentum", cfg->bn_momentum);
     rc |= attr_f32(g, "bn_eps", cfg->bn_eps);
+    rc |= attr_str(g, "backbone_source", mt->backbone_source);
+    rc |= attr_str(g, "precision", mt->precision);
+    rc |= attr_i32(g, "backbone_pool", mt->backbone_pool);
+    rc |= attr_str(g, "cut_tensor", mt->cut_tensor);
     rc |= attr_str(g, "training_json", mt->training_json ? mt->training_json : "");
     rc |= attr_u32(g, "weights_crc32c", weights_crc(head));
+    if (rc == 0 && mt->backbone_file) {
+        hsize_t dims[1] = {(hsize_t)mt->backbone_file_size};
+        rc |= write_dset(g, "backbone_file", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, dims, mt->backbone_file);
+    }
     if (rc == 0) rc |= write_trust(g, m);
     if (rc == 0 && df_head_has_standardisation(head)) {
         hsize_t dims[1] = {(hsize_t)df_head_in_dim(head)};
@@ -502,6 +540,11 @@ static int write_contents(hid_t f, const df_model *m, const df_adam *adam,
             hsize_t hd[2] = {(hsize_t)h->epochs, 5};
             rc |= dset_f32(c, "history", 2, hd, hist);
             rc |= attr_u32(c, "state_crc32c", state_crc(adam, rngs, ts->n_rngs, hist, h->epochs));
+            if (rc == 0 && ts->best) {
+                hsize_t bd[1] = {(hsize_t)ts->n_best};
+                rc |= dset_f32(c, "best_weights", 1, bd, ts->best);
+                rc |= attr_u32(c, "best_crc32c", df_crc32c(0, ts->best, ts->n_best * sizeof(float)));
+            }
             if (rc == 0) {
                 hid_t d = H5Dopen2(c, "history", H5P_DEFAULT);
                 rc |= d < 0 ? -1 : attr_strs(d, "columns", HISTORY_COLUMNS, 5, 0);
@@ -827,6 +870,57 @@ static df_status check_finite(const reader *r, const char *shown, const float *x
     return DF_OK;
 }
 
+/* The length of rank-1 dataset name, bounded by max before anything is
+ * allocated for it. */
+static df_status read_extent1(const reader *r, hid_t loc, const char *shown, const char *name, hsize_t max,
+                              hsize_t *n) {
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) return bad(r, "dataset %s is missing", shown);
+    hid_t s = H5Dget_space(d);
+    hsize_t dims[1] = {0};
+    int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    if (nd == 1) H5Sget_simple_extent_dims(s, dims, NULL);
+    close_id(s);
+    H5Dclose(d);
+    if (nd != 1 || dims[0] > max)
+        return bad(r, "dataset %s must be one-dimensional with at most %llu values", shown, (unsigned long long)max);
+    *n = dims[0];
+    return DF_OK;
+}
+
+/* Fields added after format version 1 first shipped: absent in older
+ * files, which load with them empty (callers fall back on training_json). */
+static df_status load_backbone_desc(const reader *r, hid_t g, df_model_meta *mt) {
+    const char *G = "/deepfashion";
+    df_status st = DF_OK;
+    if (H5Aexists(g, "precision") > 0 &&
+        ((st = read_str_field(r, g, G, "backbone_source", mt->backbone_source, sizeof mt->backbone_source)) != DF_OK ||
+         (st = read_str_field(r, g, G, "precision", mt->precision, sizeof mt->precision)) != DF_OK ||
+         (st = read_int(r, g, G, "backbone_pool", 0, 1, &mt->backbone_pool)) != DF_OK ||
+         (st = read_str_field(r, g, G, "cut_tensor", mt->cut_tensor, sizeof mt->cut_tensor)) != DF_OK))
+        return st;
+    if (H5Lexists(g, "backbone_file", H5P_DEFAULT) <= 0) return DF_OK;
+    hsize_t n;
+    if ((st = read_extent1(r, g, "/deepfashion/backbone_file", "backbone_file", MAX_BACKBONE_FILE, &n)) != DF_OK)
+        return st;
+    if (!mt->backbone_sha256[0]) return bad(r, "%s: an embedded backbone file needs backbone_sha256", G);
+    mt->backbone_file = malloc(n ? (size_t)n : 1);
+    if (!mt->backbone_file) return df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->path);
+    mt->backbone_file_size = (size_t)n;
+    hsize_t dims[1] = {n};
+    if ((st = read_dset(r, g, "/deepfashion/backbone_file", "backbone_file", H5T_INTEGER, H5T_NATIVE_UINT8, 1, dims,
+                        mt->backbone_file, NULL)) != DF_OK)
+        return st;
+    uint8_t digest[32];
+    char hex[65];
+    df_sha256(mt->backbone_file, mt->backbone_file_size, digest);
+    df_sha256_hex(digest, hex);
+    if (strcmp(hex, mt->backbone_sha256) != 0)
+        return bad(r, "the embedded backbone file is damaged: SHA-256 %.12s..., the file says %.12s...", hex,
+                   mt->backbone_sha256);
+    return DF_OK;
+}
+
 /* Opens path read-only after checking it is a regular file that starts with
  * the HDF5 signature (we always write the superblock at offset 0). */
 static df_status open_h5(const char *path, hid_t *out, df_error *err) {
@@ -1042,6 +1136,7 @@ static df_status load_model(const reader *r, hid_t f, df_model **out) {
         free(mt->training_json);
         mt->training_json = NULL;
     }
+    if ((st = load_backbone_desc(r, g, mt)) != DF_OK) goto fail;
 
     {
         df_error e2;
@@ -1305,6 +1400,27 @@ static df_status load_checkpoint_part(const reader *r, hid_t f, const df_model *
         if (stored != computed) {
             st = bad(r, "training state is damaged: CRC-32C %08x, the file says %08x", computed,
                      stored);
+            goto fail;
+        }
+    }
+    if (H5Lexists(c, "best_weights", H5P_DEFAULT) > 0) {
+        hsize_t nb;
+        uint32_t stored;
+        const char *shown = "/deepfashion/checkpoint/best_weights";
+        if ((st = read_extent1(r, c, shown, "best_weights", 2 * (hsize_t)np, &nb)) != DF_OK) goto fail;
+        if (!(ts->best = malloc(sizeof(float) * (size_t)(nb ? nb : 1)))) {
+            st = df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->path);
+            goto fail;
+        }
+        ts->n_best = (size_t)nb;
+        hsize_t bd[1] = {nb};
+        if ((st = read_dset(r, c, shown, "best_weights", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, bd, ts->best, NULL)) !=
+                DF_OK ||
+            (st = check_finite(r, shown, ts->best, ts->n_best)) != DF_OK ||
+            (st = read_u32(r, c, G, "best_crc32c", &stored)) != DF_OK)
+            goto fail;
+        if (stored != df_crc32c(0, ts->best, ts->n_best * sizeof(float))) {
+            st = bad(r, "%s is damaged (CRC-32C)", shown);
             goto fail;
         }
     }

@@ -46,12 +46,19 @@
  *       head_kind        string    "mlp" / "linear"
  *       head_units, head_batchnorm, head_max_batch     int32
  *       head_dropout, head_l2, bn_momentum, bn_eps      float32
+ *       backbone_source  string    (since 0.2) the weights file's path when trained
+ *       precision        string    (since 0.2) what the backbone ran in: fp32 / bf16 / ...
+ *       backbone_pool    int32     (since 0.2) VGG16 global average pooling
+ *       cut_tensor       string    (since 0.2) TFLite feature tensor, "" = automatic
  *       training_json    string    free-form training settings ("" if none)
  *       weights_crc32c   uint32    CRC-32C of the raw float32 bytes of every head
  *                                  tensor (Keras order above), then of the
  *                                  standardisation mean and std if present
  *   /deepfashion/standardisation_mean   float32 (in_dim)   only when the head
  *   /deepfashion/standardisation_std    float32 (in_dim)   has standardisation
+ *   /deepfashion/backbone_file   uint8 (bytes)   the backbone weights file as it
+ *                                    is (absent = by reference); its SHA-256
+ *                                    must equal backbone_sha256
  *
  *   Optional (files from before issue 12 have none; each part may be absent):
  *   /deepfashion/trust               attrs temperature float32 (0 = none),
@@ -76,6 +83,9 @@
  *                                    val_acc, lr]; NaN = not measured
  *   /deepfashion/checkpoint attr state_crc32c uint32: CRC-32C of adam_m,
  *                                    adam_v, rng_state, history bytes in order
+ *   /deepfashion/checkpoint/best_weights float32 (n) early stopping's best
+ *                                    weights so far (optional), attr
+ *                                    best_crc32c
  *
  * The file is written in the HDF5 1.8 format (superblock version 2, version 2
  * object headers: libhdf5 checksums every metadata block), and loading
@@ -109,13 +119,24 @@ enum { DF_MODEL_FORMAT_VERSION = 1 };
 typedef struct df_model_meta {
     int num_classes;
     char **class_names;         /* num_classes strings, owned */
+    /* The backbone, as typed fields: enough to open the same network with
+     * the same settings and compute the same features. */
     char backbone_kind[32];     /* "vgg16" / "tflite" */
     char backbone_name[128];
-    char backbone_sha256[65];   /* df_sha256_file of the weights, "" if unknown */
+    char backbone_source[1024]; /* the weights file's path when trained ("" if unknown) */
+    char backbone_sha256[65];   /* SHA-256 of the weights file, "" if unknown */
+    char precision[16];         /* what the backbone ran in (df_precision_name); "" = not recorded */
+    int backbone_pool;          /* VGG16: global average pooling of the last block */
+    char cut_tensor[128];       /* TFLite: the feature tensor asked for; "" = found automatically */
     char preprocess[32];        /* df_preprocess_name() */
     char resize_method[32];
     int input_h, input_w;
     int feature_dim;            /* always == df_head_in_dim(head) */
+    /* The weights file itself, byte for byte (the TFLite flatbuffer, the
+     * Keras HDF5 file), so the model is the whole classifier as Keras'
+     * model.save makes it; NULL = by reference (backbone_source). Owned. */
+    uint8_t *backbone_file;
+    size_t backbone_file_size;
     char *training_json;        /* owned, NULL = none */
 } df_model_meta;
 
@@ -137,6 +158,10 @@ df_status df_model_create(const df_head_config *cfg, int feature_dim, int num_cl
                           const char *const *class_names, uint64_t seed, df_model **out,
                           df_error *err) DF_MUST_CHECK;
 void df_model_destroy(df_model *model);
+/* Replaces meta.backbone_file with a copy of the file at path (embed = 1)
+ * or drops it (embed = 0, by reference); either way backbone_source and
+ * backbone_sha256 record the file. */
+df_status df_model_set_backbone_file(df_model *model, const char *path, int embed, df_error *err) DF_MUST_CHECK;
 /* Replaces meta.training_json with a copy of json (NULL clears it). */
 df_status df_model_set_training_json(df_model *model, const char *json,
                                      df_error *err) DF_MUST_CHECK;
@@ -171,6 +196,10 @@ typedef struct df_train_state {
     df_rng rngs[DF_CKPT_MAX_RNGS];
     df_history history;
     char *state_json;           /* owned, free-form (early stopping...), NULL = none */
+    /* Early stopping's best weights so far, as the loop lays them out
+     * (n_best floats, at most twice the head's parameters); NULL = none. Owned. */
+    float *best;
+    size_t n_best;
 } df_train_state;
 
 void df_train_state_free(df_train_state *s); /* frees history and state_json, zeroes s */

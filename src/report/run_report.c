@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "augment/augment.h"
+#include "data/photo.h"
 #include "report/report.h"
 
 enum { GALLERY_MAX = 16, SAMPLE_PHOTOS = 3, SAMPLE_AUGMENTED = 5, MAX_SETTINGS = 40 };
@@ -90,7 +91,7 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
     if (st != DF_OK) return st;
 
     if (!ev) {
-        st = df_train_features(r->backbone, val, resize, &feats, err);
+        st = df_photo_features(r->backbone, val, resize, NULL, &feats, err);
         if (st != DF_OK) goto done;
         labels = malloc(sizeof(int) * (size_t)val->count);
         if (!labels) {
@@ -257,7 +258,7 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
                 break;
             }
         if (idx < 0) continue;
-        st = df_train_load_photo(r->backbone, tr->items[idx].path, resize, &sample_orig[n_samples],
+        st = df_photo_load(r->backbone, tr->items[idx].path, resize, &sample_orig[n_samples],
                                  err);
         if (st != DF_OK) goto done;
         for (int k = 0; k < SAMPLE_AUGMENTED; k++) {

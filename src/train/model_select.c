@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/rng.h"
 #include "eval/metrics.h"
+#include "train/fit.h"
 
 static void add_candidate(df_head_candidate *out, int *n, const df_train_options *base, df_head_kind kind,
                           float l2, float lr) {
@@ -60,88 +61,125 @@ df_status df_stratified_folds(const int *labels, int n, int C, int folds, uint64
     return DF_OK;
 }
 
-/* What one candidate-fold run needs; the buffers are sized for all photos. */
-typedef struct fold_job {
-    const df_head_candidate *cand;
-    const df_train_options *base;
-    const float *variants, *clean; /* K x N x F, N x F */
-    const int *labels;
-    int N, C, K;
-    size_t F;
-    const int *train_idx, *test_idx;
-    int n_train, n_test;
-    float *rows;    /* K * N * F scratch */
-    float *probs;   /* N * C */
-    int *order, *batch_labels, *test_labels;
-    float *class_w; /* C */
-} fold_job;
+df_head_candidate df_head_candidate_from_options(const df_train_options *o) {
+    df_head_candidate c;
+    memset(&c, 0, sizeof c);
+    c.head = o->head;
+    if (c.head.max_batch < o->batch_size) c.head.max_batch = o->batch_size;
+    c.adam = o->adam;
+    snprintf(c.name, sizeof c.name, "%s", df_head_kind_name(o->head.kind));
+    return c;
+}
 
-/* Trains cand on the fold's training photos; its held-out accuracy and loss. */
-static df_status run_fold(const fold_job *j, int fold, double *acc, double *loss, df_error *err) {
-    const df_train_options *o = j->base;
-    const size_t F = j->F;
+/* A head with cand's settings trained on the variants of the photos in
+ * train_idx (n_train of them), through the one fitting loop. */
+static df_status fit_fold(const float *variants, int K, const int *labels, int N, size_t F,
+                          const int *train_idx, int n_train, int fold, const df_head_candidate *cand,
+                          const df_train_options *o, int C, df_head **out, df_error *err) {
+    *out = NULL;
     df_head *head = NULL;
     df_adam *adam = NULL;
-    df_status st = df_head_create(&j->cand->head, (int)F, j->C, o->seed, &head, err);
-    if (st == DF_OK && j->cand->head.kind == DF_HEAD_LINEAR) {
+    float *rows = NULL, *class_w = NULL;
+    int *fold_labels = malloc(sizeof(int) * (size_t)(n_train ? n_train : 1));
+    df_status st = fold_labels ? df_head_create(&cand->head, (int)F, C, o->seed, &head, err)
+                               : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", n_train);
+    if (st == DF_OK && cand->head.kind == DF_HEAD_LINEAR) {
         /* Standardise with statistics of this fold's training variants only. */
-        size_t r = 0;
-        for (int k = 0; k < j->K; k++)
-            for (int t = 0; t < j->n_train; t++, r++)
-                memcpy(j->rows + r * F, j->variants + ((size_t)k * j->N + (size_t)j->train_idx[t]) * F,
+        rows = malloc((size_t)K * (size_t)n_train * F * sizeof(float));
+        if (!rows) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d features", K, n_train);
+        for (int k = 0; st == DF_OK && k < K; k++)
+            for (int t = 0; t < n_train; t++)
+                memcpy(rows + ((size_t)k * n_train + t) * F, variants + ((size_t)k * N + (size_t)train_idx[t]) * F,
                        F * sizeof(float));
-        st = df_head_fit_standardisation(head, j->rows, (int)r, err);
+        if (st == DF_OK) st = df_head_fit_standardisation(head, rows, K * n_train, err);
     }
-    if (st == DF_OK) st = df_adam_create(&j->cand->adam, df_head_num_params(head), &adam, err);
-    const float *cw = NULL;
+    if (st == DF_OK) st = df_adam_create(&cand->adam, df_head_num_params(head), &adam, err);
     if (st == DF_OK && o->class_weight_balanced) {
-        /* sklearn's balanced weights, n / (C * n_c), over this fold's photos. */
-        for (int c = 0; c < j->C; c++) j->class_w[c] = 0.0f;
-        for (int t = 0; t < j->n_train; t++) j->class_w[j->labels[j->train_idx[t]]] += 1.0f;
-        for (int c = 0; c < j->C; c++)
-            j->class_w[c] = (float)j->n_train / ((float)j->C * (j->class_w[c] > 0 ? j->class_w[c] : 1.0f));
-        cw = j->class_w;
+        class_w = malloc(sizeof(float) * (size_t)C);
+        for (int t = 0; t < n_train; t++) fold_labels[t] = labels[train_idx[t]];
+        st = class_w ? df_head_balanced_class_weights(fold_labels, n_train, C, class_w, err)
+                     : df_error_set(err, DF_ERR_NOMEM, "out of memory");
     }
-    const int B = o->batch_size;
-    int batches = df_batch_count(j->n_train, B);
-    if (o->steps_per_epoch > 0 && o->steps_per_epoch < batches) batches = o->steps_per_epoch;
+    df_cached_source src;
+    df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, DF_STREAM_FOLDS,
+                          ((uint64_t)1 << 32) + (uint64_t)fold);
+    df_fit_plan plan = {.batch_size = o->batch_size, .batches = df_fit_batches(n_train, o->batch_size, o->steps_per_epoch),
+                        .seed = o->seed, .class_weights = class_w};
     for (int e = 0; st == DF_OK && e < o->epochs; e++) {
-        df_epoch_order(j->n_train, o->seed, e, j->order);
-        df_rng pick;
-        df_rng_seed_for(&pick, o->seed, DF_STREAM_FOLDS, ((uint64_t)1 << 32) + (uint64_t)fold, (uint64_t)e);
-        for (int b = 0; st == DF_OK && b < batches; b++) {
-            int start = b * B, n = j->n_train - start < B ? j->n_train - start : B;
-            for (int k = 0; k < n; k++) {
-                int i = j->train_idx[j->order[start + k]];
-                int v = (int)df_rng_below(&pick, (uint32_t)j->K);
-                memcpy(j->rows + (size_t)k * F, j->variants + ((size_t)v * j->N + (size_t)i) * F, F * sizeof(float));
-                j->batch_labels[k] = j->labels[i];
-            }
-            /* As in training: BatchNorm cannot normalise a batch of one. */
-            if (n < 2 && j->cand->head.kind == DF_HEAD_MLP && j->cand->head.batchnorm) continue;
-            df_rng drop;
-            df_rng_seed_for(&drop, o->seed, DF_STREAM_DROPOUT, (uint64_t)e, (uint64_t)b);
-            double l;
-            int corr;
-            st = df_head_train_step(head, j->rows, j->batch_labels, n, cw, adam, &drop, &l, &corr, err);
-        }
+        df_epoch_sums sums = {0};
+        int interrupted;
+        st = df_fit_epoch(head, adam, &src.base, &plan, e, &sums, &interrupted, err);
         if (st == DF_OK && o->stop_flag && *o->stop_flag)
-            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted during the head search");
-    }
-    if (st == DF_OK) {
-        for (int t = 0; t < j->n_test; t++) {
-            memcpy(j->rows + (size_t)t * F, j->clean + (size_t)j->test_idx[t] * F, F * sizeof(float));
-            j->test_labels[t] = j->labels[j->test_idx[t]];
-        }
-        st = df_head_predict(head, j->rows, j->n_test, j->probs, err);
-    }
-    if (st == DF_OK) {
-        *acc = df_eval_accuracy(j->probs, j->test_labels, j->n_test, j->C);
-        *loss = df_eval_cross_entropy(j->probs, j->test_labels, j->n_test, j->C);
+            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted during cross-validation");
     }
     df_adam_destroy(adam);
-    df_head_destroy(head);
+    free(rows);
+    free(class_w);
+    free(fold_labels);
+    if (st != DF_OK) {
+        df_head_destroy(head);
+        return st;
+    }
+    *out = head;
+    return DF_OK;
+}
+
+df_status df_cross_val_predict(const float *variants, int K, const float *clean, const int *labels, int N, int C,
+                               size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
+                               const df_train_options *base, float *oof, df_error *err) {
+    int *train_idx = malloc(sizeof(int) * (size_t)(N ? N : 1)), *test_idx = malloc(sizeof(int) * (size_t)(N ? N : 1));
+    float *rows = malloc(sizeof(float) * (size_t)(N ? N : 1) * F), *probs = malloc(sizeof(float) * (size_t)(N ? N : 1) * (size_t)C);
+    df_status st = train_idx && test_idx && rows && probs
+                       ? DF_OK
+                       : df_error_set(err, DF_ERR_NOMEM, "cross-validation: out of memory for %d photos", N);
+    for (int f = 0; st == DF_OK && f < folds; f++) {
+        int n_train = 0, n_test = 0;
+        for (int i = 0; i < N; i++) {
+            if (fold_of[i] == f) test_idx[n_test++] = i;
+            else train_idx[n_train++] = i;
+        }
+        if (n_test == 0) continue;
+        df_head *head = NULL;
+        st = fit_fold(variants, K, labels, N, F, train_idx, n_train, f, cand, base, C, &head, err);
+        for (int t = 0; st == DF_OK && t < n_test; t++)
+            memcpy(rows + (size_t)t * F, clean + (size_t)test_idx[t] * F, F * sizeof(float));
+        if (st == DF_OK) st = df_head_predict(head, rows, n_test, probs, err);
+        for (int t = 0; st == DF_OK && t < n_test; t++)
+            memcpy(oof + (size_t)test_idx[t] * C, probs + (size_t)t * C, (size_t)C * sizeof(float));
+        df_head_destroy(head);
+    }
+    free(train_idx);
+    free(test_idx);
+    free(rows);
+    free(probs);
     return st;
+}
+
+/* Mean over folds of the held-out accuracy and cross-entropy. */
+static df_status fold_scores(const float *oof, const int *labels, const int *fold_of, int N, int C, int folds,
+                             double *acc, double *loss, df_error *err) {
+    float *p = malloc(sizeof(float) * (size_t)N * (size_t)C);
+    int *y = malloc(sizeof(int) * (size_t)N);
+    if (!p || !y) {
+        free(p);
+        free(y);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", N);
+    }
+    *acc = *loss = 0.0;
+    for (int f = 0; f < folds; f++) {
+        int n = 0;
+        for (int i = 0; i < N; i++)
+            if (fold_of[i] == f) {
+                memcpy(p + (size_t)n * C, oof + (size_t)i * C, (size_t)C * sizeof(float));
+                y[n++] = labels[i];
+            }
+        if (n == 0) continue;
+        *acc += df_eval_accuracy(p, y, n, C) / folds;
+        *loss += df_eval_cross_entropy(p, y, n, C) / folds;
+    }
+    free(p);
+    free(y);
+    return DF_OK;
 }
 
 void df_head_search_result_free(df_head_search_result *r) {
@@ -180,39 +218,18 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
     out->feature_seconds = df_clock_seconds() - t0;
     t0 = df_clock_seconds();
 
-    fold_job j = {.base = base, .variants = variants, .clean = clean, .N = N, .C = C, .K = K, .F = F};
     int *labels = malloc(sizeof(int) * (size_t)N), *fold_of = malloc(sizeof(int) * (size_t)N);
-    int *train_idx = malloc(sizeof(int) * (size_t)N), *test_idx = malloc(sizeof(int) * (size_t)N);
-    j.order = malloc(sizeof(int) * (size_t)N);
-    j.test_labels = malloc(sizeof(int) * (size_t)N);
-    j.batch_labels = malloc(sizeof(int) * (size_t)base->batch_size);
-    j.class_w = malloc(sizeof(float) * (size_t)C);
-    j.probs = malloc(sizeof(float) * (size_t)N * (size_t)C);
-    size_t rows = (size_t)K * (size_t)N > (size_t)base->batch_size ? (size_t)K * N : (size_t)base->batch_size;
-    j.rows = malloc(rows * F * sizeof(float));
-    if (!labels || !fold_of || !train_idx || !test_idx || !j.order || !j.test_labels || !j.batch_labels ||
-        !j.class_w || !j.probs || !j.rows) {
+    float *oof = malloc(sizeof(float) * (size_t)N * (size_t)C);
+    if (!labels || !fold_of || !oof) {
         st = df_error_set(err, DF_ERR_NOMEM, "head search: out of memory for %d photos", N);
         goto done;
     }
     for (int i = 0; i < N; i++) labels[i] = train->items[i].label;
-    j.labels = labels;
     st = df_stratified_folds(labels, N, C, folds, base->seed, fold_of, err);
-    for (int f = 0; st == DF_OK && f < folds; f++) {
-        j.n_train = j.n_test = 0;
-        for (int i = 0; i < N; i++) {
-            if (fold_of[i] == f) test_idx[j.n_test++] = i;
-            else train_idx[j.n_train++] = i;
-        }
-        j.train_idx = train_idx;
-        j.test_idx = test_idx;
-        for (int c = 0; st == DF_OK && c < n_candidates; c++) {
-            j.cand = &out->candidates[c];
-            double acc = 0, loss = 0;
-            st = run_fold(&j, f, &acc, &loss, err);
-            out->accuracy[c] += acc / folds;
-            out->loss[c] += loss / folds;
-        }
+    for (int c = 0; st == DF_OK && c < n_candidates; c++) {
+        st = df_cross_val_predict(variants, K, clean, labels, N, C, F, fold_of, folds, &out->candidates[c], base, oof,
+                                  err);
+        if (st == DF_OK) st = fold_scores(oof, labels, fold_of, N, C, folds, &out->accuracy[c], &out->loss[c], err);
     }
     if (st == DF_OK) {
         int best = 0;
@@ -233,13 +250,6 @@ done:
     free(clean);
     free(labels);
     free(fold_of);
-    free(train_idx);
-    free(test_idx);
-    free(j.order);
-    free(j.test_labels);
-    free(j.batch_labels);
-    free(j.class_w);
-    free(j.probs);
-    free(j.rows);
+    free(oof);
     return st;
 }

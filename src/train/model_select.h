@@ -59,6 +59,21 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
                          const df_head_candidate *candidates, int n_candidates, int folds,
                          df_head_search_result *out, df_error *err) DF_MUST_CHECK;
 
+/* The run's own head and optimiser settings as a candidate. */
+df_head_candidate df_head_candidate_from_options(const df_train_options *o);
+
+/* Out-of-fold predictions on frozen features: for each fold f, a head with
+ * cand's settings (and base's epochs, batch size, steps per epoch, class
+ * weights and seed) is trained through the fitting loop (fit.h) on the
+ * variants of the photos outside f, and predicts the plain features of the
+ * photos in f. variants: K x N x F (variant-major; pass clean with K = 1
+ * for no augmentation), clean: N x F, labels: N in [0, C), fold_of: N in
+ * [0, folds) (df_stratified_folds). oof: N x C probabilities, written.
+ * Deterministic for base->seed. */
+df_status df_cross_val_predict(const float *variants, int K, const float *clean, const int *labels, int N, int C,
+                               size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
+                               const df_train_options *base, float *oof, df_error *err) DF_MUST_CHECK;
+
 /* Assigns each of n photos (labels[i] in [0, C)) a fold in [0, folds):
  * within each class, a seeded shuffle dealt round-robin, continuing where
  * the previous class stopped, so fold sizes differ by at most one and each

@@ -15,10 +15,7 @@
 
 #include "core/clock.h"
 #include "eval/metrics.h"
-#include "train/prefetch.h"
-
-/* Stream kinds local to training, beside core/rng.h's. */
-enum { STREAM_CACHE_VARIANT = 101 };
+#include "train/fit.h"
 
 df_train_options df_train_options_default(void) {
     df_train_options o;
@@ -70,189 +67,7 @@ void df_train_result_free(df_train_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-df_status df_train_load_photo(const df_backbone *bb, const char *path, df_resize_method resize,
-                              df_image *out, df_error *err) {
-    int h, w;
-    df_backbone_input_size(bb, &h, &w);
-    df_image_load_options lo = df_image_load_options_default();
-    /* DCT scaling is a low-pass prefilter: right for area and bilinear
-     * resizing, but NEAREST must see the full-resolution pixels to give
-     * Keras' (PIL's) result exactly. */
-    if (resize != DF_RESIZE_NEAREST) {
-        lo.min_width = w;
-        lo.min_height = h;
-    }
-    df_image full = {0};
-    df_status st = df_image_load(path, &lo, &full, err);
-    if (st != DF_OK) return st;
-    if (full.width == w && full.height == h) {
-        *out = full;
-        return DF_OK;
-    }
-    st = df_image_resize(&full, w, h, resize, out, err);
-    df_image_free(&full);
-    if (st != DF_OK) df_error_prefix(err, "%s", path);
-    return st;
-}
-
-/* ---- photos in memory (up to a budget) ---- */
-
-typedef struct photo_source {
-    const df_dataset *ds;
-    const df_backbone *bb;
-    df_resize_method resize;
-    df_image *cache;     /* [ds->count], pixels NULL = not cached */
-    size_t budget, used;
-} photo_source;
-
-static df_status photo_source_init(photo_source *ps, const df_dataset *ds, const df_backbone *bb,
-                                   df_resize_method resize, size_t budget, df_error *err) {
-    memset(ps, 0, sizeof *ps);
-    ps->ds = ds;
-    ps->bb = bb;
-    ps->resize = resize;
-    ps->budget = budget;
-    ps->cache = calloc((size_t)(ds->count ? ds->count : 1), sizeof *ps->cache);
-    if (!ps->cache) return df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", ds->count);
-    return DF_OK;
-}
-
-static void photo_source_free(photo_source *ps) {
-    if (ps->cache)
-        for (int i = 0; i < ps->ds->count; i++) df_image_free(&ps->cache[i]);
-    free(ps->cache);
-    ps->cache = NULL;
-}
-
-/* *img is either the cached photo (borrowed; *temp = 0) or a fresh one the
- * caller frees (*temp = 1). Only the prefetch worker calls this. */
-static df_status photo_source_get(photo_source *ps, int i, df_image *img, int *temp,
-                                  df_error *err) {
-    if (ps->cache[i].pixels) {
-        *img = ps->cache[i];
-        *temp = 0;
-        return DF_OK;
-    }
-    df_status st = df_train_load_photo(ps->bb, ps->ds->items[i].path, ps->resize, img, err);
-    if (st != DF_OK) return st;
-    size_t bytes = (size_t)img->width * (size_t)img->height * 3;
-    if (ps->used + bytes <= ps->budget) {
-        ps->cache[i] = *img;
-        ps->used += bytes;
-        *temp = 0;
-    } else {
-        *temp = 1;
-    }
-    return DF_OK;
-}
-
-/* ---- batch preparation on the prefetch worker ---- */
-
-typedef struct batch_plan {
-    photo_source *photos;
-    const df_backbone *bb;
-    size_t input_floats;     /* H * W * 3 */
-    const int *order;        /* photo index per position */
-    int count;               /* positions */
-    int batch;               /* photos per job */
-    int augment;
-    const df_augment_config *aug;
-    uint64_t seed;
-    int aug_key;             /* epoch (live) or variant (cache) */
-    df_image scratch;        /* augmentation output, reused */
-} batch_plan;
-
-static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_error *err) {
-    batch_plan *p = ctx;
-    int start = job * p->batch;
-    int n = p->count - start < p->batch ? p->count - start : p->batch;
-    for (int k = 0; k < n; k++) {
-        int i = p->order[start + k];
-        df_image img;
-        int temp = 0;
-        df_status st = photo_source_get(p->photos, i, &img, &temp, err);
-        if (st != DF_OK) return st;
-        const df_image *use = &img;
-        if (p->augment) {
-            df_rng rng;
-            df_augment_params ap;
-            df_rng_seed_for(&rng, p->seed, DF_STREAM_AUGMENT, (uint64_t)i, (uint64_t)p->aug_key);
-            df_augment_sample(p->aug, img.height, img.width, &rng, &ap);
-            st = df_augment_apply(&img, &ap, &p->scratch, err);
-            if (st != DF_OK) {
-                if (temp) df_image_free(&img);
-                return st;
-            }
-            use = &p->scratch;
-        }
-        st = df_backbone_preprocess(p->bb, use, buf + (size_t)k * p->input_floats, err);
-        if (temp) df_image_free(&img);
-        if (st != DF_OK) return df_error_prefix(err, "%s", p->photos->ds->items[i].path);
-    }
-    *n_items = n;
-    return DF_OK;
-}
-
-/* Runs every position of plan through the backbone; features[pos] rows. */
-static df_status run_plan(df_backbone *bb, batch_plan *plan, float *features,
-                          df_train_result *res, df_error *err) {
-    size_t F = df_backbone_feature_dim(bb);
-    int jobs = df_batch_count(plan->count, plan->batch);
-    df_prefetch *pf = NULL;
-    df_status st = df_prefetch_start(prepare_batch, plan, jobs,
-                                     (size_t)plan->batch * plan->input_floats, &pf, err);
-    if (st != DF_OK) return st;
-    for (int j = 0; j < jobs && st == DF_OK; j++) {
-        const float *in;
-        int n;
-        st = df_prefetch_next(pf, &in, &n, err);
-        if (st != DF_OK) break;
-        double t0 = df_clock_seconds();
-        st = df_backbone_run(bb, in, n, features + (size_t)j * plan->batch * F, err);
-        if (res) {
-            res->backbone_seconds += df_clock_seconds() - t0;
-            res->backbone_images += n;
-        }
-    }
-    df_prefetch_stop(pf);
-    return st;
-}
-
-static int backbone_batch(const df_backbone *bb) {
-    (void)bb;
-    return 16;
-}
-
-df_status df_train_features(df_backbone *bb, const df_dataset *ds, df_resize_method resize,
-                            float **features, df_error *err) {
-    *features = NULL;
-    int h, w;
-    df_backbone_input_size(bb, &h, &w);
-    size_t F = df_backbone_feature_dim(bb), bytes;
-    if (!df_size_mul3((size_t)ds->count, F, sizeof(float), &bytes))
-        return df_error_set(err, DF_ERR_TOO_LARGE, "features of %d photos overflow", ds->count);
-    float *out = malloc(bytes ? bytes : 1);
-    int *order = malloc(sizeof(int) * (size_t)(ds->count ? ds->count : 1));
-    photo_source ps;
-    df_status st = photo_source_init(&ps, ds, bb, resize, 0, err);
-    if (st == DF_OK && (!out || !order))
-        st = df_error_set(err, DF_ERR_NOMEM, "out of memory for features of %d photos", ds->count);
-    if (st == DF_OK) {
-        for (int i = 0; i < ds->count; i++) order[i] = i;
-        batch_plan plan = {.photos = &ps, .bb = bb, .input_floats = (size_t)h * w * 3,
-                           .order = order, .count = ds->count, .batch = backbone_batch(bb)};
-        st = run_plan(bb, &plan, out, NULL, err);
-        df_image_free(&plan.scratch);
-    }
-    photo_source_free(&ps);
-    free(order);
-    if (st != DF_OK) {
-        free(out);
-        return st;
-    }
-    *features = out;
-    return DF_OK;
-}
+/* ---- features for the cache and the head search ---- */
 
 /* df_train_feature_variants, with the backbone's time and photo count added
  * to acct when it is not NULL (df_train's own cache uses this). */
@@ -261,41 +76,38 @@ static df_status compute_variants(df_backbone *bb, const df_dataset *ds, const d
     *variants = NULL;
     if (clean) *clean = NULL;
     const int N = ds->count;
-    int h, w;
-    df_backbone_input_size(bb, &h, &w);
     const size_t F = df_backbone_feature_dim(bb);
-    df_resize_method resize = opt->resize >= 0 ? (df_resize_method)opt->resize : df_backbone_resize_method(bb);
     size_t bytes, clean_bytes;
     if (K < 1 || !df_size_mul3((size_t)K * (size_t)N, F, sizeof(float), &bytes) ||
         !df_size_mul3((size_t)N, F, sizeof(float), &clean_bytes))
         return df_error_set(err, DF_ERR_TOO_LARGE, "feature cache of %d x %d photos overflows", K, N);
     float *v = malloc(bytes ? bytes : 1), *c = clean ? malloc(clean_bytes ? clean_bytes : 1) : NULL;
-    int *order = malloc(sizeof(int) * (size_t)(N ? N : 1));
-    photo_source ps;
-    df_status st = photo_source_init(&ps, ds, bb, resize, opt->image_cache_bytes, err);
-    if (st == DF_OK && (!v || !order || (clean && !c)))
+    df_photo_source *ps = NULL;
+    df_status st = df_photo_source_create(ds, bb, df_photo_resize(bb, opt->resize), opt->image_cache_bytes, &ps, err);
+    if (st == DF_OK && (!v || (clean && !c)))
         st = df_error_set(err, DF_ERR_NOMEM, "feature cache: cannot allocate %zu MB (try a smaller --feature-cache)",
                           (bytes + (clean ? clean_bytes : 0)) >> 20);
-    batch_plan plan = {.photos = &ps, .bb = bb, .input_floats = (size_t)h * w * 3, .order = order, .count = N,
-                       .batch = backbone_batch(bb), .aug = &opt->augment_config, .seed = opt->seed};
-    for (int i = 0; i < N && order; i++) order[i] = i;
+    double seconds = 0.0;
     /* Variant 0 without augmentation would bias towards clean photos: every
      * variant is augmented (when augmentation is on), keyed by the variant
      * number instead of the epoch. */
-    for (int k = 0; st == DF_OK && k < K; k++) {
-        plan.augment = opt->augment;
-        plan.aug_key = DF_TRAIN_VARIANT_KEY(k);
-        st = run_plan(bb, &plan, v + (size_t)k * N * F, acct, err);
+    const long total = (long)(K + (clean != NULL)) * N;
+    for (int k = 0; st == DF_OK && k <= K; k++) {
+        int plain = k == K;
+        if (plain && !clean) break;
+        df_photo_pass pass = {.count = N, .augment = opt->augment && !plain ? &opt->augment_config : NULL,
+                              .seed = opt->seed, .aug_key = DF_TRAIN_VARIANT_KEY(k),
+                              .progress = &opt->progress, .what = "training photos x variants",
+                              .progress_base = (long)k * N, .progress_total = total};
+        st = df_photo_pass_run(bb, ps, &pass, plain ? c : v + (size_t)k * N * F, &seconds, err);
         if (st == DF_OK && opt->stop_flag && *opt->stop_flag)
             st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while building the feature cache");
     }
-    if (st == DF_OK && clean) {
-        plan.augment = 0;
-        st = run_plan(bb, &plan, c, acct, err);
+    df_photo_source_destroy(ps);
+    if (acct) {
+        acct->backbone_seconds += seconds;
+        acct->backbone_images += total;
     }
-    df_image_free(&plan.scratch);
-    photo_source_free(&ps);
-    free(order);
     if (st != DF_OK) {
         free(v);
         free(c);
@@ -311,52 +123,42 @@ df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const
     return compute_variants(bb, ds, opt, K, variants, clean, NULL, err);
 }
 
-/* ---- the loop ---- */
-
-/* The best epoch's weights, for early stopping's restore: parameters and
- * BatchNorm's moving statistics (Adam's state is not needed to predict). */
-typedef struct snapshot {
-    float *params, *bn_mean, *bn_var;
-} snapshot;
-
-static df_status snapshot_alloc(snapshot *s, size_t P, int units, df_error *err) {
-    memset(s, 0, sizeof *s);
-    s->params = malloc(P * sizeof(float));
-    s->bn_mean = malloc((size_t)(units > 0 ? units : 1) * sizeof(float));
-    s->bn_var = malloc((size_t)(units > 0 ? units : 1) * sizeof(float));
-    if (!s->params || !s->bn_mean || !s->bn_var)
-        return df_error_set(err, DF_ERR_NOMEM, "out of memory for a copy of %zu parameters", P);
-    return DF_OK;
+df_status df_train_describe_backbone(df_model *model, const df_backbone *bb, df_resize_method resize, int embed,
+                                     df_error *err) {
+    df_model_meta *m = &model->meta;
+    snprintf(m->backbone_kind, sizeof m->backbone_kind, "%s", df_backbone_kind(bb));
+    snprintf(m->backbone_name, sizeof m->backbone_name, "%s", df_backbone_name(bb));
+    snprintf(m->precision, sizeof m->precision, "%s", df_precision_name(df_backbone_precision(bb)));
+    m->backbone_pool = bb->pool;
+    snprintf(m->cut_tensor, sizeof m->cut_tensor, "%s", bb->cut_tensor);
+    snprintf(m->preprocess, sizeof m->preprocess, "%s", df_preprocess_name(df_backbone_preprocess_mode(bb)));
+    snprintf(m->resize_method, sizeof m->resize_method, "%s", df_resize_method_name(resize));
+    df_backbone_input_size(bb, &m->input_h, &m->input_w);
+    if (!bb->source[0]) return DF_OK; /* a network built in memory (tests) */
+    return df_model_set_backbone_file(model, bb->source, embed, err);
 }
 
-static void snapshot_free(snapshot *s) {
-    free(s->params);
-    free(s->bn_mean);
-    free(s->bn_var);
-    memset(s, 0, sizeof *s);
+/* ---- the best epoch's weights ---- */
+
+/* For early stopping's restore: parameters then BatchNorm's moving mean
+ * and variance, one flat block (the checkpoint stores it as it is, so a
+ * resumed run restores the same weights). Adam's state is not needed to
+ * predict. */
+static size_t snapshot_len(df_head *head) {
+    size_t U = df_head_bn_moving_mean(head) ? (size_t)df_head_get_config(head)->units : 0;
+    return df_head_num_params(head) + 2 * U;
 }
 
-/* save = 1: head -> snapshot; 0: snapshot -> head. */
-static void snapshot_copy(snapshot *s, df_head *head, int save) {
-    size_t P = df_head_num_params(head);
-    float *mm = df_head_bn_moving_mean(head), *mv = df_head_bn_moving_var(head);
-    size_t U = (size_t)df_head_get_config(head)->units;
-    if (save) {
-        memcpy(s->params, df_head_params(head), P * sizeof(float));
-        if (mm) memcpy(s->bn_mean, mm, U * sizeof(float));
-        if (mv) memcpy(s->bn_var, mv, U * sizeof(float));
-    } else {
-        memcpy(df_head_params(head), s->params, P * sizeof(float));
-        if (mm) memcpy(mm, s->bn_mean, U * sizeof(float));
-        if (mv) memcpy(mv, s->bn_var, U * sizeof(float));
+/* save = 1: head -> s; 0: s -> head. */
+static void snapshot_copy(float *s, df_head *head, int save) {
+    size_t P = df_head_num_params(head), U = (snapshot_len(head) - P) / 2;
+    float *parts[3] = {df_head_params(head), df_head_bn_moving_mean(head), df_head_bn_moving_var(head)};
+    size_t lens[3] = {P, U, U}, off = 0;
+    for (int k = 0; k < 3; off += lens[k], k++) {
+        if (!lens[k]) continue;
+        if (save) memcpy(s + off, parts[k], lens[k] * sizeof(float));
+        else memcpy(parts[k], s + off, lens[k] * sizeof(float));
     }
-}
-
-static void notice(const df_train_options *opt, const char *fmt, const char *arg) {
-    if (!opt->notice) return;
-    char line[512];
-    snprintf(line, sizeof line, fmt, arg);
-    opt->notice(opt->ctx, line);
 }
 
 static df_status validate_options(const df_train_options *o, df_error *err) {
@@ -376,23 +178,22 @@ static df_status validate_options(const df_train_options *o, df_error *err) {
     return DF_OK;
 }
 
-/* Where an interrupted run stopped, inside its epoch, kept in the
- * checkpoint's state_json: the next batch to run and the epoch's running
- * sums, so a resumed run continues mid-epoch and reports the same epoch
- * loss and accuracy (%.17g round-trips a double exactly). */
+/* Where an interrupted run stopped, kept in the checkpoint's state_json:
+ * early stopping's bookkeeping, the next batch of the interrupted epoch and
+ * its running sums, so a resumed run continues mid-epoch and reports the
+ * same epoch loss and accuracy (%.17g round-trips a double exactly). */
 typedef struct resume_point {
     int best_epoch, wait;
     double best_val_loss;
-    int batch;           /* next batch of the interrupted epoch */
-    double loss_sum;
-    long correct, seen;
+    df_epoch_sums sums;
 } resume_point;
 
 static void resume_point_json(char *buf, size_t n, const resume_point *r) {
     snprintf(buf, n,
              "{\"best_epoch\":%d,\"best_val_loss\":%.17g,\"wait\":%d,\"batch\":%d,"
              "\"loss_sum\":%.17g,\"correct\":%ld,\"seen\":%ld}",
-             r->best_epoch, r->best_val_loss, r->wait, r->batch, r->loss_sum, r->correct, r->seen);
+             r->best_epoch, r->best_val_loss, r->wait, r->sums.next_batch, r->sums.loss_sum, r->sums.correct,
+             r->sums.seen);
 }
 
 static void resume_point_parse(const char *json, resume_point *r) {
@@ -401,342 +202,268 @@ static void resume_point_parse(const char *json, resume_point *r) {
     if ((p = strstr(json, "\"best_epoch\":"))) r->best_epoch = atoi(p + 13);
     if ((p = strstr(json, "\"best_val_loss\":"))) r->best_val_loss = strtod(p + 16, NULL);
     if ((p = strstr(json, "\"wait\":"))) r->wait = atoi(p + 7);
-    if ((p = strstr(json, "\"batch\":"))) r->batch = atoi(p + 8);
-    if ((p = strstr(json, "\"loss_sum\":"))) r->loss_sum = strtod(p + 11, NULL);
-    if ((p = strstr(json, "\"correct\":"))) r->correct = atol(p + 10);
-    if ((p = strstr(json, "\"seen\":"))) r->seen = atol(p + 7);
+    if ((p = strstr(json, "\"batch\":"))) r->sums.next_batch = atoi(p + 8);
+    if ((p = strstr(json, "\"loss_sum\":"))) r->sums.loss_sum = strtod(p + 11, NULL);
+    if ((p = strstr(json, "\"correct\":"))) r->sums.correct = atol(p + 10);
+    if ((p = strstr(json, "\"seen\":"))) r->sums.seen = atol(p + 7);
+}
+
+/* ---- one run's state ---- */
+
+typedef struct run {
+    const df_train_options *opt;
+    df_backbone *bb;
+    const df_dataset *train, *val;
+    df_resize_method resize;
+    df_model *model;
+    df_adam *adam;
+    float *best;         /* snapshot_len floats, with early stopping */
+    resume_point rp;     /* early stopping's bookkeeping; where a resume starts */
+    int start_epoch;
+    int *labels;         /* N */
+    float *class_w;      /* C, with --class-weight balanced */
+    float *val_feats, *val_probs;
+    int *val_labels;
+    float *cache;        /* K x N x F, when computed here */
+    df_photo_source *photos;
+    df_cached_source cached;
+    df_live_source live;
+    df_feature_source *src;
+} run;
+
+static void run_free(run *r) {
+    df_model_destroy(r->model);
+    df_adam_destroy(r->adam);
+    df_photo_source_destroy(r->photos);
+    free(r->best);
+    free(r->labels);
+    free(r->class_w);
+    free(r->val_feats);
+    free(r->val_probs);
+    free(r->val_labels);
+    free(r->cache);
+}
+
+/* The model and optimiser: fresh, or the checkpoint's with its history,
+ * best weights and where to go on. */
+static df_status run_model(run *r, df_train_result *res, df_error *err) {
+    const df_train_options *opt = r->opt;
+    const int C = r->train->num_classes;
+    const size_t F = df_backbone_feature_dim(r->bb);
+    r->rp = (resume_point){.best_val_loss = INFINITY};
+    if (!opt->resume_path) {
+        df_head_config hc = opt->head;
+        if (hc.max_batch < opt->batch_size) hc.max_batch = opt->batch_size;
+        df_status st = df_model_create(&hc, (int)F, C, (const char *const *)r->train->class_names, opt->seed,
+                                       &r->model, err);
+        if (st == DF_OK) st = df_adam_create(&opt->adam, df_head_num_params(r->model->head), &r->adam, err);
+        return st;
+    }
+    df_train_state state = {0};
+    df_status st = df_model_load_checkpoint(opt->resume_path, &r->model, &r->adam, &state, err);
+    if (st == DF_OK && (r->model->meta.num_classes != C || (size_t)r->model->meta.feature_dim != F))
+        st = df_error_set(err, DF_ERR_SHAPE, "%s: checkpoint has %d classes and %d features, this run has %d and %zu",
+                          opt->resume_path, r->model->meta.num_classes, r->model->meta.feature_dim, C, F);
+    for (int c = 0; st == DF_OK && c < C; c++)
+        if (strcmp(r->model->meta.class_names[c], r->train->class_names[c]) != 0)
+            st = df_error_set(err, DF_ERR_DATA, "%s: checkpoint class %d is '%s', data has '%s'", opt->resume_path,
+                              c, r->model->meta.class_names[c], r->train->class_names[c]);
+    if (st == DF_OK && state.best && state.n_best != snapshot_len(r->model->head))
+        st = df_error_set(err, DF_ERR_SHAPE, "%s: best weights hold %zu values, the head needs %zu",
+                          opt->resume_path, state.n_best, snapshot_len(r->model->head));
+    if (st == DF_OK) {
+        r->start_epoch = state.epoch;
+        resume_point_parse(state.state_json, &r->rp);
+        res->history = state.history;
+        memset(&state.history, 0, sizeof state.history);
+        r->best = state.best; /* taken */
+        state.best = NULL;
+    }
+    df_train_state_free(&state);
+    return st;
+}
+
+/* Validation features (once, never augmented), class weights, and the
+ * training features: the cache (computed or handed in) or live photos. */
+static df_status run_data(run *r, df_train_result *res, df_error *err) {
+    const df_train_options *opt = r->opt;
+    const int N = r->train->count, C = r->train->num_classes, NV = r->val ? r->val->count : 0;
+    const size_t F = df_backbone_feature_dim(r->bb);
+    df_status st = DF_OK;
+    r->labels = malloc(sizeof(int) * (size_t)N);
+    r->class_w = malloc(sizeof(float) * (size_t)C);
+    if (!r->labels || !r->class_w) return df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", N);
+    for (int i = 0; i < N; i++) r->labels[i] = r->train->items[i].label;
+    if (opt->class_weight_balanced) st = df_head_balanced_class_weights(r->labels, N, C, r->class_w, err);
+    if (st == DF_OK && NV > 0) {
+        double t0 = df_clock_seconds();
+        st = df_photo_features(r->bb, r->val, r->resize, &opt->progress, &r->val_feats, err);
+        res->backbone_seconds += df_clock_seconds() - t0;
+        res->backbone_images += NV;
+        r->val_probs = malloc(sizeof(float) * (size_t)NV * (size_t)C);
+        r->val_labels = malloc(sizeof(int) * (size_t)NV);
+        if (st == DF_OK && (!r->val_probs || !r->val_labels))
+            st = df_error_set(err, DF_ERR_NOMEM, "out of memory for validation");
+        for (int i = 0; st == DF_OK && i < NV; i++) r->val_labels[i] = r->val->items[i].label;
+    }
+    if (st != DF_OK) return st;
+    const int K = opt->feature_cache;
+    if (K > 0) {
+        const float *variants = opt->feature_variants;
+        if (!variants) {
+            st = compute_variants(r->bb, r->train, opt, K, &r->cache, NULL, res, err);
+            variants = r->cache;
+        }
+        df_cached_source_init(&r->cached, variants, K, N, F, NULL, N, r->labels, opt->seed,
+                              DF_TRAIN_STREAM_VARIANT, 0);
+        r->src = &r->cached.base;
+        return st;
+    }
+    st = df_photo_source_create(r->train, r->bb, r->resize, opt->image_cache_bytes, &r->photos, err);
+    df_live_source_init(&r->live, r->bb, r->photos, opt->augment ? &opt->augment_config : NULL, opt->seed);
+    r->src = &r->live.base;
+    return st;
+}
+
+/* Standardisation (linear heads): statistics of the training features,
+ * from the cache when there is one, else from un-augmented photos. */
+static df_status run_standardise(run *r, df_train_result *res, df_error *err) {
+    df_head *head = r->model->head;
+    if (df_head_get_config(head)->kind != DF_HEAD_LINEAR || r->opt->resume_path) return DF_OK;
+    if (r->src == &r->cached.base)
+        return df_head_fit_standardisation(head, r->cached.variants, r->cached.K * r->train->count, err);
+    float *clean = NULL;
+    double t0 = df_clock_seconds();
+    df_status st = df_photo_features(r->bb, r->train, r->resize, &r->opt->progress, &clean, err);
+    res->backbone_seconds += df_clock_seconds() - t0;
+    res->backbone_images += r->train->count;
+    if (st == DF_OK) st = df_head_fit_standardisation(head, clean, r->train->count, err);
+    free(clean);
+    return st;
 }
 
 /* Ctrl-C: the checkpoint holds the weights and Adam state after the last
- * finished batch, the history so far and where in `epoch` (0-based) to go
- * on; returns DF_ERR_INTERRUPTED with the message the user sees. */
-static df_status save_interrupted(const df_model *model, const df_adam *adam,
-                                  const df_history *history, const df_train_options *opt,
-                                  int epoch, const resume_point *here, int batches, df_error *err) {
+ * finished batch, the best weights so far, the history and where in
+ * `epoch` (0-based) to go on; returns DF_ERR_INTERRUPTED with the message
+ * the user sees. */
+static df_status save_interrupted(run *r, const df_history *history, int epoch, int batches, df_error *err) {
+    const df_train_options *opt = r->opt;
     if (!opt->checkpoint_path)
-        return df_error_set(err, DF_ERR_INTERRUPTED, "interrupted in epoch %d (no checkpoint path)",
-                            epoch + 1);
-    df_train_state state;
-    memset(&state, 0, sizeof state);
-    state.epoch = epoch;
-    state.step = adam->t;
-    state.history = *history; /* borrowed: not freed here */
+        return df_error_set(err, DF_ERR_INTERRUPTED, "interrupted in epoch %d (no checkpoint path)", epoch + 1);
     char js[512];
-    resume_point_json(js, sizeof js, here);
-    state.state_json = js;
-    df_status st = df_model_save_checkpoint(model, adam, &state, opt->checkpoint_path, err);
+    resume_point_json(js, sizeof js, &r->rp);
+    df_train_state state = {.epoch = epoch, .step = r->adam->t, .history = *history, .state_json = js,
+                            .best = r->best, .n_best = r->best ? snapshot_len(r->model->head) : 0};
+    df_status st = df_model_save_checkpoint(r->model, r->adam, &state, opt->checkpoint_path, err);
     if (st != DF_OK) return st;
-    if (here->batch > 0)
+    if (r->rp.sums.next_batch > 0)
         return df_error_set(err, DF_ERR_INTERRUPTED,
                             "interrupted in epoch %d after batch %d of %d; checkpoint saved to %s "
                             "(continue with --resume)",
-                            epoch + 1, here->batch, batches, opt->checkpoint_path);
+                            epoch + 1, r->rp.sums.next_batch, batches, opt->checkpoint_path);
     return df_error_set(err, DF_ERR_INTERRUPTED,
-                        "interrupted after epoch %d; checkpoint saved to %s (continue with --resume)",
-                        epoch, opt->checkpoint_path);
+                        "interrupted after epoch %d; checkpoint saved to %s (continue with --resume)", epoch,
+                        opt->checkpoint_path);
 }
 
-df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *val,
-                   const df_train_options *opt, df_train_result *res, df_error *err) {
+/* After an epoch's batches: validation, history, early stopping. Sets
+ * *stop when early stopping ends the run (the best weights restored). */
+static df_status run_end_epoch(run *r, df_train_result *res, int epoch, const df_epoch_sums *sums, double t0,
+                               int *stop, df_error *err) {
+    const df_train_options *opt = r->opt;
+    df_head *head = r->model->head;
+    const int NV = r->val ? r->val->count : 0, C = r->train->num_classes;
+    df_epoch_stats es = {.epoch = epoch + 1, .epochs = opt->epochs,
+                         .loss = sums->seen ? sums->loss_sum / (double)sums->seen : NAN,
+                         .accuracy = sums->seen ? (double)sums->correct / (double)sums->seen : NAN,
+                         .val_loss = NAN, .val_accuracy = NAN};
+    if (NV > 0) {
+        df_status st = df_head_predict(head, r->val_feats, NV, r->val_probs, err);
+        if (st != DF_OK) return st;
+        es.val_loss = df_eval_cross_entropy(r->val_probs, r->val_labels, NV, C);
+        es.val_accuracy = df_eval_accuracy(r->val_probs, r->val_labels, NV, C);
+        es.improved = es.val_loss < r->rp.best_val_loss;
+        if (es.improved) {
+            r->rp.best_val_loss = es.val_loss;
+            r->rp.best_epoch = epoch + 1;
+            r->rp.wait = 0;
+            if (r->best) snapshot_copy(r->best, head, 1);
+        } else {
+            r->rp.wait++;
+        }
+    }
+    es.seconds = df_clock_seconds() - t0;
+    df_status st = df_history_append(&res->history, (float)es.loss, (float)es.accuracy, (float)es.val_loss,
+                                     (float)es.val_accuracy, r->adam->cfg.lr, err);
+    if (st != DF_OK) return st;
+    res->epochs_run = epoch + 1;
+    if (opt->on_epoch) opt->on_epoch(opt->ctx, &es);
+    *stop = opt->early_stop_patience > 0 && NV > 0 && r->rp.wait >= opt->early_stop_patience;
+    if (*stop) {
+        if (opt->notice) {
+            char line[96];
+            snprintf(line, sizeof line, "early stopping: restoring the weights of epoch %d", r->rp.best_epoch);
+            opt->notice(opt->ctx, line);
+        }
+        snapshot_copy(r->best, head, 0);
+    }
+    return DF_OK;
+}
+
+df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *val, const df_train_options *opt,
+                   df_train_result *res, df_error *err) {
     memset(res, 0, sizeof *res);
     df_status st = validate_options(opt, err);
+    if (st == DF_OK) st = df_dataset_check(train, err);
+    if (st == DF_OK && val && val->count > 0) st = df_dataset_same_classes(train, val, err);
     if (st != DF_OK) return st;
-    st = df_dataset_check(train, err);
-    if (st != DF_OK) return st;
-    if (val && val->count > 0) {
-        st = df_dataset_same_classes(train, val, err);
-        if (st != DF_OK) return st;
-    }
     const double t_start = df_clock_seconds();
-    const int N = train->count, C = train->num_classes;
-    const size_t F = df_backbone_feature_dim(bb);
-    int H, W;
-    df_backbone_input_size(bb, &H, &W);
-    const size_t input_floats = (size_t)H * W * 3;
-    df_resize_method resize = opt->resize >= 0 ? (df_resize_method)opt->resize
-                                               : df_backbone_resize_method(bb);
-
-    df_head_config hc = opt->head;
-    if (hc.max_batch < opt->batch_size) hc.max_batch = opt->batch_size;
-
-    float *val_feats = NULL, *val_probs = NULL, *cache = NULL, *feats = NULL;
-    float *class_w = NULL;
-    int *labels = NULL, *order = NULL, *batch_labels = NULL, *val_labels = NULL;
-    df_model *model = NULL;
-    df_adam *adam = NULL;
-    photo_source photos = {0};
-    snapshot best = {0};
-    resume_point rp = {.best_val_loss = INFINITY};
-    df_train_state state = {0};
-    batch_plan plan = {0};
-    int start_epoch = 0;
-    int best_epoch = 0, wait = 0;
-    double best_val_loss = INFINITY;
-
-    /* The model: either fresh or the checkpoint's. */
-    if (opt->resume_path) {
-        st = df_model_load_checkpoint(opt->resume_path, &model, &adam, &state, err);
-        if (st != DF_OK) goto done;
-        if (model->meta.num_classes != C || (size_t)model->meta.feature_dim != F) {
-            st = df_error_set(err, DF_ERR_SHAPE,
-                              "%s: checkpoint has %d classes and %d features, this run has %d and %zu",
-                              opt->resume_path, model->meta.num_classes, model->meta.feature_dim, C, F);
-            goto done;
-        }
-        for (int c = 0; c < C; c++)
-            if (strcmp(model->meta.class_names[c], train->class_names[c]) != 0) {
-                st = df_error_set(err, DF_ERR_DATA, "%s: checkpoint class %d is '%s', data has '%s'",
-                                  opt->resume_path, c, model->meta.class_names[c],
-                                  train->class_names[c]);
-                goto done;
-            }
-        start_epoch = state.epoch;
-        resume_point_parse(state.state_json, &rp);
-        best_epoch = rp.best_epoch;
-        best_val_loss = rp.best_val_loss;
-        wait = rp.wait;
-        res->history = state.history;
-        memset(&state.history, 0, sizeof state.history);
-    } else {
-        st = df_model_create(&hc, (int)F, C, (const char *const *)train->class_names, opt->seed,
-                             &model, err);
-        if (st != DF_OK) goto done;
-        st = df_adam_create(&opt->adam, df_head_num_params(model->head), &adam, err);
-        if (st != DF_OK) goto done;
+    run r = {.opt = opt, .bb = bb, .train = train, .val = val, .resize = df_photo_resize(bb, opt->resize)};
+    st = run_model(&r, res, err);
+    if (st == DF_OK) st = run_data(&r, res, err);
+    if (st == DF_OK) st = run_standardise(&r, res, err);
+    if (st == DF_OK && opt->early_stop_patience > 0 && !r.best) {
+        r.best = malloc(snapshot_len(r.model->head) * sizeof(float));
+        if (!r.best) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for a copy of the head");
+        else snapshot_copy(r.best, r.model->head, 1);
     }
-    df_model_meta *meta = &model->meta;
-    snprintf(meta->backbone_kind, sizeof meta->backbone_kind, "%s", df_backbone_kind(bb));
-    snprintf(meta->backbone_name, sizeof meta->backbone_name, "%s", df_backbone_name(bb));
-    snprintf(meta->preprocess, sizeof meta->preprocess, "%s",
-             df_preprocess_name(df_backbone_preprocess_mode(bb)));
-    snprintf(meta->resize_method, sizeof meta->resize_method, "%s", df_resize_method_name(resize));
-    meta->input_h = H;
-    meta->input_w = W;
-    df_head *head = model->head;
-    const size_t P = df_head_num_params(head);
-
-    labels = malloc(sizeof(int) * (size_t)N);
-    order = malloc(sizeof(int) * (size_t)N);
-    batch_labels = malloc(sizeof(int) * (size_t)opt->batch_size);
-    class_w = malloc(sizeof(float) * (size_t)C);
-    if (!labels || !order || !batch_labels || !class_w) {
-        st = df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", N);
-        goto done;
-    }
-    for (int i = 0; i < N; i++) labels[i] = train->items[i].label;
-    for (int c = 0; c < C; c++)
-        class_w[c] = (float)N / ((float)C * (float)(train->class_counts[c] ? train->class_counts[c] : 1));
-
-    /* Validation features: once, never augmented. */
-    int NV = val ? val->count : 0;
-    if (NV > 0) {
-        st = df_train_features(bb, val, resize, &val_feats, err);
-        if (st != DF_OK) goto done;
-        res->backbone_images += NV;
-        val_probs = malloc(sizeof(float) * (size_t)NV * (size_t)C);
-        val_labels = malloc(sizeof(int) * (size_t)NV);
-        if (!val_probs || !val_labels) {
-            st = df_error_set(err, DF_ERR_NOMEM, "out of memory for validation");
-            goto done;
-        }
-        for (int i = 0; i < NV; i++) val_labels[i] = val->items[i].label;
-    }
-
-    /* Feature cache: K augmented variants of every photo, computed once
-     * (or handed in); without one, photos are augmented live every epoch. */
-    const int K = opt->feature_cache;
-    const float *variants = opt->feature_variants; /* read-only view of the cache */
-    if (K > 0 && !variants) {
-        st = compute_variants(bb, train, opt, K, &cache, NULL, res, err);
-        if (st != DF_OK) goto done;
-        variants = cache;
-    }
-    if (K == 0) {
-        st = photo_source_init(&photos, train, bb, resize, opt->image_cache_bytes, err);
-        if (st != DF_OK) goto done;
-        plan = (batch_plan){.photos = &photos, .bb = bb, .input_floats = input_floats,
-                            .augment = opt->augment, .aug = &opt->augment_config, .seed = opt->seed};
-    }
-
-    /* Standardisation (LINEAR heads): statistics of the training features,
-     * from the cache when there is one, else from un-augmented photos. */
-    if (hc.kind == DF_HEAD_LINEAR && !opt->resume_path) {
-        if (K > 0) {
-            st = df_head_fit_standardisation(head, variants, K * N, err);
-        } else {
-            float *clean = NULL;
-            st = df_train_features(bb, train, resize, &clean, err);
-            if (st == DF_OK) {
-                res->backbone_images += N;
-                st = df_head_fit_standardisation(head, clean, N, err);
-            }
-            free(clean);
-        }
-        if (st != DF_OK) goto done;
-    }
-
-    feats = malloc(sizeof(float) * (size_t)opt->batch_size * F);
-    if (!feats) {
-        st = df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch of features");
-        goto done;
-    }
-    if (opt->early_stop_patience > 0) {
-        st = snapshot_alloc(&best, P, hc.units, err);
-        if (st != DF_OK) goto done;
-        snapshot_copy(&best, head, 1);
-    }
-
-    int batches = df_batch_count(N, opt->batch_size);
-    if (opt->steps_per_epoch > 0 && opt->steps_per_epoch < batches) batches = opt->steps_per_epoch;
-    const float *cw = opt->class_weight_balanced ? class_w : NULL;
-
-    for (int epoch = start_epoch; epoch < opt->epochs; epoch++) {
+    const df_fit_plan plan = {.batch_size = opt->batch_size,
+                              .batches = df_fit_batches(train->count, opt->batch_size, opt->steps_per_epoch),
+                              .seed = opt->seed, .class_weights = opt->class_weight_balanced ? r.class_w : NULL,
+                              .head_seconds = &res->head_seconds, .stop_flag = opt->stop_flag,
+                              .on_batch = opt->on_batch, .ctx = opt->ctx};
+    for (int epoch = r.start_epoch; st == DF_OK && epoch < opt->epochs; epoch++) {
         double t0 = df_clock_seconds();
-        df_epoch_order(N, opt->seed, epoch, order);
-        int positions = batches * opt->batch_size < N ? batches * opt->batch_size : N;
         /* A resumed run re-enters its interrupted epoch at the next batch. */
-        int b0 = 0;
-        double loss_sum = 0.0;
-        long correct = 0, seen = 0;
-        if (epoch == start_epoch && rp.batch > 0 && rp.batch < batches) {
-            b0 = rp.batch;
-            loss_sum = rp.loss_sum;
-            correct = rp.correct;
-            seen = rp.seen;
-        }
-        df_prefetch *pf = NULL;
-        if (K == 0) {
-            plan.order = order + (size_t)b0 * opt->batch_size;
-            plan.count = positions - b0 * opt->batch_size;
-            plan.batch = opt->batch_size;
-            plan.aug_key = epoch;
-            st = df_prefetch_start(prepare_batch, &plan, batches - b0,
-                                   (size_t)opt->batch_size * input_floats, &pf, err);
-            if (st != DF_OK) goto done;
-        }
-        df_rng variant_rng;
-        df_rng_seed_for(&variant_rng, opt->seed, STREAM_CACHE_VARIANT, (uint64_t)epoch, 0);
-        if (K > 0) /* replay the variant draws of the batches already done */
-            for (int k = 0; k < b0 * opt->batch_size && k < positions; k++)
-                (void)df_rng_below(&variant_rng, (uint32_t)K);
-        int interrupted = 0, next_batch = b0;
-        for (int b = b0; b < batches; b++) {
-            int start = b * opt->batch_size;
-            int n = positions - start < opt->batch_size ? positions - start : opt->batch_size;
-            if (K == 0) {
-                const float *in;
-                int got;
-                st = df_prefetch_next(pf, &in, &got, err);
-                if (st != DF_OK) break;
-                double tb = df_clock_seconds();
-                st = df_backbone_run(bb, in, got, feats, err);
-                res->backbone_seconds += df_clock_seconds() - tb;
-                res->backbone_images += got;
-                if (st != DF_OK) break;
-            } else {
-                for (int k = 0; k < n; k++) {
-                    int i = order[start + k];
-                    int v = (int)df_rng_below(&variant_rng, (uint32_t)K);
-                    memcpy(feats + (size_t)k * F, variants + ((size_t)v * N + (size_t)i) * F,
-                           F * sizeof(float));
-                }
-            }
-            for (int k = 0; k < n; k++) batch_labels[k] = labels[order[start + k]];
-            /* BatchNorm cannot normalise a batch of one (zero variance):
-             * such a trailing batch is left out of this epoch's updates. */
-            if (n < 2 && hc.kind == DF_HEAD_MLP && hc.batchnorm) continue;
-            double th = df_clock_seconds();
-            df_rng drop;
-            df_rng_seed_for(&drop, opt->seed, DF_STREAM_DROPOUT, (uint64_t)epoch, (uint64_t)b);
-            double loss = 0.0;
-            int corr = 0;
-            st = df_head_train_step(head, feats, batch_labels, n, cw, adam, &drop, &loss, &corr, err);
-            res->head_seconds += df_clock_seconds() - th;
-            if (st != DF_OK) break;
-            loss_sum += loss * n;
-            correct += corr;
-            seen += n;
-            if (opt->on_batch) opt->on_batch(opt->ctx, epoch + 1, b + 1, batches);
-            next_batch = b + 1;
-            if (opt->stop_flag && *opt->stop_flag && b + 1 < batches) {
-                interrupted = 1;
-                break;
-            }
-        }
-        df_prefetch_stop(pf);
-        if (st != DF_OK) goto done;
-
-        if (interrupted) {
-            resume_point here = {.best_epoch = best_epoch, .best_val_loss = best_val_loss,
-                                 .wait = wait, .batch = next_batch, .loss_sum = loss_sum,
-                                 .correct = correct, .seen = seen};
-            st = save_interrupted(model, adam, &res->history, opt, epoch, &here, batches, err);
-            goto done;
-        }
-
-        df_epoch_stats es = {.epoch = epoch + 1, .epochs = opt->epochs,
-                             .loss = seen ? loss_sum / (double)seen : NAN,
-                             .accuracy = seen ? (double)correct / (double)seen : NAN,
-                             .val_loss = NAN, .val_accuracy = NAN};
-        if (NV > 0) {
-            st = df_head_predict(head, val_feats, NV, val_probs, err);
-            if (st != DF_OK) goto done;
-            es.val_loss = df_eval_cross_entropy(val_probs, val_labels, NV, C);
-            es.val_accuracy = df_eval_accuracy(val_probs, val_labels, NV, C);
-            if (es.val_loss < best_val_loss) {
-                best_val_loss = es.val_loss;
-                best_epoch = epoch + 1;
-                wait = 0;
-                es.improved = 1;
-                if (best.params) snapshot_copy(&best, head, 1);
-            } else {
-                wait++;
-            }
-        }
-        es.seconds = df_clock_seconds() - t0;
-        st = df_history_append(&res->history, (float)es.loss, (float)es.accuracy, (float)es.val_loss,
-                               (float)es.val_accuracy, adam->cfg.lr, err);
-        if (st != DF_OK) goto done;
-        res->epochs_run = epoch + 1;
-        if (opt->on_epoch) opt->on_epoch(opt->ctx, &es);
-        if (opt->early_stop_patience > 0 && NV > 0 && wait >= opt->early_stop_patience) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "%d", best_epoch);
-            notice(opt, "early stopping: restoring the weights of epoch %s", msg);
-            snapshot_copy(&best, head, 0);
+        df_epoch_sums sums = epoch == r.start_epoch ? r.rp.sums : (df_epoch_sums){0};
+        int interrupted = 0, stop = 0;
+        st = df_fit_epoch(r.model->head, r.adam, r.src, &plan, epoch, &sums, &interrupted, err);
+        if (st == DF_OK && interrupted) {
+            r.rp.sums = sums;
+            st = save_interrupted(&r, &res->history, epoch, plan.batches, err);
             break;
         }
+        if (st == DF_OK) st = run_end_epoch(&r, res, epoch, &sums, t0, &stop, err);
+        if (st != DF_OK || stop) break;
         /* A stop during an epoch's last batch takes effect here, between epochs. */
         if (opt->stop_flag && *opt->stop_flag && epoch + 1 < opt->epochs) {
-            resume_point here = {.best_epoch = best_epoch, .best_val_loss = best_val_loss,
-                                 .wait = wait};
-            st = save_interrupted(model, adam, &res->history, opt, epoch + 1, &here, batches, err);
-            goto done;
+            r.rp.sums = (df_epoch_sums){0};
+            st = save_interrupted(&r, &res->history, epoch + 1, plan.batches, err);
         }
     }
-    res->best_epoch = best_epoch;
-    res->model = model;
-    model = NULL;
-    res->val_features = val_feats;
-    val_feats = NULL;
-
-done:
-    df_image_free(&plan.scratch);
-    photo_source_free(&photos);
-    snapshot_free(&best);
-    df_train_state_free(&state);
-    df_model_destroy(model);
-    df_adam_destroy(adam);
-    free(val_feats);
-    free(val_probs);
-    free(val_labels);
-    free(cache);
-    free(feats);
-    free(class_w);
-    free(labels);
-    free(order);
-    free(batch_labels);
+    res->backbone_seconds += r.live.backbone_seconds;
+    res->backbone_images += r.live.backbone_images;
+    if (st == DF_OK) st = df_train_describe_backbone(r.model, bb, r.resize, !opt->backbone_by_reference, err);
+    if (st == DF_OK) {
+        res->best_epoch = r.rp.best_epoch;
+        res->model = r.model;
+        r.model = NULL;
+        res->val_features = r.val_feats;
+        r.val_feats = NULL;
+    } else {
+        df_history_free(&res->history);
+    }
+    run_free(&r);
     res->total_seconds = df_clock_seconds() - t_start;
-    if (st != DF_OK) df_history_free(&res->history);
     return st;
 }

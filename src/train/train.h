@@ -33,7 +33,9 @@
 #include "augment/augment.h"
 #include "backbone/backbone.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "data/dataset.h"
+#include "data/photo.h"
 #include "formats/model_file.h"
 #include "nn/head.h"
 #include "optim/adam.h"
@@ -41,6 +43,9 @@
 /* Augmentation stream key of cached variant v (live augmentation uses the
  * epoch number): df_rng_seed_for(seed, DF_STREAM_AUGMENT, photo, key). */
 #define DF_TRAIN_VARIANT_KEY(v) (1000000 + (v))
+/* Stream kind of the cached variant drawn per photo and epoch (the head
+ * search's folds draw from DF_STREAM_FOLDS instead). */
+enum { DF_TRAIN_STREAM_VARIANT = 101 };
 
 typedef struct df_epoch_stats {
     int epoch;          /* 1-based */
@@ -86,6 +91,11 @@ typedef struct df_train_options {
     void (*on_batch)(void *ctx, int epoch, int batch, int batches);
     void (*notice)(void *ctx, const char *message);
     void *ctx;
+    /* Backbone passes over the photos (feature cache, validation). */
+    df_progress progress;
+    /* 0: the model embeds the backbone's weights file (the whole
+     * classifier in one file); 1: it records the path and SHA-256 only. */
+    int backbone_by_reference;
 } df_train_options;
 
 df_train_options df_train_options_default(void);
@@ -110,21 +120,18 @@ typedef struct df_train_result {
 
 void df_train_result_free(df_train_result *r);
 
-/* Trains a head on bb's features of train (val may be NULL). class names
- * come from train; meta fields about the backbone are filled from bb (the
- * caller adds the weights' SHA-256 and path). */
+/* Trains a head on bb's features of train (val may be NULL). Class names
+ * come from train, the backbone's description and weights file from bb
+ * (df_train_describe_backbone). */
 df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *val,
                    const df_train_options *opt, df_train_result *result,
                    df_error *err) DF_MUST_CHECK;
 
-/* Loads one photo the way training and prediction see it: decoded with
- * DCT scaling, EXIF-oriented, resized to the backbone's input. */
-df_status df_train_load_photo(const df_backbone *bb, const char *path, df_resize_method resize,
-                              df_image *out, df_error *err) DF_MUST_CHECK;
-
-/* Features of a list of photos, un-augmented, in order: n * feature_dim. */
-df_status df_train_features(df_backbone *bb, const df_dataset *ds, df_resize_method resize,
-                            float **features, df_error *err) DF_MUST_CHECK;
+/* The one place a model's backbone fields are written: kind, name,
+ * source, precision, pooling, cut, preprocessing, resize and input size
+ * from bb, and its weights file embedded (embed = 1) or by reference. */
+df_status df_train_describe_backbone(df_model *model, const df_backbone *bb, df_resize_method resize, int embed,
+                                     df_error *err) DF_MUST_CHECK;
 
 /* K augmented variants of every photo of ds, the ones df_train's feature
  * cache uses with these options (variant k from augmentation stream key

@@ -8,8 +8,8 @@
  * result never depends on timing. The prepare callback runs on the worker
  * thread only.
  */
-#ifndef DF_TRAIN_PREFETCH_H
-#define DF_TRAIN_PREFETCH_H
+#ifndef DF_DATA_PREFETCH_H
+#define DF_DATA_PREFETCH_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* Double-buffered job prefetching on one worker thread (see prefetch.h). */
-#include "train/prefetch.h"
+#include "data/prefetch.h"
 
 #include <pthread.h>
 #include <stdlib.h>

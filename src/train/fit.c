@@ -1,0 +1,164 @@
+/* The fitting loop and its feature sources (see fit.h). */
+#include "train/fit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/rng.h"
+#include "data/dataset.h"
+
+int df_fit_batches(int n, int batch_size, int steps_per_epoch) {
+    int batches = df_batch_count(n, batch_size);
+    return steps_per_epoch > 0 && steps_per_epoch < batches ? steps_per_epoch : batches;
+}
+
+/* ---- cached variants ---- */
+
+static df_status cached_begin(df_feature_source *base, int epoch, const int *order, int positions, int batch_size,
+                              int b0, df_error *err) {
+    df_cached_source *s = (df_cached_source *)base;
+    s->order = order;
+    s->pos = b0 * batch_size;
+    df_rng_seed_for(&s->pick, s->seed, s->kind, s->id, (uint64_t)epoch);
+    /* A resumed epoch replays the draws of the batches already done. */
+    for (int k = 0; k < s->pos && k < positions; k++) (void)df_rng_below(&s->pick, (uint32_t)s->K);
+    (void)err;
+    return DF_OK;
+}
+
+static df_status cached_next(df_feature_source *base, int n, float *feats, int *labels, df_error *err) {
+    df_cached_source *s = (df_cached_source *)base;
+    const size_t F = base->feature_dim;
+    for (int k = 0; k < n; k++) {
+        int j = s->order[s->pos++];
+        int i = s->items ? s->items[j] : j;
+        int v = (int)df_rng_below(&s->pick, (uint32_t)s->K);
+        memcpy(feats + (size_t)k * F, s->variants + ((size_t)v * (size_t)s->n_photos + (size_t)i) * F,
+               F * sizeof(float));
+        labels[k] = s->labels[i];
+    }
+    (void)err;
+    return DF_OK;
+}
+
+static void cached_end(df_feature_source *base) { (void)base; }
+
+void df_cached_source_init(df_cached_source *s, const float *variants, int K, int n_photos, size_t F,
+                           const int *items, int count, const int *labels, uint64_t seed, uint64_t kind,
+                           uint64_t id) {
+    memset(s, 0, sizeof *s);
+    s->base = (df_feature_source){.count = count, .feature_dim = F, .begin_epoch = cached_begin,
+                                  .next_batch = cached_next, .end_epoch = cached_end};
+    s->variants = variants;
+    s->K = K;
+    s->n_photos = n_photos;
+    s->items = items;
+    s->labels = labels;
+    s->seed = seed;
+    s->kind = kind;
+    s->id = id;
+}
+
+/* ---- live augmentation ---- */
+
+static df_status live_begin(df_feature_source *base, int epoch, const int *order, int positions, int batch_size,
+                            int b0, df_error *err) {
+    df_live_source *s = (df_live_source *)base;
+    s->order = order;
+    s->pos = b0 * batch_size;
+    if (batch_size > df_backbone_max_batch(s->bb))
+        return df_error_set(err, DF_ERR_INTERNAL, "batch of %d photos for a backbone shaped for %d", batch_size,
+                            df_backbone_max_batch(s->bb));
+    df_photo_pass pass = {.order = order + s->pos, .count = positions - s->pos, .batch = batch_size,
+                          .augment = s->aug, .seed = s->seed, .aug_key = (uint64_t)epoch};
+    return df_photo_stream_start(s->photos, &pass, &s->stream, err);
+}
+
+static df_status live_next(df_feature_source *base, int n, float *feats, int *labels, df_error *err) {
+    df_live_source *s = (df_live_source *)base;
+    const float *in;
+    int got;
+    df_status st = df_photo_stream_next(s->stream, &in, &got, err);
+    if (st != DF_OK) return st;
+    if (got != n) return df_error_set(err, DF_ERR_INTERNAL, "prefetched %d photos, the batch has %d", got, n);
+    double t0 = df_clock_seconds();
+    st = df_backbone_run(s->bb, in, n, feats, err);
+    s->backbone_seconds += df_clock_seconds() - t0;
+    s->backbone_images += n;
+    const df_dataset *ds = df_photo_source_dataset(s->photos);
+    for (int k = 0; k < n; k++) labels[k] = ds->items[s->order[s->pos + k]].label;
+    s->pos += n;
+    return st;
+}
+
+static void live_end(df_feature_source *base) {
+    df_live_source *s = (df_live_source *)base;
+    df_photo_stream_stop(s->stream);
+    s->stream = NULL;
+}
+
+void df_live_source_init(df_live_source *s, df_backbone *bb, df_photo_source *ps, const df_augment_config *aug,
+                         uint64_t seed) {
+    memset(s, 0, sizeof *s);
+    s->base = (df_feature_source){.count = df_photo_source_dataset(ps)->count,
+                                  .feature_dim = df_backbone_feature_dim(bb), .begin_epoch = live_begin,
+                                  .next_batch = live_next, .end_epoch = live_end};
+    s->bb = bb;
+    s->photos = ps;
+    s->aug = aug;
+    s->seed = seed;
+}
+
+/* ---- the epoch ---- */
+
+df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, const df_fit_plan *plan, int epoch,
+                       df_epoch_sums *sums, int *interrupted, df_error *err) {
+    *interrupted = 0;
+    const int N = src->count, B = plan->batch_size;
+    const size_t F = src->feature_dim;
+    const df_head_config *hc = df_head_get_config(head);
+    /* BatchNorm cannot normalise a batch of one (zero variance): such a
+     * trailing batch is left out of the epoch's updates. */
+    const int skip_single = hc->kind == DF_HEAD_MLP && hc->batchnorm;
+    int positions = plan->batches * B < N ? plan->batches * B : N;
+    int *order = malloc(sizeof(int) * (size_t)(N ? N : 1));
+    int *labels = malloc(sizeof(int) * (size_t)B);
+    float *feats = malloc(sizeof(float) * (size_t)B * F);
+    if (!order || !labels || !feats) {
+        free(order);
+        free(labels);
+        free(feats);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch of %d features", B);
+    }
+    df_epoch_order(N, plan->seed, epoch, order);
+    df_status st = src->begin_epoch(src, epoch, order, positions, B, sums->next_batch, err);
+    for (int b = sums->next_batch; st == DF_OK && b < plan->batches; b++) {
+        int n = positions - b * B < B ? positions - b * B : B;
+        st = src->next_batch(src, n, feats, labels, err);
+        if (st != DF_OK) break;
+        sums->next_batch = b + 1;
+        if (n < 2 && skip_single) continue;
+        df_rng drop;
+        df_rng_seed_for(&drop, plan->seed, DF_STREAM_DROPOUT, (uint64_t)epoch, (uint64_t)b);
+        double loss = 0.0;
+        int correct = 0;
+        double t0 = df_clock_seconds();
+        st = df_head_train_step(head, feats, labels, n, plan->class_weights, adam, &drop, &loss, &correct, err);
+        if (plan->head_seconds) *plan->head_seconds += df_clock_seconds() - t0;
+        if (st != DF_OK) break;
+        sums->loss_sum += loss * n;
+        sums->correct += correct;
+        sums->seen += n;
+        if (plan->on_batch) plan->on_batch(plan->ctx, epoch + 1, b + 1, plan->batches);
+        if (plan->stop_flag && *plan->stop_flag && b + 1 < plan->batches) {
+            *interrupted = 1;
+            break;
+        }
+    }
+    src->end_epoch(src);
+    free(order);
+    free(labels);
+    free(feats);
+    return st;
+}

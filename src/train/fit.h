@@ -1,0 +1,115 @@
+/*
+ * The one fitting loop: an epoch of head updates over a feature source.
+ * df_train and the k-fold head search (model_select.c) both run it, so the
+ * epoch order, the variant draws, the BatchNorm batch-of-one rule and the
+ * dropout stream are written once.
+ *
+ * An epoch (Keras' fit, SPEC 1-4):
+ *   order   = df_epoch_order(count, seed, epoch): a seeded permutation
+ *   batches = contiguous slices of it, the last one partial; plan->batches
+ *             of them (steps_per_epoch may make that fewer than cover it)
+ *   batch b = the source's features for its photos, then one head step
+ *             (forward, backward, Adam) with dropout stream (seed, b, epoch)
+ *
+ * Feature sources:
+ *   cached - each photo's K augmented variants were computed once; each
+ *            epoch draws one per photo from stream (seed, id, epoch)
+ *   live   - photos are augmented (stream key = epoch) on the prefetch
+ *            thread and run through the backbone batch by batch
+ */
+#ifndef DF_TRAIN_FIT_H
+#define DF_TRAIN_FIT_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "backbone/backbone.h"
+#include "core/error.h"
+#include "data/photo.h"
+#include "nn/head.h"
+#include "optim/adam.h"
+
+typedef struct df_feature_source df_feature_source;
+
+struct df_feature_source {
+    int count;           /* photos served: source indices 0..count-1 */
+    size_t feature_dim;
+    /* The epoch's positions order[0..positions) (source indices), batches
+     * of batch_size from batch b0 on. */
+    df_status (*begin_epoch)(df_feature_source *s, int epoch, const int *order, int positions, int batch_size,
+                             int b0, df_error *err);
+    /* The next batch: n feature rows into feats, their labels into labels. */
+    df_status (*next_batch)(df_feature_source *s, int n, float *feats, int *labels, df_error *err);
+    void (*end_epoch)(df_feature_source *s);
+};
+
+/* Cached variants: K x n_photos x F floats (variant-major), borrowed.
+ * items maps source index -> photo (NULL = identity, count = n_photos);
+ * labels are per photo. The variant of each position is drawn from
+ * df_rng_seed_for(seed, kind, id, epoch). */
+typedef struct df_cached_source {
+    df_feature_source base;
+    const float *variants;
+    int K, n_photos;
+    const int *items, *labels;
+    uint64_t seed, kind, id;
+    /* per epoch */
+    const int *order;
+    int pos;
+    df_rng pick;
+} df_cached_source;
+
+void df_cached_source_init(df_cached_source *s, const float *variants, int K, int n_photos, size_t F,
+                           const int *items, int count, const int *labels, uint64_t seed, uint64_t kind,
+                           uint64_t id);
+
+/* Live augmentation: photos from ps (borrowed), augmented with aug (NULL =
+ * plain) and run through bb batch by batch; labels are ps's data set's.
+ * batch_size must not exceed df_backbone_max_batch(bb). */
+typedef struct df_live_source {
+    df_feature_source base;
+    df_backbone *bb;
+    df_photo_source *photos;
+    const df_augment_config *aug;
+    uint64_t seed;
+    /* per epoch */
+    const int *order;
+    int pos;
+    df_photo_stream *stream;
+    /* accounting, accumulated */
+    double backbone_seconds;
+    long backbone_images;
+} df_live_source;
+
+void df_live_source_init(df_live_source *s, df_backbone *bb, df_photo_source *ps, const df_augment_config *aug,
+                         uint64_t seed);
+
+typedef struct df_fit_plan {
+    int batch_size;
+    int batches;                  /* per epoch */
+    uint64_t seed;
+    const float *class_weights;   /* NULL = unweighted */
+    double *head_seconds;         /* accumulates time in head steps; may be NULL */
+    volatile sig_atomic_t *stop_flag; /* NULL = never interrupted */
+    void (*on_batch)(void *ctx, int epoch, int batch, int batches); /* 1-based, may be NULL */
+    void *ctx;
+} df_fit_plan;
+
+/* Batches per epoch for n photos: all of them, or steps_per_epoch when
+ * that is smaller (and > 0). */
+int df_fit_batches(int n, int batch_size, int steps_per_epoch);
+
+/* The running sums of an epoch; a resumed epoch starts from saved ones. */
+typedef struct df_epoch_sums {
+    int next_batch;      /* first batch to run / the one after the last run */
+    double loss_sum;     /* sum over photos of the batch loss */
+    long correct, seen;
+} df_epoch_sums;
+
+/* Runs batches sums->next_batch .. plan->batches - 1 of epoch (0-based).
+ * When *plan->stop_flag is set after a batch that is not the epoch's last,
+ * stops there with *interrupted = 1 (sums say where). */
+df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, const df_fit_plan *plan, int epoch,
+                       df_epoch_sums *sums, int *interrupted, df_error *err) DF_MUST_CHECK;
+
+#endif
