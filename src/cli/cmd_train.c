@@ -15,6 +15,7 @@
 #include "data/text.h"
 #include "eval/evaluation.h"
 #include "train/train.h"
+#include "train/trust.h"
 
 static const char *USAGE =
     "usage: deepfashion train --data DIR --backbone vgg16|tflite --weights FILE --out MODEL [options]\n"
@@ -44,6 +45,8 @@ static const char *USAGE =
     "                        or auto: choose head, L2 and learning rate by k-fold\n"
     "                        cross-validation on the training photos\n"
     "  --folds K             folds for --head auto (default 5)\n"
+    "  --unknown-rate R      fraction of held-out training photos the unknown detector\n"
+    "                        rejects (default 0.05; the threshold predict uses)\n"
     "  --units N             mlp hidden units (1024)\n"
     "  --no-batchnorm        mlp without BatchNormalization\n"
     "  --dropout P           mlp dropout (0.25)\n"
@@ -124,13 +127,27 @@ static void print_search(const df_head_search_result *s, int photos, const progr
                 c == s->best ? "  <- chosen" : "");
 }
 
+/* The unknown detector and the temperature (train/trust.h), stored in the model. */
+static df_status fit_trust(df_backbone *bb, const df_dataset *train, const df_train_options *opt,
+                           const df_trust_options *to, df_model *model, const progress *p, df_error *err) {
+    df_trust_report r;
+    df_status st = df_trust_fit(bb, train, opt, to, model, &r, err);
+    if (st != DF_OK || p->quiet) return st;
+    fprintf(stderr, "deepfashion: calibration: temperature %.3f (%d-fold out-of-fold predictions of the %d training "
+                    "photos: accuracy %.4f, ECE %.4f -> %.4f); unknown threshold %.4f (rejects %.0f%% of the "
+                    "training photos held out one at a time); %.1fs\n",
+            (double)r.temperature, to->folds < train->count ? to->folds : train->count, train->count, r.oof_accuracy,
+            r.oof_ece_before, r.oof_ece_after, (double)r.unknown_threshold, 100.0 * to->unknown_rate, r.seconds);
+    return DF_OK;
+}
+
 enum {
     OPT_DATA = 256, OPT_VAL, OPT_VAL_SPLIT, OPT_BACKBONE, OPT_WEIGHTS, OPT_OUT, OPT_PRECISION,
     OPT_PREPROCESS, OPT_POOL, OPT_RESIZE, OPT_RECIPE, OPT_HEAD, OPT_UNITS, OPT_NO_BN, OPT_DROPOUT,
     OPT_L2, OPT_LR, OPT_WD, OPT_EPOCHS, OPT_BATCH, OPT_STEPS, OPT_CLASS_WEIGHT, OPT_EARLY,
     OPT_NO_AUG, OPT_SHIFT, OPT_SHEAR, OPT_ZOOM, OPT_ROTATION, OPT_NO_FLIPS, OPT_CACHE, OPT_SEED,
     OPT_HISTORY, OPT_REPORT, OPT_CHECKPOINT, OPT_RESUME, OPT_QUIET, OPT_HELP, OPT_CUT, OPT_FLIP, OPT_IMAGE_CACHE,
-    OPT_FOLDS
+    OPT_FOLDS, OPT_UNKNOWN_RATE
 };
 
 static const char *flag_name(const struct option *opts, int val) {
@@ -169,6 +186,7 @@ int df_cmd_train(int argc, char **argv) {
         {"report", required_argument, 0, OPT_REPORT}, {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
         {"resume", required_argument, 0, OPT_RESUME}, {"quiet", no_argument, 0, OPT_QUIET},
         {"cut", required_argument, 0, OPT_CUT}, {"folds", required_argument, 0, OPT_FOLDS},
+        {"unknown-rate", required_argument, 0, OPT_UNKNOWN_RATE},
         {"help", no_argument, 0, OPT_HELP}, {0, 0, 0, 0}};
     flag_set f;
     memset(&f, 0, sizeof f);
@@ -202,6 +220,8 @@ int df_cmd_train(int argc, char **argv) {
     df_evaluation ev = {0};
     int *val_labels = NULL;
     int head_auto = 0, folds = 5;
+    df_trust_options trust = df_trust_options_default();
+    float *trust_variants = NULL;
     df_head_search_result search = {0};
 
     /* Data: DIR (with train/ and validation/ inside, or class folders). */
@@ -305,6 +325,9 @@ int df_cmd_train(int argc, char **argv) {
             goto out;
         }
         INT_FLAG(OPT_FOLDS, 2, 20, folds);
+        double rate = trust.unknown_rate;
+        FLOAT_FLAG(OPT_UNKNOWN_RATE, 0.0, 0.5, rate);
+        trust.unknown_rate = (float)rate;
         INT_FLAG(OPT_UNITS, 1, 65536, opt.head.units);
         if (SET(OPT_NO_BN)) opt.head.batchnorm = 0;
         FLOAT_FLAG(OPT_DROPOUT, 0.0, 0.95, opt.head.dropout);
@@ -437,7 +460,15 @@ int df_cmd_train(int argc, char **argv) {
             if (search.variants == opt.feature_cache) opt.feature_variants = search.train_variants;
         }
     }
+    /* The feature cache's variants computed here, so that the unknown
+     * detector and the calibration reuse them (df_train would compute the
+     * same ones itself). */
+    if (st == DF_OK && !opt.feature_variants && opt.feature_cache > 0 && opt.augment) {
+        st = df_train_feature_variants(bb, train, &opt, opt.feature_cache, &trust_variants, NULL, &err);
+        opt.feature_variants = trust_variants;
+    }
     if (st == DF_OK) st = df_train(bb, train, val, &opt, &res, &err);
+    if (st == DF_OK) st = fit_trust(bb, train, &opt, &trust, res.model, &prog, &err);
     sigaction(SIGINT, &old_sa, NULL);
     if (st != DF_OK) {
         free(ckpt);
@@ -492,6 +523,7 @@ int df_cmd_train(int argc, char **argv) {
 out:
     if (rc == DF_EXIT_FAIL) df_cli_fail(&err);
     df_head_search_result_free(&search);
+    free(trust_variants);
     df_evaluation_free(&ev);
     free(val_labels);
     free(json);
