@@ -20,7 +20,11 @@ static df_status cached_begin(df_feature_source *base, int epoch, const int *ord
     df_cached_source *s = (df_cached_source *)base;
     s->order = order;
     s->pos = b0 * batch_size;
-    df_rng_seed_for(&s->pick, s->seed, s->kind, s->id, (uint64_t)epoch);
+    /* Training's stream is keyed (epoch, id), the folds' (id, epoch): each
+     * as it was before the two loops were merged, so seeds give the same
+     * runs as before. */
+    if (s->epoch_first) df_rng_seed_for(&s->pick, s->seed, s->kind, (uint64_t)epoch, s->id);
+    else df_rng_seed_for(&s->pick, s->seed, s->kind, s->id, (uint64_t)epoch);
     /* A resumed epoch replays the draws of the batches already done. */
     for (int k = 0; k < s->pos && k < positions; k++) (void)df_rng_below(&s->pick, (uint32_t)s->K);
     (void)err;
@@ -46,7 +50,7 @@ static void cached_end(df_feature_source *base) { (void)base; }
 
 void df_cached_source_init(df_cached_source *s, const float *variants, int K, int n_photos, size_t F,
                            const int *items, int count, const int *labels, uint64_t seed, uint64_t kind,
-                           uint64_t id) {
+                           uint64_t id, int epoch_first) {
     memset(s, 0, sizeof *s);
     s->base = (df_feature_source){.count = count, .feature_dim = F, .begin_epoch = cached_begin,
                                   .next_batch = cached_next, .end_epoch = cached_end};
@@ -58,6 +62,7 @@ void df_cached_source_init(df_cached_source *s, const float *variants, int K, in
     s->seed = seed;
     s->kind = kind;
     s->id = id;
+    s->epoch_first = epoch_first;
 }
 
 /* ---- live augmentation ---- */

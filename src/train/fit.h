@@ -46,13 +46,15 @@ struct df_feature_source {
 /* Cached variants: K x n_photos x F floats (variant-major), borrowed.
  * items maps source index -> photo (NULL = identity, count = n_photos);
  * labels are per photo. The variant of each position is drawn from
- * df_rng_seed_for(seed, kind, id, epoch). */
+ * df_rng_seed_for(seed, kind, id, epoch), or (seed, kind, epoch, id) with
+ * epoch_first. */
 typedef struct df_cached_source {
     df_feature_source base;
     const float *variants;
     int K, n_photos;
     const int *items, *labels;
     uint64_t seed, kind, id;
+    int epoch_first;
     /* per epoch */
     const int *order;
     int pos;
@@ -61,7 +63,7 @@ typedef struct df_cached_source {
 
 void df_cached_source_init(df_cached_source *s, const float *variants, int K, int n_photos, size_t F,
                            const int *items, int count, const int *labels, uint64_t seed, uint64_t kind,
-                           uint64_t id);
+                           uint64_t id, int epoch_first);
 
 /* Live augmentation: photos from ps (borrowed), augmented with aug (NULL =
  * plain) and run through bb batch by batch; labels are ps's data set's.

@@ -102,7 +102,7 @@ static df_status fit_fold(const float *variants, int K, const int *labels, int N
     }
     df_cached_source src;
     df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, DF_STREAM_FOLDS,
-                          ((uint64_t)1 << 32) + (uint64_t)fold);
+                          ((uint64_t)1 << 32) + (uint64_t)fold, 0);
     df_fit_plan plan = {.batch_size = o->batch_size, .batches = df_fit_batches(n_train, o->batch_size, o->steps_per_epoch),
                         .seed = o->seed, .class_weights = class_w};
     for (int e = 0; st == DF_OK && e < o->epochs; e++) {

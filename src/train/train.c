@@ -315,7 +315,7 @@ static df_status run_data(run *r, df_train_result *res, df_error *err) {
             variants = r->cache;
         }
         df_cached_source_init(&r->cached, variants, K, N, F, NULL, N, r->labels, opt->seed,
-                              DF_TRAIN_STREAM_VARIANT, 0);
+                              DF_TRAIN_STREAM_VARIANT, 0, 1);
         r->src = &r->cached.base;
         return st;
     }
