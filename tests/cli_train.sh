@@ -47,7 +47,7 @@ $PY - "$T/pred.json" <<'PYEOF'
 import json, sys
 for line in open(sys.argv[1]):
     d = json.loads(line)
-    assert set(d) == {"path", "class", "probabilities"}
+    assert set(d) == {"path", "class", "probabilities", "unknown", "unknown_score"}
     assert abs(sum(d["probabilities"].values()) - 1) < 1e-3
     assert d["class"] == max(d["probabilities"], key=d["probabilities"].get)
 PYEOF

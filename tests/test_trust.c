@@ -4,7 +4,10 @@
  * reference, temperature scaling (the fitted T minimises the NLL on a grid,
  * T > 1 for overconfident logits), the ECE against a hand computation, the
  * head's class gradient against central finite differences (MLP with BN and
- * standardisation, and LINEAR), and the model file round trip of the
+ * standardisation, and LINEAR), Grad-CAM's map gradient against finite
+ * differences of the class score with respect to every feature-map value
+ * (pooled and flattened heads), the class activation map against a hand
+ * computation, the overlay's size, and the model file round trip of the
  * detector and temperature (an older file without them still loads).
  */
 #include <setjmp.h>
@@ -22,6 +25,7 @@
 #include "eval/unknown.h"
 #include "formats/model_file.h"
 #include "nn/head.h"
+#include "report/gradcam.h"
 #include "support/test_support.h"
 
 #define ASSERT_OK(call)                                                            \
@@ -244,6 +248,95 @@ static void test_head_class_gradient(void **state) {
     df_head_destroy(h);
 }
 
+
+/* The class logit of a map through the head: GAP (pooled) or flatten. */
+static float map_score(const df_head *h, const float *map, int H, int W, int K, int pooled, int cls) {
+    float f[64], z[8];
+    df_error err;
+    const float *in = map;
+    if (pooled) {
+        for (int k = 0; k < K; k++) {
+            double s = 0.0;
+            for (int p = 0; p < H * W; p++) s += map[p * K + k];
+            f[k] = (float)(s / (H * W));
+        }
+        in = f;
+    }
+    ASSERT_OK(df_head_logits(h, in, 1, z, &err));
+    return z[cls];
+}
+
+static void check_gradcam(int pooled) {
+    enum { H = 3, W = 2, K = 4, C = 3 };
+    const int D = pooled ? K : H * W * K;
+    df_error err;
+    df_head_config cfg = df_head_config_default();
+    cfg.units = 6;
+    df_head *h;
+    ASSERT_OK(df_head_create(&cfg, D, C, 9, &h, &err));
+    fill_uniform(df_head_params(h), df_head_num_params(h), 10, -0.5f, 0.5f);
+    fill_uniform(df_head_bn_moving_var(h), 6, 11, 0.5f, 2.0f);
+    float map[H * W * K], grad[H * W * K];
+    fill_uniform(map, H * W * K, 12, 0.0f, 2.0f);
+    for (int cls = 0; cls < C; cls++) {
+        ASSERT_OK(df_gradcam_map_gradient(h, map, H, W, K, pooled, cls, grad, &err));
+        for (int j = 0; j < H * W * K; j++) {
+            const float eps = 1e-2f;
+            float keep = map[j];
+            map[j] = keep + eps;
+            double up = map_score(h, map, H, W, K, pooled, cls);
+            map[j] = keep - eps;
+            double down = map_score(h, map, H, W, K, pooled, cls);
+            map[j] = keep;
+            double fd = (up - down) / (2.0 * eps);
+            if (fabs(fd - grad[j]) > 2e-3 * (1.0 + fabs(fd)))
+                fail_msg("%s class %d map value %d: analytic %g, finite differences %g", pooled ? "pooled" : "flat",
+                         cls, j, (double)grad[j], fd);
+        }
+    }
+    /* A head that does not fit the map is an error. */
+    assert_int_equal(df_gradcam_map_gradient(h, map, H, W, K + 1, pooled, 0, grad, &err), DF_ERR_SHAPE);
+    df_head_destroy(h);
+}
+
+static void test_gradcam_gradient(void **state) {
+    (void)state;
+    check_gradcam(1);
+    check_gradcam(0);
+}
+
+static void test_gradcam_cam_and_overlay(void **state) {
+    (void)state;
+    /* 1 x 2 map, 2 channels. grad: channel 0 mean 1, channel 1 mean -1
+     * (alpha = mean over the 2 positions). cam = relu(a0 A0 + a1 A1):
+     * position 0: 1*3 - 1*1 = 2; position 1: 1*1 - 1*2 = -1 -> 0; then /2. */
+    const float map[4] = {3, 1, 1, 2};
+    const float grad[4] = {1, -1, 1, -1};
+    float cam[2];
+    df_gradcam_cam(map, grad, 1, 2, 2, cam);
+    assert_float_equal(cam[0], 1.0f, 1e-6f);
+    assert_float_equal(cam[1], 0.0f, 0.0f);
+    /* Nothing for the class: all zero, no division by zero. */
+    const float neg[4] = {-1, -1, -1, -1};
+    df_gradcam_cam(map, neg, 1, 2, 2, cam);
+    assert_true(cam[0] == 0.0f && cam[1] == 0.0f);
+    /* The overlay has the photo's size, whatever the map's. */
+    df_image img, out;
+    df_error err;
+    ASSERT_OK(df_image_alloc(&img, 37, 91, &err));
+    memset(img.pixels, 128, (size_t)37 * 91 * 3);
+    const float c2[2] = {1.0f, 0.0f};
+    ASSERT_OK(df_gradcam_overlay(&img, c2, 1, 2, &out, &err));
+    assert_int_equal(out.width, 37);
+    assert_int_equal(out.height, 91);
+    /* Left edge hot (red over grey), right edge cold (blue over grey). */
+    const uint8_t *l = out.pixels + (size_t)45 * 37 * 3, *r = l + 36 * 3;
+    assert_true(l[0] > l[2]);
+    assert_true(r[2] > r[0]);
+    df_image_free(&img);
+    df_image_free(&out);
+}
+
 static void test_model_round_trip(void **state) {
     (void)state;
     static const char *const NAMES[3] = {"bottoms", "shoes", "tops"};
@@ -304,6 +397,8 @@ int main(void) {
         cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_ece_by_hand),
         cmocka_unit_test(test_head_class_gradient),
+        cmocka_unit_test(test_gradcam_gradient),
+        cmocka_unit_test(test_gradcam_cam_and_overlay),
         cmocka_unit_test(test_model_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,7 +47,8 @@ static const char *USAGE =
     "  --precision P       auto, fp32 or bf16 (default: as the model was trained)\n"
     "  --quiet             no progress bar, no skipped-file lines\n"
     "\n"
-    "A progress bar is shown on stderr when a run takes longer than a second.\n"
+    "A progress bar is shown when stderr is a terminal and the run takes longer\n"
+    "than a second.\n"
     "Exit status 1 if any photo could not be read (the others are still done),\n"
     "2 for a usage error.\n";
 
@@ -91,8 +92,16 @@ static int collect(char **args, int n, const predict_opts *o, char ***paths_out,
             }
             paths = p;
         }
-        for (int k = 0; k < add; k++) paths[np++] = strdup(ds ? ds->items[k].path : args[i]);
+        int oom = 0;
+        for (int k = 0; k < add && !oom; k++)
+            if ((paths[np] = strdup(ds ? ds->items[k].path : args[i]))) np++;
+            else oom = 1;
         df_dataset_free(ds);
+        if (oom) {
+            fprintf(stderr, "deepfashion: out of memory\n");
+            rc = DF_EXIT_FAIL;
+            break;
+        }
     }
     *paths_out = paths;
     *count = np;
@@ -114,23 +123,21 @@ static void csv_field(FILE *f, const char *s) {
 }
 
 typedef struct progress {
-    int on;         /* 0 with --quiet */
-    int tty;
-    double start, last;
+    int on;         /* stderr is a terminal and no --quiet */
+    double start;
     int shown;
 } progress;
 
+/* "\rpredict: 120/500 photos, 35.2 photos/s, 11 s left", once the run has
+ * taken a second; the line is ended when the last photo is done. */
 static void progress_update(progress *p, int done, int total) {
     if (!p->on || total < 2) return;
-    double now = df_clock_seconds(), el = now - p->start;
-    if (el < 1.0 && done < total) return;
-    if (!p->tty && now - p->last < 5.0 && done < total) return;
-    if (!p->shown && done == total && el < 1.0) return;
-    p->last = now;
+    double el = df_clock_seconds() - p->start;
+    if (el < 1.0 && !(p->shown && done == total)) return;
     p->shown = 1;
     double rate = done / (el > 1e-9 ? el : 1e-9);
-    fprintf(stderr, "%spredict: %d/%d photos, %.1f photos/s, %.0f s left%s", p->tty ? "\r" : "", done, total,
-            rate, rate > 0 ? (total - done) / rate : 0.0, p->tty && done < total ? "\033[K" : "\n");
+    fprintf(stderr, "\rpredict: %d/%d photos, %.1f photos/s, %.0f s left\033[K%s", done, total, rate,
+            (total - done) / rate, done == total ? "\n" : "");
     fflush(stderr);
 }
 
@@ -297,7 +304,9 @@ static int run(const predict_opts *o, char **paths, int n) {
         fputc('\n', r.csv);
     }
     rc = DF_EXIT_OK;
-    progress pg = {.on = !o->quiet, .tty = isatty(2), .start = df_clock_seconds()};
+    /* A bar for people watching: only on a terminal (a log or a pipe gets
+     * the results and the errors, nothing else). */
+    progress pg = {.on = !o->quiet && isatty(2), .start = df_clock_seconds()};
     for (int i = 0; i < n; i++) {
         if (predict_one(&r, paths[i]) != DF_EXIT_OK) rc = DF_EXIT_FAIL;
         progress_update(&pg, i + 1, n);
@@ -323,12 +332,6 @@ int df_cmd_predict(int argc, char **argv) {
     char **paths = NULL;
     int n = 0;
     rc = collect(argv + optind, argc - optind, &o, &paths, &n);
-    for (int i = 0; i < n; i++)
-        if (!paths[i]) {
-            fprintf(stderr, "deepfashion: out of memory\n");
-            rc = DF_EXIT_FAIL;
-            n = i;
-        }
     if (n > 0 || rc == DF_EXIT_OK) {
         int rr = run(&o, paths, n);
         if (rr != DF_EXIT_OK) rc = rr;
