@@ -14,7 +14,8 @@
 #include "data/photo.h"
 
 struct df_explainer {
-    const df_classifier *clf;  /* borrowed */
+    const df_model *model;     /* borrowed */
+    df_resize_method resize;
     df_backbone *bb;           /* owned: stops at the map */
     int h, w, k, pooled;
     float *input, *map, *grad, *cam;
@@ -46,19 +47,20 @@ static void cut_at_map(df_backbone_options *bo, void *ctx) {
     bo->autotune = 0;
 }
 
-df_status df_explainer_create(const char *model_path, const df_classifier *clf, const df_classifier_options *opt,
+df_status df_explainer_create(const char *model_path, const df_model *model, const df_classifier_options *opt,
                               df_explainer **out, df_error *err) {
     *out = NULL;
-    const df_model_meta *m = &clf->model->meta;
+    const df_model_meta *m = &model->meta;
     if (!strcmp(m->backbone_kind, "tflite") && m->cut_tensor[0])
         return df_error_set(err, DF_ERR_UNSUPPORTED,
                             "--explain: %s is cut at tensor '%s'; Grad-CAM needs the default pooled feature",
                             model_path, m->cut_tensor);
     df_explainer *ex = calloc(1, sizeof *ex);
     if (!ex) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    ex->clf = clf;
-    df_status st = df_classifier_backbone_open(model_path, clf->model, opt, cut_at_map, (void *)m->backbone_kind,
-                                               &ex->bb, err);
+    ex->model = model;
+    df_status st = df_resize_method_parse(m->resize_method, &ex->resize, err);
+    if (st == DF_OK)
+        st = df_classifier_backbone_open(model_path, model, opt, cut_at_map, (void *)m->backbone_kind, &ex->bb, err);
     if (st != DF_OK) goto fail;
     /* Square maps (7x7 for 224x224 inputs); K is the pooled feature's
      * length, or VGG16's 512 channels when the head takes the whole map. */
@@ -87,19 +89,19 @@ fail:
     return st;
 }
 
-/* The photo upright at its own aspect ratio, longer side <= DF_EXPLAIN_MAX_SIDE. */
-static df_status load_display(const char *path, df_image *out, df_error *err) {
+/* The photo upright at its own aspect ratio, longer side <= max_side. */
+static df_status load_display(const char *path, int max_side, df_image *out, df_error *err) {
     df_image_load_options lo = df_image_load_options_default();
-    lo.min_width = lo.min_height = DF_EXPLAIN_MAX_SIDE / 2;
+    lo.min_width = lo.min_height = max_side / 2;
     df_image full = {0};
     df_status st = df_image_load(path, &lo, &full, err);
     if (st != DF_OK) return st;
     int side = full.width > full.height ? full.width : full.height;
-    if (side <= DF_EXPLAIN_MAX_SIDE) {
+    if (side <= max_side) {
         *out = full;
         return DF_OK;
     }
-    double s = (double)DF_EXPLAIN_MAX_SIDE / side;
+    double s = (double)max_side / side;
     int w = (int)(full.width * s + 0.5), h = (int)(full.height * s + 0.5);
     st = df_image_resize(&full, w < 1 ? 1 : w, h < 1 ? 1 : h, DF_RESIZE_AREA, out, err);
     df_image_free(&full);
@@ -134,24 +136,30 @@ static df_status write_overlay(const df_image *ov, const char *path, const char 
     return st;
 }
 
-df_status df_explain_photo(df_explainer *ex, const char *path, int cls, const char *dir, char **written,
-                           df_error *err) {
-    if (written) *written = NULL;
-    df_image in = {0}, shown = {0}, ov = {0};
-    df_status st = df_photo_load(ex->bb, path, ex->clf->resize, &in, err);
+df_status df_explain_overlay(df_explainer *ex, const char *path, int cls, int max_side, df_image *out,
+                             df_error *err) {
+    df_image in = {0}, shown = {0};
+    df_status st = df_photo_load(ex->bb, path, ex->resize, &in, err);
     if (st == DF_OK) st = df_backbone_preprocess(ex->bb, &in, ex->input, err);
     if (st == DF_OK) st = df_backbone_run(ex->bb, ex->input, 1, ex->map, err);
     if (st == DF_OK)
-        st = df_gradcam_map_gradient(ex->clf->model->head, ex->map, ex->h, ex->w, ex->k, ex->pooled, cls,
-                                     ex->grad, err);
+        st = df_gradcam_map_gradient(ex->model->head, ex->map, ex->h, ex->w, ex->k, ex->pooled, cls, ex->grad, err);
     if (st == DF_OK) {
         df_gradcam_cam(ex->map, ex->grad, ex->h, ex->w, ex->k, ex->cam);
-        st = load_display(path, &shown, err);
+        st = load_display(path, max_side, &shown, err);
     }
-    if (st == DF_OK) st = df_gradcam_overlay(&shown, ex->cam, ex->h, ex->w, &ov, err);
-    if (st == DF_OK) st = write_overlay(&ov, path, dir, written, err);
+    if (st == DF_OK) st = df_gradcam_overlay(&shown, ex->cam, ex->h, ex->w, out, err);
     df_image_free(&in);
     df_image_free(&shown);
+    return st;
+}
+
+df_status df_explain_photo(df_explainer *ex, const char *path, int cls, const char *dir, char **written,
+                           df_error *err) {
+    if (written) *written = NULL;
+    df_image ov = {0};
+    df_status st = df_explain_overlay(ex, path, cls, DF_EXPLAIN_MAX_SIDE, &ov, err);
+    if (st == DF_OK) st = write_overlay(&ov, path, dir, written, err);
     df_image_free(&ov);
     return st;
 }

@@ -18,15 +18,20 @@ enum { DF_EXPLAIN_MAX_SIDE = 640 };
 
 typedef struct df_explainer df_explainer;
 
-/* clf is borrowed and must outlive the explainer; opt as clf was opened
- * with (the backbone comes from the same place). Models cut at a custom
- * TFLite tensor are refused (DF_ERR_UNSUPPORTED). */
-df_status df_explainer_create(const char *model_path, const df_classifier *clf, const df_classifier_options *opt,
+/* model is borrowed and must outlive the explainer; opt as the model's
+ * classifier was opened with (the backbone comes from the same place; may
+ * be NULL). Models cut at a custom TFLite tensor are refused
+ * (DF_ERR_UNSUPPORTED). */
+df_status df_explainer_create(const char *model_path, const df_model *model, const df_classifier_options *opt,
                               df_explainer **out, df_error *err) DF_MUST_CHECK;
 void df_explainer_destroy(df_explainer *ex);
 
 /* The map's size (H, W, K). */
 void df_explainer_map_size(const df_explainer *ex, int *h, int *w, int *k);
+
+/* The overlay itself (out allocated), the longer side at most max_side. */
+df_status df_explain_overlay(df_explainer *ex, const char *path, int cls, int max_side, df_image *out,
+                             df_error *err) DF_MUST_CHECK;
 
 /* Writes the overlay of photo path for class cls into dir; *written (may be
  * NULL) receives the PNG's path (malloc'ed). */

@@ -291,7 +291,7 @@ static int run(const predict_opts *o, char **paths, int n) {
     }
     if (o->sort_into && make_sort_dirs(o->sort_into, r.clf, r.unknown_name, &err) != DF_OK) goto fail;
     if (o->explain && (df_mkdir_p(o->explain, &err) != DF_OK ||
-                       df_explainer_create(o->model, r.clf, &co, &r.explainer, &err) != DF_OK))
+                       df_explainer_create(o->model, r.clf->model, &co, &r.explainer, &err) != DF_OK))
         goto fail;
     if (o->csv) {
         if (df_atomic_open(&af, o->csv, &err) != DF_OK) goto fail;

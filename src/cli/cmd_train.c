@@ -504,7 +504,9 @@ int df_cmd_train(int argc, char **argv) {
         }
         for (int i = 0; i < val->count; i++) val_labels[i] = val->items[i].label;
         if (df_evaluate_features(res.model->head, res.val_features, val_labels, val->count,
-                                 (const char *const *)train->class_names, &ev, &err) != DF_OK)
+                                 (const char *const *)train->class_names, &ev, &err) != DF_OK ||
+            df_evaluation_add_trust(&ev, res.val_features, df_backbone_feature_dim(bb), res.model->unknown,
+                                    res.model->temperature, &err) != DF_OK)
             goto out;
         /* The result, on stdout even with --quiet (which silences progress). */
         printf("validation accuracy %.4f  loss %.4f  (%d photos)\n\n%s", ev.accuracy, ev.loss,
