@@ -107,6 +107,23 @@ cmp -s "$T/sorted/shoes/IMG 0001-2.jpg" "$roll/IMG 0001.jpg" || fail "the copy d
 cmp -s "$T/before.sha" "$T/after.sha" || fail "the originals changed"
 [ "$(find "$roll" -newer "$T/before.sha" | wc -l)" -eq 0 ] || fail "something in the roll was modified"
 
+# 16 photos or more stream in batches; a broken one among them is reported
+# on its own (one error line, exit 1) and the others still come out, with
+# the same numbers as one by one.
+mkdir -p "$T/many"
+i=0
+for f in "$DATA"/validation/*/*.jpg; do cp "$f" "$T/many/p$i.jpg"; i=$((i + 1)); done
+"$CLI" predict --model "$T/m.dfm" --csv "$T/many.csv" "$T/many" >/dev/null
+"$CLI" predict --model "$T/m.dfm" --csv "$T/few.csv" "$T/many/p0.jpg" "$T/many/p7.jpg" >/dev/null
+grep -F -f <(tail -n +2 "$T/few.csv") "$T/many.csv" | wc -l | grep -qx 2 || fail "batched and one-by-one differ"
+echo "not a jpeg" >"$T/many/p10 broken.jpg"
+set +e
+"$CLI" predict --model "$T/m.dfm" "$T/many" >"$T/many.out" 2>"$T/many.err"; rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a broken photo in a batch: exit $rc"
+[ "$(wc -l <"$T/many.err")" -eq 1 ] && grep -q "p10 broken.jpg" "$T/many.err" || fail "broken photo: $(cat "$T/many.err")"
+[ "$(wc -l <"$T/many.out")" -eq "$i" ] || fail "expected $i predictions: $(wc -l <"$T/many.out")"
+
 # Unknown end to end: the ImageNet check photos are off-topic.
 "$CLI" predict --model "$T/m.dfm" --json "$SHARED"/images/imagenet/*.jpg "$SHARED"/images/imagenet/*.bmp \
   >"$T/off.json" 2>/dev/null

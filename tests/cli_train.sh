@@ -68,7 +68,7 @@ set -e
 
 # report from the model and its history.
 "$CLI" report --model "$T/m.dfm" --data "$DATA" --history "$T/h.csv" --out "$T/r2" 2>/dev/null
-for f in report.html accuracy.png loss.png confusion_matrix.png gallery.png samples.png model_summary.png \
+for f in report.html accuracy.png loss.png confusion_matrix.png gallery.png samples.png model_summary.png reliability.png \
          classification_report.txt; do
   [ -s "$T/r2/$f" ] || fail "report is missing $f"
 done

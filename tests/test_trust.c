@@ -26,6 +26,7 @@
 #include "formats/model_file.h"
 #include "nn/head.h"
 #include "report/gradcam.h"
+#include "report/report.h"
 #include "support/test_support.h"
 
 #define ASSERT_OK(call)                                                            \
@@ -337,6 +338,31 @@ static void test_gradcam_cam_and_overlay(void **state) {
     df_image_free(&out);
 }
 
+/* The reliability diagram renders from bins (and says "no data" without). */
+static void test_reliability_figure(void **state) {
+    (void)state;
+    const float p[8] = {0.9f, 0.1f, 0.9f, 0.1f, 0.4f, 0.6f, 0.0f, 1.0f};
+    const int y[4] = {0, 1, 1, 1};
+    df_reliability r;
+    df_calib_reliability(p, y, 4, 2, &r);
+    df_report_data d;
+    df_report_data_init(&d);
+    df_png with = {0}, without = {0};
+    df_error err;
+    ASSERT_OK(df_figure_reliability(&d, "empty", 1.0, &without, &err));
+    d.n_calib_bins = DF_CALIB_BINS;
+    d.calib_count = r.count;
+    d.calib_confidence = r.confidence;
+    d.calib_accuracy = r.accuracy;
+    d.ece = r.ece;
+    d.temperature = 1.5;
+    ASSERT_OK(df_figure_reliability(&d, "bins", 1.0, &with, &err));
+    assert_true(with.size > 1000 && without.size > 100);
+    assert_true(with.width != without.width || with.height != without.height);
+    df_png_free(&with);
+    df_png_free(&without);
+}
+
 static void test_model_round_trip(void **state) {
     (void)state;
     static const char *const NAMES[3] = {"bottoms", "shoes", "tops"};
@@ -399,6 +425,7 @@ int main(void) {
         cmocka_unit_test(test_head_class_gradient),
         cmocka_unit_test(test_gradcam_gradient),
         cmocka_unit_test(test_gradcam_cam_and_overlay),
+        cmocka_unit_test(test_reliability_figure),
         cmocka_unit_test(test_model_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

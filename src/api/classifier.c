@@ -239,9 +239,9 @@ static df_status predict_image(df_classifier *c, const df_image *img, float *pro
     return st;
 }
 
-df_status df_classifier_predict_photo(df_classifier *c, const char *path, int use_unknown, float *probs,
-                                      df_prediction *out, df_error *err) {
-    df_status st = df_classifier_predict_file(c, path, probs, err);
+df_status df_classifier_judge(const df_classifier *c, const float *features, int use_unknown, float *probs,
+                              df_prediction *out, df_error *err) {
+    df_status st = df_classifier_probabilities(c, features, probs, err);
     if (st != DF_OK) return st;
     int C = c->model->meta.num_classes;
     out->best = 0;
@@ -250,10 +250,21 @@ df_status df_classifier_predict_photo(df_classifier *c, const char *path, int us
     out->unknown = 0;
     out->unknown_score = NAN;
     if (c->model->unknown) {
-        out->unknown_score = df_unknown_score(c->model->unknown, c->features);
+        out->unknown_score = df_unknown_score(c->model->unknown, features);
         out->unknown = use_unknown && !(out->unknown_score <= c->model->unknown->threshold);
     }
     return DF_OK;
+}
+
+df_status df_classifier_predict_photo(df_classifier *c, const char *path, int use_unknown, float *probs,
+                                      df_prediction *out, df_error *err) {
+    df_image img = {0};
+    df_status st = df_photo_load(c->backbone, path, c->resize, &img, err);
+    if (st == DF_OK) st = df_backbone_preprocess(c->backbone, &img, c->input, err);
+    if (st == DF_OK) st = df_backbone_run(c->backbone, c->input, 1, c->features, err);
+    df_image_free(&img);
+    if (st == DF_OK) st = df_classifier_judge(c, c->features, use_unknown, probs, out, err);
+    return st;
 }
 
 df_status df_classifier_predict_file(df_classifier *c, const char *path, float *probs,

@@ -55,6 +55,11 @@ typedef struct df_prediction {
     float unknown_score;  /* NaN when the model has no detector (older files) */
 } df_prediction;
 
+/* The same from a feature row already computed (feature_dim floats, e.g.
+ * from a batched pass over a folder). */
+df_status df_classifier_judge(const df_classifier *c, const float *features, int use_unknown, float *probs,
+                              df_prediction *out, df_error *err) DF_MUST_CHECK;
+
 /* One photo: probabilities (num_classes floats, calibrated as above) and the
  * unknown verdict. The photo's features stay in c->features until the next
  * call. */

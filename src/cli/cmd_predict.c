@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/fileio.h"
 #include "data/dataset.h"
+#include "data/photo.h"
 #include "data/place.h"
 #include "data/text.h"
 #include "eval/unknown.h"
@@ -255,12 +256,15 @@ typedef struct run_state {
     float *probs;
 } run_state;
 
-/* One photo through everything asked for; DF_EXIT_FAIL when it failed. */
-static int predict_one(run_state *r, const char *path) {
+/* One photo through everything asked for, from its features when a
+ * batched pass computed them (else it is decoded and run here);
+ * DF_EXIT_FAIL when it failed. */
+static int predict_one(run_state *r, const char *path, const float *features) {
     df_error err;
     df_prediction pr;
-    if (df_classifier_predict_photo(r->clf, path, !r->o->no_unknown, r->probs, &pr, &err) != DF_OK)
-        return df_cli_fail(&err);
+    df_status st = features ? df_classifier_judge(r->clf, features, !r->o->no_unknown, r->probs, &pr, &err)
+                            : df_classifier_predict_photo(r->clf, path, !r->o->no_unknown, r->probs, &pr, &err);
+    if (st != DF_OK) return df_cli_fail(&err);
     if (r->o->json) print_json(r->clf, path, r->probs, &pr);
     else print_text(r->clf, path, r->probs, &pr);
     fflush(stdout);
@@ -272,12 +276,67 @@ static int predict_one(run_state *r, const char *path) {
     return DF_EXIT_OK;
 }
 
+/* Photos per batched pass, and per backbone call within it. */
+enum { CHUNK = 64, STREAM_BATCH = 8 };
+
+typedef struct chunk_progress {
+    progress *pg;
+    int base, total;
+} chunk_progress;
+
+static void on_chunk_progress(void *ctx, const char *what, long done, long total) {
+    (void)what;
+    (void)total;
+    chunk_progress *cp = ctx;
+    if (done > 0) progress_update(cp->pg, cp->base + (int)done, cp->total);
+}
+
+/* The features of m photos in one pass: decoding on a worker thread while
+ * the backbone runs the previous batch (data/photo.h). Any photo that fails
+ * fails the pass; the caller then goes photo by photo to report it. */
+static df_status chunk_features(run_state *r, char **paths, int m, const df_progress *prog, float **feats) {
+    static const char *const NAMES[1] = {"photos"};
+    df_error err;
+    int *labels = calloc((size_t)m, sizeof *labels);
+    df_dataset *ds = NULL;
+    df_status st = labels ? df_dataset_from_paths(1, NAMES, m, (const char *const *)paths, labels, &ds, &err)
+                          : DF_ERR_NOMEM;
+    if (st == DF_OK) st = df_photo_features(r->clf->backbone, ds, r->clf->resize, prog, feats, &err);
+    df_dataset_free(ds);
+    free(labels);
+    return st;
+}
+
+static int predict_all(run_state *r, char **paths, int n, int batched, progress *pg) {
+    int rc = DF_EXIT_OK;
+    size_t F = (size_t)r->clf->model->meta.feature_dim;
+    for (int i0 = 0; i0 < n; i0 += CHUNK) {
+        int m = n - i0 < CHUNK ? n - i0 : CHUNK;
+        float *feats = NULL;
+        chunk_progress cp = {pg, i0, n};
+        df_progress prog = {on_chunk_progress, &cp};
+        if (batched && m > 1 && chunk_features(r, paths + i0, m, &prog, &feats) != DF_OK) {
+            free(feats);
+            feats = NULL;
+        }
+        for (int i = 0; i < m; i++) {
+            if (predict_one(r, paths[i0 + i], feats ? feats + (size_t)i * F : NULL) != DF_EXIT_OK) rc = DF_EXIT_FAIL;
+            if (!feats) progress_update(pg, i0 + i + 1, n);
+        }
+        free(feats);
+    }
+    return rc;
+}
+
 static int run(const predict_opts *o, char **paths, int n) {
     df_error err;
     run_state r = {.o = o, .unknown_name = "unknown"};
     df_atomic_file af = {0};
     int rc = DF_EXIT_FAIL;
-    df_classifier_options co = {.backbone_weights = o->weights, .precision = o->precision, .max_batch = 1};
+    /* A few photos go one by one; more stream in batches. */
+    int batched = n >= 2 * STREAM_BATCH;
+    df_classifier_options co = {.backbone_weights = o->weights, .precision = o->precision,
+                                .max_batch = batched ? STREAM_BATCH : 1};
     if (df_classifier_open(o->model, &co, &r.clf, &err) != DF_OK) return df_cli_fail(&err);
     int C = df_classifier_num_classes(r.clf);
     for (int k = 0; k < C; k++)
@@ -307,10 +366,7 @@ static int run(const predict_opts *o, char **paths, int n) {
     /* A bar for people watching: only on a terminal (a log or a pipe gets
      * the results and the errors, nothing else). */
     progress pg = {.on = !o->quiet && isatty(2), .start = df_clock_seconds()};
-    for (int i = 0; i < n; i++) {
-        if (predict_one(&r, paths[i]) != DF_EXIT_OK) rc = DF_EXIT_FAIL;
-        progress_update(&pg, i + 1, n);
-    }
+    rc = predict_all(&r, paths, n, batched, &pg);
     if (r.csv && df_atomic_commit(&af, &err) != DF_OK) {
         rc = df_cli_fail(&err);
     }
