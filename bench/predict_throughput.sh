@@ -31,16 +31,25 @@ echo "$(ls "$T/photos" | wc -l) photos of $(du -sh "$T/photos" | cut -f1)"
 "$CLI" train --data "$SHARED/datasets/closet" --backbone tflite --weights "$W" --epochs 2 --quiet \
   --out "$T/m.dfm" >/dev/null
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+ls "$T"/photos/*.jpg >"$T/list"
 for r in $(seq 1 "$RUNS"); do
-  s=$(date +%s.%N); "$CLI" predict --model "$T/m.dfm" --quiet "$T/photos" >/dev/null; e=$(date +%s.%N)
-  echo "$N / ($e - $s)" | bc -l >>"$T/df"
-  s=$(date +%s.%N); for f in "$T"/photos/*.jpg; do echo "$f"; done | head -n 8 | xargs "$CLI" predict --model "$T/m.dfm" --quiet >/dev/null; e=$(date +%s.%N)
-  echo "8 / ($e - $s)" | bc -l >>"$T/df1"
+  one=$(secs "$CLI" predict --model "$T/m.dfm" --quiet "$(head -n 1 "$T/list")")
+  all=$(secs "$CLI" predict --model "$T/m.dfm" --quiet "$T/photos")
+  # 15 photos: below predict's batching threshold (16), so one by one.
+  few=$(secs xargs -d '\n' -a <(head -n 15 "$T/list") "$CLI" predict --model "$T/m.dfm" --quiet)
+  echo "$N / $all" | bc -l >>"$T/whole"
+  echo "($N - 1) / ($all - $one)" | bc -l >>"$T/marginal"
+  echo "14 / ($few - $one)" | bc -l >>"$T/onebyone"
+  echo "$one" >>"$T/startup"
   $PY bench/torch_predict.py "$T/photos" | sed 's/.*: \([0-9.]*\) photos\/s/\1/' >>"$T/torch"
 done
-d=$(median <"$T/df"); d1=$(median <"$T/df1"); t=$(median <"$T/torch")
-printf "deepfashion predict FOLDER (streamed, whole command): %.2f photos/s\n" "$d"
-printf "deepfashion predict 8 files (one by one, whole command): %.2f photos/s\n" "$d1"
+w=$(median <"$T/whole"); m=$(median <"$T/marginal"); o=$(median <"$T/onebyone"); t=$(median <"$T/torch")
+printf "deepfashion predict FOLDER, whole command (startup included): %.2f photos/s\n" "$w"
+printf "deepfashion predict FOLDER, after startup (streamed in batches of 8): %.2f photos/s\n" "$m"
+printf "deepfashion predict 15 photos one by one, after startup: %.2f photos/s\n" "$o"
+printf "deepfashion startup + 1 photo: %.2f s\n" "$(median <"$T/startup")"
 printf "PIL + PyTorch (jit-frozen fp32, batch 8, model setup excluded): %.2f photos/s\n" "$t"
-printf "ratio folder / PyTorch: %.1fx; one by one / PyTorch: %.1fx\n" "$(echo "$d / $t" | bc -l)" "$(echo "$d1 / $t" | bc -l)"
+printf "ratios to PyTorch: folder whole command %.1fx, folder after startup %.1fx, one by one after startup %.1fx\n" \
+  "$(echo "$w / $t" | bc -l)" "$(echo "$m / $t" | bc -l)" "$(echo "$o / $t" | bc -l)"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -148,7 +148,7 @@ df_status df_classifier_backbone_open(const char *model_path, const df_model *mo
         if (opt->max_batch > 0) bo.max_batch = opt->max_batch;
         /* Measuring algorithms costs seconds; for a photo at a time (predict)
          * that is more than it saves. Direct and Winograd agree to ~1e-6. */
-        bo.autotune = bo.max_batch > 1;
+        bo.autotune = bo.max_batch > 1 && !opt->no_autotune;
         bo.notice = opt->notice;
         bo.notice_ctx = opt->notice_ctx;
     }

@@ -22,6 +22,7 @@ typedef struct df_classifier_options {
     const char *backbone_weights; /* NULL = as recorded in the model */
     df_precision precision;
     int max_batch;
+    int no_autotune;              /* 1: never measure algorithms (predict: startup matters) */
     void (*notice)(void *ctx, const char *message);
     void *notice_ctx;
 } df_classifier_options;

@@ -336,7 +336,7 @@ static int run(const predict_opts *o, char **paths, int n) {
     /* A few photos go one by one; more stream in batches. */
     int batched = n >= 2 * STREAM_BATCH;
     df_classifier_options co = {.backbone_weights = o->weights, .precision = o->precision,
-                                .max_batch = batched ? STREAM_BATCH : 1};
+                                .max_batch = batched ? STREAM_BATCH : 1, .no_autotune = 1};
     if (df_classifier_open(o->model, &co, &r.clf, &err) != DF_OK) return df_cli_fail(&err);
     int C = df_classifier_num_classes(r.clf);
     for (int k = 0; k < C; k++)
