@@ -73,6 +73,42 @@ for f in report.html accuracy.png loss.png confusion_matrix.png gallery.png samp
   [ -s "$T/r2/$f" ] || fail "report is missing $f"
 done
 
+# A folder lacking one of the model's classes (evaluate allows it): counts in
+# the model's class order, and the report draws it (an ASan build caught a
+# read past the class arrays here).
+mkdir -p "$T/noshoes/bottoms" "$T/noshoes/tops"
+cp "$DATA"/validation/bottoms/* "$T/noshoes/bottoms/"
+cp "$DATA"/validation/tops/* "$T/noshoes/tops/"
+"$CLI" evaluate --model "$T/m.dfm" --data "$T/noshoes" --json >"$T/ev2.json"
+$PY - "$T/ev2.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["classes"] == ["bottoms", "shoes", "tops"], d["classes"]
+assert [p["support"] for p in d["per_class"]] == [8, 0, 8], d["per_class"]
+assert sum(d["confusion"][1]) == 0
+PYEOF
+"$CLI" report --model "$T/m.dfm" --data "$T/noshoes" --out "$T/r3" 2>/dev/null
+grep -q "bottoms" "$T/r3/report.html" || fail "report on a folder lacking a class"
+
+# The model embeds its backbone: it predicts after the weights file is gone;
+# --backbone-ref models record the file instead and need it.
+cp "$W" "$T/mb.tflite"
+"$CLI" train --data "$DATA" --backbone tflite --weights "$T/mb.tflite" --precision fp32 --epochs 2 \
+  --feature-cache 1 --head linear --out "$T/e.dfm" --quiet >/dev/null
+"$CLI" train --data "$DATA" --backbone tflite --weights "$T/mb.tflite" --precision fp32 --epochs 2 \
+  --feature-cache 1 --head linear --backbone-ref --out "$T/r.dfm" --quiet >/dev/null
+[ "$(stat -c %s "$T/e.dfm")" -gt "$(stat -c %s "$T/mb.tflite")" ] || fail "the model should embed the backbone"
+[ "$(stat -c %s "$T/r.dfm")" -lt "$(stat -c %s "$T/mb.tflite")" ] || fail "--backbone-ref should not embed it"
+one=$(find "$DATA/validation" -type f | sort | head -n 1)
+"$CLI" predict --model "$T/e.dfm" --json "$one" >"$T/pe1.json"
+rm "$T/mb.tflite"
+"$CLI" predict --model "$T/e.dfm" --json "$one" >"$T/pe2.json"
+cmp -s "$T/pe1.json" "$T/pe2.json" || fail "the embedded model predicts differently without its backbone file"
+set +e
+"$CLI" predict --model "$T/r.dfm" "$one" >/dev/null 2>"$T/ref.err"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "mb.tflite" "$T/ref.err" || fail "--backbone-ref model without its file: $(cat "$T/ref.err")"
+
 # Usage and data errors: one line, non-zero, no model file.
 set +e
 "$CLI" train --data "$T/nowhere" --backbone tflite --weights "$W" --out "$T/x.dfm" 2>"$T/e1"; rc1=$?

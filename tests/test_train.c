@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/classifier.h"
 #include "core/fileio.h"
@@ -32,6 +33,7 @@
 #include "support/test_support.h"
 #include "support/tflite_builder.h"
 #include "train/model_select.h"
+#include "train/recipe.h"
 #include "train/train.h"
 
 /* ---- fixtures ---- */
@@ -308,6 +310,133 @@ static void test_interrupt_and_resume_match_uninterrupted(void **state) {
         }
         df_train_result_free(&full);
         free(ckpt);
+    }
+}
+
+/* Early stopping, interrupted after its best epoch and resumed: the run
+ * restores the same best weights as the uninterrupted one (the best-so-far
+ * weights travel in the checkpoint; a resumed run used to take them from
+ * the weights it resumed with). */
+static void test_early_stop_resume_restores_best(void **state) {
+    fixture *f = *state;
+    df_train_options o = small_options(DF_HEAD_MLP);
+    o.adam.lr = 0.3f; /* noisy enough that val_loss turns up and stopping triggers */
+    o.epochs = 40;
+    o.early_stop_patience = 3;
+    o.feature_cache = 3;
+    df_train_result full;
+    run(f, &o, &full);
+    print_message("best epoch %d of %d run\n", full.best_epoch, full.epochs_run);
+    assert_true(full.epochs_run < o.epochs); /* stopping triggered */
+    assert_true(full.epochs_run > full.best_epoch + 1);
+
+    char *ckpt = df_path_join(f->dir, "es.ckpt");
+    stopper sp = {.flag = 0, .stop_after_epoch = full.best_epoch + 1, .stop_in_epoch = 0};
+    df_train_options oi = o;
+    oi.checkpoint_path = ckpt;
+    oi.stop_flag = &sp.flag;
+    oi.on_epoch = stop_on_epoch;
+    oi.ctx = &sp;
+    df_train_result part;
+    df_error err;
+    assert_int_equal(df_train(f->bb, f->train, f->val, &oi, &part, &err), DF_ERR_INTERRUPTED);
+    df_train_result_free(&part);
+    df_train_options orr = o;
+    orr.resume_path = ckpt;
+    df_train_result resumed;
+    run(f, &orr, &resumed);
+    assert_int_equal(resumed.best_epoch, full.best_epoch);
+    assert_int_equal(resumed.epochs_run, full.epochs_run);
+    assert_same_history(&full.history, &resumed.history);
+    size_t P = df_head_num_params(full.model->head);
+    assert_memory_equal(df_head_params(full.model->head), df_head_params(resumed.model->head), P * sizeof(float));
+    int U = df_head_get_config(full.model->head)->units;
+    assert_memory_equal(df_head_bn_moving_mean(full.model->head), df_head_bn_moving_mean(resumed.model->head),
+                        (size_t)U * sizeof(float));
+    df_train_result_free(&resumed);
+    df_train_result_free(&full);
+    free(ckpt);
+}
+
+/* The library alone, no command-line code: options from a recipe, train,
+ * save, load with the public API, predict; the model embeds its backbone,
+ * so it still predicts the same after the backbone file is deleted. */
+static void test_library_only_model_is_the_whole_classifier(void **state) {
+    fixture *f = *state;
+    char *sub = df_path_join(f->dir, "lib"), *model_path = df_path_join(f->dir, "lib.dfm");
+    df_error err;
+    assert_int_equal(df_mkdir_p(sub, &err), DF_OK);
+    char *bb_path = write_tiny_backbone(sub);
+    df_backbone_options bo = df_backbone_options_default();
+    bo.precision = DF_PRECISION_FP32;
+    df_backbone *bb;
+    assert_int_equal(df_backbone_open("tflite", bb_path, &bo, &bb, &err), DF_OK);
+    df_recipe rc;
+    assert_int_equal(df_recipe_start("default", f->train->count, "tflite", &rc, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&rc, "epochs", "20", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&rc, "units", "16", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&rc, "lr", "0.01", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&rc, "lr", "ten", &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "--lr 'ten'"));
+    assert_int_equal(df_recipe_finish(&rc, &err), DF_OK);
+    df_train_result r;
+    assert_int_equal(df_train(bb, f->train, f->val, &rc.train, &r, &err), DF_OK);
+    assert_int_equal(df_model_save(r.model, model_path, &err), DF_OK);
+    df_backbone_destroy(bb);
+
+    const char *photo = f->val->items[0].path;
+    float before[3], after[3];
+    df_classifier *clf;
+    for (int pass = 0; pass < 2; pass++) {
+        df_status st = df_classifier_load(model_path, NULL, &clf, &err);
+        if (st) print_message("%s\n", err.message);
+        assert_int_equal(st, DF_OK);
+        assert_string_equal(df_classifier_class_name(clf, 0), "blue");
+        assert_int_equal(df_classifier_predict_file(clf, photo, pass ? after : before, &err), DF_OK);
+        df_classifier_destroy(clf);
+        if (pass == 0) assert_int_equal(unlink(bb_path), 0); /* the backbone file is gone */
+    }
+    assert_memory_equal(before, after, sizeof before);
+    assert_true(before[0] > before[1] && before[0] > before[2]); /* a blue validation photo */
+    /* By reference, the same model needs its file. */
+    rc.train.backbone_by_reference = 1;
+    assert_int_equal(df_train_describe_backbone(r.model, f->bb, DF_RESIZE_BILINEAR, 0, &err), DF_OK);
+    assert_null(r.model->meta.backbone_file);
+    assert_int_equal(df_model_save(r.model, model_path, &err), DF_OK);
+    assert_int_equal(df_classifier_load(model_path, NULL, &clf, &err), DF_OK);
+    df_classifier_destroy(clf);
+    df_train_result_free(&r);
+    free(bb_path);
+    free(sub);
+    free(model_path);
+}
+
+/* A pinned loss trajectory (llm.c style): the first epochs of a short
+ * seeded fp32 run on the fixture, to 4 significant digits, so that an
+ * unintended numerical change anywhere from the photo to Adam fails here.
+ * Values from this code on 2026-12-01; 4 digits leave room for oneDNN's
+ * fp32 kernels on other ISAs, not for a changed computation. */
+static void test_pinned_loss_trajectory(void **state) {
+    fixture *f = *state;
+    static const struct {
+        df_head_kind kind;
+        int cache;
+        double loss[4];
+    } pins[] = {
+        {DF_HEAD_MLP, 0, {1.98555, 1.03804, 0.38641, 0.214049}},
+        {DF_HEAD_LINEAR, 3, {1.18891, 0.29302, 0.0679782, 0.0208624}},
+    };
+    for (size_t k = 0; k < sizeof pins / sizeof pins[0]; k++) {
+        df_train_options o = small_options(pins[k].kind);
+        o.epochs = 4;
+        o.feature_cache = pins[k].cache;
+        df_train_result r;
+        run(f, &o, &r);
+        print_message("%s: %.6g %.6g %.6g %.6g\n", df_head_kind_name(pins[k].kind), (double)r.history.train_loss[0],
+                      (double)r.history.train_loss[1], (double)r.history.train_loss[2], (double)r.history.train_loss[3]);
+        for (int e = 0; e < 4; e++)
+            assert_float_equal(r.history.train_loss[e], pins[k].loss[e], 1e-4 * pins[k].loss[e]);
+        df_train_result_free(&r);
     }
 }
 
@@ -613,6 +742,9 @@ int main(void) {
         cmocka_unit_test(test_feature_cache_and_steps),
         cmocka_unit_test(test_interrupt_and_resume_match_uninterrupted),
         cmocka_unit_test(test_saved_model_predicts_like_trained_head),
+        cmocka_unit_test(test_early_stop_resume_restores_best),
+        cmocka_unit_test(test_library_only_model_is_the_whole_classifier),
+        cmocka_unit_test(test_pinned_loss_trajectory),
         cmocka_unit_test(test_feature_variants_are_trainings),
         cmocka_unit_test(test_head_search),
     };

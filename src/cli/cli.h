@@ -8,6 +8,7 @@
 #define DF_CLI_CLI_H
 
 #include "core/error.h"
+#include "core/parse.h"
 
 enum { DF_EXIT_OK = 0, DF_EXIT_FAIL = 1, DF_EXIT_USAGE = 2 };
 
@@ -17,8 +18,10 @@ int df_cli_fail(const df_error *err);
 int df_cli_usage_error(const char *cmd, const char *fmt, ...) DF_PRINTF(2, 3);
 
 /* Strict number parsing for flags: the whole string must be a number in range. */
-int df_cli_parse_int(const char *s, long lo, long hi, long *out);
-int df_cli_parse_float(const char *s, double lo, double hi, double *out);
+static inline int df_cli_parse_int(const char *s, long lo, long hi, long *out) { return df_parse_int(s, lo, hi, out); }
+static inline int df_cli_parse_float(const char *s, double lo, double hi, double *out) {
+    return df_parse_float(s, lo, hi, out);
+}
 
 int df_cmd_scan(int argc, char **argv);
 int df_cmd_augment(int argc, char **argv);

@@ -1,9 +1,10 @@
 /*
  * deepfashion augment IMAGE --out DIR: shows what training feeds the
  * network for one photo. Writes DIR/original.png (decoded, EXIF-oriented,
- * resized to size x size) and DIR/augmented_01.png .. _K.png, the original
- * recipe's augmentation (augment/augment.h) of that image as image index 0
- * sees it in epochs 0 .. K-1 for the given seed.
+ * resized to size x size) and DIR/augmented_01.png .. _K.png: the
+ * augmentation of a training recipe (train/recipe.h: the default unless
+ * --recipe says otherwise, with the same flags as train on top) of that
+ * image as image index 0 sees it in epochs 0 .. K-1 for the given seed.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,57 +13,81 @@
 
 #include "augment/augment.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "image/image.h"
+#include "train/recipe.h"
+
+/* The recipe settings augment takes, as train does (same names, same table). */
+static const char *const AUG_SETTINGS[] = {"shift", "shear", "zoom", "rotation", "flip", "no-flips"};
+enum { N_AUG = sizeof AUG_SETTINGS / sizeof AUG_SETTINGS[0] };
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: deepfashion augment IMAGE --out DIR [--count K] [--seed N] [--size S]\n"
-            "                           [--resize area|nearest|bilinear] [--shift F]\n"
-            "                           [--shear DEG] [--zoom F] [--rotation DEG] [--no-flips]\n\n"
+            "usage: deepfashion augment IMAGE --out DIR [--recipe R] [--count K] [--seed N] [--size S]\n"
+            "                           [--resize area|nearest|bilinear] [augmentation flags]\n\n"
             "Writes DIR/original.png (IMAGE decoded, EXIF orientation applied, resized to\n"
             "S x S) and DIR/augmented_01.png .. augmented_K.png: the augmentation training\n"
-            "applies to it (Keras ImageDataGenerator semantics), epochs 1..K of image 0\n"
-            "for seed N. The same seed gives the same files.\n\n"
+            "applies to it (Keras ImageDataGenerator semantics) with the recipe's settings\n"
+            "and the flags below over them, epochs 1..K of image 0 for seed N. The same seed\n"
+            "gives the same files.\n\n"
             "options:\n"
-            "  --out DIR        output folder, created if needed (required)\n"
-            "  --count K        number of augmented images, 1..999 (default 8)\n"
-            "  --seed N         random seed (default 1)\n"
-            "  --size S         side of the square input (default 224)\n"
-            "  --resize M       area (default), nearest (what Keras does) or bilinear\n"
-            "  --shift F        width and height shift, fraction of the side (default 0.2)\n"
-            "  --shear DEG      shear range in degrees (default 0.2, as Keras' shear_range)\n"
-            "  --zoom F         zoom range: factors in [1-F, 1+F] (default 0.2)\n"
-            "  --rotation DEG   rotation range in degrees (default 0)\n"
-            "  --no-flips       no horizontal or vertical flips (default: both, p = 0.5)\n"
-            "  --help           this text\n");
+            "  --out DIR             output folder, created if needed (required)\n"
+            "  --recipe R            default (what train does by default) or original\n"
+            "  --count K             number of augmented images, 1..999 (default 8)\n"
+            "  --seed N              random seed (default 1)\n"
+            "  --size S              side of the square input (default 224)\n"
+            "  --resize M            area (default), nearest (what Keras does) or bilinear\n"
+            "  --help                this text\n"
+            "augmentation (as train):\n");
+    int n;
+    const df_setting *settings = df_settings(&n);
+    for (int k = 0; k < N_AUG; k++) {
+        const df_setting *st = &settings[df_setting_find(AUG_SETTINGS[k])];
+        df_cli_flag f = {st->name, st->arg, st->group, st->help};
+        df_cli_flag_help(out, &f);
+    }
+}
+
+/* The recipe's augmentation with the given flags over it, in table order. */
+static int augment_config(const char *recipe, const char *const given[N_AUG], df_augment_config *cfg) {
+    df_recipe rc;
+    df_error err;
+    if (df_recipe_start(recipe, 1, NULL, &rc, &err) != DF_OK) return df_cli_usage_error("augment", "%s", err.message);
+    for (int k = 0; k < N_AUG; k++)
+        if (given[k] && df_recipe_set(&rc, AUG_SETTINGS[k], given[k], &err) != DF_OK)
+            return df_cli_usage_error("augment", "%s", err.message);
+    *cfg = rc.train.augment_config;
+    if (df_augment_config_check(cfg, &err) != DF_OK) return df_cli_usage_error("augment", "%s", err.message);
+    return -1;
 }
 
 int df_cmd_augment(int argc, char **argv) {
-    enum { O_OUT = 1, O_COUNT, O_SEED, O_SIZE, O_RESIZE, O_SHIFT, O_SHEAR, O_ZOOM, O_ROT, O_NOFLIP };
+    enum { O_OUT = 1, O_COUNT, O_SEED, O_SIZE, O_RESIZE, O_RECIPE, O_AUG };
     static const struct option longopts[] = {{"out", required_argument, NULL, O_OUT},
                                              {"count", required_argument, NULL, O_COUNT},
                                              {"seed", required_argument, NULL, O_SEED},
                                              {"size", required_argument, NULL, O_SIZE},
                                              {"resize", required_argument, NULL, O_RESIZE},
-                                             {"shift", required_argument, NULL, O_SHIFT},
-                                             {"shear", required_argument, NULL, O_SHEAR},
-                                             {"zoom", required_argument, NULL, O_ZOOM},
-                                             {"rotation", required_argument, NULL, O_ROT},
-                                             {"no-flips", no_argument, NULL, O_NOFLIP},
+                                             {"recipe", required_argument, NULL, O_RECIPE},
+                                             {"shift", required_argument, NULL, O_AUG + 0},
+                                             {"shear", required_argument, NULL, O_AUG + 1},
+                                             {"zoom", required_argument, NULL, O_AUG + 2},
+                                             {"rotation", required_argument, NULL, O_AUG + 3},
+                                             {"flip", required_argument, NULL, O_AUG + 4},
+                                             {"no-flips", no_argument, NULL, O_AUG + 5},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *out_dir = NULL;
+    const char *out_dir = NULL, *recipe = "default", *given[N_AUG] = {0};
     long count = 8, seed = 1, size = 224;
     df_resize_method method = DF_RESIZE_AREA;
-    df_augment_config cfg = df_augment_config_original();
+    df_augment_config cfg;
     df_error err;
     df_error_clear(&err);
     opterr = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        double f;
         switch (ch) {
         case O_OUT: out_dir = optarg; break;
         case O_COUNT:
@@ -82,30 +107,15 @@ int df_cmd_augment(int argc, char **argv) {
             if (df_resize_method_parse(optarg, &method, &err) != DF_OK)
                 return df_cli_usage_error("augment", "--resize: %s", err.message);
             break;
-        case O_SHIFT:
-            if (!df_cli_parse_float(optarg, 0.0, 0.99, &f))
-                return df_cli_usage_error("augment", "--shift wants a fraction 0..0.99, got '%s'", optarg);
-            cfg.width_shift = cfg.height_shift = f;
-            break;
-        case O_SHEAR:
-            if (!df_cli_parse_float(optarg, 0.0, 89.0, &f))
-                return df_cli_usage_error("augment", "--shear wants degrees 0..89, got '%s'", optarg);
-            cfg.shear_deg = f;
-            break;
-        case O_ZOOM:
-            if (!df_cli_parse_float(optarg, 0.0, 0.99, &f))
-                return df_cli_usage_error("augment", "--zoom wants a fraction 0..0.99, got '%s'", optarg);
-            cfg.zoom = f;
-            break;
-        case O_ROT:
-            if (!df_cli_parse_float(optarg, 0.0, 180.0, &f))
-                return df_cli_usage_error("augment", "--rotation wants degrees 0..180, got '%s'", optarg);
-            cfg.rotation_deg = f;
-            break;
-        case O_NOFLIP: cfg.horizontal_flip = cfg.vertical_flip = 0; break;
+        case O_RECIPE: recipe = optarg; break;
         case 'h': usage(stdout); return DF_EXIT_OK;
         case ':': return df_cli_usage_error("augment", "%s needs a value", argv[optind - 1]);
-        default: return df_cli_usage_error("augment", "unknown option '%s'", argv[optind - 1]);
+        default:
+            if (ch >= O_AUG && ch < O_AUG + N_AUG) {
+                given[ch - O_AUG] = optarg ? optarg : "";
+                break;
+            }
+            return df_cli_usage_error("augment", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc) return df_cli_usage_error("augment", "needs an image");
@@ -113,7 +123,8 @@ int df_cmd_augment(int argc, char **argv) {
         return df_cli_usage_error("augment", "takes one image, got %d arguments", argc - optind);
     if (!out_dir) return df_cli_usage_error("augment", "needs --out DIR");
     const char *image_path = argv[optind];
-    if (df_augment_config_check(&cfg, &err) != DF_OK) return df_cli_usage_error("augment", "%s", err.message);
+    int rc = augment_config(recipe, given, &cfg);
+    if (rc >= 0) return rc;
 
     df_image raw = {0}, input = {0}, aug = {0};
     char *path = NULL;

@@ -59,15 +59,9 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
     }
     st = df_model_load(model_path, &model, err);
     if (st != DF_OK) goto done;
-    /* Classes are matched by name: a folder may lack a class, never add one. */
-    for (int c = 0; c < ds->num_classes && st == DF_OK; c++) {
-        int found = -1;
-        for (int k = 0; k < model->meta.num_classes; k++)
-            if (!strcmp(model->meta.class_names[k], ds->class_names[c])) found = k;
-        if (found < 0)
-            st = df_error_set(err, DF_ERR_DATA, "%s: class folder '%s' is not one of the model's classes", dir,
-                              ds->class_names[c]);
-    }
+    /* Classes are matched by name: a folder may lack a class, never add
+     * one; from here on the data set speaks in the model's classes. */
+    st = df_dataset_use_classes(ds, (const char *const *)model->meta.class_names, model->meta.num_classes, err);
     if (st != DF_OK) {
         df_model_destroy(model);
         goto done;
@@ -80,12 +74,7 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
         st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < ds->count; i++) {
-        const char *name = ds->class_names[ds->items[i].label];
-        for (int k = 0; k < m->num_classes; k++)
-            if (!strcmp(m->class_names[k], name)) labels[i] = k;
-        ds->items[i].label = labels[i];
-    }
+    for (int i = 0; i < ds->count; i++) labels[i] = ds->items[i].label;
     st = df_photo_features(clf->backbone, ds, clf->resize, NULL, &feats, err);
     if (st != DF_OK) goto done;
     st = df_evaluate_features(clf->model->head, feats, labels, ds->count,

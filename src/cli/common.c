@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/strbuf.h"
 #include "data/text.h"
@@ -223,4 +224,66 @@ df_status df_cli_read_history(const char *path, df_history *h, df_error *err) {
     free(text);
     if (st != DF_OK) df_history_free(h);
     return st;
+}
+
+void df_cli_flag_help(FILE *out, const df_cli_flag *f) {
+    char head[64];
+    snprintf(head, sizeof head, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+    int col = fprintf(out, "  %-22s", head);
+    if (col > 24) col = fprintf(out, "\n%24s", "") - 1;
+    /* Wrap the help text at word boundaries. */
+    int first = 1;
+    for (const char *p = f->help; *p;) {
+        size_t w = strcspn(p, " ");
+        if (!first && col + 1 + (int)w > 100) col = fprintf(out, "\n%24s", "") - 1;
+        else if (!first) col += fprintf(out, " ");
+        col += fprintf(out, "%.*s", (int)w, p);
+        first = 0;
+        p += w;
+        while (*p == ' ') p++;
+    }
+    fputc('\n', out);
+}
+
+df_cli_progress df_cli_progress_bar(int quiet) {
+    df_cli_progress p = {.quiet = quiet, .tty = isatty(2)};
+    return p;
+}
+
+void df_cli_progress_report(void *ctx, const char *what, long done, long total) {
+    df_cli_progress *p = ctx;
+    if (p->quiet || total <= 0) return;
+    double now = df_clock_seconds();
+    if (done == 0) {
+        p->start = p->last = now;
+        p->drawn = 0;
+        return;
+    }
+    double t = now - p->start, rate = t > 0 ? (double)done / t : 0.0;
+    double left = rate > 0 ? (double)(total - done) / rate : 0.0;
+    int end = done >= total;
+    if (p->tty) {
+        /* A bar only for passes long enough to wait for, redrawn 10x a second. */
+        if (t < 0.5 || (!end && now - p->last < 0.1)) return;
+        int width = 30, fill = (int)((double)width * (double)done / (double)total);
+        fprintf(stderr, "\r%s [", what);
+        for (int i = 0; i < width; i++) fputc(i < fill ? '=' : i == fill ? '>' : ' ', stderr);
+        fprintf(stderr, "] %ld/%ld  %.1f/s  %.0fs left\033[K", done, total, rate, left);
+        if (end) fputc('\n', stderr);
+        fflush(stderr);
+        p->drawn = 1;
+    } else if (now - p->last >= 5.0 || (end && p->drawn)) {
+        fprintf(stderr, "deepfashion: %s %ld/%ld (%.1f/s, %.0fs left)\n", what, done, total, rate, left);
+        p->drawn = 1;
+    } else {
+        return;
+    }
+    p->last = now;
+}
+
+char *df_cli_path_with_suffix(const char *path, const char *suffix) {
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s", path, suffix);
+    return s;
 }

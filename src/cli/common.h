@@ -2,6 +2,8 @@
 #ifndef DF_CLI_COMMON_H
 #define DF_CLI_COMMON_H
 
+#include <stdio.h>
+
 #include "core/error.h"
 #include "data/dataset.h"
 #include "formats/model_file.h"
@@ -41,6 +43,32 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
                         df_dataset **ds_out, df_evaluation *ev, df_error *err);
 
 typedef df_run_report df_cli_report_input;
+
+/* A flag as --help lists it. */
+typedef struct df_cli_flag {
+    const char *name;  /* without "--" */
+    const char *arg;   /* NULL = a switch */
+    const char *group;
+    const char *help;
+} df_cli_flag;
+/* "  --name ARG   help", wrapped at 100 columns. */
+void df_cli_flag_help(FILE *out, const df_cli_flag *f);
+
+/* Progress of a long pass over photos on stderr: a bar with photos/s and
+ * time left on a terminal (once the pass has run half a second), a line
+ * every 5 s otherwise; nothing with quiet. Use df_cli_progress_report as a
+ * df_progress callback with the struct as its context. */
+typedef struct df_cli_progress {
+    int quiet, tty;
+    double start, last; /* clock of the pass's first report and of the last line */
+    int drawn;          /* a bar is on the screen */
+} df_cli_progress;
+
+df_cli_progress df_cli_progress_bar(int quiet);
+void df_cli_progress_report(void *ctx, const char *what, long done, long total);
+
+/* path + suffix, malloc'ed (NULL when out of memory). */
+char *df_cli_path_with_suffix(const char *path, const char *suffix);
 #define df_cli_write_report df_run_report_write
 
 #endif

@@ -62,26 +62,6 @@ int df_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return DF_EXIT_USAGE;
 }
 
-int df_cli_parse_int(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
-int df_cli_parse_float(const char *s, double lo, double hi, double *out) {
-    if (!s || !*s) return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v) || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_help(stderr);

@@ -381,6 +381,41 @@ static df_dataset *dataset_alloc(int num_classes, int count) {
     return ds;
 }
 
+df_status df_dataset_use_classes(df_dataset *ds, const char *const *names, int n, df_error *err) {
+    int *map = malloc(sizeof(int) * (size_t)(ds->num_classes ? ds->num_classes : 1));
+    char **new_names = calloc((size_t)(n ? n : 1), sizeof(char *));
+    int *counts = calloc((size_t)(n ? n : 1), sizeof(int));
+    df_status st = map && new_names && counts ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int c = 0; st == DF_OK && c < ds->num_classes; c++) {
+        map[c] = -1;
+        for (int k = 0; k < n; k++)
+            if (!strcmp(names[k], ds->class_names[c])) map[c] = k;
+        if (map[c] < 0)
+            st = df_error_set(err, DF_ERR_DATA, "%s: class folder '%s' is not one of the model's classes",
+                              ds->root ? ds->root : "data", ds->class_names[c]);
+    }
+    for (int k = 0; st == DF_OK && k < n; k++)
+        if (!(new_names[k] = strdup(names[k]))) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st != DF_OK) {
+        for (int k = 0; new_names && k < n; k++) free(new_names[k]);
+        free(new_names);
+        free(counts);
+        free(map);
+        return st;
+    }
+    for (int i = 0; i < ds->count; i++) counts[ds->items[i].label = map[ds->items[i].label]]++;
+    for (int i = 0; i < ds->num_skipped; i++)
+        if (ds->skipped[i].label >= 0) ds->skipped[i].label = map[ds->skipped[i].label];
+    for (int c = 0; c < ds->num_classes; c++) free(ds->class_names[c]);
+    free(ds->class_names);
+    free(ds->class_counts);
+    ds->class_names = new_names;
+    ds->class_counts = counts;
+    ds->num_classes = n;
+    free(map);
+    return DF_OK;
+}
+
 void df_dataset_free(df_dataset *ds) {
     if (!ds) return;
     free(ds->root);

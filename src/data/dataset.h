@@ -104,6 +104,12 @@ void df_dataset_free(df_dataset *ds);
 df_status df_dataset_same_classes(const df_dataset *train, const df_dataset *val,
                                   df_error *err) DF_MUST_CHECK;
 
+/* Re-labels ds in terms of another class list (a model's): every class of
+ * ds must be among names (DF_ERR_DATA naming the first that is not); ds
+ * then has exactly those classes in that order, with zero counts for the
+ * ones it lacks, and its items' and skipped files' labels follow. */
+df_status df_dataset_use_classes(df_dataset *ds, const char *const *names, int n, df_error *err) DF_MUST_CHECK;
+
 /* Class index of name, or -1. */
 int df_dataset_class_index(const df_dataset *ds, const char *name);
 

@@ -1,0 +1,259 @@
+/* Recipes and the table of training settings (see recipe.h). */
+#include "train/recipe.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/parse.h"
+
+static df_status bad_int(const char *name, const char *v, long lo, long hi, df_error *err) {
+    return df_error_set(err, DF_ERR_INVALID_ARG, "--%s '%s' is not an integer in [%ld, %ld]", name, v ? v : "",
+                        lo, hi);
+}
+
+static df_status bad_float(const char *name, const char *v, double lo, double hi, df_error *err) {
+    return df_error_set(err, DF_ERR_INVALID_ARG, "--%s '%s' is not a number in [%g, %g]", name, v ? v : "", lo,
+                        hi);
+}
+
+/* Setters: one small function per setting, made by these macros where the
+ * setting is a bounded number stored in one field. */
+#define INT_SETTING(fn, flag, lo, hi, field)                                     \
+    static df_status fn(df_recipe *r, const char *v, df_error *err) {            \
+        long x;                                                                  \
+        if (!df_parse_int(v, lo, hi, &x)) return bad_int(flag, v, lo, hi, err);  \
+        r->field = (int)x;                                                       \
+        return DF_OK;                                                            \
+    }
+#define FLOAT_SETTING(fn, flag, lo, hi, field)                                          \
+    static df_status fn(df_recipe *r, const char *v, df_error *err) {                   \
+        double x;                                                                       \
+        if (!df_parse_float(v, lo, hi, &x)) return bad_float(flag, v, lo, hi, err);    \
+        r->field = (float)x;                                                            \
+        return DF_OK;                                                                   \
+    }
+
+INT_SETTING(set_folds, "folds", 2, 20, folds)
+INT_SETTING(set_units, "units", 1, 65536, train.head.units)
+FLOAT_SETTING(set_dropout, "dropout", 0.0, 0.95, train.head.dropout)
+FLOAT_SETTING(set_l2, "l2", 0.0, 10.0, train.head.l2)
+FLOAT_SETTING(set_lr, "lr", 1e-9, 10.0, train.adam.lr)
+FLOAT_SETTING(set_wd, "weight-decay", 0.0, 1.0, train.adam.weight_decay)
+INT_SETTING(set_epochs, "epochs", 1, 100000, train.epochs)
+INT_SETTING(set_batch, "batch", 1, 4096, train.batch_size)
+INT_SETTING(set_steps, "steps-per-epoch", 0, 1000000, train.steps_per_epoch)
+INT_SETTING(set_early, "early-stop", 0, 100000, train.early_stop_patience)
+INT_SETTING(set_cache, "feature-cache", 0, 1000, train.feature_cache)
+
+static df_status set_aug_range(double *dst, const char *flag, const char *v, double hi, df_error *err) {
+    double x;
+    if (!df_parse_float(v, 0.0, hi, &x)) return bad_float(flag, v, 0.0, hi, err);
+    *dst = x;
+    return DF_OK;
+}
+
+static df_status set_shift(df_recipe *r, const char *v, df_error *err) {
+    df_status st = set_aug_range(&r->train.augment_config.width_shift, "shift", v, 0.99, err);
+    r->train.augment_config.height_shift = r->train.augment_config.width_shift;
+    return st;
+}
+static df_status set_shear(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.shear_deg, "shear", v, 89.0, err);
+}
+static df_status set_zoom(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.zoom, "zoom", v, 0.99, err);
+}
+static df_status set_rotation(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.rotation_deg, "rotation", v, 180.0, err);
+}
+
+static df_status set_flip(df_recipe *r, const char *v, df_error *err) {
+    if (strcmp(v, "none") && strcmp(v, "h") && strcmp(v, "v") && strcmp(v, "hv"))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--flip '%s' is not none, h, v or hv", v);
+    r->train.augment_config.horizontal_flip = strchr(v, 'h') != NULL;
+    r->train.augment_config.vertical_flip = strchr(v, 'v') != NULL;
+    return DF_OK;
+}
+
+static df_status set_no_flips(df_recipe *r, const char *v, df_error *err) {
+    (void)v;
+    return set_flip(r, "none", err);
+}
+
+static df_status set_no_augment(df_recipe *r, const char *v, df_error *err) {
+    (void)v, (void)err;
+    r->train.augment = 0;
+    return DF_OK;
+}
+
+static df_status set_no_bn(df_recipe *r, const char *v, df_error *err) {
+    (void)v, (void)err;
+    r->train.head.batchnorm = 0;
+    return DF_OK;
+}
+
+static df_status set_head(df_recipe *r, const char *v, df_error *err) {
+    r->head_auto = !strcmp(v, "auto");
+    if (r->head_auto) return DF_OK;
+    if (df_head_kind_parse(v, &r->train.head.kind, err) != DF_OK)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--head '%s' is not linear, mlp or auto", v);
+    return DF_OK;
+}
+
+static df_status set_class_weight(df_recipe *r, const char *v, df_error *err) {
+    if (strcmp(v, "balanced") && strcmp(v, "none"))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--class-weight '%s' is not none or balanced", v);
+    r->train.class_weight_balanced = !strcmp(v, "balanced");
+    return DF_OK;
+}
+
+static df_status set_image_cache(df_recipe *r, const char *v, df_error *err) {
+    long mb;
+    if (!df_parse_int(v, 0, 1L << 20, &mb)) return bad_int("image-cache-mb", v, 0, 1L << 20, err);
+    r->train.image_cache_bytes = (size_t)mb << 20;
+    return DF_OK;
+}
+
+static df_status set_seed(df_recipe *r, const char *v, df_error *err) {
+    long s;
+    if (!df_parse_int(v, 0, 2147483647L, &s)) return bad_int("seed", v, 0, 2147483647L, err);
+    r->train.seed = (uint64_t)s;
+    return DF_OK;
+}
+
+/* A parser's own message, as a usage error of this flag. */
+static df_status flag_error(const char *flag, df_error *err) {
+    char why[DF_ERROR_MESSAGE_MAX];
+    snprintf(why, sizeof why, "%s", err->message);
+    return df_error_set(err, DF_ERR_INVALID_ARG, "--%s: %s", flag, why);
+}
+
+static df_status set_resize(df_recipe *r, const char *v, df_error *err) {
+    df_resize_method m;
+    df_status st = df_resize_method_parse(v, &m, err);
+    if (st == DF_OK) r->train.resize = (int)m;
+    return st == DF_OK ? DF_OK : flag_error("resize", err);
+}
+
+static df_status set_precision(df_recipe *r, const char *v, df_error *err) {
+    df_status st = df_precision_parse(v, &r->backbone.precision, err);
+    return st == DF_OK ? DF_OK : flag_error("precision", err);
+}
+
+static df_status set_preprocess(df_recipe *r, const char *v, df_error *err) {
+    df_status st = df_preprocess_parse(v, &r->backbone.preprocess, err);
+    return st == DF_OK ? DF_OK : flag_error("preprocess", err);
+}
+
+static df_status set_pool(df_recipe *r, const char *v, df_error *err) {
+    (void)v, (void)err;
+    r->backbone.pool = 1;
+    return DF_OK;
+}
+
+static df_status set_cut(df_recipe *r, const char *v, df_error *err) {
+    if (strlen(v) >= sizeof r->cut_tensor)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--cut '%.40s...' is too long", v);
+    snprintf(r->cut_tensor, sizeof r->cut_tensor, "%s", v);
+    r->backbone.cut_tensor = r->cut_tensor;
+    return DF_OK;
+}
+
+static df_status set_backbone_ref(df_recipe *r, const char *v, df_error *err) {
+    (void)v, (void)err;
+    r->train.backbone_by_reference = 1;
+    return DF_OK;
+}
+
+static const df_setting SETTINGS[] = {
+    {"precision", "P", "backbone", "auto (fastest measured), fp32 or bf16 (default auto)", set_precision},
+    {"preprocess", "P", "backbone", "vgg16: caffe (default, Keras' own) or seed (RGB/255, the original)",
+     set_preprocess},
+    {"pool", NULL, "backbone", "vgg16: global-average-pool 7x7x512 to 512 features", set_pool},
+    {"cut", "TENSOR", "backbone", "tflite: the feature tensor (name or #index; default: the pooled feature)",
+     set_cut},
+    {"resize", "M", "backbone", "area (default for VGG16), nearest (Keras) or bilinear (MobileNet's own)",
+     set_resize},
+    {"backbone-ref", NULL, "backbone",
+     "record the backbone file's path and SHA-256 instead of embedding it (smaller model)", set_backbone_ref},
+    {"head", "KIND", "recipe and head",
+     "mlp (Dense 1024, BatchNorm, Dropout 0.25), linear (softmax regression on standardised features) or "
+     "auto (chosen by k-fold cross-validation)",
+     set_head},
+    {"folds", "K", "recipe and head", "folds for --head auto (default 5)", set_folds},
+    {"units", "N", "recipe and head", "mlp hidden units (1024)", set_units},
+    {"no-batchnorm", NULL, "recipe and head", "mlp without BatchNormalization", set_no_bn},
+    {"dropout", "P", "recipe and head", "mlp dropout (0.25)", set_dropout},
+    {"l2", "X", "recipe and head", "L2 on kernels (default 0)", set_l2},
+    {"lr", "X", "optimiser", "Adam learning rate (default 1e-3; original 1e-5)", set_lr},
+    {"weight-decay", "X", "optimiser", "decoupled weight decay (AdamW), default 0", set_wd},
+    {"epochs", "N", "optimiser", "epochs (default 30; original 45)", set_epochs},
+    {"batch", "N", "optimiser", "batch size (default 32; original 30)", set_batch},
+    {"steps-per-epoch", "N", "optimiser", "batches per epoch (default all; original n // 30)", set_steps},
+    {"class-weight", "W", "optimiser", "none (default) or balanced", set_class_weight},
+    {"early-stop", "P", "optimiser", "stop after P epochs without a better val_loss, keep the best", set_early},
+    {"no-augment", NULL, "augmentation", "train on the photos as they are", set_no_augment},
+    {"shift", "F", "augmentation", "width and height shift range (default 0.1; original 0.2)", set_shift},
+    {"shear", "DEG", "augmentation", "shear range in degrees (default 0; original 0.2)", set_shear},
+    {"zoom", "F", "augmentation", "zoom range: factors in [1-F, 1+F] (default 0.1; original 0.2)", set_zoom},
+    {"rotation", "DEG", "augmentation", "rotation range in degrees (default 0)", set_rotation},
+    {"flip", "WHICH", "augmentation", "none, h (mirror left-right), v, or hv (default h; original hv)", set_flip},
+    {"no-flips", NULL, "augmentation", "same as --flip none", set_no_flips},
+    {"feature-cache", "K", "augmentation", "K augmented variants per photo computed once (default 4; 0 = live)",
+     set_cache},
+    {"image-cache-mb", "M", "augmentation", "keep up to M MB of decoded photos in memory (default 256)",
+     set_image_cache},
+    {"seed", "N", "run", "same seed, same history (default 1)", set_seed},
+};
+
+const df_setting *df_settings(int *n) {
+    *n = (int)(sizeof SETTINGS / sizeof SETTINGS[0]);
+    return SETTINGS;
+}
+
+int df_setting_find(const char *name) {
+    int n;
+    const df_setting *s = df_settings(&n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s[i].name, name)) return i;
+    return -1;
+}
+
+df_status df_recipe_start(const char *name, int num_train, const char *backbone_kind, df_recipe *out,
+                          df_error *err) {
+    memset(out, 0, sizeof *out);
+    out->backbone = df_backbone_options_default();
+    out->folds = 5;
+    if (!strcmp(name, "default")) {
+        out->train = df_train_options_default();
+    } else if (!strcmp(name, "original")) {
+        out->train = df_train_options_original(num_train);
+        /* The notebook fed VGG16 RGB / 255, not Keras' caffe mode (SPEC 3). */
+        if (backbone_kind && !strcmp(backbone_kind, "vgg16")) out->backbone.preprocess = DF_PREPROCESS_SEED;
+    } else {
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--recipe '%s' is not default or original", name);
+    }
+    snprintf(out->name, sizeof out->name, "%s", name);
+    return DF_OK;
+}
+
+df_status df_recipe_set(df_recipe *r, const char *name, const char *value, df_error *err) {
+    int i = df_setting_find(name);
+    if (i < 0) return df_error_set(err, DF_ERR_INVALID_ARG, "no setting --%s", name);
+    if (SETTINGS[i].arg && !value) return df_error_set(err, DF_ERR_INVALID_ARG, "--%s needs a value", name);
+    df_status st = SETTINGS[i].apply(r, value, err);
+    if (st == DF_OK) r->set |= (uint64_t)1 << i;
+    return st;
+}
+
+df_status df_recipe_finish(df_recipe *r, df_error *err) {
+    /* What --head auto chooses itself cannot also be given. */
+    static const char *const chosen_by_auto[] = {"units", "no-batchnorm", "dropout", "l2", "lr"};
+    for (size_t k = 0; r->head_auto && k < sizeof chosen_by_auto / sizeof chosen_by_auto[0]; k++)
+        if (r->set & ((uint64_t)1 << df_setting_find(chosen_by_auto[k])))
+            return df_error_set(err, DF_ERR_INVALID_ARG,
+                                "--head auto chooses the head and learning rate itself: drop --%s", chosen_by_auto[k]);
+    if (!r->head_auto && (r->set & ((uint64_t)1 << df_setting_find("folds"))))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--folds goes with --head auto");
+    return DF_OK;
+}
