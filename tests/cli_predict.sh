@@ -149,6 +149,13 @@ assert d["unknown"]["genuine"] == 21 and d["unknown"]["genuine_lost"] <= 3, d["u
 assert d["calibration"]["temperature"] > 0 and 0 <= d["calibration"]["ece"] <= 1, d["calibration"]
 PYEOF
 
+# The report shows both: photos lost and off-topic photos caught.
+"$CLI" report --model "$T/m.dfm" --data "$DATA" --unknown-dir "$SHARED/images/imagenet" --out "$T/rep" 2>/dev/null
+grep -q 'id="trust"' "$T/rep/report.html" || fail "report has no Trust section"
+grep -q "off-topic photos called unknown" "$T/rep/report.html" || fail "report does not show off-topic photos caught"
+grep -q "validation photos called unknown" "$T/rep/report.html" || fail "report does not show genuine photos lost"
+[ -s "$T/rep/reliability.png" ] || fail "no reliability.png"
+
 # --explain: overlay sizes follow the EXIF orientation.
 $PY - "$roll/IMG 0001.jpg" "$T/rot.jpg" <<'PYEOF'
 import struct, sys

@@ -97,28 +97,6 @@ done:
     return st;
 }
 
-/* Off-topic photos: how many the model's detector calls unknown. */
-static df_status score_off_topic(df_classifier *clf, const char *dir, int *n, int *caught, df_error *err) {
-    *n = *caught = 0;
-    if (!clf->model->unknown)
-        return df_error_set(err, DF_ERR_DATA, "--unknown-dir: the model has no unknown detector (trained before it "
-                                              "existed); train it again");
-    df_dataset *ds = NULL;
-    float *feats = NULL;
-    df_status st = df_dataset_scan_tree(dir, NULL, &ds, err);
-    if (st != DF_OK) return st;
-    df_cli_print_skipped(ds, 0);
-    if (ds->count == 0) st = df_error_set(err, DF_ERR_DATA, "%s: no usable photos", dir);
-    if (st == DF_OK) st = df_photo_features(clf->backbone, ds, clf->resize, NULL, &feats, err);
-    const df_unknown_detector *u = clf->model->unknown;
-    for (int i = 0; st == DF_OK && i < ds->count; i++)
-        *caught += !(df_unknown_score(u, feats + (size_t)i * u->dim) <= u->threshold);
-    if (st == DF_OK) *n = ds->count;
-    free(feats);
-    df_dataset_free(ds);
-    return st;
-}
-
 static void print_trust(const df_evaluation *ev, const char *unknown_dir, int n_off, int caught) {
     const df_reliability *a = &ev->reliability_raw, *b = &ev->reliability_calibrated;
     if (ev->temperature > 0.0f)
@@ -180,7 +158,7 @@ int df_cmd_evaluate(int argc, char **argv) {
     if (df_cli_evaluate_dir(model, data, weights, precision, &clf, &ds, &ev, &err) != DF_OK)
         return df_cli_fail(&err);
     int n_off = 0, caught = 0;
-    if (unknown_dir && score_off_topic(clf, unknown_dir, &n_off, &caught, &err) != DF_OK) {
+    if (unknown_dir && df_cli_score_off_topic(clf, unknown_dir, &n_off, &caught, &err) != DF_OK) {
         df_evaluation_free(&ev);
         df_classifier_destroy(clf);
         df_dataset_free(ds);

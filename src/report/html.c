@@ -449,6 +449,10 @@ static void trust_section(buf *b, const df_report_data *d, const df_report_figur
                                 "<tr><td>accuracy on the accepted photos</td><td class=\"n\">%.4f (on all %.4f)"
                                 "</td></tr>\n",
                              d->unknown_threshold, d->unknown_lost, n, d->accuracy_accepted, d->accuracy);
+        if (d->offtopic_photos > 0)
+            df_report_buf_printf(b, "<tr><td>off-topic photos called unknown</td><td class=\"n\">%d of %d (%.1f%%)"
+                                    "</td></tr>\n",
+                                 d->offtopic_caught, d->offtopic_photos, 100.0 * d->offtopic_caught / d->offtopic_photos);
     } else {
         df_report_buf_puts(b, "<tr><td>unknown detector</td><td>none (the model was trained before it existed)"
                               "</td></tr>\n");

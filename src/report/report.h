@@ -141,6 +141,7 @@ typedef struct df_report_data {
      * model has none. */
     int unknown_lost;
     double unknown_threshold, accuracy_accepted;
+    int offtopic_photos, offtopic_caught; /* off-topic photos scored; 0 photos = none */
     double scale; /* device pixels per logical unit of the figures; 0 = 2 */
 } df_report_data;
 

@@ -277,6 +277,8 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
                                                ev->summary.weighted.f1, (int)ev->summary.total};
 
     fill_trust(&d, ev);
+    d.offtopic_photos = r->offtopic_photos;
+    d.offtopic_caught = r->offtopic_caught;
     /* Gallery: misclassified photos first (as Grad-CAM overlays), then
      * correct ones; only those shown are decoded. */
     for (int pass = 0; pass < 2; pass++)
