@@ -995,7 +995,7 @@ static df_status read_trust(const reader *r, hid_t g, df_model *m) {
             (st = read_float(r, t, G, "unknown_rate", &rate)) != DF_OK ||
             (st = read_u32(r, t, G, "trust_crc32c", &stored)) != DF_OK)
             goto out;
-        if ((size_t)n * (size_t)dim > ((size_t)1 << 28)) {
+        if ((size_t)n * (size_t)dim > ((size_t)1 << 26)) {
             st = bad(r, "%s: %d reference rows of %d features is more than this build reads", G, n, dim);
             goto out;
         }
