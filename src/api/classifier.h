@@ -22,9 +22,9 @@ typedef struct df_classifier_options {
     const char *backbone_weights; /* NULL = as recorded in the model */
     df_precision precision;
     int max_batch;
-    int no_autotune;              /* 1: never measure algorithms (predict: startup matters) */
     void (*notice)(void *ctx, const char *message);
     void *notice_ctx;
+    int no_autotune;              /* 1: never measure algorithms (predict: startup matters) */
 } df_classifier_options;
 
 df_status df_classifier_open(const char *model_path, const df_classifier_options *opt,
