@@ -1,11 +1,13 @@
 /* Writes valid seed files for fuzz_model_file into the folder argv[1]: an
- * MLP model, a LINEAR model with standardisation, and a checkpoint. */
+ * MLP model, a LINEAR model with standardisation, a checkpoint, and an MLP
+ * model with an unknown detector and a temperature (/deepfashion/trust). */
 #include <stdio.h>
 #include <string.h>
 
+#include "eval/unknown.h"
 #include "formats/model_file.h"
 
-static int save(df_head_kind kind, int ckpt, const char *dir, const char *name) {
+static int save(df_head_kind kind, int ckpt, int trust, const char *dir, const char *name) {
     const char *names[3] = {"bottoms", "shoes", "tops"};
     df_head_config c = df_head_config_default();
     c.kind = kind;
@@ -20,6 +22,12 @@ static int save(df_head_kind kind, int ckpt, const char *dir, const char *name) 
     if (kind == DF_HEAD_LINEAR) {
         const float mean[6] = {0, 1, 2, 3, 4, 5}, sd[6] = {1, 1, 2, 2, 3, 3};
         if (df_head_set_standardisation(m->head, mean, sd, &err) != DF_OK) goto fail;
+    }
+    if (trust) {
+        float x[5 * 6];
+        for (int i = 0; i < 5 * 6; i++) x[i] = (float)((i * 7) % 11);
+        if (df_unknown_fit(x, 5, 6, 2, 0, 0.2f, NULL, &m->unknown, &err) != DF_OK) goto fail;
+        m->temperature = 1.5f;
     }
     df_status st;
     if (ckpt) {
@@ -45,6 +53,6 @@ fail:
 
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
-    return save(DF_HEAD_MLP, 0, argv[1], "mlp.h5") | save(DF_HEAD_LINEAR, 0, argv[1], "linear.h5") |
-           save(DF_HEAD_MLP, 1, argv[1], "checkpoint.h5");
+    return save(DF_HEAD_MLP, 0, 0, argv[1], "mlp.h5") | save(DF_HEAD_LINEAR, 0, 0, argv[1], "linear.h5") |
+           save(DF_HEAD_MLP, 1, 0, argv[1], "checkpoint.h5") | save(DF_HEAD_MLP, 0, 1, argv[1], "trust.h5");
 }

@@ -47,7 +47,7 @@ $PY - "$T/pred.json" <<'PYEOF'
 import json, sys
 for line in open(sys.argv[1]):
     d = json.loads(line)
-    assert set(d) == {"path", "class", "probabilities"}
+    assert set(d) == {"path", "class", "probabilities", "unknown", "unknown_score"}
     assert abs(sum(d["probabilities"].values()) - 1) < 1e-3
     assert d["class"] == max(d["probabilities"], key=d["probabilities"].get)
 PYEOF
@@ -68,7 +68,7 @@ set -e
 
 # report from the model and its history.
 "$CLI" report --model "$T/m.dfm" --data "$DATA" --history "$T/h.csv" --out "$T/r2" 2>/dev/null
-for f in report.html accuracy.png loss.png confusion_matrix.png gallery.png samples.png model_summary.png \
+for f in report.html accuracy.png loss.png confusion_matrix.png gallery.png samples.png model_summary.png reliability.png \
          classification_report.txt; do
   [ -s "$T/r2/$f" ] || fail "report is missing $f"
 done

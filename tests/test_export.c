@@ -709,7 +709,7 @@ static void compare_on_closet(const char *shared, const char *model_path, const 
     char val[1024];
     snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
     df_error err;
-    df_classifier_options co = {NULL, DF_PRECISION_FP32, 1, NULL, NULL};
+    df_classifier_options co = {NULL, DF_PRECISION_FP32, 1, NULL, NULL, 0};
     df_classifier *clf;
     df_status st = df_classifier_open(model_path, &co, &clf, &err);
     if (st) fail_msg("%s", err.message);

@@ -385,7 +385,7 @@ static void test_validate_rejects_bad_data(void **state) {
 static const char *const REPORT_FILES[] = {
     "report.html",     "accuracy.png", "loss.png",          "confusion_matrix.png",
     "confusion_matrix_normalized.png", "gallery.png", "samples.png", "model_summary.png",
-    "classification_report.txt"};
+    "reliability.png", "classification_report.txt"};
 
 static int b64_value(int c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -461,7 +461,7 @@ static void check_self_contained(const char *html, size_t len) {
         free(png);
         images++;
     }
-    assert_int_equal(images, 7);
+    assert_int_equal(images, 8);
 }
 
 static char *read_text(const char *dir, const char *name, size_t *len) {

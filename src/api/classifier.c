@@ -2,6 +2,7 @@
 #include "api/classifier.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 
 #include "core/sha256.h"
 #include "data/photo.h"
+#include "eval/calibration.h"
+#include "eval/unknown.h"
 
 char *df_json_get_string(const char *json, const char *key) {
     if (!json) return NULL;
@@ -129,38 +132,51 @@ static df_status open_referenced(const char *model_path, const df_model_meta *m,
     return df_backbone_open(m->backbone_kind, weights, bo, out, err);
 }
 
-df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
-                                   df_classifier **out, df_error *err) {
+df_status df_classifier_backbone_open(const char *model_path, const df_model *model,
+                                      const df_classifier_options *opt,
+                                      void (*adjust)(df_backbone_options *bo, void *ctx), void *ctx,
+                                      df_backbone **out, df_error *err) {
     *out = NULL;
-    df_classifier *c = calloc(1, sizeof *c);
+    const df_model_meta *m = &model->meta;
     char *recorded = NULL, *cut = NULL;
-    if (!c) {
-        df_model_destroy(model);
-        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    }
-    c->model = model;
-    df_model_meta *m = &c->model->meta;
     df_backbone_options bo = df_backbone_options_default();
     df_status st = recorded_backbone(m, &bo, &cut, err);
-    if (st != DF_OK) goto fail;
+    if (st != DF_OK) return st;
     bo.cut_tensor = cut;
     if (opt) {
         if (opt->precision != DF_PRECISION_AUTO) bo.precision = opt->precision;
         if (opt->max_batch > 0) bo.max_batch = opt->max_batch;
         /* Measuring algorithms costs seconds; for a photo at a time (predict)
          * that is more than it saves. Direct and Winograd agree to ~1e-6. */
-        bo.autotune = bo.max_batch > 1;
+        bo.autotune = bo.max_batch > 1 && !opt->no_autotune;
         bo.notice = opt->notice;
         bo.notice_ctx = opt->notice_ctx;
     }
+    if (adjust) adjust(&bo, ctx);
     const char *weights = opt ? opt->backbone_weights : NULL;
     if (m->backbone_file && !weights) {
-        st = open_embedded(model_path, m, &bo, &c->backbone, err);
+        st = open_embedded(model_path, m, &bo, out, err);
     } else {
         if (!weights) weights = m->backbone_source[0] ? m->backbone_source
                                 : (recorded = df_json_get_string(m->training_json, "backbone_weights"));
-        st = open_referenced(model_path, m, weights, &bo, &c->backbone, err);
+        st = open_referenced(model_path, m, weights, &bo, out, err);
     }
+    free(recorded);
+    free(cut);
+    return st;
+}
+
+df_status df_classifier_from_model(const char *model_path, df_model *model, const df_classifier_options *opt,
+                                   df_classifier **out, df_error *err) {
+    *out = NULL;
+    df_classifier *c = calloc(1, sizeof *c);
+    if (!c) {
+        df_model_destroy(model);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    c->model = model;
+    df_model_meta *m = &c->model->meta;
+    df_status st = df_classifier_backbone_open(model_path, model, opt, NULL, NULL, &c->backbone, err);
     if (st != DF_OK) goto fail;
     if (df_backbone_feature_dim(c->backbone) != (size_t)m->feature_dim) {
         st = df_error_set(err, DF_ERR_SHAPE, "%s: model expects %d features, backbone %s gives %zu", model_path,
@@ -175,13 +191,9 @@ df_status df_classifier_from_model(const char *model_path, df_model *model, cons
         st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    free(recorded);
-    free(cut);
     *out = c;
     return DF_OK;
 fail:
-    free(recorded);
-    free(cut);
     df_classifier_destroy(c);
     return st;
 }
@@ -209,10 +221,49 @@ const char *df_classifier_class_name(const df_classifier *c, int index) {
     return c->model->meta.class_names[index];
 }
 
+/* Probabilities of one feature row: softmax(logits / T), T the model's
+ * temperature (1 when it has none). */
+df_status df_classifier_probabilities(const df_classifier *c, const float *features, float *probs,
+                                      df_error *err) {
+    df_status st = df_head_logits(c->model->head, features, 1, probs, err);
+    if (st != DF_OK) return st;
+    float T = c->model->temperature > 0.0f ? c->model->temperature : 1.0f;
+    df_calib_softmax_t(probs, 1, c->model->meta.num_classes, T, probs);
+    return DF_OK;
+}
+
 static df_status predict_image(df_classifier *c, const df_image *img, float *probs, df_error *err) {
     df_status st = df_backbone_preprocess(c->backbone, img, c->input, err);
     if (st == DF_OK) st = df_backbone_run(c->backbone, c->input, 1, c->features, err);
-    if (st == DF_OK) st = df_head_predict(c->model->head, c->features, 1, probs, err);
+    if (st == DF_OK) st = df_classifier_probabilities(c, c->features, probs, err);
+    return st;
+}
+
+df_status df_classifier_judge(const df_classifier *c, const float *features, int use_unknown, float *probs,
+                              df_prediction *out, df_error *err) {
+    df_status st = df_classifier_probabilities(c, features, probs, err);
+    if (st != DF_OK) return st;
+    int C = c->model->meta.num_classes;
+    out->best = 0;
+    for (int k = 1; k < C; k++)
+        if (probs[k] > probs[out->best]) out->best = k;
+    out->unknown = 0;
+    out->unknown_score = NAN;
+    if (c->model->unknown) {
+        out->unknown_score = df_unknown_score(c->model->unknown, features);
+        out->unknown = use_unknown && !(out->unknown_score <= c->model->unknown->threshold);
+    }
+    return DF_OK;
+}
+
+df_status df_classifier_predict_photo(df_classifier *c, const char *path, int use_unknown, float *probs,
+                                      df_prediction *out, df_error *err) {
+    df_image img = {0};
+    df_status st = df_photo_load(c->backbone, path, c->resize, &img, err);
+    if (st == DF_OK) st = df_backbone_preprocess(c->backbone, &img, c->input, err);
+    if (st == DF_OK) st = df_backbone_run(c->backbone, c->input, 1, c->features, err);
+    df_image_free(&img);
+    if (st == DF_OK) st = df_classifier_judge(c, c->features, use_unknown, probs, out, err);
     return st;
 }
 

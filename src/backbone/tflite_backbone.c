@@ -1055,6 +1055,13 @@ int df_tflite_feature_tensor(const df_tflite_model *m) {
     return -1;
 }
 
+int df_tflite_feature_map_tensor(const df_tflite_model *m) {
+    int f = df_tflite_feature_tensor(m);
+    if (f < 0) return -1;
+    int p = df_tflite_producer(m, f);
+    return p < 0 ? -1 : m->operators[p].inputs[0];
+}
+
 /* ---- backbone ---- */
 
 static df_status bb_preprocess(const df_backbone *bb, const df_image *img, float *out,
@@ -1086,7 +1093,11 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
                             "%s: TFLite models take only the 'tflite' preprocessing (the input "
                             "tensor's quantization defines it)", m->path);
     int target;
-    if (opt->cut_tensor) {
+    if (opt->cut_tensor && !strcmp(opt->cut_tensor, DF_TFLITE_CUT_FEATURE_MAP)) {
+        target = df_tflite_feature_map_tensor(m);
+        if (target < 0)
+            return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: no spatial feature map before a global pool", m->path);
+    } else if (opt->cut_tensor) {
         target = df_tflite_find_tensor(m, opt->cut_tensor);
         if (target < 0)
             return df_error_set(err, DF_ERR_INVALID_ARG, "%s: no tensor named '%s'", m->path,

@@ -28,6 +28,11 @@
  * AVERAGE_POOL_2D that reduces a spatial map to one value per channel.
  * -1 when the graph has none. */
 int df_tflite_feature_tensor(const df_tflite_model *model);
+/* The spatial map that pooled feature averages (the pooling op's input,
+ * e.g. 7x7x1280 for MobileNetV2), for Grad-CAM; -1 when there is none. */
+int df_tflite_feature_map_tensor(const df_tflite_model *model);
+/* df_backbone_options.cut_tensor value that cuts at that map. */
+#define DF_TFLITE_CUT_FEATURE_MAP "@feature_map"
 
 /* Maps an RGB8 image of the input tensor's size to the input tensor's real
  * values: real = scale * (q - zero_point) with q = pixel (UINT8 inputs) or

@@ -9,14 +9,19 @@
 #include "cli/common.h"
 #include "data/photo.h"
 #include "eval/evaluation.h"
+#include "eval/unknown.h"
 
 static const char *USAGE =
-    "usage: deepfashion evaluate --model MODEL --data DIR [--weights FILE] [--json]\n"
+    "usage: deepfashion evaluate --model MODEL --data DIR [--unknown-dir DIR] [--weights FILE] [--json]\n"
     "\n"
     "Evaluates MODEL on the photos in DIR (class folders with the model's class\n"
     "names; if DIR has a validation/ folder, that is used). Prints accuracy,\n"
     "loss, the confusion matrix (rows true, columns predicted) and the\n"
-    "classification report; --json prints one JSON object instead.\n"
+    "classification report, the calibration (expected calibration error before\n"
+    "and after the model's temperature, and the reliability table) and how many\n"
+    "of the photos the unknown detector would lose; --json prints one JSON\n"
+    "object instead.\n"
+    "  --unknown-dir DIR  off-topic photos (any folder tree): how many are called unknown\n"
     "  --weights FILE   backbone weights, if not where training found them\n"
     "  --precision P    auto, fp32, bf16 or int8\n";
 
@@ -74,6 +79,9 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
     if (st != DF_OK) goto done;
     st = df_evaluate_features(clf->model->head, feats, labels, ds->count,
                               (const char *const *)m->class_names, ev, err);
+    if (st == DF_OK)
+        st = df_evaluation_add_trust(ev, feats, (size_t)m->feature_dim, clf->model->unknown, clf->model->temperature,
+                                     err);
 done:
     free(feats);
     free(labels);
@@ -89,12 +97,38 @@ done:
     return st;
 }
 
+static void print_trust(const df_evaluation *ev, const char *unknown_dir, int n_off, int caught) {
+    const df_reliability *a = &ev->reliability_raw, *b = &ev->reliability_calibrated;
+    if (ev->temperature > 0.0f)
+        printf("\ncalibration: temperature %.3f; expected calibration error %.4f (%.4f before scaling), "
+               "loss %.4f\n", (double)ev->temperature, b->ece, a->ece, ev->loss_calibrated);
+    else
+        printf("\ncalibration: the model has no temperature; expected calibration error %.4f\n", a->ece);
+    printf("reliability (%d bins; confidence, accuracy, photos):", DF_CALIB_BINS);
+    for (int k = 0; k < DF_CALIB_BINS; k++)
+        if (b->count[k]) printf("  [%.2f-%.2f) %.3f %.3f %d", (double)k / DF_CALIB_BINS, (double)(k + 1) / DF_CALIB_BINS,
+                                b->confidence[k], b->accuracy[k], b->count[k]);
+    printf("\n");
+    if (!ev->unknown_score) {
+        printf("unknown: the model has no unknown detector (trained before it existed)\n");
+        return;
+    }
+    printf("unknown: threshold %.4f; %d of %d genuine photos called unknown (%.1f%% lost); accuracy on the "
+           "accepted %.4f (on all %.4f)\n",
+           (double)ev->unknown_threshold, ev->unknown_count, ev->n, 100.0 * ev->unknown_count / ev->n,
+           ev->accuracy_accepted, ev->accuracy);
+    if (unknown_dir)
+        printf("unknown: %d of %d off-topic photos in %s called unknown (%.1f%% caught)\n", caught, n_off,
+               unknown_dir, n_off ? 100.0 * caught / n_off : 0.0);
+}
+
 int df_cmd_evaluate(int argc, char **argv) {
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
         {"weights", required_argument, 0, 'w'}, {"precision", required_argument, 0, 'p'},
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *model = NULL, *data = NULL, *weights = NULL;
+        {"json", no_argument, 0, 'j'}, {"unknown-dir", required_argument, 0, 'u'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model = NULL, *data = NULL, *weights = NULL, *unknown_dir = NULL;
     int json = 0;
     df_precision precision = DF_PRECISION_AUTO;
     df_error err;
@@ -107,6 +141,7 @@ int df_cmd_evaluate(int argc, char **argv) {
         case 'd': data = optarg; break;
         case 'w': weights = optarg; break;
         case 'j': json = 1; break;
+        case 'u': unknown_dir = optarg; break;
         case 'p':
             if (df_precision_parse(optarg, &precision, &err) != DF_OK)
                 return df_cli_usage_error("evaluate", "%s", err.message);
@@ -122,11 +157,23 @@ int df_cmd_evaluate(int argc, char **argv) {
     df_dataset *ds = NULL;
     if (df_cli_evaluate_dir(model, data, weights, precision, &clf, &ds, &ev, &err) != DF_OK)
         return df_cli_fail(&err);
+    int n_off = 0, caught = 0;
+    if (unknown_dir && df_cli_score_off_topic(clf, unknown_dir, &n_off, &caught, &err) != DF_OK) {
+        df_evaluation_free(&ev);
+        df_classifier_destroy(clf);
+        df_dataset_free(ds);
+        return df_cli_fail(&err);
+    }
     const char *const *names = (const char *const *)clf->model->meta.class_names;
     int C = ev.num_classes;
     if (json) {
         char *s = df_evaluation_json(&ev, names);
-        if (s) puts(s);
+        if (s && unknown_dir) {
+            s[strlen(s) - 1] = '\0';
+            printf("%s,\"off_topic\":{\"photos\":%d,\"caught\":%d}}\n", s, n_off, caught);
+        } else if (s) {
+            puts(s);
+        }
         free(s);
     } else {
         printf("accuracy %.4f  loss %.4f  (%d photos)\n\nconfusion matrix (rows true, columns predicted):\n",
@@ -143,6 +190,7 @@ int df_cmd_evaluate(int argc, char **argv) {
             printf("\n");
         }
         printf("\n%s", ev.report_text);
+        print_trust(&ev, unknown_dir, n_off, caught);
     }
     df_evaluation_free(&ev);
     df_classifier_destroy(clf);

@@ -11,19 +11,22 @@
 
 static const char *USAGE =
     "usage: deepfashion report --model MODEL --data DIR --out DIR [--history FILE] [--weights FILE]\n"
+    "                          [--unknown-dir DIR]\n"
     "\n"
     "Writes OUT/report.html (one self-contained page: data set, settings,\n"
     "learning curves, confusion matrices, classification report, a gallery of\n"
     "predictions, augmented samples, the model summary) plus each figure as PNG\n"
     "and classification_report.txt. DIR is evaluated (DIR/validation when DIR\n"
-    "holds train/ and validation/); --history is the file train --history wrote.\n";
+    "holds train/ and validation/); --history is the file train --history wrote;\n"
+    "--unknown-dir: off-topic photos, how many the unknown detector catches.\n";
 
 int df_cmd_report(int argc, char **argv) {
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
         {"out", required_argument, 0, 'o'}, {"history", required_argument, 0, 'H'},
-        {"weights", required_argument, 0, 'w'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *model = NULL, *data = NULL, *out = NULL, *history = NULL, *weights = NULL;
+        {"weights", required_argument, 0, 'w'}, {"unknown-dir", required_argument, 0, 'u'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model = NULL, *data = NULL, *out = NULL, *history = NULL, *weights = NULL, *unknown_dir = NULL;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -33,6 +36,7 @@ int df_cmd_report(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'H': history = optarg; break;
         case 'w': weights = optarg; break;
+        case 'u': unknown_dir = optarg; break;
         case 'h': fputs(USAGE, stdout); return DF_EXIT_OK;
         default: return df_cli_usage_error("report", "unknown option");
         }
@@ -65,7 +69,9 @@ int df_cmd_report(int argc, char **argv) {
     df_run_report r = {.model_path = model, .model = clf->model, .backbone = clf->backbone,
                        .train = train, .val = val, .history = &h, .best_epoch = best,
                        .evaluation = &ev};
-    if (df_run_report_write(&r, out, &err) != DF_OK) {
+    if (unknown_dir && df_cli_score_off_topic(clf, unknown_dir, &r.offtopic_photos, &r.offtopic_caught, &err) != DF_OK) {
+        df_cli_fail(&err);
+    } else if (df_run_report_write(&r, out, &err) != DF_OK) {
         df_cli_fail(&err);
     } else {
         fprintf(stderr, "deepfashion: report in %s/report.html (accuracy %.4f on %d photos)\n", out,

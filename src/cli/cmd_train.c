@@ -15,6 +15,7 @@
 #include "eval/evaluation.h"
 #include "train/recipe.h"
 #include "train/train.h"
+#include "train/trust.h"
 
 static volatile sig_atomic_t g_stop; /* the only global: a signal handler must reach it */
 
@@ -71,7 +72,7 @@ static void print_search(const df_head_search_result *s, int photos, const progr
 /* The flags that are about this run rather than the recipe; the recipe's
  * settings (train/recipe.h) are flags of the same names. */
 enum { F_DATA, F_VAL, F_VAL_SPLIT, F_BACKBONE, F_WEIGHTS, F_OUT, F_RECIPE, F_HISTORY, F_REPORT, F_CHECKPOINT,
-       F_RESUME, F_QUIET, F_HELP, F_COUNT };
+       F_RESUME, F_QUIET, F_UNKNOWN_RATE, F_HELP, F_COUNT };
 
 static const df_cli_flag RUN_FLAGS[F_COUNT] = {
     [F_DATA] = {"data", "DIR", "data", "training photos: class folders, or DIR/train and DIR/validation"},
@@ -90,6 +91,9 @@ static const df_cli_flag RUN_FLAGS[F_COUNT] = {
     [F_CHECKPOINT] = {"checkpoint", "FILE", "run", "where Ctrl-C saves the state (default MODEL.ckpt)"},
     [F_RESUME] = {"resume", "FILE", "run", "continue an interrupted run from its checkpoint"},
     [F_QUIET] = {"quiet", NULL, "run", "no progress output"},
+    [F_UNKNOWN_RATE] = {"unknown-rate", "R", "run",
+                        "fraction of held-out training photos the unknown detector rejects (default 0.05; the "
+                        "threshold predict uses)"},
     [F_HELP] = {"help", NULL, "run", "this text"},
 };
 
@@ -210,9 +214,25 @@ static df_status load_data(const train_args *a, uint64_t seed, int quiet, df_dat
     return st;
 }
 
-/* The head search (--head auto) and training, with Ctrl-C checkpointing. */
+/* The unknown detector and the temperature (train/trust.h), stored in the model. */
+static df_status fit_trust(df_backbone *bb, const df_dataset *train, const df_train_options *opt,
+                           const df_trust_options *to, df_model *model, const progress *p, df_error *err) {
+    df_trust_report r;
+    df_status st = df_trust_fit(bb, train, opt, to, model, &r, err);
+    if (st != DF_OK || p->quiet) return st;
+    fprintf(stderr, "deepfashion: calibration: temperature %.3f (%d-fold out-of-fold predictions of the %d training "
+                    "photos: accuracy %.4f, ECE %.4f -> %.4f); unknown threshold %.4f (rejects %.0f%% of the "
+                    "training photos held out one at a time); %.1fs\n",
+            (double)r.temperature, to->folds < train->count ? to->folds : train->count, train->count, r.oof_accuracy,
+            r.oof_ece_before, r.oof_ece_after, (double)r.unknown_threshold, 100.0 * to->unknown_rate, r.seconds);
+    return DF_OK;
+}
+
+/* The head search (--head auto) and training, with Ctrl-C checkpointing;
+ * then the unknown detector and the temperature. */
 static df_status run_training(df_backbone *bb, const df_dataset *train, const df_dataset *val, df_recipe *rc,
-                              progress *prog, df_head_search_result *search, df_train_result *res, df_error *err) {
+                              const df_trust_options *trust, progress *prog, df_head_search_result *search,
+                              df_train_result *res, df_error *err) {
     df_train_options *opt = &rc->train;
     opt->stop_flag = &g_stop;
     opt->on_epoch = on_epoch;
@@ -239,7 +259,18 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
             if (search->variants == opt->feature_cache) opt->feature_variants = search->train_variants;
         }
     }
+    /* The feature cache's variants computed here, so that the unknown
+     * detector and the calibration reuse them (df_train would compute the
+     * same ones itself). */
+    float *variants = NULL;
+    if (st == DF_OK && !opt->feature_variants && opt->feature_cache > 0 && opt->augment) {
+        st = df_train_feature_variants(bb, train, opt, opt->feature_cache, &variants, NULL, err);
+        opt->feature_variants = variants;
+    }
     if (st == DF_OK) st = df_train(bb, train, val, opt, res, err);
+    if (st == DF_OK) st = fit_trust(bb, train, opt, trust, res->model, prog, err);
+    if (variants) opt->feature_variants = NULL;
+    free(variants);
     sigaction(SIGINT, &old_sa, NULL);
     return st;
 }
@@ -270,6 +301,9 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
         for (int i = 0; i < val->count; i++) labels[i] = val->items[i].label;
         st = df_evaluate_features(res->model->head, res->val_features, labels, val->count,
                                   (const char *const *)train->class_names, &ev, err);
+        if (st == DF_OK)
+            st = df_evaluation_add_trust(&ev, res->val_features, df_backbone_feature_dim(bb), res->model->unknown,
+                                         res->model->temperature, err);
         free(labels);
         if (st != DF_OK) return st;
         /* The result, on stdout even with --quiet (which silences progress). */
@@ -315,6 +349,13 @@ int df_cmd_train(int argc, char **argv) {
     rc = DF_EXIT_FAIL;
     if (st != DF_OK) goto out;
     if ((rc = make_recipe(&a, train->count, &recipe)) >= 0) goto out;
+    df_trust_options trust = df_trust_options_default();
+    double rate = trust.unknown_rate;
+    if (a.run[F_UNKNOWN_RATE] && !df_parse_float(a.run[F_UNKNOWN_RATE], 0.0, 0.5, &rate)) {
+        rc = df_cli_usage_error("train", "--unknown-rate '%s' is not a number in [0, 0.5]", a.run[F_UNKNOWN_RATE]);
+        goto out;
+    }
+    trust.unknown_rate = (float)rate;
     rc = DF_EXIT_FAIL;
     /* The network is shaped for the batches it will run: the training
      * batch when photos are augmented live, else passes of at least 16. */
@@ -336,7 +377,7 @@ int df_cmd_train(int argc, char **argv) {
     }
     recipe.train.checkpoint_path = ckpt;
     recipe.train.resume_path = a.run[F_RESUME];
-    if (run_training(bb, train, val, &recipe, &prog, &search, &res, &err) != DF_OK) goto out;
+    if (run_training(bb, train, val, &recipe, &trust, &prog, &search, &res, &err) != DF_OK) goto out;
     if (finish(&a, &recipe, bb, train, val, train_dir, val_dir, &search, &res, &prog, &err) != DF_OK) goto out;
     unlink(ckpt); /* the run finished: its checkpoint is stale */
     rc = DF_EXIT_OK;

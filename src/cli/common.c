@@ -13,7 +13,10 @@
 #include "core/clock.h"
 #include "core/fileio.h"
 #include "core/strbuf.h"
+#include "api/classifier.h"
+#include "data/photo.h"
 #include "data/text.h"
+#include "eval/unknown.h"
 
 static int is_dir(const char *p) {
     struct stat st;
@@ -286,4 +289,26 @@ char *df_cli_path_with_suffix(const char *path, const char *suffix) {
     char *s = malloc(n);
     if (s) snprintf(s, n, "%s%s", path, suffix);
     return s;
+}
+
+/* Off-topic photos: how many the model's detector calls unknown. */
+df_status df_cli_score_off_topic(struct df_classifier *clf, const char *dir, int *n, int *caught, df_error *err) {
+    *n = *caught = 0;
+    if (!clf->model->unknown)
+        return df_error_set(err, DF_ERR_DATA, "--unknown-dir: the model has no unknown detector (trained before it "
+                                              "existed); train it again");
+    df_dataset *ds = NULL;
+    float *feats = NULL;
+    df_status st = df_dataset_scan_tree(dir, NULL, &ds, err);
+    if (st != DF_OK) return st;
+    df_cli_print_skipped(ds, 0);
+    if (ds->count == 0) st = df_error_set(err, DF_ERR_DATA, "%s: no usable photos", dir);
+    if (st == DF_OK) st = df_photo_features(clf->backbone, ds, clf->resize, NULL, &feats, err);
+    const df_unknown_detector *u = clf->model->unknown;
+    for (int i = 0; st == DF_OK && i < ds->count; i++)
+        *caught += !(df_unknown_score(u, feats + (size_t)i * u->dim) <= u->threshold);
+    if (st == DF_OK) *n = ds->count;
+    free(feats);
+    df_dataset_free(ds);
+    return st;
 }

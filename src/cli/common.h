@@ -42,6 +42,12 @@ int df_cli_evaluate_dir(const char *model_path, const char *data, const char *we
                         df_precision precision, struct df_classifier **clf_out,
                         df_dataset **ds_out, df_evaluation *ev, df_error *err);
 
+/* Off-topic photos under dir (any folder tree, training's skip rules):
+ * *n photos, *caught of them called unknown by the model's detector
+ * (DF_ERR_DATA when the model has none). For evaluate and report. */
+df_status df_cli_score_off_topic(struct df_classifier *clf, const char *dir, int *n, int *caught,
+                                 df_error *err) DF_MUST_CHECK;
+
 typedef df_run_report df_cli_report_input;
 
 /* A flag as --help lists it. */

@@ -582,6 +582,62 @@ fail:
     return s;
 }
 
+df_status df_dataset_scan_tree(const char *root, const df_scan_options *opt_in, df_dataset **out,
+                               df_error *err) {
+    *out = NULL;
+    df_scan_options opt = opt_in ? *opt_in : df_scan_options_default();
+    struct stat rst;
+    if (stat(root, &rst) != 0)
+        return df_error_set(err, DF_ERR_DATA, "%s: cannot open folder: %s", root, strerror(errno));
+    if (!S_ISDIR(rst.st_mode)) return df_error_set(err, DF_ERR_DATA, "%s: not a folder", root);
+    scan_state st;
+    memset(&st, 0, sizeof st);
+    df_dataset *ds = NULL;
+    char *keep = NULL;
+    df_status s = enter_dir(&st, root, &rst, -1, err);
+    if (s != DF_OK) goto fail;
+    if (st.ncand > (size_t)INT32_MAX / 2) {
+        s = df_error_set(err, DF_ERR_TOO_LARGE, "%s: more than %d images", root, INT32_MAX / 2);
+        goto fail;
+    }
+    if (st.ncand > 1) qsort(st.cand, st.ncand, sizeof *st.cand, cmp_candidate);
+    keep = malloc(st.ncand ? st.ncand : 1);
+    if (!keep) {
+        s = nomem(err, root);
+        goto fail;
+    }
+    memset(keep, 1, st.ncand ? st.ncand : 1);
+    if (opt.verify && (s = verify(&st, &opt, keep, err)) != DF_OK) goto fail;
+    int count = 0;
+    for (size_t i = 0; i < st.ncand; i++) count += keep[i];
+    ds = dataset_alloc(0, count);
+    if (!ds || !(ds->root = strdup(root))) {
+        s = nomem(err, root);
+        goto fail;
+    }
+    for (size_t i = 0; i < st.ncand; i++) {
+        if (!keep[i]) continue;
+        ds->items[ds->count].path = st.cand[i].path;
+        ds->items[ds->count].label = -1;
+        st.cand[i].path = NULL;
+        ds->count++;
+    }
+    if (st.nskip > 1) qsort(st.skip, st.nskip, sizeof *st.skip, cmp_skip);
+    ds->skipped = st.skip;
+    ds->num_skipped = (int)st.nskip;
+    st.skip = NULL;
+    st.nskip = 0;
+    scan_state_free(&st);
+    free(keep);
+    *out = ds;
+    return DF_OK;
+fail:
+    df_dataset_free(ds);
+    scan_state_free(&st);
+    free(keep);
+    return s;
+}
+
 df_status df_dataset_from_paths(int num_classes, const char *const *class_names, int n,
                                 const char *const *paths, const int *labels, df_dataset **out,
                                 df_error *err) {

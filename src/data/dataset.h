@@ -74,6 +74,16 @@ df_scan_options df_scan_options_default(void);
 df_status df_dataset_scan(const char *root, const df_scan_options *opt, df_dataset **out,
                           df_error *err) DF_MUST_CHECK;
 
+/* Every photo under root, recursively, for prediction: the same walk,
+ * type checks and skip reasons as df_dataset_scan, but root's own files
+ * count too and there are no classes (num_classes 0, every label -1).
+ * Items are sorted by folder path, then file name (bytewise). A root that
+ * is a file is an error (callers pass files directly). With opt->verify
+ * each photo is decoded once and one that does not decode is skipped;
+ * prediction passes verify 0 and reports such a file when it reaches it. */
+df_status df_dataset_scan_tree(const char *root, const df_scan_options *opt, df_dataset **out,
+                               df_error *err) DF_MUST_CHECK;
+
 /* A usable training set: at least two classes, each with an image.
  * "<root>: needs at least two class folders, found 1: shoes",
  * "<root>/shoes: class 'shoes' has no usable image (3 skipped)". */

@@ -1,12 +1,14 @@
 /* Head evaluation on feature rows (see evaluation.h). */
 #include "eval/evaluation.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/strbuf.h"
 #include "data/text.h"
+#include "eval/unknown.h"
 
 void df_evaluation_free(df_evaluation *ev) {
     if (!ev) return;
@@ -16,6 +18,7 @@ void df_evaluation_free(df_evaluation *ev) {
     free(ev->confusion);
     free(ev->per_class);
     free(ev->report_text);
+    free(ev->unknown_score);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -54,6 +57,39 @@ fail:
     return st;
 }
 
+df_status df_evaluation_add_trust(df_evaluation *ev, const float *features, size_t F,
+                                  const df_unknown_detector *unknown, float temperature, df_error *err) {
+    const int n = ev->n, C = ev->num_classes;
+    float *p = malloc(sizeof(float) * (size_t)n * (size_t)C);
+    if (!p) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    df_calib_reliability(ev->probs, ev->labels, n, C, &ev->reliability_raw);
+    float T = temperature > 0.0f ? temperature : 1.0f;
+    for (size_t j = 0; j < (size_t)n * C; j++) p[j] = logf(ev->probs[j] > 1e-30f ? ev->probs[j] : 1e-30f);
+    ev->loss_calibrated = df_calib_nll(p, ev->labels, n, C, T);
+    df_calib_softmax_t(p, n, C, T, p);
+    df_calib_reliability(p, ev->labels, n, C, &ev->reliability_calibrated);
+    free(p);
+    ev->temperature = temperature > 0.0f ? temperature : 0.0f;
+    ev->accuracy_accepted = ev->accuracy;
+    if (unknown) {
+        if ((size_t)unknown->dim != F) return df_error_set(err, DF_ERR_SHAPE, "unknown detector of %d features, photos have %zu", unknown->dim, F);
+        if (!(ev->unknown_score = malloc(sizeof(float) * (size_t)n)))
+            return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        ev->unknown_threshold = unknown->threshold;
+        int accepted = 0, correct = 0;
+        for (int i = 0; i < n; i++) {
+            ev->unknown_score[i] = df_unknown_score(unknown, features + (size_t)i * F);
+            if (!(ev->unknown_score[i] <= unknown->threshold)) continue;
+            accepted++;
+            correct += ev->predicted[i] == ev->labels[i];
+        }
+        ev->unknown_count = n - accepted;
+        ev->accuracy_accepted = accepted ? (double)correct / accepted : NAN;
+    }
+    ev->has_trust = 1;
+    return DF_OK;
+}
+
 char *df_evaluation_json(const df_evaluation *ev, const char *const *names) {
     df_strbuf b = {0};
     int C = ev->num_classes;
@@ -82,5 +118,18 @@ char *df_evaluation_json(const df_evaluation *ev, const char *const *names) {
            ev->summary.macro.precision, ev->summary.macro.recall, ev->summary.macro.f1,
            ev->summary.weighted.precision, ev->summary.weighted.recall, ev->summary.weighted.f1,
            ev->summary.total);
+    if (ev->has_trust && b.s && b.n) {
+        b.s[--b.n] = '\0'; /* reopen the object */
+        df_strbuf_addf(&b, ",\"calibration\":{\"temperature\":%.6g,\"ece_raw\":%.6g,\"ece\":%.6g,\"loss\":%.6g},",
+                       (double)(ev->temperature > 0.0f ? ev->temperature : 1.0f), ev->reliability_raw.ece,
+                       ev->reliability_calibrated.ece, ev->loss_calibrated);
+        if (ev->unknown_score)
+            df_strbuf_addf(&b, "\"unknown\":{\"threshold\":%.6g,\"genuine\":%d,\"genuine_lost\":%d,"
+                               "\"accuracy_accepted\":%.6g}}",
+                           (double)ev->unknown_threshold, ev->n, ev->unknown_count,
+                           isnan(ev->accuracy_accepted) ? 0.0 : ev->accuracy_accepted);
+        else
+            df_strbuf_addf(&b, "\"unknown\":null}");
+    }
     return df_strbuf_finish(&b);
 }

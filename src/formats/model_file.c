@@ -24,6 +24,7 @@
 #include "core/crc32c.h"
 #include "core/fileio.h"
 #include "core/sha256.h"
+#include "eval/unknown.h"
 
 /* The checksums below are over the in-memory bytes of float32/uint64 data,
  * which equal the little-endian bytes the file stores only on a
@@ -114,6 +115,7 @@ fail:
 void df_model_destroy(df_model *m) {
     if (!m) return;
     df_head_destroy(m->head);
+    df_unknown_destroy(m->unknown);
     free_names(m->meta.class_names, m->meta.num_classes);
     free(m->meta.training_json);
     free(m->meta.backbone_file);
@@ -401,6 +403,34 @@ static df_status check_model_for_save(const df_model *m, const char *path, df_er
 }
 
 /* Writes everything into the open file f; -1 on an HDF5 failure. */
+/* /deepfashion/trust: the unknown detector and the temperature (issue 12);
+ * nothing is written when the model has neither. */
+static uint32_t trust_crc(const df_unknown_detector *u) {
+    uint32_t crc = df_crc32c(0, u->mean, sizeof(float) * (size_t)u->dim);
+    return df_crc32c(crc, u->ref, sizeof(float) * (size_t)u->n * (size_t)u->dim);
+}
+
+static int write_trust(hid_t g, const df_model *m) {
+    const df_unknown_detector *u = m->unknown;
+    if (!u && !(m->temperature > 0.0f)) return 0;
+    hid_t t = H5Gcreate2(g, "trust", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (t < 0) return -1;
+    int rc = attr_f32(t, "temperature", m->temperature > 0.0f ? m->temperature : 0.0f);
+    rc |= attr_i32(t, "unknown_method", u ? u->method : 0);
+    if (u) {
+        rc |= attr_i32(t, "unknown_k", u->k);
+        rc |= attr_i32(t, "unknown_rows", u->n);
+        rc |= attr_f32(t, "unknown_threshold", u->threshold);
+        rc |= attr_f32(t, "unknown_rate", u->rate);
+        rc |= attr_u32(t, "trust_crc32c", trust_crc(u));
+        hsize_t d1[1] = {(hsize_t)u->dim}, d2[2] = {(hsize_t)u->n, (hsize_t)u->dim};
+        if (rc == 0) rc |= dset_f32(t, "unknown_mean", 1, d1, u->mean);
+        if (rc == 0) rc |= dset_f32(t, "unknown_ref", 2, d2, u->ref);
+    }
+    H5Gclose(t);
+    return rc ? -1 : 0;
+}
+
 static int write_contents(hid_t f, const df_model *m, const df_adam *adam,
                           const df_train_state *ts) {
     /* Reading tensors does not modify the head; df_head_tensors hands out
@@ -467,6 +497,7 @@ static int write_contents(hid_t f, const df_model *m, const df_adam *adam,
         hsize_t dims[1] = {(hsize_t)mt->backbone_file_size};
         rc |= write_dset(g, "backbone_file", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, dims, mt->backbone_file);
     }
+    if (rc == 0) rc |= write_trust(g, m);
     if (rc == 0 && df_head_has_standardisation(head)) {
         hsize_t dims[1] = {(hsize_t)df_head_in_dim(head)};
         rc |= dset_f32(g, "standardisation_mean", 1, dims, df_head_std_mean(head));
@@ -940,6 +971,65 @@ static df_status open_h5(const char *path, hid_t *out, df_error *err) {
 }
 
 /* Reads the model part of an open file. */
+/* Reads /deepfashion/trust when present (see write_trust); a file without
+ * it loads with no detector and no temperature. */
+static df_status read_trust(const reader *r, hid_t g, df_model *m) {
+    const char *G = "/deepfashion/trust";
+    htri_t has = H5Lexists(g, "trust", H5P_DEFAULT);
+    if (has <= 0) return DF_OK;
+    hid_t t = H5Gopen2(g, "trust", H5P_DEFAULT);
+    if (t < 0) return bad(r, "%s is not a group", G);
+    int method = 0, k = 0, n = 0;
+    float temp, thr = 0.0f, rate = 0.0f;
+    float *buf = NULL;
+    const int dim = m->meta.feature_dim;
+    df_status st = read_float(r, t, G, "temperature", &temp);
+    if (st == DF_OK && !(temp == 0.0f || (temp > 0.0f && isfinite(temp))))
+        st = bad(r, "%s: temperature %g is not positive", G, (double)temp);
+    if (st == DF_OK) st = read_int(r, t, G, "unknown_method", 0, 1 << 16, &method);
+    if (st == DF_OK && method) {
+        uint32_t stored;
+        if ((st = read_int(r, t, G, "unknown_k", 1, 1 << 20, &k)) != DF_OK ||
+            (st = read_int(r, t, G, "unknown_rows", 2, 1 << 24, &n)) != DF_OK ||
+            (st = read_float(r, t, G, "unknown_threshold", &thr)) != DF_OK ||
+            (st = read_float(r, t, G, "unknown_rate", &rate)) != DF_OK ||
+            (st = read_u32(r, t, G, "trust_crc32c", &stored)) != DF_OK)
+            goto out;
+        if ((size_t)n * (size_t)dim > ((size_t)1 << 26)) {
+            st = bad(r, "%s: %d reference rows of %d features is more than this build reads", G, n, dim);
+            goto out;
+        }
+        buf = malloc(sizeof(float) * ((size_t)n + 1) * (size_t)dim);
+        if (!buf) {
+            st = df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory for %s", r->path, G);
+            goto out;
+        }
+        hsize_t d1[1] = {(hsize_t)dim}, d2[2] = {(hsize_t)n, (hsize_t)dim};
+        st = read_dset(r, t, "/deepfashion/trust/unknown_mean", "unknown_mean", H5T_FLOAT, H5T_NATIVE_FLOAT,
+                       1, d1, buf, "(feature_dim)");
+        if (st == DF_OK)
+            st = read_dset(r, t, "/deepfashion/trust/unknown_ref", "unknown_ref", H5T_FLOAT,
+                           H5T_NATIVE_FLOAT, 2, d2, buf + dim, "(unknown_rows, feature_dim)");
+        if (st == DF_OK) st = check_finite(r, "/deepfashion/trust/unknown_ref", buf, ((size_t)n + 1) * dim);
+        if (st != DF_OK) goto out;
+        df_error e2;
+        if (df_unknown_from_parts(method, k, n, dim, buf, buf + dim, thr, rate, &m->unknown, &e2) != DF_OK) {
+            st = bad(r, "%s: %s", G, e2.message);
+            goto out;
+        }
+        if (trust_crc(m->unknown) != stored) {
+            st = bad(r, "%s: unknown detector is damaged: CRC-32C %08x, the file says %08x", G,
+                     trust_crc(m->unknown), stored);
+            goto out;
+        }
+    }
+    m->temperature = temp;
+out:
+    free(buf);
+    H5Gclose(t);
+    return st;
+}
+
 /* /deepfashion's format version and file kind. */
 static df_status read_version(const reader *r, hid_t g) {
     const char *G = "/deepfashion";
@@ -1144,6 +1234,7 @@ static df_status load_model(const reader *r, hid_t f, df_model **out) {
         st = bad(r, "weights are damaged: CRC-32C %08x, the file says %08x", computed, stored);
         goto fail;
     }
+    if ((st = read_trust(r, g, m)) != DF_OK) goto fail;
     H5Gclose(g);
     *out = m;
     return DF_OK;

@@ -60,6 +60,16 @@
  *                                    is (absent = by reference); its SHA-256
  *                                    must equal backbone_sha256
  *
+ *   Optional (files from before issue 12 have none; each part may be absent):
+ *   /deepfashion/trust               attrs temperature float32 (0 = none),
+ *                                    unknown_method int32 (0 = no detector,
+ *                                    else eval/unknown.h's method), unknown_k,
+ *                                    unknown_rows int32, unknown_threshold,
+ *                                    unknown_rate float32, trust_crc32c uint32
+ *                                    (CRC-32C of unknown_mean, unknown_ref bytes)
+ *   /deepfashion/trust/unknown_mean  float32 (feature_dim)        with a detector
+ *   /deepfashion/trust/unknown_ref   float32 (unknown_rows, feature_dim)
+ *
  *   Checkpoints only:
  *   /deepfashion/checkpoint          attrs adam_t int64, adam_lr, adam_beta1,
  *                                    adam_beta2, adam_eps, adam_weight_decay
@@ -130,9 +140,15 @@ typedef struct df_model_meta {
     char *training_json;        /* owned, NULL = none */
 } df_model_meta;
 
+struct df_unknown_detector;
+
 typedef struct df_model {
     df_head *head;              /* owned */
     df_model_meta meta;
+    /* Trust (written by training since issue 12, see "/deepfashion/trust"
+     * above); older files load with neither. */
+    struct df_unknown_detector *unknown; /* owned (eval/unknown.h), NULL = none */
+    float temperature;                   /* > 0; 0 = not fitted (probabilities as the head gives them) */
 } df_model;
 
 /* A new model with a freshly initialised head (df_head_create with seed);

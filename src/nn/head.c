@@ -453,7 +453,8 @@ df_status df_head_train_step(df_head *h, const float *x, const int *labels, int 
     return DF_OK;
 }
 
-df_status df_head_predict(const df_head *h, const float *x, int n, float *probs, df_error *err) {
+static df_status forward_infer(const df_head *h, const float *x, int n, float *probs, int softmax,
+                               df_error *err) {
     if (n < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "head: predict on %d rows", n);
     const int C = h->classes, U = h->units, D = h->in_dim;
     const int mlp = h->cfg.kind == DF_HEAD_MLP;
@@ -482,10 +483,57 @@ df_status df_head_predict(const df_head *h, const float *x, int n, float *probs,
         } else {
             df_dense_forward(out, in, p + h->off_w1, p + h->off_b1, m, D, C);
         }
-        df_softmax_forward(out, out, m, C);
+        if (softmax) df_softmax_forward(out, out, m, C);
     }
     free(xs);
     free(hid);
+    return DF_OK;
+}
+
+df_status df_head_predict(const df_head *h, const float *x, int n, float *probs, df_error *err) {
+    return forward_infer(h, x, n, probs, 1, err);
+}
+
+df_status df_head_logits(const df_head *h, const float *x, int n, float *logits, df_error *err) {
+    return forward_infer(h, x, n, logits, 0, err);
+}
+
+/* Inference mode, one row: z_c = sum_u y_u W2[u, c] + b2[c] with
+ * y = BN(relu(x' W1 + b1)) and x' = (x - mean) / std, so
+ * dz_c/dx_j = sum_u W1[j, u] * [pre_u > 0] * bnscale_u * W2[u, c] / std_j. */
+df_status df_head_class_gradient(const df_head *h, const float *x, int cls, float *dx, df_error *err) {
+    const int C = h->classes, U = h->units, D = h->in_dim;
+    if (cls < 0 || cls >= C) return df_error_set(err, DF_ERR_INVALID_ARG, "head: class %d of %d", cls, C);
+    const float *p = h->params;
+    if (h->cfg.kind != DF_HEAD_MLP) {
+        for (int j = 0; j < D; j++) dx[j] = p[h->off_w1 + (size_t)j * C + cls];
+    } else {
+        float *xs = h->has_std ? calloc((size_t)D, sizeof(float)) : NULL;
+        float *g = calloc((size_t)U, sizeof(float));
+        if ((h->has_std && !xs) || !g) {
+            free(xs);
+            free(g);
+            return df_error_set(err, DF_ERR_NOMEM, "head: out of memory for the class gradient");
+        }
+        const float *in = standardise(h, x, 1, xs);
+        df_dense_forward(g, in, p + h->off_w1, p + h->off_b1, 1, D, U);
+        for (int u = 0; u < U; u++) {
+            float scale = h->cfg.batchnorm
+                              ? p[h->off_gamma + u] / sqrtf(h->moving_var[u] + h->cfg.bn_eps)
+                              : 1.0f;
+            g[u] = g[u] > 0.0f ? scale * p[h->off_w2 + (size_t)u * C + cls] : 0.0f;
+        }
+        for (int j = 0; j < D; j++) {
+            const float *w = p + h->off_w1 + (size_t)j * U;
+            double s = 0.0;
+            for (int u = 0; u < U; u++) s += (double)w[u] * g[u];
+            dx[j] = (float)s;
+        }
+        free(xs);
+        free(g);
+    }
+    if (h->has_std)
+        for (int j = 0; j < D; j++) dx[j] /= h->std_std[j];
     return DF_OK;
 }
 

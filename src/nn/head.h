@@ -159,5 +159,14 @@ df_status df_head_balanced_class_weights(const int *labels, int n, int classes, 
  * (processed in chunks). Allocates a scratch per call. */
 df_status df_head_predict(const df_head *head, const float *x, int n, float *probs,
                           df_error *err) DF_MUST_CHECK;
+/* The same without the softmax: logits (n, classes) overwritten. */
+df_status df_head_logits(const df_head *head, const float *x, int n, float *logits,
+                         df_error *err) DF_MUST_CHECK;
+
+/* Grad-CAM's input: dx (in_dim floats) OVERWRITTEN with d logit[cls] / d x
+ * at the row x, in inference mode (BN moving statistics, no dropout; the
+ * ReLU's derivative at exactly 0 is taken as 0). Allocates a small scratch. */
+df_status df_head_class_gradient(const df_head *head, const float *x, int cls, float *dx,
+                                 df_error *err) DF_MUST_CHECK;
 
 #endif

@@ -732,3 +732,50 @@ df_status df_figure_model_summary(const df_report_layer *layers, int n_layers,
     if (st != DF_OK) df_error_prefix(err, "model summary");
     return st;
 }
+
+/* ---- reliability diagram ---- */
+
+df_status df_figure_reliability(const df_report_data *d, const char *title, double scale, df_png *out,
+                                df_error *err) {
+    memset(out, 0, sizeof *out);
+    const int nb = d->n_calib_bins;
+    int total = 0;
+    for (int b = 0; b < nb && d->calib_count; b++) total += d->calib_count[b];
+    if (nb < 1 || total < 1) return empty_figure(title, "No calibration measured", scale, out, err);
+    const double W = 480, H = 470;
+    df_plot_canvas c;
+    df_status st = df_plot_canvas_create(&c, W, H, scale, err);
+    if (st != DF_OK) return st;
+    draw_title(&c, title);
+    df_rgb cval = df_plot_hex(C_VAL), cmark = df_plot_hex(C_MARK), cbar = df_plot_hex(0xBFDBFEu);
+    char caption[160];
+    if (d->temperature > 0)
+        snprintf(caption, sizeof caption, "ECE %.3f after temperature %.2f (%.3f before), %d photos", d->ece,
+                 d->temperature, d->ece_raw, total);
+    else
+        snprintf(caption, sizeof caption, "ECE %.3f (no temperature), %d photos", d->ece, total);
+    df_plot_text(&c, 78, DF_FIGURE_TITLE_BAND + 10, caption, fnt(13, 0, C_TEXT), DF_PLOT_LEFT, DF_PLOT_MIDDLE, 0);
+    const double left = 78, right = 26, top = DF_FIGURE_TITLE_BAND + 34, bottom = 64;
+    df_plot_axes ax;
+    df_plot_axes_setup(&ax, left, top, W - left - right, H - top - bottom, 0.0, 1.0, 0.0, 1.0, 0,
+                       DF_PLOT_TICK_PERCENT);
+    df_plot_axes_draw(&c, &ax, "Confidence (top probability)", "Accuracy");
+    /* Bars: each bin's accuracy over the bin's width. */
+    for (int b = 0; b < nb; b++) {
+        if (!d->calib_count[b]) continue;
+        double x0 = df_plot_map_x(&ax, (double)b / nb), x1 = df_plot_map_x(&ax, (double)(b + 1) / nb);
+        double y0 = df_plot_map_y(&ax, 0.0), y1 = df_plot_map_y(&ax, d->calib_accuracy[b]);
+        df_plot_fill_rect(&c, x0 + 1, y1, x1 - x0 - 2, y0 - y1, 0, cbar);
+    }
+    const double diag_x[2] = {0, 1}, diag_y[2] = {0, 1};
+    df_plot_line(&c, &ax, diag_x, diag_y, 2, cmark, 1.2);
+    /* Dots at (mean confidence, accuracy), the bigger the more photos. */
+    for (int b = 0; b < nb; b++) {
+        if (!d->calib_count[b]) continue;
+        double r = 2.5 + 6.0 * sqrt((double)d->calib_count[b] / total);
+        df_plot_dots(&c, &ax, &d->calib_confidence[b], &d->calib_accuracy[b], 1, cval, r);
+    }
+    st = df_plot_canvas_png(&c, out, err);
+    df_plot_canvas_destroy(&c);
+    return st == DF_OK ? st : prefixed(st, err, "reliability diagram");
+}

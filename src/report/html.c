@@ -423,6 +423,43 @@ static void evaluation_section(buf *b, const df_report_data *d, const df_report_
     df_report_buf_puts(b, "</section>\n");
 }
 
+/* Calibration and the unknown detector (issue 12). */
+static void trust_section(buf *b, const df_report_data *d, const df_report_figures *f) {
+    df_report_buf_puts(b, "<section id=\"trust\"><h2>Trust</h2>\n<p class=\"note\">How far the probabilities "
+                          "can be taken at their word (a reliability diagram: bars on the diagonal are "
+                          "perfectly calibrated), and how many validation photos the \"none of these\" "
+                          "detector would turn away.</p>\n");
+    figure(b, &f->reliability, "Reliability diagram", NULL);
+    df_report_buf_puts(b, "<table><tbody>\n");
+    if (d->n_calib_bins > 0) {
+        if (d->temperature > 0)
+            df_report_buf_printf(b, "<tr><td>temperature</td><td class=\"n\">%.3f</td></tr>\n"
+                                    "<tr><td>expected calibration error</td><td class=\"n\">%.4f "
+                                    "(%.4f before scaling)</td></tr>\n",
+                                 d->temperature, d->ece, d->ece_raw);
+        else
+            df_report_buf_printf(b, "<tr><td>expected calibration error</td><td class=\"n\">%.4f (the model has "
+                                    "no temperature)</td></tr>\n", d->ece);
+    }
+    if (d->unknown_lost >= 0) {
+        int n = 0;
+        for (int i = 0; d->val_counts && i < d->n_classes; i++) n += d->val_counts[i];
+        df_report_buf_printf(b, "<tr><td>unknown threshold</td><td class=\"n\">%.4f</td></tr>\n"
+                                "<tr><td>validation photos called unknown</td><td class=\"n\">%d of %d</td></tr>\n"
+                                "<tr><td>accuracy on the accepted photos</td><td class=\"n\">%.4f (on all %.4f)"
+                                "</td></tr>\n",
+                             d->unknown_threshold, d->unknown_lost, n, d->accuracy_accepted, d->accuracy);
+        if (d->offtopic_photos > 0)
+            df_report_buf_printf(b, "<tr><td>off-topic photos called unknown</td><td class=\"n\">%d of %d (%.1f%%)"
+                                    "</td></tr>\n",
+                                 d->offtopic_caught, d->offtopic_photos, 100.0 * d->offtopic_caught / d->offtopic_photos);
+    } else {
+        df_report_buf_puts(b, "<tr><td>unknown detector</td><td>none (the model was trained before it existed)"
+                              "</td></tr>\n");
+    }
+    df_report_buf_puts(b, "</tbody></table></section>\n");
+}
+
 static void gallery_section(buf *b, const df_report_data *d, const df_report_figures *f) {
     df_report_buf_puts(b, "<section id=\"gallery\"><h2>Predictions</h2>\n<p class=\"note\">"
                           "Validation photos captioned &ldquo;predicted confidence (true)"
@@ -551,7 +588,7 @@ df_status df_report_html(const df_report_data *d, const df_report_figures *f, ch
     df_report_buf_puts(&b, "</p></div></header>\n"
                            "<nav><div class=\"in\"><a href=\"#data\">Data set</a>"
                            "<a href=\"#settings\">Settings</a><a href=\"#curves\">Curves</a>"
-                           "<a href=\"#evaluation\">Evaluation</a><a href=\"#gallery\">"
+                           "<a href=\"#evaluation\">Evaluation</a><a href=\"#trust\">Trust</a><a href=\"#gallery\">"
                            "Predictions</a><a href=\"#augmentation\">Augmentation</a>"
                            "<a href=\"#model\">Model</a></div></nav>\n<main>\n");
     headline(&b, d);
@@ -559,6 +596,7 @@ df_status df_report_html(const df_report_data *d, const df_report_figures *f, ch
     settings_section(&b, d);
     curves_section(&b, d, f);
     evaluation_section(&b, d, f);
+    trust_section(&b, d, f);
     gallery_section(&b, d, f);
     samples_section(&b, d, f);
     model_section(&b, d, f);

@@ -21,6 +21,7 @@ void df_report_data_init(df_report_data *d) {
     d->val_accuracy = NAN;
     d->accuracy = NAN;
     d->history.best_epoch = -1;
+    d->unknown_lost = -1;
 }
 
 df_status df_report_validate(const df_report_data *d, df_error *err) {
@@ -109,6 +110,7 @@ void df_report_figures_free(df_report_figures *f) {
     df_png_free(&f->gallery);
     df_png_free(&f->samples);
     df_png_free(&f->model_summary);
+    df_png_free(&f->reliability);
 }
 
 df_status df_report_render(const df_report_data *d, df_report_figures *f, df_error *err) {
@@ -138,6 +140,8 @@ df_status df_report_render(const df_report_data *d, df_report_figures *f, df_err
         goto fail;
     if ((st = df_figure_model_summary(d->layers, d->n_layers, "Model summary", s,
                                       &f->model_summary, err)) != DF_OK)
+        goto fail;
+    if ((st = df_figure_reliability(d, "Reliability (validation)", s, &f->reliability, err)) != DF_OK)
         goto fail;
     return DF_OK;
 fail:
@@ -197,6 +201,7 @@ df_status df_report_write(const df_report_data *d, const char *out_dir, df_error
         {"gallery.png", &figs.gallery},
         {"samples.png", &figs.samples},
         {"model_summary.png", &figs.model_summary},
+        {"reliability.png", &figs.reliability},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         st = write_bytes(out_dir, files[i].name, files[i].png->data, files[i].png->size, err);

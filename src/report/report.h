@@ -129,6 +129,19 @@ typedef struct df_report_data {
     const df_report_layer *layers;   /* [n_layers], input to output */
     int n_layers;
 
+    /* Trust (issue 12). Calibration: n_calib_bins bins of the top
+     * probability over [0, 1] on the validation photos, after the model's
+     * temperature (0 = none); n_calib_bins 0 = not measured. */
+    int n_calib_bins;
+    const int *calib_count;
+    const double *calib_confidence, *calib_accuracy;
+    double ece, ece_raw;  /* after and before the temperature */
+    double temperature;
+    /* Unknown detector on the validation photos; unknown_lost < 0 = the
+     * model has none. */
+    int unknown_lost;
+    double unknown_threshold, accuracy_accepted;
+    int offtopic_photos, offtopic_caught; /* off-topic photos scored; 0 photos = none */
     double scale; /* device pixels per logical unit of the figures; 0 = 2 */
 } df_report_data;
 
@@ -163,6 +176,10 @@ df_status df_figure_gallery(const df_report_data *d, const char *title, double s
                             df_png *out, df_error *err) DF_MUST_CHECK;
 df_status df_figure_samples(const df_report_data *d, const char *title, double scale,
                             df_png *out, df_error *err) DF_MUST_CHECK;
+/* Reliability diagram: per bin, the accuracy against the mean confidence,
+ * with the diagonal of perfect calibration and the ECE in the caption. */
+df_status df_figure_reliability(const df_report_data *d, const char *title, double scale, df_png *out,
+                                df_error *err) DF_MUST_CHECK;
 df_status df_figure_model_summary(const df_report_layer *layers, int n_layers,
                                   const char *title, double scale, df_png *out,
                                   df_error *err) DF_MUST_CHECK;
@@ -181,7 +198,7 @@ void df_report_gallery_caption(const df_report_data *d, const df_report_gallery_
 /* All figures of a report, rendered once and shared by the PNG files and
  * the HTML. */
 typedef struct df_report_figures {
-    df_png accuracy, loss, confusion, confusion_normalized, gallery, samples, model_summary;
+    df_png accuracy, loss, confusion, confusion_normalized, gallery, samples, model_summary, reliability;
 } df_report_figures;
 
 df_status df_report_render(const df_report_data *d, df_report_figures *figs,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/explain.h"
 #include "augment/augment.h"
 #include "data/photo.h"
 #include "report/report.h"
@@ -56,6 +57,51 @@ static df_status load_thumbnail(const char *path, df_image *out, df_error *err) 
     return st;
 }
 
+/* The trust figures of an evaluation into the report's data (borrowed). */
+static void fill_trust(df_report_data *d, const df_evaluation *ev) {
+    if (!ev->has_trust) return;
+    const df_reliability *rc = &ev->reliability_calibrated;
+    d->n_calib_bins = DF_CALIB_BINS;
+    d->calib_count = rc->count;
+    d->calib_confidence = rc->confidence;
+    d->calib_accuracy = rc->accuracy;
+    d->ece = rc->ece;
+    d->ece_raw = ev->reliability_raw.ece;
+    d->temperature = ev->temperature;
+    if (ev->unknown_score) {
+        d->unknown_lost = ev->unknown_count;
+        d->unknown_threshold = ev->unknown_threshold;
+        d->accuracy_accepted = ev->accuracy_accepted;
+    }
+}
+
+/* Photo i's probability of class k as predict shows it: after the
+ * model's temperature when it has one. */
+static double shown_probability(const df_evaluation *ev, int i, int k) {
+    const float *p = ev->probs + (size_t)i * ev->num_classes;
+    if (!(ev->temperature > 0.0f)) return p[k];
+    float z[64], q[64];
+    if (ev->num_classes > 64) return p[k];
+    for (int c = 0; c < ev->num_classes; c++) z[c] = logf(p[c] > 1e-30f ? p[c] : 1e-30f);
+    df_calib_softmax_t(z, 1, ev->num_classes, ev->temperature, q);
+    return q[k];
+}
+
+/* A gallery photo: misclassified ones as their Grad-CAM overlay for the
+ * predicted class (what the head looked at), the others as thumbnails.
+ * The explainer is opened at the first misclassified photo; when it cannot
+ * be (a model cut at a custom tensor), *why says so and thumbnails stay. */
+static df_status gallery_image(const df_run_report *r, const char *path, int wrong, int predicted,
+                               df_explainer **ex, char *why, size_t why_size, df_image *out, df_error *err) {
+    if (wrong && !*ex && !why[0]) {
+        df_error e2;
+        if (df_explainer_create(r->model_path, r->model, NULL, ex, &e2) != DF_OK)
+            snprintf(why, why_size, "%s", e2.message);
+    }
+    if (wrong && *ex) return df_explain_overlay(*ex, path, predicted, 320, out, err);
+    return load_thumbnail(path, out, err);
+}
+
 df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_error *err) {
     const df_model *m = r->model;
     const int C = m->meta.num_classes;
@@ -83,6 +129,8 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
     settings set;
     memset(&set, 0, sizeof set);
     char title[256], shape_in[64], shape_hidden[64], shape_out[64], bb_type[64];
+    df_explainer *explainer = NULL;
+    char no_gradcam[sizeof(df_error)] = "";
 
     if (!val || val->count < 1)
         return df_error_set(err, DF_ERR_DATA, "report: no validation photos to evaluate");
@@ -101,6 +149,8 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
         for (int i = 0; i < val->count; i++) labels[i] = val->items[i].label;
         st = df_evaluate_features(m->head, feats, labels, val->count,
                                   (const char *const *)m->meta.class_names, &own_ev, err);
+        if (st == DF_OK)
+            st = df_evaluation_add_trust(&own_ev, feats, (size_t)m->meta.feature_dim, m->unknown, m->temperature, err);
         if (st != DF_OK) goto done;
         ev = &own_ev;
     }
@@ -226,23 +276,31 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
                                                ev->summary.weighted.recall,
                                                ev->summary.weighted.f1, (int)ev->summary.total};
 
-    /* Gallery: misclassified photos first, then correct ones; only those
-     * shown are decoded. */
+    fill_trust(&d, ev);
+    d.offtopic_photos = r->offtopic_photos;
+    d.offtopic_caught = r->offtopic_caught;
+    /* Gallery: misclassified photos first (as Grad-CAM overlays), then
+     * correct ones; only those shown are decoded. */
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < val->count && n_gallery < GALLERY_MAX; i++) {
             int wrong = ev->predicted[i] != ev->labels[i];
             if (wrong != (pass == 0)) continue;
-            st = load_thumbnail(val->items[i].path, &gallery_img[n_gallery], err);
+            st = gallery_image(r, val->items[i].path, wrong, ev->predicted[i], &explainer, no_gradcam,
+                               sizeof no_gradcam, &gallery_img[n_gallery], err);
             if (st != DF_OK) goto done;
             gallery[n_gallery] = (df_report_gallery_item){
                 .image = &gallery_img[n_gallery], .true_class = ev->labels[i],
                 .predicted_class = ev->predicted[i],
-                .confidence = ev->probs[(size_t)i * C + ev->predicted[i]],
+                .confidence = shown_probability(ev, i, ev->predicted[i]),
                 .name = base_name(val->items[i].path)};
             n_gallery++;
         }
     d.gallery = gallery;
     d.n_gallery = n_gallery;
+    if (explainer) setting(&set, "gallery", "misclassified photos as Grad-CAM overlays of the predicted class");
+    else if (no_gradcam[0]) setting(&set, "gallery", "no Grad-CAM overlays: %s", no_gradcam);
+    d.settings = set.items;
+    d.n_settings = set.n;
     d.gallery_max = GALLERY_MAX;
 
     /* Samples: the first photo of the first classes, with what the
@@ -315,6 +373,7 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
     st = df_report_write(&d, out_dir, err);
 
 done:
+    df_explainer_destroy(explainer);
     for (int i = 0; i < GALLERY_MAX; i++) df_image_free(&gallery_img[i]);
     for (int i = 0; i < SAMPLE_PHOTOS; i++) {
         df_image_free(&sample_orig[i]);

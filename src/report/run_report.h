@@ -26,6 +26,7 @@ typedef struct df_run_report {
     const df_train_options *train_options; /* settings shown; may be NULL */
     const char *recipe;            /* "default" / "original" / NULL */
     const df_head_search_result *head_search; /* --head auto's scores; may be NULL */
+    int offtopic_photos, offtopic_caught;     /* report --unknown-dir; photos 0 = not measured */
 } df_run_report;
 
 df_status df_run_report_write(const df_run_report *r, const char *out_dir,

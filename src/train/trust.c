@@ -1,0 +1,114 @@
+/* The unknown detector and the temperature, fitted at the end of training
+ * (see trust.h). */
+#include "train/trust.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "data/photo.h"
+#include "eval/calibration.h"
+#include "eval/unknown.h"
+#include "train/model_select.h"
+
+df_trust_options df_trust_options_default(void) {
+    df_trust_options o = {.unknown_rate = 0.05f, .folds = 5};
+    return o;
+}
+
+/* Out-of-fold probabilities -> log-probabilities (the logits up to a
+ * per-row constant, which the softmax ignores), clamped away from log 0. */
+static void log_probs(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = logf(p[i] > 1e-30f ? p[i] : 1e-30f);
+}
+
+df_status df_trust_fit_features(const float *variants, int K, const float *clean, const int *labels, int N, int C,
+                                size_t F, const df_train_options *opt, const df_trust_options *to,
+                                df_unknown_detector **unknown, float *temperature, df_trust_report *rep,
+                                df_error *err) {
+    *unknown = NULL;
+    *temperature = 0.0f;
+    double t0 = df_clock_seconds();
+    df_trust_report r = {.unknown_threshold = NAN};
+    int folds = to->folds < N ? to->folds : N;
+    if (folds < 2) return df_error_set(err, DF_ERR_DATA, "calibration needs at least 2 training photos, got %d", N);
+    int *fold_of = malloc(sizeof(int) * (size_t)N);
+    float *oof = malloc(sizeof(float) * (size_t)N * (size_t)C);
+    if (!fold_of || !oof) {
+        free(fold_of);
+        free(oof);
+        return df_error_set(err, DF_ERR_NOMEM, "calibration: out of memory");
+    }
+    df_head_candidate cand = df_head_candidate_from_options(opt);
+    if (cand.head.max_batch < opt->batch_size) cand.head.max_batch = opt->batch_size;
+    df_status st = df_stratified_folds(labels, N, C, folds, opt->seed, fold_of, err);
+    if (st == DF_OK)
+        st = df_cross_val_predict(variants, K, clean, labels, N, C, F, fold_of, folds, &cand, opt, oof, err);
+    if (st == DF_OK) {
+        df_reliability rel;
+        df_calib_reliability(oof, labels, N, C, &rel);
+        r.oof_ece_before = rel.ece;
+        int correct = 0;
+        for (int i = 0; i < N; i++) {
+            int best = 0;
+            for (int c = 1; c < C; c++)
+                if (oof[(size_t)i * C + c] > oof[(size_t)i * C + best]) best = c;
+            correct += best == labels[i];
+        }
+        r.oof_accuracy = (double)correct / N;
+        log_probs(oof, (size_t)N * C);
+        st = df_calib_fit_temperature(oof, labels, N, C, &r.temperature, err);
+    }
+    if (st == DF_OK) {
+        df_calib_softmax_t(oof, N, C, r.temperature, oof);
+        df_reliability rel;
+        df_calib_reliability(oof, labels, N, C, &rel);
+        r.oof_ece_after = rel.ece;
+    }
+    if (st == DF_OK && to->unknown_rate >= 0.0f) {
+        st = df_unknown_fit(clean, N, (int)F, DF_UNKNOWN_DEFAULT_K, 0, to->unknown_rate, NULL, unknown, err);
+        if (st == DF_OK) r.unknown_threshold = (*unknown)->threshold;
+    }
+    free(fold_of);
+    free(oof);
+    if (st != DF_OK) return st;
+    *temperature = r.temperature;
+    r.seconds = df_clock_seconds() - t0;
+    if (rep) *rep = r;
+    return DF_OK;
+}
+
+df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_options *opt,
+                       const df_trust_options *to, df_model *model, df_trust_report *rep, df_error *err) {
+    const int N = train->count, C = train->num_classes;
+    const size_t F = df_backbone_feature_dim(bb);
+    float *variants = NULL, *clean = NULL;
+    int *labels = malloc(sizeof(int) * (size_t)(N > 0 ? N : 1));
+    if (!labels) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < N; i++) labels[i] = train->items[i].label;
+    int K;
+    df_status st;
+    df_resize_method resize = opt->resize >= 0 ? (df_resize_method)opt->resize : df_backbone_resize_method(bb);
+    if (opt->feature_variants && opt->feature_cache > 0) {
+        K = opt->feature_cache;
+        st = df_photo_features(bb, train, resize, &opt->progress, &clean, err);
+    } else {
+        K = !opt->augment ? 1 : opt->feature_cache > 0 ? opt->feature_cache : 4;
+        st = df_train_feature_variants(bb, train, opt, K, &variants, &clean, err);
+    }
+    df_unknown_detector *u = NULL;
+    float T = 0.0f;
+    if (st == DF_OK)
+        st = df_trust_fit_features(variants ? variants : opt->feature_variants, K, clean, labels, N, C, F, opt, to,
+                                   &u, &T, rep, err);
+    if (st == DF_OK) {
+        df_unknown_destroy(model->unknown);
+        model->unknown = u;
+        model->temperature = T;
+    }
+    free(labels);
+    free(variants);
+    free(clean);
+    return st;
+}
