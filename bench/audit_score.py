@@ -68,8 +68,9 @@ def main():
             continue
         f = lambda v: "-" if v != v else f"{v:.2f}"
         print(f"| {kind} | {n_planted} | {n_rep} | {n_hit} | {f(prec)} | {f(rec)} |")
+    any12 = sum(1 for it in first12 if any(it["path"] == p for p, _ in planted.get("mislabeled", [])))
     print(f"wrong labels among the first 12 mislabeled with the right suggestion: {ml12} of "
-          f"{len(planted.get('mislabeled', []))}")
+          f"{len(planted.get('mislabeled', []))} (with any suggestion: {any12})")
     print(f"untouched photos flagged for anything but mislabeled: {len(untouched)}")
     for p in untouched:
         kinds_of = [it["type"] for it in issues if it["path"] == p]
