@@ -286,6 +286,20 @@ static void test_label_issues_confident_learning(void **state) {
     for (int k = 0; k < m; k++) assert_int_not_equal(out[k].photo, 9);
 }
 
+static void test_neighbour_votes_mix(void **state) {
+    (void)state;
+    enum { N = 3, C = 2, K = 2 };
+    float p[N * C] = {0.9f, 0.1f, 0.2f, 0.8f, 0.5f, 0.5f};
+    const int labels[N] = {0, 1, 1};
+    const int nbr[N * K] = {1, 2, 0, -1, -1, -1}; /* photo 2 has no neighbours */
+    df_audit_mix_neighbour_votes(p, nbr, N, K, labels, C, 0.5);
+    /* photo 0: neighbours labelled 1 and 1 -> votes (0, 1) */
+    assert_true(fabsf(p[0] - 0.45f) < 1e-6f && fabsf(p[1] - 0.55f) < 1e-6f);
+    /* photo 1: one neighbour, labelled 0 -> votes (1, 0) */
+    assert_true(fabsf(p[2] - 0.6f) < 1e-6f && fabsf(p[3] - 0.4f) < 1e-6f);
+    assert_true(p[4] == 0.5f && p[5] == 0.5f);
+}
+
 /* ---- duplicates ---- */
 
 typedef struct photo_set {
@@ -657,6 +671,7 @@ int main(void) {
         cmocka_unit_test(test_quality_flags_stand_outs_only),
         cmocka_unit_test(test_quality_measure_blur_not_darkness),
         cmocka_unit_test(test_label_issues_confident_learning),
+        cmocka_unit_test(test_neighbour_votes_mix),
         cmocka_unit_test(test_duplicates_survive_edits),
         cmocka_unit_test(test_audit_command_on_fixture),
         cmocka_unit_test(test_audit_closet_planted),

@@ -32,6 +32,8 @@ df_audit_options df_audit_options_default(void) {
     memset(&o, 0, sizeof o);
     o.folds = 5;
     o.repeats = 3;
+    o.label_k = 10;
+    o.label_knn_weight = 0.3;
     o.epochs = 30;
     o.seed = 1;
     o.outlier_k = 10;
@@ -95,6 +97,21 @@ void df_audit_label_issues(const float *probs, const int *labels, int n, int C,
     qsort(out, (size_t)*n_out, sizeof *out, cmp_label_issue);
     free(t);
     free(cnt);
+}
+
+void df_audit_mix_neighbour_votes(float *probs, const int *nbr, int n, int k, const int *labels, int C,
+                                  double w) {
+    for (int i = 0; i < n; i++) {
+        int m = 0;
+        for (int q = 0; q < k; q++) m += nbr[(size_t)i * k + q] >= 0;
+        if (!m) continue;
+        float *p = probs + (size_t)i * C;
+        for (int c = 0; c < C; c++) p[c] = (float)((1 - w) * p[c]);
+        for (int q = 0; q < k; q++) {
+            int j = nbr[(size_t)i * k + q];
+            if (j >= 0) p[labels[j]] += (float)(w / m);
+        }
+    }
 }
 
 /* ---- nearest training photos ---- */

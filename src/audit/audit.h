@@ -4,7 +4,11 @@
  *
  *   mislabeled  out-of-fold probabilities from stratified k-fold on the
  *               frozen features (train/model_select.h, the --head auto
- *               machinery; averaged over a few fold draws), judged in the
+ *               machinery; averaged over a few fold draws), mixed with the
+ *               labels of each photo's nearest neighbours in feature space
+ *               (its own duplicates excluded: a second, non-linear opinion
+ *               that added one planted wrong label to the first 12 on the
+ *               clothing photos), judged in the
  *               spirit of confident learning (Northcutt et al. 2021;
  *               cleanlab's find_label_issues): class j's threshold t_j is
  *               the mean probability of j over the photos labelled j; a
@@ -80,6 +84,8 @@ typedef struct df_audit_photo {
 typedef struct df_audit_options {
     int folds;                 /* k of the out-of-fold predictions; default 5 */
     int repeats;               /* fold draws averaged; default 3 */
+    int label_k;               /* neighbours whose labels vote; default 10 */
+    double label_knn_weight;   /* their vote's weight against the head's; default 0.3 */
     int epochs;                /* head training epochs per fold; default 30 */
     uint64_t seed;             /* folds and head initialisation; default 1 */
     int outlier_k;             /* nearest training photos averaged; default 10 */
@@ -132,6 +138,12 @@ typedef struct df_label_issue {
  * self-confidence, lowest first (ties: lower photo index). out holds n. */
 void df_audit_label_issues(const float *probs, const int *labels, int n, int C,
                            df_label_issue *out, int *n_out);
+
+/* probs (n x C, rows sum to 1) <- (1 - w) probs + w votes, where votes[i][c]
+ * is the fraction of photo i's neighbours (nbr: n x k, -1 = none) labelled
+ * c; a photo without neighbours keeps its row. */
+void df_audit_mix_neighbour_votes(float *probs, const int *nbr, int n, int k, const int *labels, int C,
+                                  double w);
 
 /* dist[i] = mean cosine distance (1 - cos) from photo i to its k nearest
  * reference photos (is_ref[j] != 0), skipping j == i and j in i's group

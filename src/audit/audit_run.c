@@ -150,7 +150,25 @@ static int quality_issues(const df_audit_photo *ph, int n, const df_quality_opti
 }
 
 /* Mislabeled photos, and the validation accuracy with and without leaks. */
-static df_status label_issues(const float *feat, df_audit_result *r, size_t F,
+/* Mixes the neighbours' labels into probs (df_audit_mix_neighbour_votes). */
+static df_status neighbour_votes(const float *feat, const df_audit_result *r, size_t F, const int *group,
+                                 const int *labels, const df_audit_options *opt, float *probs, df_error *err) {
+    int n = r->n_photos, k = opt->label_k;
+    if (k < 1 || opt->label_knn_weight <= 0) return DF_OK;
+    int *all = malloc(sizeof(int) * (size_t)n), *nbr = malloc(sizeof(int) * (size_t)n * k);
+    double *dist = malloc(sizeof(double) * (size_t)n);
+    df_status st = DF_OK;
+    if (!all || !nbr || !dist) st = df_error_set(err, DF_ERR_NOMEM, "audit: out of memory for neighbours");
+    for (int i = 0; st == DF_OK && i < n; i++) all[i] = 1;
+    if (st == DF_OK) st = df_audit_knn_distance(feat, n, F, all, group, k, dist, nbr, err);
+    if (st == DF_OK) df_audit_mix_neighbour_votes(probs, nbr, n, k, labels, r->n_classes, opt->label_knn_weight);
+    free(all);
+    free(nbr);
+    free(dist);
+    return st;
+}
+
+static df_status label_issues(const float *feat, df_audit_result *r, size_t F, const int *group,
                               const df_audit_options *opt, issue_list *l, df_error *err) {
     int n = r->n_photos, C = r->n_classes;
     float *probs = malloc(sizeof(float) * (size_t)n * C);
@@ -168,6 +186,8 @@ static df_status label_issues(const float *feat, df_audit_result *r, size_t F,
     if (r->mislabeled_folds) {
         int m = 0;
         for (int i = 0; i < n; i++) labels[i] = r->photos[i].label;
+        st = neighbour_votes(feat, r, F, group, labels, opt, probs, err);
+        if (st) goto done;
         df_audit_label_issues(probs, labels, n, C, li, &m);
         char *outlier = calloc((size_t)n, 1);
         if (!outlier) {
@@ -326,7 +346,7 @@ df_status df_audit_run(df_backbone *bb, const df_dataset *train, const df_datase
     st = outlier_issues(feat, r->photos, n, F, group, &o, &l, err);
     if (st) goto fail;
     double t3 = df_clock_seconds();
-    st = label_issues(feat, r, F, &o, &l, err);
+    st = label_issues(feat, r, F, group, &o, &l, err);
     if (st) goto fail;
     r->seconds_folds = df_clock_seconds() - t3;
     qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_issue);
