@@ -940,231 +940,214 @@ static df_status open_h5(const char *path, hid_t *out, df_error *err) {
 }
 
 /* Reads the model part of an open file. */
+/* /deepfashion's format version and file kind. */
+static df_status read_version(const reader *r, hid_t g) {
+    const char *G = "/deepfashion";
+    int version;
+    df_status st = read_int(r, g, G, "format_version", 0, INT32_MAX, &version);
+    if (st != DF_OK) return st;
+    if (version != DF_MODEL_FORMAT_VERSION)
+        return df_error_set(r->err, DF_ERR_UNSUPPORTED, "%s: model format version %d; this build reads version %d",
+                            r->path, version, DF_MODEL_FORMAT_VERSION);
+    char *file_kind = NULL;
+    if ((st = read_str(r, g, G, "file_kind", 64, &file_kind)) != DF_OK) return st;
+    int kind_ok = strcmp(file_kind, "model") == 0 || strcmp(file_kind, "checkpoint") == 0;
+    free(file_kind);
+    return kind_ok ? DF_OK : bad(r, "%s: file_kind is neither model nor checkpoint", G);
+}
+
+/* Class names (checked: non-empty, distinct) into mt. */
+static df_status read_classes(const reader *r, hid_t g, df_model_meta *mt) {
+    const char *G = "/deepfashion";
+    int nc, n_names = 0;
+    char **names = NULL;
+    df_status st = read_int(r, g, G, "num_classes", 2, MAX_CLASSES, &nc);
+    if (st == DF_OK) st = read_strs(r, g, G, "class_names", -1, MAX_CLASSES, MAX_NAME, &names, &n_names);
+    if (st == DF_OK && n_names != nc) st = bad(r, "%s: %d class names but num_classes is %d", G, n_names, nc);
+    df_error e2;
+    if (st == DF_OK && check_class_names((const char *const *)names, nc, G, &e2) != DF_OK)
+        st = bad(r, "%s", e2.message);
+    if (st != DF_OK) {
+        free_names(names, n_names);
+        return st;
+    }
+    mt->num_classes = nc;
+    mt->class_names = names;
+    return DF_OK;
+}
+
+/* Which backbone, how its input is made, and its typed description. */
+static df_status read_backbone_fields(const reader *r, hid_t g, df_model_meta *mt) {
+    const char *G = "/deepfashion";
+    df_status st;
+    if ((st = read_str_field(r, g, G, "backbone_kind", mt->backbone_kind, sizeof mt->backbone_kind)) != DF_OK ||
+        (st = read_str_field(r, g, G, "backbone_name", mt->backbone_name, sizeof mt->backbone_name)) != DF_OK ||
+        (st = read_str_field(r, g, G, "backbone_sha256", mt->backbone_sha256, sizeof mt->backbone_sha256)) != DF_OK ||
+        (st = read_str_field(r, g, G, "preprocess", mt->preprocess, sizeof mt->preprocess)) != DF_OK ||
+        (st = read_str_field(r, g, G, "resize_method", mt->resize_method, sizeof mt->resize_method)) != DF_OK)
+        return st;
+    size_t shalen = strlen(mt->backbone_sha256);
+    if (shalen != 0 && (shalen != 64 || strspn(mt->backbone_sha256, "0123456789abcdef") != 64))
+        return bad(r, "%s: backbone_sha256 is not 64 lowercase hex digits", G);
+    hid_t a, t;
+    if ((st = open_attr(r, g, G, "input_size", H5T_INTEGER, 2, &a, &t, NULL)) != DF_OK) return st;
+    int is[2] = {0, 0};
+    herr_t e = H5Aread(a, H5T_NATIVE_INT, is);
+    H5Tclose(t);
+    H5Aclose(a);
+    if (e < 0 || is[0] < 0 || is[1] < 0 || is[0] > MAX_INPUT_SIDE || is[1] > MAX_INPUT_SIDE)
+        return bad(r, "%s: input_size must be two sizes in [0, %d]", G, MAX_INPUT_SIDE);
+    mt->input_h = is[0];
+    mt->input_w = is[1];
+    return DF_OK;
+}
+
+static df_status read_head_config(const reader *r, hid_t g, df_head_config *cfg) {
+    const char *G = "/deepfashion";
+    char *kind_s = NULL;
+    *cfg = df_head_config_default();
+    df_status st = read_str(r, g, G, "head_kind", 64, &kind_s);
+    if (st == DF_OK && df_head_kind_parse(kind_s, &cfg->kind, NULL) != DF_OK)
+        st = bad(r, "%s: head_kind '%s' is neither mlp nor linear", G, kind_s);
+    free(kind_s);
+    if (st != DF_OK || (st = read_int(r, g, G, "head_units", 0, 1 << 16, &cfg->units)) != DF_OK ||
+        (st = read_int(r, g, G, "head_batchnorm", 0, 1, &cfg->batchnorm)) != DF_OK ||
+        (st = read_int(r, g, G, "head_max_batch", 1, 1 << 16, &cfg->max_batch)) != DF_OK ||
+        (st = read_float(r, g, G, "head_dropout", &cfg->dropout)) != DF_OK ||
+        (st = read_float(r, g, G, "head_l2", &cfg->l2)) != DF_OK ||
+        (st = read_float(r, g, G, "bn_momentum", &cfg->bn_momentum)) != DF_OK ||
+        (st = read_float(r, g, G, "bn_eps", &cfg->bn_eps)) != DF_OK)
+        return st;
+    return DF_OK;
+}
+
+/* One Keras layer group: its weight_names in order and each dataset with
+ * the head's shape, finite. */
+static df_status read_layer(const reader *r, hid_t f, const char *layer, const df_head_tensor *t, int nt,
+                            const char *why) {
+    hid_t lg = H5Gopen2(f, layer, H5P_DEFAULT);
+    if (lg < 0) return bad(r, "layer group /%s is missing", layer);
+    char where[64];
+    snprintf(where, sizeof where, "/%s", layer);
+    char **wn = NULL;
+    int nw = 0, k = 0;
+    df_status st = read_strs(r, lg, where, "weight_names", -1, DF_HEAD_MAX_TENSORS, 256, &wn, &nw);
+    for (int i = 0; st == DF_OK && i < nt; i++) {
+        if (strcmp(t[i].layer, layer) != 0) continue;
+        if (k >= nw || strcmp(wn[k], t[i].weight) != 0)
+            st = bad(r, "%s: weight_names entry %d should be %s", where, k, t[i].weight);
+        k++;
+    }
+    if (st == DF_OK && k != nw) st = bad(r, "%s: %d weight_names, expected %d", where, nw, k);
+    free_names(wn, nw);
+    for (int i = 0; st == DF_OK && i < nt; i++) {
+        if (strcmp(t[i].layer, layer) != 0) continue;
+        char shown[160];
+        snprintf(shown, sizeof shown, "/%s/%s", t[i].layer, t[i].weight);
+        hsize_t dims[2] = {(hsize_t)t[i].shape[0], (hsize_t)t[i].shape[1]};
+        st = read_dset(r, lg, shown, t[i].weight, H5T_FLOAT, H5T_NATIVE_FLOAT, t[i].rank, dims, t[i].data, why);
+        size_t cnt = (size_t)t[i].shape[0] * (size_t)(t[i].rank == 2 ? t[i].shape[1] : 1);
+        if (st == DF_OK) st = check_finite(r, shown, t[i].data, cnt);
+    }
+    H5Gclose(lg);
+    return st;
+}
+
+/* The head's weights in the Keras structure: layer_names, then per layer. */
+static df_status read_head_weights(const reader *r, hid_t f, df_head *head, int nc) {
+    const df_head_config *cfg = df_head_get_config(head);
+    const char *want_layers[8];
+    char **layer_names = NULL;
+    int n_layers = 0, nwl = df_head_layer_names(head, want_layers);
+    df_status st = read_strs(r, f, "/", "layer_names", -1, 64, 256, &layer_names, &n_layers);
+    if (st != DF_OK) return st;
+    int same = n_layers == nwl;
+    for (int i = 0; same && i < nwl; i++) same = strcmp(layer_names[i], want_layers[i]) == 0;
+    free_names(layer_names, n_layers);
+    if (!same)
+        return bad(r, "layer_names do not match a %s head (expected %d layers starting '%s')",
+                   df_head_kind_name(cfg->kind), nwl, want_layers[0]);
+    df_head_tensor t[DF_HEAD_MAX_TENSORS];
+    int nt = df_head_tensors(head, t);
+    char why[160];
+    snprintf(why, sizeof why, "(feature_dim %d, head_units %d, num_classes %d)", df_head_in_dim(head), cfg->units,
+             nc);
+    for (int l = 0; st == DF_OK && l < nwl; l++) st = read_layer(r, f, want_layers[l], t, nt, why);
+    float *mv = df_head_bn_moving_var(head);
+    for (int j = 0; st == DF_OK && mv && j < cfg->units; j++)
+        if (!(mv[j] >= 0.0f)) st = bad(r, "batch_normalization/moving_variance:0: value %d is negative", j);
+    return st;
+}
+
+static df_status read_standardisation(const reader *r, hid_t g, df_head *head) {
+    const char *G = "/deepfashion";
+    htri_t hm = H5Lexists(g, "standardisation_mean", H5P_DEFAULT);
+    htri_t hs = H5Lexists(g, "standardisation_std", H5P_DEFAULT);
+    if ((hm > 0) != (hs > 0)) return bad(r, "%s: standardisation_mean and standardisation_std must both be present", G);
+    if (hm <= 0) return DF_OK;
+    const int n = df_head_in_dim(head);
+    float *buf = malloc(sizeof(float) * 2 * (size_t)n);
+    if (!buf) return df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->path);
+    hsize_t dims[1] = {(hsize_t)n};
+    df_status st = read_dset(r, g, "/deepfashion/standardisation_mean", "standardisation_mean", H5T_FLOAT,
+                             H5T_NATIVE_FLOAT, 1, dims, buf, "(feature_dim)");
+    if (st == DF_OK)
+        st = read_dset(r, g, "/deepfashion/standardisation_std", "standardisation_std", H5T_FLOAT, H5T_NATIVE_FLOAT,
+                       1, dims, buf + n, "(feature_dim)");
+    df_error e2;
+    if (st == DF_OK && df_head_set_standardisation(head, buf, buf + n, &e2) != DF_OK)
+        st = bad(r, "%s: %s", G, e2.message);
+    free(buf);
+    return st;
+}
+
 static df_status load_model(const reader *r, hid_t f, df_model **out) {
     *out = NULL;
-    df_status st;
     const char *G = "/deepfashion";
-    htri_t has = H5Lexists(f, "deepfashion", H5P_DEFAULT);
-    if (has <= 0)
-        return df_error_set(r->err, DF_ERR_FORMAT,
-                            "%s: not a DeepFashion model file (HDF5 without a /deepfashion group)",
+    if (H5Lexists(f, "deepfashion", H5P_DEFAULT) <= 0)
+        return df_error_set(r->err, DF_ERR_FORMAT, "%s: not a DeepFashion model file (HDF5 without a /deepfashion group)",
                             r->path);
     hid_t g = H5Gopen2(f, "deepfashion", H5P_DEFAULT);
     if (g < 0) return bad(r, "/deepfashion is not a group");
     df_model *m = model_alloc();
-    char *kind_s = NULL;
-    char **names = NULL, **layer_names = NULL;
-    int n_names = 0, n_layers = 0;
     if (!m) {
         H5Gclose(g);
         return df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->path);
     }
-    int version;
-    if ((st = read_int(r, g, G, "format_version", 0, INT32_MAX, &version)) != DF_OK) goto fail;
-    if (version != DF_MODEL_FORMAT_VERSION) {
-        st = df_error_set(r->err, DF_ERR_UNSUPPORTED,
-                          "%s: model format version %d; this build reads version %d", r->path,
-                          version, DF_MODEL_FORMAT_VERSION);
-        goto fail;
-    }
-    char *file_kind = NULL;
-    if ((st = read_str(r, g, G, "file_kind", 64, &file_kind)) != DF_OK) goto fail;
-    int kind_ok = strcmp(file_kind, "model") == 0 || strcmp(file_kind, "checkpoint") == 0;
-    free(file_kind);
-    if (!kind_ok) {
-        st = bad(r, "%s: file_kind is neither model nor checkpoint", G);
-        goto fail;
-    }
-
     df_model_meta *mt = &m->meta;
-    int nc;
-    if ((st = read_int(r, g, G, "num_classes", 2, MAX_CLASSES, &nc)) != DF_OK) goto fail;
-    if ((st = read_strs(r, g, G, "class_names", -1, MAX_CLASSES, MAX_NAME, &names, &n_names)) !=
-        DF_OK)
+    df_head_config cfg;
+    int feature_dim = 0;
+    df_status st;
+    if ((st = read_version(r, g)) != DF_OK || (st = read_classes(r, g, mt)) != DF_OK ||
+        (st = read_backbone_fields(r, g, mt)) != DF_OK ||
+        (st = read_int(r, g, G, "feature_dim", 1, 1 << 24, &feature_dim)) != DF_OK ||
+        (st = read_head_config(r, g, &cfg)) != DF_OK ||
+        (st = read_str(r, g, G, "training_json", MAX_JSON, &mt->training_json)) != DF_OK)
         goto fail;
-    if (n_names != nc) {
-        st = bad(r, "%s: %d class names but num_classes is %d", G, n_names, nc);
-        goto fail;
-    }
-    {
-        df_error e2;
-        if (check_class_names((const char *const *)names, nc, G, &e2) != DF_OK) {
-            st = bad(r, "%s", e2.message);
-            goto fail;
-        }
-    }
-    if ((st = read_str_field(r, g, G, "backbone_kind", mt->backbone_kind,
-                             sizeof mt->backbone_kind)) != DF_OK ||
-        (st = read_str_field(r, g, G, "backbone_name", mt->backbone_name,
-                             sizeof mt->backbone_name)) != DF_OK ||
-        (st = read_str_field(r, g, G, "backbone_sha256", mt->backbone_sha256,
-                             sizeof mt->backbone_sha256)) != DF_OK ||
-        (st = read_str_field(r, g, G, "preprocess", mt->preprocess, sizeof mt->preprocess)) !=
-            DF_OK ||
-        (st = read_str_field(r, g, G, "resize_method", mt->resize_method,
-                             sizeof mt->resize_method)) != DF_OK)
-        goto fail;
-    size_t shalen = strlen(mt->backbone_sha256);
-    if (shalen != 0 && (shalen != 64 || strspn(mt->backbone_sha256, "0123456789abcdef") != 64)) {
-        st = bad(r, "%s: backbone_sha256 is not 64 lowercase hex digits", G);
-        goto fail;
-    }
-    {
-        hid_t a, t;
-        if ((st = open_attr(r, g, G, "input_size", H5T_INTEGER, 2, &a, &t, NULL)) != DF_OK)
-            goto fail;
-        int is[2] = {0, 0};
-        herr_t e = H5Aread(a, H5T_NATIVE_INT, is);
-        H5Tclose(t);
-        H5Aclose(a);
-        if (e < 0 || is[0] < 0 || is[1] < 0 || is[0] > MAX_INPUT_SIDE || is[1] > MAX_INPUT_SIDE) {
-            st = bad(r, "%s: input_size must be two sizes in [0, %d]", G, MAX_INPUT_SIDE);
-            goto fail;
-        }
-        mt->input_h = is[0];
-        mt->input_w = is[1];
-    }
-    int feature_dim;
-    if ((st = read_int(r, g, G, "feature_dim", 1, 1 << 24, &feature_dim)) != DF_OK) goto fail;
-
-    df_head_config cfg = df_head_config_default();
-    if ((st = read_str(r, g, G, "head_kind", 64, &kind_s)) != DF_OK) goto fail;
-    if (df_head_kind_parse(kind_s, &cfg.kind, NULL) != DF_OK) {
-        st = bad(r, "%s: head_kind '%s' is neither mlp nor linear", G, kind_s);
-        goto fail;
-    }
-    if ((st = read_int(r, g, G, "head_units", 0, 1 << 16, &cfg.units)) != DF_OK ||
-        (st = read_int(r, g, G, "head_batchnorm", 0, 1, &cfg.batchnorm)) != DF_OK ||
-        (st = read_int(r, g, G, "head_max_batch", 1, 1 << 16, &cfg.max_batch)) != DF_OK ||
-        (st = read_float(r, g, G, "head_dropout", &cfg.dropout)) != DF_OK ||
-        (st = read_float(r, g, G, "head_l2", &cfg.l2)) != DF_OK ||
-        (st = read_float(r, g, G, "bn_momentum", &cfg.bn_momentum)) != DF_OK ||
-        (st = read_float(r, g, G, "bn_eps", &cfg.bn_eps)) != DF_OK)
-        goto fail;
-    if ((st = read_str(r, g, G, "training_json", MAX_JSON, &mt->training_json)) != DF_OK) goto fail;
     if (!mt->training_json[0]) {
         free(mt->training_json);
         mt->training_json = NULL;
     }
     if ((st = load_backbone_desc(r, g, mt)) != DF_OK) goto fail;
-
-    {
-        df_error e2;
-        st = df_head_create(&cfg, feature_dim, nc, 0, &m->head, &e2);
-        if (st == DF_ERR_NOMEM) {
-            st = df_error_set(r->err, st, "%s: %s", r->path, e2.message);
-            goto fail;
-        }
-        if (st != DF_OK) {
-            st = bad(r, "%s: %s", G, e2.message);
-            goto fail;
-        }
-    }
-    mt->num_classes = nc;
-    mt->class_names = names;
-    names = NULL;
+    df_error e2;
+    st = df_head_create(&cfg, feature_dim, mt->num_classes, 0, &m->head, &e2);
+    if (st == DF_ERR_NOMEM) st = df_error_set(r->err, st, "%s: %s", r->path, e2.message);
+    else if (st != DF_OK) st = bad(r, "%s: %s", G, e2.message);
+    if (st != DF_OK) goto fail;
     mt->feature_dim = feature_dim;
-
-    /* Keras structure: layer_names, weight_names per layer, datasets. */
-    const char *want_layers[8];
-    int nwl = df_head_layer_names(m->head, want_layers);
-    if ((st = read_strs(r, f, "/", "layer_names", -1, 64, 256, &layer_names, &n_layers)) != DF_OK)
+    if ((st = read_head_weights(r, f, m->head, mt->num_classes)) != DF_OK ||
+        (st = read_standardisation(r, g, m->head)) != DF_OK)
         goto fail;
-    int same = n_layers == nwl;
-    for (int i = 0; same && i < nwl; i++) same = strcmp(layer_names[i], want_layers[i]) == 0;
-    if (!same) {
-        st = bad(r, "layer_names do not match a %s head (expected %d layers starting '%s')",
-                 df_head_kind_name(cfg.kind), nwl, want_layers[0]);
+    uint32_t stored, computed = weights_crc(m->head);
+    if ((st = read_u32(r, g, G, "weights_crc32c", &stored)) != DF_OK) goto fail;
+    if (stored != computed) {
+        st = bad(r, "weights are damaged: CRC-32C %08x, the file says %08x", computed, stored);
         goto fail;
     }
-    df_head_tensor t[DF_HEAD_MAX_TENSORS];
-    int nt = df_head_tensors(m->head, t);
-    for (int l = 0; l < nwl; l++) {
-        hid_t lg = H5Gopen2(f, want_layers[l], H5P_DEFAULT);
-        if (lg < 0) {
-            st = bad(r, "layer group /%s is missing", want_layers[l]);
-            goto fail;
-        }
-        char where[64];
-        snprintf(where, sizeof where, "/%s", want_layers[l]);
-        char **wn = NULL;
-        int nw = 0;
-        st = read_strs(r, lg, where, "weight_names", -1, DF_HEAD_MAX_TENSORS, 256, &wn, &nw);
-        int k = 0;
-        for (int i = 0; st == DF_OK && i < nt; i++) {
-            if (strcmp(t[i].layer, want_layers[l]) != 0) continue;
-            if (k >= nw || strcmp(wn[k], t[i].weight) != 0)
-                st = bad(r, "%s: weight_names entry %d should be %s", where, k, t[i].weight);
-            k++;
-        }
-        if (st == DF_OK && k != nw) st = bad(r, "%s: %d weight_names, expected %d", where, nw, k);
-        free_names(wn, nw);
-        for (int i = 0; st == DF_OK && i < nt; i++) {
-            if (strcmp(t[i].layer, want_layers[l]) != 0) continue;
-            char shown[160], why[160];
-            snprintf(shown, sizeof shown, "/%s/%s", t[i].layer, t[i].weight);
-            snprintf(why, sizeof why, "(feature_dim %d, head_units %d, num_classes %d)",
-                     feature_dim, cfg.units, nc);
-            hsize_t dims[2] = {(hsize_t)t[i].shape[0], (hsize_t)t[i].shape[1]};
-            st = read_dset(r, lg, shown, t[i].weight, H5T_FLOAT, H5T_NATIVE_FLOAT, t[i].rank, dims,
-                           t[i].data, why);
-            size_t cnt = (size_t)t[i].shape[0] * (size_t)(t[i].rank == 2 ? t[i].shape[1] : 1);
-            if (st == DF_OK) st = check_finite(r, shown, t[i].data, cnt);
-        }
-        H5Gclose(lg);
-        if (st != DF_OK) goto fail;
-    }
-    float *mv = df_head_bn_moving_var(m->head);
-    for (int j = 0; mv && j < cfg.units; j++)
-        if (!(mv[j] >= 0.0f)) {
-            st = bad(r, "batch_normalization/moving_variance:0: value %d is negative", j);
-            goto fail;
-        }
-
-    htri_t hm = H5Lexists(g, "standardisation_mean", H5P_DEFAULT);
-    htri_t hs = H5Lexists(g, "standardisation_std", H5P_DEFAULT);
-    if ((hm > 0) != (hs > 0)) {
-        st = bad(r, "%s: standardisation_mean and standardisation_std must both be present", G);
-        goto fail;
-    }
-    if (hm > 0) {
-        float *buf = malloc(sizeof(float) * 2 * (size_t)feature_dim);
-        if (!buf) {
-            st = df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->path);
-            goto fail;
-        }
-        hsize_t dims[1] = {(hsize_t)feature_dim};
-        st = read_dset(r, g, "/deepfashion/standardisation_mean", "standardisation_mean",
-                       H5T_FLOAT, H5T_NATIVE_FLOAT, 1, dims, buf, "(feature_dim)");
-        if (st == DF_OK)
-            st = read_dset(r, g, "/deepfashion/standardisation_std", "standardisation_std",
-                           H5T_FLOAT, H5T_NATIVE_FLOAT, 1, dims, buf + feature_dim,
-                           "(feature_dim)");
-        df_error e2;
-        if (st == DF_OK &&
-            df_head_set_standardisation(m->head, buf, buf + feature_dim, &e2) != DF_OK)
-            st = bad(r, "%s: %s", G, e2.message);
-        free(buf);
-        if (st != DF_OK) goto fail;
-    }
-    {
-        uint32_t stored, computed = weights_crc(m->head);
-        if ((st = read_u32(r, g, G, "weights_crc32c", &stored)) != DF_OK) goto fail;
-        if (stored != computed) {
-            st = bad(r, "weights are damaged: CRC-32C %08x, the file says %08x", computed,
-                     stored);
-            goto fail;
-        }
-    }
-    free(kind_s);
-    free_names(layer_names, n_layers);
     H5Gclose(g);
     *out = m;
     return DF_OK;
 fail:
-    free(kind_s);
-    free_names(names, n_names);
-    free_names(layer_names, n_layers);
     df_model_destroy(m);
     H5Gclose(g);
     return st;
@@ -1195,6 +1178,26 @@ df_status df_model_load(const char *path, df_model **out, df_error *err) {
     df_status st = df_h5_guarded_probe(path, "model file", model_probe, 10, err);
     if (st != DF_OK) return st;
     return load_unguarded(path, out, err);
+}
+
+/* Early stopping's best weights, when the checkpoint has them. */
+static df_status read_best_weights(const reader *r, hid_t c, hsize_t max, df_train_state *ts) {
+    if (H5Lexists(c, "best_weights", H5P_DEFAULT) <= 0) return DF_OK;
+    const char *shown = "/deepfashion/checkpoint/best_weights";
+    hsize_t nb;
+    uint32_t stored;
+    df_status st = read_extent1(r, c, shown, "best_weights", max, &nb);
+    if (st != DF_OK) return st;
+    if (!(ts->best = malloc(sizeof(float) * (size_t)(nb ? nb : 1))))
+        return df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->path);
+    ts->n_best = (size_t)nb;
+    hsize_t bd[1] = {nb};
+    if ((st = read_dset(r, c, shown, "best_weights", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, bd, ts->best, NULL)) != DF_OK ||
+        (st = check_finite(r, shown, ts->best, ts->n_best)) != DF_OK ||
+        (st = read_u32(r, c, "/deepfashion/checkpoint", "best_crc32c", &stored)) != DF_OK)
+        return st;
+    if (stored != df_crc32c(0, ts->best, ts->n_best * sizeof(float))) return bad(r, "%s is damaged (CRC-32C)", shown);
+    return DF_OK;
 }
 
 static df_status load_checkpoint_part(const reader *r, hid_t f, const df_model *m,
@@ -1312,27 +1315,7 @@ static df_status load_checkpoint_part(const reader *r, hid_t f, const df_model *
             goto fail;
         }
     }
-    if (H5Lexists(c, "best_weights", H5P_DEFAULT) > 0) {
-        hsize_t nb;
-        uint32_t stored;
-        const char *shown = "/deepfashion/checkpoint/best_weights";
-        if ((st = read_extent1(r, c, shown, "best_weights", 2 * (hsize_t)np, &nb)) != DF_OK) goto fail;
-        if (!(ts->best = malloc(sizeof(float) * (size_t)(nb ? nb : 1)))) {
-            st = df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->path);
-            goto fail;
-        }
-        ts->n_best = (size_t)nb;
-        hsize_t bd[1] = {nb};
-        if ((st = read_dset(r, c, shown, "best_weights", H5T_FLOAT, H5T_NATIVE_FLOAT, 1, bd, ts->best, NULL)) !=
-                DF_OK ||
-            (st = check_finite(r, shown, ts->best, ts->n_best)) != DF_OK ||
-            (st = read_u32(r, c, G, "best_crc32c", &stored)) != DF_OK)
-            goto fail;
-        if (stored != df_crc32c(0, ts->best, ts->n_best * sizeof(float))) {
-            st = bad(r, "%s is damaged (CRC-32C)", shown);
-            goto fail;
-        }
-    }
+    if ((st = read_best_weights(r, c, 2 * (hsize_t)np, ts)) != DF_OK) goto fail;
     for (int e = 0; e < epochs; e++) {
         const float *row = hist + 5 * (size_t)e;
         if ((st = df_history_append(&ts->history, row[0], row[1], row[2], row[3], row[4],
