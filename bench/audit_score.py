@@ -77,7 +77,8 @@ def main():
         print(f"   {p}: {', '.join(kinds_of)}")
     s = audit["summary"]
     print(f"validation accuracy {s['validation_accuracy']}, without leaks "
-          f"{s['validation_accuracy_without_leaks']}; audit took {s['seconds']} s")
+          f"{s['validation_accuracy_without_leaks']}; audit took {s['seconds']} s (decode "
+          f"{s.get('seconds_decode')} s, backbone {s.get('seconds_backbone')} s, folds {s.get('seconds_folds')} s)")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ static void json_summary(df_strbuf *b, const df_audit_result *r) {
     json_str(b, r->advise_class_weights
                     ? "the classes are imbalanced: train with --class-weight balanced, or add photos to the small classes"
                     : "the classes are balanced enough");
-    df_strbuf_addf(b, ",\"folds\":%d,\"seconds\":%.2f}", r->mislabeled_folds, r->seconds_total);
+    df_strbuf_addf(b, ",\"folds\":%d,\"seconds\":%.2f,\"seconds_decode\":%.2f,\"seconds_backbone\":%.2f,"
+                      "\"seconds_folds\":%.2f}",
+                   r->mislabeled_folds, r->seconds_total, r->seconds_decode, r->seconds_features, r->seconds_folds);
 }
 
 char *df_audit_json(const df_audit_result *r) {
