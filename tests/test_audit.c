@@ -302,6 +302,32 @@ static void test_neighbour_votes_mix(void **state) {
 
 /* ---- duplicates ---- */
 
+/* The aligned similarity: 1 for the same picture up to brightness and
+ * contrast, high for a crop of it, low for another picture; and symmetric. */
+static void test_aligned_similarity(void **state) {
+    (void)state;
+    df_error err;
+    df_image a = make_photo(400, 400, 31, -1), b = make_photo(400, 400, 32, -1);
+    df_image cut = crop(&a, 20, 10); /* the middle 90% x 95%: on the search's grid */
+    uint8_t ta[64 * 64], tb[64 * 64], tc[64 * 64], td[64 * 64], te[64 * 64];
+    assert_int_equal(df_dupes_thumbnail(&a, ta, &err), DF_OK);
+    assert_int_equal(df_dupes_thumbnail(&b, tb, &err), DF_OK);
+    assert_int_equal(df_dupes_thumbnail(&cut, tc, &err), DF_OK);
+    for (int i = 0; i < 64 * 64; i++) { /* te even, so td is exactly te / 2 + 40: flatter, another level */
+        te[i] = (uint8_t)(ta[i] & ~1u);
+        td[i] = (uint8_t)(te[i] / 2 + 40);
+    }
+    assert_true(df_dupes_aligned_similarity(ta, ta) > 0.999999);
+    assert_true(df_dupes_aligned_similarity(te, td) > 0.999999);
+    double c = df_dupes_aligned_similarity(ta, tc);
+    assert_true(c > 0.8);
+    assert_true(fabs(c - df_dupes_aligned_similarity(tc, ta)) < 1e-12);
+    assert_true(df_dupes_aligned_similarity(ta, tb) < 0.5);
+    df_image_free(&a);
+    df_image_free(&b);
+    df_image_free(&cut);
+}
+
 typedef struct photo_set {
     char *dir;
     char *paths[32];
@@ -672,6 +698,7 @@ int main(void) {
         cmocka_unit_test(test_quality_measure_blur_not_darkness),
         cmocka_unit_test(test_label_issues_confident_learning),
         cmocka_unit_test(test_neighbour_votes_mix),
+        cmocka_unit_test(test_aligned_similarity),
         cmocka_unit_test(test_duplicates_survive_edits),
         cmocka_unit_test(test_audit_command_on_fixture),
         cmocka_unit_test(test_audit_closet_planted),
