@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "api/explain.h"
+#include "audit/audit.h"
+#include "audit/audit_write.h"
 #include "augment/augment.h"
 #include "data/photo.h"
 #include "report/report.h"
@@ -370,7 +372,10 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
     d.layers = layers;
     d.n_layers = nl;
 
+    char *audit = df_run_report_audit_section(r->backbone, r->train, r->val);
+    d.audit_html = audit;
     st = df_report_write(&d, out_dir, err);
+    free(audit);
 
 done:
     df_explainer_destroy(explainer);
@@ -386,4 +391,32 @@ done:
     free(skipped);
     free(cm);
     return st;
+}
+
+/* The audit's first findings for the training report: run on the training
+ * and validation photos with the report's backbone. Best effort: a failed
+ * audit becomes a section saying why, never a failed report. */
+char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val) {
+    if (!bb || !train) return NULL;
+    df_audit_result res;
+    df_error err;
+    df_error_clear(&err);
+    df_report_buf b;
+    df_report_buf_init(&b);
+    df_status st = df_audit_run(bb, train, val, NULL, &res, &err);
+    if (st == DF_OK) st = df_audit_html_section(&res, 12, &b, &err);
+    if (st != DF_OK) {
+        b.len = 0;
+        if (b.data) b.data[0] = '\0';
+        df_report_buf_puts(&b, "<section id=\"audit\"><h2>Audit</h2><p class=\"note\">The audit of these "
+                               "photos did not complete: ");
+        df_report_buf_html(&b, err.message);
+        df_report_buf_puts(&b, "</p></section>\n");
+    }
+    if (st == DF_OK) df_audit_result_free(&res);
+    if (b.failed) {
+        df_report_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
 }
