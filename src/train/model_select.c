@@ -24,18 +24,22 @@ static void add_candidate(df_head_candidate *out, int *n, const df_train_options
     if (kind == DF_HEAD_LINEAR)
         snprintf(c->name, sizeof c->name, "linear l2=%g lr=%g", (double)l2, (double)lr);
     else
-        snprintf(c->name, sizeof c->name, "mlp%d bn dropout=%g lr=%g", c->head.units, (double)c->head.dropout,
-                 (double)lr);
+        snprintf(c->name, sizeof c->name, "mlp%d bn dropout=%g l2=%g lr=%g", c->head.units, (double)c->head.dropout,
+                 (double)l2, (double)lr);
 }
 
 int df_head_candidates_default(const df_train_options *base, df_head_candidate out[DF_HEAD_SEARCH_MAX]) {
     int n = 0;
+    /* Simplest / most regularised first (the one-standard-error rule walks
+     * this order): the linear head before the MLP; a stronger L2 first; at
+     * the same L2 the lower learning rate (fewer effective steps) first. */
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.1f, 1e-2f);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.03f, 1e-2f);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.01f, 1e-2f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-3f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-4f, 1e-3f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-2f, 1e-3f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-2f);
-    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, 1e-3f);
-    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, 1e-4f);
+    add_candidate(out, &n, base, DF_HEAD_MLP, 0.01f, DF_TRAIN_DEFAULT_MLP_LR);
+    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, DF_TRAIN_DEFAULT_MLP_LR);
     return n;
 }
 

@@ -37,10 +37,11 @@ typedef struct df_head_candidate {
 } df_head_candidate;
 
 /* The candidates --head auto compares, built on base (whose epochs, batch,
- * augmentation and optimiser settings other than lr are kept): the linear
- * head at L2 1e-3 (the default), 1e-4 and 1e-2 with Adam 1e-3, and at L2
- * 1e-3 with Adam 1e-2; the original's MLP (1024 units, BatchNorm, dropout
- * 0.25) with Adam 1e-3 and 1e-4. Returns how many it wrote. */
+ * augmentation and optimiser settings other than lr are kept), simplest
+ * first: the linear head at L2 0.1, 0.03 and 0.01 with Adam 1e-2, at L2
+ * 1e-3 with Adam 1e-3 and 1e-2; the original's MLP (1024 units, BatchNorm,
+ * dropout 0.25) at Adam 1e-3 with L2 0.01 and without. Returns how many it
+ * wrote. */
 int df_head_candidates_default(const df_train_options *base, df_head_candidate out[DF_HEAD_SEARCH_MAX]);
 
 typedef struct df_head_search_result {
