@@ -207,14 +207,48 @@ static df_status cache_write(const char *cache, const char *name, const char *wh
     return df_npy_write_f32(path, rows, F, x, err);
 }
 
-/* The seven arrays of one backbone, from the cache or computed (and then
- * cached). The photo loop of photo_features is checked against the
- * product's df_photo_features on the validation photos. */
+/* Training-photo augmentation for the cached variants: the default
+ * recipe's (file "var"), or another to compare (file "var_<tag>"). */
+typedef struct aug_spec {
+    const char *tag;
+    int K;
+    double shift, zoom;
+} aug_spec;
+
+static const aug_spec AUGS[] = {
+    {"default", 4, 0.1, 0.1}, /* the default recipe: shift and zoom 0.1, left-right flips */
+    {"k8", 8, 0.1, 0.1},      /* the same, twice the variants */
+    {"strong", 8, 0.2, 0.2},  /* the original's shift and zoom (no shear, no upside-down) */
+    {"zoom", 8, 0.1, 0.3},
+};
+
+/* The photos' variants under spec, from the cache or computed (and cached). */
+static df_status variant_feats(df_backbone *bb, const char *cache, const data *d, const aug_spec *spec, feats *f,
+                               df_error *err) {
+    char what[32];
+    snprintf(what, sizeof what, strcmp(spec->tag, "default") ? "var_%s" : "var", spec->tag);
+    f->K = spec->K;
+    const size_t KN = (size_t)f->K * (size_t)f->N;
+    if (cache_read(cache, f->name, what, KN, f->F, &f->var)) return DF_OK;
+    df_train_options o = df_train_options_default();
+    o.augment_config.width_shift = o.augment_config.height_shift = spec->shift;
+    o.augment_config.zoom = spec->zoom;
+    double t0 = df_clock_seconds();
+    df_status st = df_train_feature_variants(bb, d->train, &o, f->K, &f->var, NULL, err);
+    if (st != DF_OK) return st;
+    printf("# %s: %d x %d variants (%s) in %.0f s\n", f->name, f->K, f->N, spec->tag, df_clock_seconds() - t0);
+    mkdir(cache, 0777);
+    return cache_write(cache, f->name, what, KN, f->F, f->var, err);
+}
+
+/* The plain and mirrored features of one backbone, from the cache or
+ * computed (and then cached), and the variants under spec. The photo loop
+ * of photo_features is checked against the product's df_photo_features on
+ * the validation photos. */
 static df_status backbone_feats(const char *shared, const char *cache, const char *name, const char *file,
-                                const data *d, feats *f, df_error *err) {
+                                const data *d, const aug_spec *spec, feats *f, df_error *err) {
     memset(f, 0, sizeof *f);
     snprintf(f->name, sizeof f->name, "%s", name);
-    f->K = 4;
     f->N = d->train->count;
     f->NV = d->val->count;
     f->NO = d->ood->count;
@@ -227,25 +261,20 @@ static df_status backbone_feats(const char *shared, const char *cache, const cha
     df_status st = df_backbone_open("tflite", path, &bo, &bb, err);
     if (st != DF_OK) return st;
     const size_t F = f->F = df_backbone_feature_dim(bb);
-    const size_t KN = (size_t)f->K * (size_t)f->N;
-    if (cache_read(cache, name, "var", KN, F, &f->var) && cache_read(cache, name, "clean", f->N, F, &f->clean) &&
-        cache_read(cache, name, "flip", f->N, F, &f->flip) && cache_read(cache, name, "val", f->NV, F, &f->val) &&
-        cache_read(cache, name, "valflip", f->NV, F, &f->val_flip) &&
+    if (cache_read(cache, name, "clean", f->N, F, &f->clean) && cache_read(cache, name, "flip", f->N, F, &f->flip) &&
+        cache_read(cache, name, "val", f->NV, F, &f->val) && cache_read(cache, name, "valflip", f->NV, F, &f->val_flip) &&
         cache_read(cache, name, "ood", f->NO, F, &f->ood) && cache_read(cache, name, "oodflip", f->NO, F, &f->ood_flip)) {
+        printf("# %s: plain and mirrored features from %s\n", name, cache);
+        st = variant_feats(bb, cache, d, spec, f, err);
         df_backbone_destroy(bb);
-        printf("# %s: features from %s\n", name, cache);
-        return DF_OK;
+        return st;
     }
     feats_free(f);
     f->var = f->clean = f->flip = f->val = f->val_flip = f->ood = f->ood_flip = NULL;
     double t0 = df_clock_seconds();
-    df_train_options o = df_train_options_default();
     float *check = malloc(sizeof(float) * (size_t)f->NV * F);
-    f->flip = malloc(sizeof(float) * (size_t)f->N * F);
-    f->val_flip = malloc(sizeof(float) * (size_t)f->NV * F);
-    f->ood_flip = malloc(sizeof(float) * (size_t)f->NO * F);
-    if (!check || !f->flip || !f->val_flip || !f->ood_flip) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    if (st == DF_OK) st = df_train_feature_variants(bb, d->train, &o, f->K, &f->var, &f->clean, err);
+    if (!check) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st == DF_OK) st = df_photo_features(bb, d->train, df_photo_resize(bb, -1), NULL, &f->clean, err);
     if (st == DF_OK) st = df_photo_features(bb, d->val, df_photo_resize(bb, -1), NULL, &f->val, err);
     if (st == DF_OK) st = df_photo_features(bb, d->ood, df_photo_resize(bb, -1), NULL, &f->ood, err);
     if (st == DF_OK) st = photo_features(bb, d->val, 0, check, err);
@@ -254,22 +283,26 @@ static df_status backbone_feats(const char *shared, const char *cache, const cha
     if (st == DF_OK && diff > 1e-4)
         st = df_error_set(err, DF_ERR_DATA, "%s: the bench's photo loop differs from df_photo_features by %g", name,
                           diff);
+    f->flip = malloc(sizeof(float) * (size_t)f->N * F);
+    f->val_flip = malloc(sizeof(float) * (size_t)f->NV * F);
+    f->ood_flip = malloc(sizeof(float) * (size_t)f->NO * F);
+    if (st == DF_OK && (!f->flip || !f->val_flip || !f->ood_flip)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
     if (st == DF_OK) st = photo_features(bb, d->train, 1, f->flip, err);
     if (st == DF_OK) st = photo_features(bb, d->val, 1, f->val_flip, err);
     if (st == DF_OK) st = photo_features(bb, d->ood, 1, f->ood_flip, err);
     free(check);
-    df_backbone_destroy(bb);
     if (st == DF_OK)
-        printf("# %s: features of %d x %d + 2 x %d + 2 x %d + 2 x %d photos in %.0f s\n", name, f->K, f->N, f->N,
-               f->NV, f->NO, df_clock_seconds() - t0);
+        printf("# %s: plain and mirrored features of %d + %d + %d photos in %.0f s\n", name, f->N, f->NV, f->NO,
+               df_clock_seconds() - t0);
     mkdir(cache, 0777);
-    if (st == DF_OK) st = cache_write(cache, name, "var", KN, F, f->var, err);
     if (st == DF_OK) st = cache_write(cache, name, "clean", f->N, F, f->clean, err);
     if (st == DF_OK) st = cache_write(cache, name, "flip", f->N, F, f->flip, err);
     if (st == DF_OK) st = cache_write(cache, name, "val", f->NV, F, f->val, err);
     if (st == DF_OK) st = cache_write(cache, name, "valflip", f->NV, F, f->val_flip, err);
     if (st == DF_OK) st = cache_write(cache, name, "ood", f->NO, F, f->ood, err);
     if (st == DF_OK) st = cache_write(cache, name, "oodflip", f->NO, F, f->ood_flip, err);
+    if (st == DF_OK) st = variant_feats(bb, cache, d, spec, f, err);
+    df_backbone_destroy(bb);
     return st;
 }
 
@@ -767,7 +800,7 @@ static void explore_lda(const feats *f, const data *d, double alpha, int tta) {
 }
 
 int main(int argc, char **argv) {
-    const char *shared = "../shared", *cache = "build/bench_defaults_cache", *only = NULL, *views = "qat,tf2,both";
+    const char *shared = "../shared", *cache = "build/bench_defaults_cache", *only = NULL, *views = "qat,tf2,both", *aug = "default";
     int S = 3, explore = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--shared")) shared = argv[i + 1];
@@ -775,6 +808,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seeds")) S = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else if (!strcmp(argv[i], "--views")) views = argv[i + 1];
+        else if (!strcmp(argv[i], "--aug")) aug = argv[i + 1];
         else if (!strcmp(argv[i], "--explore")) explore = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_defaults: unknown flag %s\n", argv[i]);
@@ -801,7 +835,16 @@ int main(int argc, char **argv) {
                d.train->count, d.val->count, d.ood->count, d.ood->class_counts[df_dataset_class_index(d.ood, "tops")],
                d.ood->class_counts[df_dataset_class_index(d.ood, "bottoms")],
                d.ood->class_counts[df_dataset_class_index(d.ood, "shoes")]);
-    for (int b = 0; st == DF_OK && b < 2; b++) st = backbone_feats(shared, cache, names[b], files[b], &d, &f[b], &err);
+    const aug_spec *spec = NULL;
+    for (size_t k = 0; k < sizeof AUGS / sizeof AUGS[0]; k++)
+        if (!strcmp(AUGS[k].tag, aug)) spec = &AUGS[k];
+    if (!spec) {
+        fprintf(stderr, "bench_defaults: --aug %s: not default, k8, strong or zoom\n", aug);
+        return 2;
+    }
+    for (int b = 0; st == DF_OK && b < 2; b++)
+        st = backbone_feats(shared, cache, names[b], files[b], &d, spec, &f[b], &err);
+    if (st == DF_OK) printf("# training variants: %s (%d per photo, shift %g, zoom %g, left-right flips)\n", spec->tag, spec->K, spec->shift, spec->zoom);
     /* --explore: closed-form heads on all 106 photos (no seeds, no folds). */
     for (int b = 0; st == DF_OK && explore && b < 2; b++) {
         static const double alphas[] = {0.2, 0.5, 0.8, 0.95};
@@ -809,7 +852,7 @@ int main(int argc, char **argv) {
         for (int a = 0; a < 4; a++) explore_lda(&f[b], &d, alphas[a], 0);
         explore_lda(&f[b], &d, 0.95, 1);
     }
-    if (st == DF_OK && !explore) st = check_against_df_train(shared, &f[0], &d, &err);
+    if (st == DF_OK && !explore && spec == &AUGS[0]) st = check_against_df_train(shared, &f[0], &d, &err);
     if (explore) views = "";
     if (st == DF_OK)
         printf("%-5s %-32s %12s %12s %12s %12s %12s %12s %12s %12s %6s\n", "view", "candidate", "cv", "cv+tta", "val",
