@@ -54,9 +54,10 @@ const char *df_status_name(df_status status);
  *     printf("%s\n", df_classifier_class_name(clf, argmax(probs)));
  *     df_classifier_destroy(clf);
  *
- * A model file records which backbone weights it was trained on (path and
- * SHA-256). backbone_weights overrides the path (NULL = the recorded one);
- * either way the file's SHA-256 must match. Photos are decoded with DCT
+ * A model file embeds the backbone weights it was trained on (unless it
+ * was trained with --backbone-ref, when it records their path and
+ * SHA-256). backbone_weights = NULL uses the embedded file (or the recorded
+ * path); a path uses that file instead, whose SHA-256 must match. Photos are decoded with DCT
  * scaling and EXIF orientation, so a 12 MP phone photo works directly.
  */
 typedef struct df_classifier df_classifier;
