@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "train/model_select.h"
+#include "train/recipe.h"
 
 /* The textbook standard error of the mean: sqrt(sum (x - m)^2 / (n - 1)) / sqrt(n). */
 static void test_mean_se(void **state) {
@@ -122,6 +123,51 @@ static void test_default_candidates_simplest_first(void **state) {
     assert_true(found);
 }
 
+/* The default recipe trains the linear head with L2 0.1 and Adam 1e-2;
+ * --head mlp brings the MLP's own L2 (0) and learning rate (1e-3) unless
+ * they are given; --recipe original keeps the notebook's. */
+static void test_default_recipe_heads(void **state) {
+    (void)state;
+    df_error err;
+    df_recipe r;
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.head.kind, DF_HEAD_LINEAR);
+    assert_float_equal(r.train.head.l2, 0.1f, 0);
+    assert_float_equal(r.train.adam.lr, 1e-2f, 0);
+    assert_int_equal(r.train.epochs, 30);
+    assert_int_equal(r.train.feature_cache, 4);
+
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.head.kind, DF_HEAD_MLP);
+    assert_int_equal(r.train.head.units, 1024);
+    assert_float_equal(r.train.head.l2, 0.0f, 0);
+    assert_float_equal(r.train.adam.lr, 1e-3f, 0);
+
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "lr", "0.005", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "l2", "0.02", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_float_equal(r.train.head.l2, 0.02f, 0);
+    assert_float_equal(r.train.adam.lr, 0.005f, 0);
+
+    /* The original is the notebook: MLP, no L2, Adam 1e-5, batch 30, 45 epochs, n // 30 steps. */
+    assert_int_equal(df_recipe_start("original", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.head.kind, DF_HEAD_MLP);
+    assert_float_equal(r.train.head.l2, 0.0f, 0);
+    assert_float_equal(r.train.adam.lr, 1e-5f, 0);
+    assert_int_equal(r.train.batch_size, 30);
+    assert_int_equal(r.train.epochs, 45);
+    assert_int_equal(r.train.steps_per_epoch, 3);
+    assert_int_equal(r.train.feature_cache, 0);
+    assert_float_equal(r.train.augment_config.shear_deg, 0.2, 0);
+    assert_int_equal(r.train.augment_config.vertical_flip, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mean_se),
@@ -129,6 +175,7 @@ int main(void) {
         cmocka_unit_test(test_one_se_band),
         cmocka_unit_test(test_ties),
         cmocka_unit_test(test_default_candidates_simplest_first),
+        cmocka_unit_test(test_default_recipe_heads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
