@@ -102,6 +102,7 @@ timeout_for() {
     case $1 in
         keras_h5) echo 60 ;;
         model_file) echo 30 ;;
+        export) echo 30 ;;
         *) echo 10 ;;
     esac
 }

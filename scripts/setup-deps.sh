@@ -16,6 +16,10 @@ PACKAGES=(
   clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes
 )
 
+# npm fetches the web export's runtime (scripts/fetch-web-runtime.sh, from the
+# npm registry). Debian's npm only when no npm is installed already.
+command -v npm >/dev/null || PACKAGES+=(npm)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

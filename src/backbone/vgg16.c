@@ -252,6 +252,35 @@ fail:
     return status;
 }
 
+void df_vgg16_weights_free(df_vgg16_weights *w) {
+    if (!w) return;
+    for (int i = 0; i < DF_VGG16_CONVS; i++) {
+        free(w->kernel[i]);
+        free(w->bias[i]);
+    }
+    memset(w, 0, sizeof *w);
+}
+
+df_status df_vgg16_weights_load(const char *path, df_vgg16_weights *out, df_error *err) {
+    memset(out, 0, sizeof *out);
+    df_keras_h5 *f = NULL;
+    df_status st = df_keras_h5_open(path, &f, err);
+    if (!st) st = check_file(f, err);
+    for (int i = 0; !st && i < DF_VGG16_CONVS; i++) {
+        int ic, oc;
+        df_vgg16_conv_channels(i, &ic, &oc);
+        const size_t kd[4] = {3, 3, (size_t)ic, (size_t)oc}, bd[1] = {(size_t)oc};
+        out->kernel[i] = malloc((size_t)9 * ic * oc * sizeof(float));
+        out->bias[i] = malloc((size_t)oc * sizeof(float));
+        if (!out->kernel[i] || !out->bias[i]) st = df_error_set(err, DF_ERR_NOMEM, "vgg16: out of memory");
+        if (!st) st = df_keras_h5_read(f, i, 0, 4, kd, out->kernel[i], err);
+        if (!st) st = df_keras_h5_read(f, i, 1, 1, bd, out->bias[i], err);
+    }
+    df_keras_h5_close(f);
+    if (st) df_vgg16_weights_free(out);
+    return st;
+}
+
 df_status df_vgg16_open(const char *weights_path, const df_backbone_options *opt, df_backbone **out, df_error *err) {
     if (!weights_path)
         return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16 needs a weights file (Keras _notop.h5)");

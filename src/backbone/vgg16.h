@@ -32,6 +32,18 @@ int df_vgg16_pool_after(int i);
 /* Keras' name for conv i: "block<b>_conv<k>". */
 void df_vgg16_conv_name(int i, char *buf, size_t size);
 
+/* The 13 convolutions' weights as the Keras file holds them (the exporter
+ * writes them into a TFLite graph): kernel[i] HWIO (3, 3, in_c, out_c),
+ * bias[i] (out_c), all owned. load checks the file as df_vgg16_open does. */
+typedef struct df_vgg16_weights {
+    float *kernel[DF_VGG16_CONVS];
+    float *bias[DF_VGG16_CONVS];
+} df_vgg16_weights;
+
+df_status df_vgg16_weights_load(const char *path, df_vgg16_weights *out,
+                                df_error *err) DF_MUST_CHECK;
+void df_vgg16_weights_free(df_vgg16_weights *w);
+
 /* The backbone's engine net (for describe / flops in benchmarks). */
 const df_net *df_vgg16_net(const df_backbone *bb);
 

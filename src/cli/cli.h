@@ -28,6 +28,7 @@ int df_cmd_augment(int argc, char **argv);
 int df_cmd_features(int argc, char **argv);
 int df_cmd_classify(int argc, char **argv);
 int df_cmd_bench(int argc, char **argv);
+int df_cmd_export(int argc, char **argv);
 int df_cmd_train(int argc, char **argv);
 int df_cmd_evaluate(int argc, char **argv);
 int df_cmd_predict(int argc, char **argv);

@@ -26,6 +26,7 @@ static const command COMMANDS[] = {
     {"features", df_cmd_features, "run a backbone over images, write their features as .npy"},
     {"classify", df_cmd_classify, "top-K ImageNet classes of photos by a TFLite classifier"},
     {"bench", df_cmd_bench, "time a backbone (ms/image, images/s, GFLOP/s, peak memory)"},
+    {"export", df_cmd_export, "write the classifier as one TFLite model (metadata, labels) or a web page"},
     {NULL, NULL, NULL}
 };
 

@@ -31,7 +31,9 @@
 #include "core/fileio.h"
 
 /* ---- schema field ids ---- */
-enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
+enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4,
+       MODEL_METADATA = 6 };
+enum { METADATA_NAME = 0, METADATA_BUFFER = 1 };
 enum { OPCODE_DEPRECATED_BUILTIN = 0, OPCODE_VERSION = 2, OPCODE_BUILTIN = 3 };
 enum { SUBGRAPH_TENSORS = 0, SUBGRAPH_INPUTS = 1, SUBGRAPH_OUTPUTS = 2, SUBGRAPH_OPERATORS = 3 };
 enum { BUFFER_DATA = 0, BUFFER_OFFSET = 1, BUFFER_SIZE = 2 };
@@ -580,6 +582,12 @@ static df_status check_index(reader *r, const df_tflite_model *m, int32_t v, int
 
 static df_status check_model(reader *r, df_tflite_model *m) {
     df_status st;
+    for (size_t i = 0; i < m->n_metadata; i++)
+        if (m->metadata[i].buffer >= m->n_buffers)
+            return df_error_set(r->err, DF_ERR_FORMAT,
+                                "%s: metadata %zu (%.60s): buffer %u out of range (%zu buffers)",
+                                r->name, i, m->metadata[i].name, m->metadata[i].buffer,
+                                m->n_buffers);
     for (size_t i = 0; i < m->n_tensors; i++)
         if ((st = check_tensor(r, m, i))) return st;
     for (size_t i = 0; i < m->n_inputs; i++)
@@ -616,6 +624,9 @@ void df_tflite_destroy(df_tflite_model *m) {
             free(m->operators[i].inputs);
             free(m->operators[i].outputs);
         }
+    if (m->metadata)
+        for (size_t i = 0; i < m->n_metadata; i++) free(m->metadata[i].name);
+    free(m->metadata);
     free(m->tensors);
     free(m->operators);
     free(m->opcodes);
@@ -684,6 +695,20 @@ static df_status parse_model(reader *r, df_tflite_model *m) {
                                 what);
         m->buffers[i].data = bn ? r->p + bd : NULL;
         m->buffers[i].size = bn;
+    }
+
+    /* metadata entries */
+    if ((st = get_vector(r, &root, MODEL_METADATA, 4, "Model.metadata", &data, &n))) return st;
+    if (n && !(m->metadata = calloc(n, sizeof *m->metadata)))
+        return df_error_set(r->err, DF_ERR_NOMEM, "%s: out of memory", r->name);
+    m->n_metadata = n;
+    for (size_t i = 0; i < n; i++) {
+        table t;
+        if ((st = vector_table(r, data, i, "Model.metadata", &t)) ||
+            (st = get_string(r, &t, METADATA_NAME, "Model.metadata name", &m->metadata[i].name)) ||
+            (st = get_u32(r, &t, METADATA_BUFFER, 0, "Model.metadata buffer",
+                          &m->metadata[i].buffer)))
+            return st;
     }
 
     /* subgraph 0 */
@@ -782,6 +807,18 @@ int df_tflite_find_tensor(const df_tflite_model *m, const char *name) {
     for (size_t i = 0; i < m->n_tensors; i++)
         if (!strcmp(m->tensors[i].name, name)) return (int)i;
     return -1;
+}
+
+const uint8_t *df_tflite_metadata_buffer(const df_tflite_model *m, const char *name,
+                                         size_t *size) {
+    *size = 0;
+    for (size_t i = 0; i < m->n_metadata; i++)
+        if (!strcmp(m->metadata[i].name, name)) {
+            const df_tflite_buffer *b = &m->buffers[m->metadata[i].buffer];
+            *size = b->size;
+            return b->data;
+        }
+    return NULL;
 }
 
 int df_tflite_producer(const df_tflite_model *m, int t) {

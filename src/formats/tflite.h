@@ -6,7 +6,9 @@
  * image-classification graph needs: operator codes, subgraph 0 (tensors with
  * shape, type, buffer, name and affine quantization; inputs, outputs;
  * operators with the builtin options of the ops listed below) and buffers.
- * Not read: other subgraphs, signature defs, metadata, sparsity, custom
+ * Model.metadata entries (name + buffer index) are read; their contents are
+ * left to their own readers (tflite_metadata.h).
+ * Not read: other subgraphs, signature defs, sparsity, custom
  * options, external (> 2 GB) buffers, blockwise quantization.
  *
  * No flatbuffers library: every offset, vtable, vector length and index is
@@ -145,6 +147,11 @@ typedef struct df_tflite_buffer {
     size_t size;
 } df_tflite_buffer;
 
+typedef struct df_tflite_metadata_ref {
+    char *name;             /* owned */
+    uint32_t buffer;        /* index into model->buffers (checked) */
+} df_tflite_metadata_ref;
+
 typedef struct df_tflite_model {
     char *path;             /* owned: the name used in messages */
     uint8_t *file;          /* owned copy of the file */
@@ -161,6 +168,9 @@ typedef struct df_tflite_model {
     int32_t *inputs, *outputs;  /* tensor indices (checked) */
     size_t n_operators;
     df_tflite_operator *operators;
+    /* Model.metadata */
+    size_t n_metadata;
+    df_tflite_metadata_ref *metadata;
 } df_tflite_model;
 
 /* Parses size bytes (copied; data may be freed after the call). name is used
@@ -181,6 +191,10 @@ const char *df_tflite_op_name(int builtin);
 size_t df_tflite_tensor_elements(const df_tflite_tensor *t);
 /* Index of the tensor named name, or "#<index>"; -1 when none. */
 int df_tflite_find_tensor(const df_tflite_model *model, const char *name);
+/* The buffer of the Model.metadata entry named name, or NULL when there is
+ * none (or it is empty); *size its bytes. */
+const uint8_t *df_tflite_metadata_buffer(const df_tflite_model *model, const char *name,
+                                         size_t *size);
 /* The operator that writes tensor t, or -1 (inputs and constants). */
 int df_tflite_producer(const df_tflite_model *model, int t);
 /* Constant data of tensor t (its buffer), or NULL when it has none. The
