@@ -230,8 +230,9 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
         setting(&set, "head search", "%d-fold cross-validation on the training photos, %d variants each; chose %s",
                 hs->folds, hs->variants, hs->candidates[hs->best].name);
         for (int c = 0; c < hs->n_candidates; c++)
-            setting(&set, hs->candidates[c].name, "mean fold accuracy %.4f, loss %.4f%s", hs->accuracy[c],
-                    hs->loss[c], c == hs->best ? " (chosen)" : "");
+            setting(&set, hs->candidates[c].name, "mean fold accuracy %.4f (SE %.4f), loss %.4f%s", hs->accuracy[c],
+                    hs->accuracy_se[c], hs->loss[c],
+                    c == hs->best ? " (chosen: the simplest within one SE of the best)" : "");
     }
     d.settings = set.items;
     d.n_settings = set.n;
