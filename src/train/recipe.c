@@ -166,7 +166,8 @@ static df_status set_backbone_ref(df_recipe *r, const char *v, df_error *err) {
 }
 
 static const df_setting SETTINGS[] = {
-    {"precision", "P", "backbone", "auto (fastest measured), fp32 or bf16 (default auto)", set_precision},
+    {"precision", "P", "backbone", "auto (fastest measured), fp32, bf16 or int8 (quantized TFLite models; default auto)",
+     set_precision},
     {"preprocess", "P", "backbone", "vgg16: caffe (default, Keras' own) or seed (RGB/255, the original)",
      set_preprocess},
     {"pool", NULL, "backbone", "vgg16: global-average-pool 7x7x512 to 512 features", set_pool},
