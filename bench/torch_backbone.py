@@ -4,7 +4,9 @@
 Runs torchvision's vgg16().features and mobilenet_v2().features (random
 weights: timing only) on the same number of 224x224 images per batch as the
 C benchmark, with the same thread count, in each of the configurations that
-make PyTorch fastest on a CPU, and prints the median ms per image of each:
+make PyTorch fastest on a CPU, and prints the median ms per image of each
+(wall clock, and process CPU time of all threads: on a shared machine the
+CPU time of a 1-thread run is the one that does not count waiting):
 
   fp32 nchw            eager, default layout
   fp32 channels_last   eager, NHWC memory format
@@ -28,18 +30,20 @@ except ImportError as e:  # pragma: no cover
 
 
 def time_it(fn, x, iters):
+    """Median wall ms and median process CPU ms (all threads) per batch."""
     with torch.inference_mode():
         for _ in range(2):
             fn(x)
-        times = []
+        times, cpu = [], []
         for _ in range(iters):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn(x)
             times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+            cpu.append((time.process_time() - c) * 1e3)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def configs(model, x):
+def configs(model, x, bf16_too):
     """Yields (name, callable, input) for each way of running model."""
     yield "fp32 nchw", model, x
     m_cl = model.to(memory_format=torch.channels_last)
@@ -56,7 +60,16 @@ def configs(model, x):
     def bf16(inp):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return m_cl(inp)
-    yield "bf16 autocast", bf16, x_cl
+    if bf16_too:
+        yield "bf16 autocast", bf16, x_cl
+
+
+def capability():
+    """ATen's kernel level as torch reports it ("AVX2", "AVX512", ...)."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage" in line:
+            return line.split(":", 1)[1].strip()
+    return "?"
 
 
 def main():
@@ -65,17 +78,20 @@ def main():
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default="vgg16,mobilenet_v2")
+    ap.add_argument("--no-bf16", action="store_true",
+                    help="skip bf16 autocast (CPUs without native bf16: emulated, minutes, meaningless)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    print("torch %s, torchvision %s, %d threads, batch %d, %d timed runs after 2 warm-up"
-          % (torch.__version__, torchvision.__version__, a.threads, a.batch, a.iters))
+    print("torch %s, torchvision %s, %d threads, batch %d, %d timed runs after 2 warm-up, "
+          "CPU capability %s" % (torch.__version__, torchvision.__version__, a.threads, a.batch,
+                                 a.iters, capability()))
     x = torch.rand(a.batch, 3, 224, 224) * 255 - 120
     for name in a.models.split(","):
         model = getattr(torchvision.models, name)().features.eval()
-        for cfg, fn, inp in configs(model, x):
-            ms = time_it(fn, inp, a.iters)
-            print("%-13s %-20s %8.2f ms/image  %7.1f images/s" % (name, cfg, ms / a.batch, 1000 * a.batch / ms))
+        for cfg, fn, inp in configs(model, x, not a.no_bf16):
+            ms, cpu = time_it(fn, inp, a.iters)
+            print("%-13s %-20s %8.2f ms/image %8.2f cpu-ms/image" % (name, cfg, ms / a.batch, cpu / a.batch))
             sys.stdout.flush()
 
 

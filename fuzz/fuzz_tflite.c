@@ -3,7 +3,8 @@
  * df_tflite_parse (every offset, vtable, vector and index of the flatbuffer
  * is bounds-checked), then, for what parses, the executor built toward the
  * pooled feature tensor and toward output 0 (df_tflite_graph_create), and the
- * classifier (df_tflite_classifier_from_model). Graphs whose tensors are all
+ * classifier (df_tflite_classifier_from_model); the feature graph also
+ * with --precision int8 (backbone/tflite_int8.c, XNNPACK). Graphs whose tensors are all
  * small also run once on a fixed input, so shapes that pass setup reach the
  * kernels; larger ones are only built with max_batch 0 (no activations), as
  * a mutated shape may legally ask for gigabytes. A graph that builds must
@@ -22,9 +23,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void build_and_run(const df_tflite_model *m, int target, int run) {
+static void build_and_run(const df_tflite_model *m, int target, int run, df_precision prec) {
     df_backbone_options o = df_backbone_options_default();
-    o.precision = DF_PRECISION_FP32;
+    o.precision = prec;
     o.autotune = 0;
     o.max_batch = run ? 1 : 0;
     df_error err;
@@ -60,8 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < m->n_tensors && run; i++)
         if (df_tflite_tensor_elements(&m->tensors[i]) > 4096) run = 0;
     int feature = df_tflite_feature_tensor(m);
-    if (feature >= 0) build_and_run(m, feature, run);
-    if (m->n_outputs) build_and_run(m, m->outputs[0], run);
+    if (feature >= 0) build_and_run(m, feature, run, DF_PRECISION_FP32);
+    if (m->n_outputs) build_and_run(m, m->outputs[0], run, DF_PRECISION_FP32);
+    /* the integer engine's builder (quantized graphs; others fall back) */
+    if (feature >= 0) build_and_run(m, feature, run, DF_PRECISION_INT8);
     df_backbone_options o = df_backbone_options_default();
     o.precision = DF_PRECISION_FP32;
     o.autotune = 0;

@@ -48,7 +48,7 @@ CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -fopenmp -Wall -Wextra -Wno-unus
 CFLAGS="$CFLAGS -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DDF_VERSION=\"fuzz\""
 CFLAGS="$CFLAGS -Iinclude -Isrc $(pkg-config --cflags $PKGS)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
-LIBS="$(pkg-config --libs $PKGS) -ljpeg -ldnnl -lm -lpthread"
+LIBS="$(pkg-config --libs $PKGS) -ljpeg -ldnnl -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread"
 
 mkdir -p "$OUT/obj"
 

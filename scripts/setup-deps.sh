@@ -7,6 +7,8 @@ PACKAGES=(
   build-essential cmake pkg-config
   libdnnl-dev            # oneDNN: backbone convolutions, pooling, fp32/bf16
   libopenblas-dev        # dense layers of the head
+  libxnnpack-dev libpthreadpool-dev   # XNNPACK: int8 execution of the quantized TFLite models
+  libcpuinfo-dev         # the DF_CPU_ISA=avx2 cap applied to XNNPACK (core/cpu.h)
   libjpeg62-turbo-dev libpng-dev libexif-dev   # images
   libhdf5-dev            # Keras weight files and model files
   libcairo2-dev          # plots for the report

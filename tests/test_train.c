@@ -183,6 +183,7 @@ static df_train_options small_options(df_head_kind kind) {
     df_train_options o = df_train_options_default();
     o.head.kind = kind;
     o.head.units = 16;
+    o.head.l2 = 0.0f; /* these runs (and the pinned trajectories) predate the default's L2 */
     o.adam.lr = kind == DF_HEAD_MLP ? 1e-2f : 5e-2f;
     o.epochs = 6;
     o.batch_size = 8;
@@ -686,10 +687,11 @@ static void test_head_search(void **state) {
     df_head_candidate c[3];
     df_head_candidate all[DF_HEAD_SEARCH_MAX];
     int n_all = df_head_candidates_default(&o, all);
-    assert_int_equal(n_all, 6);
+    assert_int_equal(n_all, 7);
     assert_int_equal(all[0].head.kind, DF_HEAD_LINEAR);
-    assert_float_equal(all[0].head.l2, 1e-3f, 1e-9f);
-    assert_int_equal(all[4].head.kind, DF_HEAD_MLP);
+    assert_float_equal(all[0].head.l2, 0.1f, 1e-9f);
+    assert_int_equal(all[5].head.kind, DF_HEAD_MLP);
+    all[0].head.l2 = 1e-3f; /* the test's candidates: as before the default's L2 changed */
     c[0] = all[0];
     c[0].adam.lr = 1e-9f;
     snprintf(c[0].name, sizeof c[0].name, "frozen");

@@ -10,6 +10,7 @@ df_backbone_options df_backbone_options_default(void) {
     o.precision = DF_PRECISION_AUTO;
     o.preprocess = DF_PREPROCESS_DEFAULT;
     o.autotune = 1;
+    o.conv_algo = DF_CONV_ALGO_AUTO;
     o.max_batch = 16;
     return o;
 }

@@ -40,6 +40,8 @@ typedef struct df_backbone_options {
     const char *cut_tensor;
     /* Measure convolution algorithms when building (see net.h). */
     int autotune;
+    /* Convolution algorithm policy (net.h; default DF_CONV_ALGO_AUTO). */
+    df_conv_algo conv_algo;
     /* Largest batch df_backbone_run will be given. */
     int max_batch;
     void (*notice)(void *ctx, const char *message);

@@ -19,6 +19,8 @@
  * point from the engine to plain C.
  */
 #include "backbone/tflite_backbone.h"
+#include "backbone/tflite_int8.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -56,7 +58,10 @@ typedef struct host_op {
 } host_op;
 
 struct df_tflite_graph {
-    df_net *net;
+    df_net *net;           /* the float engine, or NULL when qnet runs the graph */
+    df_qnet *qnet;         /* --precision int8 on a quantized model: the integer engine */
+    df_precision precision;
+    int64_t num_params;    /* of the engine part */
     df_tflite_input input;
     size_t in_size;        /* h * w * c */
     int batch;             /* reshaped size; 0 = built only */
@@ -76,6 +81,7 @@ typedef struct builder {
     df_error *err;
     value *v;              /* per tensor */
     df_tensor_id boundary; /* engine tensor handed to the host part, or -1 */
+    int boundary_tensor;   /* the TFLite tensor of that hand-over */
     int cap_host, cap_slots;
 } builder;
 
@@ -303,6 +309,7 @@ static df_status host_input(builder *b, int i, int t, int *slot, size_t *len) {
     if (st) return st;
     if (b->boundary < 0) {
         b->boundary = v->id;
+        b->boundary_tensor = t;
         b->g->net_out_size = (size_t)h * (size_t)w * (size_t)c;
         int first;
         if ((st = new_slot(b, i, b->g->net_out_size, &first))) return st;
@@ -681,6 +688,7 @@ static df_status add_op(builder *b, int i) {
 void df_tflite_graph_destroy(df_tflite_graph *g) {
     if (!g) return;
     df_net_destroy(g->net);
+    df_qnet_destroy(g->qnet);
     for (int k = 0; k < g->n_host; k++) {
         free(g->host[k].w);
         free(g->host[k].b);
@@ -791,6 +799,85 @@ static df_status build(builder *b, int target) {
     return DF_OK;
 }
 
+/* Builds the integer engine computing tensor t; replace: drop the float
+ * engine (--precision int8), else keep both for race_int8. A graph the
+ * integer engine does not cover runs on the float one, with a notice saying
+ * why when int8 was asked for. */
+static df_status use_integer_engine(df_tflite_graph *g, const df_tflite_model *m, int t,
+                                    const df_backbone_options *opt, int replace, df_error *err) {
+    df_error qerr;
+    df_status st = df_tflite_qnet_build(m, t, &g->qnet, &qerr);
+    if (st == DF_ERR_UNSUPPORTED) {
+        if (opt->notice && replace) {
+            char msg[DF_ERROR_MESSAGE_MAX + 32];
+            snprintf(msg, sizeof msg, "%s; using fp32", qerr.message);
+            opt->notice(opt->notice_ctx, msg);
+        }
+        return DF_OK;
+    }
+    if (st) {
+        *err = qerr;
+        return st;
+    }
+    if (replace) {
+        df_net_destroy(g->net);
+        g->net = NULL;
+    }
+    g->num_params = df_qnet_num_params(g->qnet);
+    return DF_OK;
+}
+
+/* Best of 3 after a warm-up, one full batch of mid-grey (0.0) images. */
+static df_status time_engine(df_tflite_graph *g, int integer, float *x, float *y, double *ms,
+                             df_error *err) {
+    *ms = 1e300;
+    for (int it = 0; it < 4; it++) {
+        double t0 = 1e3 * df_clock_seconds();
+        df_status st = integer ? df_qnet_run(g->qnet, x, g->batch, y, err)
+                               : df_net_run(g->net, x, g->batch, y, err);
+        if (st) return st;
+        double t = 1e3 * df_clock_seconds() - t0;
+        if (it > 0 && t < *ms) *ms = t;
+    }
+    return DF_OK;
+}
+
+/* --precision auto on a quantized model: the integer engine against the
+ * float one as it resolved auto (bf16 with AMX, else the faster of fp32 and
+ * bf16), one full batch each, best of 3. int8 must be INT8_MARGIN faster: a
+ * close race should not flip between runs. The loser is freed; the choice
+ * is what df_backbone_precision reports, which training records in the
+ * model so that predicting builds the same engine. */
+#define INT8_MARGIN 0.10
+static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, df_error *err) {
+    size_t nin = g->in_size * (size_t)g->batch, nout = g->net_out_size * (size_t)g->batch;
+    float *x = calloc(nin, sizeof *x), *y = malloc(nout * sizeof *y);
+    double ms8 = 0, msf = 0;
+    df_status st = DF_OK;
+    if (!x || !y) st = df_error_set(err, DF_ERR_NOMEM, "out of memory timing the engines");
+    if (!st) st = time_engine(g, 1, x, y, &ms8, err);
+    if (!st) st = time_engine(g, 0, x, y, &msf, err);
+    free(x);
+    free(y);
+    if (st) return st;
+    int pick8 = ms8 < (1.0 - INT8_MARGIN) * msf;
+    if (opt->notice) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "precision auto: int8 %.1f ms, %s %.1f ms per batch of %d: %s",
+                 ms8, df_precision_name(df_net_precision(g->net)), msf, g->batch,
+                 pick8 ? "int8" : df_precision_name(df_net_precision(g->net)));
+        opt->notice(opt->notice_ctx, msg);
+    }
+    if (pick8) {
+        df_net_destroy(g->net);
+        g->net = NULL;
+    } else {
+        df_qnet_destroy(g->qnet);
+        g->qnet = NULL;
+    }
+    return DF_OK;
+}
+
 df_status df_tflite_graph_create(const df_tflite_model *m, int target,
                                  const df_backbone_options *opt, df_tflite_graph **out,
                                  df_error *err) {
@@ -817,18 +904,36 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     if ((st = read_input(m, &g->input, err))) goto fail;
     g->in_size = (size_t)g->input.h * (size_t)g->input.w * (size_t)g->input.c;
     df_net_options no = df_net_options_default();
-    no.precision = opt->precision;
+    int quantized = df_tflite_is_quantized(m);
+    int int8 = quantized && opt->precision == DF_PRECISION_INT8;
+    /* auto on a quantized model: int8 against the float engine's own pick,
+     * measured once both are reshaped (needs a batch size) */
+    int race = quantized && opt->precision == DF_PRECISION_AUTO && opt->max_batch > 0;
+    no.precision = int8 ? DF_PRECISION_FP32 : opt->precision;
     no.autotune = opt->autotune;
+    no.conv_algo = opt->conv_algo;
     no.notice = opt->notice;
     no.notice_ctx = opt->notice_ctx;
     if ((st = df_net_create(&no, &g->net, err))) goto fail;
     if ((st = build(&b, target))) goto fail;
+    g->num_params = df_net_num_params(g->net);
+    if ((int8 || race) &&
+        (st = use_integer_engine(g, m, b.boundary >= 0 ? b.boundary_tensor : target, opt, !race,
+                                 err)))
+        goto fail;
+    g->precision = g->net ? df_net_precision(g->net) : DF_PRECISION_INT8;
     if (opt->max_batch > 0) {
-        if ((st = df_net_reshape(g->net, opt->max_batch, err))) {
+        if ((g->qnet && (st = df_qnet_reshape(g->qnet, opt->max_batch, err))) ||
+            (g->net && (st = df_net_reshape(g->net, opt->max_batch, err)))) {
             df_error_prefix(err, "%s", m->path);
             goto fail;
         }
         g->batch = opt->max_batch;
+        if (g->qnet && g->net && (st = race_int8(g, opt, err))) {
+            df_error_prefix(err, "%s", m->path);
+            goto fail;
+        }
+        g->precision = g->net ? df_net_precision(g->net) : DF_PRECISION_INT8;
         for (int k = 0; k < g->n_slots; k++) {
             size_t bytes;
             if (!df_size_mul3(g->slot_len[k], (size_t)g->batch, sizeof(float), &bytes) ||
@@ -849,7 +954,7 @@ fail:
 
 size_t df_tflite_graph_output_size(const df_tflite_graph *g) { return g->out_size; }
 const df_tflite_input *df_tflite_graph_input(const df_tflite_graph *g) { return &g->input; }
-df_precision df_tflite_graph_precision(const df_tflite_graph *g) { return df_net_precision(g->net); }
+df_precision df_tflite_graph_precision(const df_tflite_graph *g) { return g->precision; }
 
 static void apply_act(float *y, size_t n, df_activation act) {
     if (act == DF_ACT_NONE) return;
@@ -891,12 +996,11 @@ df_status df_tflite_graph_run(df_tflite_graph *g, const float *inputs, int n, fl
         int chunk = n - done < g->batch ? n - done : g->batch;
         const float *in = inputs + (size_t)done * g->in_size;
         float *out = outputs + (size_t)done * g->out_size;
-        if (g->out_slot < 0) {
-            df_status st = df_net_run(g->net, in, chunk, out, err);
-            if (st) return st;
-        } else {
-            df_status st = df_net_run(g->net, in, chunk, g->slot_buf[0], err);
-            if (st) return st;
+        float *engine_out = g->out_slot < 0 ? out : g->slot_buf[0];
+        df_status st = g->qnet ? df_qnet_run(g->qnet, in, chunk, engine_out, err)
+                               : df_net_run(g->net, in, chunk, engine_out, err);
+        if (st) return st;
+        if (g->out_slot >= 0) {
             for (int k = 0; k < g->n_host; k++) {
                 const host_op *h = &g->host[k];
                 for (int i = 0; i < chunk; i++)
@@ -1020,10 +1124,10 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
     bb->feature_dim = g->out_size;
     bb->preprocess = DF_PREPROCESS_TFLITE;
     bb->resize = DF_RESIZE_BILINEAR;
-    bb->precision = df_net_precision(g->net);
+    bb->precision = g->precision;
     /* The part after the cut that runs in plain C (a classifier's FC) is
      * not in the feature extractor, so the engine's count is the right one. */
-    bb->num_params = df_net_num_params(g->net);
+    bb->num_params = g->num_params;
     bb->impl = g;
     *out = bb;
     return DF_OK;
@@ -1120,7 +1224,7 @@ void df_tflite_classifier_input_size(const df_tflite_classifier *c, int *h, int 
 }
 
 df_precision df_tflite_classifier_precision(const df_tflite_classifier *c) {
-    return df_net_precision(c->g->net);
+    return c->g->precision;
 }
 
 df_status df_tflite_classifier_preprocess(const df_tflite_classifier *c, const df_image *img,

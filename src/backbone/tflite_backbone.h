@@ -3,7 +3,10 @@
  * feature-extractor backbone (backbone.h, df_tflite_backbone_open) and the
  * ImageNet classifier (df_tflite_classifier_*, the full model with its top).
  *
- * Execution is a float simulation of the quantized graph: weights are
+ * With --precision int8 (or auto, when int8 measures faster) a quantized
+ * model's engine part runs in its own integers instead (tflite_int8.h,
+ * engine/qnet.h); what follows the hand-over point stays float. Otherwise
+ * execution is a float simulation of the quantized graph: weights are
  * dequantized (real = scale * (q - zero_point), per channel where the file
  * says so; int32 biases with input_scale * filter_scale), activations stay
  * float between layers and intermediate requantization is not simulated.

@@ -33,5 +33,6 @@ int df_cmd_train(int argc, char **argv);
 int df_cmd_evaluate(int argc, char **argv);
 int df_cmd_predict(int argc, char **argv);
 int df_cmd_report(int argc, char **argv);
+int df_cmd_audit(int argc, char **argv);
 
 #endif

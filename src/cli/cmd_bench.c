@@ -25,7 +25,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: deepfashion bench backbone [--backbone vgg16|tflite] [--weights FILE]\n"
-            "                                  [--precision auto|fp32|bf16] [--batch N] [--iters K]\n"
+            "                                  [--precision auto|fp32|bf16|int8] [--batch N] [--iters K]\n"
             "                                  [--pool] [--no-autotune] [--verbose]\n\n"
             "Times a backbone: median (and best) ms per image over K timed batches of N after 2\n"
             "warm-up batches, images/s, GFLOP/s and peak RSS.\n\n"
@@ -33,7 +33,7 @@ static void usage(FILE *out) {
             "  --backbone NAME   vgg16 (default) or tflite\n"
             "  --weights FILE    weights / model file; VGG16 without one uses random\n"
             "                    weights (timing only); tflite needs one\n"
-            "  --precision P     auto (default), fp32, bf16\n"
+            "  --precision P     auto (default), fp32, bf16, int8 (quantized TFLite models)\n"
             "  --batch N         images per run (default 8)\n"
             "  --iters K         timed runs (default 10)\n"
             "  --pool            VGG16: pooled 512 features\n"

@@ -23,7 +23,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: deepfashion classify --weights MODEL.tflite [--labels FILE] [--top K]\n"
-            "                            [--json] [--precision auto|fp32|bf16] IMAGE...\n\n"
+            "                            [--json] [--precision auto|fp32|bf16|int8] IMAGE...\n\n"
             "Prints the K most likely classes of each image under a TFLite classifier\n"
             "(e.g. mobilenet_v2_1.0_224_quant.tflite, 1001 ImageNet classes).\n\n"
             "options:\n"
@@ -33,7 +33,7 @@ static void usage(FILE *out) {
             "  --json           one JSON object per image and line:\n"
             "                   {\"path\":...,\"top\":[{\"class\":N,\"label\":...,\"score\":P},...]}\n"
             "                   (label is null without --labels)\n"
-            "  --precision P    auto (default), fp32 or bf16\n"
+            "  --precision P    auto (default), fp32, bf16 or int8\n"
             "  --help           this text\n\n"
             "Exit status: 0 all images classified, 1 a model, label or image error\n"
             "(one line each on stderr), 2 usage error.\n");

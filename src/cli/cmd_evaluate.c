@@ -23,7 +23,7 @@ static const char *USAGE =
     "object instead.\n"
     "  --unknown-dir DIR  off-topic photos (any folder tree): how many are called unknown\n"
     "  --weights FILE   backbone weights, if not where training found them\n"
-    "  --precision P    auto, fp32 or bf16\n";
+    "  --precision P    auto, fp32, bf16 or int8\n";
 
 static void on_notice(void *ctx, const char *msg) {
     (void)ctx;

@@ -67,6 +67,9 @@ static void print_search(const df_head_search_result *s, int photos, const progr
     for (int c = 0; c < s->n_candidates; c++)
         fprintf(stderr, "  %-34s %9.4f %9.4f%s\n", s->candidates[c].name, s->accuracy[c], s->loss[c],
                 c == s->best ? "  <- chosen" : "");
+    fprintf(stderr, "  (one-standard-error rule: the best mean is %s, %.4f with SE %.4f over the folds; chosen: the "
+                    "first, simplest, candidate at or above %.4f)\n",
+            s->candidates[s->top].name, s->accuracy[s->top], s->accuracy_se[s->top], s->threshold);
 }
 
 /* The flags that are about this run rather than the recipe; the recipe's

@@ -127,8 +127,9 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
         df_strbuf_addf(&b, ",\"head_search\":{\"folds\":%d,\"variants\":%d,\"chosen\":\"%s\",\"candidates\":[",
                        search->folds, search->variants, search->candidates[search->best].name);
         for (int c = 0; c < search->n_candidates; c++)
-            df_strbuf_addf(&b, "%s{\"name\":\"%s\",\"cv_accuracy\":%.6g,\"cv_loss\":%.6g}", c ? "," : "",
-                           search->candidates[c].name, search->accuracy[c], search->loss[c]);
+            df_strbuf_addf(&b, "%s{\"name\":\"%s\",\"cv_accuracy\":%.6g,\"cv_accuracy_se\":%.6g,\"cv_loss\":%.6g}",
+                           c ? "," : "", search->candidates[c].name, search->accuracy[c], search->accuracy_se[c],
+                           search->loss[c]);
         df_strbuf_addf(&b, "]}");
     }
     df_strbuf_addf(&b, "}");

@@ -23,6 +23,7 @@ static const command COMMANDS[] = {
     {"evaluate", df_cmd_evaluate, "accuracy, confusion matrix and classification report of a model"},
     {"predict", df_cmd_predict, "classify photos with a trained model"},
     {"report", df_cmd_report, "write the HTML report of a model on a data set"},
+    {"audit", df_cmd_audit, "find mislabeled, duplicate, leaked, off-topic and unusable photos"},
     {"features", df_cmd_features, "run a backbone over images, write their features as .npy"},
     {"classify", df_cmd_classify, "top-K ImageNet classes of photos by a TFLite classifier"},
     {"bench", df_cmd_bench, "time a backbone (ms/image, images/s, GFLOP/s, peak memory)"},

@@ -36,9 +36,13 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "core/clock.h"
+#include "core/cpu.h"
+#include "engine/winograd.h"
 
 enum op_kind { OP_CONV, OP_POOL, OP_GAP, OP_ADD };
-enum { ALG_UNDECIDED = 0, ALG_DIRECT, ALG_WINOGRAD };
+/* ALG_OWN_WINOGRAD: engine/winograd.c (F(4x4, 3x3)), for CPUs where oneDNN has
+ * no Winograd (below AVX-512); NHWC in and out. */
+enum { ALG_UNDECIDED = 0, ALG_DIRECT, ALG_WINOGRAD, ALG_OWN_WINOGRAD };
 
 typedef struct tensor {
     int h, w, c;
@@ -60,6 +64,7 @@ typedef struct layer {
     df_activation act;
     int alg;              /* fp32 algorithm, decided once at the first reshape */
     double ms_direct, ms_winograd; /* measurements behind alg (0 = not measured) */
+    df_wino *wino;        /* ALG_OWN_WINOGRAD: transformed filters, owned */
     /* Whether this conv writes its output in its single consumer's format
      * (instead of oneDNN's own pick followed by a reorder): decided once by
      * measurement, see refit_producer. */
@@ -118,6 +123,8 @@ typedef struct plan {
     int n_slots, cap_slots;
     void *scratch;
     size_t scratch_size;
+    void *wino_ws;       /* work space of our Winograd layers (shared) */
+    size_t wino_ws_size;
     dnnl_memory_t scratch_mem;
     dnnl_memory_t in_user, out_user;
     dnnl_primitive_t out_reorder;
@@ -217,8 +224,9 @@ df_status df_precision_parse(const char *s, df_precision *out, df_error *err) {
     if (!strcmp(s, "auto")) *out = DF_PRECISION_AUTO;
     else if (!strcmp(s, "fp32")) *out = DF_PRECISION_FP32;
     else if (!strcmp(s, "bf16")) *out = DF_PRECISION_BF16;
+    else if (!strcmp(s, "int8")) *out = DF_PRECISION_INT8;
     else
-        return df_error_set(err, DF_ERR_INVALID_ARG, "precision '%s' is not one of auto, fp32, bf16", s);
+        return df_error_set(err, DF_ERR_INVALID_ARG, "precision '%s' is not one of auto, fp32, bf16, int8", s);
     return DF_OK;
 }
 
@@ -227,6 +235,7 @@ const char *df_precision_name(df_precision p) {
     case DF_PRECISION_AUTO: return "auto";
     case DF_PRECISION_FP32: return "fp32";
     case DF_PRECISION_BF16: return "bf16";
+    case DF_PRECISION_INT8: return "int8";
     }
     return "?";
 }
@@ -255,14 +264,19 @@ df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err)
     net->opts = opts ? *opts : df_net_options_default();
     net->input = -1;
     net->output = -1;
-    if (net->opts.precision < DF_PRECISION_AUTO || net->opts.precision > DF_PRECISION_BF16) {
+    if (net->opts.precision < DF_PRECISION_AUTO || net->opts.precision > DF_PRECISION_INT8) {
         status = df_error_set(err, DF_ERR_INVALID_ARG, "precision %d is not valid", (int)net->opts.precision);
         goto fail;
     }
+    df_cpu_cap_libraries();
     DN(dnnl_engine_create(&net->engine, dnnl_cpu, 0), "creating the CPU engine");
     DN(dnnl_stream_create(&net->stream, net->engine, dnnl_stream_default_flags), "creating a stream");
     net->bf16_ok = cpu_has_bf16();
     net->chosen = net->opts.precision;
+    if (net->chosen == DF_PRECISION_INT8) {
+        notice(net, "int8 runs the quantized TFLite models only; using fp32");
+        net->chosen = DF_PRECISION_FP32;
+    }
     if (net->chosen == DF_PRECISION_BF16 && !net->bf16_ok) {
         notice(net, "bf16 is not supported on this CPU; using fp32");
         net->chosen = DF_PRECISION_FP32;
@@ -295,6 +309,7 @@ static void plan_destroy(plan *p) {
     if (p->out_reorder) dnnl_primitive_destroy(p->out_reorder);
     if (p->scratch_mem) dnnl_memory_destroy(p->scratch_mem);
     free(p->scratch);
+    free(p->wino_ws);
     for (int s = 0; s < p->n_slots; s++) free(p->slots[s].buf);
     free(p->slots);
     free(p->in_stage);
@@ -312,6 +327,7 @@ void df_net_destroy(df_net *net) {
     for (int i = 0; i < net->n_layers; i++) {
         free(net->layers[i].weights);
         free(net->layers[i].bias);
+        df_wino_destroy(net->layers[i].wino);
     }
     free(net->layers);
     free(net->tensors);
@@ -782,6 +798,78 @@ fail:
     return status;
 }
 
+/* Our Winograd on batch-sized NHWC buffers: best of 3 after a warm-up. */
+static df_status time_own(df_net *net, layer *L, int batch, double *ms, df_error *err) {
+    const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
+    size_t nin = (size_t)batch * ti->h * ti->w * ti->c, nout = (size_t)batch * to->h * to->w * to->c;
+    float *x = aligned_alloc64(nin * sizeof *x), *y = aligned_alloc64(nout * sizeof *y);
+    void *ws = aligned_alloc64(df_wino_workspace_bytes(L->wino));
+    df_status status = DF_OK;
+    if (!x || !y || !ws) {
+        status = df_error_set(err, DF_ERR_NOMEM, "out of memory timing a convolution");
+        goto done;
+    }
+    for (size_t i = 0; i < nin; i++) x[i] = (float)(i % 13) * 0.0625f;
+    double best = 1e300;
+    for (int it = 0; it < 4 && !status; it++) {
+        double t0 = 1e3 * df_clock_seconds();
+        status = df_wino_run(L->wino, x, batch, ti->h, ti->w, y, ws, err);
+        double t = 1e3 * df_clock_seconds() - t0;
+        if (it > 0 && t < best) best = t;
+    }
+    *ms = best;
+done:
+    free(x);
+    free(y);
+    free(ws);
+    return status;
+}
+
+/* A 3x3 stride-1 fp32 convolution on a CPU where oneDNN has no Winograd:
+ * ours (engine/winograd.c) or oneDNN's direct one, measured once when
+ * autotune is on (ours must be WINO_MARGIN faster), ours when forced. The
+ * primitive descriptor made for ours is a direct one with NHWC source and
+ * destination: it only tells the plan which formats to give and expect. */
+static df_status own_choose(df_net *net, layer *L, int batch, const dnnl_memory_desc_t *have,
+                            dnnl_primitive_desc_t *pd, int *alg_out, df_error *err) {
+    df_status status = DF_OK;
+    dnnl_primitive_desc_t direct = NULL;
+    const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
+    if (!L->wino && (status = df_wino_create(&L->conv, ti->c, &L->wino, err))) return status;
+    if (L->alg == ALG_UNDECIDED && net->opts.conv_algo == DF_CONV_ALGO_AUTO) {
+        DN(conv_pd(net, L, batch, dnnl_f32, dnnl_convolution_direct, NULL, &direct),
+           "creating a direct convolution");
+        status = time_conv(net, L, direct, have, NULL, &L->ms_direct, err);
+        if (!status) status = time_own(net, L, batch, &L->ms_winograd, err);
+        if (status) goto fail;
+        L->alg = L->ms_winograd < (1.0 - WINO_MARGIN) * L->ms_direct ? ALG_OWN_WINOGRAD : ALG_DIRECT;
+    } else if (L->alg == ALG_UNDECIDED) {
+        L->alg = ALG_OWN_WINOGRAD;
+    }
+    if (L->alg == ALG_OWN_WINOGRAD) {
+        dnnl_memory_desc_t src, dst;
+        dnnl_dims_t sd = {batch, ti->c, ti->h, ti->w}, dd = {batch, to->c, to->h, to->w};
+        DN(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nhwc), "describing a tensor");
+        DN(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nhwc), "describing a tensor");
+        DN(conv_pd_fmt(net, L, batch, dnnl_f32, dnnl_convolution_direct, &src, &dst, pd),
+           "describing a Winograd convolution's formats");
+    } else {
+        df_wino_destroy(L->wino);
+        L->wino = NULL;
+        if (direct) {
+            *pd = direct;
+            direct = NULL;
+        } else {
+            DN(conv_pd(net, L, batch, dnnl_f32, dnnl_convolution_direct, NULL, pd),
+               "creating a direct convolution");
+        }
+    }
+    *alg_out = L->alg;
+fail:
+    if (direct) dnnl_primitive_desc_destroy(direct);
+    return status;
+}
+
 /* Creates the convolution's primitive descriptor, deciding the fp32
  * algorithm the first time (by measurement when autotune is on). */
 static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t dt,
@@ -801,6 +889,12 @@ static df_status conv_choose(df_net *net, layer *L, int batch, dnnl_data_type_t 
         (L->alg == ALG_WINOGRAD || net->opts.conv_algo == DF_CONV_ALGO_WINOGRAD || net->opts.autotune)) {
         if (conv_pd(net, L, batch, dt, dnnl_convolution_winograd, dst_md, &wino) != dnnl_success) wino = NULL;
     }
+    if (!wino && dt == dnnl_f32 && winograd_eligible(L) && L->fused_add < 0 && in_c % 8 == 0 &&
+        L->conv.out_c % 8 == 0 &&
+        L->alg != ALG_DIRECT && net->opts.conv_algo != DF_CONV_ALGO_DIRECT &&
+        (L->alg == ALG_OWN_WINOGRAD || net->opts.conv_algo == DF_CONV_ALGO_WINOGRAD ||
+         net->opts.autotune))
+        return own_choose(net, L, batch, have, pd, alg_out, err);
     if (!wino) {
         if (dt == dnnl_f32 && L->alg == ALG_UNDECIDED) L->alg = ALG_DIRECT;
         DN(conv_pd(net, L, batch, dt, dnnl_convolution_direct, dst_md, pd), "creating a direct convolution");
@@ -986,6 +1080,7 @@ static df_status refit_producer(df_net *net, plan *p, int i, int t, const dnnl_m
         for (int m = 0; k != i && m < net->layers[k].n_in; m++)
             if (net->layers[k].in[m] == t) return DF_OK;
     layer_rt *rj = &p->rt[j];
+    if (rj->alg == ALG_OWN_WINOGRAD) return DF_OK; /* writes NHWC only */
     dnnl_data_type_t dt = p->precision == DF_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_alg_kind_t alg = rj->alg == ALG_WINOGRAD ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_primitive_desc_t alt = NULL;
@@ -1138,8 +1233,11 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
         goto fail;
     }
 
-    /* Weights: reuse the previous plan's when the format is the same. */
-    if (L->kind == OP_CONV) {
+    if (r->alg == ALG_OWN_WINOGRAD && df_wino_workspace_bytes(L->wino) > p->wino_ws_size)
+        p->wino_ws_size = df_wino_workspace_bytes(L->wino);
+    /* Weights: reuse the previous plan's when the format is the same (ours
+     * keeps its own transformed filters). */
+    if (L->kind == OP_CONV && r->alg != ALG_OWN_WINOGRAD) {
         const dnnl_memory_desc_t *wmd = pd_md(r->pd, dnnl_query_weights_md, 0);
         if (old && old->rt[i].w_mem) {
             const dnnl_memory_desc_t *omd;
@@ -1270,6 +1368,11 @@ static df_status plan_build(df_net *net, int batch, df_precision prec, plan *old
         }
     }
     p->scratch = aligned_alloc64(p->scratch_size);
+    if (p->wino_ws_size && !(p->wino_ws = aligned_alloc64(p->wino_ws_size))) {
+        status = df_error_set(err, DF_ERR_NOMEM, "out of memory allocating %zu bytes of Winograd "
+                              "work space", p->wino_ws_size);
+        goto fail;
+    }
     if (!p->scratch) {
         status = df_error_set(err, DF_ERR_NOMEM, "out of memory allocating a %zu-byte scratchpad",
                               p->scratch_size);
@@ -1302,6 +1405,20 @@ fail:
     return status;
 }
 
+/* Layer i on our Winograd: NHWC buffers of the plan, after oneDNN's queue. */
+static df_status own_execute(df_net *net, plan *p, int i, df_error *err) {
+    df_status status = DF_OK;
+    const layer *L = &net->layers[i];
+    const tensor *ti = &net->tensors[L->in[0]];
+    void *x, *y;
+    DN(dnnl_stream_wait(net->stream), "waiting for the net");
+    DN(dnnl_memory_get_data_handle(p->rt[i].src_use[0], &x), "mapping a tensor");
+    DN(dnnl_memory_get_data_handle(p->tmem[L->out], &y), "mapping a tensor");
+    status = df_wino_run(L->wino, x, p->batch, ti->h, ti->w, y, p->wino_ws, err);
+fail:
+    return status;
+}
+
 static df_status plan_execute(df_net *net, plan *p, const float *input, float *output, df_error *err) {
     df_status status = DF_OK;
     DN(dnnl_memory_set_data_handle_v2(p->in_user, (void *)input, net->stream), "attaching the input");
@@ -1311,6 +1428,11 @@ static df_status plan_execute(df_net *net, plan *p, const float *input, float *o
         if (!r->prim) continue; /* fused into a convolution */
         for (int k = 0; k < r->n_pre; k++)
             DN(dnnl_primitive_execute(r->pre[k].prim, net->stream, 3, r->pre[k].args), "reordering");
+        if (r->alg == ALG_OWN_WINOGRAD) {
+            status = own_execute(net, p, i, err);
+            if (status) goto fail;
+            continue;
+        }
         DN(dnnl_primitive_execute(r->prim, net->stream, r->nargs, r->args), "running a layer");
     }
     DN(dnnl_primitive_execute(p->out_reorder, net->stream, 3, p->out_args), "reordering the output");
@@ -1504,14 +1626,15 @@ int df_net_batch(const df_net *net) { return net->plan ? net->plan->batch : 0; }
 
 int df_net_winograd_layers(const df_net *net) {
     int n = 0;
-    for (int i = 0; net->plan && i < net->n_layers; i++) n += net->plan->rt[i].alg == ALG_WINOGRAD;
+    for (int i = 0; net->plan && i < net->n_layers; i++)
+        n += net->plan->rt[i].alg == ALG_WINOGRAD || net->plan->rt[i].alg == ALG_OWN_WINOGRAD;
     return n;
 }
 
 size_t df_net_workspace_bytes(const df_net *net) {
     const plan *p = net->plan;
     if (!p) return 0;
-    size_t s = p->scratch_size + (p->in_count + p->out_count) * sizeof(float);
+    size_t s = p->scratch_size + p->wino_ws_size + (p->in_count + p->out_count) * sizeof(float);
     for (int k = 0; k < p->n_slots; k++) s += p->slots[k].size;
     return s;
 }
@@ -1575,7 +1698,10 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
             md_format_name(&p->tmd[L->out], fmt, sizeof fmt);
             APPEND("  %s", fmt);
             if (L->kind == OP_CONV) {
-                APPEND("  %s", p->rt[i].alg == ALG_WINOGRAD ? "winograd" : "direct");
+                if (p->rt[i].alg == ALG_OWN_WINOGRAD)
+                    APPEND("  winograd F(4x4,3x3) %s (ours)", df_wino_isa(L->wino));
+                else
+                    APPEND("  %s", p->rt[i].alg == ALG_WINOGRAD ? "winograd" : "direct");
                 if (L->alg_by_rule && p->precision == DF_PRECISION_FP32)
                     APPEND(" (by rule: %s)", L->alg == ALG_WINOGRAD ? ">= 64 channels in and out"
                                                                        : "< 16 input channels");

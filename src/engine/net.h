@@ -30,9 +30,14 @@
 typedef enum df_precision {
     DF_PRECISION_AUTO = 0, /* the faster on this CPU: bf16 with AMX (it dominates, nothing
                             * measured); else measured at the first reshape, bf16 only
-                            * when >= 15% faster; fp32 without bf16 */
+                            * when >= 15% faster; fp32 without bf16. A quantized TFLite
+                            * model then races that against int8 (tflite_backbone.c,
+                            * int8 when >= 10% faster). Callers record the resolved
+                            * precision (df_backbone_precision) to rebuild the same. */
     DF_PRECISION_FP32,
-    DF_PRECISION_BF16      /* falls back to fp32 with a notice when the CPU lacks bf16 */
+    DF_PRECISION_BF16,     /* falls back to fp32 with a notice when the CPU lacks bf16 */
+    DF_PRECISION_INT8      /* quantized TFLite models in integers (engine/qnet.h); this
+                            * engine (floats only) runs it as fp32 with a notice */
 } df_precision;
 
 df_status df_precision_parse(const char *s, df_precision *out, df_error *err);

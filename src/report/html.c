@@ -91,6 +91,8 @@ static const char CSS[] =
     "details{margin-top:14px}\n"
     "summary{cursor:pointer;font-weight:600;color:var(--accent)}\n"
     ".ok{color:var(--ok);font-weight:600}.bad{color:var(--bad);font-weight:600}\n"
+    ".thumbs img{display:inline-block;margin:0 6px 0 0;border-radius:6px;vertical-align:top}\n"
+    ".muted{color:var(--muted)}\n"
     "footer{color:var(--muted);font-size:13px;text-align:center;padding:8px 0 0}\n"
     "@media print{nav{display:none}section{break-inside:avoid}}\n";
 
@@ -558,6 +560,29 @@ static void model_section(buf *b, const df_report_data *d, const df_report_figur
     df_report_buf_puts(b, "</section>\n");
 }
 
+void df_report_html_begin(df_report_buf *b, const char *title, const char *subtitle_html,
+                          const char *nav_html) {
+    df_report_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                          "<meta name=\"viewport\" content=\"width=device-width, "
+                          "initial-scale=1\">\n"
+                          "<meta name=\"generator\" content=\"DeepFashion " DF_VERSION_STRING
+                          "\">\n<title>");
+    html(b, title);
+    df_report_buf_puts(b, "</title>\n<style>\n");
+    df_report_buf_puts(b, CSS);
+    df_report_buf_puts(b, "</style>\n</head>\n<body>\n<header class=\"top\"><div class=\"in\">"
+                          "<h1>");
+    html(b, title);
+    df_report_buf_printf(b, "</h1><p>%s</p></div></header>\n", subtitle_html);
+    df_report_buf_printf(b, "<nav><div class=\"in\">%s</div></nav>\n<main>\n", nav_html);
+}
+
+void df_report_html_end(df_report_buf *b) {
+    df_report_buf_puts(b, "<footer>Made by DeepFashion " DF_VERSION_STRING
+                          ". This page is self-contained: figures are embedded, nothing is "
+                          "loaded from elsewhere.</footer>\n</main>\n</body>\n</html>\n");
+}
+
 df_status df_report_html(const df_report_data *d, const df_report_figures *f, char **out,
                          size_t *len, df_error *err) {
     *out = NULL;
@@ -565,32 +590,25 @@ df_status df_report_html(const df_report_data *d, const df_report_figures *f, ch
     df_status st = df_report_validate(d, err);
     if (st != DF_OK) return st;
     const char *title = d->title ? d->title : "DeepFashion report";
-    buf b;
+    buf b, sub;
     df_report_buf_init(&b);
-    df_report_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                           "<meta name=\"viewport\" content=\"width=device-width, "
-                           "initial-scale=1\">\n"
-                           "<meta name=\"generator\" content=\"DeepFashion " DF_VERSION_STRING
-                           "\">\n<title>");
-    html(&b, title);
-    df_report_buf_puts(&b, "</title>\n<style>\n");
-    df_report_buf_puts(&b, CSS);
-    df_report_buf_puts(&b, "</style>\n</head>\n<body>\n<header class=\"top\"><div class=\"in\">"
-                           "<h1>");
-    html(&b, title);
-    df_report_buf_puts(&b, "</h1><p>Transfer learning on a frozen ");
-    html(&b, d->backbone ? d->backbone : "pretrained");
-    df_report_buf_printf(&b, " backbone \xC2\xB7 %d classes", d->n_classes);
+    df_report_buf_init(&sub);
+    df_report_buf_puts(&sub, "Transfer learning on a frozen ");
+    html(&sub, d->backbone ? d->backbone : "pretrained");
+    df_report_buf_printf(&sub, " backbone \xC2\xB7 %d classes", d->n_classes);
     if (d->generated) {
-        df_report_buf_puts(&b, " \xC2\xB7 ");
-        html(&b, d->generated);
+        df_report_buf_puts(&sub, " \xC2\xB7 ");
+        html(&sub, d->generated);
     }
-    df_report_buf_puts(&b, "</p></div></header>\n"
-                           "<nav><div class=\"in\"><a href=\"#data\">Data set</a>"
-                           "<a href=\"#settings\">Settings</a><a href=\"#curves\">Curves</a>"
-                           "<a href=\"#evaluation\">Evaluation</a><a href=\"#trust\">Trust</a><a href=\"#gallery\">"
-                           "Predictions</a><a href=\"#augmentation\">Augmentation</a>"
-                           "<a href=\"#model\">Model</a></div></nav>\n<main>\n");
+#define NAV                                                                                   \
+    "<a href=\"#data\">Data set</a><a href=\"#settings\">Settings</a><a href=\"#curves\">Curves</a>" \
+    "<a href=\"#evaluation\">Evaluation</a><a href=\"#trust\">Trust</a><a href=\"#gallery\">Predictions</a>" \
+    "<a href=\"#augmentation\">Augmentation</a><a href=\"#model\">Model</a>"
+    df_report_html_begin(&b, title, sub.data ? sub.data : "",
+                         d->audit_html ? NAV "<a href=\"#audit\">Audit</a>" : NAV);
+#undef NAV
+    b.failed |= sub.failed;
+    df_report_buf_free(&sub);
     headline(&b, d);
     dataset_section(&b, d);
     settings_section(&b, d);
@@ -600,9 +618,8 @@ df_status df_report_html(const df_report_data *d, const df_report_figures *f, ch
     gallery_section(&b, d, f);
     samples_section(&b, d, f);
     model_section(&b, d, f);
-    df_report_buf_puts(&b, "<footer>Made by DeepFashion " DF_VERSION_STRING
-                           ". This page is self-contained: figures are embedded, nothing is "
-                           "loaded from elsewhere.</footer>\n</main>\n</body>\n</html>\n");
+    if (d->audit_html) df_report_buf_puts(&b, d->audit_html);
+    df_report_html_end(&b);
     if (b.failed) {
         df_report_buf_free(&b);
         return df_error_set(err, DF_ERR_NOMEM, "report.html: out of memory");

@@ -143,6 +143,10 @@ typedef struct df_report_data {
     double unknown_threshold, accuracy_accepted;
     int offtopic_photos, offtopic_caught; /* off-topic photos scored; 0 photos = none */
     double scale; /* device pixels per logical unit of the figures; 0 = 2 */
+
+    /* A ready <section id="audit"> (the audit's first findings,
+     * audit/audit_write.h), shown after the predictions; NULL = none. */
+    const char *audit_html;
 } df_report_data;
 
 /* Zeroes d and sets the "unknown" values: val_accuracy and accuracy NAN,
@@ -210,6 +214,15 @@ void df_report_figures_free(df_report_figures *figs);
  * embedded as data: URLs; nothing else is referenced. */
 df_status df_report_html(const df_report_data *d, const df_report_figures *figs, char **html,
                          size_t *len, df_error *err) DF_MUST_CHECK;
+
+/* The frame every DeepFashion page shares (report.html, the audit's
+ * audit.html): doctype, the inline CSS, the header band (title escaped
+ * here; subtitle_html and nav_html are already HTML) and <main>;
+ * df_report_html_end writes the footer and closes the page. */
+struct df_report_buf;
+void df_report_html_begin(struct df_report_buf *b, const char *title, const char *subtitle_html,
+                          const char *nav_html);
+void df_report_html_end(struct df_report_buf *b);
 
 /* Writes out_dir/{report.html, accuracy.png, loss.png, confusion_matrix.png,
  * confusion_matrix_normalized.png, gallery.png, samples.png,

@@ -29,7 +29,14 @@ typedef struct df_run_report {
     int offtopic_photos, offtopic_caught;     /* report --unknown-dir; photos 0 = not measured */
 } df_run_report;
 
+/* With r->train, the page also shows the audit's first findings on the
+ * training and validation photos (audit/audit.h; df_run_report_audit_section). */
 df_status df_run_report_write(const df_run_report *r, const char *out_dir,
                               df_error *err) DF_MUST_CHECK;
+
+/* The audit section of the training report (malloc'ed HTML; NULL without a
+ * backbone or training photos, or when out of memory). Never fails: an
+ * audit that does not complete is a section saying why. */
+char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val);
 
 #endif

@@ -24,18 +24,22 @@ static void add_candidate(df_head_candidate *out, int *n, const df_train_options
     if (kind == DF_HEAD_LINEAR)
         snprintf(c->name, sizeof c->name, "linear l2=%g lr=%g", (double)l2, (double)lr);
     else
-        snprintf(c->name, sizeof c->name, "mlp%d bn dropout=%g lr=%g", c->head.units, (double)c->head.dropout,
-                 (double)lr);
+        snprintf(c->name, sizeof c->name, "mlp%d bn dropout=%g l2=%g lr=%g", c->head.units, (double)c->head.dropout,
+                 (double)l2, (double)lr);
 }
 
 int df_head_candidates_default(const df_train_options *base, df_head_candidate out[DF_HEAD_SEARCH_MAX]) {
     int n = 0;
+    /* Simplest / most regularised first (the one-standard-error rule walks
+     * this order): the linear head before the MLP; a stronger L2 first; at
+     * the same L2 the lower learning rate (fewer effective steps) first. */
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.1f, 1e-2f);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.03f, 1e-2f);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.01f, 1e-2f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-3f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-4f, 1e-3f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-2f, 1e-3f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-2f);
-    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, 1e-3f);
-    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, 1e-4f);
+    add_candidate(out, &n, base, DF_HEAD_MLP, 0.01f, DF_TRAIN_DEFAULT_MLP_LR);
+    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, DF_TRAIN_DEFAULT_MLP_LR);
     return n;
 }
 
@@ -71,20 +75,27 @@ df_head_candidate df_head_candidate_from_options(const df_train_options *o) {
     return c;
 }
 
-/* A head with cand's settings trained on the variants of the photos in
- * train_idx (n_train of them), through the one fitting loop. */
-static df_status fit_fold(const float *variants, int K, const int *labels, int N, size_t F,
-                          const int *train_idx, int n_train, int fold, const df_head_candidate *cand,
-                          const df_train_options *o, int C, df_head **out, df_error *err) {
+df_status df_fit_head_cached(const float *variants, int K, const int *labels, int N, size_t F, const int *idx,
+                             int n_idx, int C, const df_head_candidate *cand, const df_train_options *o,
+                             const df_cached_stream *stream, df_head **out, df_error *err) {
     *out = NULL;
     df_head *head = NULL;
     df_adam *adam = NULL;
     float *rows = NULL, *class_w = NULL;
+    int *all = NULL;
+    if (!idx) {
+        all = malloc(sizeof(int) * (size_t)(N ? N : 1));
+        if (!all) return df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", N);
+        for (int i = 0; i < N; i++) all[i] = i;
+        n_idx = N;
+    }
+    const int *train_idx = idx ? idx : all;
+    const int n_train = n_idx;
     int *fold_labels = malloc(sizeof(int) * (size_t)(n_train ? n_train : 1));
     df_status st = fold_labels ? df_head_create(&cand->head, (int)F, C, o->seed, &head, err)
                                : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", n_train);
     if (st == DF_OK && cand->head.kind == DF_HEAD_LINEAR) {
-        /* Standardise with statistics of this fold's training variants only. */
+        /* Standardise with statistics of these photos' variants only. */
         rows = malloc((size_t)K * (size_t)n_train * F * sizeof(float));
         if (!rows) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d features", K, n_train);
         for (int k = 0; st == DF_OK && k < K; k++)
@@ -101,8 +112,8 @@ static df_status fit_fold(const float *variants, int K, const int *labels, int N
                      : df_error_set(err, DF_ERR_NOMEM, "out of memory");
     }
     df_cached_source src;
-    df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, DF_STREAM_FOLDS,
-                          ((uint64_t)1 << 32) + (uint64_t)fold, 0);
+    df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, stream->kind, stream->id,
+                          stream->epoch_first);
     df_fit_plan plan = {.batch_size = o->batch_size, .batches = df_fit_batches(n_train, o->batch_size, o->steps_per_epoch),
                         .seed = o->seed, .class_weights = class_w};
     for (int e = 0; st == DF_OK && e < o->epochs; e++) {
@@ -110,12 +121,13 @@ static df_status fit_fold(const float *variants, int K, const int *labels, int N
         int interrupted;
         st = df_fit_epoch(head, adam, &src.base, &plan, e, &sums, &interrupted, err);
         if (st == DF_OK && o->stop_flag && *o->stop_flag)
-            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted during cross-validation");
+            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while fitting a head");
     }
     df_adam_destroy(adam);
     free(rows);
     free(class_w);
     free(fold_labels);
+    free(all);
     if (st != DF_OK) {
         df_head_destroy(head);
         return st;
@@ -127,6 +139,14 @@ static df_status fit_fold(const float *variants, int K, const int *labels, int N
 df_status df_cross_val_predict(const float *variants, int K, const float *clean, const int *labels, int N, int C,
                                size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
                                const df_train_options *base, float *oof, df_error *err) {
+    return df_cross_val_predict_extra(variants, K, clean, labels, N, C, F, fold_of, folds, cand, base, oof, NULL, 0,
+                                      NULL, err);
+}
+
+df_status df_cross_val_predict_extra(const float *variants, int K, const float *clean, const int *labels, int N,
+                                     int C, size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
+                                     const df_train_options *base, float *oof, const float *extra, int n_extra,
+                                     float *extra_probs, df_error *err) {
     int *train_idx = malloc(sizeof(int) * (size_t)(N ? N : 1)), *test_idx = malloc(sizeof(int) * (size_t)(N ? N : 1));
     float *rows = malloc(sizeof(float) * (size_t)(N ? N : 1) * F), *probs = malloc(sizeof(float) * (size_t)(N ? N : 1) * (size_t)C);
     df_status st = train_idx && test_idx && rows && probs
@@ -138,14 +158,20 @@ df_status df_cross_val_predict(const float *variants, int K, const float *clean,
             if (fold_of[i] == f) test_idx[n_test++] = i;
             else train_idx[n_train++] = i;
         }
-        if (n_test == 0) continue;
+        float *fold_extra = extra_probs ? extra_probs + (size_t)f * (size_t)n_extra * (size_t)C : NULL;
+        if (n_test == 0) {
+            if (fold_extra) memset(fold_extra, 0, sizeof(float) * (size_t)n_extra * (size_t)C);
+            continue;
+        }
         df_head *head = NULL;
-        st = fit_fold(variants, K, labels, N, F, train_idx, n_train, f, cand, base, C, &head, err);
+        const df_cached_stream stream = {.kind = DF_STREAM_FOLDS, .id = ((uint64_t)1 << 32) + (uint64_t)f};
+        st = df_fit_head_cached(variants, K, labels, N, F, train_idx, n_train, C, cand, base, &stream, &head, err);
         for (int t = 0; st == DF_OK && t < n_test; t++)
             memcpy(rows + (size_t)t * F, clean + (size_t)test_idx[t] * F, F * sizeof(float));
         if (st == DF_OK) st = df_head_predict(head, rows, n_test, probs, err);
         for (int t = 0; st == DF_OK && t < n_test; t++)
             memcpy(oof + (size_t)test_idx[t] * C, probs + (size_t)t * C, (size_t)C * sizeof(float));
+        if (st == DF_OK && fold_extra && n_extra > 0) st = df_head_predict(head, extra, n_extra, fold_extra, err);
         df_head_destroy(head);
     }
     free(train_idx);
@@ -155,7 +181,7 @@ df_status df_cross_val_predict(const float *variants, int K, const float *clean,
     return st;
 }
 
-/* Mean over folds of the held-out accuracy and cross-entropy. */
+/* Each fold's held-out accuracy and cross-entropy (folds values each). */
 static df_status fold_scores(const float *oof, const int *labels, const int *fold_of, int N, int C, int folds,
                              double *acc, double *loss, df_error *err) {
     float *p = malloc(sizeof(float) * (size_t)N * (size_t)C);
@@ -165,7 +191,6 @@ static df_status fold_scores(const float *oof, const int *labels, const int *fol
         free(y);
         return df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", N);
     }
-    *acc = *loss = 0.0;
     for (int f = 0; f < folds; f++) {
         int n = 0;
         for (int i = 0; i < N; i++)
@@ -173,13 +198,53 @@ static df_status fold_scores(const float *oof, const int *labels, const int *fol
                 memcpy(p + (size_t)n * C, oof + (size_t)i * C, (size_t)C * sizeof(float));
                 y[n++] = labels[i];
             }
-        if (n == 0) continue;
-        *acc += df_eval_accuracy(p, y, n, C) / folds;
-        *loss += df_eval_cross_entropy(p, y, n, C) / folds;
+        acc[f] = n ? df_eval_accuracy(p, y, n, C) : 0.0;
+        loss[f] = n ? df_eval_cross_entropy(p, y, n, C) : 0.0;
     }
     free(p);
     free(y);
     return DF_OK;
+}
+
+void df_mean_se(const double *x, int n, double *mean, double *se) {
+    double m = 0.0, ss = 0.0;
+    for (int i = 0; i < n; i++) m += x[i];
+    m = n > 0 ? m / n : 0.0;
+    for (int i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *se = n > 1 ? sqrt(ss / (n - 1) / n) : 0.0;
+}
+
+/* Equal up to rounding: fold accuracies are multiples of 1/n_test, and
+ * their means are sums of such in a fixed order. */
+#define SCORE_EPS 1e-9
+
+df_one_se_choice df_choose_one_se(const double *scores, const double *losses, int n, int m) {
+    df_one_se_choice r = {.best = 0, .chosen = 0};
+    double se_best = 0.0, loss_best = 0.0;
+    for (int c = 0; c < n; c++) {
+        double mean, se, lmean = 0.0, lse;
+        df_mean_se(scores + (size_t)c * m, m, &mean, &se);
+        if (losses) df_mean_se(losses + (size_t)c * m, m, &lmean, &lse);
+        double d = mean - r.best_mean;
+        if (c == 0 || d > SCORE_EPS || (fabs(d) <= SCORE_EPS && lmean < loss_best)) {
+            r.best = c;
+            r.best_mean = mean;
+            se_best = se;
+            loss_best = lmean;
+        }
+    }
+    r.best_se = se_best;
+    r.threshold = r.best_mean - se_best;
+    for (int c = 0; c < n; c++) {
+        double mean, se;
+        df_mean_se(scores + (size_t)c * m, m, &mean, &se);
+        if (mean >= r.threshold - SCORE_EPS) {
+            r.chosen = c;
+            break;
+        }
+    }
+    return r;
 }
 
 void df_head_search_result_free(df_head_search_result *r) {
@@ -194,8 +259,9 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
     if (n_candidates < 1 || n_candidates > DF_HEAD_SEARCH_MAX)
         return df_error_set(err, DF_ERR_INVALID_ARG, "head search: %d candidates (1 to %d)", n_candidates,
                             DF_HEAD_SEARCH_MAX);
-    if (folds < 2 || folds > 20)
-        return df_error_set(err, DF_ERR_INVALID_ARG, "head search: %d folds is not in [2, 20]", folds);
+    if (folds < 2 || folds > DF_HEAD_SEARCH_MAX_FOLDS)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "head search: %d folds is not in [2, %d]", folds,
+                            DF_HEAD_SEARCH_MAX_FOLDS);
     if (base->epochs < 1 || base->batch_size < 1)
         return df_error_set(err, DF_ERR_INVALID_ARG, "head search: epochs and batch size must be positive");
     df_status st = df_dataset_check(train, err);
@@ -229,16 +295,25 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
     for (int c = 0; st == DF_OK && c < n_candidates; c++) {
         st = df_cross_val_predict(variants, K, clean, labels, N, C, F, fold_of, folds, &out->candidates[c], base, oof,
                                   err);
-        if (st == DF_OK) st = fold_scores(oof, labels, fold_of, N, C, folds, &out->accuracy[c], &out->loss[c], err);
+        if (st == DF_OK)
+            st = fold_scores(oof, labels, fold_of, N, C, folds, out->fold_accuracy[c], out->fold_loss[c], err);
+        if (st == DF_OK) {
+            double se;
+            df_mean_se(out->fold_accuracy[c], folds, &out->accuracy[c], &out->accuracy_se[c]);
+            df_mean_se(out->fold_loss[c], folds, &out->loss[c], &se);
+        }
     }
     if (st == DF_OK) {
-        int best = 0;
-        for (int c = 1; c < n_candidates; c++) {
-            /* Equal up to rounding: fold accuracies are multiples of 1/n_test. */
-            double d = out->accuracy[c] - out->accuracy[best];
-            if (d > 1e-9 || (fabs(d) <= 1e-9 && out->loss[c] < out->loss[best])) best = c;
-        }
-        out->best = best;
+        double acc[DF_HEAD_SEARCH_MAX * DF_HEAD_SEARCH_MAX_FOLDS], loss[DF_HEAD_SEARCH_MAX * DF_HEAD_SEARCH_MAX_FOLDS];
+        for (int c = 0; c < n_candidates; c++)
+            for (int f = 0; f < folds; f++) {
+                acc[c * folds + f] = out->fold_accuracy[c][f];
+                loss[c * folds + f] = out->fold_loss[c][f];
+            }
+        df_one_se_choice ch = df_choose_one_se(acc, loss, n_candidates, folds);
+        out->best = ch.chosen;
+        out->top = ch.best;
+        out->threshold = ch.threshold;
     }
     out->search_seconds = df_clock_seconds() - t0;
 done:

@@ -177,15 +177,15 @@ static const df_setting SETTINGS[] = {
     {"backbone-ref", NULL, "backbone",
      "record the backbone file's path and SHA-256 instead of embedding it (smaller model)", set_backbone_ref},
     {"head", "KIND", "recipe and head",
-     "mlp (Dense 1024, BatchNorm, Dropout 0.25), linear (softmax regression on standardised features) or "
-     "auto (chosen by k-fold cross-validation)",
+     "linear (softmax regression on standardised features; default), mlp (Dense 1024, BatchNorm, Dropout "
+     "0.25; the original's) or auto (chosen by k-fold cross-validation, one-standard-error rule)",
      set_head},
     {"folds", "K", "recipe and head", "folds for --head auto (default 5)", set_folds},
     {"units", "N", "recipe and head", "mlp hidden units (1024)", set_units},
     {"no-batchnorm", NULL, "recipe and head", "mlp without BatchNormalization", set_no_bn},
     {"dropout", "P", "recipe and head", "mlp dropout (0.25)", set_dropout},
-    {"l2", "X", "recipe and head", "L2 on kernels (default 0)", set_l2},
-    {"lr", "X", "optimiser", "Adam learning rate (default 1e-3; original 1e-5)", set_lr},
+    {"l2", "X", "recipe and head", "L2 on kernels (default 0.1 for linear, 0 for mlp; original 0)", set_l2},
+    {"lr", "X", "optimiser", "Adam learning rate (default 1e-2 for linear, 1e-3 for mlp; original 1e-5)", set_lr},
     {"weight-decay", "X", "optimiser", "decoupled weight decay (AdamW), default 0", set_wd},
     {"epochs", "N", "optimiser", "epochs (default 30; original 45)", set_epochs},
     {"batch", "N", "optimiser", "batch size (default 32; original 30)", set_batch},
@@ -246,14 +246,25 @@ df_status df_recipe_set(df_recipe *r, const char *name, const char *value, df_er
     return st;
 }
 
+static int was_set(const df_recipe *r, const char *name) {
+    return (r->set & ((uint64_t)1 << df_setting_find(name))) != 0;
+}
+
 df_status df_recipe_finish(df_recipe *r, df_error *err) {
+    /* The default recipe's L2 and learning rate are the linear head's; with
+     * --head mlp it trains the MLP with the MLP's own (no L2, Adam 1e-3)
+     * unless --l2 / --lr say otherwise. */
+    if (!strcmp(r->name, "default") && !r->head_auto && r->train.head.kind == DF_HEAD_MLP) {
+        if (!was_set(r, "l2")) r->train.head.l2 = 0.0f;
+        if (!was_set(r, "lr")) r->train.adam.lr = DF_TRAIN_DEFAULT_MLP_LR;
+    }
     /* What --head auto chooses itself cannot also be given. */
     static const char *const chosen_by_auto[] = {"units", "no-batchnorm", "dropout", "l2", "lr"};
     for (size_t k = 0; r->head_auto && k < sizeof chosen_by_auto / sizeof chosen_by_auto[0]; k++)
-        if (r->set & ((uint64_t)1 << df_setting_find(chosen_by_auto[k])))
+        if (was_set(r, chosen_by_auto[k]))
             return df_error_set(err, DF_ERR_INVALID_ARG,
                                 "--head auto chooses the head and learning rate itself: drop --%s", chosen_by_auto[k]);
-    if (!r->head_auto && (r->set & ((uint64_t)1 << df_setting_find("folds"))))
+    if (!r->head_auto && was_set(r, "folds"))
         return df_error_set(err, DF_ERR_INVALID_ARG, "--folds goes with --head auto");
     return DF_OK;
 }

@@ -1,0 +1,885 @@
+/*
+ * The out-of-domain check of the default recipe (issue 10): does a head
+ * chosen on the 106 closet training photos hold on other people's photos?
+ *
+ * For each backbone (MobileNetV2 QAT and the TF2 post-training-quantised
+ * MobileNetV2, fp32 so that reruns are bit-identical) the features are
+ * computed once:
+ *   - the closet training photos' 4 augmented variants, as the default
+ *     recipe's feature cache draws them (df_train_feature_variants, seed 1),
+ *     their plain features and their mirrored (left-right) features;
+ *   - the closet validation photos, plain and mirrored;
+ *   - the out-of-domain set: ../shared/datasets/clothing (train and
+ *     validation folders) mapped to the closet's classes (t-shirt, shirt,
+ *     longsleeve -> tops; pants, shorts, skirt -> bottoms; shoes -> shoes;
+ *     dress, hat, outwear left out), plain and mirrored.
+ * They are kept as .npy files in a cache folder, so a rerun trains only.
+ *
+ * Then for every head/recipe candidate and seeds 1..S (fold assignment,
+ * initialisation, batch order and variant draws; the variants themselves
+ * are seed 1's):
+ *   cv   stratified 5-fold cross-validation on the closet training photos
+ *        (df_cross_val_predict: the same machinery as --head auto)
+ *   val  a head trained on all 106 photos (df_fit_head_cached: what
+ *        df_train trains from its feature cache; checked below) scored on
+ *        the 21 closet validation photos
+ *   ood  the same head on the mapped clothing photos
+ * each also with left-right test-time augmentation (mean of the plain and
+ * mirrored photo's probabilities, "+tta") and, for val and ood, the mean of
+ * the 5 fold heads ("ens"). Mean and standard error: cv over folds x seeds,
+ * val and ood over seeds.
+ *
+ *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME]
+ *
+ * Not a test: prints a table (bench/defaults_ood.sh runs it).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backbone/backbone.h"
+#include "core/clock.h"
+#include "data/dataset.h"
+#include "data/photo.h"
+#include "eval/metrics.h"
+#include "formats/npy.h"
+#include "train/model_select.h"
+#include "train/train.h"
+
+enum { FOLDS = 5, MAX_SEEDS = 10, MAX_VIEWS = 3 };
+
+/* One backbone's features (or two backbones' concatenated). */
+typedef struct feats {
+    char name[16];
+    size_t F;
+    int K, N, NV, NO;
+    float *var;            /* K x N x F */
+    float *clean, *flip;   /* N x F */
+    float *val, *val_flip; /* NV x F */
+    float *ood, *ood_flip; /* NO x F */
+} feats;
+
+typedef struct data {
+    df_dataset *train, *val, *ood;
+    int *y, *yv, *yo;
+    int C;
+} data;
+
+static void feats_free(feats *f) {
+    free(f->var);
+    free(f->clean);
+    free(f->flip);
+    free(f->val);
+    free(f->val_flip);
+    free(f->ood);
+    free(f->ood_flip);
+}
+
+static void data_free(data *d) {
+    df_dataset_free(d->train);
+    df_dataset_free(d->val);
+    df_dataset_free(d->ood);
+    free(d->y);
+    free(d->yv);
+    free(d->yo);
+}
+
+static int *labels_of(const df_dataset *ds) {
+    int *y = malloc(sizeof(int) * (size_t)(ds->count ? ds->count : 1));
+    for (int i = 0; y && i < ds->count; i++) y[i] = ds->items[i].label;
+    return y;
+}
+
+/* The clothing photos of the mapped classes, labelled with the closet's
+ * class indices. */
+static df_status load_ood(const char *shared, const df_dataset *train, df_dataset **out, df_error *err) {
+    static const char *const map[][2] = {{"t-shirt", "tops"}, {"shirt", "tops"},     {"longsleeve", "tops"},
+                                          {"pants", "bottoms"}, {"shorts", "bottoms"}, {"skirt", "bottoms"},
+                                          {"shoes", "shoes"}};
+    static const char *const parts[] = {"train", "validation"};
+    df_scan_options so = df_scan_options_default();
+    so.threads = 1;
+    const char **paths = NULL;
+    int *labels = NULL, n = 0;
+    df_dataset *part[2] = {NULL, NULL};
+    df_status st = DF_OK;
+    for (int p = 0; st == DF_OK && p < 2; p++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/datasets/clothing/%s", shared, parts[p]);
+        st = df_dataset_scan(dir, &so, &part[p], err);
+    }
+    int total = st == DF_OK ? part[0]->count + part[1]->count : 0;
+    paths = malloc(sizeof *paths * (size_t)(total + 1));
+    labels = malloc(sizeof *labels * (size_t)(total + 1));
+    if (st == DF_OK && (!paths || !labels)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int p = 0; st == DF_OK && p < 2; p++)
+        for (int i = 0; i < part[p]->count; i++) {
+            const char *cls = part[p]->class_names[part[p]->items[i].label];
+            for (size_t m = 0; m < sizeof map / sizeof map[0]; m++)
+                if (!strcmp(cls, map[m][0])) {
+                    paths[n] = part[p]->items[i].path;
+                    labels[n++] = df_dataset_class_index(train, map[m][1]);
+                }
+        }
+    if (st == DF_OK)
+        st = df_dataset_from_paths(train->num_classes, (const char *const *)train->class_names, n, paths, labels, out,
+                                   err);
+    free(paths);
+    free(labels);
+    df_dataset_free(part[0]);
+    df_dataset_free(part[1]);
+    return st;
+}
+
+static df_status load_data(const char *shared, data *d, df_error *err) {
+    char dir[1024];
+    df_scan_options so = df_scan_options_default();
+    so.threads = 1;
+    snprintf(dir, sizeof dir, "%s/datasets/closet/train", shared);
+    df_status st = df_dataset_scan(dir, &so, &d->train, err);
+    snprintf(dir, sizeof dir, "%s/datasets/closet/validation", shared);
+    if (st == DF_OK) st = df_dataset_scan(dir, &so, &d->val, err);
+    if (st == DF_OK) st = df_dataset_same_classes(d->train, d->val, err);
+    if (st == DF_OK) st = load_ood(shared, d->train, &d->ood, err);
+    if (st != DF_OK) return st;
+    d->C = d->train->num_classes;
+    d->y = labels_of(d->train);
+    d->yv = labels_of(d->val);
+    d->yo = labels_of(d->ood);
+    return d->y && d->yv && d->yo ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+}
+
+/* Features of ds's photos mirrored left-right (mirror = 0: plain, to check
+ * this loop against df_photo_features), batch by batch. */
+static df_status photo_features(df_backbone *bb, const df_dataset *ds, int mirror, float *out, df_error *err) {
+    int h, w;
+    df_backbone_input_size(bb, &h, &w);
+    const int B = df_backbone_max_batch(bb);
+    const size_t per = (size_t)h * (size_t)w * 3, F = df_backbone_feature_dim(bb);
+    float *in = malloc(sizeof(float) * per * (size_t)B);
+    if (!in) return df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch");
+    df_status st = DF_OK;
+    for (int i0 = 0; st == DF_OK && i0 < ds->count; i0 += B) {
+        int n = ds->count - i0 < B ? ds->count - i0 : B;
+        for (int j = 0; st == DF_OK && j < n; j++) {
+            df_image img = {0};
+            st = df_photo_load(bb, ds->items[i0 + j].path, df_photo_resize(bb, -1), &img, err);
+            for (int r = 0; st == DF_OK && mirror && r < img.height; r++) {
+                uint8_t *row = img.pixels + (size_t)r * (size_t)img.width * 3;
+                for (int a = 0, b = img.width - 1; a < b; a++, b--)
+                    for (int k = 0; k < 3; k++) {
+                        uint8_t t = row[3 * a + k];
+                        row[3 * a + k] = row[3 * b + k];
+                        row[3 * b + k] = t;
+                    }
+            }
+            if (st == DF_OK) st = df_backbone_preprocess(bb, &img, in + (size_t)j * per, err);
+            df_image_free(&img);
+        }
+        if (st == DF_OK) st = df_backbone_run(bb, in, n, out + (size_t)i0 * F, err);
+    }
+    free(in);
+    return st;
+}
+
+/* Reads cache/<name>_<what>.npy into *x when it is there with rows x F
+ * floats (returns 1), else 0. */
+static int cache_read(const char *cache, const char *name, const char *what, size_t rows, size_t F, float **x) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s_%s.npy", cache, name, what);
+    df_npy a = {0};
+    df_error err;
+    if (df_npy_read(path, &a, &err) != DF_OK) return 0;
+    if (a.rows != rows || a.cols != F) {
+        df_npy_free(&a);
+        return 0;
+    }
+    *x = a.data;
+    return 1;
+}
+
+static df_status cache_write(const char *cache, const char *name, const char *what, size_t rows, size_t F,
+                             const float *x, df_error *err) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s_%s.npy", cache, name, what);
+    return df_npy_write_f32(path, rows, F, x, err);
+}
+
+/* Training-photo augmentation for the cached variants: the default
+ * recipe's (file "var"), or another to compare (file "var_<tag>"). */
+typedef struct aug_spec {
+    const char *tag;
+    int K;
+    double shift, zoom;
+} aug_spec;
+
+static const aug_spec AUGS[] = {
+    {"default", 4, 0.1, 0.1}, /* the default recipe: shift and zoom 0.1, left-right flips */
+    {"k8", 8, 0.1, 0.1},      /* the same, twice the variants */
+    {"strong", 8, 0.2, 0.2},  /* the original's shift and zoom (no shear, no upside-down) */
+    {"zoom", 8, 0.1, 0.3},
+};
+
+/* The photos' variants under spec, from the cache or computed (and cached). */
+static df_status variant_feats(df_backbone *bb, const char *cache, const data *d, const aug_spec *spec, feats *f,
+                               df_error *err) {
+    char what[32];
+    snprintf(what, sizeof what, strcmp(spec->tag, "default") ? "var_%s" : "var", spec->tag);
+    f->K = spec->K;
+    const size_t KN = (size_t)f->K * (size_t)f->N;
+    if (cache_read(cache, f->name, what, KN, f->F, &f->var)) return DF_OK;
+    df_train_options o = df_train_options_default();
+    o.augment_config.width_shift = o.augment_config.height_shift = spec->shift;
+    o.augment_config.zoom = spec->zoom;
+    double t0 = df_clock_seconds();
+    df_status st = df_train_feature_variants(bb, d->train, &o, f->K, &f->var, NULL, err);
+    if (st != DF_OK) return st;
+    printf("# %s: %d x %d variants (%s) in %.0f s\n", f->name, f->K, f->N, spec->tag, df_clock_seconds() - t0);
+    mkdir(cache, 0777);
+    return cache_write(cache, f->name, what, KN, f->F, f->var, err);
+}
+
+/* The plain and mirrored features of one backbone, from the cache or
+ * computed (and then cached), and the variants under spec. The photo loop
+ * of photo_features is checked against the product's df_photo_features on
+ * the validation photos. */
+static df_status backbone_feats(const char *shared, const char *cache, const char *name, const char *file,
+                                const data *d, const aug_spec *spec, feats *f, df_error *err) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->N = d->train->count;
+    f->NV = d->val->count;
+    f->NO = d->ood->count;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/%s", shared, file);
+    df_backbone_options bo = df_backbone_options_default();
+    bo.precision = DF_PRECISION_FP32;
+    bo.max_batch = 32;
+    df_backbone *bb = NULL;
+    df_status st = df_backbone_open("tflite", path, &bo, &bb, err);
+    if (st != DF_OK) return st;
+    const size_t F = f->F = df_backbone_feature_dim(bb);
+    if (cache_read(cache, name, "clean", f->N, F, &f->clean) && cache_read(cache, name, "flip", f->N, F, &f->flip) &&
+        cache_read(cache, name, "val", f->NV, F, &f->val) && cache_read(cache, name, "valflip", f->NV, F, &f->val_flip) &&
+        cache_read(cache, name, "ood", f->NO, F, &f->ood) && cache_read(cache, name, "oodflip", f->NO, F, &f->ood_flip)) {
+        printf("# %s: plain and mirrored features from %s\n", name, cache);
+        st = variant_feats(bb, cache, d, spec, f, err);
+        df_backbone_destroy(bb);
+        return st;
+    }
+    feats_free(f);
+    f->var = f->clean = f->flip = f->val = f->val_flip = f->ood = f->ood_flip = NULL;
+    double t0 = df_clock_seconds();
+    float *check = malloc(sizeof(float) * (size_t)f->NV * F);
+    if (!check) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st == DF_OK) st = df_photo_features(bb, d->train, df_photo_resize(bb, -1), NULL, &f->clean, err);
+    if (st == DF_OK) st = df_photo_features(bb, d->val, df_photo_resize(bb, -1), NULL, &f->val, err);
+    if (st == DF_OK) st = df_photo_features(bb, d->ood, df_photo_resize(bb, -1), NULL, &f->ood, err);
+    if (st == DF_OK) st = photo_features(bb, d->val, 0, check, err);
+    double diff = 0.0;
+    for (size_t i = 0; st == DF_OK && i < (size_t)f->NV * F; i++) diff = fmax(diff, fabs(check[i] - f->val[i]));
+    if (st == DF_OK && diff > 1e-4)
+        st = df_error_set(err, DF_ERR_DATA, "%s: the bench's photo loop differs from df_photo_features by %g", name,
+                          diff);
+    f->flip = malloc(sizeof(float) * (size_t)f->N * F);
+    f->val_flip = malloc(sizeof(float) * (size_t)f->NV * F);
+    f->ood_flip = malloc(sizeof(float) * (size_t)f->NO * F);
+    if (st == DF_OK && (!f->flip || !f->val_flip || !f->ood_flip)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st == DF_OK) st = photo_features(bb, d->train, 1, f->flip, err);
+    if (st == DF_OK) st = photo_features(bb, d->val, 1, f->val_flip, err);
+    if (st == DF_OK) st = photo_features(bb, d->ood, 1, f->ood_flip, err);
+    free(check);
+    if (st == DF_OK)
+        printf("# %s: plain and mirrored features of %d + %d + %d photos in %.0f s\n", name, f->N, f->NV, f->NO,
+               df_clock_seconds() - t0);
+    mkdir(cache, 0777);
+    if (st == DF_OK) st = cache_write(cache, name, "clean", f->N, F, f->clean, err);
+    if (st == DF_OK) st = cache_write(cache, name, "flip", f->N, F, f->flip, err);
+    if (st == DF_OK) st = cache_write(cache, name, "val", f->NV, F, f->val, err);
+    if (st == DF_OK) st = cache_write(cache, name, "valflip", f->NV, F, f->val_flip, err);
+    if (st == DF_OK) st = cache_write(cache, name, "ood", f->NO, F, f->ood, err);
+    if (st == DF_OK) st = cache_write(cache, name, "oodflip", f->NO, F, f->ood_flip, err);
+    if (st == DF_OK) st = variant_feats(bb, cache, d, spec, f, err);
+    df_backbone_destroy(bb);
+    return st;
+}
+
+/* rows x (Fa + Fb): a's row then b's. */
+static float *concat_rows(const float *a, size_t Fa, const float *b, size_t Fb, size_t rows) {
+    float *o = malloc(sizeof(float) * rows * (Fa + Fb));
+    for (size_t i = 0; o && i < rows; i++) {
+        memcpy(o + i * (Fa + Fb), a + i * Fa, Fa * sizeof(float));
+        if (b) memcpy(o + i * (Fa + Fb) + Fa, b + i * Fb, Fb * sizeof(float));
+    }
+    return o;
+}
+
+static int concat_feats(const feats *a, const feats *b, feats *o) {
+    memset(o, 0, sizeof *o);
+    snprintf(o->name, sizeof o->name, "both");
+    o->F = a->F + b->F;
+    o->K = a->K;
+    o->N = a->N;
+    o->NV = a->NV;
+    o->NO = a->NO;
+    o->var = concat_rows(a->var, a->F, b->var, b->F, (size_t)a->K * a->N);
+    o->clean = concat_rows(a->clean, a->F, b->clean, b->F, a->N);
+    o->flip = concat_rows(a->flip, a->F, b->flip, b->F, a->N);
+    o->val = concat_rows(a->val, a->F, b->val, b->F, a->NV);
+    o->val_flip = concat_rows(a->val_flip, a->F, b->val_flip, b->F, a->NV);
+    o->ood = concat_rows(a->ood, a->F, b->ood, b->F, a->NO);
+    o->ood_flip = concat_rows(a->ood_flip, a->F, b->ood_flip, b->F, a->NO);
+    return o->var && o->clean && o->flip && o->val && o->val_flip && o->ood && o->ood_flip;
+}
+
+static void l2_normalise(float *x, size_t rows, size_t F) {
+    for (size_t i = 0; i < rows; i++) {
+        double s = 0.0;
+        for (size_t j = 0; j < F; j++) s += (double)x[i * F + j] * x[i * F + j];
+        float inv = s > 0.0 ? (float)(1.0 / sqrt(s)) : 1.0f;
+        for (size_t j = 0; j < F; j++) x[i * F + j] *= inv;
+    }
+}
+
+/* A copy of f with every feature row scaled to unit length. */
+static int normalised_feats(const feats *f, feats *o) {
+    feats z = *f;
+    z.var = concat_rows(f->var, f->F, NULL, 0, (size_t)f->K * f->N);
+    z.clean = concat_rows(f->clean, f->F, NULL, 0, f->N);
+    z.flip = concat_rows(f->flip, f->F, NULL, 0, f->N);
+    z.val = concat_rows(f->val, f->F, NULL, 0, f->NV);
+    z.val_flip = concat_rows(f->val_flip, f->F, NULL, 0, f->NV);
+    z.ood = concat_rows(f->ood, f->F, NULL, 0, f->NO);
+    z.ood_flip = concat_rows(f->ood_flip, f->F, NULL, 0, f->NO);
+    *o = z;
+    if (!(z.var && z.clean && z.flip && z.val && z.val_flip && z.ood && z.ood_flip)) return 0;
+    l2_normalise(o->var, (size_t)f->K * f->N, f->F);
+    l2_normalise(o->clean, f->N, f->F);
+    l2_normalise(o->flip, f->N, f->F);
+    l2_normalise(o->val, f->NV, f->F);
+    l2_normalise(o->val_flip, f->NV, f->F);
+    l2_normalise(o->ood, f->NO, f->F);
+    l2_normalise(o->ood_flip, f->NO, f->F);
+    return 1;
+}
+
+/* ---- candidates ---- */
+
+typedef struct cand_def {
+    const char *name;
+    df_head_kind kind;
+    float l2, lr, wd;
+    int epochs, augment, l2norm;
+} cand_def;
+
+/* The order the one-standard-error rule walks, simplest first: the linear
+ * head (3,843 weights on MobileNetV2) before the MLP (1.3 M); within a
+ * kind, the stronger penalty first, then the variations (fewer inputs to
+ * fit: no augmentation; a transform of the features); the MLP's
+ * regularised forms before the plain one. Adam 1e-2 for the linear head
+ * (at 1e-3 its 120 steps leave it short of its optimum: bench history in
+ * the README), 1e-3 for the MLP. */
+static const cand_def CANDS[] = {
+    {"linear l2=0.1", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 1, 0},
+    {"linear l2=0.03", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 0},
+    {"linear l2=0.01", DF_HEAD_LINEAR, 0.01f, 1e-2f, 0, 30, 1, 0},
+    {"linear l2=0.003", DF_HEAD_LINEAR, 0.003f, 1e-2f, 0, 30, 1, 0},
+    {"linear l2=0.001 lr=1e-3 (prev.)", DF_HEAD_LINEAR, 0.001f, 1e-3f, 0, 30, 1, 0},
+    {"linear l2=0.03 no-augment", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 0, 0},
+    {"linear l2=0.03 l2-normalised", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 1},
+    {"mlp l2=0.01", DF_HEAD_MLP, 0.01f, 1e-3f, 0, 30, 1, 0},
+    {"mlp l2=0.001", DF_HEAD_MLP, 0.001f, 1e-3f, 0, 30, 1, 0},
+    {"mlp weight-decay=0.5", DF_HEAD_MLP, 0.0f, 1e-3f, 0.5f, 30, 1, 0},
+    {"mlp 10 epochs", DF_HEAD_MLP, 0.0f, 1e-3f, 0, 10, 1, 0},
+    {"mlp (previous default)", DF_HEAD_MLP, 0.0f, 1e-3f, 0, 30, 1, 0},
+};
+enum { NCANDS = (int)(sizeof CANDS / sizeof CANDS[0]) };
+
+static df_head_candidate make_candidate(const cand_def *c) {
+    df_head_candidate h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.name, sizeof h.name, "%s", c->name);
+    h.head = df_head_config_default();
+    h.head.kind = c->kind;
+    h.head.l2 = c->l2;
+    h.adam = df_adam_config_default();
+    h.adam.lr = c->lr;
+    h.adam.weight_decay = c->wd;
+    return h;
+}
+
+/* One candidate's scores, seeds 0..S-1. */
+typedef struct scores {
+    double cv[MAX_SEEDS * FOLDS], cv_tta[MAX_SEEDS * FOLDS];
+    double val[MAX_SEEDS], val_tta[MAX_SEEDS], ood[MAX_SEEDS], ood_tta[MAX_SEEDS];
+    double ens_val[MAX_SEEDS], ens_ood[MAX_SEEDS];
+    double fit_seconds[MAX_SEEDS];
+} scores;
+
+/* Accuracy of argmax(a + b) (b NULL: of a) against y. */
+static double acc2(const float *a, const float *b, const int *y, int n, int C) {
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        double bv = -1.0;
+        for (int c = 0; c < C; c++) {
+            double v = a[(size_t)i * C + c] + (b ? b[(size_t)i * C + c] : 0.0);
+            if (v > bv) bv = v, best = c;
+        }
+        ok += best == y[i];
+    }
+    return n ? (double)ok / n : 0.0;
+}
+
+/* The rows every head also predicts: the training photos mirrored (for
+ * cv+tta), validation plain and mirrored, out-of-domain plain and
+ * mirrored. */
+static float *extra_rows(const feats *f, int *n) {
+    const size_t F = f->F;
+    *n = f->N + 2 * f->NV + 2 * f->NO;
+    float *x = malloc(sizeof(float) * (size_t)*n * F);
+    if (!x) return NULL;
+    float *p = x;
+    const float *parts[5] = {f->flip, f->val, f->val_flip, f->ood, f->ood_flip};
+    const int rows[5] = {f->N, f->NV, f->NV, f->NO, f->NO};
+    for (int k = 0; k < 5; k++) {
+        memcpy(p, parts[k], sizeof(float) * (size_t)rows[k] * F);
+        p += (size_t)rows[k] * F;
+    }
+    return x;
+}
+
+static df_train_options seed_options(const cand_def *cd, int seed) {
+    df_train_options o = df_train_options_default();
+    o.seed = (uint64_t)seed;
+    o.epochs = cd->epochs;
+    return o;
+}
+
+/* Scores of the ensemble of fold heads (ex: folds x n_extra x C) and of
+ * the 5-fold cross-validation, plain and mirrored. */
+static void fold_results(const feats *f, const data *d, const int *fold_of, const float *oof, const float *ex,
+                         int n_extra, int s, scores *sc, float *sum) {
+    const int C = d->C, N = f->N;
+    for (int k = 0; k < FOLDS; k++) {
+        int n = 0, ok = 0, ok_tta = 0;
+        const float *fl = ex + (size_t)k * n_extra * C; /* rows 0..N: mirrored training photos */
+        for (int i = 0; i < N; i++) {
+            if (fold_of[i] != k) continue;
+            n++;
+            ok += acc2(oof + (size_t)i * C, NULL, d->y + i, 1, C) > 0.5;
+            ok_tta += acc2(oof + (size_t)i * C, fl + (size_t)i * C, d->y + i, 1, C) > 0.5;
+        }
+        sc->cv[s * FOLDS + k] = n ? (double)ok / n : 0.0;
+        sc->cv_tta[s * FOLDS + k] = n ? (double)ok_tta / n : 0.0;
+    }
+    /* Fold heads' mean: sum over folds of the plain rows (argmax is the same). */
+    memset(sum, 0, sizeof(float) * (size_t)n_extra * C);
+    for (int k = 0; k < FOLDS; k++)
+        for (size_t j = 0; j < (size_t)n_extra * C; j++) sum[j] += ex[(size_t)k * n_extra * C + j];
+    sc->ens_val[s] = acc2(sum + (size_t)N * C, NULL, d->yv, f->NV, C);
+    sc->ens_ood[s] = acc2(sum + (size_t)(N + 2 * f->NV) * C, NULL, d->yo, f->NO, C);
+}
+
+/* Seed s (1-based) of one candidate on one view. */
+static df_status run_seed(const feats *f, const data *d, const cand_def *cd, int s, const float *extra, int n_extra,
+                          scores *sc, df_error *err) {
+    const int N = f->N, C = d->C, NV = f->NV, NO = f->NO;
+    const df_train_options o = seed_options(cd, s);
+    df_head_candidate hc = make_candidate(cd);
+    const int K = cd->augment ? f->K : 1;
+    const float *variants = cd->augment ? f->var : f->clean;
+    int *fold_of = malloc(sizeof(int) * (size_t)N);
+    float *oof = malloc(sizeof(float) * (size_t)N * C);
+    float *ex = malloc(sizeof(float) * (size_t)FOLDS * n_extra * C);
+    float *sum = malloc(sizeof(float) * (size_t)n_extra * C);
+    df_head *head = NULL;
+    df_status st = fold_of && oof && ex && sum ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st == DF_OK) st = df_stratified_folds(d->y, N, C, FOLDS, (uint64_t)s, fold_of, err);
+    if (st == DF_OK)
+        st = df_cross_val_predict_extra(variants, K, f->clean, d->y, N, C, f->F, fold_of, FOLDS, &hc, &o, oof, extra,
+                                        n_extra, ex, err);
+    if (st == DF_OK) fold_results(f, d, fold_of, oof, ex, n_extra, s - 1, sc, sum);
+    /* The head trained on all 106 photos, as df_train trains it. */
+    const df_cached_stream train_stream = {.kind = DF_TRAIN_STREAM_VARIANT, .id = 0, .epoch_first = 1};
+    double t0 = df_clock_seconds();
+    if (st == DF_OK) st = df_fit_head_cached(variants, K, d->y, N, f->F, NULL, 0, C, &hc, &o, &train_stream, &head, err);
+    sc->fit_seconds[s - 1] = df_clock_seconds() - t0;
+    const float *rest = extra + (size_t)N * f->F; /* val, val mirrored, ood, ood mirrored */
+    if (st == DF_OK) st = df_head_predict(head, rest, 2 * NV + 2 * NO, sum, err);
+    if (st == DF_OK) {
+        const float *pv = sum, *pvf = sum + (size_t)NV * C, *po = sum + (size_t)2 * NV * C,
+                    *pof = sum + (size_t)(2 * NV + NO) * C;
+        sc->val[s - 1] = acc2(pv, NULL, d->yv, NV, C);
+        sc->val_tta[s - 1] = acc2(pv, pvf, d->yv, NV, C);
+        sc->ood[s - 1] = acc2(po, NULL, d->yo, NO, C);
+        sc->ood_tta[s - 1] = acc2(po, pof, d->yo, NO, C);
+    }
+    df_head_destroy(head);
+    free(fold_of);
+    free(oof);
+    free(ex);
+    free(sum);
+    return st;
+}
+
+/* df_fit_head_cached with df_train's stream trains the head df_train
+ * trains from the same cache: same validation probabilities, bit for bit. */
+static df_status check_against_df_train(const char *shared, const feats *f, const data *d, df_error *err) {
+    const cand_def *cd = &CANDS[1];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/mobilenet_v2_1.0_224_quant.tflite", shared);
+    df_backbone_options bo = df_backbone_options_default();
+    bo.precision = DF_PRECISION_FP32;
+    df_backbone *bb = NULL;
+    df_status st = df_backbone_open("tflite", path, &bo, &bb, err);
+    df_train_options o = seed_options(cd, 1);
+    o.head = make_candidate(cd).head;
+    o.adam = make_candidate(cd).adam;
+    o.feature_variants = f->var;
+    o.backbone_by_reference = 1;
+    df_train_result res = {0};
+    df_head *head = NULL;
+    float *a = malloc(sizeof(float) * (size_t)f->NV * d->C), *b = malloc(sizeof(float) * (size_t)f->NV * d->C);
+    df_head_candidate hc = make_candidate(cd);
+    const df_cached_stream train_stream = {.kind = DF_TRAIN_STREAM_VARIANT, .id = 0, .epoch_first = 1};
+    if (st == DF_OK) st = df_train(bb, d->train, NULL, &o, &res, err);
+    if (st == DF_OK)
+        st = df_fit_head_cached(f->var, f->K, d->y, f->N, f->F, NULL, 0, d->C, &hc, &o, &train_stream, &head, err);
+    if (st == DF_OK) st = df_head_predict(res.model->head, f->val, f->NV, a, err);
+    if (st == DF_OK) st = df_head_predict(head, f->val, f->NV, b, err);
+    if (st == DF_OK && memcmp(a, b, sizeof(float) * (size_t)f->NV * d->C))
+        st = df_error_set(err, DF_ERR_DATA, "df_fit_head_cached and df_train trained different heads");
+    if (st == DF_OK) printf("# check: df_train and df_fit_head_cached give identical heads (%s)\n", cd->name);
+    df_head_destroy(head);
+    df_train_result_free(&res);
+    df_backbone_destroy(bb);
+    free(a);
+    free(b);
+    return st;
+}
+
+static void print_ms(const double *x, int n) {
+    double m, se;
+    df_mean_se(x, n, &m, &se);
+    printf(" %.3f±%.3f", m, se);
+}
+
+static void print_row(const char *view, const cand_def *cd, const scores *sc, int S) {
+    double fit;
+    double se;
+    df_mean_se(sc->fit_seconds, S, &fit, &se);
+    printf("%-5s %-32s", view, cd->name);
+    print_ms(sc->cv, S * FOLDS);
+    print_ms(sc->cv_tta, S * FOLDS);
+    print_ms(sc->val, S);
+    print_ms(sc->val_tta, S);
+    print_ms(sc->ood, S);
+    print_ms(sc->ood_tta, S);
+    print_ms(sc->ens_val, S);
+    print_ms(sc->ens_ood, S);
+    printf(" %6.2f\n", fit);
+    fflush(stdout);
+}
+
+/* One view's table and its one-standard-error choice. */
+static df_status run_view(const feats *f, const feats *fn, const data *d, int S, const char *only, int linear_only,
+                         scores *sc, int *ran, df_error *err) {
+    int n_extra, n_extra_n = 0;
+    float *extra = extra_rows(f, &n_extra), *extra_n = fn ? extra_rows(fn, &n_extra_n) : NULL;
+    int run[NCANDS], n_run = 0;
+    df_status st = extra && sc && (!fn || extra_n) ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int c = 0; st == DF_OK && c < NCANDS; c++) {
+        const cand_def *cd = &CANDS[c];
+        if ((only && !strstr(cd->name, only)) || (linear_only && (cd->kind != DF_HEAD_LINEAR || cd->l2norm)))
+            continue;
+        if (cd->l2norm && !fn) continue;
+        for (int s = 1; st == DF_OK && s <= S; s++)
+            st = run_seed(cd->l2norm ? fn : f, d, cd, s, cd->l2norm ? extra_n : extra, cd->l2norm ? n_extra_n : n_extra,
+                          &sc[c], err);
+        if (st == DF_OK) print_row(f->name, cd, &sc[c], S);
+        ran[c] = 1;
+        run[n_run++] = c;
+    }
+    if (st == DF_OK && n_run > 0) {
+        double *cv = malloc(sizeof(double) * (size_t)n_run * S * FOLDS);
+        if (!cv) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        for (int r = 0; cv && r < n_run; r++) memcpy(cv + (size_t)r * S * FOLDS, sc[run[r]].cv, sizeof(double) * S * FOLDS);
+        if (cv) {
+            df_one_se_choice ch = df_choose_one_se(cv, NULL, n_run, S * FOLDS);
+            printf("# %s one-SE rule: best cv %s (%.4f, SE %.4f), threshold %.4f -> chosen: %s\n", f->name,
+                   CANDS[run[ch.best]].name, ch.best_mean, ch.best_se, ch.threshold, CANDS[run[ch.chosen]].name);
+        }
+        free(cv);
+    }
+    free(extra);
+    free(extra_n);
+    return st;
+}
+
+/* The rule on both backbones' fold scores together (2 x S x 5 per
+ * candidate): one default for either backbone. */
+static void pooled_choice(const scores *a, const scores *b, const int *ran_a, const int *ran_b, int S) {
+    const int m = S * FOLDS;
+    double *cv = malloc(sizeof(double) * (size_t)NCANDS * 2 * m);
+    int run[NCANDS], n = 0;
+    for (int c = 0; cv && c < NCANDS; c++) {
+        if (!ran_a[c] || !ran_b[c]) continue;
+        memcpy(cv + (size_t)n * 2 * m, a[c].cv, sizeof(double) * m);
+        memcpy(cv + (size_t)n * 2 * m + m, b[c].cv, sizeof(double) * m);
+        run[n++] = c;
+    }
+    if (cv && n > 0) {
+        df_one_se_choice ch = df_choose_one_se(cv, NULL, n, 2 * m);
+        printf("# qat+tf2 one-SE rule: best cv %s (%.4f, SE %.4f), threshold %.4f -> chosen: %s\n",
+               CANDS[run[ch.best]].name, ch.best_mean, ch.best_se, ch.threshold, CANDS[run[ch.chosen]].name);
+    }
+    free(cv);
+}
+
+
+/* Exploration: nearest class mean on standardised (std = 1) or
+ * L2-normalised features, trained on all variants, scored on ood. */
+static void explore_ncm(const feats *f, const data *d, int mode) {
+    const size_t F = f->F;
+    const int C = d->C, KN = f->K * f->N;
+    double *mu = calloc(F, sizeof(double)), *sd = calloc(F, sizeof(double));
+    double *cm = calloc((size_t)C * F, sizeof(double));
+    int cnt[16] = {0};
+    for (int r = 0; r < KN; r++)
+        for (size_t j = 0; j < F; j++) mu[j] += f->var[(size_t)r * F + j] / KN;
+    for (int r = 0; r < KN; r++)
+        for (size_t j = 0; j < F; j++) {
+            double v = f->var[(size_t)r * F + j] - mu[j];
+            sd[j] += v * v / KN;
+        }
+    for (size_t j = 0; j < F; j++) sd[j] = sd[j] > 1e-12 ? sqrt(sd[j]) : 1.0;
+    for (int r = 0; r < KN; r++) {
+        int y = d->y[r % f->N];
+        cnt[y]++;
+        for (size_t j = 0; j < F; j++) cm[(size_t)y * F + j] += (f->var[(size_t)r * F + j] - mu[j]) / sd[j];
+    }
+    for (int c = 0; c < C; c++)
+        for (size_t j = 0; j < F; j++) cm[(size_t)c * F + j] /= cnt[c];
+    int ok = 0, okv = 0, nk = 0, kt[16] = {0}, kc[16] = {0}, kw[16][3] = {{0}};
+    char kn[16][32];
+    for (int pass = 0; pass < 2; pass++) {
+        const float *X = pass ? f->val : f->ood;
+        const int n = pass ? f->NV : f->NO;
+        const int *y = pass ? d->yv : d->yo;
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            double bv = -INFINITY;
+            for (int c = 0; c < C; c++) {
+                double dot = 0, nn = 0, mm = 0;
+                for (size_t j = 0; j < F; j++) {
+                    double x = (X[(size_t)i * F + j] - mu[j]) / sd[j], m = cm[(size_t)c * F + j];
+                    dot += x * m;
+                    nn += x * x;
+                    mm += m * m;
+                }
+                double v = mode == 0 ? 2 * dot - mm : dot / sqrt(mm);
+                if (v > bv) bv = v, best = c;
+            }
+            if (best == y[i]) *(pass ? &okv : &ok) += 1;
+            if (!pass) {
+                const char *pth = d->ood->items[i].path, *e = strrchr(pth, '/'), *b0 = e;
+                while (b0 > pth && b0[-1] != '/') b0--;
+                int k;
+                for (k = 0; k < nk && strncmp(kn[k], b0, (size_t)(e - b0)); k++) {}
+                if (k == nk) snprintf(kn[nk++], 32, "%.*s", (int)(e - b0), b0);
+                kt[k]++;
+                kc[k] += best == y[i];
+                kw[k][best]++;
+            }
+        }
+    }
+    printf("# %s ncm mode %d: ood %.4f val %.4f\n", f->name, mode, (double)ok / f->NO, (double)okv / f->NV);
+    for (int k = 0; k < nk; k++) printf("#   %-12s %4d/%4d  as %s %d, %s %d, %s %d\n", kn[k], kc[k], kt[k], d->train->class_names[0], kw[k][0], d->train->class_names[1], kw[k][1], d->train->class_names[2], kw[k][2]);
+    free(mu);
+    free(sd);
+    free(cm);
+}
+
+/* Exploration: shrinkage LDA on standardised features. Returns ood acc. */
+static void explore_lda(const feats *f, const data *d, double alpha, int tta) {
+    const size_t F = f->F;
+    const int C = d->C, KN = f->K * f->N;
+    double *mu = calloc(F, sizeof(double)), *sd = calloc(F, sizeof(double));
+    double *cm = calloc((size_t)C * F, sizeof(double)), *S = calloc(F * F, sizeof(double));
+    double *z = malloc(sizeof(double) * F);
+    int cnt[16] = {0};
+    for (int r = 0; r < KN; r++)
+        for (size_t j = 0; j < F; j++) mu[j] += f->var[(size_t)r * F + j] / KN;
+    for (int r = 0; r < KN; r++)
+        for (size_t j = 0; j < F; j++) {
+            double v = f->var[(size_t)r * F + j] - mu[j];
+            sd[j] += v * v / KN;
+        }
+    for (size_t j = 0; j < F; j++) sd[j] = sd[j] > 1e-12 ? sqrt(sd[j]) : 1.0;
+    for (int r = 0; r < KN; r++) {
+        int y = d->y[r % f->N];
+        cnt[y]++;
+        for (size_t j = 0; j < F; j++) cm[(size_t)y * F + j] += (f->var[(size_t)r * F + j] - mu[j]) / sd[j];
+    }
+    for (int c = 0; c < C; c++)
+        for (size_t j = 0; j < F; j++) cm[(size_t)c * F + j] /= cnt[c];
+    /* within-class scatter */
+    for (int r = 0; r < KN; r++) {
+        int y = d->y[r % f->N];
+        for (size_t j = 0; j < F; j++) z[j] = (f->var[(size_t)r * F + j] - mu[j]) / sd[j] - cm[(size_t)y * F + j];
+        for (size_t a = 0; a < F; a++) {
+            double za = z[a];
+            double *Sa = S + a * F;
+            for (size_t b = 0; b <= a; b++) Sa[b] += za * z[b];
+        }
+    }
+    double tr = 0;
+    for (size_t a = 0; a < F; a++) {
+        for (size_t b = 0; b <= a; b++) S[a * F + b] /= (KN - C);
+        tr += S[a * F + a];
+    }
+    for (size_t a = 0; a < F; a++) {
+        for (size_t b = 0; b < a; b++) S[a * F + b] *= (1 - alpha);
+        S[a * F + a] = (1 - alpha) * S[a * F + a] + alpha * tr / F;
+    }
+    /* Cholesky in place (lower) */
+    for (size_t j = 0; j < F; j++) {
+        double v = S[j * F + j];
+        for (size_t k = 0; k < j; k++) v -= S[j * F + k] * S[j * F + k];
+        v = sqrt(v);
+        S[j * F + j] = v;
+        for (size_t i = j + 1; i < F; i++) {
+            double w = S[i * F + j];
+            for (size_t k = 0; k < j; k++) w -= S[i * F + k] * S[j * F + k];
+            S[i * F + j] = w / v;
+        }
+    }
+    /* W_c = S^-1 mu_c */
+    double *W = malloc(sizeof(double) * C * F), bias[16];
+    for (int c = 0; c < C; c++) {
+        double *w = W + (size_t)c * F;
+        for (size_t i = 0; i < F; i++) {
+            double v = cm[(size_t)c * F + i];
+            for (size_t k = 0; k < i; k++) v -= S[i * F + k] * w[k];
+            w[i] = v / S[i * F + i];
+        }
+        for (size_t ii = F; ii-- > 0;) {
+            double v = w[ii];
+            for (size_t k = ii + 1; k < F; k++) v -= S[k * F + ii] * w[k];
+            w[ii] = v / S[ii * F + ii];
+        }
+        bias[c] = 0;
+        for (size_t i = 0; i < F; i++) bias[c] -= 0.5 * w[i] * cm[(size_t)c * F + i];
+    }
+    int ok = 0, okv = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const float *X = pass ? f->val : f->ood, *Xf = pass ? f->val_flip : f->ood_flip;
+        const int n = pass ? f->NV : f->NO;
+        const int *y = pass ? d->yv : d->yo;
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            double bv = -INFINITY;
+            for (int c = 0; c < C; c++) {
+                double v = bias[c];
+                for (size_t j = 0; j < F; j++) {
+                    double x = (X[(size_t)i * F + j] - mu[j]) / sd[j];
+                    if (tta) x = 0.5 * (x + (Xf[(size_t)i * F + j] - mu[j]) / sd[j]);
+                    v += x * W[(size_t)c * F + j];
+                }
+                if (v > bv) bv = v, best = c;
+            }
+            if (best == y[i]) *(pass ? &okv : &ok) += 1;
+        }
+    }
+    printf("# %s lda alpha %.2f tta %d: ood %.4f val %.4f\n", f->name, alpha, tta, (double)ok / f->NO, (double)okv / f->NV);
+    fflush(stdout);
+    free(mu); free(sd); free(cm); free(S); free(z); free(W);
+}
+
+int main(int argc, char **argv) {
+    const char *shared = "../shared", *cache = "build/bench_defaults_cache", *only = NULL, *views = "qat,tf2,both", *aug = "default";
+    int S = 3, explore = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--shared")) shared = argv[i + 1];
+        else if (!strcmp(argv[i], "--cache")) cache = argv[i + 1];
+        else if (!strcmp(argv[i], "--seeds")) S = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
+        else if (!strcmp(argv[i], "--views")) views = argv[i + 1];
+        else if (!strcmp(argv[i], "--aug")) aug = argv[i + 1];
+        else if (!strcmp(argv[i], "--explore")) explore = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "bench_defaults: unknown flag %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (S < 1 || S > MAX_SEEDS) {
+        fprintf(stderr, "bench_defaults: --seeds must be 1..%d\n", MAX_SEEDS);
+        return 2;
+    }
+    df_error err;
+    df_error_clear(&err);
+    data d = {0};
+    feats f[2], both, norm;
+    memset(f, 0, sizeof f);
+    memset(&both, 0, sizeof both);
+    memset(&norm, 0, sizeof norm);
+    static const char *const names[2] = {"qat", "tf2"};
+    static const char *const files[2] = {"mobilenet_v2_1.0_224_quant.tflite", "tf2_mobilenet_v2_1.0_224_ptq.tflite"};
+    df_status st = load_data(shared, &d, &err);
+    if (st == DF_OK)
+        printf("# closet: %d training, %d validation photos; out-of-domain: %d clothing photos (tops %d, bottoms %d, "
+               "shoes %d)\n",
+               d.train->count, d.val->count, d.ood->count, d.ood->class_counts[df_dataset_class_index(d.ood, "tops")],
+               d.ood->class_counts[df_dataset_class_index(d.ood, "bottoms")],
+               d.ood->class_counts[df_dataset_class_index(d.ood, "shoes")]);
+    const aug_spec *spec = NULL;
+    for (size_t k = 0; k < sizeof AUGS / sizeof AUGS[0]; k++)
+        if (!strcmp(AUGS[k].tag, aug)) spec = &AUGS[k];
+    if (!spec) {
+        fprintf(stderr, "bench_defaults: --aug %s: not default, k8, strong or zoom\n", aug);
+        return 2;
+    }
+    for (int b = 0; st == DF_OK && b < 2; b++)
+        st = backbone_feats(shared, cache, names[b], files[b], &d, spec, &f[b], &err);
+    if (st == DF_OK) printf("# training variants: %s (%d per photo, shift %g, zoom %g, left-right flips)\n", spec->tag, spec->K, spec->shift, spec->zoom);
+    /* --explore: closed-form heads on all 106 photos (no seeds, no folds). */
+    for (int b = 0; st == DF_OK && explore && b < 2; b++) {
+        static const double alphas[] = {0.2, 0.5, 0.8, 0.95};
+        explore_ncm(&f[b], &d, 0);
+        for (int a = 0; a < 4; a++) explore_lda(&f[b], &d, alphas[a], 0);
+        explore_lda(&f[b], &d, 0.95, 1);
+    }
+    if (st == DF_OK && !explore && spec == &AUGS[0]) st = check_against_df_train(shared, &f[0], &d, &err);
+    if (explore) views = "";
+    if (st == DF_OK)
+        printf("%-5s %-32s %12s %12s %12s %12s %12s %12s %12s %12s %6s\n", "view", "candidate", "cv", "cv+tta", "val",
+               "val+tta", "ood", "ood+tta", "ens val", "ens ood", "fit s");
+    scores *sc = calloc(3 * NCANDS, sizeof *sc);
+    int ran[3][NCANDS];
+    memset(ran, 0, sizeof ran);
+    if (!sc) st = df_error_set(&err, DF_ERR_NOMEM, "out of memory");
+    for (int b = 0; st == DF_OK && b < 2; b++) {
+        if (!strstr(views, names[b])) continue;
+        if (!normalised_feats(&f[b], &norm)) st = df_error_set(&err, DF_ERR_NOMEM, "out of memory");
+        if (st == DF_OK) st = run_view(&f[b], &norm, &d, S, only, 0, sc + b * NCANDS, ran[b], &err);
+        feats_free(&norm);
+    }
+    if (st == DF_OK) pooled_choice(sc, sc + NCANDS, ran[0], ran[1], S);
+    if (st == DF_OK && strstr(views, "both")) {
+        if (!concat_feats(&f[0], &f[1], &both)) st = df_error_set(&err, DF_ERR_NOMEM, "out of memory");
+        if (st == DF_OK) st = run_view(&both, NULL, &d, S, only, 1, sc + 2 * NCANDS, ran[2], &err);
+    }
+    free(sc);
+    feats_free(&f[0]);
+    feats_free(&f[1]);
+    feats_free(&both);
+    data_free(&d);
+    if (st != DF_OK) {
+        fprintf(stderr, "bench_defaults: %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,493 @@
+/*
+ * The integer engine over XNNPACK's operator API (see qnet.h for the
+ * contract). Each layer is one XNNPACK operator created at build time (it
+ * packs the weights then), set up at reshape over buffers assigned by
+ * liveness, and run in order on one pthreadpool of as many threads as
+ * OpenMP would use (OMP_NUM_THREADS), so both engines honour one setting.
+ *
+ * Why XNNPACK and not oneDNN's int8 convolutions: oneDNN 2.6 takes no weight
+ * zero point, and the uint8 models' weights have zero points from 52 to 211,
+ * so (w - w_zp) spans -211..203 and fits no int8 weight. XNNPACK has exactly
+ * TFLite's operators (it is TFLite's own CPU delegate).
+ */
+#include "engine/qnet.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include "core/cpu.h"
+
+enum { Q_CONV, Q_ADD, Q_GAP };
+
+typedef struct qtensor {
+    int h, w, c;
+    df_qparams p;
+    int last_use;    /* layer index of the last reader (-1: none) */
+    int buf;         /* buffer index at the current reshape */
+} qtensor;
+
+typedef struct qlayer {
+    int kind;
+    int in[2], n_in, out;
+    xnn_operator_t op;
+} qlayer;
+
+struct df_qnet {
+    df_qtype type;
+    qtensor *t;
+    int n_t, cap_t;
+    qlayer *l;
+    int n_l, cap_l;
+    int input, output;
+    int64_t params;
+    pthreadpool_t pool;   /* NULL: one thread */
+    int batch;
+    int n_buf;
+    uint8_t **buf;        /* [n_buf], each batch * its size + XNN_EXTRA_BYTES */
+    size_t *buf_size;
+};
+
+static const char *xnn_name(enum xnn_status s) {
+    switch (s) {
+    case xnn_status_success: return "success";
+    case xnn_status_uninitialized: return "XNNPACK not initialized";
+    case xnn_status_invalid_parameter: return "invalid parameter";
+    case xnn_status_invalid_state: return "invalid state";
+    case xnn_status_unsupported_parameter: return "unsupported parameter";
+    case xnn_status_unsupported_hardware: return "unsupported hardware";
+    case xnn_status_out_of_memory: return "out of memory";
+    default: return "unknown XNNPACK status";
+    }
+}
+
+static df_status xnn_fail(df_error *err, enum xnn_status s, const char *what) {
+    return df_error_set(err, s == xnn_status_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
+                        "XNNPACK %s: %s", what, xnn_name(s));
+}
+
+df_status df_qnet_create(df_qtype type, df_qnet **out, df_error *err) {
+    *out = NULL;
+    df_cpu_cap_libraries();
+    enum xnn_status s = xnn_initialize(NULL);
+    if (s != xnn_status_success) return xnn_fail(err, s, "initialization");
+    df_qnet *q = calloc(1, sizeof *q);
+    if (!q) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    q->type = type;
+    q->input = q->output = -1;
+    int threads = omp_get_max_threads();
+    if (threads > 1) {
+        q->pool = pthreadpool_create((size_t)threads);
+        if (!q->pool) {
+            free(q);
+            return df_error_set(err, DF_ERR_NOMEM, "cannot create a pool of %d threads", threads);
+        }
+    }
+    *out = q;
+    return DF_OK;
+}
+
+static void free_buffers(df_qnet *q) {
+    for (int k = 0; k < q->n_buf; k++) free(q->buf[k]);
+    free(q->buf);
+    free(q->buf_size);
+    q->buf = NULL;
+    q->buf_size = NULL;
+    q->n_buf = 0;
+}
+
+void df_qnet_destroy(df_qnet *q) {
+    if (!q) return;
+    for (int k = 0; k < q->n_l; k++)
+        if (q->l[k].op) xnn_delete_operator(q->l[k].op);
+    free_buffers(q);
+    if (q->pool) pthreadpool_destroy(q->pool);
+    free(q->t);
+    free(q->l);
+    free(q);
+}
+
+static int qmin(const df_qnet *q) { return q->type == DF_QTYPE_U8 ? 0 : -128; }
+static int qmax(const df_qnet *q) { return q->type == DF_QTYPE_U8 ? 255 : 127; }
+
+static df_status check_params(const df_qnet *q, df_qparams p, const char *what, df_error *err) {
+    if (!(p.scale > 0.0f) || !isfinite(p.scale))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "%s scale %g (must be positive)", what,
+                            (double)p.scale);
+    if (p.zero_point < qmin(q) || p.zero_point > qmax(q))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "%s zero point %d outside %d..%d", what,
+                            (int)p.zero_point, qmin(q), qmax(q));
+    return DF_OK;
+}
+
+static df_status check_frozen(const df_qnet *q, df_error *err) {
+    if (q->batch > 0)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "integer net already reshaped (frozen)");
+    return DF_OK;
+}
+
+static df_status check_id(const df_qnet *q, df_qtensor_id t, df_error *err) {
+    if (t < 0 || t >= q->n_t)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "integer net: no tensor %d", t);
+    return DF_OK;
+}
+
+static df_status new_tensor(df_qnet *q, int h, int w, int c, df_qparams p, df_qtensor_id *out,
+                            df_error *err) {
+    if (q->n_t == q->cap_t) {
+        int cap = q->cap_t ? 2 * q->cap_t : 32;
+        qtensor *n = realloc(q->t, (size_t)cap * sizeof *n);
+        if (!n) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        q->t = n;
+        q->cap_t = cap;
+    }
+    qtensor *t = &q->t[q->n_t];
+    memset(t, 0, sizeof *t);
+    t->h = h;
+    t->w = w;
+    t->c = c;
+    t->p = p;
+    t->last_use = -1;
+    *out = q->n_t++;
+    return DF_OK;
+}
+
+/* Appends a layer owning op (deleted here on failure). */
+static df_status push_layer(df_qnet *q, int kind, int a, int b, int out, xnn_operator_t op,
+                            df_error *err) {
+    if (q->n_l == q->cap_l) {
+        int cap = q->cap_l ? 2 * q->cap_l : 32;
+        qlayer *n = realloc(q->l, (size_t)cap * sizeof *n);
+        if (!n) {
+            xnn_delete_operator(op);
+            return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        }
+        q->l = n;
+        q->cap_l = cap;
+    }
+    qlayer *l = &q->l[q->n_l++];
+    l->kind = kind;
+    l->in[0] = a;
+    l->in[1] = b;
+    l->n_in = b >= 0 ? 2 : 1;
+    l->out = out;
+    l->op = op;
+    return DF_OK;
+}
+
+df_status df_qnet_input(df_qnet *q, int h, int w, int c, df_qparams p, df_qtensor_id *out,
+                        df_error *err) {
+    df_status st = check_frozen(q, err);
+    if (st) return st;
+    if (q->input >= 0) return df_error_set(err, DF_ERR_INVALID_ARG, "integer net has an input");
+    if (h < 1 || w < 1 || c < 1)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "input shape %dx%dx%d", h, w, c);
+    if ((st = check_params(q, p, "input", err))) return st;
+    if ((st = new_tensor(q, h, w, c, p, out, err))) return st;
+    q->input = *out;
+    return DF_OK;
+}
+
+static enum xnn_status create_conv(df_qnet *q, const qtensor *x, const df_qconv_desc *d,
+                                     xnn_operator_t *op) {
+    uint32_t groups = d->depthwise ? (uint32_t)x->c : 1;
+    size_t gic = d->depthwise ? 1 : (size_t)x->c, goc = d->depthwise ? 1 : (size_t)d->out_c;
+    uint32_t flags = d->depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
+    if (q->type == DF_QTYPE_U8)
+        return xnn_create_convolution2d_nhwc_qu8(
+            (uint32_t)d->pad_top, (uint32_t)d->pad_right, (uint32_t)d->pad_bottom,
+            (uint32_t)d->pad_left, (uint32_t)d->kh, (uint32_t)d->kw, (uint32_t)d->stride_h,
+            (uint32_t)d->stride_w, 1, 1, groups, gic, goc, (size_t)x->c, (size_t)d->out_c,
+            (uint8_t)x->p.zero_point, x->p.scale, (uint8_t)d->weight_zero_point,
+            d->weight_scale[0], d->weights, d->bias, (uint8_t)d->out.zero_point, d->out.scale,
+            (uint8_t)d->out_min, (uint8_t)d->out_max, flags, op);
+    return xnn_create_convolution2d_nhwc_qc8(
+        (uint32_t)d->pad_top, (uint32_t)d->pad_right, (uint32_t)d->pad_bottom,
+        (uint32_t)d->pad_left, (uint32_t)d->kh, (uint32_t)d->kw, (uint32_t)d->stride_h,
+        (uint32_t)d->stride_w, 1, 1, groups, gic, goc, (size_t)x->c, (size_t)d->out_c,
+        (int8_t)x->p.zero_point, x->p.scale, d->weight_scale, d->weights, d->bias,
+        (int8_t)d->out.zero_point, d->out.scale, (int8_t)d->out_min, (int8_t)d->out_max, flags,
+        op);
+}
+
+df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
+                         df_qtensor_id *out, df_error *err) {
+    df_status st = check_frozen(q, err);
+    if (!st) st = check_id(q, in, err);
+    if (st) return st;
+    qtensor x = q->t[in];
+    if (d->out_c < 1 || d->kh < 1 || d->kw < 1 || d->stride_h < 1 || d->stride_w < 1 ||
+        d->pad_top < 0 || d->pad_left < 0 || d->pad_bottom < 0 || d->pad_right < 0)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "convolution %d filters %dx%d stride %dx%d",
+                            d->out_c, d->kh, d->kw, d->stride_h, d->stride_w);
+    if (d->depthwise && d->out_c != x.c)
+        return df_error_set(err, DF_ERR_UNSUPPORTED,
+                            "depthwise convolution with %d outputs for %d channels "
+                            "(multiplier 1 only)", d->out_c, x.c);
+    int ph = x.h + d->pad_top + d->pad_bottom, pw = x.w + d->pad_left + d->pad_right;
+    if (ph < d->kh || pw < d->kw)
+        return df_error_set(err, DF_ERR_SHAPE, "%dx%d filter larger than the padded %dx%d input",
+                            d->kh, d->kw, ph, pw);
+    if ((st = check_params(q, d->out, "output", err))) return st;
+    int nscale = q->type == DF_QTYPE_U8 ? 1 : d->out_c;
+    for (int k = 0; k < nscale; k++)
+        if (!(d->weight_scale[k] > 0.0f) || !isfinite(d->weight_scale[k]))
+            return df_error_set(err, DF_ERR_INVALID_ARG, "weight scale %g of channel %d",
+                                (double)d->weight_scale[k], k);
+    if (q->type == DF_QTYPE_U8 ? (d->weight_zero_point < 0 || d->weight_zero_point > 255)
+                               : d->weight_zero_point != 0)
+        return df_error_set(err, DF_ERR_UNSUPPORTED, "weight zero point %d for %s weights",
+                            (int)d->weight_zero_point, q->type == DF_QTYPE_U8 ? "uint8" : "int8");
+    if (d->out_min < qmin(q) || d->out_max > qmax(q) || d->out_min > d->out_max)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "output clamp %d..%d", (int)d->out_min,
+                            (int)d->out_max);
+    xnn_operator_t op = NULL;
+    enum xnn_status s = create_conv(q, &x, d, &op);
+    if (s != xnn_status_success) return xnn_fail(err, s, "convolution");
+    int oh = (ph - d->kh) / d->stride_h + 1, ow = (pw - d->kw) / d->stride_w + 1;
+    if ((st = new_tensor(q, oh, ow, d->out_c, d->out, out, err))) {
+        xnn_delete_operator(op);
+        return st;
+    }
+    q->params += (int64_t)d->out_c * d->kh * d->kw * (d->depthwise ? 1 : x.c) + d->out_c;
+    return push_layer(q, Q_CONV, in, -1, *out, op, err);
+}
+
+df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p,
+                      int32_t out_min, int32_t out_max, df_qtensor_id *out, df_error *err) {
+    df_status st = check_frozen(q, err);
+    if (!st) st = check_id(q, a, err);
+    if (!st) st = check_id(q, b, err);
+    if (!st) st = check_params(q, p, "output", err);
+    if (st) return st;
+    qtensor x = q->t[a], y = q->t[b];
+    if (x.h != y.h || x.w != y.w || x.c != y.c)
+        return df_error_set(err, DF_ERR_SHAPE, "add of %dx%dx%d and %dx%dx%d", x.h, x.w, x.c,
+                            y.h, y.w, y.c);
+    if (out_min < qmin(q) || out_max > qmax(q) || out_min > out_max)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "output clamp %d..%d", (int)out_min,
+                            (int)out_max);
+    xnn_operator_t op = NULL;
+    enum xnn_status s =
+        q->type == DF_QTYPE_U8
+            ? xnn_create_add_nd_qu8((uint8_t)x.p.zero_point, x.p.scale, (uint8_t)y.p.zero_point,
+                                    y.p.scale, (uint8_t)p.zero_point, p.scale, (uint8_t)out_min,
+                                    (uint8_t)out_max, 0, &op)
+            : xnn_create_add_nd_qs8((int8_t)x.p.zero_point, x.p.scale, (int8_t)y.p.zero_point,
+                                    y.p.scale, (int8_t)p.zero_point, p.scale, (int8_t)out_min,
+                                    (int8_t)out_max, 0, &op);
+    if (s != xnn_status_success) return xnn_fail(err, s, "add");
+    if ((st = new_tensor(q, x.h, x.w, x.c, p, out, err))) {
+        xnn_delete_operator(op);
+        return st;
+    }
+    return push_layer(q, Q_ADD, a, b, *out, op, err);
+}
+
+df_status df_qnet_global_avgpool(df_qnet *q, df_qtensor_id in, df_qparams p,
+                                 df_qtensor_id *out, df_error *err) {
+    df_status st = check_frozen(q, err);
+    if (!st) st = check_id(q, in, err);
+    if (!st) st = check_params(q, p, "output", err);
+    if (st) return st;
+    qtensor x = q->t[in];
+    xnn_operator_t op = NULL;
+    size_t c = (size_t)x.c;
+    enum xnn_status s =
+        q->type == DF_QTYPE_U8
+            ? xnn_create_global_average_pooling_nwc_qu8(c, c, c, (uint8_t)x.p.zero_point,
+                                                        x.p.scale, (uint8_t)p.zero_point,
+                                                        p.scale, 0, 255, 0, &op)
+            : xnn_create_global_average_pooling_nwc_qs8(c, c, c, (int8_t)x.p.zero_point,
+                                                        x.p.scale, (int8_t)p.zero_point,
+                                                        p.scale, -128, 127, 0, &op);
+    if (s != xnn_status_success) return xnn_fail(err, s, "global average pooling");
+    if ((st = new_tensor(q, 1, 1, x.c, p, out, err))) {
+        xnn_delete_operator(op);
+        return st;
+    }
+    return push_layer(q, Q_GAP, in, -1, *out, op, err);
+}
+
+df_status df_qnet_set_output(df_qnet *q, df_qtensor_id t, df_error *err) {
+    df_status st = check_frozen(q, err);
+    if (!st) st = check_id(q, t, err);
+    if (st) return st;
+    q->output = t;
+    return DF_OK;
+}
+
+df_status df_qnet_tensor_shape(const df_qnet *q, df_qtensor_id t, int *h, int *w, int *c,
+                               df_error *err) {
+    df_status st = check_id(q, t, err);
+    if (st) return st;
+    *h = q->t[t].h;
+    *w = q->t[t].w;
+    *c = q->t[t].c;
+    return DF_OK;
+}
+
+df_qparams df_qnet_tensor_params(const df_qnet *q, df_qtensor_id t) { return q->t[t].p; }
+
+static size_t tensor_elems(const qtensor *t) { return (size_t)t->h * (size_t)t->w * (size_t)t->c; }
+
+/* Buffers by liveness: a tensor takes a free buffer (the smallest that
+ * fits, else the largest grown) and gives it back after its last reader. */
+static df_status assign_buffers(df_qnet *q, df_error *err) {
+    for (int k = 0; k < q->n_t; k++) q->t[k].last_use = -1;
+    for (int k = 0; k < q->n_l; k++)
+        for (int j = 0; j < q->l[k].n_in; j++) q->t[q->l[k].in[j]].last_use = k;
+    q->t[q->output].last_use = q->n_l;
+    int *busy = calloc((size_t)q->n_t + 1, sizeof *busy);
+    size_t *size = calloc((size_t)q->n_t + 1, sizeof *size);
+    if (!busy || !size) {
+        free(busy);
+        free(size);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    int n = 0;
+    for (int k = -1; k < q->n_l; k++) {
+        int t = k < 0 ? q->input : q->l[k].out;
+        size_t need = tensor_elems(&q->t[t]) * (size_t)q->batch;
+        int fit = -1, big = -1;
+        for (int b = 0; b < n; b++) {
+            if (busy[b]) continue;
+            if (size[b] >= need && (fit < 0 || size[b] < size[fit])) fit = b;
+            if (big < 0 || size[b] > size[big]) big = b;
+        }
+        int best = fit >= 0 ? fit : big >= 0 ? big : n++;
+        if (size[best] < need) size[best] = need;
+        busy[best] = 1;
+        q->t[t].buf = best;
+        if (k >= 0)
+            for (int j = 0; j < q->l[k].n_in; j++) {
+                const qtensor *x = &q->t[q->l[k].in[j]];
+                if (x->last_use == k) busy[x->buf] = 0;
+            }
+        if (q->t[t].last_use < 0) busy[best] = 0; /* read by nothing */
+    }
+    free(busy);
+    q->buf = calloc((size_t)n, sizeof *q->buf);
+    q->buf_size = size;
+    q->n_buf = n;
+    if (!q->buf) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int b = 0; b < n; b++)
+        if (!(q->buf[b] = malloc(size[b] + XNN_EXTRA_BYTES)))
+            return df_error_set(err, DF_ERR_NOMEM, "out of memory for %zu bytes", size[b]);
+    return DF_OK;
+}
+
+static enum xnn_status setup_layer(df_qnet *q, const qlayer *l) {
+    const qtensor *x = &q->t[l->in[0]], *y = &q->t[l->out];
+    void *in = q->buf[x->buf], *out = q->buf[y->buf];
+    size_t n = (size_t)q->batch;
+    int u8 = q->type == DF_QTYPE_U8;
+    switch (l->kind) {
+    case Q_CONV:
+        return u8 ? xnn_setup_convolution2d_nhwc_qu8(l->op, n, (size_t)x->h, (size_t)x->w, in,
+                                                     out, q->pool)
+                  : xnn_setup_convolution2d_nhwc_qc8(l->op, n, (size_t)x->h, (size_t)x->w, in,
+                                                     out, q->pool);
+    case Q_ADD: {
+        size_t shape[4] = {n, (size_t)x->h, (size_t)x->w, (size_t)x->c};
+        void *in2 = q->buf[q->t[l->in[1]].buf];
+        return u8 ? xnn_setup_add_nd_qu8(l->op, 4, shape, 4, shape, in, in2, out, q->pool)
+                  : xnn_setup_add_nd_qs8(l->op, 4, shape, 4, shape, in, in2, out, q->pool);
+    }
+    default:
+        return u8 ? xnn_setup_global_average_pooling_nwc_qu8(l->op, n, (size_t)x->h * x->w, in,
+                                                             out, q->pool)
+                  : xnn_setup_global_average_pooling_nwc_qs8(l->op, n, (size_t)x->h * x->w, in,
+                                                             out, q->pool);
+    }
+}
+
+df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
+    if (batch < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "batch size %d", batch);
+    if (q->input < 0 || q->output < 0)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "integer net has no %s",
+                            q->input < 0 ? "input" : "output");
+    free_buffers(q);
+    q->batch = batch;
+    df_status st = assign_buffers(q, err);
+    for (int k = 0; k < q->n_l && !st; k++) {
+        enum xnn_status s = setup_layer(q, &q->l[k]);
+        if (s != xnn_status_success) st = xnn_fail(err, s, "setup");
+    }
+    if (st) {
+        free_buffers(q);
+        q->batch = 0;
+    }
+    return st;
+}
+
+static df_status run_layers(df_qnet *q, df_error *err) {
+    for (int k = 0; k < q->n_l; k++) {
+        enum xnn_status s = xnn_run_operator(q->l[k].op, q->pool);
+        if (s != xnn_status_success) return xnn_fail(err, s, "run");
+    }
+    return DF_OK;
+}
+
+static df_status check_run(const df_qnet *q, int batch, df_error *err) {
+    if (q->batch < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "integer net not reshaped");
+    if (batch < 1 || batch > q->batch)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "batch %d (reshaped for %d)", batch,
+                            q->batch);
+    return DF_OK;
+}
+
+df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, df_error *err) {
+    df_status st = check_run(q, batch, err);
+    if (st) return st;
+    const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
+    size_t nin = tensor_elems(x), nout = tensor_elems(y);
+    uint8_t *in = q->buf[x->buf];
+    /* TFLite's QUANTIZE: round(x / scale) + zero_point, half away from zero,
+     * clamped. Written without roundf so that it vectorizes: v is first
+     * clamped to one step beyond the range (NaN -> the bottom), t = trunc(v)
+     * is exact there and v - t is exact (Sterbenz). */
+    const float lo = (float)(qmin(q) - x->p.zero_point - 1), hi = (float)(qmax(q) - x->p.zero_point + 1);
+    const int zp = x->p.zero_point, qlo = qmin(q), qhi = qmax(q);
+    const float scale = x->p.scale;
+    for (size_t k = 0; k < (size_t)batch * nin; k++) {
+        float v = input[k] / scale;
+        v = v >= lo ? v : lo; /* NaN -> lo */
+        v = v <= hi ? v : hi;
+        int t = (int)v;
+        float f = v - (float)t;
+        t += (f >= 0.5f) - (f <= -0.5f);
+        t += zp;
+        t = t < qlo ? qlo : t > qhi ? qhi : t;
+        in[k] = (uint8_t)t; /* int8 stored as its two's-complement byte */
+    }
+    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point, (size_t)(q->batch - batch) * nin);
+    if ((st = run_layers(q, err))) return st;
+    const uint8_t *out = q->buf[y->buf];
+    for (size_t k = 0; k < (size_t)batch * nout; k++) {
+        int v = q->type == DF_QTYPE_U8 ? (int)out[k] : (int)(int8_t)out[k];
+        output[k] = y->p.scale * (float)(v - y->p.zero_point);
+    }
+    return DF_OK;
+}
+
+df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *output,
+                                df_error *err) {
+    df_status st = check_run(q, batch, err);
+    if (st) return st;
+    const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
+    size_t nin = tensor_elems(x), nout = tensor_elems(y);
+    uint8_t *in = q->buf[x->buf];
+    memcpy(in, input, (size_t)batch * nin);
+    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point, (size_t)(q->batch - batch) * nin);
+    if ((st = run_layers(q, err))) return st;
+    memcpy(output, q->buf[y->buf], (size_t)batch * nout);
+    return DF_OK;
+}
+
+int64_t df_qnet_num_params(const df_qnet *q) { return q->params; }
+int df_qnet_layers(const df_qnet *q) { return q->n_l; }

@@ -1,0 +1,181 @@
+/*
+ * The one-standard-error rule (df_choose_one_se) on synthetic fold scores,
+ * and df_mean_se against the textbook formula. No backbone, no photos.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "train/model_select.h"
+#include "train/recipe.h"
+
+/* The textbook standard error of the mean: sqrt(sum (x - m)^2 / (n - 1)) / sqrt(n). */
+static void test_mean_se(void **state) {
+    (void)state;
+    const double x[5] = {0.8, 0.9, 1.0, 0.9, 0.85};
+    double m, se;
+    df_mean_se(x, 5, &m, &se);
+    assert_float_equal(m, 0.89, 1e-12);
+    double ss = 0.0;
+    for (int i = 0; i < 5; i++) ss += (x[i] - 0.89) * (x[i] - 0.89);
+    assert_float_equal(se, sqrt(ss / 4.0) / sqrt(5.0), 1e-12);
+    df_mean_se(x, 1, &m, &se);
+    assert_float_equal(m, 0.8, 0);
+    assert_float_equal(se, 0.0, 0);
+}
+
+/* A clear winner: the best is far above everyone else's band, so it is
+ * chosen even though it comes last (most complex). */
+static void test_clear_winner(void **state) {
+    (void)state;
+    const double s[3 * 5] = {
+        0.60, 0.62, 0.58, 0.61, 0.59, /* simplest */
+        0.70, 0.72, 0.69, 0.71, 0.68, /* */
+        0.95, 0.96, 0.94, 0.95, 0.95, /* most complex, clearly best */
+    };
+    df_one_se_choice ch = df_choose_one_se(s, NULL, 3, 5);
+    assert_int_equal(ch.best, 2);
+    assert_int_equal(ch.chosen, 2);
+    assert_float_equal(ch.best_mean, 0.95, 1e-12);
+    assert_true(ch.threshold < 0.95 && ch.threshold > 0.94);
+}
+
+/* Within one SE of the best: the simplest such candidate wins, not the best,
+ * and one just outside the band is passed over. */
+static void test_one_se_band(void **state) {
+    (void)state;
+    /* Best: candidate 3, mean 0.92, fold sd 0.0566 -> SE 0.0253, threshold 0.8947. */
+    const double s[4 * 5] = {
+        0.89, 0.89, 0.89, 0.89, 0.88, /* mean 0.888: just outside the band */
+        0.90, 0.91, 0.89, 0.90, 0.90, /* mean 0.900: on the threshold, inside */
+        0.91, 0.91, 0.91, 0.91, 0.91, /* mean 0.910: inside, but more complex than 1 */
+        0.92, 1.00, 0.84, 0.92, 0.92, /* mean 0.920: the best */
+    };
+    df_one_se_choice ch = df_choose_one_se(s, NULL, 4, 5);
+    assert_int_equal(ch.best, 3);
+    double m, se;
+    df_mean_se(s + 15, 5, &m, &se);
+    assert_float_equal(ch.best_se, se, 1e-12);
+    assert_float_equal(ch.threshold, m - se, 1e-12);
+    assert_float_equal(se, sqrt(0.0128 / 4.0) / sqrt(5.0), 1e-9);
+    assert_int_equal(ch.chosen, 1);
+    /* Narrow the best's folds (SE 0): only the best itself is in the band. */
+    const double narrow[2 * 5] = {0.90, 0.91, 0.89, 0.90, 0.90, 0.92, 0.92, 0.92, 0.92, 0.92};
+    ch = df_choose_one_se(narrow, NULL, 2, 5);
+    assert_int_equal(ch.best, 1);
+    assert_int_equal(ch.chosen, 1);
+}
+
+/* Ties: equal best means go to the lower mean loss for "best" (which sets
+ * the threshold), and the chosen one is still the simplest in the band. */
+static void test_ties(void **state) {
+    (void)state;
+    const double s[3 * 4] = {
+        0.75, 0.75, 0.75, 0.75, /* the same mean as the others, no spread */
+        0.50, 1.00, 0.75, 0.75, /* same mean, wide folds */
+        0.75, 0.75, 0.75, 0.75, /* same as 0 */
+    };
+    const double loss[3 * 4] = {0.6, 0.6, 0.6, 0.6, 0.5, 0.5, 0.5, 0.5, 0.4, 0.4, 0.4, 0.4};
+    df_one_se_choice ch = df_choose_one_se(s, loss, 3, 4);
+    assert_int_equal(ch.best, 2);          /* tie on accuracy, lowest loss */
+    assert_float_equal(ch.best_se, 0, 0);  /* its folds do not vary */
+    assert_int_equal(ch.chosen, 0);        /* the simplest candidate with that mean */
+    /* Without losses, a tie goes to the earlier candidate. */
+    ch = df_choose_one_se(s, NULL, 3, 4);
+    assert_int_equal(ch.best, 0);
+    assert_int_equal(ch.chosen, 0);
+    /* Means that differ only by rounding (sums in a different order) tie. */
+    const double r[2 * 3] = {0.1, 0.2, 0.3, 0.3, 0.2, 0.1};
+    ch = df_choose_one_se(r, NULL, 2, 3);
+    assert_int_equal(ch.best, 0);
+    assert_int_equal(ch.chosen, 0);
+    /* One candidate: it is chosen. */
+    ch = df_choose_one_se(s, NULL, 1, 4);
+    assert_int_equal(ch.best, 0);
+    assert_int_equal(ch.chosen, 0);
+}
+
+/* --head auto's list is ordered simplest first: every linear candidate
+ * before every MLP, among the linear ones a stronger L2 first, and at the
+ * same L2 the lower learning rate first. */
+static void test_default_candidates_simplest_first(void **state) {
+    (void)state;
+    df_train_options o = df_train_options_default();
+    df_head_candidate c[DF_HEAD_SEARCH_MAX];
+    int n = df_head_candidates_default(&o, c);
+    assert_true(n >= 2 && n <= DF_HEAD_SEARCH_MAX);
+    int seen_mlp = 0;
+    for (int i = 0; i < n; i++) {
+        if (c[i].head.kind == DF_HEAD_MLP) seen_mlp = 1;
+        else assert_false(seen_mlp);
+        if (i > 0 && c[i].head.kind == DF_HEAD_LINEAR && c[i - 1].head.kind == DF_HEAD_LINEAR)
+            assert_true(c[i].head.l2 < c[i - 1].head.l2 ||
+                        (c[i].head.l2 == c[i - 1].head.l2 && c[i].adam.lr > c[i - 1].adam.lr));
+    }
+    assert_true(seen_mlp);
+    /* The default recipe's own head is among them. */
+    int found = 0;
+    for (int i = 0; i < n; i++)
+        found |= c[i].head.kind == o.head.kind && c[i].head.l2 == o.head.l2 && c[i].adam.lr == o.adam.lr;
+    assert_true(found);
+}
+
+/* The default recipe trains the linear head with L2 0.1 and Adam 1e-2;
+ * --head mlp brings the MLP's own L2 (0) and learning rate (1e-3) unless
+ * they are given; --recipe original keeps the notebook's. */
+static void test_default_recipe_heads(void **state) {
+    (void)state;
+    df_error err;
+    df_recipe r;
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.head.kind, DF_HEAD_LINEAR);
+    assert_float_equal(r.train.head.l2, 0.1f, 0);
+    assert_float_equal(r.train.adam.lr, 1e-2f, 0);
+    assert_int_equal(r.train.epochs, 30);
+    assert_int_equal(r.train.feature_cache, 4);
+
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.head.kind, DF_HEAD_MLP);
+    assert_int_equal(r.train.head.units, 1024);
+    assert_float_equal(r.train.head.l2, 0.0f, 0);
+    assert_float_equal(r.train.adam.lr, 1e-3f, 0);
+
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "lr", "0.005", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "l2", "0.02", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_float_equal(r.train.head.l2, 0.02f, 0);
+    assert_float_equal(r.train.adam.lr, 0.005f, 0);
+
+    /* The original is the notebook: MLP, no L2, Adam 1e-5, batch 30, 45 epochs, n // 30 steps. */
+    assert_int_equal(df_recipe_start("original", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.head.kind, DF_HEAD_MLP);
+    assert_float_equal(r.train.head.l2, 0.0f, 0);
+    assert_float_equal(r.train.adam.lr, 1e-5f, 0);
+    assert_int_equal(r.train.batch_size, 30);
+    assert_int_equal(r.train.epochs, 45);
+    assert_int_equal(r.train.steps_per_epoch, 3);
+    assert_int_equal(r.train.feature_cache, 0);
+    assert_float_equal(r.train.augment_config.shear_deg, 0.2, 0);
+    assert_int_equal(r.train.augment_config.vertical_flip, 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mean_se),
+        cmocka_unit_test(test_clear_winner),
+        cmocka_unit_test(test_one_se_band),
+        cmocka_unit_test(test_ties),
+        cmocka_unit_test(test_default_candidates_simplest_first),
+        cmocka_unit_test(test_default_recipe_heads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

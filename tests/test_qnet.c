@@ -1,0 +1,528 @@
+/*
+ * The integer engine (engine/qnet.h, XNNPACK) against a naive reference of
+ * TFLite's integer kernels (support/tflite_qref.c): each op on random data,
+ * uint8 per tensor and int8 per channel, at most one step apart (XNNPACK
+ * requantizes in fp32 with round-to-nearest-even, TFLite in 31-bit fixed
+ * point with round-half-away: qnet.h); then the shipped quantized MobileNets
+ * end to end on the photos: features against the integer reference (cosine
+ * >= 0.9995) and against the float graph (>= 0.99), and the classifier's
+ * top-1 against fp32.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backbone/backbone.h"
+#include "backbone/tflite_backbone.h"
+#include "core/fileio.h"
+#include "core/rng.h"
+#include "engine/qnet.h"
+#include "image/image.h"
+#include "support/test_support.h"
+#include "support/tflite_qref.h"
+
+#define V2_QUANT "mobilenet_v2_1.0_224_quant.tflite"
+#define V2_PTQ "tf2_mobilenet_v2_1.0_224_ptq.tflite"
+
+static int32_t rand_int(df_rng *r, int lo, int hi) {
+    return lo + (int32_t)(df_rng_uniform(r) * (float)(hi - lo + 1)) % (hi - lo + 1);
+}
+
+/* Stores int32 values as the net's bytes and back. */
+static void to_bytes(const int32_t *v, uint8_t *b, size_t n) {
+    for (size_t k = 0; k < n; k++) b[k] = (uint8_t)v[k];
+}
+static int32_t from_byte(df_qtype t, uint8_t b) { return t == DF_QTYPE_U8 ? b : (int8_t)b; }
+
+/* Max |engine - reference| over n values; counts the differing ones. */
+static int compare(df_qtype t, const uint8_t *got, const int32_t *want, size_t n, size_t *ndiff) {
+    int worst = 0;
+    *ndiff = 0;
+    for (size_t k = 0; k < n; k++) {
+        int d = abs(from_byte(t, got[k]) - want[k]);
+        if (d) ++*ndiff;
+        if (d > worst) worst = d;
+    }
+    return worst;
+}
+
+typedef struct conv_case {
+    int h, w, in_c, out_c, k, stride, pad, depthwise, relu6;
+} conv_case;
+
+static void check_conv(df_qtype type, const conv_case *cc, uint64_t seed) {
+    df_rng r;
+    df_rng_seed(&r, seed, 1);
+    int lo = type == DF_QTYPE_U8 ? 0 : -128, hi = lo + 255;
+    int out_c = cc->depthwise ? cc->in_c : cc->out_c;
+    size_t nw = (size_t)out_c * cc->k * cc->k * (cc->depthwise ? 1 : cc->in_c);
+    int32_t *w = malloc(nw * sizeof *w), *bias = malloc((size_t)out_c * sizeof *bias);
+    uint8_t *wb = malloc(nw);
+    float *ws = malloc((size_t)out_c * sizeof *ws);
+    assert_true(w && bias && wb && ws);
+    int32_t wzp = type == DF_QTYPE_U8 ? rand_int(&r, 100, 150) : 0;
+    for (size_t k = 0; k < nw; k++) w[k] = wzp + rand_int(&r, -100, 100);
+    df_qparams in = {0.0235f + 0.01f * df_rng_uniform(&r), rand_int(&r, lo + 100, lo + 150)};
+    /* Scales of the size training picks: inputs and weights about 58 steps
+     * from their zero points make an accumulator spread of sqrt(K) * 3364;
+     * the weight scale makes that about 2.0 in real terms, which the output
+     * scale turns into about 60 steps, or [0, 6] over 255 steps with ReLU6. */
+    double k_terms = (double)cc->k * cc->k * (cc->depthwise ? 1 : cc->in_c);
+    double ws_base = 2.0 / (sqrt(k_terms) * 3364.0 * in.scale);
+    for (int c = 0; c < out_c; c++) {
+        bias[c] = rand_int(&r, -3000, 3000);
+        ws[c] = (float)(type == DF_QTYPE_U8 ? ws_base : ws_base * (0.5 + df_rng_uniform(&r)));
+    }
+    to_bytes(w, wb, nw);
+    df_qparams out = cc->relu6 ? (df_qparams){6.0f / 255.0f, lo}
+                               : (df_qparams){2.0f / 60.0f, rand_int(&r, lo + 60, lo + 200)};
+    df_qconv_desc d;
+    memset(&d, 0, sizeof d);
+    d.out_c = out_c;
+    d.kh = d.kw = cc->k;
+    d.stride_h = d.stride_w = cc->stride;
+    d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = cc->pad;
+    d.depthwise = cc->depthwise;
+    d.weights = wb;
+    d.bias = bias;
+    d.weight_scale = ws;
+    d.weight_zero_point = wzp;
+    d.out = out;
+    d.out_min = lo;
+    d.out_max = hi;
+    if (cc->relu6) {
+        d.out_min = out.zero_point;
+        long top = out.zero_point + lroundf(6.0f / out.scale);
+        d.out_max = top < hi ? (int32_t)top : hi;
+    }
+    df_qnet *q;
+    df_error err;
+    df_qtensor_id x, y;
+    assert_int_equal(df_qnet_create(type, &q, &err), DF_OK);
+    assert_int_equal(df_qnet_input(q, cc->h, cc->w, cc->in_c, in, &x, &err), DF_OK);
+    df_status st = df_qnet_conv2d(q, x, &d, &y, &err);
+    if (st) print_message("%s\n", err.message);
+    assert_int_equal(st, DF_OK);
+    assert_int_equal(df_qnet_set_output(q, y, &err), DF_OK);
+    int oh, ow, oc;
+    assert_int_equal(df_qnet_tensor_shape(q, y, &oh, &ow, &oc, &err), DF_OK);
+    enum { N = 2 };
+    assert_int_equal(df_qnet_reshape(q, N, &err), DF_OK);
+    size_t nin = (size_t)cc->h * cc->w * cc->in_c, nout = (size_t)oh * ow * oc;
+    int32_t *xi = malloc(N * nin * sizeof *xi), *want = malloc(N * nout * sizeof *want);
+    uint8_t *xb = malloc(N * nin), *got = malloc(N * nout);
+    assert_true(xi && want && xb && got);
+    for (size_t k = 0; k < N * nin; k++) xi[k] = in.zero_point + rand_int(&r, -100, 100);
+    to_bytes(xi, xb, N * nin);
+    assert_int_equal(df_qnet_run_quantized(q, xb, N, got, &err), DF_OK);
+    df_qref_conv c = {cc->h, cc->w, cc->in_c, out_c, cc->k, cc->k, cc->stride, cc->stride,
+                      cc->pad, cc->pad, oh, ow, cc->depthwise, in.zero_point, wzp,
+                      out.zero_point, in.scale, out.scale, ws, w, bias, d.out_min, d.out_max,
+                      type == DF_QTYPE_S8};
+    for (int b = 0; b < N; b++) df_qref_conv2d(&c, xi + b * nin, want + b * nout);
+    size_t ndiff;
+    int worst = compare(type, got, want, N * nout, &ndiff);
+    size_t clamped = 0;
+    for (size_t k = 0; k < N * nout; k++) clamped += want[k] == d.out_min || want[k] == d.out_max;
+    print_message("%s %s %dx%dx%d k%d s%d p%d -> %dx%dx%d: %zu of %zu values 1 step off "
+                  "(max %d), %zu clamped\n", type == DF_QTYPE_U8 ? "u8" : "s8",
+                  cc->depthwise ? "depthwise" : "conv", cc->h, cc->w, cc->in_c, cc->k,
+                  cc->stride, cc->pad, oh, ow, oc, ndiff, N * nout, worst, clamped);
+    assert_true(worst <= 1);
+    assert_true(ndiff * 100 <= N * nout); /* rare: ties and fp32 rounding only */
+    /* the test exercises the requantization, not only the clamp (ReLU6
+     * clamps the negative half and the top) */
+    assert_true(cc->relu6 ? clamped * 10 < 8 * N * nout : clamped * 4 < N * nout);
+    df_qnet_destroy(q);
+    free(w);
+    free(bias);
+    free(wb);
+    free(ws);
+    free(xi);
+    free(want);
+    free(xb);
+    free(got);
+}
+
+static void test_conv_ops(void **state) {
+    (void)state;
+    static const conv_case cases[] = {
+        {9, 11, 8, 16, 3, 1, 1, 0, 1},  {10, 10, 3, 32, 3, 2, 1, 0, 1},
+        {7, 6, 24, 40, 1, 1, 0, 0, 0},  {12, 9, 16, 0, 3, 1, 1, 1, 1},
+        {12, 12, 32, 0, 3, 2, 1, 1, 0}, {5, 5, 64, 96, 1, 1, 0, 0, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_conv(DF_QTYPE_U8, &cases[i], 10 + i);
+        check_conv(DF_QTYPE_S8, &cases[i], 20 + i);
+    }
+}
+
+static void check_add_pool(df_qtype type, uint64_t seed) {
+    df_rng r;
+    df_rng_seed(&r, seed, 2);
+    int lo = type == DF_QTYPE_U8 ? 0 : -128, hi = lo + 255;
+    enum { H = 7, W = 5, C = 24, N = 2 };
+    df_qparams pa = {0.40f, lo + 136}, pb = {0.275f, lo + 119}, py = {0.43f, lo + 133};
+    df_qparams pg = type == DF_QTYPE_U8 ? py : (df_qparams){0.35f, lo + 100};
+    df_qnet *q;
+    df_error err;
+    df_qtensor_id a, b, y, g;
+    /* Two inputs from one: a is the input, b a 1x1 convolution of it. */
+    uint8_t wb[C * C];
+    int32_t wi[C * C];
+    float ws[C];
+    for (int k = 0; k < C * C; k++) wi[k] = k % C == k / C ? (type == DF_QTYPE_U8 ? 200 : 72) : (type == DF_QTYPE_U8 ? 128 : 0);
+    to_bytes(wi, wb, C * C);
+    for (int c = 0; c < C; c++) ws[c] = 0.01f;
+    df_qconv_desc d;
+    memset(&d, 0, sizeof d);
+    d.out_c = C;
+    d.kh = d.kw = d.stride_h = d.stride_w = 1;
+    d.weights = wb;
+    d.weight_scale = ws;
+    d.weight_zero_point = type == DF_QTYPE_U8 ? 128 : 0;
+    d.out = pb;
+    d.out_min = lo;
+    d.out_max = hi;
+    assert_int_equal(df_qnet_create(type, &q, &err), DF_OK);
+    assert_int_equal(df_qnet_input(q, H, W, C, pa, &a, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, a, &d, &b, &err), DF_OK);
+    assert_int_equal(df_qnet_add(q, a, b, py, lo, hi, &y, &err), DF_OK);
+    assert_int_equal(df_qnet_global_avgpool(q, y, pg, &g, &err), DF_OK);
+    assert_int_equal(df_qnet_set_output(q, g, &err), DF_OK);
+    assert_int_equal(df_qnet_reshape(q, N, &err), DF_OK);
+    int32_t xi[N * H * W * C], bi[H * W * C], yi[H * W * C], want[N * C];
+    uint8_t xb[N * H * W * C], got[N * C];
+    for (int k = 0; k < N * H * W * C; k++) xi[k] = rand_int(&r, lo, hi);
+    to_bytes(xi, xb, N * H * W * C);
+    assert_int_equal(df_qnet_run_quantized(q, xb, N, got, &err), DF_OK);
+    df_qref_conv c = {H, W, C, C, 1, 1, 1, 1, 0, 0, H, W, 0, pa.zero_point, d.weight_zero_point,
+                      pb.zero_point, pa.scale, pb.scale, ws, wi, NULL, lo, hi,
+                      type == DF_QTYPE_S8};
+    for (int n = 0; n < N; n++) {
+        const int32_t *x = xi + n * H * W * C;
+        df_qref_conv2d(&c, x, bi);
+        df_qref_add(x, bi, yi, H * W * C, pa.scale, pa.zero_point, pb.scale, pb.zero_point,
+                    py.scale, py.zero_point, lo, hi);
+        if (type == DF_QTYPE_U8)
+            df_qref_avgpool_global(yi, want + n * C, H * W, C, 0, lo, hi);
+        else
+            df_qref_mean_hw(yi, want + n * C, H * W, C, py.scale, py.zero_point, pg.scale,
+                            pg.zero_point, lo, hi);
+    }
+    size_t ndiff;
+    int worst = compare(type, got, want, N * C, &ndiff);
+    print_message("%s conv + add + global pool: %zu of %d values 1 step off (max %d)\n",
+                  type == DF_QTYPE_U8 ? "u8" : "s8", ndiff, N * C, worst);
+    /* An add's one-step difference can move the pool by one more step at
+     * most once (the pool divides a sum of 35). */
+    assert_true(worst <= 1);
+    df_qnet_destroy(q);
+}
+
+static void test_add_pool(void **state) {
+    (void)state;
+    check_add_pool(DF_QTYPE_U8, 1);
+    check_add_pool(DF_QTYPE_S8, 2);
+}
+
+/* The add alone over every pair of operand values: at most one step from
+ * TFLite's fixed point. The net has one input, so the operands are its two
+ * channels, each copied out exactly by a 1x1 convolution whose multiplier is
+ * 1 (weight 1 at scale 1, output scale = input scale): c0 = x0 and c1 = x1
+ * moved to another zero point. */
+static void check_add_exhaustive(df_qtype type) {
+    int lo = type == DF_QTYPE_U8 ? 0 : -128, hi = lo + 255;
+    df_qparams pa = {0.401493f, lo + 136}, pb = {0.401493f, lo + 119}, py = {0.432169f, lo + 133};
+    enum { N = 256 * 256 };
+    df_qnet *q;
+    df_error err;
+    df_qtensor_id x, c0, c1, y;
+    assert_int_equal(df_qnet_create(type, &q, &err), DF_OK);
+    assert_int_equal(df_qnet_input(q, 256, 256, 2, pa, &x, &err), DF_OK);
+    int32_t wzp = type == DF_QTYPE_U8 ? 127 : 0;
+    uint8_t sel[2][2] = {{(uint8_t)(wzp + 1), (uint8_t)wzp}, {(uint8_t)wzp, (uint8_t)(wzp + 1)}};
+    float wscale = 1.0f;
+    df_qconv_desc d;
+    memset(&d, 0, sizeof d);
+    d.out_c = 1;
+    d.kh = d.kw = d.stride_h = d.stride_w = 1;
+    d.weight_scale = &wscale;
+    d.weight_zero_point = wzp;
+    d.out_min = lo;
+    d.out_max = hi;
+    d.weights = sel[0];
+    d.out = pa;
+    assert_int_equal(df_qnet_conv2d(q, x, &d, &c0, &err), DF_OK);
+    d.weights = sel[1];
+    d.out = pb;
+    assert_int_equal(df_qnet_conv2d(q, x, &d, &c1, &err), DF_OK);
+    assert_int_equal(df_qnet_add(q, c0, c1, py, lo, hi, &y, &err), DF_OK);
+    assert_int_equal(df_qnet_set_output(q, y, &err), DF_OK);
+    assert_int_equal(df_qnet_reshape(q, 1, &err), DF_OK);
+    uint8_t *xb = malloc(2 * N), *got = malloc(N);
+    int32_t *va = malloc(N * sizeof *va), *vb = malloc(N * sizeof *vb);
+    int32_t *want = malloc(N * sizeof *want);
+    assert_true(xb && got && va && vb && want);
+    for (int k = 0; k < N; k++) {
+        xb[2 * k] = (uint8_t)(lo + k / 256);
+        xb[2 * k + 1] = (uint8_t)(lo + k % 256);
+        va[k] = lo + k / 256;
+        int32_t v = lo + k % 256 - pa.zero_point + pb.zero_point;
+        vb[k] = v < lo ? lo : v > hi ? hi : v;
+    }
+    assert_int_equal(df_qnet_run_quantized(q, xb, 1, got, &err), DF_OK);
+    df_qref_add(va, vb, want, N, pa.scale, pa.zero_point, pb.scale, pb.zero_point, py.scale,
+                py.zero_point, lo, hi);
+    size_t ndiff;
+    int worst = compare(type, got, want, N, &ndiff);
+    print_message("%s add, all %d operand pairs: %zu 1 step off (max %d)\n",
+                  type == DF_QTYPE_U8 ? "u8" : "s8", N, ndiff, worst);
+    assert_true(worst <= 1);
+    free(xb);
+    free(got);
+    free(va);
+    free(vb);
+    free(want);
+    df_qnet_destroy(q);
+}
+
+static void test_add_exhaustive(void **state) {
+    (void)state;
+    check_add_exhaustive(DF_QTYPE_U8);
+    check_add_exhaustive(DF_QTYPE_S8);
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    df_qnet *q;
+    df_error err;
+    df_qtensor_id x, y;
+    assert_int_equal(df_qnet_create(DF_QTYPE_S8, &q, &err), DF_OK);
+    assert_int_equal(df_qnet_input(q, 4, 4, 2, (df_qparams){0.0f, 0}, &x, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_qnet_input(q, 4, 4, 2, (df_qparams){0.1f, 200}, &x, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_qnet_input(q, 4, 4, 2, (df_qparams){0.1f, 0}, &x, &err), DF_OK);
+    int8_t w[2 * 9] = {0};
+    float ws[2] = {0.1f, 0.1f};
+    df_qconv_desc d;
+    memset(&d, 0, sizeof d);
+    d.out_c = 2;
+    d.kh = d.kw = 3;
+    d.stride_h = d.stride_w = 1;
+    d.weights = w;
+    d.weight_scale = ws;
+    d.weight_zero_point = 3; /* int8 weights are symmetric */
+    d.out = (df_qparams){0.1f, 0};
+    d.out_min = -128;
+    d.out_max = 127;
+    assert_int_equal(df_qnet_conv2d(q, x, &d, &y, &err), DF_ERR_UNSUPPORTED);
+    print_message("%s\n", err.message);
+    d.weight_zero_point = 0;
+    d.kh = d.kw = 5; /* larger than the 4x4 input */
+    assert_int_equal(df_qnet_conv2d(q, x, &d, &y, &err), DF_ERR_SHAPE);
+    assert_int_equal(df_qnet_run(q, NULL, 1, NULL, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_qnet_reshape(q, 1, &err), DF_ERR_INVALID_ARG); /* no output */
+    df_qnet_destroy(q);
+    df_qnet_destroy(NULL);
+}
+
+/* ---- the shipped models ---- */
+
+static char *shared_path(const char *shared, const char *dir, const char *name) {
+    char *d = df_path_join(shared, dir);
+    char *p = df_path_join(d, name);
+    assert_non_null(p);
+    free(d);
+    return p;
+}
+
+static void load_224(const char *shared, const char *name, df_image *out) {
+    char *path = shared_path(shared, "images/imagenet", name);
+    df_image_load_options lo = df_image_load_options_default();
+    lo.min_width = lo.min_height = 224;
+    df_image img;
+    df_error err;
+    df_status st = df_image_load(path, &lo, &img, &err);
+    if (st) print_message("%s\n", err.message);
+    assert_int_equal(st, DF_OK);
+    assert_int_equal(df_image_resize(&img, 224, 224, DF_RESIZE_BILINEAR, out, &err), DF_OK);
+    df_image_free(&img);
+    free(path);
+}
+
+static double cosine(const float *a, const float *b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t k = 0; k < n; k++) {
+        ab += (double)a[k] * b[k];
+        aa += (double)a[k] * a[k];
+        bb += (double)b[k] * b[k];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+static int argmax(const float *p, size_t n) {
+    size_t b = 0;
+    for (size_t k = 1; k < n; k++)
+        if (p[k] > p[b]) b = k;
+    return (int)b;
+}
+
+static const char *PHOTOS[] = {"bird.bmp", "cat.bmp", "grace_hopper.bmp", "hot_dog.jpg",
+                               "owl.jpg", "parrot.jpg", "sunflower.bmp"};
+enum { NP = sizeof PHOTOS / sizeof PHOTOS[0], F = 1280, K = 1001 };
+
+static void check_model(const char *shared, const char *file) {
+    char *path = shared_path(shared, "models", file);
+    df_tflite_model *m;
+    df_error err;
+    assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
+    int feat = df_tflite_feature_tensor(m);
+    assert_true(feat >= 0);
+    const df_tflite_tensor *ft = &m->tensors[feat];
+    const df_tflite_tensor *in = &m->tensors[m->inputs[0]];
+    assert_int_equal(in->type, DF_TFLITE_UINT8);
+    df_backbone *bb[2];
+    df_tflite_classifier *cl[2];
+    for (int p = 0; p < 2; p++) {
+        df_backbone_options o = df_backbone_options_default();
+        o.precision = p ? DF_PRECISION_INT8 : DF_PRECISION_FP32;
+        o.autotune = 0;
+        o.max_batch = NP;
+        assert_int_equal(df_tflite_backbone_from_model(m, "m", &o, &bb[p], &err), DF_OK);
+        assert_int_equal(df_tflite_classifier_from_model(m, &o, &cl[p], &err), DF_OK);
+    }
+    assert_int_equal(df_backbone_precision(bb[1]), DF_PRECISION_INT8);
+    assert_int_equal(df_tflite_classifier_precision(cl[1]), DF_PRECISION_INT8);
+    assert_int_equal(bb[0]->num_params, bb[1]->num_params);
+    float *x = malloc((size_t)NP * 224 * 224 * 3 * sizeof *x);
+    int32_t *xi = malloc(224 * 224 * 3 * sizeof *xi), *ri = malloc(F * sizeof *ri);
+    float *f[2], *pr[2], *ref = malloc((size_t)NP * F * sizeof *ref);
+    assert_true(x && xi && ri && ref);
+    for (int p = 0; p < 2; p++) {
+        f[p] = malloc((size_t)NP * F * sizeof(float));
+        pr[p] = malloc((size_t)NP * K * sizeof(float));
+        assert_true(f[p] && pr[p]);
+    }
+    for (int i = 0; i < NP; i++) {
+        df_image img;
+        load_224(shared, PHOTOS[i], &img);
+        assert_int_equal(df_backbone_preprocess(bb[0], &img, x + (size_t)i * 224 * 224 * 3, &err),
+                         DF_OK);
+        for (int k = 0; k < 224 * 224 * 3; k++) xi[k] = img.pixels[k];
+        df_image_free(&img);
+        char why[256];
+        int rc = df_qref_run(m, feat, xi, ri, why, sizeof why);
+        if (rc) print_message("reference: %s\n", why);
+        assert_int_equal(rc, 0);
+        for (int k = 0; k < F; k++)
+            ref[(size_t)i * F + k] = ft->quant.scale[0] * (float)(ri[k] - ft->quant.zero_point[0]);
+    }
+    for (int p = 0; p < 2; p++) {
+        assert_int_equal(df_backbone_run(bb[p], x, NP, f[p], &err), DF_OK);
+        assert_int_equal(df_tflite_classifier_run(cl[p], x, NP, pr[p], &err), DF_OK);
+    }
+    for (int i = 0; i < NP; i++) {
+        const float *fi = f[1] + (size_t)i * F, *r = ref + (size_t)i * F;
+        int worst = 0, ndiff = 0;
+        for (int k = 0; k < F; k++) {
+            int d = (int)lroundf(fabsf(fi[k] - r[k]) / ft->quant.scale[0]);
+            ndiff += d != 0;
+            if (d > worst) worst = d;
+        }
+        double c_ref = cosine(fi, r, F), c_f32 = cosine(fi, f[0] + (size_t)i * F, F);
+        double c_rf = cosine(r, f[0] + (size_t)i * F, F);
+        int t32 = argmax(pr[0] + (size_t)i * K, K), t8 = argmax(pr[1] + (size_t)i * K, K);
+        print_message("%s %-17s int8 vs integer reference: cosine %.6f, %d of %d features "
+                      "differ (max %d steps); vs fp32 graph %.5f (reference vs fp32 %.5f); top-1 fp32 %d "
+                      "int8 %d\n", file, PHOTOS[i], c_ref, ndiff, F, worst, c_f32, c_rf, t32, t8);
+        assert_true(c_ref >= 0.995);
+        assert_true(c_f32 >= 0.99);
+        assert_int_equal(t32, t8);
+    }
+    for (int p = 0; p < 2; p++) {
+        free(f[p]);
+        free(pr[p]);
+        df_backbone_destroy(bb[p]);
+        df_tflite_classifier_destroy(cl[p]);
+    }
+    free(x);
+    free(xi);
+    free(ri);
+    free(ref);
+    df_tflite_destroy(m);
+    free(path);
+}
+
+static void test_shipped_models(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    check_model(shared, V2_QUANT);
+    check_model(shared, V2_PTQ);
+}
+
+static void on_notice(void *ctx, const char *msg) {
+    char *seen = ctx;
+    if (strstr(msg, "precision auto: int8")) snprintf(seen, 256, "%s", msg);
+}
+
+/* --precision auto on a quantized model races int8 against the float
+ * engine and says so; the resolved precision, named and parsed back (as a
+ * model file records it), builds an engine giving the same features. */
+static void test_auto_race(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    char *path = shared_path(shared, "models", V2_QUANT);
+    char seen[256] = "";
+    df_backbone_options o = df_backbone_options_default();
+    o.autotune = 0;
+    o.max_batch = 2;
+    o.notice = on_notice;
+    o.notice_ctx = seen;
+    df_backbone *bb, *again;
+    df_error err;
+    assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+    print_message("%s\n", seen);
+    assert_non_null(strstr(seen, "per batch of 2"));
+    df_precision p = df_backbone_precision(bb), q;
+    assert_true(p == DF_PRECISION_INT8 || p == DF_PRECISION_FP32 || p == DF_PRECISION_BF16);
+    assert_int_equal(df_precision_parse(df_precision_name(p), &q, &err), DF_OK);
+    assert_int_equal(q, p);
+    o.precision = q;
+    o.notice = NULL;
+    assert_int_equal(df_backbone_open("tflite", path, &o, &again, &err), DF_OK);
+    assert_int_equal(df_backbone_precision(again), p);
+    df_image img;
+    load_224(shared, "parrot.jpg", &img);
+    float *x = malloc(2 * 224 * 224 * 3 * sizeof *x), f[2][2 * F];
+    assert_non_null(x);
+    assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
+    memcpy(x + 224 * 224 * 3, x, 224 * 224 * 3 * sizeof *x);
+    assert_int_equal(df_backbone_run(bb, x, 2, f[0], &err), DF_OK);
+    assert_int_equal(df_backbone_run(again, x, 2, f[1], &err), DF_OK);
+    assert_memory_equal(f[0], f[1], sizeof f[0]);
+    df_image_free(&img);
+    free(x);
+    free(path);
+    df_backbone_destroy(bb);
+    df_backbone_destroy(again);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_ops),
+        cmocka_unit_test(test_add_pool),
+        cmocka_unit_test(test_add_exhaustive),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_shipped_models),
+        cmocka_unit_test(test_auto_race),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
