@@ -336,9 +336,9 @@ static df_status append_head(graph *g, const df_model *model, int x) {
     int p;
     if ((st = add_tensor(g, "probabilities", DF_TFLITE_FLOAT32, 2, pshape, 0, NULL, &p)))
         return st;
-    /* predict's probabilities are calibrated: softmax(logits / T), which is
-     * TFLite's SOFTMAX with beta = 1 / T. */
     df_tflite_options o = no_options(DF_TFLITE_OPTIONS_SOFTMAX);
+    /* The model's temperature (calibrated probabilities, as predict gives
+     * them): softmax(z / T) is TFLite's softmax with beta = 1 / T. */
     if (model->temperature > 0.0f) o.beta = 1.0f / model->temperature;
     int32_t sin[1] = {y}, sout[1] = {p};
     if ((st = add_op(g, DF_TFLITE_OP_SOFTMAX, 1, sin, 1, sout, 1, &o))) return st;
