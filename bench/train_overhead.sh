@@ -38,7 +38,7 @@ for p in $PRECISIONS; do
   : >"$T/bench" ; : >"$T/tb" ; : >"$T/tw" ; : >"$T/fw"
   for _ in $(seq 1 "$REPEATS"); do
     "$CLI" bench backbone --backbone tflite --weights "$W" --precision "$p" --batch 32 --iters 10 >"$T/b.out" 2>&1
-    sed -n 's/.*median \([0-9.]*\) ms\/image.*/\1/p' "$T/b.out" | head -1 >>"$T/bench"
+    sed -n 's/^median *\([0-9.]*\) ms\/image.*/\1/p' "$T/b.out" | head -1 >>"$T/bench"
     /usr/bin/time -f "%e" -o "$T/time" "$CLI" train --data "$DATA" --backbone tflite --weights "$W" \
       --precision "$p" --epochs 1 --feature-cache 4 --out "$T/m.dfm" 2>"$T/t.err" >/dev/null
     cat "$T/time" >>"$T/tw"
