@@ -457,6 +457,19 @@ df_status df_dataset_check(const df_dataset *ds, df_error *err) {
     return DF_OK;
 }
 
+/* The scan's candidates in order (bytewise paths), and which of them
+ * decode (all, without opt->verify): *keep, one flag per candidate, the
+ * caller frees. */
+static df_status sort_and_verify(scan_state *st, const df_scan_options *opt, const char *root, char **keep,
+                                 df_error *err) {
+    if (st->ncand > (size_t)INT32_MAX / 2)
+        return df_error_set(err, DF_ERR_TOO_LARGE, "%s: more than %d images", root, INT32_MAX / 2);
+    if (st->ncand > 1) qsort(st->cand, st->ncand, sizeof *st->cand, cmp_candidate);
+    if (!(*keep = malloc(st->ncand ? st->ncand : 1))) return nomem(err, root);
+    memset(*keep, 1, st->ncand ? st->ncand : 1);
+    return opt->verify ? verify(st, opt, *keep, err) : DF_OK;
+}
+
 df_status df_dataset_scan(const char *root, const df_scan_options *opt_in, df_dataset **out,
                           df_error *err) {
     *out = NULL;
@@ -528,19 +541,7 @@ df_status df_dataset_scan(const char *root, const df_scan_options *opt_in, df_da
         free(path);
     }
     if (s != DF_OK) goto fail;
-    if (st.ncand > (size_t)INT32_MAX / 2) {
-        s = df_error_set(err, DF_ERR_TOO_LARGE, "%s: more than %d images", root, INT32_MAX / 2);
-        goto fail;
-    }
-    if (st.ncand > 1) qsort(st.cand, st.ncand, sizeof *st.cand, cmp_candidate);
-    keep = malloc(st.ncand ? st.ncand : 1);
-    if (!keep) {
-        s = nomem(err, root);
-        goto fail;
-    }
-    memset(keep, 1, st.ncand ? st.ncand : 1);
-    if (opt.verify && (s = verify(&st, &opt, keep, err)) != DF_OK) goto fail;
-
+    if ((s = sort_and_verify(&st, &opt, root, &keep, err)) != DF_OK) goto fail;
     int count = 0;
     for (size_t i = 0; i < st.ncand; i++) count += keep[i];
     ds = dataset_alloc((int)nclasses, count);
@@ -596,18 +597,7 @@ df_status df_dataset_scan_tree(const char *root, const df_scan_options *opt_in, 
     char *keep = NULL;
     df_status s = enter_dir(&st, root, &rst, -1, err);
     if (s != DF_OK) goto fail;
-    if (st.ncand > (size_t)INT32_MAX / 2) {
-        s = df_error_set(err, DF_ERR_TOO_LARGE, "%s: more than %d images", root, INT32_MAX / 2);
-        goto fail;
-    }
-    if (st.ncand > 1) qsort(st.cand, st.ncand, sizeof *st.cand, cmp_candidate);
-    keep = malloc(st.ncand ? st.ncand : 1);
-    if (!keep) {
-        s = nomem(err, root);
-        goto fail;
-    }
-    memset(keep, 1, st.ncand ? st.ncand : 1);
-    if (opt.verify && (s = verify(&st, &opt, keep, err)) != DF_OK) goto fail;
+    if ((s = sort_and_verify(&st, &opt, root, &keep, err)) != DF_OK) goto fail;
     int count = 0;
     for (size_t i = 0; i < st.ncand; i++) count += keep[i];
     ds = dataset_alloc(0, count);
