@@ -19,8 +19,6 @@
 #include <cmocka.h>
 
 #include <stdio.h>
-/* jpeglib.h needs FILE declared first. */
-#include <jpeglib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +28,7 @@
 #include "api/classifier.h"
 #include "core/fileio.h"
 #include "formats/tflite.h"
+#include "support/jpeg_writer.h"
 #include "support/test_support.h"
 #include "support/tflite_builder.h"
 #include "train/model_select.h"
@@ -479,45 +478,6 @@ static void test_saved_model_predicts_like_trained_head(void **state) {
 
 /* ---- the real closet data ---- */
 
-/* A JPEG whose stored pixels are img rotated 90 degrees counter-clockwise,
- * tagged EXIF orientation 6 ("rotate 90 CW to display"). */
-static void write_exif6_jpeg(const char *path, const df_image *up) {
-    int W = up->height, H = up->width; /* stored size */
-    uint8_t *stored = malloc((size_t)W * H * 3);
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            /* stored(y, x) = upright(x, up->width - 1 - y) */
-            const uint8_t *s =
-                up->pixels + ((size_t)x * up->width + (size_t)(up->width - 1 - y)) * 3;
-            memcpy(stored + ((size_t)y * W + x) * 3, s, 3);
-        }
-    static const uint8_t exif[] = {'E',  'x',  'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
-                                   0x12, 0x01, 3,   0,   1, 0, 0,   0,   6,  0, 0, 0, 0, 0, 0, 0};
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, fp);
-    c.image_width = (JDIMENSION)W;
-    c.image_height = (JDIMENSION)H;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 92, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    jpeg_write_marker(&c, JPEG_APP0 + 1, exif, sizeof exif);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = stored + (size_t)c.next_scanline * W * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    fclose(fp);
-    free(stored);
-}
-
 static void test_closet_short_run_and_phone_photo(void **state) {
     (void)state;
     const char *shared;
@@ -564,7 +524,7 @@ static void test_closet_short_run_and_phone_photo(void **state) {
     assert_int_equal(
         df_image_resize(&up, up.width * 3, up.height * 3, DF_RESIZE_BILINEAR, &big, &err), DF_OK);
     char *rotated = df_path_join(dir, "IMG_0001.jpg");
-    write_exif6_jpeg(rotated, &big);
+    assert_int_equal(df_test_write_jpeg(rotated, &big, 92, 6), 0);
 
     /* The pipeline sees the same upright picture (JPEG noise aside)... */
     df_image a, b;
