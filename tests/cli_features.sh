@@ -76,7 +76,8 @@ EOF
 W="$T/vgg16_notop.h5"
 cd "$T" || fail "cd"
 
-"$CLI" features --help | grep -q -- "--no-resize" || fail "--help"
+help=$("$CLI" features --help)
+grep -q -- "--no-resize" <<<"$help" || fail "--help"
 
 # bf16 where the CPU has it (else fp32 with a note): fast enough for 3 runs.
 "$CLI" features --backbone vgg16 --weights "$W" --precision bf16 --batch 2 --out f.npy a.bmp b.bmp c.bmp 2>err.txt \

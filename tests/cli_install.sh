@@ -42,12 +42,17 @@ SAN=
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror $SAN -o "$T/example" "$T/example.c" \
   $(pkg-config --cflags --libs deepfashion) -Wl,-rpath,"$P/lib"
-ldd "$T/example" | grep -q "libdeepfashion.so.0 => $P/lib/" || fail "example not linked to the installed shared library"
+# ldd into a variable, never piped into grep -q: with pipefail, grep -q closing the pipe
+# early kills ldd with SIGPIPE and the check fails at random (seen under make sanitize).
+linked=$(ldd "$T/example")
+grep -qF "libdeepfashion.so.0 => $P/lib/" <<<"$linked" ||
+  fail "example not linked to the installed shared library: $(grep deepfashion <<<"$linked")"
 static_libs=$(pkg-config --static --libs deepfashion | sed "s|-ldeepfashion|$P/lib/libdeepfashion.a|")
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Wextra -Werror $SAN -o "$T/example_static" "$T/example.c" \
   $(pkg-config --cflags deepfashion) $static_libs
-ldd "$T/example_static" | grep -q libdeepfashion && fail "static example still needs libdeepfashion.so"
+linked=$(ldd "$T/example_static")
+grep -q libdeepfashion <<<"$linked" && fail "static example still needs libdeepfashion.so"
 
 # Without closet.dfm: one error line naming it, exit 1.
 mkdir "$T/run"

@@ -28,8 +28,10 @@ set +e
 "$CLI" predict --model m.dfm 2>"$T/e"; rc=$?
 [ $rc -eq 2 ] || fail "no photo: exit $rc"
 set -e
-"$CLI" predict --help | grep -q -- "--sort-into" || fail "--help does not describe --sort-into"
-"$CLI" train --help | grep -q -- "--unknown-rate" || fail "train --help does not describe --unknown-rate"
+help=$("$CLI" predict --help)
+grep -q -- "--sort-into" <<<"$help" || fail "--help does not describe --sort-into"
+help=$("$CLI" train --help)
+grep -q -- "--unknown-rate" <<<"$help" || fail "train --help does not describe --unknown-rate"
 
 if [ ! -d "$SHARED/datasets/closet" ] || [ ! -d "$SHARED/images/imagenet" ]; then
   echo "SKIP: $SHARED/datasets/closet or images/imagenet not found (set DF_SHARED_DIR)"; exit 77
@@ -138,8 +140,8 @@ print(f"off-topic caught {caught}/{len(off)}, validation accepted {kept}/{len(va
 assert len(off) == 7 and caught >= 6, caught
 assert len(val) == 21 and kept >= 18, kept
 PYEOF
-"$CLI" predict --model "$T/m.dfm" --json --no-unknown "$SHARED/images/imagenet/parrot.jpg" | grep -q '"unknown":false' \
-  || fail "--no-unknown still answers unknown"
+out=$("$CLI" predict --model "$T/m.dfm" --json --no-unknown "$SHARED/images/imagenet/parrot.jpg")
+grep -q '"unknown":false' <<<"$out" || fail "--no-unknown still answers unknown"
 "$CLI" evaluate --model "$T/m.dfm" --data "$DATA" --unknown-dir "$SHARED/images/imagenet" --json >"$T/ev.json" 2>/dev/null
 $PY - "$T/ev.json" <<'PYEOF'
 import json, sys

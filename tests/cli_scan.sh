@@ -49,7 +49,8 @@ done
 [ $rc -eq 2 ] || fail "scan without a folder exited $rc (want 2)"
 "$CLI" scan "$tmp" --bogus >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "scan --bogus exited $rc (want 2)"
-"$CLI" scan --help | grep -q "usage: deepfashion scan" || fail "scan --help"
+help=$("$CLI" scan --help)
+grep -q "usage: deepfashion scan" <<<"$help" || fail "scan --help"
 
 # --- a synthetic tree: non-UTF-8 names, junk, one unusable class ---------
 data="$tmp/data"
