@@ -401,6 +401,48 @@ static void test_softmax_ce_gradients(void **state) {
     }
 }
 
+/* Label smoothing: the gradient against finite differences, the loss
+ * against -sum_c t_c log p_c from the probabilities, and eps = 0 equal to
+ * df_softmax_ce bit for bit. */
+static void test_softmax_ce_smooth(void **state) {
+    (void)state;
+    enum { N = 4, C = 5 };
+    const float H = 1e-3f, eps = 0.2f;
+    df_rng r;
+    df_rng_seed(&r, 8, 100);
+    float z[N * C], d[N * C], probs[N * C], d0[N * C], p0[N * C];
+    const int labels[N] = {1, 0, 4, 1};
+    const float cw[C] = {1.0f, 2.0f, 0.5f, 1.5f, 0.25f};
+    fill_uniform(z, N * C, -3, 3, &r);
+    for (int weighted = 0; weighted < 2; weighted++) {
+        const float *w = weighted ? cw : NULL;
+        double loss = df_softmax_ce_smooth(probs, d, z, labels, w, N, C, eps);
+        double num[N * C];
+        for (int i = 0; i < N * C; i++) {
+            float keep = z[i];
+            z[i] = keep + H;
+            double lp = df_softmax_ce_smooth(NULL, NULL, z, labels, w, N, C, eps);
+            z[i] = keep - H;
+            double lm = df_softmax_ce_smooth(NULL, NULL, z, labels, w, N, C, eps);
+            z[i] = keep;
+            num[i] = (lp - lm) / (2.0 * H);
+        }
+        check_grad(weighted ? "softmax-ce smooth weighted" : "softmax-ce smooth", d, num, N * C);
+        double want = 0.0;
+        for (int i = 0; i < N; i++)
+            for (int c = 0; c < C; c++) {
+                double t = (c == labels[i] ? 1.0 - eps : 0.0) + eps / C;
+                want -= (w ? w[labels[i]] : 1.0) * t * log(probs[i * C + c]);
+            }
+        assert_true(fabs(loss - want / N) < 1e-6);
+        double l0 = df_softmax_ce(p0, d0, z, labels, w, N, C);
+        double l0s = df_softmax_ce_smooth(probs, d, z, labels, w, N, C, 0.0f);
+        assert_true(l0 == l0s);
+        assert_memory_equal(d0, d, sizeof d);
+        assert_memory_equal(p0, probs, sizeof probs);
+    }
+}
+
 static void test_softmax_ce_huge_logits(void **state) {
     (void)state;
     enum { N = 4, C = 3 };
@@ -767,6 +809,7 @@ int main(void) {
         cmocka_unit_test(test_dropout_statistics),
         cmocka_unit_test(test_dropout_gradient_fixed_mask),
         cmocka_unit_test(test_softmax_ce_gradients),
+        cmocka_unit_test(test_softmax_ce_smooth),
         cmocka_unit_test(test_softmax_ce_huge_logits),
         cmocka_unit_test(test_gap_and_l2_gradients),
         cmocka_unit_test(test_head_gradients),

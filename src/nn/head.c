@@ -68,6 +68,7 @@ df_head_config df_head_config_default(void) {
     c.batchnorm = 1;
     c.dropout = 0.25f;
     c.l2 = 0.0f;
+    c.label_smoothing = 0.0f;
     c.bn_momentum = 0.99f;
     c.bn_eps = 1e-3f;
     c.max_batch = 32;
@@ -112,6 +113,9 @@ static df_status check_config(const df_head_config *c, int in_dim, int classes, 
     if (!(c->l2 >= 0.0f) || !isfinite(c->l2))
         return df_error_set(err, DF_ERR_INVALID_ARG, "head: l2 must be >= 0 (got %g)",
                             (double)c->l2);
+    if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "head: label smoothing must be in [0, 1) (got %g)",
+                            (double)c->label_smoothing);
     if (c->kind == DF_HEAD_MLP) {
         if (c->units < 1 || c->units > MAX_UNITS)
             return df_error_set(err, DF_ERR_INVALID_ARG, "head: units %d out of range [1, %d]",
@@ -401,7 +405,8 @@ df_status df_head_compute_gradients(df_head *h, const float *x, const int *label
             pre_out = h->a3;
         }
         df_dense_forward(h->logits, pre_out, p + h->off_w2, p + h->off_b2, n, U, C);
-        loss = df_softmax_ce(NULL, h->dlogits, h->logits, labels, class_weights, n, C);
+        loss = df_softmax_ce_smooth(NULL, h->dlogits, h->logits, labels, class_weights, n, C,
+                                    h->cfg.label_smoothing);
         /* Backward, output to input; dh is overwritten then updated in place. */
         df_dense_backward(h->dh, g + h->off_w2, g + h->off_b2, h->dlogits, pre_out, p + h->off_w2,
                           n, U, C);
@@ -416,7 +421,8 @@ df_status df_head_compute_gradients(df_head *h, const float *x, const int *label
         df_l2_backward(g + h->off_w2, p + h->off_w2, w2, h->cfg.l2);
     } else {
         df_dense_forward(h->logits, in, p + h->off_w1, p + h->off_b1, n, D, C);
-        loss = df_softmax_ce(NULL, h->dlogits, h->logits, labels, class_weights, n, C);
+        loss = df_softmax_ce_smooth(NULL, h->dlogits, h->logits, labels, class_weights, n, C,
+                                    h->cfg.label_smoothing);
         df_dense_backward(NULL, g + h->off_w1, g + h->off_b1, h->dlogits, in, p + h->off_w1, n, D,
                           C);
     }

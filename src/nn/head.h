@@ -57,6 +57,7 @@ typedef struct df_head_config {
     int batchnorm;     /* MLP: 1 = BatchNormalization after the hidden ReLU; default 1 */
     float dropout;     /* MLP: drop probability in [0, 1); default 0.25 */
     float l2;          /* lambda of Keras l2() on every kernel; default 0 */
+    float label_smoothing; /* training targets (1 - e) onehot + e / classes, e in [0, 1); default 0 */
     float bn_momentum; /* default 0.99 */
     float bn_eps;      /* default 1e-3 */
     int max_batch;     /* largest n for train_step; default 32 */

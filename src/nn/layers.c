@@ -152,7 +152,13 @@ void df_softmax_forward(float *probs, const float *logits, int N, int C) {
 
 double df_softmax_ce(float *probs, float *d_logits, const float *logits, const int *labels,
                      const float *class_weights, int N, int C) {
+    return df_softmax_ce_smooth(probs, d_logits, logits, labels, class_weights, N, C, 0.0f);
+}
+
+double df_softmax_ce_smooth(float *probs, float *d_logits, const float *logits, const int *labels,
+                            const float *class_weights, int N, int C, float eps) {
     double total = 0.0;
+    const float t_on = (float)(1.0 - (double)eps + (double)eps / C), t_off = (float)((double)eps / C);
     for (int i = 0; i < N; i++) {
         const float *z = logits + (size_t)i * C;
         double mx = z[0];
@@ -162,16 +168,23 @@ double df_softmax_ce(float *probs, float *d_logits, const float *logits, const i
         for (int c = 0; c < C; c++) s += exp((double)z[c] - mx);
         int y = labels[i];
         double w = class_weights ? class_weights[y] : 1.0;
-        /* (max - z_y) + log(s) rather than logsumexp - z_y: with logits near
+        /* sum_c t_c z_c: z_y itself without smoothing */
+        double zt = z[y];
+        if (eps > 0.0f) {
+            double sum = 0.0;
+            for (int c = 0; c < C; c++) sum += z[c];
+            zt = (1.0 - (double)eps) * z[y] + (double)eps / C * sum;
+        }
+        /* (max - z_t) + log(s) rather than logsumexp - z_t: with logits near
          * the float max the two large terms would swallow log(s). */
-        total += w * ((mx - (double)z[y]) + log(s));
+        total += w * ((mx - zt) + log(s));
         if (probs || d_logits) {
             float gscale = (float)(w / N);
             double inv = 1.0 / s;
             for (int c = 0; c < C; c++) {
                 float p = (float)(exp((double)z[c] - mx) * inv);
                 if (probs) probs[(size_t)i * C + c] = p;
-                if (d_logits) d_logits[(size_t)i * C + c] = gscale * (p - (c == y ? 1.0f : 0.0f));
+                if (d_logits) d_logits[(size_t)i * C + c] = gscale * (p - (c == y ? t_on : t_off));
             }
         }
     }

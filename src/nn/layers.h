@@ -104,6 +104,14 @@ void df_softmax_forward(float *probs, const float *logits, int N, int C);
 double df_softmax_ce(float *probs, float *d_logits, const float *logits, const int *labels,
                      const float *class_weights, int N, int C);
 
+/* The same with label smoothing eps in [0, 1): the target of row i is
+ * t = (1 - eps) * onehot(label_i) + eps / C, so
+ *   loss = (1/N) sum_i w[label_i] * (logsumexp(z_i) - sum_c t_c z_i[c])
+ *   dLoss/dz = w[label_i] * (softmax(z_i) - t) / N.
+ * eps = 0 is df_softmax_ce, bit for bit. */
+double df_softmax_ce_smooth(float *probs, float *d_logits, const float *logits, const int *labels,
+                            const float *class_weights, int N, int C, float eps);
+
 /* ---- Global average pooling over H x W: (N, HW, C) -> (N, C) ---- */
 
 /* out (N, C) overwritten; sum in double, divided by HW. */
