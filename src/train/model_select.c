@@ -32,9 +32,7 @@ int df_head_candidates_default(const df_train_options *base, df_head_candidate o
     int n = 0;
     /* Simplest / most regularised first (the one-standard-error rule walks
      * this order): the linear head before the MLP; a stronger L2 first; at
-     * the same L2 the lower learning rate (fewer effective steps) first.
-     * The first is the default recipe's head. */
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, DF_TRAIN_DEFAULT_LINEAR_L2, DF_TRAIN_DEFAULT_LINEAR_LR);
+     * the same L2 the lower learning rate (fewer effective steps) first. */
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.1f, 1e-2f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.03f, 1e-2f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.01f, 1e-2f);
