@@ -12,6 +12,7 @@
 # Prints per seed the temperature, ECE (15 bins) before -> after scaling and
 # the log loss before -> after, then the means over seeds.
 # Usage: bench/calibration.sh [SEEDS] [PRECISION]   (default 5 bf16)
+# TRAIN_ARGS adds train flags (e.g. TRAIN_ARGS="--head mlp").
 set -euo pipefail
 SEEDS=${1:-5}
 PREC=${2:-bf16}
@@ -35,8 +36,9 @@ figures() {
 rows=$T/rows.txt
 : >"$rows"
 for s in $(seq 1 "$SEEDS"); do
+  # shellcheck disable=SC2086 # TRAIN_ARGS is split into flags on purpose
   "$CLI" train --data "$SHARED/datasets/closet" --backbone tflite --weights "$W" --precision "$PREC" --seed "$s" \
-    --out "$T/closet-$s.dfm" >/dev/null 2>&1
+    ${TRAIN_ARGS:-} --out "$T/closet-$s.dfm" >/dev/null 2>&1
   v=$("$CLI" evaluate --model "$T/closet-$s.dfm" --data "$SHARED/datasets/closet" 2>/dev/null | figures)
   o=$("$CLI" evaluate --model "$T/closet-$s.dfm" --data "$T/clothing" 2>/dev/null | figures)
   echo "$s $v $o" >>"$rows"
