@@ -359,7 +359,8 @@ static df_status backbone_feats(const char *shared, const char *cache, const cha
                    f->NO, FIT_NAMES[mode], df_clock_seconds() - t0);
         mkdir(cache, 0777);
         static const char *const what[6] = {"clean", "val", "ood", "flip", "valflip", "oodflip"};
-        for (int k = 0; st == DF_OK && k < 6; k++) st = cache_write(cache, name, what[k], (size_t)rows[k % 3], F, *dst[k], err);
+        for (int k = 0; st == DF_OK && k < 6; k++)
+            st = cache_write(cache, name, what[k], (size_t)rows[k % 3], F, *dst[k], err);
     }
     if (st == DF_OK && !make_cf(f)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
     if (st == DF_OK && mode == FIT_SQUASH) st = variant_feats(bb, cache, d, spec, f, err);
@@ -1017,7 +1018,8 @@ int main(int argc, char **argv) {
         for (int a = 0; a < 4; a++) explore_lda(&f[b], &d, alphas[a], 0);
         explore_lda(&f[b], &d, 0.95, 1);
     }
-    if (st == DF_OK && !explore && spec == &AUGS[0] && mode == FIT_SQUASH) st = check_against_df_train(shared, &f[0], &d, &err);
+    if (st == DF_OK && !explore && spec == &AUGS[0] && mode == FIT_SQUASH)
+        st = check_against_df_train(shared, &f[0], &d, &err);
     if (explore) views = "";
     if (st == DF_OK)
         printf("%-5s %-32s %12s %12s %12s %12s %12s %12s %12s %12s %6s\n", "view", "candidate", "cv", "cv+tta", "val",
