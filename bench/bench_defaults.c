@@ -27,9 +27,20 @@
  * each also with left-right test-time augmentation (mean of the plain and
  * mirrored photo's probabilities, "+tta") and, for val and ood, the mean of
  * the 5 fold heads ("ens"). Mean and standard error: cv over folds x seeds,
- * val and ood over seeds.
+ * val and ood over seeds. Each row also shows the head's training objective
+ * (did the fit reach the optimum of its penalty?) and the out-of-domain
+ * recall of each class. The one-standard-error choice is printed over the
+ * rule's candidates (cand_def.rule) and over every row, per backbone and
+ * for both together.
  *
  *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME]
+ *                        [--views qat,tf2,both] [--aug default|k8|strong|zoom]
+ *                        [--fit squash|crop|pad] [--explore 1]
+ *
+ * --fit crop / pad: the photos' centre square, or the photo padded to a
+ * square with its border's mean colour, instead of the product's stretch;
+ * those views train on the clean and mirrored photos (no shift or zoom
+ * variants).
  *
  * Not a test: prints a table (bench/defaults_ood.sh runs it).
  */
