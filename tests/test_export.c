@@ -26,11 +26,13 @@
  *   graph (CONV_2D, MAX_POOL_2D, [MEAN], head) run by our executor on the
  *   input the metadata's normalisation describes gives the VGG16 backbone +
  *   head's probabilities within 1e-3.
- * - With ../shared: a model trained by the CLI on the closet photos,
+ * - With ../shared: models trained by the CLI on the closet photos,
  *   exported by the CLI: on every validation photo (224x224 pixels, so no
  *   resize differs) our executor running the exported file gives predict's
  *   probabilities within 0.02 and the same class (the measured maximum
- *   difference is printed).
+ *   difference is printed): an fp32 model exported both ways, run in fp32;
+ *   an int8 model exported by default (as in its file), run in integers
+ *   (the DEQUANTIZE before the head is the integer net's own output).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -705,18 +707,20 @@ static void test_vgg16_export(void **state) {
 /* predict (the public API) against our executor running the exported file,
  * on the closet validation photos resized to 224x224 once for both. */
 static void compare_on_closet(const char *shared, const char *model_path, const char *tfl_path,
-                              const char *what) {
+                              df_precision precision, const char *what) {
     char val[1024];
     snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
     df_error err;
-    df_classifier_options co = {NULL, DF_PRECISION_FP32, 1, NULL, NULL, 0};
+    df_classifier_options co = {NULL, precision, 1, NULL, NULL, 0};
     df_classifier *clf;
     df_status st = df_classifier_open(model_path, &co, &clf, &err);
     if (st) fail_msg("%s", err.message);
     df_backbone_options o = fp32_options();
+    o.precision = precision;
     df_tflite_classifier *tc;
     st = df_tflite_classifier_open(tfl_path, &o, &tc, &err);
     if (st) fail_msg("%s", err.message);
+    assert_int_equal(df_tflite_classifier_precision(tc), precision); /* no silent fallback */
     df_dataset *ds;
     assert_int_equal(df_dataset_scan(val, NULL, &ds, &err), DF_OK);
     int C = df_classifier_num_classes(clf), same = 0, n = 0;
@@ -760,23 +764,36 @@ static void test_closet_own_executor(void **state) {
     (void)state;
     const char *shared;
     DF_SKIP_WITHOUT_SHARED(shared);
-    char *tmp = df_test_tempdir(), cmd[4096], out[8192];
+    char *tmp = df_test_tempdir(), cmd[8192], out[8192];
     snprintf(cmd, sizeof cmd,
              "\"%s\" train --data \"%s/datasets/closet\" --backbone tflite --weights "
              "\"%s/models/mobilenet_v2_1.0_224_quant.tflite\" --precision fp32 --epochs 5 "
              "--feature-cache 1 --out \"%s/m.dfm\" --quiet >/dev/null && "
              "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet.tflite\" && "
-             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet-float.tflite\" --float-backbone",
-             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp, df_test_cli(), tmp, tmp);
+             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet-float.tflite\" --float-backbone && "
+             "\"%s\" train --data \"%s/datasets/closet\" --backbone tflite --weights "
+             "\"%s/models/mobilenet_v2_1.0_224_quant.tflite\" --precision int8 --epochs 5 "
+             "--feature-cache 1 --out \"%s/m8.dfm\" --quiet >/dev/null && "
+             "\"%s\" export --model \"%s/m8.dfm\" --out \"%s/closet8.tflite\"",
+             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp, df_test_cli(), tmp, tmp,
+             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp);
     int rc = df_test_run(cmd, out, sizeof out);
     if (rc) print_message("%s\n", out);
     assert_int_equal(rc, 0);
     char model_path[1024], tfl_path[1024];
     snprintf(model_path, sizeof model_path, "%s/m.dfm", tmp);
     snprintf(tfl_path, sizeof tfl_path, "%s/closet.tflite", tmp);
-    compare_on_closet(shared, model_path, tfl_path, "backbone as in its file");
+    compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_FP32,
+                      "fp32 model, backbone as in its file, fp32 executor");
     snprintf(tfl_path, sizeof tfl_path, "%s/closet-float.tflite", tmp);
-    compare_on_closet(shared, model_path, tfl_path, "--float-backbone");
+    compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_FP32,
+                      "fp32 model, --float-backbone, fp32 executor");
+    /* An int8 model exported by default (as in its file), run by our
+     * executor in integers (XNNPACK), as predict runs the model. */
+    snprintf(model_path, sizeof model_path, "%s/m8.dfm", tmp);
+    snprintf(tfl_path, sizeof tfl_path, "%s/closet8.tflite", tmp);
+    compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_INT8,
+                      "int8 model, default export (as in its file), int8 executor");
     df_test_rmtree(tmp);
     free(tmp);
 }

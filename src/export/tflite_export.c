@@ -40,6 +40,10 @@ df_export_options df_export_options_default(void) {
     return o;
 }
 
+int df_export_float_backbone_for(const df_model *model) {
+    return strcmp(model->meta.precision, "int8") != 0;
+}
+
 /* ---- the graph under construction ---- */
 
 typedef struct graph {

@@ -14,10 +14,13 @@
  *   SOFTMAX                 float32 probabilities, in class order
  * The input is the backbone's input tensor (uint8 224x224x3 for the quantized
  * MobileNets). TFLite's runtime executes a quantized backbone with integer
- * arithmetic (requantizing every layer), DeepFashion's executor as a float
- * simulation: on the closet photos probabilities differ by up to 0.09 (same
- * classes). opt->float_backbone exports the backbone dequantized to float32,
- * which TFLite computes as DeepFashion does.
+ * arithmetic (requantizing every layer), as `--precision int8` does (XNNPACK,
+ * TFLite's own CPU engine); fp32 and bf16 run it as a float simulation. So
+ * the form that gives predict's answers depends on how the model's features
+ * were computed: as in its file for an int8 model, dequantized to float32
+ * (opt->float_backbone) for a float one (measured on the closet photos: a
+ * float model exported as in its file differs by up to 0.09 in TFLite's
+ * runtime, same classes). df_export_float_backbone_for() says which.
  *
  * VGG16 (df_export_vgg16): a float32 graph of 13 CONV_2D (fused RELU) and 5
  * MAX_POOL_2D from the Keras weights, [MEAN over H, W when the model uses
@@ -56,6 +59,13 @@ typedef struct df_export_options {
 } df_export_options;
 
 df_export_options df_export_options_default(void);
+
+/* The backbone form whose TFLite execution computes the model's features as
+ * training and predict did: 0 (as in its file, integer kernels) when the
+ * model records precision "int8", 1 (float_backbone) when its features were
+ * computed in float (fp32, bf16, or not recorded: models from before
+ * precision was recorded ran fp32). */
+int df_export_float_backbone_for(const df_model *model);
 
 /* backbone_tflite: the backbone's .tflite file bytes (size bytes, read only);
  * backbone_name names it in messages. cut_tensor: the feature tensor ("name"

@@ -138,14 +138,23 @@ static df_status copy_one(const char *runtime, const char *vendor, const char *r
     return st;
 }
 
+/* Checked before anything is written, so a missing runtime leaves no folder. */
+static df_status check_runtime(const char *runtime, df_error *err) {
+    char *manifest = df_path_join(runtime, "MANIFEST");
+    if (!manifest) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    df_status st = DF_OK;
+    if (!df_file_is_regular(manifest))
+        st = df_error_set(err, DF_ERR_IO, "%s: the web runtime is not there (run "
+                          "scripts/fetch-web-runtime.sh, or pass --runtime DIR)", manifest);
+    free(manifest);
+    return st;
+}
+
 static df_status copy_runtime(const char *runtime, const char *dir, df_error *err) {
     char *manifest = df_path_join(runtime, "MANIFEST"), *vendor = df_path_join(dir, "vendor");
     uint8_t *list = NULL;
     size_t n = 0;
     df_status st = !manifest || !vendor ? df_error_set(err, DF_ERR_NOMEM, "out of memory") : DF_OK;
-    if (!st && !df_file_is_regular(manifest))
-        st = df_error_set(err, DF_ERR_IO, "%s: the web runtime is not there (run "
-                          "scripts/fetch-web-runtime.sh, or pass --runtime DIR)", manifest);
     if (!st) st = df_file_read(manifest, 1 << 20, &list, &n, err);
     size_t start = 0;
     int files = 0;
@@ -175,7 +184,8 @@ static df_status copy_runtime(const char *runtime, const char *dir, df_error *er
 
 df_status df_web_export(const char *dir, const uint8_t *model, size_t size,
                         const char *runtime_dir, df_error *err) {
-    df_status st = df_mkdir_p(dir, err);
+    df_status st = check_runtime(runtime_dir, err);
+    if (!st) st = df_mkdir_p(dir, err);
     if (!st) st = copy_runtime(runtime_dir, dir, err);
     if (!st) st = write_in(dir, "model.tflite", model, size, err);
     if (!st) st = model_json(model, size, dir, err);
