@@ -24,6 +24,7 @@ static const char *USAGE =
     "usage: deepfashion export --model MODEL --out PATH [--format tflite|web]\n"
     "                          [--weights FILE] [--name NAME] [--runtime DIR]\n"
     "                          [--backbone-form auto|file|float] [--float-backbone]\n"
+    "                          [--no-unknown]\n"
     "\n"
     "Writes the trained classifier (backbone + head) as one TFLite model: the\n"
     "backbone's graph as in its file up to the feature tensor, the head as\n"
@@ -47,6 +48,10 @@ static const char *USAGE =
     "                   trained with, so TFLite gives predict's probabilities. file\n"
     "                   for a float model differs by up to about 0.1 (a warning)\n"
     "  --float-backbone same as --backbone-form float\n"
+    "  --no-unknown     leave the model's unknown detector out (by default a second\n"
+    "                   output, training_similarity: the cosine similarity to each\n"
+    "                   training photo, with unknown.json giving k and the threshold;\n"
+    "                   the web page then answers unknown as predict does)\n"
     "  --runtime DIR    the fetched web runtime (default: $DF_WEB_RUNTIME, else the\n"
     "                   installed copy in PREFIX/share/deepfashion/web-runtime, else\n"
     "                   the build's copy made by scripts/fetch-web-runtime.sh)\n"
@@ -226,9 +231,10 @@ int df_cmd_export(int argc, char **argv) {
         {"format", required_argument, 0, 'f'}, {"weights", required_argument, 0, 'w'},
         {"name", required_argument, 0, 'n'}, {"runtime", required_argument, 0, 'r'},
         {"float-backbone", no_argument, 0, 'F'}, {"backbone-form", required_argument, 0, 'B'},
+        {"no-unknown", no_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_path = NULL, *out = NULL, *weights = NULL, *name = NULL, *runtime = NULL;
-    int web = 0, form = -1; /* -1 auto, 0 as in its file, 1 float */
+    int web = 0, no_unknown = 0, form = -1; /* -1 auto, 0 as in its file, 1 float */
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -239,6 +245,7 @@ int df_cmd_export(int argc, char **argv) {
         case 'n': name = optarg; break;
         case 'r': runtime = optarg; break;
         case 'F': form = 1; break;
+        case 'U': no_unknown = 1; break;
         case 'B':
             if (!strcmp(optarg, "auto")) form = -1;
             else if (!strcmp(optarg, "file")) form = 0;
@@ -273,6 +280,7 @@ int df_cmd_export(int argc, char **argv) {
     eo.name = name ? name : base;
     df_model *model;
     if (df_model_load(model_path, &model, &err) != DF_OK) return df_cli_fail(&err);
+    eo.unknown = !no_unknown;
     eo.float_backbone = form >= 0 ? form : df_export_float_backbone_for(model);
     if (form == 0 && df_export_float_backbone_for(model) && !strcmp(model->meta.backbone_kind, "tflite"))
         fprintf(stderr, "warning: %s: its features were computed in %s, TFLite runs the backbone "
@@ -285,11 +293,13 @@ int df_cmd_export(int argc, char **argv) {
     if (!st)
         st = web ? df_web_export(out, bytes, size, runtime, &err) : write_file(out, bytes, size, &err);
     int classes = model->meta.num_classes, tflite = !strcmp(model->meta.backbone_kind, "tflite");
+    int unknown = eo.unknown && model->unknown;
     free(bytes);
     df_model_destroy(model);
     if (st) return df_cli_fail(&err);
-    printf("%s: %s (model %zu bytes, %d classes%s)\n", web ? "web page" : "tflite", out, size,
+    printf("%s: %s (model %zu bytes, %d classes%s%s)\n", web ? "web page" : "tflite", out, size,
            classes, !tflite ? "" : eo.float_backbone ? ", backbone dequantized to float32"
-                                                       : ", backbone as in its file");
+                                                       : ", backbone as in its file",
+           unknown ? ", unknown detector" : "");
     return DF_EXIT_OK;
 }

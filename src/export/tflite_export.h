@@ -56,6 +56,14 @@ typedef struct df_export_options {
      * executor computes (a float simulation of the quantized graph), at 4x
      * the weight bytes. */
     int float_backbone;
+    /* 1 (default): when the model has an unknown detector, a second output
+     * "training_similarity" (1 x n: L2_NORMALIZATION of the features, then
+     * FULLY_CONNECTED against the detector's normalised training rows = the
+     * cosine similarity to each training photo), listed in the metadata,
+     * with unknown.json (k, threshold, rate) beside labels.txt in the zip:
+     * score = 1 - mean of the k largest, unknown when score > threshold,
+     * as predict decides. Output 0 stays the probabilities. */
+    int unknown;
 } df_export_options;
 
 df_export_options df_export_options_default(void);

@@ -1,6 +1,7 @@
 /* The offline web page export (see web_export.h). */
 #include "export/web_export.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,44 @@ static void add_quoted(df_strbuf *b, const char *s) {
     char *q = df_text_json_quote(s);
     df_strbuf_addf(b, "%s", q ? q : "\"\"");
     free(q);
+}
+
+/* The number after "key": in a one-line JSON object (our unknown.json);
+ * 0 when it is absent or not a finite number. */
+static int json_number(const char *json, const char *key, double *out) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p) return 0;
+    char *end;
+    *out = strtod(p + strlen(pat), &end);
+    return end != p + strlen(pat) && isfinite(*out);
+}
+
+/* ,"unknown":{"output":1,"k":K,"threshold":T} when the model has the
+ * unknown detector's output (metadata output 2 with unknown.json). */
+static df_status unknown_json(const uint8_t *model, size_t size, const df_tflite_model *m,
+                              const df_tflite_md *md, df_strbuf *b, df_error *err) {
+    if (!md->output2.name || !md->output2.file || m->n_outputs != 2) return DF_OK;
+    const uint8_t *data;
+    size_t n;
+    df_status st = df_zip_find(model, size, "model.tflite", md->output2.file, &data, &n, err);
+    if (st) return st;
+    char *text = malloc(n + 1);
+    if (!text) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    memcpy(text, data, n);
+    text[n] = '\0';
+    double k, t, rows;
+    size_t sims = df_tflite_tensor_elements(&m->tensors[m->outputs[1]]);
+    int ok = json_number(text, "k", &k) && json_number(text, "threshold", &t) &&
+             json_number(text, "rows", &rows) && k >= 1 && k < rows && k == (int)k &&
+             rows == (double)sims;
+    free(text);
+    if (!ok)
+        return df_error_set(err, DF_ERR_FORMAT, "model.tflite: %s does not give k, rows (= %zu "
+                            "similarities) and threshold", md->output2.file, sims);
+    df_strbuf_addf(b, ",\"unknown\":{\"output\":1,\"k\":%d,\"threshold\":%.9g}", (int)k, t);
+    return DF_OK;
 }
 
 /* model.json from the model's metadata and labels.txt (read back from the
@@ -96,10 +135,21 @@ static df_status model_json(const uint8_t *model, size_t size, const char *dir, 
     for (int c = 0; c < md.n_norm; c++) df_strbuf_addf(&b, "%s%.9g", c ? "," : "", (double)md.mean[c]);
     df_strbuf_addf(&b, "],\"std\":[");
     for (int c = 0; c < md.n_norm; c++) df_strbuf_addf(&b, "%s%.9g", c ? "," : "", (double)md.std[c]);
-    df_strbuf_addf(&b, "]}}\n");
+    df_strbuf_addf(&b, "]},\"outputs\":[");
+    for (size_t i = 0; i < m->n_outputs; i++) {
+        df_strbuf_addf(&b, "%s", i ? "," : "");
+        add_quoted(&b, m->tensors[m->outputs[i]].name);
+    }
+    df_strbuf_addf(&b, "]");
+    st = unknown_json(model, size, m, &md, &b, err);
+    df_strbuf_addf(&b, "}\n");
     df_tflite_md_free(&md);
     df_tflite_destroy(m);
     char *json = df_strbuf_finish(&b);
+    if (st) {
+        free(json);
+        return st;
+    }
     if (!json) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     st = write_in(dir, "model.json", json, strlen(json), err);
     free(json);
