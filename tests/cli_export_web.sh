@@ -12,15 +12,18 @@
 # both: the same class as predict on every photo and predict's
 # probabilities within 0.02. The fp32 model forced as in its file
 # (--backbone-form file, a warning): the same class, the largest
-# difference printed. Also: the folder is complete and offline (runtime,
+# difference printed. The unknown detector (exported as a second output):
+# on the 21 photos and 2 ImageNet check photos (parrot, cat) the page gives
+# predict's unknown answer and its score within 1e-3 (predict prints 4
+# digits), and calls at least one ImageNet photo unknown as predict does
+# (both default variants). Also: the folder is complete and offline (runtime,
 # licences, no remote URL in the page), a wrong --format or --backbone-form
 # and a missing runtime are one-line errors.
 # Skips (exit 77) without ../shared, Chromium, or the runtime (which it
 # fetches with scripts/fetch-web-runtime.sh when npm can).
 # DF_EXPORT_TRAIN_FLAGS replaces the short training (--epochs 5
 # --feature-cache 1) of both models, e.g. "--seed 1" for the default recipe;
-# DF_KEEP_TMP=1
-# keeps the temporary folder (pages, photos, answers) for a look.
+# DF_KEEP_TMP=1 keeps the temporary folder (pages, photos, answers) for a look.
 set -euo pipefail
 CLI=${DF_CLI:?}
 SRC=${DF_SOURCE_DIR:?}
@@ -95,6 +98,12 @@ while IFS= read -r photo; do
   i=$((i + 1))
 done < <(find "$DATA/validation" -type f | LC_ALL=C sort)
 [ $i -eq 21 ] || fail "expected 21 validation photos, found $i"
+# Off-topic photos for the unknown detector: ImageNet check photos.
+for name in parrot.jpg cat.bmp; do
+  "$CLI" augment "$SHARED/images/imagenet/$name" --out "$T/aug" --count 1 --resize bilinear >/dev/null
+  cp "$T/aug/original.png" "$SITE/photos/$i.png"
+  i=$((i + 1))
+done
 for p in fp32 int8; do
   (cd "$SITE" && "$CLI" predict --model "$T/$p.dfm" --json photos/*.png) >"$T/predict-$p.json"
 done
@@ -145,11 +154,20 @@ for variant, model, bound in (("trained int8, exported as in its file (default)"
                                "fp32-file", None)):
     want = {d["path"]: d for d in map(json.loads, open(f"{t}/predict-{model.split('-')[0]}.json"))}
     worst, same, n = 0.0, 0, 0
+    worst_u, same_u, n_u, off_topic_unknown = 0.0, 0, 0, 0
     for line in open(f"{t}/web-{model}.json"):
         d = json.loads(line)
         w, g = want[d["path"]], d["web"]
         assert "error" not in g, (variant, d["path"], g)
         assert list(g["probabilities"]) == list(w["probabilities"]), (g, w)
+        # the unknown answer: every photo (the last 2 are ImageNet ones)
+        assert w["unknown_score"] is not None and g["unknown_score"] is not None, (w, g)
+        worst_u = max(worst_u, abs(w["unknown_score"] - g["unknown_score"]))
+        same_u += g["unknown"] == w["unknown"]
+        n_u += 1
+        if int(d["path"].split("/")[1].split(".")[0]) >= 21:
+            off_topic_unknown += g["unknown"] and w["unknown"]
+            continue
         for k, p in w["probabilities"].items():
             worst = max(worst, abs(p - g["probabilities"][k]))
         same += g["class"] == w["class"]
@@ -157,8 +175,14 @@ for variant, model, bound in (("trained int8, exported as in its file (default)"
         if g["class"] != w["class"]:
             print("different class on", d["path"], "predict", w, "web", g)
     print(f"tfjs-tflite in Chromium vs predict, {variant}: {n} photos, same class on "
-          f"{same}, max |probability difference| = {worst:.2g} (predict prints 4 digits)")
+          f"{same}, max |probability difference| = {worst:.2g} (predict prints 4 digits); "
+          f"unknown: same answer on {same_u} of {n_u} photos ({off_topic_unknown} of the 2 "
+          f"ImageNet photos unknown in both), max |score difference| = {worst_u:.2g}")
     assert n == 21 and same == n, "classes differ"
     assert bound is None or worst <= bound, f"probabilities differ by {worst}"
+    if bound is not None:
+        assert same_u == n_u, "unknown answers differ"
+        assert worst_u <= 1e-3, f"unknown scores differ by {worst_u}"
+        assert off_topic_unknown >= 1, "no ImageNet photo called unknown"
 PYEOF
 echo "export --format web: ok"
