@@ -589,6 +589,10 @@ static void test_mutated_model_files(void **state) {
     char *path = df_path_join(dir, "m.dfm"), *mpath = df_path_join(dir, "mut.dfm");
     df_model *model = make_model(DF_HEAD_MLP, F);
     df_error err;
+    /* with an unknown detector, so damaged detectors reach the export too */
+    float rows[6 * F];
+    for (int i = 0; i < 6 * F; i++) rows[i] = (float)((i * 7) % 11) / 10.0f;
+    assert_int_equal(df_unknown_fit(rows, 6, F, 2, 0, 0.2f, NULL, &model->unknown, &err), DF_OK);
     assert_int_equal(df_model_save(model, path, &err), DF_OK);
     df_model_destroy(model);
     uint8_t *good, *mut;
@@ -625,6 +629,7 @@ static void test_mutated_model_files(void **state) {
         if (df_export_tflite(bb, bb_size, "bb", NULL, m, &eo, &out, &size, &err) == DF_OK) {
             df_tflite_model *t;
             assert_int_equal(df_tflite_parse(out, size, "re-read", &t, &err), DF_OK);
+            assert_int_equal(t->n_outputs, m->unknown ? 2 : 1);
             df_tflite_destroy(t);
             exported++;
         } else {
