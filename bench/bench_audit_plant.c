@@ -29,11 +29,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <jpeglib.h>
 
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "image/image.h"
+#include "support/jpeg_writer.h"
 
 #define MAXP 8192
 
@@ -86,43 +86,10 @@ static void mkdirs(const char *p) {
     if (df_mkdir_p(p, &err)) die(p, err.message);
 }
 
-/* Writes img as JPEG; orientation 6 stores it rotated 90 degrees
- * counter-clockwise with the EXIF tag that turns it back. */
+/* The tests' JPEG writer (tests/support): orientation 6 stores the photo
+ * turned with the EXIF tag that turns it back. */
 static void write_jpeg(const char *path, const df_image *up, int quality, int orientation) {
-    int W = orientation == 6 ? up->height : up->width, H = orientation == 6 ? up->width : up->height;
-    uint8_t *stored = malloc((size_t)W * H * 3);
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            const uint8_t *s = orientation == 6
-                                   ? up->pixels + ((size_t)x * up->width + (size_t)(up->width - 1 - y)) * 3
-                                   : up->pixels + ((size_t)y * up->width + x) * 3;
-            memcpy(stored + ((size_t)y * W + x) * 3, s, 3);
-        }
-    static const uint8_t exif[] = {'E',  'x',  'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
-                                   0x12, 0x01, 3,   0,   1, 0, 0,   0,   6,  0, 0, 0, 0, 0, 0, 0};
-    FILE *fp = fopen(path, "wb");
-    if (!fp) die(path, strerror(errno));
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, fp);
-    c.image_width = (JDIMENSION)W;
-    c.image_height = (JDIMENSION)H;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    if (orientation == 6) jpeg_write_marker(&c, JPEG_APP0 + 1, exif, sizeof exif);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = stored + (size_t)c.next_scanline * W * 3;
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    if (fclose(fp)) die(path, "cannot write");
-    free(stored);
+    if (df_test_write_jpeg(path, up, quality, orientation)) die(path, "cannot write the JPEG");
 }
 
 static df_image load(const char *path) {

@@ -339,6 +339,61 @@ static void set_int_attr(const char *path, const char *group, const char *name, 
     H5Fclose(f);
 }
 
+static void delete_attrs(const char *path, const char *group, const char *const *names, int n) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    for (int i = 0; i < n; i++) assert_true(H5Adelete(g, names[i]) >= 0);
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+/* A file from before the typed backbone fields: the loader fills them from
+ * training_json (and VGG16 pooling from the feature size), so predict and
+ * export read one set of fields. */
+static void test_legacy_backbone_fields(void **state) {
+    (void)state;
+    char *dir = df_test_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/old.h5", dir);
+    df_error err;
+    static const char *const typed[] = {"backbone_source", "precision", "backbone_pool", "cut_tensor"};
+
+    df_model *m = make_model(DF_HEAD_LINEAR, 24, 0, 3);
+    ASSERT_OK(df_model_set_training_json(
+        m, "{\"epochs\":3,\"precision\":\"bf16\",\"cut_tensor\":\"MobilenetV2/Logits/AvgPool\","
+           "\"backbone_weights\":\"/photos/m\\u00e9/mobilenet.tflite\"}",
+        &err));
+    snprintf(m->meta.precision, sizeof m->meta.precision, "fp32");
+    ASSERT_OK(df_model_save(m, path, &err));
+    df_model_destroy(m);
+    delete_attrs(path, "/deepfashion", typed, 4);
+    df_model *back;
+    ASSERT_OK(df_model_load(path, &back, &err));
+    assert_string_equal(back->meta.precision, "bf16");
+    assert_string_equal(back->meta.cut_tensor, "MobilenetV2/Logits/AvgPool");
+    assert_string_equal(back->meta.backbone_source, "/photos/m\xe9/mobilenet.tflite");
+    assert_int_equal(back->meta.backbone_pool, 0);
+    df_model_destroy(back);
+
+    /* VGG16 pooled to 512 features; no settings recorded at all. */
+    m = make_model(DF_HEAD_LINEAR, 512, 0, 4);
+    snprintf(m->meta.backbone_kind, sizeof m->meta.backbone_kind, "vgg16");
+    snprintf(m->meta.precision, sizeof m->meta.precision, "fp32");
+    ASSERT_OK(df_model_set_training_json(m, "{\"epochs\":3}", &err));
+    ASSERT_OK(df_model_save(m, path, &err));
+    df_model_destroy(m);
+    delete_attrs(path, "/deepfashion", typed, 4);
+    ASSERT_OK(df_model_load(path, &back, &err));
+    assert_int_equal(back->meta.backbone_pool, 1);
+    assert_string_equal(back->meta.precision, "auto");
+    assert_string_equal(back->meta.cut_tensor, "");
+    assert_string_equal(back->meta.backbone_source, "");
+    df_model_destroy(back);
+    df_test_rmtree(dir);
+    free(dir);
+}
+
 static void test_bad_files_rejected(void **state) {
     (void)state;
     char *dir = df_test_tempdir();
@@ -652,6 +707,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_mlp_and_linear),
         cmocka_unit_test(test_layout_is_keras),
+        cmocka_unit_test(test_legacy_backbone_fields),
         cmocka_unit_test(test_bad_files_rejected),
         cmocka_unit_test(test_killed_save_keeps_old_file),
         cmocka_unit_test(test_checkpoint_resumes_bit_for_bit),

@@ -25,6 +25,7 @@
 #include "core/rng.h"
 #include "engine/qnet.h"
 #include "image/image.h"
+#include "support/shared_photos.h"
 #include "support/test_support.h"
 #include "support/tflite_qref.h"
 
@@ -334,37 +335,8 @@ static void test_errors(void **state) {
 
 /* ---- the shipped models ---- */
 
-static char *shared_path(const char *shared, const char *dir, const char *name) {
-    char *d = df_path_join(shared, dir);
-    char *p = df_path_join(d, name);
-    assert_non_null(p);
-    free(d);
-    return p;
-}
 
-static void load_224(const char *shared, const char *name, df_image *out) {
-    char *path = shared_path(shared, "images/imagenet", name);
-    df_image_load_options lo = df_image_load_options_default();
-    lo.min_width = lo.min_height = 224;
-    df_image img;
-    df_error err;
-    df_status st = df_image_load(path, &lo, &img, &err);
-    if (st) print_message("%s\n", err.message);
-    assert_int_equal(st, DF_OK);
-    assert_int_equal(df_image_resize(&img, 224, 224, DF_RESIZE_BILINEAR, out, &err), DF_OK);
-    df_image_free(&img);
-    free(path);
-}
 
-static double cosine(const float *a, const float *b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t k = 0; k < n; k++) {
-        ab += (double)a[k] * b[k];
-        aa += (double)a[k] * a[k];
-        bb += (double)b[k] * b[k];
-    }
-    return ab / sqrt(aa * bb);
-}
 
 static int argmax(const float *p, size_t n) {
     size_t b = 0;
@@ -378,7 +350,7 @@ static const char *PHOTOS[] = {"bird.bmp", "cat.bmp", "grace_hopper.bmp", "hot_d
 enum { NP = sizeof PHOTOS / sizeof PHOTOS[0], F = 1280, K = 1001 };
 
 static void check_model(const char *shared, const char *file) {
-    char *path = shared_path(shared, "models", file);
+    char *path = df_test_shared_path(shared, "models", file);
     df_tflite_model *m;
     df_error err;
     assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
@@ -411,7 +383,7 @@ static void check_model(const char *shared, const char *file) {
     }
     for (int i = 0; i < NP; i++) {
         df_image img;
-        load_224(shared, PHOTOS[i], &img);
+        df_test_load_imagenet_224(shared, PHOTOS[i], &img);
         assert_int_equal(df_backbone_preprocess(bb[0], &img, x + (size_t)i * 224 * 224 * 3, &err),
                          DF_OK);
         for (int k = 0; k < 224 * 224 * 3; k++) xi[k] = img.pixels[k];
@@ -435,8 +407,8 @@ static void check_model(const char *shared, const char *file) {
             ndiff += d != 0;
             if (d > worst) worst = d;
         }
-        double c_ref = cosine(fi, r, F), c_f32 = cosine(fi, f[0] + (size_t)i * F, F);
-        double c_rf = cosine(r, f[0] + (size_t)i * F, F);
+        double c_ref = df_test_cosine(fi, r, F), c_f32 = df_test_cosine(fi, f[0] + (size_t)i * F, F);
+        double c_rf = df_test_cosine(r, f[0] + (size_t)i * F, F);
         int t32 = argmax(pr[0] + (size_t)i * K, K), t8 = argmax(pr[1] + (size_t)i * K, K);
         print_message("%s %-17s int8 vs integer reference: cosine %.6f, %d of %d features "
                       "differ (max %d steps); vs fp32 graph %.5f (reference vs fp32 %.5f); top-1 fp32 %d "
@@ -479,7 +451,7 @@ static void test_auto_race(void **state) {
     (void)state;
     const char *shared;
     DF_SKIP_WITHOUT_SHARED(shared);
-    char *path = shared_path(shared, "models", V2_QUANT);
+    char *path = df_test_shared_path(shared, "models", V2_QUANT);
     char seen[256] = "";
     df_backbone_options o = df_backbone_options_default();
     o.autotune = 0;
@@ -500,7 +472,7 @@ static void test_auto_race(void **state) {
     assert_int_equal(df_backbone_open("tflite", path, &o, &again, &err), DF_OK);
     assert_int_equal(df_backbone_precision(again), p);
     df_image img;
-    load_224(shared, "parrot.jpg", &img);
+    df_test_load_imagenet_224(shared, "parrot.jpg", &img);
     float *x = malloc(2 * 224 * 224 * 3 * sizeof *x), f[2][2 * F];
     assert_non_null(x);
     assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);

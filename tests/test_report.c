@@ -145,6 +145,7 @@ static void fixture_init(fixture *f) {
     d->history.epochs = f->epochs;
     d->history.n_epochs = N_EPOCHS;
     d->history.best_epoch = 16;
+    d->history.kept_epoch = N_EPOCHS - 1; /* no early stopping: the last epoch's weights */
     d->confusion = f->confusion;
     d->classification_text = "              precision    recall  f1-score   support\n\n"
                              "     bottoms       1.00      1.00      1.00         5\n";
@@ -522,6 +523,11 @@ static void test_report_write(void **state) {
     assert_non_null(strstr(html, "2,048 of 4,096"));
     assert_non_null(strstr(html, "3,576,899")); /* total params */
     assert_non_null(strstr(html, "precision    recall")); /* the exact text */
+    /* The curves' caption says whose weights the model holds. */
+    char kept[96];
+    snprintf(kept, sizeof kept, "the model keeps the weights of epoch %d, the last", N_EPOCHS);
+    assert_non_null(strstr(html, kept));
+    assert_non_null(strstr(html, "17 (best)"));
     free(html);
 
     /* the in-memory HTML is the file */
@@ -556,6 +562,9 @@ static void test_report_write_errors(void **state) {
     char *dir = df_path_join(tmp, "out");
     df_report_data d = f->d;
     d.history.best_epoch = 99;
+    assert_int_equal(df_report_write(&d, dir, &err), DF_ERR_INVALID_ARG);
+    d = f->d;
+    d.history.kept_epoch = -2;
     assert_int_equal(df_report_write(&d, dir, &err), DF_ERR_INVALID_ARG);
     struct stat sb;
     assert_int_not_equal(stat(dir, &sb), 0);

@@ -35,6 +35,7 @@
 #include "core/rng.h"
 #include "formats/tflite.h"
 #include "image/image.h"
+#include "support/shared_photos.h"
 #include "support/test_support.h"
 #include "support/tflite_builder.h"
 
@@ -42,17 +43,9 @@
 #define V2_PTQ "tf2_mobilenet_v2_1.0_224_ptq.tflite"
 #define V1_EMB "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
 
-static char *shared_path(const char *shared, const char *dir, const char *name) {
-    char *d = df_path_join(shared, dir);
-    assert_non_null(d);
-    char *p = df_path_join(d, name);
-    assert_non_null(p);
-    free(d);
-    return p;
-}
 
 static df_tflite_model *load_shared_model(const char *shared, const char *name) {
-    char *path = shared_path(shared, "models", name);
+    char *path = df_test_shared_path(shared, "models", name);
     df_tflite_model *m = NULL;
     df_error err;
     df_status st = df_tflite_load(path, &m, &err);
@@ -1039,7 +1032,7 @@ static void test_truncated_files(void **state) {
         print_message("SKIP (real model part): ../shared not found\n");
         return;
     }
-    char *path = shared_path(shared, "models", V2_QUANT);
+    char *path = df_test_shared_path(shared, "models", V2_QUANT);
     uint8_t *data;
     df_error err;
     assert_int_equal(df_file_read(path, (size_t)1 << 30, &data, &size, &err), DF_OK);
@@ -1125,7 +1118,7 @@ static void test_mutated_files(void **state) {
         print_message("SKIP (real model part): ../shared not found\n");
         return;
     }
-    char *path = shared_path(shared, "models", V2_PTQ);
+    char *path = df_test_shared_path(shared, "models", V2_PTQ);
     uint8_t *data;
     df_error err;
     assert_int_equal(df_file_read(path, (size_t)1 << 30, &data, &size, &err), DF_OK);
@@ -1244,22 +1237,9 @@ static void test_missing_operator_input(void **state) {
 
 /* ---- photos ---- */
 
-static void load_224(const char *shared, const char *name, df_image *out) {
-    char *path = shared_path(shared, "images/imagenet", name);
-    df_image_load_options lo = df_image_load_options_default();
-    lo.min_width = lo.min_height = 224;
-    df_image img;
-    df_error err;
-    df_status st = df_image_load(path, &lo, &img, &err);
-    if (st) print_message("%s\n", err.message);
-    assert_int_equal(st, DF_OK);
-    assert_int_equal(df_image_resize(&img, 224, 224, DF_RESIZE_BILINEAR, out, &err), DF_OK);
-    df_image_free(&img);
-    free(path);
-}
 
 static int label_index(const char *shared, const char *label) {
-    char *path = shared_path(shared, "models", "imagenet_labels.txt");
+    char *path = df_test_shared_path(shared, "models", "imagenet_labels.txt");
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char line[256];
@@ -1284,7 +1264,7 @@ static int argmax(const float *p, size_t n) {
 
 static void classify(const char *shared, const char *model, const char *image,
                      df_precision precision, int *top, float *prob) {
-    char *path = shared_path(shared, "models", model);
+    char *path = df_test_shared_path(shared, "models", model);
     df_backbone_options o = df_backbone_options_default();
     o.precision = precision;
     o.autotune = 0;
@@ -1296,7 +1276,7 @@ static void classify(const char *shared, const char *model, const char *image,
     assert_int_equal(st, DF_OK);
     free(path);
     df_image img;
-    load_224(shared, image, &img);
+    df_test_load_imagenet_224(shared, image, &img);
     float *x = malloc(224 * 224 * 3 * sizeof *x), probs[1001];
     assert_non_null(x);
     assert_int_equal(df_tflite_classifier_classes(c), 1001);
@@ -1334,15 +1314,6 @@ static void test_classify_photos(void **state) {
     assert_true(p >= 0.6f);
 }
 
-static double cosine(const float *a, const float *b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t k = 0; k < n; k++) {
-        ab += (double)a[k] * b[k];
-        aa += (double)a[k] * a[k];
-        bb += (double)b[k] * b[k];
-    }
-    return ab / sqrt(aa * bb);
-}
 
 /* Each shipped model as a backbone: name, feature size, features of a photo
  * in the range a ReLU6 map's average can take; a cut by name equals the
@@ -1358,7 +1329,7 @@ static void test_backbones_open(void **state) {
                   {V2_PTQ, "tf2_mobilenet_v2_1.0_224_ptq", 1280},
                   {V1_EMB, "mobilenet_v1_1.0_224_quant_embedding_extractor", 1024}};
     df_image img;
-    load_224(shared, "cat.bmp", &img);
+    df_test_load_imagenet_224(shared, "cat.bmp", &img);
     float *x = malloc(224 * 224 * 3 * sizeof *x);
     float *f = malloc(7 * 7 * 1280 * sizeof *f), *g = malloc(1280 * sizeof *g);
     assert_non_null(x);
@@ -1366,7 +1337,7 @@ static void test_backbones_open(void **state) {
     assert_non_null(g);
     df_error err;
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
-        char *path = shared_path(shared, "models", models[i].file);
+        char *path = df_test_shared_path(shared, "models", models[i].file);
         df_backbone_options o = test_options(1);
         df_backbone *bb = NULL;
         df_status st = df_backbone_open("tflite", path, &o, &bb, &err);
@@ -1422,7 +1393,7 @@ static void test_bf16_matches_fp32(void **state) {
     enum { NP = sizeof photos / sizeof photos[0] };
     float *x = malloc((size_t)NP * 224 * 224 * 3 * sizeof *x);
     assert_non_null(x);
-    char *path = shared_path(shared, "models", V2_QUANT);
+    char *path = df_test_shared_path(shared, "models", V2_QUANT);
     df_backbone *bb[2] = {NULL, NULL};
     df_tflite_classifier *cl[2] = {NULL, NULL};
     df_error err;
@@ -1441,7 +1412,7 @@ static void test_bf16_matches_fp32(void **state) {
         print_message("NOTE: no bf16 on this CPU; comparing fp32 with its fallback\n");
     for (int i = 0; i < NP; i++) {
         df_image img;
-        load_224(shared, photos[i], &img);
+        df_test_load_imagenet_224(shared, photos[i], &img);
         assert_int_equal(df_backbone_preprocess(bb[0], &img, x + (size_t)i * 224 * 224 * 3, &err),
                          DF_OK);
         df_image_free(&img);
@@ -1456,9 +1427,9 @@ static void test_bf16_matches_fp32(void **state) {
         assert_int_equal(df_tflite_classifier_run(cl[p], x, NP, pr[p], &err), DF_OK);
     }
     for (int i = 0; i < NP; i++) {
-        double cs = cosine(f[0] + (size_t)i * 1280, f[1] + (size_t)i * 1280, 1280);
+        double cs = df_test_cosine(f[0] + (size_t)i * 1280, f[1] + (size_t)i * 1280, 1280);
         int t0 = argmax(pr[0] + (size_t)i * 1001, 1001), t1 = argmax(pr[1] + (size_t)i * 1001, 1001);
-        print_message("%-17s cosine(bf16, fp32) = %.5f, top-1 fp32 %d (p=%.3f), bf16 %d (p=%.3f)\n",
+        print_message("%-17s df_test_cosine(bf16, fp32) = %.5f, top-1 fp32 %d (p=%.3f), bf16 %d (p=%.3f)\n",
                       photos[i], cs, t0, (double)pr[0][(size_t)i * 1001 + t0], t1,
                       (double)pr[1][(size_t)i * 1001 + t1]);
         assert_true(cs >= 0.995);

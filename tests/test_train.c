@@ -346,6 +346,8 @@ static void test_early_stop_resume_restores_best(void **state) {
     df_train_result resumed;
     run(f, &orr, &resumed);
     assert_int_equal(resumed.best_epoch, full.best_epoch);
+    assert_int_equal(full.kept_epoch, full.best_epoch); /* early stopping restored the best */
+    assert_int_equal(resumed.kept_epoch, full.best_epoch);
     assert_int_equal(resumed.epochs_run, full.epochs_run);
     assert_same_history(&full.history, &resumed.history);
     size_t P = df_head_num_params(full.model->head);

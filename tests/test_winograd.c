@@ -22,6 +22,7 @@
 #include "engine/net.h"
 #include "engine/reference.h"
 #include "engine/winograd.h"
+#include "support/shared_photos.h"
 
 typedef struct layer_case {
     int n, h, w, c, k, pad_lo, pad_hi;
@@ -132,15 +133,6 @@ static void test_errors(void **state) {
     df_wino_destroy(NULL);
 }
 
-static double cosine(const float *a, const float *b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t k = 0; k < n; k++) {
-        ab += (double)a[k] * b[k];
-        aa += (double)a[k] * a[k];
-        bb += (double)b[k] * b[k];
-    }
-    return ab / sqrt(aa * bb);
-}
 
 /* VGG16 (random He weights, 112 x 112 to keep it short) with every
  * eligible convolution on our Winograd, against direct convolutions. */
@@ -179,8 +171,8 @@ static void test_vgg16_end_to_end(void **state) {
         assert_int_equal(df_backbone_run(bb[k], x, N, f[k], &err), DF_OK);
     }
     for (int i = 0; i < N; i++) {
-        double c = cosine(f[0] + i * dim, f[1] + i * dim, dim);
-        print_message("VGG16 %dx%d image %d: cosine(winograd, direct) = %.7f\n", S, S, i, c);
+        double c = df_test_cosine(f[0] + i * dim, f[1] + i * dim, dim);
+        print_message("VGG16 %dx%d image %d: df_test_cosine(winograd, direct) = %.7f\n", S, S, i, c);
         assert_true(c >= 0.999);
     }
     for (int k = 0; k < 2; k++) {

@@ -15,36 +15,6 @@
 #include "eval/calibration.h"
 #include "eval/unknown.h"
 
-char *df_json_get_string(const char *json, const char *key) {
-    if (!json) return NULL;
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    size_t cap = strlen(p) + 1;
-    char *out = malloc(cap);
-    if (!out) return NULL;
-    size_t k = 0;
-    for (; *p && *p != '"'; p++) {
-        if (*p == '\\' && p[1]) {
-            p++;
-            if (*p == 'n') out[k++] = '\n';
-            else if (*p == 't') out[k++] = '\t';
-            else if (*p == 'u' && strlen(p) >= 5) {
-                /* Only \u00XX is produced by our writer (bytes of non-UTF-8 names). */
-                char hex[3] = {p[3], p[4], 0};
-                out[k++] = (char)strtol(hex, NULL, 16);
-                p += 4;
-            } else out[k++] = *p;
-        } else {
-            out[k++] = *p;
-        }
-    }
-    out[k] = '\0';
-    return out;
-}
-
 df_status df_classifier_open(const char *model_path, const df_classifier_options *opt,
                              df_classifier **out, df_error *err) {
     *out = NULL;
@@ -54,60 +24,29 @@ df_status df_classifier_open(const char *model_path, const df_classifier_options
     return df_classifier_from_model(model_path, model, opt, out, err);
 }
 
-/* The backbone's settings as training recorded them: typed fields, or for
- * files written before those existed, training_json and a guess from the
- * feature size (VGG16 pools to 512). */
-static df_status recorded_backbone(const df_model_meta *m, df_backbone_options *bo, char **cut, df_error *err) {
+/* The backbone's settings as training recorded them (the model loader
+ * fills these fields for files older than them). */
+static df_status recorded_backbone(const df_model_meta *m, df_backbone_options *bo, df_error *err) {
     df_status st = df_preprocess_parse(m->preprocess, &bo->preprocess, err);
     if (st != DF_OK) return st;
-    *cut = NULL;
-    const char *prec = m->precision;
-    char *legacy = NULL;
-    if (m->precision[0]) {
-        bo->pool = m->backbone_pool;
-        if (m->cut_tensor[0] && !(*cut = strdup(m->cut_tensor)))
-            return df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    } else {
-        bo->pool = m->feature_dim == 512 && !strcmp(m->backbone_kind, "vgg16");
-        *cut = df_json_get_string(m->training_json, "cut_tensor");
-        prec = legacy = df_json_get_string(m->training_json, "precision");
-    }
+    bo->pool = m->backbone_pool;
+    bo->cut_tensor = m->cut_tensor[0] ? m->cut_tensor : NULL;
     df_error ignored;
-    if (!prec || df_precision_parse(prec, &bo->precision, &ignored) != DF_OK) bo->precision = DF_PRECISION_AUTO;
-    free(legacy);
-    return DF_OK;
-}
-
-static df_status write_file(const char *path, const uint8_t *data, size_t n, df_error *err) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return df_error_set(err, DF_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    int bad = fwrite(data, 1, n, fp) != n;
-    bad |= fclose(fp) != 0;
-    if (bad) return df_error_set(err, DF_ERR_IO, "%s: cannot write %zu bytes (disk full?)", path, n);
+    if (df_precision_parse(m->precision, &bo->precision, &ignored) != DF_OK) bo->precision = DF_PRECISION_AUTO;
     return DF_OK;
 }
 
 /* An embedded weights file goes through the same path-based readers (the
- * Keras reader runs libhdf5 in forked children on a path): written under
- * its own name into a private temporary folder, opened, removed. */
+ * Keras reader runs libhdf5 in forked children on a path). */
 static df_status open_embedded(const char *model_path, const df_model_meta *m, const df_backbone_options *bo,
                                df_backbone **out, df_error *err) {
-    const char *tmp = getenv("TMPDIR");
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/deepfashion-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return df_error_set(err, DF_ERR_IO, "%s: cannot make a temporary folder in %s for its backbone: %s",
-                            model_path, tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
-    const char *base = strrchr(m->backbone_source, '/');
-    base = base ? base + 1 : m->backbone_source;
-    char *file = df_path_join(dir, base[0] ? base : "backbone");
-    df_status st = file ? write_file(file, m->backbone_file, m->backbone_file_size, err)
-                        : df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    if (st == DF_OK) st = df_backbone_open(m->backbone_kind, file, bo, out, err);
+    char *file;
+    df_status st = df_private_copy_write(model_path, m->backbone_source[0] ? m->backbone_source : "backbone",
+                                         m->backbone_file, m->backbone_file_size, &file, err);
+    if (st != DF_OK) return st;
+    st = df_backbone_open(m->backbone_kind, file, bo, out, err);
     if (st == DF_OK) snprintf((*out)->source, sizeof (*out)->source, "%s", m->backbone_source);
-    if (file) unlink(file);
-    rmdir(dir);
-    free(file);
+    df_private_copy_remove(file);
     if (st != DF_OK) df_error_prefix(err, "%s (embedded backbone)", model_path);
     return st;
 }
@@ -138,11 +77,9 @@ df_status df_classifier_backbone_open(const char *model_path, const df_model *mo
                                       df_backbone **out, df_error *err) {
     *out = NULL;
     const df_model_meta *m = &model->meta;
-    char *recorded = NULL, *cut = NULL;
     df_backbone_options bo = df_backbone_options_default();
-    df_status st = recorded_backbone(m, &bo, &cut, err);
+    df_status st = recorded_backbone(m, &bo, err);
     if (st != DF_OK) return st;
-    bo.cut_tensor = cut;
     if (opt) {
         if (opt->precision != DF_PRECISION_AUTO) bo.precision = opt->precision;
         if (opt->max_batch > 0) bo.max_batch = opt->max_batch;
@@ -157,12 +94,9 @@ df_status df_classifier_backbone_open(const char *model_path, const df_model *mo
     if (m->backbone_file && !weights) {
         st = open_embedded(model_path, m, &bo, out, err);
     } else {
-        if (!weights) weights = m->backbone_source[0] ? m->backbone_source
-                                : (recorded = df_json_get_string(m->training_json, "backbone_weights"));
+        if (!weights && m->backbone_source[0]) weights = m->backbone_source;
         st = open_referenced(model_path, m, weights, &bo, out, err);
     }
-    free(recorded);
-    free(cut);
     return st;
 }
 

@@ -67,8 +67,5 @@ df_status df_classifier_judge(const df_classifier *c, const float *features, int
 df_status df_classifier_predict_photo(df_classifier *c, const char *path, int use_unknown, float *probs,
                                       df_prediction *out, df_error *err) DF_MUST_CHECK;
 
-/* Reads "key":"string" from a flat JSON object (the model's training_json);
- * returns a malloc'ed, unescaped copy or NULL when absent. */
-char *df_json_get_string(const char *json, const char *key);
 
 #endif

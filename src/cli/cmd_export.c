@@ -58,8 +58,8 @@ static const char *USAGE =
     "  --help           this text\n";
 
 /* Where the backbone's weights file comes from: --weights, else the copy
- * embedded in the model, else the file it was trained from (recorded path,
- * or the legacy training_json entry); a file on disk must have the SHA-256
+ * embedded in the model, else the file it was trained from (its recorded
+ * path); a file on disk must have the SHA-256
  * the model records. *bytes is malloc'ed, *name names it in messages. */
 static df_status backbone_bytes(const char *model_path, const df_model *model,
                                 const char *weights, size_t max_bytes, uint8_t **bytes,
@@ -80,9 +80,7 @@ static df_status backbone_bytes(const char *model_path, const df_model *model,
         *size = m->backbone_file_size;
         return DF_OK;
     }
-    char *recorded = m->backbone_source[0] ? strdup(m->backbone_source)
-                                           : df_json_get_string(m->training_json, "backbone_weights");
-    const char *path = weights ? weights : recorded;
+    const char *path = weights ? weights : m->backbone_source[0] ? m->backbone_source : NULL;
     if (!path)
         st = df_error_set(err, DF_ERR_INVALID_ARG,
                           "%s: the model neither embeds nor records its backbone weights file; "
@@ -104,7 +102,6 @@ static df_status backbone_bytes(const char *model_path, const df_model *model,
         free(*bytes);
         *bytes = NULL;
     }
-    free(recorded);
     return st;
 }
 
@@ -126,30 +123,14 @@ static void base_name(const char *path, char *out, size_t size) {
 }
 
 /* VGG16: the Keras file goes through the path-based reader (libhdf5 runs
- * in forked children on a path), so its bytes are written into a private
- * temporary folder, read, removed. */
+ * in forked children on a path). */
 static df_status load_vgg16(const char *model_path, const uint8_t *bytes, size_t size,
                             df_vgg16_weights *vw, df_error *err) {
-    const char *tmp = getenv("TMPDIR");
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/deepfashion-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return df_error_set(err, DF_ERR_IO, "%s: cannot make a temporary folder for its backbone",
-                            model_path);
-    char *file = df_path_join(dir, "vgg16_notop.h5");
-    if (!file) {
-        rmdir(dir);
-        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    }
-    df_status st = DF_OK;
-    FILE *fp = fopen(file, "wb");
-    int bad = !fp || fwrite(bytes, 1, size, fp) != size;
-    if (fp) bad |= fclose(fp) != 0;
-    if (bad) st = df_error_set(err, DF_ERR_IO, "%s: cannot write %s", model_path, file);
-    if (!st) st = df_vgg16_weights_load(file, vw, err);
-    unlink(file);
-    rmdir(dir);
-    free(file);
+    char *file;
+    df_status st = df_private_copy_write(model_path, "vgg16_notop.h5", bytes, size, &file, err);
+    if (st != DF_OK) return st;
+    st = df_vgg16_weights_load(file, vw, err);
+    df_private_copy_remove(file);
     return st;
 }
 
@@ -168,10 +149,7 @@ static df_status export_model(const char *model_path, const df_model *model, con
                                   vgg ? (size_t)1 << 31 : DF_TFLITE_MAX_FILE_BYTES, &bytes, &n,
                                   &name, err);
     if (st) return st;
-    /* Models since 0.2 record the cut tensor and VGG16 pooling as fields;
-     * older ones in training_json / by their feature size. */
-    char *cut = m->precision[0] ? (m->cut_tensor[0] ? strdup(m->cut_tensor) : NULL)
-                                : df_json_get_string(m->training_json, "cut_tensor");
+    const char *cut = m->cut_tensor[0] ? m->cut_tensor : NULL;
     if (!vgg) {
         st = df_export_tflite(bytes, n, name, cut, model, eo, out, size, err);
     } else {
@@ -185,12 +163,11 @@ static df_status export_model(const char *model_path, const df_model *model, con
             }
             w.input_h = m->input_h;
             w.input_w = m->input_w;
-            w.pooled = m->precision[0] ? m->backbone_pool : m->feature_dim == 512;
+            w.pooled = m->backbone_pool;
             st = df_export_vgg16(&w, model, eo, out, size, err);
             df_vgg16_weights_free(&vw);
         }
     }
-    free(cut);
     free(name);
     free(bytes);
     return st;

@@ -316,6 +316,7 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
     if (a->run[F_REPORT]) {
         df_cli_report_input ri = {.model_path = a->run[F_OUT], .model = res->model, .backbone = bb, .train = train,
                                   .val = val, .history = &res->history, .best_epoch = res->best_epoch,
+                                  .kept_epoch = res->kept_epoch,
                                   .evaluation = val ? &ev : NULL, .train_options = opt, .recipe = rc->name,
                                   .head_search = rc->head_auto ? search : NULL};
         st = df_cli_write_report(&ri, a->run[F_REPORT], err);

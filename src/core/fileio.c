@@ -228,3 +228,50 @@ char *df_path_join(const char *dir, const char *name) {
     memcpy(s + k, name, b + 1);
     return s;
 }
+
+df_status df_private_copy_write(const char *what, const char *name, const uint8_t *bytes, size_t size,
+                                char **path, df_error *err) {
+    *path = NULL;
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !tmp[0]) tmp = "/tmp";
+    char *dir = df_path_join(tmp, "deepfashion-XXXXXX");
+    if (!dir) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (!mkdtemp(dir)) {
+        df_status st = df_error_set(err, DF_ERR_IO, "%s: cannot make a temporary folder in %s: %s", what, tmp,
+                                    strerror(errno));
+        free(dir);
+        return st;
+    }
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    char *file = df_path_join(dir, base[0] ? base : "file");
+    df_status st = DF_OK;
+    if (!file) {
+        st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    } else {
+        FILE *fp = fopen(file, "wb");
+        int bad = !fp || fwrite(bytes, 1, size, fp) != size;
+        if (fp) bad |= fclose(fp) != 0;
+        if (bad) st = df_error_set(err, DF_ERR_IO, "%s: cannot write %zu bytes to %s (disk full?)", what, size, file);
+    }
+    if (st != DF_OK) {
+        if (file) unlink(file);
+        rmdir(dir);
+        free(file);
+    } else {
+        *path = file;
+    }
+    free(dir);
+    return st;
+}
+
+void df_private_copy_remove(char *path) {
+    if (!path) return;
+    unlink(path);
+    char *slash = strrchr(path, '/');
+    if (slash) {
+        *slash = '\0';
+        rmdir(path);
+    }
+    free(path);
+}

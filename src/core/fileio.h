@@ -52,4 +52,13 @@ df_status df_mkdir_p(const char *path, df_error *err) DF_MUST_CHECK;
 /* Join dir and name with one '/'; returns malloc'ed string or NULL. */
 char *df_path_join(const char *dir, const char *name);
 
+/* For readers that only take a path (libhdf5 in forked children, the TFLite
+ * reader): bytes written under name (its last path component) into a new
+ * private folder in $TMPDIR (else /tmp). *path is malloc'ed; the caller reads
+ * it, then calls df_private_copy_remove(*path), which removes the file and
+ * its folder and frees *path. what names the bytes' owner in messages. */
+df_status df_private_copy_write(const char *what, const char *name, const uint8_t *bytes, size_t size,
+                                char **path, df_error *err) DF_MUST_CHECK;
+void df_private_copy_remove(char *path);
+
 #endif

@@ -888,8 +888,56 @@ static df_status read_extent1(const reader *r, hid_t loc, const char *shown, con
     return DF_OK;
 }
 
+/* "key":"string" from the flat JSON object older files keep their training
+ * settings in; a malloc'ed, unescaped copy, or NULL when absent. */
+static char *legacy_json_string(const char *json, const char *key) {
+    if (!json) return NULL;
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    if (!p) return NULL;
+    p += strlen(pat);
+    char *out = malloc(strlen(p) + 1);
+    if (!out) return NULL;
+    size_t k = 0;
+    for (; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            if (*p == 'n') out[k++] = '\n';
+            else if (*p == 't') out[k++] = '\t';
+            else if (*p == 'u' && strlen(p) >= 5) {
+                /* Only \u00XX was written (bytes of non-UTF-8 names). */
+                char hex[3] = {p[3], p[4], 0};
+                out[k++] = (char)strtol(hex, NULL, 16);
+                p += 4;
+            } else out[k++] = *p;
+        } else {
+            out[k++] = *p;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+static void copy_legacy(const char *json, const char *key, char *field, size_t size) {
+    char *v = legacy_json_string(json, key);
+    if (v) snprintf(field, size, "%s", v);
+    free(v);
+}
+
+/* Files from before the typed backbone fields (format 0.1) kept them in
+ * training_json, and VGG16 pooling showed only in the feature size: filled
+ * here once, so every reader of a model sees the typed fields. */
+static void fill_legacy_backbone(df_model_meta *mt) {
+    mt->backbone_pool = mt->feature_dim == 512 && !strcmp(mt->backbone_kind, "vgg16");
+    copy_legacy(mt->training_json, "precision", mt->precision, sizeof mt->precision);
+    if (!mt->precision[0]) snprintf(mt->precision, sizeof mt->precision, "auto");
+    copy_legacy(mt->training_json, "cut_tensor", mt->cut_tensor, sizeof mt->cut_tensor);
+    copy_legacy(mt->training_json, "backbone_weights", mt->backbone_source, sizeof mt->backbone_source);
+}
+
 /* Fields added after format version 1 first shipped: absent in older
- * files, which load with them empty (callers fall back on training_json). */
+ * files (see fill_legacy_backbone). */
 static df_status load_backbone_desc(const reader *r, hid_t g, df_model_meta *mt) {
     const char *G = "/deepfashion";
     df_status st = DF_OK;
@@ -1225,6 +1273,7 @@ static df_status load_model(const reader *r, hid_t f, df_model **out) {
     else if (st != DF_OK) st = bad(r, "%s: %s", G, e2.message);
     if (st != DF_OK) goto fail;
     mt->feature_dim = feature_dim;
+    if (!mt->precision[0]) fill_legacy_backbone(mt);
     if ((st = read_head_weights(r, f, m->head, mt->num_classes)) != DF_OK ||
         (st = read_standardisation(r, g, m->head)) != DF_OK)
         goto fail;

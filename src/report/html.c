@@ -341,8 +341,12 @@ static void curves_section(buf *b, const df_report_data *d, const df_report_figu
     const df_report_history *h = &d->history;
     df_report_buf_puts(b, "<section id=\"curves\"><h2>Learning curves</h2>\n"
                           "<p class=\"note\">Training as dots, validation as a line; the dashed "
-                          "line marks the epoch whose weights were kept.</p>\n"
-                          "<div class=\"grid2\">\n");
+                          "line marks the epoch with the lowest validation loss");
+    if (h->kept_epoch >= 0 && h->kept_epoch == h->best_epoch)
+        df_report_buf_puts(b, ", whose weights the model keeps (early stopping restored them)");
+    else if (h->kept_epoch >= 0)
+        df_report_buf_printf(b, "; the model keeps the weights of epoch %d, the last", h->kept_epoch + 1);
+    df_report_buf_puts(b, ".</p>\n<div class=\"grid2\">\n");
     figure(b, &f->accuracy, "Training and validation accuracy per epoch", NULL);
     figure(b, &f->loss, "Training and validation loss per epoch", NULL);
     df_report_buf_puts(b, "</div>\n");
@@ -356,7 +360,10 @@ static void curves_section(buf *b, const df_report_data *d, const df_report_figu
             const df_report_epoch *e = &h->epochs[i];
             df_report_buf_printf(b, "<tr%s><td class=\"n\">%d%s</td><td class=\"n\">",
                                  i == h->best_epoch ? " class=\"best\"" : "", i + 1,
-                                 i == h->best_epoch ? " (best)" : "");
+                                 i == h->best_epoch && i == h->kept_epoch ? " (best, kept)"
+                                 : i == h->best_epoch                    ? " (best)"
+                                 : i == h->kept_epoch                    ? " (kept)"
+                                                                         : "");
             fmt_num(b, e->loss, 4);
             df_report_buf_puts(b, "</td><td class=\"n\">");
             fmt_pct(b, e->accuracy, 1);

@@ -21,6 +21,7 @@ void df_report_data_init(df_report_data *d) {
     d->val_accuracy = NAN;
     d->accuracy = NAN;
     d->history.best_epoch = -1;
+    d->history.kept_epoch = -1;
     d->unknown_lost = -1;
 }
 
@@ -55,6 +56,9 @@ df_status df_report_validate(const df_report_data *d, df_error *err) {
     if (h->best_epoch < -1 || h->best_epoch >= (h->n_epochs > 0 ? h->n_epochs : 0))
         return df_error_set(err, BAD, "report: best epoch index %d outside 0 .. %d",
                             h->best_epoch, h->n_epochs - 1);
+    if (h->kept_epoch < -1 || h->kept_epoch >= (h->n_epochs > 0 ? h->n_epochs : 0))
+        return df_error_set(err, BAD, "report: kept epoch index %d outside 0 .. %d",
+                            h->kept_epoch, h->n_epochs - 1);
     if (d->confusion)
         for (size_t k = 0; k < (size_t)n * (size_t)n; k++)
             if (d->confusion[k] < 0)

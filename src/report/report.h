@@ -38,7 +38,8 @@ typedef struct df_report_epoch {
 typedef struct df_report_history {
     const df_report_epoch *epochs; /* [n_epochs], index 0 = first epoch */
     int n_epochs;
-    int best_epoch; /* 0-based index of the epoch whose weights were kept; -1 = none */
+    int best_epoch; /* 0-based index of the epoch with the lowest validation loss; -1 = none */
+    int kept_epoch; /* 0-based index of the epoch whose weights the model holds; -1 = not known */
 } df_report_history;
 
 typedef struct df_report_skipped {
@@ -150,7 +151,7 @@ typedef struct df_report_data {
 } df_report_data;
 
 /* Zeroes d and sets the "unknown" values: val_accuracy and accuracy NAN,
- * history.best_epoch -1. */
+ * history.best_epoch and kept_epoch -1. */
 void df_report_data_init(df_report_data *d);
 
 /* Checks d for programmer errors (counts < 0, class indices out of range,

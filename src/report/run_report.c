@@ -237,6 +237,7 @@ static void fill_settings(const df_run_report *r, parts *p) {
 
 static df_status fill_history(const df_run_report *r, parts *p, df_error *err) {
     p->d.history.best_epoch = -1;
+    p->d.history.kept_epoch = -1;
     const df_history *h = r->history;
     if (!h || h->epochs <= 0) return DF_OK;
     if (!(p->epochs = calloc((size_t)h->epochs, sizeof *p->epochs))) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
@@ -246,6 +247,7 @@ static df_status fill_history(const df_run_report *r, parts *p, df_error *err) {
     p->d.history.epochs = p->epochs;
     p->d.history.n_epochs = h->epochs;
     p->d.history.best_epoch = r->best_epoch > 0 ? r->best_epoch - 1 : -1;
+    p->d.history.kept_epoch = r->kept_epoch > 0 && r->kept_epoch <= h->epochs ? r->kept_epoch - 1 : -1;
     return DF_OK;
 }
 

@@ -21,7 +21,8 @@ typedef struct df_run_report {
     const df_dataset *train;       /* may be NULL (no sample grid, no train counts) */
     const df_dataset *val;         /* the evaluated photos; required */
     const df_history *history;     /* may be NULL or empty */
-    int best_epoch;                /* 1-based; 0 = none */
+    int best_epoch;                /* 1-based, lowest validation loss; 0 = none */
+    int kept_epoch;                /* 1-based, the weights the model holds; 0 = not known */
     const df_evaluation *evaluation; /* of val; NULL = computed here */
     const df_train_options *train_options; /* settings shown; may be NULL */
     const char *recipe;            /* "default" / "original" / NULL */

@@ -401,6 +401,7 @@ static df_status run_end_epoch(run *r, df_train_result *res, int epoch, const df
                                      (float)es.val_accuracy, r->adam->cfg.lr, err);
     if (st != DF_OK) return st;
     res->epochs_run = epoch + 1;
+    res->kept_epoch = epoch + 1;
     if (opt->on_epoch) opt->on_epoch(opt->ctx, &es);
     *stop = opt->early_stop_patience > 0 && NV > 0 && r->rp.wait >= opt->early_stop_patience;
     if (*stop) {
@@ -410,6 +411,7 @@ static df_status run_end_epoch(run *r, df_train_result *res, int epoch, const df
             opt->notice(opt->ctx, line);
         }
         snapshot_copy(r->best, head, 0);
+        res->kept_epoch = r->rp.best_epoch;
     }
     return DF_OK;
 }

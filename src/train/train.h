@@ -117,6 +117,8 @@ typedef struct df_train_result {
     df_model *model;       /* owned by the caller: df_model_destroy */
     df_history history;    /* owned by the caller: df_history_free */
     int best_epoch;        /* 1-based epoch with the lowest val_loss (0 = none) */
+    int kept_epoch;        /* 1-based epoch whose weights the model holds: best_epoch
+                            * when early stopping restored it, else the last */
     int epochs_run;
     double backbone_seconds, head_seconds, total_seconds;
     long backbone_images;  /* photos through the backbone, all epochs */
