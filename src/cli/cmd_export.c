@@ -259,11 +259,6 @@ int df_cmd_export(int argc, char **argv) {
     if (df_model_load(model_path, &model, &err) != DF_OK) return df_cli_fail(&err);
     eo.unknown = !no_unknown;
     eo.float_backbone = form >= 0 ? form : df_export_float_backbone_for(model);
-    if (form == 0 && df_export_float_backbone_for(model) && !strcmp(model->meta.backbone_kind, "tflite"))
-        fprintf(stderr, "warning: %s: its features were computed in %s, TFLite runs the backbone "
-                "as in its file in integers: probabilities differ from predict's (up to 0.09 "
-                "measured); --backbone-form auto, or train with --precision int8\n", model_path,
-                model->meta.precision[0] ? model->meta.precision : "fp32");
     uint8_t *bytes = NULL;
     size_t size = 0;
     df_status st = export_model(model_path, model, weights, &eo, &bytes, &size, &err);
@@ -271,6 +266,11 @@ int df_cmd_export(int argc, char **argv) {
         st = web ? df_web_export(out, bytes, size, runtime, &err) : write_file(out, bytes, size, &err);
     int classes = model->meta.num_classes, tflite = !strcmp(model->meta.backbone_kind, "tflite");
     int unknown = eo.unknown && model->unknown;
+    if (!st && tflite && form == 0 && df_export_float_backbone_for(model))
+        fprintf(stderr, "warning: %s: its features were computed in %s, TFLite runs the backbone "
+                "as in its file in integers: probabilities differ from predict's (up to 0.09 "
+                "measured); --backbone-form auto, or train with --precision int8\n", model_path,
+                model->meta.precision[0] ? model->meta.precision : "fp32");
     free(bytes);
     df_model_destroy(model);
     if (st) return df_cli_fail(&err);
