@@ -89,6 +89,11 @@ for spec in $VARIANTS; do
   grep -q "capture=" "$W/index.html" || fail "index.html has no camera input"
 done
 
+# The unknown detector travels in model.json (k, threshold) unless --no-unknown.
+grep -q '"unknown":{"output":1,"k":5,' "$SITE/int8/model.json" || fail "int8/model.json: $(cat "$SITE/int8/model.json")"
+"$CLI" export --model "$T/int8.dfm" --out "$T/nu" --format web --runtime "$RUNTIME" --no-unknown >/dev/null
+grep -q '"outputs":\["probabilities"\]}' "$T/nu/model.json" || fail "--no-unknown: $(cat "$T/nu/model.json")"
+
 # The validation photos at 224x224, as PNGs, and predict's answers on them.
 mkdir -p "$SITE/photos" "$T/aug"
 i=0
