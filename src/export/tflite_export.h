@@ -30,8 +30,12 @@
  * convolution's input channels (exact), so the input is RGB minus the means
  * in RGB order; `seed` is RGB / 255. The metadata states it.
  *
+ * Both add, when the model has an unknown detector (eval/unknown.h) and
+ * opt->unknown is set, a second output after the feature tensor: the cosine
+ * similarity to each training photo (see df_export_options.unknown).
+ *
  * Both append TFLite Model Metadata (tflite_metadata.h) with the labels
- * file, unless opt->metadata is 0. Folds are computed in double. Models the
+ * file (and unknown.json), unless opt->metadata is 0. Folds are computed in double. Models the
  * exporter cannot express (an operator outside the executor's set, options
  * it cannot reproduce, a feature size that does not match) are refused with
  * DF_ERR_UNSUPPORTED or DF_ERR_SHAPE and a one-line reason.
