@@ -154,6 +154,8 @@ PYEOF
 # The report shows both: photos lost and off-topic photos caught.
 "$CLI" report --model "$T/m.dfm" --data "$DATA" --unknown-dir "$SHARED/images/imagenet" --out "$T/rep" 2>/dev/null
 grep -q 'id="trust"' "$T/rep/report.html" || fail "report has no Trust section"
+grep -q '<td>log loss</td><td class="n">[0-9.]* ([0-9.]* before scaling)' "$T/rep/report.html" \
+  || fail "report's Trust section has no log loss before/after the temperature"
 grep -q "off-topic photos called unknown" "$T/rep/report.html" || fail "report does not show off-topic photos caught"
 grep -q "validation photos called unknown" "$T/rep/report.html" || fail "report does not show genuine photos lost"
 [ -s "$T/rep/reliability.png" ] || fail "no reliability.png"

@@ -444,8 +444,9 @@ static void trust_section(buf *b, const df_report_data *d, const df_report_figur
         if (d->temperature > 0)
             df_report_buf_printf(b, "<tr><td>temperature</td><td class=\"n\">%.3f</td></tr>\n"
                                     "<tr><td>expected calibration error</td><td class=\"n\">%.4f "
-                                    "(%.4f before scaling)</td></tr>\n",
-                                 d->temperature, d->ece, d->ece_raw);
+                                    "(%.4f before scaling)</td></tr>\n"
+                                    "<tr><td>log loss</td><td class=\"n\">%.4f (%.4f before scaling)</td></tr>\n",
+                                 d->temperature, d->ece, d->ece_raw, d->loss, d->loss_raw);
         else
             df_report_buf_printf(b, "<tr><td>expected calibration error</td><td class=\"n\">%.4f (the model has "
                                     "no temperature)</td></tr>\n", d->ece);

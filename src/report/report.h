@@ -137,6 +137,7 @@ typedef struct df_report_data {
     const int *calib_count;
     const double *calib_confidence, *calib_accuracy;
     double ece, ece_raw;  /* after and before the temperature */
+    double loss, loss_raw; /* log loss after and before (steadier than the ECE on few photos) */
     double temperature;
     /* Unknown detector on the validation photos; unknown_lost < 0 = the
      * model has none. */

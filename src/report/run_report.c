@@ -69,6 +69,8 @@ static void fill_trust(df_report_data *d, const df_evaluation *ev) {
     d->calib_accuracy = rc->accuracy;
     d->ece = rc->ece;
     d->ece_raw = ev->reliability_raw.ece;
+    d->loss = ev->loss_calibrated;
+    d->loss_raw = ev->loss;
     d->temperature = ev->temperature;
     if (ev->unknown_score) {
         d->unknown_lost = ev->unknown_count;
