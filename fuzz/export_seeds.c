@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "eval/unknown.h"
 #include "formats/model_file.h"
 #include "formats/tflite.h"
 #include "support/tflite_builder.h"
@@ -50,6 +51,14 @@ static int seed(const char *dir, const char *name, df_head_kind kind) {
     if (df_model_create(&c, 4, 3, names, 1, &m, &err) != DF_OK) goto fail;
     strcpy(m->meta.backbone_kind, "tflite");
     m->meta.input_h = m->meta.input_w = 8;
+    if (kind == DF_HEAD_MLP) { /* an unknown detector: the export's second output */
+        float rows[5 * 4];
+        for (int i = 0; i < 5 * 4; i++) rows[i] = (float)((i * 7) % 11) / 10.0f;
+        if (df_unknown_fit(rows, 5, 4, 2, 0, 0.2f, NULL, &m->unknown, &err) != DF_OK) {
+            df_model_destroy(m);
+            goto fail;
+        }
+    }
     df_status st = df_model_save(m, mpath, &err);
     df_model_destroy(m);
     if (st) goto fail;

@@ -6,7 +6,8 @@
  * with df_model_load (libhdf5 needs a path); what loads is exported against
  * the backbone bytes, both as in the file and with --float-backbone, and
  * what is exported must read back with our TFLite reader and carry its
- * metadata and labels.
+ * metadata and labels (and, for a model with an unknown detector, the second
+ * output, listed in the metadata, with unknown.json).
  *
  * Built and run by scripts/fuzz.sh SECONDS export (seeds: fuzz/export_seeds.c).
  */
@@ -24,7 +25,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_output(const uint8_t *out, size_t n) {
+static void check_output(const uint8_t *out, size_t n, int unknown) {
     df_error err;
     df_tflite_model *m;
     if (df_tflite_parse(out, n, "exported", &m, &err) != DF_OK) __builtin_trap(); /* must read back */
@@ -35,6 +36,11 @@ static void check_output(const uint8_t *out, size_t n) {
     const uint8_t *labels;
     size_t nl;
     if (df_zip_find(out, n, "exported", info.labels_file, &labels, &nl, &err) != DF_OK)
+        __builtin_trap();
+    /* with the unknown detector: two outputs, both in the metadata, unknown.json */
+    if ((int)m->n_outputs != 1 + unknown || info.n_outputs != 1 + unknown) __builtin_trap();
+    if (unknown && (!info.output2.file ||
+                    df_zip_find(out, n, "exported", info.output2.file, &labels, &nl, &err) != DF_OK))
         __builtin_trap();
     df_tflite_md_free(&info);
     df_tflite_destroy(m);
@@ -62,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *out = NULL;
         size_t out_size = 0;
         if (df_export_tflite(tfl, n, "backbone", NULL, model, &eo, &out, &out_size, &err) == DF_OK) {
-            check_output(out, out_size);
+            check_output(out, out_size, model->unknown != NULL);
             free(out);
         } else if (out) {
             __builtin_trap(); /* a failed export hands nothing back */

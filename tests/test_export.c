@@ -26,11 +26,13 @@
  *   graph (CONV_2D, MAX_POOL_2D, [MEAN], head) run by our executor on the
  *   input the metadata's normalisation describes gives the VGG16 backbone +
  *   head's probabilities within 1e-3.
- * - With ../shared: a model trained by the CLI on the closet photos,
+ * - With ../shared: models trained by the CLI on the closet photos,
  *   exported by the CLI: on every validation photo (224x224 pixels, so no
  *   resize differs) our executor running the exported file gives predict's
  *   probabilities within 0.02 and the same class (the measured maximum
- *   difference is printed).
+ *   difference is printed): an fp32 model exported both ways, run in fp32;
+ *   an int8 model exported by default (as in its file), run in integers
+ *   (the DEQUANTIZE before the head is the integer net's own output).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +51,7 @@
 #include "core/rng.h"
 #include "core/sha256.h"
 #include "data/dataset.h"
+#include "eval/unknown.h"
 #include "export/tflite_export.h"
 #include "formats/model_file.h"
 #include "formats/tflite.h"
@@ -184,6 +187,40 @@ static uint8_t *export_ok(const uint8_t *bb, size_t bb_size, const df_model *mod
     if (st) print_message("%s\n", err.message);
     assert_int_equal(st, DF_OK);
     return out;
+}
+
+/* The unknown score from the exported similarities, the slow obvious way:
+ * 1 - the mean of the k largest. */
+static double score_from_similarities(const float *sims, int n, int k) {
+    char *used = calloc((size_t)n, 1);
+    assert_non_null(used);
+    double sum = 0;
+    for (int t = 0; t < k; t++) {
+        int best = -1;
+        for (int r = 0; r < n; r++)
+            if (!used[r] && (best < 0 || sims[r] > sims[best])) best = r;
+        used[best] = 1;
+        sum += sims[best];
+    }
+    free(used);
+    return 1.0 - sum / k;
+}
+
+/* Output 1 of an exported model (g computes it) on input x against the
+ * model's detector on the same image's backbone features: the same
+ * decision; returns |score difference|. */
+static double unknown_gap(df_tflite_graph *g, const df_model *model, const float *x,
+                          const float *feat) {
+    const df_unknown_detector *u = model->unknown;
+    float *sims = malloc((size_t)u->n * sizeof *sims);
+    assert_non_null(sims);
+    df_error err;
+    assert_int_equal(df_tflite_graph_output_size(g), (size_t)u->n);
+    assert_int_equal(df_tflite_graph_run(g, x, 1, sims, &err), DF_OK);
+    double got = score_from_similarities(sims, u->n, u->k), want = df_unknown_score(u, feat);
+    free(sims);
+    assert_int_equal(got > (double)u->threshold, want > (double)u->threshold);
+    return fabs(got - want);
 }
 
 /* Every copied tensor keeps name, type, shape, quantization and bytes. */
@@ -354,6 +391,111 @@ static void test_metadata_round_trip(void **state) {
     free(bb);
 }
 
+/* A model with an unknown detector: output 1 and its metadata, unknown.json,
+ * the score from our executor against the detector's; --no-unknown; a
+ * centred detector is refused. Both backbone forms. */
+static void check_unknown_export(int float_backbone) {
+    size_t bb_size, size;
+    uint8_t *bb = backbone_bytes(1, 0, &bb_size);
+    df_model *model = make_model(DF_HEAD_MLP, F);
+    df_error err;
+    df_tflite_model *src;
+    assert_int_equal(df_tflite_parse(bb, bb_size, "bb", &src, &err), DF_OK);
+    df_backbone_options o = fp32_options();
+    df_backbone *backbone;
+    assert_int_equal(df_tflite_backbone_from_model(src, "bb", &o, &backbone, &err), DF_OK);
+    enum { NI = 24, NFIT = 12 };
+    float x[NI][H * W * 3], feat[NI][F];
+    for (int s = 0; s < NI; s++) {
+        df_image img = test_image(100 + s);
+        assert_int_equal(df_backbone_preprocess(backbone, &img, x[s], &err), DF_OK);
+        assert_int_equal(df_backbone_run(backbone, x[s], 1, feat[s], &err), DF_OK);
+        free(img.pixels);
+    }
+    /* fitted on the first 12 images; the other 12 are new photos */
+    assert_int_equal(df_unknown_fit(&feat[0][0], NFIT, F, 3, 0, 0.25f, NULL, &model->unknown, &err),
+                     DF_OK);
+    uint8_t *out = export_ok(bb, bb_size, model, float_backbone, &size);
+    df_tflite_model *m;
+    assert_int_equal(df_tflite_parse(out, size, "exported", &m, &err), DF_OK);
+    assert_int_equal(m->n_outputs, 2);
+    assert_string_equal(m->tensors[m->outputs[0]].name, "probabilities");
+    assert_string_equal(m->tensors[m->outputs[1]].name, "training_similarity");
+    size_t md_size;
+    const uint8_t *md_buf = df_tflite_metadata_buffer(m, DF_TFLITE_METADATA_NAME, &md_size);
+    df_tflite_md md;
+    assert_int_equal(df_tflite_md_parse(md_buf, md_size, "md", &md, &err), DF_OK);
+    assert_int_equal(md.n_outputs, 2); /* the Task Library needs one entry per output */
+    assert_string_equal(md.output_name, "probability");
+    assert_string_equal(md.labels_file, "labels.txt");
+    assert_string_equal(md.output2.name, "training_similarity");
+    assert_string_equal(md.output2.file, "unknown.json");
+    assert_int_equal(md.output2.file_type, DF_MD_FILE_DESCRIPTIONS);
+    assert_true(md.output2.has_stats && md.output2.stats_min == -1.0f && md.output2.stats_max == 1.0f);
+    const uint8_t *uj;
+    size_t n;
+    assert_int_equal(df_zip_find(out, size, "exported", "unknown.json", &uj, &n, &err), DF_OK);
+    char text[512], want[96];
+    assert_true(n < sizeof text);
+    memcpy(text, uj, n);
+    text[n] = '\0';
+    snprintf(want, sizeof want, "\"k\":3,\"rows\":12,\"threshold\":%.9g,",
+             (double)model->unknown->threshold);
+    assert_non_null(strstr(text, want));
+    df_tflite_graph *g;
+    df_status st = df_tflite_graph_create(m, m->outputs[1], &o, &g, &err);
+    if (st) fail_msg("%s", err.message);
+    double worst = 0;
+    for (int s = 0; s < NI; s++) {
+        double d = unknown_gap(g, model, x[s], feat[s]);
+        if (d > worst) worst = d;
+    }
+    print_message("unknown output (%s backbone): max |exported score - detector| = %.3g\n",
+                  float_backbone ? "dequantized" : "uint8", worst);
+    assert_true(worst <= 1e-4);
+    df_tflite_graph_destroy(g);
+    df_tflite_md_free(&md);
+    df_tflite_destroy(m);
+    free(out);
+
+    /* --no-unknown: one output, one output in the metadata, no unknown.json */
+    df_export_options eo = df_export_options_default();
+    eo.unknown = 0;
+    eo.float_backbone = float_backbone;
+    assert_int_equal(df_export_tflite(bb, bb_size, "bb", NULL, model, &eo, &out, &size, &err), DF_OK);
+    assert_int_equal(df_tflite_parse(out, size, "exported", &m, &err), DF_OK);
+    assert_int_equal(m->n_outputs, 1);
+    md_buf = df_tflite_metadata_buffer(m, DF_TFLITE_METADATA_NAME, &md_size);
+    assert_int_equal(df_tflite_md_parse(md_buf, md_size, "md", &md, &err), DF_OK);
+    assert_int_equal(md.n_outputs, 1);
+    assert_null(md.output2.name);
+    assert_int_not_equal(df_zip_find(out, size, "exported", "unknown.json", &uj, &n, &err), DF_OK);
+    df_tflite_md_free(&md);
+    df_tflite_destroy(m);
+    free(out);
+
+    /* a centred detector: refused, one line naming --no-unknown */
+    df_unknown_destroy(model->unknown);
+    assert_int_equal(df_unknown_fit(&feat[0][0], NFIT, F, 3, 1, 0.25f, NULL, &model->unknown, &err),
+                     DF_OK);
+    out = NULL;
+    eo.unknown = 1;
+    assert_int_equal(df_export_tflite(bb, bb_size, "bb", NULL, model, &eo, &out, &size, &err),
+                     DF_ERR_UNSUPPORTED);
+    assert_null(out);
+    assert_non_null(strstr(err.message, "--no-unknown"));
+    df_backbone_destroy(backbone);
+    df_tflite_destroy(src);
+    df_model_destroy(model);
+    free(bb);
+}
+
+static void test_unknown_output(void **state) {
+    (void)state;
+    check_unknown_export(0);
+    check_unknown_export(1);
+}
+
 static void test_refusals(void **state) {
     (void)state;
     size_t bb_size, size;
@@ -447,6 +589,10 @@ static void test_mutated_model_files(void **state) {
     char *path = df_path_join(dir, "m.dfm"), *mpath = df_path_join(dir, "mut.dfm");
     df_model *model = make_model(DF_HEAD_MLP, F);
     df_error err;
+    /* with an unknown detector, so damaged detectors reach the export too */
+    float rows[6 * F];
+    for (int i = 0; i < 6 * F; i++) rows[i] = (float)((i * 7) % 11) / 10.0f;
+    assert_int_equal(df_unknown_fit(rows, 6, F, 2, 0, 0.2f, NULL, &model->unknown, &err), DF_OK);
     assert_int_equal(df_model_save(model, path, &err), DF_OK);
     df_model_destroy(model);
     uint8_t *good, *mut;
@@ -483,6 +629,7 @@ static void test_mutated_model_files(void **state) {
         if (df_export_tflite(bb, bb_size, "bb", NULL, m, &eo, &out, &size, &err) == DF_OK) {
             df_tflite_model *t;
             assert_int_equal(df_tflite_parse(out, size, "re-read", &t, &err), DF_OK);
+            assert_int_equal(t->n_outputs, m->unknown ? 2 : 1);
             df_tflite_destroy(t);
             exported++;
         } else {
@@ -588,6 +735,9 @@ static void check_vgg16(const char *path, const df_vgg16_weights *vw, int pooled
     for (size_t i = 0; i < df_head_num_params(model->head); i++) p[i] *= 0.3f;
     float want[N * CLASSES];
     assert_int_equal(df_head_predict(model->head, feat, N, want, &err), DF_OK);
+    /* An unknown detector on these images' features: output 1 (flattened
+     * features go through a RESHAPE to 1 x dim first). */
+    assert_int_equal(df_unknown_fit(feat, N, dim, 2, 0, 0.2f, NULL, &model->unknown, &err), DF_OK);
 
     df_export_vgg16_weights w;
     for (int i = 0; i < 13; i++) {
@@ -621,7 +771,12 @@ static void check_vgg16(const char *path, const df_vgg16_weights *vw, int pooled
     df_tflite_classifier *clf;
     st = df_tflite_classifier_from_model(m, &o, &clf, &err);
     if (st) fail_msg("%s", err.message);
-    double worst = 0, lo = 1, hi = 0;
+    assert_int_equal(m->n_outputs, 2);
+    assert_int_equal(md.n_outputs, 2);
+    df_tflite_graph *ug;
+    st = df_tflite_graph_create(m, m->outputs[1], &o, &ug, &err);
+    if (st) fail_msg("%s", err.message);
+    double worst = 0, lo = 1, hi = 0, worst_u = 0;
     for (int s = 0; s < N; s++) {
         /* the input as the metadata says: (pixel - mean[c]) / std[c], RGB */
         float *xi = x;
@@ -631,6 +786,8 @@ static void check_vgg16(const char *path, const df_vgg16_weights *vw, int pooled
         }
         float got[CLASSES];
         assert_int_equal(df_tflite_classifier_run(clf, xi, 1, got, &err), DF_OK);
+        double du = unknown_gap(ug, model, xi, feat + (size_t)s * (size_t)dim);
+        if (du > worst_u) worst_u = du;
         for (int c = 0; c < CLASSES; c++) {
             double d = fabs((double)got[c] - (double)want[s * CLASSES + c]);
             if (d > worst) worst = d;
@@ -642,7 +799,10 @@ static void check_vgg16(const char *path, const df_vgg16_weights *vw, int pooled
     print_message("VGG16 %dx%d, %s, %s, %s head: max |exported - reference| = %.3g (probabilities "
                   "%.3f..%.3f)\n", VW, VH, pooled ? "pooled" : "flattened", pre,
                   df_head_kind_name(kind), worst, lo, hi);
+    print_message("  unknown score from output 1: max |exported - detector| = %.3g\n", worst_u);
     assert_true(worst <= 1e-3);
+    assert_true(worst_u <= 1e-4);
+    df_tflite_graph_destroy(ug);
     assert_true(hi - lo > 0.1); /* not all saturated */
     df_tflite_md_free(&md);
     df_tflite_classifier_destroy(clf);
@@ -702,81 +862,149 @@ static void test_vgg16_export(void **state) {
 
 /* ---- the real thing: closet photos ---- */
 
+typedef struct closet_cmp {
+    df_classifier *clf;          /* predict's side */
+    df_tflite_classifier *tc;    /* our executor on the exported file: output 0 */
+    df_tflite_graph *sims;       /* ... and output 1 (NULL without a detector) */
+    int n_sims, C;
+    float *x;
+    double worst, worst_unknown;
+    int same, same_unknown, unknown;
+} closet_cmp;
+
+/* One photo, resized to 224x224 once for both sides. */
+static void compare_photo(closet_cmp *c, const char *path) {
+    df_error err;
+    df_image full, img;
+    df_image_load_options lo = df_image_load_options_default();
+    assert_int_equal(df_image_load(path, &lo, &full, &err), DF_OK);
+    assert_int_equal(df_image_resize(&full, 224, 224, DF_RESIZE_BILINEAR, &img, &err), DF_OK);
+    free(full.pixels);
+    float want[16], got[16];
+    assert_int_equal(df_classifier_predict_rgb(c->clf, img.pixels, 224, 224, want, &err), DF_OK);
+    assert_int_equal(df_tflite_classifier_preprocess(c->tc, &img, c->x, &err), DF_OK);
+    assert_int_equal(df_tflite_classifier_run(c->tc, c->x, 1, got, &err), DF_OK);
+    int bw = 0, bg = 0;
+    for (int k = 0; k < c->C; k++) {
+        double d = fabs((double)got[k] - (double)want[k]);
+        if (d > c->worst) c->worst = d;
+        if (want[k] > want[bw]) bw = k;
+        if (got[k] > got[bg]) bg = k;
+    }
+    c->same += bw == bg;
+    if (c->sims) { /* predict's unknown answer from the same features */
+        df_prediction pr;
+        float probs[16], *sims = malloc((size_t)c->n_sims * sizeof *sims);
+        assert_non_null(sims);
+        assert_int_equal(df_classifier_judge(c->clf, c->clf->features, 1, probs, &pr, &err), DF_OK);
+        assert_int_equal(df_tflite_graph_run(c->sims, c->x, 1, sims, &err), DF_OK);
+        const df_unknown_detector *u = c->clf->model->unknown;
+        double score = score_from_similarities(sims, c->n_sims, u->k);
+        double d = fabs(score - (double)pr.unknown_score);
+        if (d > c->worst_unknown) c->worst_unknown = d;
+        c->same_unknown += (score > (double)u->threshold) == pr.unknown;
+        c->unknown += pr.unknown;
+        free(sims);
+    }
+    free(img.pixels);
+}
+
 /* predict (the public API) against our executor running the exported file,
- * on the closet validation photos resized to 224x224 once for both. */
+ * on the closet validation photos (probabilities, class, unknown) and the
+ * ImageNet check photos (unknown), resized to 224x224 once for both. */
 static void compare_on_closet(const char *shared, const char *model_path, const char *tfl_path,
-                              const char *what) {
+                              df_precision precision, const char *what) {
     char val[1024];
     snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
     df_error err;
-    df_classifier_options co = {NULL, DF_PRECISION_FP32, 1, NULL, NULL, 0};
-    df_classifier *clf;
-    df_status st = df_classifier_open(model_path, &co, &clf, &err);
+    closet_cmp c;
+    memset(&c, 0, sizeof c);
+    df_classifier_options co = {NULL, precision, 1, NULL, NULL, 0};
+    df_status st = df_classifier_open(model_path, &co, &c.clf, &err);
     if (st) fail_msg("%s", err.message);
     df_backbone_options o = fp32_options();
-    df_tflite_classifier *tc;
-    st = df_tflite_classifier_open(tfl_path, &o, &tc, &err);
+    o.precision = precision;
+    st = df_tflite_classifier_open(tfl_path, &o, &c.tc, &err);
     if (st) fail_msg("%s", err.message);
+    assert_int_equal(df_tflite_classifier_precision(c.tc), precision); /* no silent fallback */
+    df_tflite_model *m;
+    assert_int_equal(df_tflite_load(tfl_path, &m, &err), DF_OK);
+    assert_int_equal(m->n_outputs, c.clf->model->unknown ? 2 : 1);
+    if (c.clf->model->unknown) {
+        st = df_tflite_graph_create(m, m->outputs[1], &o, &c.sims, &err);
+        if (st) fail_msg("%s", err.message);
+        c.n_sims = (int)df_tflite_graph_output_size(c.sims);
+        assert_int_equal(c.n_sims, c.clf->model->unknown->n);
+    }
     df_dataset *ds;
     assert_int_equal(df_dataset_scan(val, NULL, &ds, &err), DF_OK);
-    int C = df_classifier_num_classes(clf), same = 0, n = 0;
-    assert_int_equal(df_tflite_classifier_classes(tc), (size_t)C);
-    double worst = 0;
-    float *x = malloc(224 * 224 * 3 * sizeof *x);
-    assert_non_null(x);
-    for (int i = 0; i < ds->count; i++, n++) {
-        df_image full, img;
-        df_image_load_options lo = df_image_load_options_default();
-        lo.min_width = lo.min_height = 224;
-        assert_int_equal(df_image_load(ds->items[i].path, &lo, &full, &err), DF_OK);
-        assert_int_equal(df_image_resize(&full, 224, 224, DF_RESIZE_BILINEAR, &img, &err), DF_OK);
-        free(full.pixels);
-        float want[16], got[16];
-        assert_int_equal(df_classifier_predict_rgb(clf, img.pixels, 224, 224, want, &err), DF_OK);
-        assert_int_equal(df_tflite_classifier_preprocess(tc, &img, x, &err), DF_OK);
-        assert_int_equal(df_tflite_classifier_run(tc, x, 1, got, &err), DF_OK);
-        int bw = 0, bg = 0;
-        for (int c = 0; c < C; c++) {
-            double d = fabs((double)got[c] - (double)want[c]);
-            if (d > worst) worst = d;
-            if (want[c] > want[bw]) bw = c;
-            if (got[c] > got[bg]) bg = c;
-        }
-        same += bw == bg;
-        free(img.pixels);
-    }
+    c.C = df_classifier_num_classes(c.clf);
+    assert_int_equal(df_tflite_classifier_classes(c.tc), (size_t)c.C);
+    c.x = malloc(224 * 224 * 3 * sizeof *c.x);
+    assert_non_null(c.x);
+    for (int i = 0; i < ds->count; i++) compare_photo(&c, ds->items[i].path);
     print_message("closet validation, %d photos, %s: same class on %d; max |exported - predict| "
-                  "= %.3g (our executor)\n", n, what, same, worst);
-    assert_int_equal(n, 21);
-    assert_int_equal(same, n);
-    assert_true(worst <= 0.02);
-    free(x);
+                  "= %.3g (our executor)\n", ds->count, what, c.same, c.worst);
+    assert_int_equal(ds->count, 21);
+    assert_int_equal(c.same, ds->count);
+    assert_true(c.worst <= 0.02);
+    static const char *const imagenet[] = {"parrot.jpg", "cat.bmp", "owl.jpg", "hot_dog.jpg"};
+    int n_u = ds->count;
+    for (size_t i = 0; c.sims && i < sizeof imagenet / sizeof imagenet[0]; i++, n_u++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/images/imagenet/%s", shared, imagenet[i]);
+        compare_photo(&c, path);
+    }
+    if (c.sims) {
+        print_message("  unknown: %d closet + 4 ImageNet photos, same answer on %d (%d unknown); "
+                      "max |exported score - predict's| = %.3g\n", ds->count, c.same_unknown,
+                      c.unknown, c.worst_unknown);
+        assert_int_equal(c.same_unknown, n_u);
+        assert_true(c.worst_unknown <= 1e-4);
+        assert_true(c.unknown >= 1); /* the ImageNet photos are off-topic */
+    }
+    free(c.x);
     df_dataset_free(ds);
-    df_tflite_classifier_destroy(tc);
-    df_classifier_destroy(clf);
+    df_tflite_graph_destroy(c.sims);
+    df_tflite_destroy(m);
+    df_tflite_classifier_destroy(c.tc);
+    df_classifier_destroy(c.clf);
 }
 
 static void test_closet_own_executor(void **state) {
     (void)state;
     const char *shared;
     DF_SKIP_WITHOUT_SHARED(shared);
-    char *tmp = df_test_tempdir(), cmd[4096], out[8192];
+    char *tmp = df_test_tempdir(), cmd[8192], out[8192];
     snprintf(cmd, sizeof cmd,
              "\"%s\" train --data \"%s/datasets/closet\" --backbone tflite --weights "
              "\"%s/models/mobilenet_v2_1.0_224_quant.tflite\" --precision fp32 --epochs 5 "
              "--feature-cache 1 --out \"%s/m.dfm\" --quiet >/dev/null && "
              "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet.tflite\" && "
-             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet-float.tflite\" --float-backbone",
-             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp, df_test_cli(), tmp, tmp);
+             "\"%s\" export --model \"%s/m.dfm\" --out \"%s/closet-float.tflite\" --float-backbone && "
+             "\"%s\" train --data \"%s/datasets/closet\" --backbone tflite --weights "
+             "\"%s/models/mobilenet_v2_1.0_224_quant.tflite\" --precision int8 --epochs 5 "
+             "--feature-cache 1 --out \"%s/m8.dfm\" --quiet >/dev/null && "
+             "\"%s\" export --model \"%s/m8.dfm\" --out \"%s/closet8.tflite\"",
+             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp, df_test_cli(), tmp, tmp,
+             df_test_cli(), shared, shared, tmp, df_test_cli(), tmp, tmp);
     int rc = df_test_run(cmd, out, sizeof out);
     if (rc) print_message("%s\n", out);
     assert_int_equal(rc, 0);
     char model_path[1024], tfl_path[1024];
     snprintf(model_path, sizeof model_path, "%s/m.dfm", tmp);
     snprintf(tfl_path, sizeof tfl_path, "%s/closet.tflite", tmp);
-    compare_on_closet(shared, model_path, tfl_path, "backbone as in its file");
+    compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_FP32,
+                      "fp32 model, backbone as in its file, fp32 executor");
     snprintf(tfl_path, sizeof tfl_path, "%s/closet-float.tflite", tmp);
-    compare_on_closet(shared, model_path, tfl_path, "--float-backbone");
+    compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_FP32,
+                      "fp32 model, --float-backbone, fp32 executor");
+    /* An int8 model exported by default (as in its file), run by our
+     * executor in integers (XNNPACK), as predict runs the model. */
+    snprintf(model_path, sizeof model_path, "%s/m8.dfm", tmp);
+    snprintf(tfl_path, sizeof tfl_path, "%s/closet8.tflite", tmp);
+    compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_INT8,
+                      "int8 model, default export (as in its file), int8 executor");
     df_test_rmtree(tmp);
     free(tmp);
 }
@@ -789,6 +1017,7 @@ int main(void) {
         cmocka_unit_test(test_fold_quantized_linear),
         cmocka_unit_test(test_fold_dequantized_backbone),
         cmocka_unit_test(test_metadata_round_trip),
+        cmocka_unit_test(test_unknown_output),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_mutated_backbones),
         cmocka_unit_test(test_mutated_model_files),

@@ -44,7 +44,7 @@ typedef struct value {
     int slot;          /* V_HOST */
 } value;
 
-typedef enum host_kind { HOST_DENSE, HOST_SOFTMAX } host_kind;
+typedef enum host_kind { HOST_DENSE, HOST_SOFTMAX, HOST_L2NORM } host_kind;
 
 typedef struct host_op {
     host_kind kind;
@@ -645,6 +645,29 @@ static df_status add_softmax(builder *b, int i) {
     return DF_OK;
 }
 
+/* L2_NORMALIZATION over the whole (flat) value: x / max(|x|, 1e-6), as
+ * TFLite's float kernel computes it over a last axis holding every value. */
+static df_status add_l2norm(builder *b, int i) {
+    const df_tflite_operator *op = &b->m->operators[i];
+    if (op->n_inputs < 1 || op->n_outputs < 1)
+        return op_fail(b, i, DF_ERR_FORMAT, "needs an input and an output");
+    const df_tflite_tensor *y = tensor(b, op->outputs[0]);
+    if (y->rank < 1 || df_tflite_tensor_elements(y) != (size_t)y->shape[y->rank - 1])
+        return op_fail(b, i, DF_ERR_UNSUPPORTED, "only a normalisation over every value");
+    host_op h;
+    memset(&h, 0, sizeof h);
+    h.kind = HOST_L2NORM;
+    h.op_index = i;
+    df_status st = host_input(b, i, op->inputs[0], &h.in, &h.n_in);
+    if (st) return st;
+    if (h.n_in != df_tflite_tensor_elements(y))
+        return op_fail(b, i, DF_ERR_SHAPE, "output size differs from the input's %zu", h.n_in);
+    h.n_out = h.n_in;
+    if ((st = new_slot(b, i, h.n_out, &h.out)) || (st = push_host(b, i, &h))) return st;
+    set_host(b, i, h.out);
+    return DF_OK;
+}
+
 static df_status add_fully_connected(builder *b, int i) {
     const df_tflite_operator *op = &b->m->operators[i];
     if (op->n_inputs < 2 || op->n_outputs < 1)
@@ -679,6 +702,7 @@ static df_status add_op(builder *b, int i) {
     case DF_TFLITE_OP_SQUEEZE: return add_identity(b, i, 1);
     case DF_TFLITE_OP_SOFTMAX: return add_softmax(b, i);
     case DF_TFLITE_OP_FULLY_CONNECTED: return add_fully_connected(b, i);
+    case DF_TFLITE_OP_L2_NORMALIZATION: return add_l2norm(b, i);
     default: return op_fail(b, i, DF_ERR_UNSUPPORTED, "operator not supported by this executor");
     }
 }
@@ -973,6 +997,14 @@ static void run_host_op(const host_op *h, const float *x, float *y) {
             y[o] = (float)s;
         }
         apply_act(y, h->n_out, h->act);
+        return;
+    }
+    if (h->kind == HOST_L2NORM) {
+        double ss = 0.0;
+        for (size_t k = 0; k < h->n_in; k++) ss += (double)x[k] * x[k];
+        double norm = sqrt(ss);
+        if (norm < 1e-6) norm = 1e-6;
+        for (size_t k = 0; k < h->n_in; k++) y[k] = (float)(x[k] / norm);
         return;
     }
     /* softmax(beta * x), shifted by the max for range */

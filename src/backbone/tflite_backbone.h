@@ -14,7 +14,8 @@
  * (CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE/MAX_POOL_2D, MEAN over H and W,
  * PAD folded into the next convolution, QUANTIZE/DEQUANTIZE as identities)
  * runs on the engine; what follows the graph's single hand-over point
- * (FULLY_CONNECTED, a 1x1 CONV_2D on a 1x1 map, RESHAPE, SQUEEZE, SOFTMAX)
+ * (FULLY_CONNECTED, a 1x1 CONV_2D on a 1x1 map, RESHAPE, SQUEEZE, SOFTMAX,
+ * L2_NORMALIZATION over the whole value)
  * runs in plain C per image. Anything else is DF_ERR_UNSUPPORTED naming the
  * operator.
  */

@@ -20,6 +20,7 @@ typedef struct qbuilder {
     df_qtype type;
     int tfl_type;          /* DF_TFLITE_UINT8 / INT8: the activations' type */
     int *id;               /* per tensor: qnet tensor or -1 */
+    int target;            /* the tensor the net computes */
     df_error *err;
 } qbuilder;
 
@@ -223,8 +224,23 @@ static df_status q_global_pool(qbuilder *b, int i) {
     return DF_OK;
 }
 
+/* A DEQUANTIZE that gives the target (an exported classifier's features):
+ * the net's output is already dequantized, so it is the identity there. */
+static df_status q_dequantize(qbuilder *b, int i) {
+    const df_tflite_operator *op = &b->m->operators[i];
+    if (op->n_inputs < 1 || op->n_outputs < 1 || op->inputs[0] < 0 || op->outputs[0] != b->target)
+        return qfail(b, i, "a DEQUANTIZE that does not give the output");
+    if (b->id[op->inputs[0]] < 0) return qfail(b, i, "input is not computed in integers");
+    if (df_tflite_tensor_elements(&b->m->tensors[op->inputs[0]]) !=
+        df_tflite_tensor_elements(&b->m->tensors[op->outputs[0]]))
+        return qfail(b, i, "input and output sizes differ");
+    b->id[op->outputs[0]] = b->id[op->inputs[0]];
+    return DF_OK;
+}
+
 static df_status q_op(qbuilder *b, int i) {
     switch (b->m->operators[i].builtin) {
+    case DF_TFLITE_OP_DEQUANTIZE: return q_dequantize(b, i);
     case DF_TFLITE_OP_CONV_2D: return q_conv(b, i, 0);
     case DF_TFLITE_OP_DEPTHWISE_CONV_2D: return q_conv(b, i, 1);
     case DF_TFLITE_OP_ADD: return q_add(b, i);
@@ -273,6 +289,7 @@ df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **o
     qbuilder b;
     memset(&b, 0, sizeof b);
     b.m = m;
+    b.target = target;
     b.err = err;
     b.tfl_type = m->tensors[in].type;
     b.type = b.tfl_type == DF_TFLITE_UINT8 ? DF_QTYPE_U8 : DF_QTYPE_S8;

@@ -23,7 +23,8 @@
 static const char *USAGE =
     "usage: deepfashion export --model MODEL --out PATH [--format tflite|web]\n"
     "                          [--weights FILE] [--name NAME] [--runtime DIR]\n"
-    "                          [--float-backbone]\n"
+    "                          [--backbone-form auto|file|float] [--float-backbone]\n"
+    "                          [--no-unknown]\n"
     "\n"
     "Writes the trained classifier (backbone + head) as one TFLite model: the\n"
     "backbone's graph as in its file up to the feature tensor, the head as\n"
@@ -39,10 +40,18 @@ static const char *USAGE =
     "  --weights FILE   the backbone weights (default: the copy embedded in the model,\n"
     "                   else the file it records; a file's SHA-256 must match)\n"
     "  --name NAME      model name in the metadata (default: the output's base name)\n"
-    "  --float-backbone the backbone's quantized weights dequantized to float32 and\n"
-    "                   its activations float32: TFLite then computes what predict\n"
-    "                   computes (the default keeps the backbone as in its file:\n"
-    "                   integer arithmetic, probabilities within about 0.1)\n"
+    "  --backbone-form F how a quantized backbone is written: file (as in its\n"
+    "                   file: TFLite runs it in integers, as --precision int8 does),\n"
+    "                   float (weights dequantized to float32: TFLite computes what\n"
+    "                   fp32/bf16 compute, at 4x the backbone's bytes) or auto\n"
+    "                   (default): the form matching the precision the model was\n"
+    "                   trained with, so TFLite gives predict's probabilities. file\n"
+    "                   for a float model differs by up to about 0.1 (a warning)\n"
+    "  --float-backbone same as --backbone-form float\n"
+    "  --no-unknown     leave the model's unknown detector out (by default a second\n"
+    "                   output, training_similarity: the cosine similarity to each\n"
+    "                   training photo, with unknown.json giving k and the threshold;\n"
+    "                   the web page then answers unknown as predict does)\n"
     "  --runtime DIR    the fetched web runtime (default: $DF_WEB_RUNTIME, else the\n"
     "                   installed copy in PREFIX/share/deepfashion/web-runtime, else\n"
     "                   the build's copy made by scripts/fetch-web-runtime.sh)\n"
@@ -198,10 +207,11 @@ int df_cmd_export(int argc, char **argv) {
         {"model", required_argument, 0, 'm'}, {"out", required_argument, 0, 'o'},
         {"format", required_argument, 0, 'f'}, {"weights", required_argument, 0, 'w'},
         {"name", required_argument, 0, 'n'}, {"runtime", required_argument, 0, 'r'},
-        {"float-backbone", no_argument, 0, 'F'},
+        {"float-backbone", no_argument, 0, 'F'}, {"backbone-form", required_argument, 0, 'B'},
+        {"no-unknown", no_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_path = NULL, *out = NULL, *weights = NULL, *name = NULL, *runtime = NULL;
-    int web = 0, float_backbone = 0;
+    int web = 0, no_unknown = 0, form = -1; /* -1 auto, 0 as in its file, 1 float */
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -211,7 +221,16 @@ int df_cmd_export(int argc, char **argv) {
         case 'w': weights = optarg; break;
         case 'n': name = optarg; break;
         case 'r': runtime = optarg; break;
-        case 'F': float_backbone = 1; break;
+        case 'F': form = 1; break;
+        case 'U': no_unknown = 1; break;
+        case 'B':
+            if (!strcmp(optarg, "auto")) form = -1;
+            else if (!strcmp(optarg, "file")) form = 0;
+            else if (!strcmp(optarg, "float")) form = 1;
+            else
+                return df_cli_usage_error("export", "--backbone-form must be auto, file or float, "
+                                          "not '%s'", optarg);
+            break;
         case 'f':
             if (!strcmp(optarg, "web")) web = 1;
             else if (strcmp(optarg, "tflite") != 0)
@@ -236,19 +255,28 @@ int df_cmd_export(int argc, char **argv) {
     base_name(out, base, sizeof base);
     df_export_options eo = df_export_options_default();
     eo.name = name ? name : base;
-    eo.float_backbone = float_backbone;
     df_model *model;
     if (df_model_load(model_path, &model, &err) != DF_OK) return df_cli_fail(&err);
+    eo.unknown = !no_unknown;
+    eo.float_backbone = form >= 0 ? form : df_export_float_backbone_for(model);
     uint8_t *bytes = NULL;
     size_t size = 0;
     df_status st = export_model(model_path, model, weights, &eo, &bytes, &size, &err);
     if (!st)
         st = web ? df_web_export(out, bytes, size, runtime, &err) : write_file(out, bytes, size, &err);
-    int classes = model->meta.num_classes;
+    int classes = model->meta.num_classes, tflite = !strcmp(model->meta.backbone_kind, "tflite");
+    int unknown = eo.unknown && model->unknown;
+    if (!st && tflite && form == 0 && df_export_float_backbone_for(model))
+        fprintf(stderr, "warning: %s: its features were computed in %s, TFLite runs the backbone "
+                "as in its file in integers: probabilities differ from predict's (up to 0.09 "
+                "measured); --backbone-form auto, or train with --precision int8\n", model_path,
+                model->meta.precision[0] ? model->meta.precision : "fp32");
     free(bytes);
     df_model_destroy(model);
     if (st) return df_cli_fail(&err);
-    printf("%s: %s (model %zu bytes, %d classes)\n", web ? "web page" : "tflite", out, size,
-           classes);
+    printf("%s: %s (model %zu bytes, %d classes%s%s)\n", web ? "web page" : "tflite", out, size,
+           classes, !tflite ? "" : eo.float_backbone ? ", backbone dequantized to float32"
+                                                       : ", backbone as in its file",
+           unknown ? ", unknown detector" : "");
     return DF_EXIT_OK;
 }

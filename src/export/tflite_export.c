@@ -16,12 +16,15 @@
 
 #include "backbone/tflite_backbone.h"
 #include "backbone/vgg16.h"
+#include "eval/unknown.h"
 #include "formats/tflite.h"
 #include "formats/tflite_metadata.h"
 #include "formats/tflite_write.h"
 #include "formats/zip.h"
 
 #define LABELS_FILE "labels.txt"
+#define UNKNOWN_FILE "unknown.json"
+#define UNKNOWN_OUTPUT "training_similarity"
 
 /* What the metadata says about the input: size and normalisation
  * (x - mean) / std per channel (one value = every channel). */
@@ -37,7 +40,12 @@ df_export_options df_export_options_default(void) {
     memset(&o, 0, sizeof o);
     o.name = "deepfashion";
     o.metadata = 1;
+    o.unknown = 1;
     return o;
+}
+
+int df_export_float_backbone_for(const df_model *model) {
+    return strcmp(model->meta.precision, "int8") != 0;
 }
 
 /* ---- the graph under construction ---- */
@@ -77,7 +85,7 @@ static df_status graph_init(graph *g, const char *path, size_t cap_t, size_t cap
         !(m->opcodes = calloc(cap_code, sizeof *m->opcodes)) ||
         !(g->blobs = calloc(cap_buf, sizeof *g->blobs)) ||
         !(m->inputs = calloc(1, sizeof *m->inputs)) ||
-        !(m->outputs = calloc(1, sizeof *m->outputs))) {
+        !(m->outputs = calloc(2, sizeof *m->outputs))) {
         graph_free(g);
         return df_error_set(err, DF_ERR_NOMEM, "%s: out of memory", path);
     }
@@ -347,6 +355,98 @@ static df_status append_head(graph *g, const df_model *model, int x) {
     return DF_OK;
 }
 
+/* 1 when the model's unknown detector goes into the export. */
+static int exports_unknown(const df_model *model, const df_export_options *opt) {
+    return opt->unknown && model->unknown != NULL;
+}
+
+/* The unknown detector's part (eval/unknown.h), after float32 feature
+ * tensor x: [RESHAPE to 1 x dim] -> L2_NORMALIZATION -> FULLY_CONNECTED
+ * against the normalised training rows = the cosine similarity to each
+ * training photo, graph output 1 ("training_similarity", 1 x n). The
+ * score, 1 - the mean of the k largest, and the threshold are the reader's
+ * (unknown.json). Only the raw cosine (no centring mean) is expressed. */
+static df_status append_unknown(graph *g, const df_model *model, int x) {
+    const df_unknown_detector *u = model->unknown;
+    if (u->method != DF_UNKNOWN_KNN_COSINE || u->dim != model->meta.feature_dim)
+        return df_error_set(g->err, DF_ERR_UNSUPPORTED, "%s: unknown detector method %d over %d "
+                            "features (export --no-unknown leaves it out)", g->m->path, u->method,
+                            u->dim);
+    for (int j = 0; j < u->dim; j++)
+        if (u->mean[j] != 0.0f)
+            return df_error_set(g->err, DF_ERR_UNSUPPORTED, "%s: the unknown detector centres "
+                                "the features, which the export does not express (export "
+                                "--no-unknown leaves it out)", g->m->path);
+    if (!all_finite(u->ref, (size_t)u->n * (size_t)u->dim))
+        return df_error_set(g->err, DF_ERR_DATA, "%s: the unknown detector's rows are not finite",
+                            g->m->path);
+    const df_tflite_tensor *xt = &g->m->tensors[x];
+    int32_t flat[2] = {1, u->dim};
+    df_status st;
+    if (xt->rank < 1 || xt->shape[xt->rank - 1] != u->dim) {
+        int32_t *shape = malloc(sizeof flat), sshape[1] = {2};
+        if (!shape) return nomem(g);
+        memcpy(shape, flat, sizeof flat);
+        uint32_t b;
+        int s_t, r;
+        if ((st = add_buffer(g, shape, sizeof flat, 1, &b)) ||
+            (st = add_tensor(g, "unknown/shape", DF_TFLITE_INT32, 1, sshape, b, NULL, &s_t)) ||
+            (st = add_tensor(g, "unknown/flat", DF_TFLITE_FLOAT32, 2, flat, 0, NULL, &r)))
+            return st;
+        df_tflite_options o = no_options(DF_TFLITE_OPTIONS_RESHAPE);
+        o.new_shape_n = 2;
+        o.new_shape[0] = 1;
+        o.new_shape[1] = u->dim;
+        int32_t in[2] = {x, s_t}, out[1] = {r};
+        if ((st = add_op(g, DF_TFLITE_OP_RESHAPE, 1, in, 2, out, 1, &o))) return st;
+        x = r;
+        xt = &g->m->tensors[x];
+    }
+    int nx;
+    if ((st = add_tensor(g, "unknown/normalised", DF_TFLITE_FLOAT32, xt->rank, xt->shape, 0, NULL,
+                         &nx)))
+        return st;
+    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_NONE);
+    int32_t lin[1] = {x}, lout[1] = {nx};
+    if ((st = add_op(g, DF_TFLITE_OP_L2_NORMALIZATION, 1, lin, 1, lout, 1, &o))) return st;
+    size_t nw = (size_t)u->n * (size_t)u->dim;
+    float *w = malloc(nw * sizeof *w), *b = calloc((size_t)u->n, sizeof *b);
+    if (!w || !b) {
+        free(w);
+        free(b);
+        return nomem(g);
+    }
+    memcpy(w, u->ref, nw * sizeof *w);
+    int wt, bt, y;
+    int32_t wshape[2] = {u->n, u->dim}, bshape[1] = {u->n}, yshape[2] = {1, u->n};
+    st = const_f32(g, "unknown/training_rows", 2, wshape, w, nw, &wt);
+    if (st) {
+        free(b);
+        return st;
+    }
+    if ((st = const_f32(g, "unknown/zero_bias", 1, bshape, b, (size_t)u->n, &bt)) ||
+        (st = add_tensor(g, UNKNOWN_OUTPUT, DF_TFLITE_FLOAT32, 2, yshape, 0, NULL, &y)))
+        return st;
+    df_tflite_options fo = no_options(DF_TFLITE_OPTIONS_FULLY_CONNECTED);
+    int32_t fin[3] = {nx, wt, bt}, fout[1] = {y};
+    if ((st = add_op(g, DF_TFLITE_OP_FULLY_CONNECTED, 1, fin, 3, fout, 1, &fo))) return st;
+    g->m->outputs[g->m->n_outputs++] = y;
+    return DF_OK;
+}
+
+/* unknown.json: what turns output 1 into predict's unknown answer. */
+static char *unknown_json(const df_model *model, size_t *size) {
+    const df_unknown_detector *u = model->unknown;
+    char *t = malloc(512);
+    if (!t) return NULL;
+    int n = snprintf(t, 512, "{\"output\":\"%s\",\"method\":\"knn_cosine\",\"k\":%d,"
+                     "\"rows\":%d,\"threshold\":%.9g,\"rate\":%.9g,\"score\":\"1 - mean of "
+                     "the k largest similarities; unknown when score > threshold\"}\n",
+                     UNKNOWN_OUTPUT, u->k, u->n, (double)u->threshold, (double)u->rate);
+    *size = n > 0 && n < 512 ? (size_t)n : 0;
+    return t;
+}
+
 /* ---- writing: the flatbuffer, metadata, labels ---- */
 
 static char *describe(const df_model *model, const df_export_options *opt) {
@@ -417,6 +517,22 @@ static df_status metadata(graph *g, const df_model *model, const df_export_optio
     md.labels_file = (char *)LABELS_FILE;
     md.labels_description = (char *)"Labels for objects that the model can recognize.";
     md.labels_type = DF_MD_FILE_TENSOR_AXIS_LABELS;
+    char sim_desc[320];
+    if (exports_unknown(model, opt)) {
+        const df_unknown_detector *u = model->unknown;
+        snprintf(sim_desc, sizeof sim_desc, "Cosine similarity of the photo's backbone features "
+                 "to each of the %d training photos'. Unknown detector: score = 1 - the mean of "
+                 "the %d largest; the photo is none of the labels when score > %.6g (%s).", u->n,
+                 u->k, (double)u->threshold, UNKNOWN_FILE);
+        md.output2.name = (char *)UNKNOWN_OUTPUT;
+        md.output2.description = sim_desc;
+        md.output2.has_stats = 1;
+        md.output2.stats_min = -1.0f;
+        md.output2.stats_max = 1.0f;
+        md.output2.file = (char *)UNKNOWN_FILE;
+        md.output2.file_description = (char *)"The unknown detector's k and threshold (JSON).";
+        md.output2.file_type = DF_MD_FILE_DESCRIPTIONS;
+    }
     return df_tflite_md_build(&md, g->m->path, out, size, g->err);
 }
 
@@ -445,11 +561,16 @@ static df_status finish(graph *g, const df_model *model, const df_export_options
     if (!st) st = df_tflite_write(g->m, &x, &fb, &fb_size, g->err);
     free(desc);
     if (!st && opt->metadata) {
-        size_t n = 0;
+        size_t n = 0, nu = 0;
         char *labels = labels_text(model, &n);
-        df_zip_entry e = {LABELS_FILE, (const uint8_t *)labels, n};
-        st = labels ? df_zip_write(&e, 1, fb_size, &zip, &zip_size, g->err) : nomem(g);
+        char *uj = exports_unknown(model, opt) ? unknown_json(model, &nu) : NULL;
+        df_zip_entry e[2] = {{LABELS_FILE, (const uint8_t *)labels, n},
+                             {UNKNOWN_FILE, (const uint8_t *)uj, nu}};
+        st = labels && (uj || !exports_unknown(model, opt))
+                 ? df_zip_write(e, uj ? 2 : 1, fb_size, &zip, &zip_size, g->err)
+                 : nomem(g);
         free(labels);
+        free(uj);
     }
     if (!st && zip) {
         uint8_t *all = realloc(fb, fb_size + zip_size);
@@ -750,8 +871,8 @@ df_status df_export_tflite(const uint8_t *bytes, size_t size, const char *backbo
                           backbone_name, ct->name, df_tflite_type_name(ct->type));
         goto done;
     }
-    if ((st = graph_init(&g, backbone_name, src->n_tensors + 12, src->n_operators + 6,
-                         src->n_tensors + src->n_buffers + 12, src->n_opcodes + 6, err)))
+    if ((st = graph_init(&g, backbone_name, src->n_tensors + 24, src->n_operators + 12,
+                         src->n_tensors + src->n_buffers + 24, src->n_opcodes + 12, err)))
         goto done;
     int x = -1;
     input_desc input;
@@ -769,6 +890,7 @@ df_status df_export_tflite(const uint8_t *bytes, size_t size, const char *backbo
         x = f;
     }
     if ((st = append_head(&g, model, x))) goto done;
+    if (exports_unknown(model, opt) && (st = append_unknown(&g, model, x))) goto done;
     st = finish(&g, model, opt, &input, out, out_size);
 done:
     if (g.m) graph_free(&g);
@@ -917,7 +1039,7 @@ df_status df_export_vgg16(const df_export_vgg16_weights *w, const df_model *mode
         if (!w->kernel[i] || !w->bias[i])
             return df_error_set(err, DF_ERR_INVALID_ARG, "vgg16: conv %d has no weights", i);
     graph g;
-    if ((st = graph_init(&g, "vgg16", 64, 32, 48, 8, err))) return st;
+    if ((st = graph_init(&g, "vgg16", 80, 40, 56, 12, err))) return st;
     input_desc input;
     int caffe = 0, x = -1;
     st = vgg_input(&g, model, h, wd, &input, &caffe);
@@ -935,6 +1057,7 @@ df_status df_export_vgg16(const df_export_vgg16_weights *w, const df_model *mode
     }
     if (!st && pooled) st = vgg_mean(&g, x, 512, &x);
     if (!st) st = append_head(&g, model, x);
+    if (!st && exports_unknown(model, opt)) st = append_unknown(&g, model, x);
     if (!st) st = finish(&g, model, opt, &input, out, out_size);
     graph_free(&g);
     return st;

@@ -14,10 +14,13 @@
  *   SOFTMAX                 float32 probabilities, in class order
  * The input is the backbone's input tensor (uint8 224x224x3 for the quantized
  * MobileNets). TFLite's runtime executes a quantized backbone with integer
- * arithmetic (requantizing every layer), DeepFashion's executor as a float
- * simulation: on the closet photos probabilities differ by up to 0.09 (same
- * classes). opt->float_backbone exports the backbone dequantized to float32,
- * which TFLite computes as DeepFashion does.
+ * arithmetic (requantizing every layer), as `--precision int8` does (XNNPACK,
+ * TFLite's own CPU engine); fp32 and bf16 run it as a float simulation. So
+ * the form that gives predict's answers depends on how the model's features
+ * were computed: as in its file for an int8 model, dequantized to float32
+ * (opt->float_backbone) for a float one (measured on the closet photos: a
+ * float model exported as in its file differs by up to 0.09 in TFLite's
+ * runtime, same classes). df_export_float_backbone_for() says which.
  *
  * VGG16 (df_export_vgg16): a float32 graph of 13 CONV_2D (fused RELU) and 5
  * MAX_POOL_2D from the Keras weights, [MEAN over H, W when the model uses
@@ -27,8 +30,12 @@
  * convolution's input channels (exact), so the input is RGB minus the means
  * in RGB order; `seed` is RGB / 255. The metadata states it.
  *
+ * Both add, when the model has an unknown detector (eval/unknown.h) and
+ * opt->unknown is set, a second output after the feature tensor: the cosine
+ * similarity to each training photo (see df_export_options.unknown).
+ *
  * Both append TFLite Model Metadata (tflite_metadata.h) with the labels
- * file, unless opt->metadata is 0. Folds are computed in double. Models the
+ * file (and unknown.json), unless opt->metadata is 0. Folds are computed in double. Models the
  * exporter cannot express (an operator outside the executor's set, options
  * it cannot reproduce, a feature size that does not match) are refused with
  * DF_ERR_UNSUPPORTED or DF_ERR_SHAPE and a one-line reason.
@@ -53,9 +60,24 @@ typedef struct df_export_options {
      * executor computes (a float simulation of the quantized graph), at 4x
      * the weight bytes. */
     int float_backbone;
+    /* 1 (default): when the model has an unknown detector, a second output
+     * "training_similarity" (1 x n: L2_NORMALIZATION of the features, then
+     * FULLY_CONNECTED against the detector's normalised training rows = the
+     * cosine similarity to each training photo), listed in the metadata,
+     * with unknown.json (k, threshold, rate) beside labels.txt in the zip:
+     * score = 1 - mean of the k largest, unknown when score > threshold,
+     * as predict decides. Output 0 stays the probabilities. */
+    int unknown;
 } df_export_options;
 
 df_export_options df_export_options_default(void);
+
+/* The backbone form whose TFLite execution computes the model's features as
+ * training and predict did: 0 (as in its file, integer kernels) when the
+ * model records precision "int8", 1 (float_backbone) when its features were
+ * computed in float (fp32, bf16, or not recorded: models from before
+ * precision was recorded ran fp32). */
+int df_export_float_backbone_for(const df_model *model);
 
 /* backbone_tflite: the backbone's .tflite file bytes (size bytes, read only);
  * backbone_name names it in messages. cut_tensor: the feature tensor ("name"

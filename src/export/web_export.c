@@ -1,6 +1,7 @@
 /* The offline web page export (see web_export.h). */
 #include "export/web_export.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,44 @@ static void add_quoted(df_strbuf *b, const char *s) {
     char *q = df_text_json_quote(s);
     df_strbuf_addf(b, "%s", q ? q : "\"\"");
     free(q);
+}
+
+/* The number after "key": in a one-line JSON object (our unknown.json);
+ * 0 when it is absent or not a finite number. */
+static int json_number(const char *json, const char *key, double *out) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p) return 0;
+    char *end;
+    *out = strtod(p + strlen(pat), &end);
+    return end != p + strlen(pat) && isfinite(*out);
+}
+
+/* ,"unknown":{"output":1,"k":K,"threshold":T} when the model has the
+ * unknown detector's output (metadata output 2 with unknown.json). */
+static df_status unknown_json(const uint8_t *model, size_t size, const df_tflite_model *m,
+                              const df_tflite_md *md, df_strbuf *b, df_error *err) {
+    if (!md->output2.name || !md->output2.file || m->n_outputs != 2) return DF_OK;
+    const uint8_t *data;
+    size_t n;
+    df_status st = df_zip_find(model, size, "model.tflite", md->output2.file, &data, &n, err);
+    if (st) return st;
+    char *text = malloc(n + 1);
+    if (!text) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    memcpy(text, data, n);
+    text[n] = '\0';
+    double k, t, rows;
+    size_t sims = df_tflite_tensor_elements(&m->tensors[m->outputs[1]]);
+    int ok = json_number(text, "k", &k) && json_number(text, "threshold", &t) &&
+             json_number(text, "rows", &rows) && k >= 1 && k < rows && k == (int)k &&
+             rows == (double)sims;
+    free(text);
+    if (!ok)
+        return df_error_set(err, DF_ERR_FORMAT, "model.tflite: %s does not give k, rows (= %zu "
+                            "similarities) and threshold", md->output2.file, sims);
+    df_strbuf_addf(b, ",\"unknown\":{\"output\":1,\"k\":%d,\"threshold\":%.9g}", (int)k, t);
+    return DF_OK;
 }
 
 /* model.json from the model's metadata and labels.txt (read back from the
@@ -96,10 +135,21 @@ static df_status model_json(const uint8_t *model, size_t size, const char *dir, 
     for (int c = 0; c < md.n_norm; c++) df_strbuf_addf(&b, "%s%.9g", c ? "," : "", (double)md.mean[c]);
     df_strbuf_addf(&b, "],\"std\":[");
     for (int c = 0; c < md.n_norm; c++) df_strbuf_addf(&b, "%s%.9g", c ? "," : "", (double)md.std[c]);
-    df_strbuf_addf(&b, "]}}\n");
+    df_strbuf_addf(&b, "]},\"outputs\":[");
+    for (size_t i = 0; i < m->n_outputs; i++) {
+        df_strbuf_addf(&b, "%s", i ? "," : "");
+        add_quoted(&b, m->tensors[m->outputs[i]].name);
+    }
+    df_strbuf_addf(&b, "]");
+    st = unknown_json(model, size, m, &md, &b, err);
+    df_strbuf_addf(&b, "}\n");
     df_tflite_md_free(&md);
     df_tflite_destroy(m);
     char *json = df_strbuf_finish(&b);
+    if (st) {
+        free(json);
+        return st;
+    }
     if (!json) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     st = write_in(dir, "model.json", json, strlen(json), err);
     free(json);
@@ -138,14 +188,23 @@ static df_status copy_one(const char *runtime, const char *vendor, const char *r
     return st;
 }
 
+/* Checked before anything is written, so a missing runtime leaves no folder. */
+static df_status check_runtime(const char *runtime, df_error *err) {
+    char *manifest = df_path_join(runtime, "MANIFEST");
+    if (!manifest) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    df_status st = DF_OK;
+    if (!df_file_is_regular(manifest))
+        st = df_error_set(err, DF_ERR_IO, "%s: the web runtime is not there (run "
+                          "scripts/fetch-web-runtime.sh, or pass --runtime DIR)", manifest);
+    free(manifest);
+    return st;
+}
+
 static df_status copy_runtime(const char *runtime, const char *dir, df_error *err) {
     char *manifest = df_path_join(runtime, "MANIFEST"), *vendor = df_path_join(dir, "vendor");
     uint8_t *list = NULL;
     size_t n = 0;
     df_status st = !manifest || !vendor ? df_error_set(err, DF_ERR_NOMEM, "out of memory") : DF_OK;
-    if (!st && !df_file_is_regular(manifest))
-        st = df_error_set(err, DF_ERR_IO, "%s: the web runtime is not there (run "
-                          "scripts/fetch-web-runtime.sh, or pass --runtime DIR)", manifest);
     if (!st) st = df_file_read(manifest, 1 << 20, &list, &n, err);
     size_t start = 0;
     int files = 0;
@@ -175,7 +234,8 @@ static df_status copy_runtime(const char *runtime, const char *dir, df_error *er
 
 df_status df_web_export(const char *dir, const uint8_t *model, size_t size,
                         const char *runtime_dir, df_error *err) {
-    df_status st = df_mkdir_p(dir, err);
+    df_status st = check_runtime(runtime_dir, err);
+    if (!st) st = df_mkdir_p(dir, err);
     if (!st) st = copy_runtime(runtime_dir, dir, err);
     if (!st) st = write_in(dir, "model.tflite", model, size, err);
     if (!st) st = model_json(model, size, dir, err);

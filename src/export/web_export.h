@@ -3,8 +3,10 @@
  * TFLite classifier (tflite_export.h). DIR receives
  *   index.html     the page (web/index.html, embedded in the library at build time)
  *   model.tflite   the exported model, metadata and labels included
- *   model.json     name, labels, input size, type and normalisation, read back
- *                  from the model's own metadata and labels zip
+ *   model.json     name, labels, input size, type and normalisation, output
+ *                  names, and the unknown detector's k and threshold (when the
+ *                  model has its second output), read back from the model's
+ *                  own metadata and zip (labels.txt, unknown.json)
  *   vendor/...     TFLite's WebAssembly runtime (@tensorflow/tfjs-tflite with
  *                  tfjs-core and tfjs-backend-cpu) and their licences, copied
  *                  from runtime_dir: the files its MANIFEST lists, as

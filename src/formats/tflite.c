@@ -512,6 +512,7 @@ const char *df_tflite_op_name(int builtin) {
     case DF_TFLITE_OP_DEPTHWISE_CONV_2D: return "DEPTHWISE_CONV_2D";
     case DF_TFLITE_OP_DEQUANTIZE: return "DEQUANTIZE";
     case DF_TFLITE_OP_FULLY_CONNECTED: return "FULLY_CONNECTED";
+    case DF_TFLITE_OP_L2_NORMALIZATION: return "L2_NORMALIZATION";
     case DF_TFLITE_OP_MAX_POOL_2D: return "MAX_POOL_2D";
     case DF_TFLITE_OP_RELU: return "RELU";
     case DF_TFLITE_OP_RELU6: return "RELU6";

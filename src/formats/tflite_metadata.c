@@ -62,7 +62,7 @@ static df_fbb_ref input_tensor(df_fbb *b, const df_tflite_md *md) {
     return df_fbb_table_end(b);
 }
 
-static df_fbb_ref output_tensor(df_fbb *b, const df_tflite_md *md) {
+static df_fbb_ref output_tensor(df_fbb *b, const df_tflite_md_output *o) {
     df_fbb_table_start(b);
     df_fbb_ref props = df_fbb_table_end(b); /* FeatureProperties: no fields */
     df_fbb_table_start(b);
@@ -70,24 +70,24 @@ static df_fbb_ref output_tensor(df_fbb *b, const df_tflite_md *md) {
     df_fbb_add_ref(b, CONTENT_PROPS, props);
     df_fbb_ref content = df_fbb_table_end(b);
     df_fbb_ref stats = 0, files = 0;
-    if (md->has_stats) {
-        df_fbb_ref mx = df_fbb_vector(b, &md->stats_max, 1, 4, 0);
-        df_fbb_ref mn = df_fbb_vector(b, &md->stats_min, 1, 4, 0);
+    if (o->has_stats) {
+        df_fbb_ref mx = df_fbb_vector(b, &o->stats_max, 1, 4, 0);
+        df_fbb_ref mn = df_fbb_vector(b, &o->stats_min, 1, 4, 0);
         df_fbb_table_start(b);
         df_fbb_add_ref(b, STATS_MAX, mx);
         df_fbb_add_ref(b, STATS_MIN, mn);
         stats = df_fbb_table_end(b);
     }
-    if (md->labels_file) {
-        df_fbb_ref fname = str(b, md->labels_file), fdesc = str(b, md->labels_description);
+    if (o->file) {
+        df_fbb_ref fname = str(b, o->file), fdesc = str(b, o->file_description);
         df_fbb_table_start(b);
         df_fbb_add_ref(b, FILE_NAME, fname);
         df_fbb_add_ref(b, FILE_DESCRIPTION, fdesc);
-        df_fbb_add_u8(b, FILE_TYPE, (uint8_t)md->labels_type);
+        df_fbb_add_u8(b, FILE_TYPE, (uint8_t)o->file_type);
         df_fbb_ref file = df_fbb_table_end(b);
         files = df_fbb_vector_refs(b, &file, 1);
     }
-    df_fbb_ref name = str(b, md->output_name), desc = str(b, md->output_description);
+    df_fbb_ref name = str(b, o->name), desc = str(b, o->description);
     df_fbb_table_start(b);
     df_fbb_add_ref(b, TM_NAME, name);
     df_fbb_add_ref(b, TM_DESCRIPTION, desc);
@@ -106,8 +106,14 @@ df_status df_tflite_md_build(const df_tflite_md *md, const char *name, uint8_t *
                             name, md->n_norm);
     df_fbb *b = df_fbb_create(name);
     if (!b) return df_error_set(err, DF_ERR_NOMEM, "%s: out of memory", name);
-    df_fbb_ref in = input_tensor(b, md), out_t = output_tensor(b, md);
-    df_fbb_ref ins = df_fbb_vector_refs(b, &in, 1), outs = df_fbb_vector_refs(b, &out_t, 1);
+    df_tflite_md_output first = {md->output_name, md->output_description, md->has_stats,
+                                 md->stats_min, md->stats_max, md->labels_file,
+                                 md->labels_description, md->labels_type};
+    df_fbb_ref in = input_tensor(b, md), out_t[2];
+    out_t[0] = output_tensor(b, &first);
+    int n_out = 1;
+    if (md->output2.name) out_t[n_out++] = output_tensor(b, &md->output2);
+    df_fbb_ref ins = df_fbb_vector_refs(b, &in, 1), outs = df_fbb_vector_refs(b, out_t, (size_t)n_out);
     df_fbb_table_start(b);
     df_fbb_add_ref(b, SG_INPUTS, ins);
     df_fbb_add_ref(b, SG_OUTPUTS, outs);
@@ -205,27 +211,52 @@ static df_status parse_input(df_fbr *r, const df_fbr_table *t, df_tflite_md *md)
     return DF_OK;
 }
 
-static df_status parse_output(df_fbr *r, const df_fbr_table *t, df_tflite_md *md) {
+static df_status parse_output(df_fbr *r, const df_fbr_table *t, df_tflite_md_output *o) {
     df_status st;
     df_fbr_table s, f;
     int has, n;
     float v[DF_MD_MAX_CHANNELS];
-    if ((st = get_str(r, t, TM_NAME, "output name", &md->output_name)) ||
-        (st = get_str(r, t, TM_DESCRIPTION, "output description", &md->output_description)) ||
+    if ((st = get_str(r, t, TM_NAME, "output name", &o->name)) ||
+        (st = get_str(r, t, TM_DESCRIPTION, "output description", &o->description)) ||
         (st = df_fbr_table_field(r, t, TM_STATS, "output stats", &s, &has)))
         return st;
     if (has) {
         if ((st = floats(r, &s, STATS_MAX, "stats max", v, &n))) return st;
-        md->stats_max = n ? v[0] : 0.0f;
+        o->stats_max = n ? v[0] : 0.0f;
         if ((st = floats(r, &s, STATS_MIN, "stats min", v, &n))) return st;
-        md->stats_min = n ? v[0] : 0.0f;
-        md->has_stats = 1;
+        o->stats_min = n ? v[0] : 0.0f;
+        o->has_stats = 1;
     }
     if ((st = first_of(r, t, TM_FILES, "associated files", &f, &has)) || !has) return st;
-    if ((st = get_str(r, &f, FILE_NAME, "file name", &md->labels_file)) ||
-        (st = get_str(r, &f, FILE_DESCRIPTION, "file description", &md->labels_description)))
+    if ((st = get_str(r, &f, FILE_NAME, "file name", &o->file)) ||
+        (st = get_str(r, &f, FILE_DESCRIPTION, "file description", &o->file_description)))
         return st;
-    return df_fbr_u8(r, &f, FILE_TYPE, 0, &md->labels_type);
+    return df_fbr_u8(r, &f, FILE_TYPE, 0, &o->file_type);
+}
+
+/* Output tensor metadata: the first into md's own fields, a second into
+ * md->output2; md->n_outputs counts them all. */
+static df_status parse_outputs(df_fbr *r, const df_fbr_table *sg, df_tflite_md *md) {
+    size_t data, n;
+    df_status st = df_fbr_vector(r, sg, SG_OUTPUTS, 4, "output metadata", &data, &n);
+    if (st || n == 0) return st;
+    md->n_outputs = n > 1000000 ? 1000000 : (int)n;
+    df_tflite_md_output first;
+    memset(&first, 0, sizeof first);
+    df_fbr_table t;
+    st = df_fbr_vector_table(r, data, 0, "output metadata", &t);
+    if (!st) st = parse_output(r, &t, &first);
+    md->output_name = first.name;
+    md->output_description = first.description;
+    md->has_stats = first.has_stats;
+    md->stats_min = first.stats_min;
+    md->stats_max = first.stats_max;
+    md->labels_file = first.file;
+    md->labels_description = first.file_description;
+    md->labels_type = first.file_type;
+    if (st || n < 2) return st;
+    if ((st = df_fbr_vector_table(r, data, 1, "output metadata", &t))) return st;
+    return parse_output(r, &t, &md->output2);
 }
 
 df_status df_tflite_md_parse(const uint8_t *buf, size_t size, const char *name, df_tflite_md *md,
@@ -247,8 +278,7 @@ df_status df_tflite_md_parse(const uint8_t *buf, size_t size, const char *name, 
     if (has) {
         if ((st = first_of(&r, &sg, SG_INPUTS, "input metadata", &t, &has))) goto fail;
         if (has && (st = parse_input(&r, &t, md))) goto fail;
-        if ((st = first_of(&r, &sg, SG_OUTPUTS, "output metadata", &t, &has))) goto fail;
-        if (has && (st = parse_output(&r, &t, md))) goto fail;
+        if ((st = parse_outputs(&r, &sg, md))) goto fail;
     }
     return DF_OK;
 fail:
@@ -261,7 +291,8 @@ void df_tflite_md_free(df_tflite_md *md) {
     char **s[] = {&md->name, &md->description, &md->version, &md->author, &md->license,
                   &md->min_parser_version, &md->input_name, &md->input_description,
                   &md->output_name, &md->output_description, &md->labels_file,
-                  &md->labels_description};
+                  &md->labels_description, &md->output2.name, &md->output2.description,
+                  &md->output2.file, &md->output2.file_description};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) free(*s[i]);
     memset(md, 0, sizeof *md);
 }

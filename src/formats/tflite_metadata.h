@@ -9,8 +9,11 @@
  * content { ImageProperties { color_space, default_size } }, process_units
  * [NormalizationOptions { mean, std }] }, output_tensor_metadata[1] { name,
  * description, content { FeatureProperties }, stats { max, min },
- * associated_files [labels file, TENSOR_AXIS_LABELS] } },
- * min_parser_version }. The TFLite model refers to it from a Model.metadata
+ * associated_files [labels file, TENSOR_AXIS_LABELS] }, [a second output
+ * tensor's metadata: name, description, FeatureProperties, stats, one
+ * associated file of any type] }, min_parser_version }. The Task Library's
+ * ImageClassifier refuses a model whose output tensor metadata does not
+ * list every output (it reads each output as a classification head). The TFLite model refers to it from a Model.metadata
  * entry named "TFLITE_METADATA"; the associated files themselves are packed
  * in a zip appended to the model (zip.h).
  */
@@ -28,8 +31,17 @@
 #define DF_TFLITE_METADATA_PARSER_VERSION "1.0.0"
 
 enum { DF_MD_COLOR_RGB = 1 };                 /* ColorSpaceType */
-enum { DF_MD_FILE_TENSOR_AXIS_LABELS = 2 };   /* AssociatedFileType */
+enum { DF_MD_FILE_DESCRIPTIONS = 1, DF_MD_FILE_TENSOR_AXIS_LABELS = 2 }; /* AssociatedFileType */
 enum { DF_MD_MAX_CHANNELS = 4 };
+
+/* A second output's metadata (name NULL = the model has one output). */
+typedef struct df_tflite_md_output {
+    char *name, *description;
+    int has_stats;
+    float stats_min, stats_max;
+    char *file, *file_description;    /* one associated file; NULL = none */
+    int file_type;                    /* AssociatedFileType */
+} df_tflite_md_output;
 
 /* Strings are borrowed when writing and owned (malloc'ed) after parsing;
  * NULL = absent. */
@@ -45,6 +57,8 @@ typedef struct df_tflite_md {
     float stats_min, stats_max;
     char *labels_file, *labels_description;
     int labels_type;                  /* AssociatedFileType */
+    df_tflite_md_output output2;      /* written when output2.name is set */
+    int n_outputs;                    /* parsed: output tensor metadata entries */
 } df_tflite_md;
 
 /* The M001 flatbuffer; *out malloc'ed. name is used in messages. */
