@@ -809,14 +809,12 @@ static void pooled_choice(const scores *a, const scores *b, const int *ran_a, co
     print_choice("qat+tf2", a, b, run, n, S, 0, 0);
 }
 
-/* Exploration: nearest class mean on standardised (std = 1) or
- * L2-normalised features, trained on all variants, scored on ood. */
-static void explore_ncm(const feats *f, const data *d, int mode) {
+/* Over all training variants: the features' mean mu and std sd (zeroed
+ * arrays of F), and each class's mean of the standardised features (cm,
+ * zeroed C x F) with its count of variants (cnt, zeroed). */
+static void standardised_class_means(const feats *f, const data *d, double *mu, double *sd, double *cm, int *cnt) {
     const size_t F = f->F;
     const int C = d->C, KN = f->K * f->N;
-    double *mu = calloc(F, sizeof(double)), *sd = calloc(F, sizeof(double));
-    double *cm = calloc((size_t)C * F, sizeof(double));
-    int cnt[16] = {0};
     for (int r = 0; r < KN; r++)
         for (size_t j = 0; j < F; j++) mu[j] += f->var[(size_t)r * F + j] / KN;
     for (int r = 0; r < KN; r++)
@@ -832,6 +830,17 @@ static void explore_ncm(const feats *f, const data *d, int mode) {
     }
     for (int c = 0; c < C; c++)
         for (size_t j = 0; j < F; j++) cm[(size_t)c * F + j] /= cnt[c];
+}
+
+/* Exploration: nearest class mean on standardised (std = 1) or
+ * L2-normalised features, trained on all variants, scored on ood. */
+static void explore_ncm(const feats *f, const data *d, int mode) {
+    const size_t F = f->F;
+    const int C = d->C;
+    double *mu = calloc(F, sizeof(double)), *sd = calloc(F, sizeof(double));
+    double *cm = calloc((size_t)C * F, sizeof(double));
+    int cnt[16] = {0};
+    standardised_class_means(f, d, mu, sd, cm, cnt);
     int ok = 0, okv = 0, nk = 0, kt[16] = {0}, kc[16] = {0}, kw[16][3] = {{0}};
     char kn[16][32];
     for (int pass = 0; pass < 2; pass++) {
@@ -880,21 +889,7 @@ static void explore_lda(const feats *f, const data *d, double alpha, int tta) {
     double *cm = calloc((size_t)C * F, sizeof(double)), *S = calloc(F * F, sizeof(double));
     double *z = malloc(sizeof(double) * F);
     int cnt[16] = {0};
-    for (int r = 0; r < KN; r++)
-        for (size_t j = 0; j < F; j++) mu[j] += f->var[(size_t)r * F + j] / KN;
-    for (int r = 0; r < KN; r++)
-        for (size_t j = 0; j < F; j++) {
-            double v = f->var[(size_t)r * F + j] - mu[j];
-            sd[j] += v * v / KN;
-        }
-    for (size_t j = 0; j < F; j++) sd[j] = sd[j] > 1e-12 ? sqrt(sd[j]) : 1.0;
-    for (int r = 0; r < KN; r++) {
-        int y = d->y[r % f->N];
-        cnt[y]++;
-        for (size_t j = 0; j < F; j++) cm[(size_t)y * F + j] += (f->var[(size_t)r * F + j] - mu[j]) / sd[j];
-    }
-    for (int c = 0; c < C; c++)
-        for (size_t j = 0; j < F; j++) cm[(size_t)c * F + j] /= cnt[c];
+    standardised_class_means(f, d, mu, sd, cm, cnt);
     /* within-class scatter */
     for (int r = 0; r < KN; r++) {
         int y = d->y[r % f->N];
