@@ -63,6 +63,142 @@ static void score_all(const df_unknown_detector *d, const rows *r, float *out) {
     for (int i = 0; i < r->n; i++) out[i] = df_unknown_score(d, r->x + (size_t)i * r->dim);
 }
 
+/* ---- Class-conditional Gaussian with a shared, shrunk covariance ----
+ * (the "Mahalanobis" out-of-distribution score: Lee et al. 2018, on pooled
+ * features). Sigma = (1 - a) S + a diag(S), S the pooled within-class
+ * covariance; score = min over classes of (x - mu_c)' Sigma^-1 (x - mu_c),
+ * computed as |W (x - mu_c)|^2 with W = L^-1, Sigma = L L'. */
+typedef struct gauss {
+    int F, C;
+    double *W;   /* F x F, lower triangular */
+    double *wmu; /* C x F: W mu_c */
+} gauss;
+
+/* In-place Cholesky of the lower triangle of A (F x F); 0 on success. */
+static int cholesky(double *A, int F) {
+    for (int j = 0; j < F; j++) {
+        double d = A[(size_t)j * F + j];
+        for (int k = 0; k < j; k++) d -= A[(size_t)j * F + k] * A[(size_t)j * F + k];
+        if (!(d > 0)) return -1;
+        d = sqrt(d);
+        A[(size_t)j * F + j] = d;
+        for (int i = j + 1; i < F; i++) {
+            double v = A[(size_t)i * F + j];
+            const double *ri = A + (size_t)i * F, *rj = A + (size_t)j * F;
+            for (int k = 0; k < j; k++) v -= ri[k] * rj[k];
+            A[(size_t)i * F + j] = v / d;
+        }
+    }
+    return 0;
+}
+
+/* rows of x with use[i] != 0 (labels y in 0..C-1) -> g; 0 on success. */
+static int gauss_fit(const rows *x, const int *y, const int *use, int C, double a, gauss *g) {
+    const int F = x->dim;
+    double *mu = calloc((size_t)C * F, sizeof(double)), *S = calloc((size_t)F * F, sizeof(double));
+    double *z = malloc(sizeof(double) * F);
+    int cnt[8] = {0}, n = 0;
+    for (int i = 0; i < x->n; i++) {
+        if (!use[i]) continue;
+        cnt[y[i]]++;
+        n++;
+        for (int j = 0; j < F; j++) mu[(size_t)y[i] * F + j] += x->x[(size_t)i * F + j];
+    }
+    for (int c = 0; c < C; c++)
+        for (int j = 0; j < F; j++) mu[(size_t)c * F + j] /= cnt[c] ? cnt[c] : 1;
+    for (int i = 0; i < x->n; i++) {
+        if (!use[i]) continue;
+        for (int j = 0; j < F; j++) z[j] = x->x[(size_t)i * F + j] - mu[(size_t)y[i] * F + j];
+        for (int r = 0; r < F; r++)
+            for (int c = 0; c <= r; c++) S[(size_t)r * F + c] += z[r] * z[c];
+    }
+    for (int r = 0; r < F; r++)
+        for (int c = 0; c <= r; c++) S[(size_t)r * F + c] *= (r == c ? 1.0 : 1.0 - a) / (n - C);
+    for (int r = 0; r < F; r++) S[(size_t)r * F + r] += 1e-9; /* dead features */
+    int bad = cholesky(S, F);
+    /* W = L^-1 by forward substitution, column by column. */
+    double *W = calloc((size_t)F * F, sizeof(double));
+    for (int c = 0; !bad && c < F; c++)
+        for (int r = c; r < F; r++) {
+            double v = r == c ? 1.0 : 0.0;
+            for (int k = c; k < r; k++) v -= S[(size_t)r * F + k] * W[(size_t)k * F + c];
+            W[(size_t)r * F + c] = v / S[(size_t)r * F + r];
+        }
+    g->F = F;
+    g->C = C;
+    g->W = W;
+    g->wmu = calloc((size_t)C * F, sizeof(double));
+    for (int c = 0; c < C; c++)
+        for (int r = 0; r < F; r++) {
+            double v = 0;
+            for (int k = 0; k <= r; k++) v += W[(size_t)r * F + k] * mu[(size_t)c * F + k];
+            g->wmu[(size_t)c * F + r] = v;
+        }
+    free(mu);
+    free(S);
+    free(z);
+    return bad;
+}
+
+static float gauss_score(const gauss *g, const float *x, double *wx) {
+    const int F = g->F;
+    for (int r = 0; r < F; r++) {
+        double v = 0;
+        const double *w = g->W + (size_t)r * F;
+        for (int k = 0; k <= r; k++) v += w[k] * x[k];
+        wx[r] = v;
+    }
+    double best = INFINITY;
+    for (int c = 0; c < g->C; c++) {
+        double d = 0;
+        for (int r = 0; r < F; r++) {
+            double t = wx[r] - g->wmu[(size_t)c * F + r];
+            d += t * t;
+        }
+        if (d < best) best = d;
+    }
+    return (float)best;
+}
+
+static void gauss_free(gauss *g) {
+    free(g->W);
+    free(g->wmu);
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The same threshold rule as df_unknown_fit, on 5-fold held-out scores
+ * (leave-one-out would be 106 covariance fits). */
+static float gauss_threshold(const rows *x, const int *y, int C, double a, float rate) {
+    int *use = malloc(sizeof(int) * x->n);
+    float *held = malloc(sizeof(float) * x->n);
+    double *wx = malloc(sizeof(double) * x->dim);
+    for (int fold = 0; fold < 5; fold++) {
+        for (int i = 0; i < x->n; i++) use[i] = i % 5 != fold;
+        gauss g;
+        gauss_fit(x, y, use, C, a, &g);
+        for (int i = 0; i < x->n; i++)
+            if (!use[i]) held[i] = gauss_score(&g, x->x + (size_t)i * x->dim, wx);
+        gauss_free(&g);
+    }
+    qsort(held, (size_t)x->n, sizeof(float), cmp_float);
+    int need = (int)ceil((1.0 - rate) * x->n);
+    float t = held[need > 0 ? need - 1 : 0];
+    free(use);
+    free(held);
+    free(wx);
+    return t;
+}
+
+static void gauss_all(const gauss *g, const rows *r, float *out) {
+    double *wx = malloc(sizeof(double) * g->F);
+    for (int i = 0; i < r->n; i++) out[i] = gauss_score(g, r->x + (size_t)i * r->dim, wx);
+    free(wx);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: bench_unknown FEATURE_DIR\n");
@@ -75,8 +211,11 @@ int main(int argc, char **argv) {
     const char *gn[] = {"clothing_val_t-shirt", "clothing_val_shirt", "clothing_val_longsleeve",
                         "clothing_val_pants", "clothing_val_shorts", "clothing_val_skirt",
                         "clothing_val_shoes"};
-    for (int i = 0; i < 3; i++)
+    int class_end[3];
+    for (int i = 0; i < 3; i++) {
         if (add_file(&train, dir, tr[i]) || add_file(&cval, dir, cv[i])) return 1;
+        class_end[i] = train.n;
+    }
     for (int i = 0; i < 7; i++)
         if (add_file(&gen, dir, gn[i])) return 1;
     if (add_file(&hats, dir, "clothing_val_hat") || add_file(&hats, dir, "clothing_train_hat") ||
@@ -108,6 +247,32 @@ int main(int argc, char **argv) {
                    auroc(sg, gen.n, so, hats.n + objs.n));
             df_unknown_destroy(d);
         }
+    int *y = malloc(sizeof(int) * train.n), *all = malloc(sizeof(int) * train.n);
+    for (int i = 0, c = 0; i < train.n; i++) {
+        while (i >= class_end[c]) c++;
+        y[i] = c;
+        all[i] = 1;
+    }
+    const double shrink[] = {0.5, 0.8, 0.95, 0.99};
+    for (int si = 0; si < 4; si++) {
+        gauss g;
+        if (gauss_fit(&train, y, all, 3, shrink[si], &g)) {
+            fprintf(stderr, "shrinkage %g: covariance not positive definite\n", shrink[si]);
+            gauss_free(&g);
+            continue;
+        }
+        float t = gauss_threshold(&train, y, 3, shrink[si], 0.05f);
+        gauss_all(&g, &cval, sc);
+        gauss_all(&g, &gen, sg);
+        gauss_all(&g, &hats, so);
+        gauss_all(&g, &objs, so + hats.n);
+        printf("| class Gaussian, shrinkage %.2f (5-fold threshold) | - | %.3f | %.3f | %.3f | %.3f | %.3f |\n",
+               shrink[si], 1 - frac_above(sc, cval.n, t), 1 - frac_above(sg, gen.n, t), frac_above(so, hats.n, t),
+               frac_above(so + hats.n, objs.n, t), auroc(sg, gen.n, so, hats.n + objs.n));
+        gauss_free(&g);
+    }
+    free(y);
+    free(all);
     free(sc);
     free(sg);
     free(so);
