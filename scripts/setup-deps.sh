@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages DeepFashion's build, tests and main job need.
-# Idempotent; run as root on a fresh Debian 12 machine.
+# Idempotent; on a fresh Debian 12 machine run it as root, or as a user with
+# sudo (it calls sudo itself when it is not root).
 set -euo pipefail
 
 PACKAGES=(
@@ -24,7 +25,8 @@ command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup-deps: all ${#PACKAGES[@]} packages already installed"
