@@ -49,7 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "backbone/backbone.h"
 #include "data/dataset.h"
@@ -59,6 +58,7 @@
 #include "train/model_select.h"
 #include "train/recipe.h"
 #include "train/train.h"
+#include "support/bench_data.h"
 
 enum { FOLDS = 5, MAX_SEEDS = 10, K_VAR = 4 };
 
@@ -74,71 +74,11 @@ static void set_free(set *s) {
     free(s->x);
 }
 
-static int *labels_of(const df_dataset *ds) {
-    int *y = malloc(sizeof(int) * (size_t)(ds->count ? ds->count : 1));
-    for (int i = 0; y && i < ds->count; i++) y[i] = ds->items[i].label;
-    return y;
-}
-
-/* clothing/validation's photos of the mapped classes, with the closet's labels. */
-static df_status load_clothing(const char *shared, const df_dataset *closet, df_dataset **out, df_error *err) {
-    static const char *const map[][2] = {{"t-shirt", "tops"}, {"shirt", "tops"},     {"longsleeve", "tops"},
-                                          {"pants", "bottoms"}, {"shorts", "bottoms"}, {"skirt", "bottoms"},
-                                          {"shoes", "shoes"}};
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/datasets/clothing/validation", shared);
-    df_scan_options so = df_scan_options_default();
-    df_dataset *all = NULL;
-    df_status st = df_dataset_scan(dir, &so, &all, err);
-    if (st != DF_OK) return st;
-    const char **paths = malloc(sizeof *paths * (size_t)(all->count + 1));
-    int *labels = malloc(sizeof *labels * (size_t)(all->count + 1)), n = 0;
-    if (!paths || !labels) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    for (int i = 0; st == DF_OK && i < all->count; i++) {
-        const char *cls = all->class_names[all->items[i].label];
-        for (size_t m = 0; m < sizeof map / sizeof map[0]; m++)
-            if (!strcmp(cls, map[m][0])) {
-                paths[n] = all->items[i].path;
-                labels[n++] = df_dataset_class_index(closet, map[m][1]);
-            }
-    }
-    if (st == DF_OK)
-        st = df_dataset_from_paths(closet->num_classes, (const char *const *)closet->class_names, n, paths, labels,
-                                   out, err);
-    free(paths);
-    free(labels);
-    df_dataset_free(all);
-    return st;
-}
-
-/* cache/<name>.npy as rows x F floats when it is there (1), else 0. */
-static int cache_read(const char *cache, const char *name, size_t rows, size_t F, float **x) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.npy", cache, name);
-    df_npy a = {0};
-    df_error err;
-    if (df_npy_read(path, &a, &err) != DF_OK) return 0;
-    if (a.rows != rows || a.cols != F) {
-        df_npy_free(&a);
-        return 0;
-    }
-    *x = a.data;
-    return 1;
-}
-
-static df_status cache_write(const char *cache, const char *name, size_t rows, size_t F, const float *x,
-                             df_error *err) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.npy", cache, name);
-    mkdir(cache, 0777);
-    return df_npy_write_f32(path, rows, F, x, err);
-}
-
 static df_status plain_features(df_backbone *bb, const char *cache, const char *name, set *s, df_error *err) {
     const size_t F = df_backbone_feature_dim(bb);
-    if (cache_read(cache, name, (size_t)s->ds->count, F, &s->x)) return DF_OK;
+    if (df_bench_cache_read(cache, name, (size_t)s->ds->count, F, &s->x)) return DF_OK;
     df_status st = df_photo_features(bb, s->ds, df_photo_resize(bb, -1), NULL, &s->x, err);
-    return st == DF_OK ? cache_write(cache, name, (size_t)s->ds->count, F, s->x, err) : st;
+    return st == DF_OK ? df_bench_cache_write(cache, name, (size_t)s->ds->count, F, s->x, err) : st;
 }
 
 /* ---- scores ---- */
@@ -324,9 +264,9 @@ static df_status run_seed(df_backbone *bb, const char *cache, const df_recipe *r
     int *fold_of = malloc(sizeof(int) * (size_t)N);
     df_head *h = NULL;
     df_status st = oof && oof40 && fold_of ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    if (st == DF_OK && !cache_read(cache, name, (size_t)K_VAR * N, F, &var)) {
+    if (st == DF_OK && !df_bench_cache_read(cache, name, (size_t)K_VAR * N, F, &var)) {
         st = df_train_feature_variants(bb, tr->ds, &opt, K_VAR, &var, NULL, err);
-        if (st == DF_OK) st = cache_write(cache, name, (size_t)K_VAR * N, F, var, err);
+        if (st == DF_OK) st = df_bench_cache_write(cache, name, (size_t)K_VAR * N, F, var, err);
     }
     df_head_candidate cand = df_head_candidate_from_options(&opt);
     const df_cached_stream own = {DF_TRAIN_STREAM_VARIANT, 0, 1};
@@ -413,7 +353,7 @@ int main(int argc, char **argv) {
     df_status st = df_dataset_scan(dir, &so, &tr.ds, &err);
     snprintf(dir, sizeof dir, "%s/datasets/closet/validation", shared);
     if (st == DF_OK) st = df_dataset_scan(dir, &so, &va.ds, &err);
-    if (st == DF_OK) st = load_clothing(shared, tr.ds, &ood.ds, &err);
+    if (st == DF_OK) st = df_bench_mapped_clothing(shared, tr.ds, 0, &ood.ds, &err);
     if (st == DF_OK && tr.ds->num_classes > 16) /* brier() and obj_noisy() keep one row on the stack */
         st = df_error_set(&err, DF_ERR_DATA, "%s: %d classes, this bench handles up to 16", dir, tr.ds->num_classes);
     if (st == DF_OK) st = df_recipe_start("default", tr.ds->count, "tflite", &rc, &err);
@@ -421,7 +361,7 @@ int main(int argc, char **argv) {
     if (st == DF_OK) st = df_recipe_set(&rc, "head", head, &err);
     if (st == DF_OK) st = df_recipe_finish(&rc, &err);
     if (st == DF_OK) {
-        tr.y = labels_of(tr.ds), va.y = labels_of(va.ds), ood.y = labels_of(ood.ds);
+        tr.y = df_bench_labels(tr.ds), va.y = df_bench_labels(va.ds), ood.y = df_bench_labels(ood.ds);
         snprintf(dir, sizeof dir, "%s/models/mobilenet_v2_1.0_224_quant.tflite", shared);
         df_backbone_options bo = rc.backbone;
         bo.max_batch = 16;

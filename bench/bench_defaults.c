@@ -48,7 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "backbone/backbone.h"
 #include "core/clock.h"
@@ -58,6 +57,7 @@
 #include "formats/npy.h"
 #include "train/model_select.h"
 #include "train/train.h"
+#include "support/bench_data.h"
 
 enum { FOLDS = 5, MAX_SEEDS = 10, MAX_VIEWS = 3 };
 
@@ -99,53 +99,6 @@ static void data_free(data *d) {
     free(d->yo);
 }
 
-static int *labels_of(const df_dataset *ds) {
-    int *y = malloc(sizeof(int) * (size_t)(ds->count ? ds->count : 1));
-    for (int i = 0; y && i < ds->count; i++) y[i] = ds->items[i].label;
-    return y;
-}
-
-/* The clothing photos of the mapped classes, labelled with the closet's
- * class indices. */
-static df_status load_ood(const char *shared, const df_dataset *train, df_dataset **out, df_error *err) {
-    static const char *const map[][2] = {{"t-shirt", "tops"}, {"shirt", "tops"},     {"longsleeve", "tops"},
-                                          {"pants", "bottoms"}, {"shorts", "bottoms"}, {"skirt", "bottoms"},
-                                          {"shoes", "shoes"}};
-    static const char *const parts[] = {"train", "validation"};
-    df_scan_options so = df_scan_options_default();
-    so.threads = 1;
-    const char **paths = NULL;
-    int *labels = NULL, n = 0;
-    df_dataset *part[2] = {NULL, NULL};
-    df_status st = DF_OK;
-    for (int p = 0; st == DF_OK && p < 2; p++) {
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s/datasets/clothing/%s", shared, parts[p]);
-        st = df_dataset_scan(dir, &so, &part[p], err);
-    }
-    int total = st == DF_OK ? part[0]->count + part[1]->count : 0;
-    paths = malloc(sizeof *paths * (size_t)(total + 1));
-    labels = malloc(sizeof *labels * (size_t)(total + 1));
-    if (st == DF_OK && (!paths || !labels)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    for (int p = 0; st == DF_OK && p < 2; p++)
-        for (int i = 0; i < part[p]->count; i++) {
-            const char *cls = part[p]->class_names[part[p]->items[i].label];
-            for (size_t m = 0; m < sizeof map / sizeof map[0]; m++)
-                if (!strcmp(cls, map[m][0])) {
-                    paths[n] = part[p]->items[i].path;
-                    labels[n++] = df_dataset_class_index(train, map[m][1]);
-                }
-        }
-    if (st == DF_OK)
-        st = df_dataset_from_paths(train->num_classes, (const char *const *)train->class_names, n, paths, labels, out,
-                                   err);
-    free(paths);
-    free(labels);
-    df_dataset_free(part[0]);
-    df_dataset_free(part[1]);
-    return st;
-}
-
 static df_status load_data(const char *shared, data *d, df_error *err) {
     char dir[1024];
     df_scan_options so = df_scan_options_default();
@@ -155,12 +108,12 @@ static df_status load_data(const char *shared, data *d, df_error *err) {
     snprintf(dir, sizeof dir, "%s/datasets/closet/validation", shared);
     if (st == DF_OK) st = df_dataset_scan(dir, &so, &d->val, err);
     if (st == DF_OK) st = df_dataset_same_classes(d->train, d->val, err);
-    if (st == DF_OK) st = load_ood(shared, d->train, &d->ood, err);
+    if (st == DF_OK) st = df_bench_mapped_clothing(shared, d->train, 1, &d->ood, err);
     if (st != DF_OK) return st;
     d->C = d->train->num_classes;
-    d->y = labels_of(d->train);
-    d->yv = labels_of(d->val);
-    d->yo = labels_of(d->ood);
+    d->y = df_bench_labels(d->train);
+    d->yv = df_bench_labels(d->val);
+    d->yo = df_bench_labels(d->ood);
     return d->y && d->yv && d->yo ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
 }
 
@@ -242,27 +195,18 @@ static df_status photo_features(df_backbone *bb, const df_dataset *ds, fit_mode 
     return st;
 }
 
-/* Reads cache/<name>_<what>.npy into *x when it is there with rows x F
- * floats (returns 1), else 0. */
+/* The cache's files are <backbone>_<what>.npy. */
 static int cache_read(const char *cache, const char *name, const char *what, size_t rows, size_t F, float **x) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s_%s.npy", cache, name, what);
-    df_npy a = {0};
-    df_error err;
-    if (df_npy_read(path, &a, &err) != DF_OK) return 0;
-    if (a.rows != rows || a.cols != F) {
-        df_npy_free(&a);
-        return 0;
-    }
-    *x = a.data;
-    return 1;
+    char stem[600];
+    snprintf(stem, sizeof stem, "%s_%s", name, what);
+    return df_bench_cache_read(cache, stem, rows, F, x);
 }
 
 static df_status cache_write(const char *cache, const char *name, const char *what, size_t rows, size_t F,
                              const float *x, df_error *err) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s_%s.npy", cache, name, what);
-    return df_npy_write_f32(path, rows, F, x, err);
+    char stem[600];
+    snprintf(stem, sizeof stem, "%s_%s", name, what);
+    return df_bench_cache_write(cache, stem, rows, F, x, err);
 }
 
 /* Training-photo augmentation for the cached variants: the default
@@ -295,7 +239,6 @@ static df_status variant_feats(df_backbone *bb, const char *cache, const data *d
     df_status st = df_train_feature_variants(bb, d->train, &o, f->K, &f->var, NULL, err);
     if (st != DF_OK) return st;
     printf("# %s: %d x %d variants (%s) in %.0f s\n", f->name, f->K, f->N, spec->tag, df_clock_seconds() - t0);
-    mkdir(cache, 0777);
     return cache_write(cache, f->name, what, KN, f->F, f->var, err);
 }
 
@@ -368,7 +311,6 @@ static df_status backbone_feats(const char *shared, const char *cache, const cha
         if (st == DF_OK)
             printf("# %s: plain and mirrored features of %d + %d + %d photos (%s) in %.0f s\n", name, f->N, f->NV,
                    f->NO, FIT_NAMES[mode], df_clock_seconds() - t0);
-        mkdir(cache, 0777);
         static const char *const what[6] = {"clean", "val", "ood", "flip", "valflip", "oodflip"};
         for (int k = 0; st == DF_OK && k < 6; k++)
             st = cache_write(cache, name, what[k], (size_t)rows[k % 3], F, *dst[k], err);
