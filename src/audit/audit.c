@@ -19,7 +19,6 @@
 #include "core/fileio.h"
 #include "core/sha256.h"
 #include "image/image.h"
-#include "train/train.h"
 
 const char *df_audit_kind_name(df_audit_kind k) {
     static const char *const names[DF_AUDIT_KINDS] = {
