@@ -34,6 +34,7 @@
 #include "train/model_select.h"
 #include "train/recipe.h"
 #include "train/train.h"
+#include "train/trust.h"
 
 /* ---- fixtures ---- */
 
@@ -691,6 +692,31 @@ static void test_head_search(void **state) {
     assert_same_history(&plain.history, &reused.history);
     assert_int_equal(plain.backbone_images, 2 * 27 + 9);
     assert_int_equal(reused.backbone_images, 9); /* validation only */
+    /* The search keeps the clean features of the same pass, and the
+     * calibration fitted on them is the one that computes its own. */
+    float *plain_feats;
+    assert_int_equal(df_photo_features(f->bb, f->train, df_backbone_resize_method(f->bb), NULL, &plain_feats, &err),
+                     DF_OK);
+    assert_non_null(r.train_clean);
+    assert_memory_equal(r.train_clean, plain_feats, (size_t)27 * df_backbone_feature_dim(f->bb) * sizeof(float));
+    free(plain_feats);
+    df_trust_options to = df_trust_options_default();
+    df_trust_report computed, given;
+    assert_int_equal(df_trust_fit(f->bb, f->train, &chosen, &to, reused.model, &computed, &err), DF_OK);
+    float t_computed = reused.model->temperature;
+    chosen.feature_clean = r.train_clean;
+    assert_int_equal(df_trust_fit(f->bb, f->train, &chosen, &to, reused.model, &given, &err), DF_OK);
+    assert_float_equal(reused.model->temperature, t_computed, 0);
+    assert_float_equal(given.unknown_threshold, computed.unknown_threshold, 0);
+    assert_float_equal(given.oof_ece_before, computed.oof_ece_before, 0);
+    /* ... and it is what the fit reads: other features, another detector */
+    const size_t nf = (size_t)27 * df_backbone_feature_dim(f->bb);
+    float *other = malloc(nf * sizeof *other);
+    for (size_t k = 0; k < nf; k++) other[k] = r.train_clean[k] * (1.0f + 0.5f * (float)(k % 3));
+    chosen.feature_clean = other;
+    assert_int_equal(df_trust_fit(f->bb, f->train, &chosen, &to, reused.model, &given, &err), DF_OK);
+    assert_true(given.unknown_threshold != computed.unknown_threshold);
+    free(other);
     df_train_result_free(&plain);
     df_train_result_free(&reused);
     df_head_search_result_free(&r);
@@ -698,6 +724,7 @@ static void test_head_search(void **state) {
     assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 1, &r, &err), DF_ERR_INVALID_ARG);
     assert_int_equal(df_head_search(f->bb, f->train, &o, c, 0, 3, &r, &err), DF_ERR_INVALID_ARG);
     assert_null(r.train_variants);
+    assert_null(r.train_clean);
 }
 
 int main(void) {
