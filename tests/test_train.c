@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <omp.h>
 
 #include "api/classifier.h"
 #include "core/fileio.h"
@@ -607,6 +608,54 @@ static void test_feature_variants_are_trainings(void **state) {
     free(plain);
 }
 
+/* Batches prepared by a prefetch thread (the backbone's threads leave a
+ * core free) and by the backbone's own team between its calls (they take
+ * every core) are the same inputs; a damaged photo in the middle of a pass
+ * is the same error, naming it, either way. */
+static void test_pass_same_with_or_without_prefetch_thread(void **state) {
+    fixture *f = *state;
+    df_error err;
+    df_train_options o = small_options(DF_HEAD_LINEAR);
+    const int N = f->train->count, K = 2, team = omp_get_max_threads();
+    const size_t F = df_backbone_feature_dim(f->bb);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    float *v[2], *c[2];
+    for (int mode = 0; mode < 2; mode++) {
+        omp_set_num_threads(mode ? (int)(cores > 1 ? cores : 2) : 1);
+        assert_int_equal(df_train_feature_variants(f->bb, f->train, &o, K, &v[mode], &c[mode], &err), DF_OK);
+    }
+    omp_set_num_threads(team);
+    assert_memory_equal(v[0], v[1], (size_t)K * N * F * sizeof(float));
+    assert_memory_equal(c[0], c[1], (size_t)N * F * sizeof(float));
+    for (int mode = 0; mode < 2; mode++) {
+        free(v[mode]);
+        free(c[mode]);
+    }
+
+    /* photo 13 of 27 made unreadable: a copy of the data set pointing at a damaged file */
+    char bad[1024];
+    snprintf(bad, sizeof bad, "%s/damaged.jpg", f->dir);
+    FILE *fp = fopen(bad, "wb");
+    assert_non_null(fp);
+    fputs("\xff\xd8\xff not a jpeg", fp);
+    fclose(fp);
+    char *saved = f->train->items[13].path;
+    f->train->items[13].path = bad;
+    char first[DF_ERROR_MESSAGE_MAX];
+    for (int mode = 0; mode < 2; mode++) {
+        omp_set_num_threads(mode ? (int)(cores > 1 ? cores : 2) : 1);
+        float *vv = NULL, *cc = NULL;
+        assert_int_not_equal(df_train_feature_variants(f->bb, f->train, &o, K, &vv, &cc, &err), DF_OK);
+        assert_null(vv);
+        assert_non_null(strstr(err.message, "damaged.jpg"));
+        if (mode == 0) snprintf(first, sizeof first, "%s", err.message);
+        else assert_string_equal(err.message, first);
+    }
+    omp_set_num_threads(team);
+    f->train->items[13].path = saved;
+    unlink(bad);
+}
+
 static void test_stratified_folds(void **state) {
     (void)state;
     int labels[15], fold[15], again[15], other[15];
@@ -737,6 +786,7 @@ int main(void) {
         cmocka_unit_test(test_library_only_model_is_the_whole_classifier),
         cmocka_unit_test(test_pinned_loss_trajectory),
         cmocka_unit_test(test_feature_variants_are_trainings),
+        cmocka_unit_test(test_pass_same_with_or_without_prefetch_thread),
         cmocka_unit_test(test_head_search),
     };
     const struct CMUnitTest plain_tests[] = {
