@@ -327,7 +327,7 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
                                   .val = val, .history = &res->history, .best_epoch = res->best_epoch,
                                   .kept_epoch = res->kept_epoch,
                                   .evaluation = val ? &ev : NULL, .train_options = opt, .recipe = rc->name,
-                                  .head_search = rc->head_auto ? search : NULL};
+                                  .head_search = rc->head_auto ? search : NULL, .progress = &opt->progress};
         st = df_cli_write_report(&ri, a->run[F_REPORT], err);
         if (st == DF_OK && !prog->quiet) fprintf(stderr, "deepfashion: report in %s/report.html\n", a->run[F_REPORT]);
     }
