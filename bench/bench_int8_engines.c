@@ -125,7 +125,7 @@ static double time_xnnpack(void) {
     df_qnet *q;
     df_error err;
     df_qtensor_id x, y = -1;
-    if (df_qnet_create(DF_QTYPE_S8, &q, &err) ||
+    if (df_qnet_create(DF_QTYPE_S8, DF_QBACKEND_XNNPACK, &q, &err) ||
         df_qnet_input(q, H, H, CFG[0][0], (df_qparams){0.3f, 0}, &x, &err))
         goto fail;
     for (int i = 0; i < 3; i++) {

@@ -277,8 +277,8 @@ int df_tflite_is_quantized(const df_tflite_model *m) {
     return integer_input(m, &qop) >= 0;
 }
 
-df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
-                               df_error *err) {
+df_status df_tflite_qnet_build_on(const df_tflite_model *m, int target, df_qbackend backend,
+                                  df_qnet **out, df_error *err) {
     *out = NULL;
     int qop, in = integer_input(m, &qop);
     if (in < 0)
@@ -310,7 +310,7 @@ df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **o
         for (int k = 0; k < op->n_inputs; k++)
             if (op->inputs[k] >= 0) need_t[op->inputs[k]] = 1;
     }
-    if ((st = df_qnet_create(b.type, &b.q, err))) goto done;
+    if ((st = df_qnet_create(b.type, backend, &b.q, err))) goto done;
     const df_tflite_tensor *x = &m->tensors[in];
     df_qparams p = {x->quant.scale[0], (int32_t)x->quant.zero_point[0]};
     if ((st = df_qnet_input(b.q, x->shape[1], x->shape[2], x->shape[3], p, &b.id[in], err))) {
@@ -334,4 +334,31 @@ done:
     free(need_t);
     free(need_op);
     return st;
+}
+
+/* DF_INT8_ENGINE=xnnpack|onednn (benchmarks, A/B runs); anything else: auto. */
+static int forced_backend(df_qbackend *b) {
+    const char *e = getenv("DF_INT8_ENGINE");
+    if (e && !strcmp(e, "xnnpack")) *b = DF_QBACKEND_XNNPACK;
+    else if (e && !strcmp(e, "onednn")) *b = DF_QBACKEND_ONEDNN;
+    else return 0;
+    return 1;
+}
+
+df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
+                               df_error *err) {
+    df_qbackend b;
+    if (forced_backend(&b)) return df_tflite_qnet_build_on(m, target, b, out, err);
+    *out = NULL;
+    int qop, in = integer_input(m, &qop);
+    int s8 = in >= 0 && m->tensors[in].type == DF_TFLITE_INT8;
+    if (s8 && df_qnet_backend_exact(DF_QBACKEND_ONEDNN)) {
+        df_error derr;
+        df_status st = df_tflite_qnet_build_on(m, target, DF_QBACKEND_ONEDNN, out, &derr);
+        if (st != DF_ERR_UNSUPPORTED) {
+            if (st) *err = derr;
+            return st;
+        }
+    }
+    return df_tflite_qnet_build_on(m, target, DF_QBACKEND_XNNPACK, out, err);
 }

@@ -3,7 +3,8 @@
  * (engine/qnet.h, XNNPACK) for the part of the graph that computes one
  * tensor, with the file's own uint8 / int8 tensors, scales and zero points
  * (TFLite's integer semantics; qnet.h says where rounding can differ by one
- * step). Used by tflite_backbone.c for --precision int8.
+ * step), on XNNPACK or oneDNN. Used by tflite_backbone.c for --precision
+ * int8.
  *
  * Supported: CONV_2D, DEPTHWISE_CONV_2D (multiplier 1), ADD (same shapes),
  * AVERAGE_POOL_2D over the whole map, MEAN over height and width, fused
@@ -20,10 +21,16 @@
 #include "formats/tflite.h"
 
 /* The integer net from the model input (fp32 real values, as
- * df_tflite_preprocess makes them) to tensor `target` (fp32, dequantized).
- * The model is only read during the call. */
+ * df_tflite_preprocess makes them) to tensor `target` (fp32, dequantized),
+ * on the backend the rule picks: oneDNN for an int8 model where its sums
+ * are exact (VNNI / AMX, df_qnet_backend_exact) and it takes every layer,
+ * else XNNPACK. DF_INT8_ENGINE=xnnpack or onednn in the environment forces
+ * one (A/B measurements). The model is only read during the call. */
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
                                df_error *err) DF_MUST_CHECK;
+/* The same on a given backend (DF_ERR_UNSUPPORTED where it cannot). */
+df_status df_tflite_qnet_build_on(const df_tflite_model *m, int target, df_qbackend backend,
+                                  df_qnet **out, df_error *err) DF_MUST_CHECK;
 
 /* 1 when the model's image path is quantized: its input, or the output of
  * a QUANTIZE right after it, is a uint8 / int8 tensor with quantization. */

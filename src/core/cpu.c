@@ -7,9 +7,14 @@
 #include <cpuinfo.h>
 #include <oneapi/dnnl/dnnl.h>
 
+static int cap_avx2_vnni(void) {
+    const char *s = getenv("DF_CPU_ISA");
+    return s && !strcmp(s, "avx2_vnni");
+}
+
 static int cap_avx2(void) {
     const char *s = getenv("DF_CPU_ISA");
-    return s && !strcmp(s, "avx2");
+    return s && (!strcmp(s, "avx2") || cap_avx2_vnni());
 }
 
 static int cap_scalar(void) {
@@ -58,5 +63,5 @@ void df_cpu_cap_libraries(void) {
     }
     /* Fails (harmlessly) once oneDNN has generated code: the cap then
      * comes from ONEDNN_MAX_CPU_ISA, which bench/backbone.sh also sets. */
-    (void)dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
+    (void)dnnl_set_max_cpu_isa(cap_avx2_vnni() ? dnnl_cpu_isa_avx2_vnni : dnnl_cpu_isa_avx2);
 }

@@ -6,6 +6,9 @@
  *                       (its CPU detection is capped before it initializes)
  *                       and oneDNN (dnnl_set_max_cpu_isa before its first use)
  *
+ *     DF_CPU_ISA=avx2_vnni  the same, but oneDNN may also use AVX-VNNI (Intel
+ *                       client CPUs from Alder Lake: AVX2 + VNNI, no AVX-512)
+ *
  *     DF_CPU_ISA=scalar our own kernels in their baseline (SSE2) build only
  *                       (tests; the libraries keep what the CPU has)
  *

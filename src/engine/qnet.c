@@ -1,14 +1,21 @@
 /*
- * The integer engine over XNNPACK's operator API (see qnet.h for the
- * contract). Each layer is one XNNPACK operator created at build time (it
+ * The integer engine (see qnet.h for the contract): the graph, its buffers
+ * and the fp32 <-> integer conversions here, the layers on one of two
+ * backends.
+ *
+ * XNNPACK: each layer is one XNNPACK operator created at build time (it
  * packs the weights then), set up at reshape over buffers assigned by
  * liveness, and run in order on one pthreadpool of as many threads as
  * OpenMP would use (OMP_NUM_THREADS), so both engines honour one setting.
+ * It runs both types: it has exactly TFLite's operators (it is TFLite's own
+ * CPU delegate), weight zero points included.
  *
- * Why XNNPACK and not oneDNN's int8 convolutions: oneDNN 2.6 takes no weight
- * zero point, and the uint8 models' weights have zero points from 52 to 211,
- * so (w - w_zp) spans -211..203 and fits no int8 weight. XNNPACK has exactly
- * TFLite's operators (it is TFLite's own CPU delegate).
+ * oneDNN (qnet_dnnl.c): convolutions are oneDNN primitives created at each
+ * reshape over the same buffers, ADD and the pool our own loops; int8 nets
+ * only, since oneDNN 2.6 takes no weight zero point (the uint8 models'
+ * weights have zero points from 52 to 211, so w - w_zp spans -211..203 and
+ * fits no int8 weight). Its activations are stored as uint8 (int8 + 128,
+ * `flip` below), the form its fast kernels take.
  */
 #include "engine/qnet.h"
 
@@ -21,6 +28,7 @@
 #include <xnnpack.h>
 
 #include "core/cpu.h"
+#include "engine/qnet_dnnl.h"
 
 enum { Q_CONV, Q_ADD, Q_GAP };
 
@@ -34,11 +42,16 @@ typedef struct qtensor {
 typedef struct qlayer {
     int kind;
     int in[2], n_in, out;
-    xnn_operator_t op;
+    xnn_operator_t op;       /* XNNPACK backend */
+    df_qdnnl_conv *dconv;    /* oneDNN backend, convolutions */
+    int32_t out_min, out_max; /* ADD's clamp (the oneDNN backend's own loop) */
 } qlayer;
 
 struct df_qnet {
     df_qtype type;
+    df_qbackend backend;
+    uint8_t flip;         /* XORed into stored bytes: 0x80 for oneDNN's int8 as uint8 */
+    df_qdnnl *dnnl;       /* oneDNN backend: engine and stream */
     qtensor *t;
     int n_t, cap_t;
     qlayer *l;
@@ -70,15 +83,39 @@ static df_status xnn_fail(df_error *err, enum xnn_status s, const char *what) {
                         "XNNPACK %s: %s", what, xnn_name(s));
 }
 
-df_status df_qnet_create(df_qtype type, df_qnet **out, df_error *err) {
+const char *df_qnet_backend_name(df_qbackend b) {
+    return b == DF_QBACKEND_ONEDNN ? "onednn" : "xnnpack";
+}
+
+df_qbackend df_qnet_backend(const df_qnet *q) { return q->backend; }
+
+int df_qnet_backend_exact(df_qbackend b) { return b == DF_QBACKEND_XNNPACK || df_qdnnl_exact(); }
+
+df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out, df_error *err) {
     *out = NULL;
     df_cpu_cap_libraries();
-    enum xnn_status s = xnn_initialize(NULL);
-    if (s != xnn_status_success) return xnn_fail(err, s, "initialization");
+    if (backend == DF_QBACKEND_ONEDNN && type != DF_QTYPE_S8)
+        return df_error_set(err, DF_ERR_UNSUPPORTED, "the oneDNN integer backend takes int8 nets "
+                            "only (oneDNN has no weight zero point for uint8 weights)");
+    if (backend == DF_QBACKEND_XNNPACK) {
+        enum xnn_status s = xnn_initialize(NULL);
+        if (s != xnn_status_success) return xnn_fail(err, s, "initialization");
+    }
     df_qnet *q = calloc(1, sizeof *q);
     if (!q) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     q->type = type;
+    q->backend = backend;
     q->input = q->output = -1;
+    if (backend == DF_QBACKEND_ONEDNN) {
+        q->flip = 0x80;
+        df_status st = df_qdnnl_create(&q->dnnl, err);
+        if (st) {
+            free(q);
+            return st;
+        }
+        *out = q;
+        return DF_OK;
+    }
     int threads = omp_get_max_threads();
     if (threads > 1) {
         q->pool = pthreadpool_create((size_t)threads);
@@ -102,16 +139,25 @@ static void free_buffers(df_qnet *q) {
 
 void df_qnet_destroy(df_qnet *q) {
     if (!q) return;
-    for (int k = 0; k < q->n_l; k++)
+    for (int k = 0; k < q->n_l; k++) {
         if (q->l[k].op) xnn_delete_operator(q->l[k].op);
+        df_qdnnl_conv_destroy(q->l[k].dconv);
+    }
     free_buffers(q);
     if (q->pool) pthreadpool_destroy(q->pool);
+    df_qdnnl_destroy(q->dnnl);
     free(q->t);
     free(q->l);
     free(q);
 }
 
 static int qmin(const df_qnet *q) { return q->type == DF_QTYPE_U8 ? 0 : -128; }
+/* What a stored byte means: the type's value, or int8 + 128 for oneDNN. */
+static int32_t stored_shift(const df_qnet *q) { return q->flip ? 128 : 0; }
+static df_qparams stored_params(const df_qnet *q, df_qparams p) {
+    p.zero_point += stored_shift(q);
+    return p;
+}
 static int qmax(const df_qnet *q) { return q->type == DF_QTYPE_U8 ? 255 : 127; }
 
 static df_status check_params(const df_qnet *q, df_qparams p, const char *what, df_error *err) {
@@ -156,14 +202,15 @@ static df_status new_tensor(df_qnet *q, int h, int w, int c, df_qparams p, df_qt
     return DF_OK;
 }
 
-/* Appends a layer owning op (deleted here on failure). */
+/* Appends a layer owning op or dconv (deleted here on failure). */
 static df_status push_layer(df_qnet *q, int kind, int a, int b, int out, xnn_operator_t op,
-                            df_error *err) {
+                            df_qdnnl_conv *dconv, df_error *err) {
     if (q->n_l == q->cap_l) {
         int cap = q->cap_l ? 2 * q->cap_l : 32;
         qlayer *n = realloc(q->l, (size_t)cap * sizeof *n);
         if (!n) {
-            xnn_delete_operator(op);
+            if (op) xnn_delete_operator(op);
+            df_qdnnl_conv_destroy(dconv);
             return df_error_set(err, DF_ERR_NOMEM, "out of memory");
         }
         q->l = n;
@@ -176,6 +223,7 @@ static df_status push_layer(df_qnet *q, int kind, int a, int b, int out, xnn_ope
     l->n_in = b >= 0 ? 2 : 1;
     l->out = out;
     l->op = op;
+    l->dconv = dconv;
     return DF_OK;
 }
 
@@ -246,15 +294,26 @@ df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
         return df_error_set(err, DF_ERR_INVALID_ARG, "output clamp %d..%d", (int)d->out_min,
                             (int)d->out_max);
     xnn_operator_t op = NULL;
-    enum xnn_status s = create_conv(q, &x, d, &op);
-    if (s != xnn_status_success) return xnn_fail(err, s, "convolution");
+    df_qdnnl_conv *dconv = NULL;
+    if (q->backend == DF_QBACKEND_ONEDNN) {
+        df_qconv_desc u = *d;
+        u.out = stored_params(q, d->out);
+        u.out_min += stored_shift(q);
+        u.out_max += stored_shift(q);
+        st = df_qdnnl_conv_create(q->dnnl, x.h, x.w, x.c, stored_params(q, x.p), &u, &dconv, err);
+        if (st) return st;
+    } else {
+        enum xnn_status s = create_conv(q, &x, d, &op);
+        if (s != xnn_status_success) return xnn_fail(err, s, "convolution");
+    }
     int oh = (ph - d->kh) / d->stride_h + 1, ow = (pw - d->kw) / d->stride_w + 1;
     if ((st = new_tensor(q, oh, ow, d->out_c, d->out, out, err))) {
-        xnn_delete_operator(op);
+        if (op) xnn_delete_operator(op);
+        df_qdnnl_conv_destroy(dconv);
         return st;
     }
     q->params += (int64_t)d->out_c * d->kh * d->kw * (d->depthwise ? 1 : x.c) + d->out_c;
-    return push_layer(q, Q_CONV, in, -1, *out, op, err);
+    return push_layer(q, Q_CONV, in, -1, *out, op, dconv, err);
 }
 
 df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p,
@@ -273,7 +332,8 @@ df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p
                             (int)out_max);
     xnn_operator_t op = NULL;
     enum xnn_status s =
-        q->type == DF_QTYPE_U8
+        q->backend == DF_QBACKEND_ONEDNN ? xnn_status_success /* our loop */
+        : q->type == DF_QTYPE_U8
             ? xnn_create_add_nd_qu8((uint8_t)x.p.zero_point, x.p.scale, (uint8_t)y.p.zero_point,
                                     y.p.scale, (uint8_t)p.zero_point, p.scale, (uint8_t)out_min,
                                     (uint8_t)out_max, 0, &op)
@@ -282,10 +342,13 @@ df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p
                                     (int8_t)out_max, 0, &op);
     if (s != xnn_status_success) return xnn_fail(err, s, "add");
     if ((st = new_tensor(q, x.h, x.w, x.c, p, out, err))) {
-        xnn_delete_operator(op);
+        if (op) xnn_delete_operator(op);
         return st;
     }
-    return push_layer(q, Q_ADD, a, b, *out, op, err);
+    if ((st = push_layer(q, Q_ADD, a, b, *out, op, NULL, err))) return st;
+    q->l[q->n_l - 1].out_min = out_min;
+    q->l[q->n_l - 1].out_max = out_max;
+    return DF_OK;
 }
 
 df_status df_qnet_global_avgpool(df_qnet *q, df_qtensor_id in, df_qparams p,
@@ -298,7 +361,8 @@ df_status df_qnet_global_avgpool(df_qnet *q, df_qtensor_id in, df_qparams p,
     xnn_operator_t op = NULL;
     size_t c = (size_t)x.c;
     enum xnn_status s =
-        q->type == DF_QTYPE_U8
+        q->backend == DF_QBACKEND_ONEDNN ? xnn_status_success /* our loop */
+        : q->type == DF_QTYPE_U8
             ? xnn_create_global_average_pooling_nwc_qu8(c, c, c, (uint8_t)x.p.zero_point,
                                                         x.p.scale, (uint8_t)p.zero_point,
                                                         p.scale, 0, 255, 0, &op)
@@ -307,10 +371,10 @@ df_status df_qnet_global_avgpool(df_qnet *q, df_qtensor_id in, df_qparams p,
                                                         p.scale, -128, 127, 0, &op);
     if (s != xnn_status_success) return xnn_fail(err, s, "global average pooling");
     if ((st = new_tensor(q, 1, 1, x.c, p, out, err))) {
-        xnn_delete_operator(op);
+        if (op) xnn_delete_operator(op);
         return st;
     }
-    return push_layer(q, Q_GAP, in, -1, *out, op, err);
+    return push_layer(q, Q_GAP, in, -1, *out, op, NULL, err);
 }
 
 df_status df_qnet_set_output(df_qnet *q, df_qtensor_id t, df_error *err) {
@@ -375,9 +439,13 @@ static df_status assign_buffers(df_qnet *q, df_error *err) {
     q->buf_size = size;
     q->n_buf = n;
     if (!q->buf) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    for (int b = 0; b < n; b++)
-        if (!(q->buf[b] = malloc(size[b] + XNN_EXTRA_BYTES)))
+    /* 64-byte aligned (oneDNN's kernels load whole cache lines) */
+    for (int b = 0; b < n; b++) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, size[b] + XNN_EXTRA_BYTES))
             return df_error_set(err, DF_ERR_NOMEM, "out of memory for %zu bytes", size[b]);
+        q->buf[b] = p;
+    }
     return DF_OK;
 }
 
@@ -415,8 +483,14 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
     q->batch = batch;
     df_status st = assign_buffers(q, err);
     for (int k = 0; k < q->n_l && !st; k++) {
-        enum xnn_status s = setup_layer(q, &q->l[k]);
-        if (s != xnn_status_success) st = xnn_fail(err, s, "setup");
+        qlayer *l = &q->l[k];
+        if (l->dconv) {
+            st = df_qdnnl_conv_setup(q->dnnl, l->dconv, batch, q->buf[q->t[l->in[0]].buf],
+                                     q->buf[q->t[l->out].buf], err);
+        } else if (l->op) {
+            enum xnn_status s = setup_layer(q, l);
+            if (s != xnn_status_success) st = xnn_fail(err, s, "setup");
+        }
     }
     if (st) {
         free_buffers(q);
@@ -425,8 +499,32 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
     return st;
 }
 
+/* A layer of the oneDNN backend: its convolution, or our ADD / pool loop
+ * over the stored uint8 values. */
+static df_status run_dnnl_layer(df_qnet *q, const qlayer *l, df_error *err) {
+    if (l->dconv) return df_qdnnl_conv_run(q->dnnl, l->dconv, err);
+    const qtensor *x = &q->t[l->in[0]], *y = &q->t[l->out];
+    const uint8_t *in = q->buf[x->buf];
+    uint8_t *out = q->buf[y->buf];
+    if (l->kind == Q_ADD) {
+        const qtensor *b = &q->t[l->in[1]];
+        df_qdnnl_add(in, stored_params(q, x->p), q->buf[b->buf], stored_params(q, b->p), out,
+                       stored_params(q, y->p), l->out_min + stored_shift(q),
+                       l->out_max + stored_shift(q), tensor_elems(x) * (size_t)q->batch);
+    } else {
+        df_qdnnl_global_avgpool(in, stored_params(q, x->p), out, stored_params(q, y->p), q->batch,
+                                  x->h * x->w, x->c);
+    }
+    return DF_OK;
+}
+
 static df_status run_layers(df_qnet *q, df_error *err) {
     for (int k = 0; k < q->n_l; k++) {
+        if (q->backend == DF_QBACKEND_ONEDNN) {
+            df_status st = run_dnnl_layer(q, &q->l[k], err);
+            if (st) return st;
+            continue;
+        }
         enum xnn_status s = xnn_run_operator(q->l[k].op, q->pool);
         if (s != xnn_status_success) return xnn_fail(err, s, "run");
     }
@@ -454,6 +552,7 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
     const float lo = (float)(qmin(q) - x->p.zero_point - 1), hi = (float)(qmax(q) - x->p.zero_point + 1);
     const int zp = x->p.zero_point, qlo = qmin(q), qhi = qmax(q);
     const float scale = x->p.scale;
+    const uint8_t flip = q->flip;
     for (size_t k = 0; k < (size_t)batch * nin; k++) {
         float v = input[k] / scale;
         v = v >= lo ? v : lo; /* NaN -> lo */
@@ -463,13 +562,15 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
         t += (f >= 0.5f) - (f <= -0.5f);
         t += zp;
         t = t < qlo ? qlo : t > qhi ? qhi : t;
-        in[k] = (uint8_t)t; /* int8 stored as its two's-complement byte */
+        in[k] = (uint8_t)t ^ flip; /* int8 stored as its two's-complement byte (+ 128) */
     }
-    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point, (size_t)(q->batch - batch) * nin);
+    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ flip,
+           (size_t)(q->batch - batch) * nin);
     if ((st = run_layers(q, err))) return st;
     const uint8_t *out = q->buf[y->buf];
     for (size_t k = 0; k < (size_t)batch * nout; k++) {
-        int v = q->type == DF_QTYPE_U8 ? (int)out[k] : (int)(int8_t)out[k];
+        uint8_t b = out[k] ^ flip;
+        int v = q->type == DF_QTYPE_U8 ? (int)b : (int)(int8_t)b;
         output[k] = y->p.scale * (float)(v - y->p.zero_point);
     }
     return DF_OK;
@@ -482,10 +583,13 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
     const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
     size_t nin = tensor_elems(x), nout = tensor_elems(y);
     uint8_t *in = q->buf[x->buf];
-    memcpy(in, input, (size_t)batch * nin);
-    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point, (size_t)(q->batch - batch) * nin);
+    const uint8_t *src = input, *res = q->buf[y->buf];
+    uint8_t *dst = output;
+    for (size_t k = 0; k < (size_t)batch * nin; k++) in[k] = src[k] ^ q->flip;
+    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ q->flip,
+           (size_t)(q->batch - batch) * nin);
     if ((st = run_layers(q, err))) return st;
-    memcpy(output, q->buf[y->buf], (size_t)batch * nout);
+    for (size_t k = 0; k < (size_t)batch * nout; k++) dst[k] = res[k] ^ q->flip;
     return DF_OK;
 }
 

@@ -1,9 +1,16 @@
 /*
- * The integer inference engine: a small graph of quantized NHWC tensors
- * executed with XNNPACK's QU8 / QC8 operators (the engine TFLite itself runs
- * on CPUs), for the quantized TFLite models.
+ * The integer inference engine: a small graph of quantized NHWC tensors,
+ * for the quantized TFLite models, on one of two backends:
  *
- *     df_qnet *q; df_qnet_create(DF_QTYPE_U8, &q, err);
+ *   DF_QBACKEND_XNNPACK  XNNPACK's QU8 / QC8 operators (the engine TFLite
+ *                        itself runs on CPUs); both types.
+ *   DF_QBACKEND_ONEDNN   oneDNN 2.6's int8 convolutions (engine/qnet_dnnl.h);
+ *                        DF_QTYPE_S8 only (oneDNN takes no weight zero
+ *                        point). Exact int32 sums only with VNNI or AMX
+ *                        (df_qnet_backend_exact): below that, its
+ *                        vpmaddubsw kernels saturate int16 pair sums.
+ *
+ *     df_qnet *q; df_qnet_create(DF_QTYPE_U8, DF_QBACKEND_XNNPACK, &q, err);
  *     df_qnet_input(q, 224, 224, 3, in_q, &x, err);
  *     df_qnet_conv2d(q, x, &desc, &y, err); ... df_qnet_set_output(q, y, err);
  *     df_qnet_reshape(q, batch, err);
@@ -18,8 +25,8 @@
  * Semantics are TFLite's integer kernels: an int32 accumulator of
  * (x - x_zp) * (w - w_zp) plus the int32 bias, requantized by
  * input_scale * weight_scale / output_scale, plus the output zero point,
- * clamped to the fused activation's range. XNNPACK requantizes in fp32 with
- * round-to-nearest-even where TFLite's reference kernels use a 31-bit
+ * clamped to the fused activation's range. Both backends requantize in fp32
+ * with round-to-nearest-even where TFLite's reference kernels use a 31-bit
  * fixed-point multiplier with round-half-away-from-zero; the two differ by
  * at most 1 in the last place, on ties and where the fp32 product rounds
  * across a half (tests/test_qnet.c checks each op against a naive TFLite
@@ -38,6 +45,7 @@
 #include "core/error.h"
 
 typedef enum df_qtype { DF_QTYPE_U8, DF_QTYPE_S8 } df_qtype;
+typedef enum df_qbackend { DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN } df_qbackend;
 
 typedef struct df_qparams {
     float scale;          /* > 0 */
@@ -65,13 +73,22 @@ typedef struct df_qconv_desc {
 typedef struct df_qnet df_qnet;
 typedef int df_qtensor_id;
 
-df_status df_qnet_create(df_qtype type, df_qnet **out, df_error *err) DF_MUST_CHECK;
+/* DF_ERR_UNSUPPORTED for DF_QBACKEND_ONEDNN with DF_QTYPE_U8. */
+df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out,
+                         df_error *err) DF_MUST_CHECK;
 void df_qnet_destroy(df_qnet *q);   /* accepts NULL */
+df_qbackend df_qnet_backend(const df_qnet *q);
+const char *df_qnet_backend_name(df_qbackend b);   /* "xnnpack", "onednn" */
+/* 1 when the backend's integer sums are exact in this process (XNNPACK
+ * always; oneDNN with VNNI / AMX after the DF_CPU_ISA and
+ * ONEDNN_MAX_CPU_ISA caps). */
+int df_qnet_backend_exact(df_qbackend b);
 
 df_status df_qnet_input(df_qnet *q, int h, int w, int c, df_qparams p, df_qtensor_id *out,
                         df_error *err) DF_MUST_CHECK;
-/* Weights and bias are packed by XNNPACK during the call (the caller keeps
- * ownership of its arrays). */
+/* Weights and bias are packed (XNNPACK) or copied (oneDNN) during the call
+ * (the caller keeps ownership of its arrays). The oneDNN backend returns
+ * DF_ERR_UNSUPPORTED when oneDNN refuses the descriptor. */
 df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
                          df_qtensor_id *out, df_error *err) DF_MUST_CHECK;
 /* a + b (same shape), requantized to `p`, clamped to [out_min, out_max]. */

@@ -1,0 +1,77 @@
+/*
+ * The integer engine's oneDNN backend (engine/qnet.h, DF_QBACKEND_ONEDNN):
+ * oneDNN 2.6's int8 convolutions for the int8 models (DF_QTYPE_S8). Used by
+ * qnet.c only.
+ *
+ * Activations are uint8 here: an int8 value v is stored as v + 128 with its
+ * zero point moved by 128 as well, which is exact (real = scale * (q - zp)
+ * is unchanged) and is what oneDNN's fast u8 x s8 kernels take. So every
+ * df_qparams and clamp passed in below is already in that uint8 domain.
+ *
+ * A convolution is oneDNN's convolution with u8 source and destination
+ * (NHWC, the layout its int8 kernels use), s8 weights in the format the
+ * primitive picks (reordered once per reshape), an s32 bias, one output
+ * scale per channel (input_scale * weight_scale[c] / output_scale), the
+ * fused clamp as an eltwise clip and the output zero point as an eltwise
+ * linear post-op (a destination zero point attribute would cost the AMX
+ * kernels), all in fp32 then rounded to nearest even: within one step of
+ * TFLite's fixed-point requantization, as XNNPACK. The source zero point is
+ * folded into the bias (bias - zp * sum(w)) where nothing is padded, else
+ * given to oneDNN (padding must read as the zero point).
+ *
+ * ADD and the global average pool are our own loops (oneDNN 2.6's binary
+ * and pooling primitives take no zero points), requantized the same way.
+ *
+ * Exactness: oneDNN's u8 x s8 kernels are exact with VNNI (AVX-512 VNNI,
+ * AMX, AVX-VNNI); below that they multiply with vpmaddubsw, whose int16
+ * pair sums saturate (weights of 7 bits would avoid it; TFLite's int8
+ * weights use 8). df_qdnnl_exact says which case the process is in.
+ */
+#ifndef DF_ENGINE_QNET_DNNL_H
+#define DF_ENGINE_QNET_DNNL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "engine/qnet.h"
+
+typedef struct df_qdnnl df_qdnnl;           /* oneDNN engine and stream */
+typedef struct df_qdnnl_conv df_qdnnl_conv; /* one convolution */
+
+/* 1 when oneDNN's int8 convolutions use VNNI (or AMX) in this process,
+ * after the DF_CPU_ISA / ONEDNN_MAX_CPU_ISA caps: exact int32 sums. */
+int df_qdnnl_exact(void);
+/* oneDNN's ISA in this process, e.g. "avx512_core_amx", "avx2". */
+const char *df_qdnnl_isa_name(void);
+
+df_status df_qdnnl_create(df_qdnnl **out, df_error *err) DF_MUST_CHECK;
+void df_qdnnl_destroy(df_qdnnl *e); /* accepts NULL */
+
+/* A convolution of an h x w x c uint8 map with parameters `in` (the uint8
+ * domain); d as in qnet.h with int8 weights, its output parameters and
+ * clamp in the uint8 domain. Copies what it needs from d. Checks that
+ * oneDNN takes the descriptor (DF_ERR_UNSUPPORTED naming it when not). */
+df_status df_qdnnl_conv_create(df_qdnnl *e, int h, int w, int c, df_qparams in,
+                               const df_qconv_desc *d, df_qdnnl_conv **out,
+                               df_error *err) DF_MUST_CHECK;
+void df_qdnnl_conv_destroy(df_qdnnl_conv *cv); /* accepts NULL */
+/* Creates the primitive for `batch` images reading `in` and writing `out`
+ * (NHWC uint8, owned by the caller, alive until the next setup) and
+ * reorders the weights into its format. */
+df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *in, void *out,
+                              df_error *err) DF_MUST_CHECK;
+df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) DF_MUST_CHECK;
+/* oneDNN's implementation name after setup (e.g. "brgconv_1x1:avx512_core_amx_int8"). */
+const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv);
+
+/* y = clamp(round((sa (a - za) + sb (b - zb)) / sy) + zy, lo, hi) over n
+ * uint8 values. */
+void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams pb, uint8_t *y,
+                  df_qparams py, int32_t lo, int32_t hi, size_t n);
+/* Mean over hw positions of each of c channels, per image: NHWC uint8
+ * batch x hw x c -> batch x c, requantized from px to py, clamped to 0..255. */
+void df_qdnnl_global_avgpool(const uint8_t *x, df_qparams px, uint8_t *y, df_qparams py,
+                             int batch, int hw, int c);
+
+#endif
