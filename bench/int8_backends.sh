@@ -6,10 +6,13 @@
 # change in the machine's load hits all of them alike. 2 threads.
 #
 #   bench/int8_backends.sh [ROUNDS] [ITERS] [MODES]    (default: 5 10 "native avx2_vnni avx2")
+#   THREADS=1 METRIC=cpu bench/int8_backends.sh ...    (a shared, loaded machine)
 #
 # Each run is `deepfashion bench backbone` (ITERS timed batches after 2
-# warm-up, its median ms per image); the table gives the median over the
-# rounds of those medians, and the ratio XNNPACK / oneDNN.
+# warm-up, its median wall-clock ms per image, or with METRIC=cpu its
+# process CPU time per image: with THREADS=1 the compute time even when
+# other jobs hold the cores); the table gives the median over the rounds,
+# and the ratio XNNPACK / oneDNN.
 # Modes (the same CPU capped):
 #   native     everything the CPU has
 #   avx2_vnni  DF_CPU_ISA=avx2_vnni + ONEDNN_MAX_CPU_ISA=AVX2_VNNI: our kernels
@@ -26,6 +29,7 @@ ROUNDS=${1:-5}
 ITERS=${2:-10}
 MODES=${3:-native avx2_vnni avx2}
 export OMP_NUM_THREADS=${THREADS:-2}
+METRIC=${METRIC:-wall}
 W=$SHARED/models/tf2_mobilenet_v2_1.0_224_ptq.tflite
 [ -f "$W" ] || { echo "int8_backends: $W not found" >&2; exit 1; }
 OUT=$(mktemp -d)
@@ -33,7 +37,7 @@ trap 'rm -rf "$OUT"' EXIT
 
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_vnni|avx512_bf16|avx_vnni|amx_tile|amx_int8|amx_bf16)$' | tr '\n' ' ')"
-echo "threads: $OMP_NUM_THREADS; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "threads: $OMP_NUM_THREADS, metric: $METRIC; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 has_bf16=0
 grep -qw avx512_bf16 /proc/cpuinfo && has_bf16=1
 
@@ -62,7 +66,8 @@ for r in $(seq 1 "$ROUNDS"); do
           *) p=$c ;;
         esac
         ms=$(env "${envs[@]}" "$CLI" bench backbone --backbone tflite --weights "$W" \
-               --precision $p --batch $b --iters "$ITERS" 2>&1 | awk '/^median/ {print $2}')
+               --precision $p --batch $b --iters "$ITERS" 2>&1 |
+             awk -v m="$METRIC" 'm == "wall" && /^median/ {print $2} m == "cpu" && /^cpu time/ {print $3}')
         echo "round $r $mode b$b $c $ms"
         echo "$mode b$b $c $ms" >> "$OUT/runs.txt"
       done
@@ -87,4 +92,4 @@ for mode in $MODES; do
               med(v["fp32"]), med(v["bf16"]), (d > 0 ? sprintf("%.2fx", x / d) : "-") }' "$OUT/runs.txt"
   done
 done
-echo "(median over $ROUNDS interleaved rounds of each run's median ms per image)"
+echo "(median over $ROUNDS interleaved rounds of each run's $METRIC ms per image, $OMP_NUM_THREADS threads)"

@@ -553,6 +553,7 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
     const int zp = x->p.zero_point, qlo = qmin(q), qhi = qmax(q);
     const float scale = x->p.scale;
     const uint8_t flip = q->flip;
+#pragma omp simd
     for (size_t k = 0; k < (size_t)batch * nin; k++) {
         float v = input[k] / scale;
         v = v >= lo ? v : lo; /* NaN -> lo */

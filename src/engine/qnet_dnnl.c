@@ -337,8 +337,12 @@ void df_qdnnl_global_avgpool(const uint8_t *x, df_qparams px, uint8_t *y, df_qpa
         int32_t acc[GAP_BLOCK];
         memset(acc, 0, sizeof acc);
         const uint8_t *xn = x + (size_t)n * hw * c + c0;
-        for (int p = 0; p < hw; p++)
-            for (int j = 0; j < cn; j++) acc[j] += xn[(size_t)p * c + j];
+        for (int p = 0; p < hw; p++) {
+            const uint8_t *row = xn + (size_t)p * c;
+#pragma omp simd
+            for (int j = 0; j < cn; j++) acc[j] += row[j];
+        }
+#pragma omp simd
         for (int j = 0; j < cn; j++) {
             float v = (float)(acc[j] - zsum) * k;
             v = v < vlo ? vlo : v;
