@@ -19,7 +19,9 @@
 # bf16 rows only where the CPU has native bf16 (avx512_bf16) and not under
 # the AVX2 cap (emulated bf16 takes minutes for VGG16 and means nothing).
 # MobileNetV2 is mobilenet_v2_1.0_224_quant.tflite (int8 = its own integers
-# on XNNPACK); VGG16 uses random weights (timing only). The summary at the
+# on XNNPACK), or MOBILENET=tf2_mobilenet_v2_1.0_224_ptq.tflite (the int8
+# model: int8 on oneDNN where it has VNNI, else XNNPACK); VGG16 uses random
+# weights (timing only). BACKBONES="mobilenet_v2" skips VGG16. The summary at the
 # end is a Markdown table; the machine's load is printed before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +34,9 @@ THREADS=${THREADS:-2}
 METRIC=${METRIC:-wall}
 export OMP_NUM_THREADS=$THREADS
 echo "threads: $THREADS, metric: $METRIC"
-W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
+W=$SHARED/models/${MOBILENET:-mobilenet_v2_1.0_224_quant.tflite}
+BACKBONES=${BACKBONES:-mobilenet_v2 vgg16}
+has() { [[ " $BACKBONES " == *" $1 "* ]]; }
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
@@ -62,6 +66,7 @@ for mode in $MODES; do
   precs="auto fp32 int8"
   [ "$mode" = native ] && [ $has_bf16 = 1 ] && precs="auto fp32 bf16 int8"
   for b in 8 1; do
+    has mobilenet_v2 || break
     for p in $precs; do
       df "$mode" "mobilenet_v2 $p b$b" --backbone tflite --weights "$W" --precision "$p" --batch $b --iters "$ITERS"
     done
@@ -70,12 +75,14 @@ for mode in $MODES; do
   [ "$mode" = native ] && [ $has_bf16 = 1 ] && vprecs="auto fp32 bf16"
   VITERS=$((ITERS / 4 > 3 ? ITERS / 4 : 3))
   for b in 8 1; do
+    has vgg16 || break
     for p in $vprecs; do
       df "$mode" "vgg16 $p b$b" --backbone vgg16 --precision "$p" --batch $b --iters "$VITERS"
     done
   done
   for d in fp32 qu8; do
     for b in 8 1; do
+      has mobilenet_v2 || break
       echo "== [$mode] xnnpack's own mobilenet_v2 $d b$b"
       xenv=()
       [ "$mode" = avx2 ] && xenv=(DF_CPU_ISA=avx2)
@@ -96,7 +103,7 @@ for mode in $MODES; do
   fi
   for b in 8 1; do
     env "${tenv[@]}" /usr/bin/python3 bench/torch_backbone.py --batch $b --iters "$ITERS" \
-      --threads "$THREADS" "${targs[@]}" | tee "$OUT/torch.txt"
+      --threads "$THREADS" --models "${BACKBONES// /,}" "${targs[@]}" | tee "$OUT/torch.txt"
     # "vgg16  fp32 jit-frozen  12.34 ms/image  24.5 cpu-ms/image" -> best fp32, bf16 per model
     col=4
     [ "$METRIC" = cpu ] && col=6
