@@ -345,14 +345,21 @@ static int forced_backend(df_qbackend *b) {
     return 1;
 }
 
+df_qbackend df_tflite_qnet_backend(const df_tflite_model *m) {
+    df_qbackend b;
+    if (forced_backend(&b)) return b;
+    int qop, in = integer_input(m, &qop);
+    int s8 = in >= 0 && m->tensors[in].type == DF_TFLITE_INT8;
+    return s8 && df_qnet_backend_exact(DF_QBACKEND_ONEDNN) ? DF_QBACKEND_ONEDNN
+                                                          : DF_QBACKEND_XNNPACK;
+}
+
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
                                df_error *err) {
     df_qbackend b;
     if (forced_backend(&b)) return df_tflite_qnet_build_on(m, target, b, out, err);
     *out = NULL;
-    int qop, in = integer_input(m, &qop);
-    int s8 = in >= 0 && m->tensors[in].type == DF_TFLITE_INT8;
-    if (s8 && df_qnet_backend_exact(DF_QBACKEND_ONEDNN)) {
+    if (df_tflite_qnet_backend(m) == DF_QBACKEND_ONEDNN) {
         df_error derr;
         df_status st = df_tflite_qnet_build_on(m, target, DF_QBACKEND_ONEDNN, out, &derr);
         if (st != DF_ERR_UNSUPPORTED) {

@@ -28,6 +28,8 @@
  * one (A/B measurements). The model is only read during the call. */
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
                                df_error *err) DF_MUST_CHECK;
+/* The backend df_tflite_qnet_build tries first for this model. */
+df_qbackend df_tflite_qnet_backend(const df_tflite_model *m);
 /* The same on a given backend (DF_ERR_UNSUPPORTED where it cannot). */
 df_status df_tflite_qnet_build_on(const df_tflite_model *m, int target, df_qbackend backend,
                                   df_qnet **out, df_error *err) DF_MUST_CHECK;
