@@ -31,7 +31,7 @@ struct df_qdnnl_conv {
     dnnl_memory_desc_t user_w;   /* the weights as TFLite lays them out */
     /* set up for one batch size: */
     dnnl_primitive_t prim;
-    dnnl_memory_t src, wei, bia, dst;
+    dnnl_memory_t src, wei, bia, dst, scratch; /* scratch: NULL when none needed */
     char impl[96];
 };
 
@@ -90,8 +90,9 @@ static void release_setup(df_qdnnl_conv *cv) {
     if (cv->wei) dnnl_memory_destroy(cv->wei);
     if (cv->bia) dnnl_memory_destroy(cv->bia);
     if (cv->dst) dnnl_memory_destroy(cv->dst);
+    if (cv->scratch) dnnl_memory_destroy(cv->scratch);
     cv->prim = NULL;
-    cv->src = cv->wei = cv->bia = cv->dst = NULL;
+    cv->src = cv->wei = cv->bia = cv->dst = cv->scratch = NULL;
 }
 
 void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
@@ -140,6 +141,9 @@ static void record_impl(df_qdnnl_conv *cv, const_dnnl_primitive_desc_t pd) {
 static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_desc *d,
                                int32_t src_zp) {
     dnnl_status_t r = dnnl_primitive_attr_create(&cv->attr);
+    if (r) return r;
+    /* its scratchpad allocated at setup, so that running never allocates */
+    r = dnnl_primitive_attr_set_scratchpad_mode(cv->attr, dnnl_scratchpad_mode_user);
     if (r) return r;
     float *scales = malloc((size_t)cv->oc * sizeof *scales);
     if (!scales) return dnnl_out_of_memory;
@@ -277,6 +281,10 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
         r = dnnl_memory_create(&cv->bia, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                                e->eng, cv->bias);
     if (!r) r = reorder_weights(e, cv, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+    const dnnl_memory_desc_t *smd =
+        r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd && dnnl_memory_desc_get_size(smd) > 0)
+        r = dnnl_memory_create(&cv->scratch, smd, e->eng, DNNL_MEMORY_ALLOCATE);
     if (!r) r = dnnl_primitive_create(&cv->prim, pd);
     if (pd) {
         record_impl(cv, pd);
@@ -291,11 +299,12 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
 
 df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
     if (!cv->prim) return df_error_set(err, DF_ERR_INVALID_ARG, "oneDNN int8 convolution not set up");
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, cv->src},
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, cv->src},
                                {DNNL_ARG_WEIGHTS, cv->wei},
                                {DNNL_ARG_BIAS, cv->bia},
-                               {DNNL_ARG_DST, cv->dst}};
-    dnnl_status_t r = dnnl_primitive_execute(cv->prim, e->strm, 4, args);
+                               {DNNL_ARG_DST, cv->dst},
+                               {DNNL_ARG_SCRATCHPAD, cv->scratch}};
+    dnnl_status_t r = dnnl_primitive_execute(cv->prim, e->strm, cv->scratch ? 5 : 4, args);
     if (!r) r = dnnl_stream_wait(e->strm);
     return r ? dnnl_fail(err, r, "convolution") : DF_OK;
 }
