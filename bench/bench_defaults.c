@@ -753,6 +753,41 @@ static double lbfgs_fit(const double *z, const int *y, int n, int F, int C, doub
     return fx;
 }
 
+/* The exact fit's gradient against central differences of its objective
+ * on small random data (the slow obvious reference), and L-BFGS's optimum
+ * against the gradient's zero: run once before any exact candidate. */
+static df_status check_exact_fit(df_error *err) {
+    enum { n = 40, F = 7, C = 3, P = F * C + C };
+    double z[n * F], theta[P], g[P], g2[P], pr[C], worst = 0.0;
+    int y[n];
+    df_rng rng;
+    df_rng_seed(&rng, 7, 1);
+    for (int i = 0; i < n * F; i++) z[i] = df_rng_normal(&rng);
+    for (int i = 0; i < n; i++) y[i] = (int)df_rng_below(&rng, C);
+    for (int k = 0; k < P; k++) theta[k] = 0.3 * df_rng_normal(&rng);
+    softmax_objective(z, y, n, F, C, 0.3, theta, g, pr);
+    for (int k = 0; k < P; k++) {
+        const double h = 1e-6, t = theta[k];
+        theta[k] = t + h;
+        double fp = softmax_objective(z, y, n, F, C, 0.3, theta, g2, pr);
+        theta[k] = t - h;
+        double fm = softmax_objective(z, y, n, F, C, 0.3, theta, g2, pr);
+        theta[k] = t;
+        worst = fmax(worst, fabs((fp - fm) / (2 * h) - g[k]));
+    }
+    int iters = 0;
+    lbfgs_fit(z, y, n, F, C, 0.3, theta, &iters);
+    softmax_objective(z, y, n, F, C, 0.3, theta, g, pr);
+    double gmax = 0.0;
+    for (int k = 0; k < P; k++) gmax = fmax(gmax, fabs(g[k]));
+    if (worst > 1e-6 || gmax > 1e-6)
+        return df_error_set(err, DF_ERR_DATA, "exact fit: gradient off by %g, or not at the optimum (|g| %g)", worst,
+                            gmax);
+    printf("# check: exact fit's gradient within %.1e of central differences; L-BFGS optimum |g| %.1e in %d "
+           "iterations\n", worst, gmax, iters);
+    return DF_OK;
+}
+
 /* A linear head (standardised on rows, as df_train standardises on its
  * variants) whose kernel and bias are the exact optimum of its penalised
  * objective on rows (n x F) with labels y. */
@@ -1283,6 +1318,7 @@ int main(int argc, char **argv) {
     }
     if (st == DF_OK && !explore && spec == &AUGS[0] && mode == FIT_SQUASH)
         st = check_against_df_train(shared, &f[0], &d, &err);
+    if (st == DF_OK && !explore) st = check_exact_fit(&err);
     if (explore) views = "";
     if (st == DF_OK)
         printf("%-5s %-32s %12s %12s %12s %12s %12s %12s %12s %12s %6s\n", "view", "candidate", "cv", "cv+tta", "val",
