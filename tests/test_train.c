@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <omp.h>
 
 #include "api/classifier.h"
 #include "core/fileio.h"
@@ -34,6 +35,7 @@
 #include "train/model_select.h"
 #include "train/recipe.h"
 #include "train/train.h"
+#include "train/trust.h"
 
 /* ---- fixtures ---- */
 
@@ -606,6 +608,54 @@ static void test_feature_variants_are_trainings(void **state) {
     free(plain);
 }
 
+/* Batches prepared by a prefetch thread (the backbone's threads leave a
+ * core free) and by the backbone's own team between its calls (they take
+ * every core) are the same inputs; a damaged photo in the middle of a pass
+ * is the same error, naming it, either way. */
+static void test_pass_same_with_or_without_prefetch_thread(void **state) {
+    fixture *f = *state;
+    df_error err;
+    df_train_options o = small_options(DF_HEAD_LINEAR);
+    const int N = f->train->count, K = 2, team = omp_get_max_threads();
+    const size_t F = df_backbone_feature_dim(f->bb);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    float *v[2], *c[2];
+    for (int mode = 0; mode < 2; mode++) {
+        omp_set_num_threads(mode ? (int)(cores > 1 ? cores : 2) : 1);
+        assert_int_equal(df_train_feature_variants(f->bb, f->train, &o, K, &v[mode], &c[mode], &err), DF_OK);
+    }
+    omp_set_num_threads(team);
+    assert_memory_equal(v[0], v[1], (size_t)K * N * F * sizeof(float));
+    assert_memory_equal(c[0], c[1], (size_t)N * F * sizeof(float));
+    for (int mode = 0; mode < 2; mode++) {
+        free(v[mode]);
+        free(c[mode]);
+    }
+
+    /* photo 13 of 27 made unreadable: a copy of the data set pointing at a damaged file */
+    char bad[1024];
+    snprintf(bad, sizeof bad, "%s/damaged.jpg", f->dir);
+    FILE *fp = fopen(bad, "wb");
+    assert_non_null(fp);
+    fputs("\xff\xd8\xff not a jpeg", fp);
+    fclose(fp);
+    char *saved = f->train->items[13].path;
+    f->train->items[13].path = bad;
+    char first[DF_ERROR_MESSAGE_MAX];
+    for (int mode = 0; mode < 2; mode++) {
+        omp_set_num_threads(mode ? (int)(cores > 1 ? cores : 2) : 1);
+        float *vv = NULL, *cc = NULL;
+        assert_int_not_equal(df_train_feature_variants(f->bb, f->train, &o, K, &vv, &cc, &err), DF_OK);
+        assert_null(vv);
+        assert_non_null(strstr(err.message, "damaged.jpg"));
+        if (mode == 0) snprintf(first, sizeof first, "%s", err.message);
+        else assert_string_equal(err.message, first);
+    }
+    omp_set_num_threads(team);
+    f->train->items[13].path = saved;
+    unlink(bad);
+}
+
 static void test_stratified_folds(void **state) {
     (void)state;
     int labels[15], fold[15], again[15], other[15];
@@ -691,6 +741,31 @@ static void test_head_search(void **state) {
     assert_same_history(&plain.history, &reused.history);
     assert_int_equal(plain.backbone_images, 2 * 27 + 9);
     assert_int_equal(reused.backbone_images, 9); /* validation only */
+    /* The search keeps the clean features of the same pass, and the
+     * calibration fitted on them is the one that computes its own. */
+    float *plain_feats;
+    assert_int_equal(df_photo_features(f->bb, f->train, df_backbone_resize_method(f->bb), NULL, &plain_feats, &err),
+                     DF_OK);
+    assert_non_null(r.train_clean);
+    assert_memory_equal(r.train_clean, plain_feats, (size_t)27 * df_backbone_feature_dim(f->bb) * sizeof(float));
+    free(plain_feats);
+    df_trust_options to = df_trust_options_default();
+    df_trust_report computed, given;
+    assert_int_equal(df_trust_fit(f->bb, f->train, &chosen, &to, reused.model, &computed, &err), DF_OK);
+    float t_computed = reused.model->temperature;
+    chosen.feature_clean = r.train_clean;
+    assert_int_equal(df_trust_fit(f->bb, f->train, &chosen, &to, reused.model, &given, &err), DF_OK);
+    assert_float_equal(reused.model->temperature, t_computed, 0);
+    assert_float_equal(given.unknown_threshold, computed.unknown_threshold, 0);
+    assert_float_equal(given.oof_ece_before, computed.oof_ece_before, 0);
+    /* ... and it is what the fit reads: other features, another detector */
+    const size_t nf = (size_t)27 * df_backbone_feature_dim(f->bb);
+    float *other = malloc(nf * sizeof *other);
+    for (size_t k = 0; k < nf; k++) other[k] = r.train_clean[k] * (1.0f + 0.5f * (float)(k % 3));
+    chosen.feature_clean = other;
+    assert_int_equal(df_trust_fit(f->bb, f->train, &chosen, &to, reused.model, &given, &err), DF_OK);
+    assert_true(given.unknown_threshold != computed.unknown_threshold);
+    free(other);
     df_train_result_free(&plain);
     df_train_result_free(&reused);
     df_head_search_result_free(&r);
@@ -698,6 +773,7 @@ static void test_head_search(void **state) {
     assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 1, &r, &err), DF_ERR_INVALID_ARG);
     assert_int_equal(df_head_search(f->bb, f->train, &o, c, 0, 3, &r, &err), DF_ERR_INVALID_ARG);
     assert_null(r.train_variants);
+    assert_null(r.train_clean);
 }
 
 int main(void) {
@@ -710,6 +786,7 @@ int main(void) {
         cmocka_unit_test(test_library_only_model_is_the_whole_classifier),
         cmocka_unit_test(test_pinned_loss_trajectory),
         cmocka_unit_test(test_feature_variants_are_trainings),
+        cmocka_unit_test(test_pass_same_with_or_without_prefetch_thread),
         cmocka_unit_test(test_head_search),
     };
     const struct CMUnitTest plain_tests[] = {

@@ -63,12 +63,14 @@ int df_cmd_report(int argc, char **argv) {
         so.require_usable = 0;
         if (df_dataset_scan(tdir, &so, &train, &err) != DF_OK) train = NULL;
     }
+    df_cli_progress bar = df_cli_progress_bar(0);
+    df_progress progress = {df_cli_progress_report, &bar};
     int best = 0;
     for (int e = 0; e < h.epochs; e++)
         if (best == 0 || h.val_loss[e] < h.val_loss[best - 1]) best = e + 1;
     df_run_report r = {.model_path = model, .model = clf->model, .backbone = clf->backbone,
                        .train = train, .val = val, .history = &h, .best_epoch = best,
-                       .evaluation = &ev};
+                       .evaluation = &ev, .progress = &progress};
     if (unknown_dir && df_cli_score_off_topic(clf, unknown_dir, &r.offtopic_photos, &r.offtopic_caught, &err) != DF_OK) {
         df_cli_fail(&err);
     } else if (df_run_report_write(&r, out, &err) != DF_OK) {

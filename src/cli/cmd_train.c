@@ -259,21 +259,30 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
             print_search(search, train->count, prog);
             opt->head = search->candidates[search->best].head;
             opt->adam = search->candidates[search->best].adam;
-            if (search->variants == opt->feature_cache) opt->feature_variants = search->train_variants;
+            if (search->variants == opt->feature_cache) {
+                opt->feature_variants = search->train_variants;
+                opt->feature_clean = search->train_clean;
+            }
         }
     }
-    /* The feature cache's variants computed here, so that the unknown
-     * detector and the calibration reuse them (df_train would compute the
-     * same ones itself). */
-    float *variants = NULL;
+    /* The feature cache's variants and the clean features computed here in
+     * one pass (each photo decoded once), so that the unknown detector and
+     * the calibration reuse them (df_train would compute the same variants
+     * itself). */
+    float *variants = NULL, *clean = NULL;
     if (st == DF_OK && !opt->feature_variants && opt->feature_cache > 0 && opt->augment) {
-        st = df_train_feature_variants(bb, train, opt, opt->feature_cache, &variants, NULL, err);
+        st = df_train_feature_variants(bb, train, opt, opt->feature_cache, &variants, &clean, err);
         opt->feature_variants = variants;
+        opt->feature_clean = clean;
     }
     if (st == DF_OK) st = df_train(bb, train, val, opt, res, err);
     if (st == DF_OK) st = fit_trust(bb, train, opt, trust, res->model, prog, err);
-    if (variants) opt->feature_variants = NULL;
+    if (variants) {
+        opt->feature_variants = NULL;
+        opt->feature_clean = NULL;
+    }
     free(variants);
+    free(clean);
     sigaction(SIGINT, &old_sa, NULL);
     return st;
 }
@@ -318,7 +327,7 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
                                   .val = val, .history = &res->history, .best_epoch = res->best_epoch,
                                   .kept_epoch = res->kept_epoch,
                                   .evaluation = val ? &ev : NULL, .train_options = opt, .recipe = rc->name,
-                                  .head_search = rc->head_auto ? search : NULL};
+                                  .head_search = rc->head_auto ? search : NULL, .progress = &opt->progress};
         st = df_cli_write_report(&ri, a->run[F_REPORT], err);
         if (st == DF_OK && !prog->quiet) fprintf(stderr, "deepfashion: report in %s/report.html\n", a->run[F_REPORT]);
     }

@@ -3,6 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/clock.h"
 #include "core/rng.h"
@@ -74,21 +78,34 @@ void df_photo_source_destroy(df_photo_source *ps) {
 const df_dataset *df_photo_source_dataset(const df_photo_source *ps) { return ps->ds; }
 
 /* *img is either the cached photo (borrowed; *temp = 0) or a fresh one the
- * caller frees (*temp = 1). Only one thread at a time calls this. */
+ * caller frees (*temp = 1). Threads of one batch may call this at once; a
+ * cached photo is never replaced or freed while the source lives. */
 static df_status photo_get(df_photo_source *ps, int i, df_image *img, int *temp, df_error *err) {
-    if (ps->cache[i].pixels) {
-        *img = ps->cache[i];
-        *temp = 0;
-        return DF_OK;
+    int cached;
+#ifdef _OPENMP
+#pragma omp critical(df_photo_cache)
+#endif
+    {
+        cached = ps->cache[i].pixels != NULL;
+        if (cached) *img = ps->cache[i];
     }
+    *temp = 0;
+    if (cached) return DF_OK;
     df_status st = df_photo_load(ps->bb, ps->ds->items[i].path, ps->resize, img, err);
     if (st != DF_OK) return st;
     size_t bytes = (size_t)img->width * (size_t)img->height * 3;
-    *temp = ps->used + bytes > ps->budget;
-    if (!*temp) {
-        ps->cache[i] = *img;
-        ps->used += bytes;
+    int keep = 0;
+#ifdef _OPENMP
+#pragma omp critical(df_photo_cache)
+#endif
+    {
+        if (!ps->cache[i].pixels && ps->used + bytes <= ps->budget) {
+            ps->cache[i] = *img;
+            ps->used += bytes;
+            keep = 1;
+        }
     }
+    *temp = !keep;
     return DF_OK;
 }
 
@@ -116,23 +133,61 @@ static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pa
 
 /* ---- a pass as a stream of batches ---- */
 
+/* Two ways to prepare batches. When the backbone's threads (OpenMP's team;
+ * the integer engine's pool has as many) leave a core free, a prefetch
+ * thread prepares batch k+1 while the backbone runs batch k. When they
+ * take every core, a prefetch thread would share a core with one of them:
+ * every parallel region then waits for the thread that lost its core, and
+ * the backbone ran at about half its speed inside training on 2 cores. So
+ * there the team prepares each batch itself, in parallel, between backbone
+ * calls. Either way a photo's input depends only on (photo, seed, key). */
 struct df_photo_stream {
     df_photo_source *ps;
     df_photo_pass pass; /* batch resolved */
     size_t input_floats;
-    df_image scratch;   /* augmentation output, reused on the worker */
-    df_prefetch *pf;
+    int threads;        /* preparing one batch; > 1 = inline, no prefetch thread */
+    df_image *scratch;  /* [threads] augmentation outputs */
+    df_prefetch *pf;    /* NULL when inline */
+    float *buf;         /* inline: the batch being handed out */
+    int next_job, jobs; /* inline */
 };
+
+static int cores_online(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
 
 static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_error *err) {
     df_photo_stream *s = ctx;
     int start = job * s->pass.batch;
     int n = s->pass.count - start < s->pass.batch ? s->pass.count - start : s->pass.batch;
+    int failed = n; /* the lowest failing position, so the error does not depend on timing */
+    df_status first_st = DF_OK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->threads) if (s->threads > 1)
+#endif
     for (int k = 0; k < n; k++) {
+#ifdef _OPENMP
+        int t = omp_get_thread_num();
+#else
+        int t = 0;
+#endif
         int i = s->pass.order ? s->pass.order[start + k] : start + k;
-        df_status st = photo_input(s->ps, i, &s->pass, &s->scratch, buf + (size_t)k * s->input_floats, err);
-        if (st != DF_OK) return st;
+        df_error e;
+        df_error_clear(&e);
+        df_status st = photo_input(s->ps, i, &s->pass, &s->scratch[t], buf + (size_t)k * s->input_floats, &e);
+        if (st != DF_OK) {
+#ifdef _OPENMP
+#pragma omp critical(df_photo_batch)
+#endif
+            if (k < failed) {
+                failed = k;
+                first_st = st;
+                *err = e;
+            }
+        }
     }
+    if (failed < n) return first_st;
     *n_items = n;
     return DF_OK;
 }
@@ -148,24 +203,48 @@ df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, 
     s->pass = *pass;
     if (s->pass.batch < 1) s->pass.batch = df_backbone_max_batch(ps->bb);
     s->input_floats = (size_t)h * (size_t)w * 3;
-    df_status st = df_prefetch_start(prepare_batch, s, df_batch_count(s->pass.count, s->pass.batch),
-                                     (size_t)s->pass.batch * s->input_floats, &s->pf, err);
-    if (st != DF_OK) {
+    s->jobs = df_batch_count(s->pass.count, s->pass.batch);
+#ifdef _OPENMP
+    int team = omp_get_max_threads();
+    s->threads = team >= cores_online() ? team : 1;
+#else
+    s->threads = 1;
+#endif
+    const size_t capacity = (size_t)s->pass.batch * s->input_floats;
+    s->scratch = calloc((size_t)s->threads, sizeof *s->scratch);
+    if (s->threads > 1 && s->scratch) s->buf = malloc((capacity ? capacity : 1) * sizeof(float));
+    if (!s->scratch || (s->threads > 1 && !s->buf)) {
+        int batch = s->pass.batch;
+        free(s->scratch);
         free(s);
-        return st;
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch of %d photos", batch);
+    }
+    if (s->threads == 1) {
+        df_status st = df_prefetch_start(prepare_batch, s, s->jobs, capacity, &s->pf, err);
+        if (st != DF_OK) {
+            free(s->scratch);
+            free(s);
+            return st;
+        }
     }
     *out = s;
     return DF_OK;
 }
 
 df_status df_photo_stream_next(df_photo_stream *s, const float **inputs, int *n, df_error *err) {
-    return df_prefetch_next(s->pf, inputs, n, err);
+    if (s->pf) return df_prefetch_next(s->pf, inputs, n, err);
+    if (s->next_job >= s->jobs)
+        return df_error_set(err, DF_ERR_INTERNAL, "photo stream: no batch %d of %d", s->next_job, s->jobs);
+    *inputs = s->buf;
+    return prepare_batch(s, s->next_job++, s->buf, n, err);
 }
 
 void df_photo_stream_stop(df_photo_stream *s) {
     if (!s) return;
     df_prefetch_stop(s->pf); /* joins the worker before its scratch goes */
-    df_image_free(&s->scratch);
+    for (int t = 0; t < s->threads; t++) df_image_free(&s->scratch[t]);
+    free(s->scratch);
+    free(s->buf);
     free(s);
 }
 

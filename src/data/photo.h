@@ -6,10 +6,12 @@
  *   file -> decode (libjpeg-turbo DCT scaling) -> EXIF orientation
  *        -> resize to the backbone's input -> [augment] -> preprocess
  *
- * and the backbone passes over many photos built on it, with decoding and
- * augmentation on a prefetch thread while the backbone runs the previous
- * batch. Batches are df_backbone_max_batch photos (the size the network is
- * shaped for), the last one shorter, so no backbone time goes to padding.
+ * and the backbone passes over many photos built on it. Decoding and
+ * augmentation run on a prefetch thread while the backbone runs the previous
+ * batch when the backbone's threads leave a core free, else on the
+ * backbone's own threads between its calls (photo.c says why). Batches are
+ * df_backbone_max_batch photos (the size the network is shaped for), the
+ * last one shorter, so no backbone time goes to padding.
  */
 #ifndef DF_DATA_PHOTO_H
 #define DF_DATA_PHOTO_H
@@ -58,7 +60,7 @@ typedef struct df_photo_pass {
     long progress_base, progress_total;
 } df_photo_pass;
 
-/* Inputs of a pass, batch by batch, prepared on a worker thread. */
+/* Inputs of a pass, batch by batch. */
 typedef struct df_photo_stream df_photo_stream;
 
 df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, df_photo_stream **out,

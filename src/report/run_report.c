@@ -386,7 +386,7 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
         fill_summary(r, p);
         p->d.settings = p->set.items;
         p->d.n_settings = p->set.n;
-        char *audit = df_run_report_audit_section(r->backbone, r->train, r->val);
+        char *audit = df_run_report_audit_section(r->backbone, r->train, r->val, r->progress);
         p->d.audit_html = audit;
         st = df_report_write(&p->d, out_dir, err);
         free(audit);
@@ -399,14 +399,17 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
 /* The audit's first findings for the training report: run on the training
  * and validation photos with the report's backbone. Best effort: a failed
  * audit becomes a section saying why, never a failed report. */
-char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val) {
+char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val,
+                                  const df_progress *progress) {
     if (!bb || !train) return NULL;
+    df_audit_options opt = df_audit_options_default();
+    opt.progress = progress;
     df_audit_result res;
     df_error err;
     df_error_clear(&err);
     df_report_buf b;
     df_report_buf_init(&b);
-    df_status st = df_audit_run(bb, train, val, NULL, &res, &err);
+    df_status st = df_audit_run(bb, train, val, &opt, &res, &err);
     if (st == DF_OK) st = df_audit_html_section(&res, 12, &b, &err);
     if (st != DF_OK) {
         b.len = 0;

@@ -28,6 +28,7 @@ typedef struct df_run_report {
     const char *recipe;            /* "default" / "original" / NULL */
     const df_head_search_result *head_search; /* --head auto's scores; may be NULL */
     int offtopic_photos, offtopic_caught;     /* report --unknown-dir; photos 0 = not measured */
+    const df_progress *progress;   /* the audit's backbone passes; may be NULL */
 } df_run_report;
 
 /* With r->train, the page also shows the audit's first findings on the
@@ -38,6 +39,7 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir,
 /* The audit section of the training report (malloc'ed HTML; NULL without a
  * backbone or training photos, or when out of memory). Never fails: an
  * audit that does not complete is a section saying why. */
-char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val);
+char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val,
+                                  const df_progress *progress);
 
 #endif

@@ -249,7 +249,9 @@ df_one_se_choice df_choose_one_se(const double *scores, const double *losses, in
 
 void df_head_search_result_free(df_head_search_result *r) {
     free(r->train_variants);
+    free(r->train_clean);
     r->train_variants = NULL;
+    r->train_clean = NULL;
 }
 
 df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_train_options *base,
@@ -319,7 +321,9 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
 done:
     if (st == DF_OK) {
         out->train_variants = variants;
+        out->train_clean = clean;
         variants = NULL;
+        clean = NULL;
     }
     free(variants);
     free(clean);

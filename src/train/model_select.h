@@ -63,6 +63,9 @@ typedef struct df_head_search_result {
      * (df_train_options.feature_variants when variants == feature_cache).
      * Owned: df_head_search_result_free. */
     float *train_variants;
+    /* Their un-augmented features (photos x feature_dim), for the
+     * calibration (df_train_options.feature_clean). Owned, as above. */
+    float *train_clean;
 } df_head_search_result;
 
 void df_head_search_result_free(df_head_search_result *r);

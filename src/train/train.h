@@ -70,6 +70,11 @@ typedef struct df_train_options {
      * options (e.g. by the head search), used instead of running the
      * backbone again; NULL = computed here. Borrowed. */
     const float *feature_variants;
+    /* The N x F un-augmented features of the same photos, computed in the
+     * same pass (df_train_feature_variants' clean), for the calibration and
+     * the unknown detector (train/trust.h); NULL = computed when needed.
+     * Borrowed. */
+    const float *feature_clean;
     int resize;                 /* a df_resize_method, or -1 = the backbone's own */
     int class_weight_balanced;  /* sklearn's n / (C * n_c) */
     int early_stop_patience;    /* 0 = off; else stop after P epochs without a

@@ -90,9 +90,11 @@ df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_
     int K;
     df_status st;
     df_resize_method resize = opt->resize >= 0 ? (df_resize_method)opt->resize : df_backbone_resize_method(bb);
+    const float *given = NULL; /* the caller's clean features (borrowed) */
     if (opt->feature_variants && opt->feature_cache > 0) {
         K = opt->feature_cache;
-        st = df_photo_features(bb, train, resize, &opt->progress, &clean, err);
+        given = opt->feature_clean;
+        st = given ? DF_OK : df_photo_features(bb, train, resize, &opt->progress, &clean, err);
     } else {
         K = !opt->augment ? 1 : opt->feature_cache > 0 ? opt->feature_cache : 4;
         st = df_train_feature_variants(bb, train, opt, K, &variants, &clean, err);
@@ -100,8 +102,8 @@ df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_
     df_unknown_detector *u = NULL;
     float T = 0.0f;
     if (st == DF_OK)
-        st = df_trust_fit_features(variants ? variants : opt->feature_variants, K, clean, labels, N, C, F, opt, to,
-                                   &u, &T, rep, err);
+        st = df_trust_fit_features(variants ? variants : opt->feature_variants, K, given ? given : clean, labels, N,
+                                   C, F, opt, to, &u, &T, rep, err);
     if (st == DF_OK) {
         df_unknown_destroy(model->unknown);
         model->unknown = u;
