@@ -685,11 +685,15 @@ static dnnl_status_t make_attr_dw(const layer *L, const layer *D, dnnl_data_type
  * depthwise 3x3 reading it) in one pass, or dnnl_unimplemented. oneDNN 2.6
  * also offers the pair as "ref_fused_convolution", which runs the two
  * kernels one after the other over a full intermediate buffer: no gain
- * (measured on Sapphire Rapids capped to AVX2, MobileNetV2's pairs at batch
- * 1: 0.89-1.02x of the unfused pair), so only a jit kernel is taken. Its
- * 1x1 kernels fuse only when the intermediate tensor exceeds twice the L2
- * caches of the threads (jit_avx2_1x1_convolution.hpp), i.e. the large
- * early layers at larger batches. */
+ * (timed with a throwaway probe on Sapphire Rapids capped to AVX2, 2
+ * threads, MobileNetV2's pairs at batch 1: 0.89-1.02x of the unfused pair),
+ * so only a jit kernel is taken. Its 1x1 kernels fuse only when the
+ * intermediate tensor exceeds about twice the L2 caches of the threads
+ * (jit_avx2_1x1_convolution.hpp), i.e. the large early layers, more of them
+ * at larger batches and fewer threads. Where they fuse they were faster
+ * than the pair unfused in every case measured but one (bench_dw_fusion:
+ * 1.15-2.0x per pair; 28x28 192 channels stride 1 on AVX2 at 1 thread,
+ * batch 8: 0.975x), so there is no timing at build time. */
 static dnnl_status_t dw_fused_pd(const df_net *net, int i, int batch, dnnl_data_type_t dt,
                                  dnnl_primitive_desc_t *pd) {
     const layer *L = &net->layers[i], *D = &net->layers[i + 1];
