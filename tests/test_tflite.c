@@ -32,6 +32,8 @@
 
 #include "backbone/tflite_backbone.h"
 #include "engine/net.h"
+
+#include <oneapi/dnnl/dnnl.h>
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "formats/tflite.h"
@@ -1527,14 +1529,12 @@ static fmap ref_graph(const df_tflite_model *m, const float *image, int target) 
 
 /* MobileNetV2 (the quantized model's float graph) up to block 3's output,
  * 28x28x32, which holds its three largest expand / depthwise pairs, at
- * batch 8 (oneDNN's jit kernels fuse only large pairs): fused against the
- * plain-loop reference and against the same backbone unfused
- * (DF_NO_DW_FUSION=1), in fp32 and, where the CPU has it, bf16.
- * Tolerances: fp32 1e-5 relative + 1e-5 of max|ref| (summation order only);
- * bf16 4e-2 of max|ref| against the reference (12 layers of bf16 rounding
- * on inputs uniform in [-1, 1]; measured 1.5e-2 to 1.9e-2 on Sapphire
- * Rapids), and fused against unfused alike (the intermediate is rounded at
- * other points). */
+ * batch 8 (oneDNN's jit kernels fuse only large pairs; on AVX2, see ctest
+ * test_tflite_dw_avx2): fp32 fused against the plain-loop reference (1e-5
+ * relative + 1e-5 of max|ref|: summation order only) and identical to the
+ * same backbone unfused (DF_NO_DW_FUSION=1); bf16, never fused, against the
+ * reference within 4e-2 of max|ref| (12 layers of bf16 rounding on inputs
+ * uniform in [-1, 1]; measured 1.5e-2 to 1.9e-2 on Sapphire Rapids). */
 static void test_mobilenet_dw_fusion(void **state) {
     (void)state;
     const char *shared;
@@ -1588,16 +1588,16 @@ static void test_mobilenet_dw_fusion(void **state) {
             int fused = df_net_dw_fused_layers(df_tflite_backbone_net(bb));
             print_message("%s %s: %d of 3 depthwise layers fused\n", p ? "bf16" : "fp32",
                           unfused ? "DF_NO_DW_FUSION=1" : "default", fused);
-            if (unfused) assert_int_equal(fused, 0);
-            if (!unfused && !p) assert_true(fused >= 1);
+            if (unfused || p) assert_int_equal(fused, 0); /* bf16 is never fused */
+            if (!unfused && !p && dnnl_get_effective_cpu_isa() == dnnl_cpu_isa_avx2) assert_true(fused >= 1);
             df_backbone_destroy(bb);
         }
     for (int n = 0; n < N; n++) {
         char what[96];
         snprintf(what, sizeof what, "fp32 fused vs reference, image %d", n);
         assert_close_vec(got[0][0] + n * osz, ref + n * osz, osz, what);
-        snprintf(what, sizeof what, "fp32 fused vs unfused, image %d", n);
-        assert_close_vec(got[0][0] + n * osz, got[0][1] + n * osz, osz, what);
+        /* Fusion is taken only where it changes no number (net.c, dw_fused_pd). */
+        assert_memory_equal(got[0][0] + n * osz, got[0][1] + n * osz, osz * sizeof(float));
         if (!got[1][0]) continue;
         double mx = 0, worst[2] = {0, 0};
         for (size_t k = 0; k < osz; k++) mx = fmax(mx, fabs(ref[n * osz + k]));

@@ -21,8 +21,8 @@
  *   when it is 15% faster.
  * - A residual add after a convolution is fused into it (sum post-op).
  * - A 1x1 convolution read only by the depthwise 3x3 after it runs with it
- *   as one primitive (depthwise post-op) where oneDNN has a jit kernel for
- *   the pair at that batch size (see plan_dw_candidates, dw_fused_pd).
+ *   as one primitive (depthwise post-op) where that changes no number
+ *   (oneDNN's AVX2 jit kernels; see plan_dw_candidates, dw_fused_pd).
  * What it does not: training, dilation, int8, anything but CPU.
  * Reference semantics: engine/reference.c (plain loops), which the tests
  * compare against.
@@ -681,45 +681,6 @@ static dnnl_status_t make_attr_dw(const layer *L, const layer *D, dnnl_data_type
     return st;
 }
 
-/* The primitive computing layer i (a 1x1 convolution) and layer i + 1 (the
- * depthwise 3x3 reading it) in one pass, or dnnl_unimplemented. oneDNN 2.6
- * also offers the pair as "ref_fused_convolution", which runs the two
- * kernels one after the other over a full intermediate buffer: no gain
- * (timed with a throwaway probe on Sapphire Rapids capped to AVX2, 2
- * threads, MobileNetV2's pairs at batch 1: 0.89-1.02x of the unfused pair),
- * so only a jit kernel is taken. Its 1x1 kernels fuse only when the
- * intermediate tensor exceeds about twice the L2 caches of the threads
- * (jit_avx2_1x1_convolution.hpp), i.e. the large early layers, more of them
- * at larger batches and fewer threads. Where they fuse they were faster
- * than the pair unfused in every case measured but one (bench_dw_fusion:
- * 1.15-2.0x per pair; 28x28 192 channels stride 1 on AVX2 at 1 thread,
- * batch 8: 0.975x), so there is no timing at build time. */
-static dnnl_status_t dw_fused_pd(const df_net *net, int i, int batch, dnnl_data_type_t dt,
-                                 dnnl_primitive_desc_t *pd) {
-    const layer *L = &net->layers[i], *D = &net->layers[i + 1];
-    dnnl_convolution_desc_t cd;
-    dnnl_primitive_attr_t attr = NULL;
-    *pd = NULL;
-    dnnl_status_t st = conv_desc(net, L, batch, dt, dnnl_convolution_direct, NULL, NULL, &cd);
-    if (st == dnnl_success) st = make_attr_dw(L, D, dt, &attr);
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success) return st;
-    const char *impl = NULL;
-    const tensor *to = &net->tensors[D->out];
-    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0);
-    int ok = dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
-             strncmp(impl, "ref", 3) != 0 && dmd && dmd->ndims == 4 && dmd->dims[0] == batch &&
-             dmd->dims[1] == to->c && dmd->dims[2] == to->h && dmd->dims[3] == to->w &&
-             dnnl_primitive_desc_query_md(*pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS);
-    if (!ok) {
-        dnnl_primitive_desc_destroy(*pd);
-        *pd = NULL;
-        return dnnl_unimplemented;
-    }
-    return dnnl_success;
-}
-
 /* dst_md: NULL, or the residual's format for a conv with a fused add. */
 static dnnl_status_t conv_pd(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
                              dnnl_alg_kind_t alg, const dnnl_memory_desc_t *dst_md, dnnl_primitive_desc_t *pd) {
@@ -794,6 +755,79 @@ fail:
 
 static const dnnl_memory_desc_t *pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t q, int i) {
     return dnnl_primitive_desc_query_md(pd, q, i);
+}
+
+/* Whether pd's implementation is "jit_1x1:ISA" and oneDNN runs the
+ * depthwise layer D alone (after pd's output) as "jit_dw:ISA": the kernels
+ * a fused jit primitive is made of, so fused and unfused compute the same
+ * sums in the same order. */
+static int same_kernels_as_fused(const df_net *net, const layer *D, int batch, dnnl_data_type_t dt,
+                                 const_dnnl_primitive_desc_t pd, const char *fused_impl) {
+    const char *impl = NULL, *dimpl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+        strcmp(impl, fused_impl) || strncmp(impl, "jit_1x1:", 8))
+        return 0;
+    dnnl_primitive_desc_t dpd = NULL;
+    int same = 0;
+    if (conv_pd_fmt(net, D, batch, dt, dnnl_convolution_direct, pd_md(pd, dnnl_query_dst_md, 0), NULL, &dpd) ==
+            dnnl_success &&
+        dnnl_primitive_desc_query(dpd, dnnl_query_impl_info_str, 0, &dimpl) == dnnl_success && dimpl)
+        same = !strncmp(dimpl, "jit_dw:", 7) && !strcmp(dimpl + 7, impl + 8);
+    if (dpd) dnnl_primitive_desc_destroy(dpd);
+    return same;
+}
+
+/* The primitive computing layer i (a 1x1 convolution) and layer i + 1 (the
+ * depthwise 3x3 reading it) in one pass, or dnnl_unimplemented. Taken only
+ * where it changes no number: fp32, and a fused jit kernel made of the
+ * kernels oneDNN picks for the two layers alone (then fused and unfused
+ * outputs are identical, checked by the tests), so that results never
+ * depend on the batch size (oneDNN fuses only large pairs, i.e. at larger
+ * batches) and predict gives the numbers training saw. That is oneDNN 2.6's
+ * AVX2 path ("jit_1x1:avx2" + "jit_dw:avx2"); on Sapphire Rapids' AVX-512
+ * it picks "brgconv_1x1" + "brdgmm_dw" alone but fuses "jit_1x1:avx512_core"
+ * (faster still, 1.2-2.0x per fused pair in bench_dw_fusion, but outputs
+ * ~2e-7 apart: not taken), and bf16 fused rounds the intermediate
+ * elsewhere. oneDNN also offers any pair as "ref_fused_convolution", the two
+ * kernels one after the other over a full intermediate buffer: no gain
+ * (timed with a throwaway probe on Sapphire Rapids capped to AVX2, 2
+ * threads, MobileNetV2's pairs at batch 1: 0.89-1.02x of the unfused pair),
+ * never taken. The jit 1x1 kernels fuse only when the intermediate tensor
+ * exceeds about twice the L2 caches of the threads
+ * (jit_avx2_1x1_convolution.hpp), i.e. the large early layers, more of them
+ * at larger batches and fewer threads. Where they fuse on AVX2 they were
+ * faster than the pair unfused in every case measured but one
+ * (bench_dw_fusion: 1.15-1.37x per pair; 28x28 192 channels stride 1 at 1
+ * thread, batch 8: 0.975x), so there is no timing at build time. */
+static dnnl_status_t dw_fused_pd(const df_net *net, int i, int batch, dnnl_data_type_t dt,
+                                 dnnl_primitive_desc_t *pd) {
+    const layer *L = &net->layers[i], *D = &net->layers[i + 1];
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t plain = NULL;
+    *pd = NULL;
+    if (dt != dnnl_f32) return dnnl_unimplemented;
+    dnnl_status_t st = conv_desc(net, L, batch, dt, dnnl_convolution_direct, NULL, NULL, &cd);
+    if (st == dnnl_success) st = make_attr_dw(L, D, dt, &attr);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) return st;
+    const char *impl = NULL;
+    const tensor *to = &net->tensors[D->out];
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0);
+    int ok = dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+             dmd && dmd->ndims == 4 && dmd->dims[0] == batch && dmd->dims[1] == to->c && dmd->dims[2] == to->h &&
+             dmd->dims[3] == to->w &&
+             dnnl_primitive_desc_query_md(*pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS);
+    ok = ok && conv_pd(net, L, batch, dt, dnnl_convolution_direct, NULL, &plain) == dnnl_success &&
+         same_kernels_as_fused(net, D, batch, dt, plain, impl);
+    if (plain) dnnl_primitive_desc_destroy(plain);
+    if (!ok) {
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL;
+        return dnnl_unimplemented;
+    }
+    return dnnl_success;
 }
 
 /* Runs one convolution primitive on scratch data (1 warm-up, best of 2) and

@@ -92,10 +92,11 @@ typedef struct df_net_options {
      * or 1) that alone reads it into one oneDNN primitive (depthwise
      * post-op), so the expanded activations are never stored in full
      * (MobileNetV2's expand + depthwise pairs). Taken per layer and batch
-     * size only where oneDNN offers a jit kernel for the fused pair; else
-     * the two layers run as given. Default 1, or 0 when the environment
-     * variable DF_NO_DW_FUSION is set to anything but "" or "0" (A/B
-     * measurements without rebuilding). */
+     * size only where it changes no number (fp32, oneDNN's fused jit
+     * kernel made of the kernels it runs the two layers with alone: its
+     * AVX2 path); else the two layers run as given. Default 1, or 0 when
+     * the environment variable DF_NO_DW_FUSION is set to anything but ""
+     * or "0" (A/B measurements without rebuilding). */
     int dw_fusion;
     /* Receives one-line notices (e.g. "bf16 not supported on this CPU,
      * using fp32"); may be NULL. */
