@@ -33,9 +33,17 @@
  * rule's candidates (cand_def.rule) and over every row, per backbone and
  * for both together.
  *
- *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME]
+ *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME[,NAME...]]
  *                        [--views qat,tf2,both] [--aug default|k8|strong|zoom]
  *                        [--fit squash|crop|pad] [--explore 1]
+ *
+ * --aug picks the cached training variants (default: the default recipe's
+ * 4; k8, k16: more of them; colour*, frame*, crop*, all*: with the
+ * photometric and framing augmentation of df_augment_config, see AUGS).
+ * The "exact" candidates are the linear head fitted to the optimum of its
+ * penalised objective by L-BFGS (exact_head) instead of Adam; seeds change
+ * only their folds. Each row is followed by its out-of-domain accuracy per
+ * source folder of the clothing set (summed over the seeds).
  *
  * --fit crop / pad: the photos' centre square, or the photo padded to a
  * square with its border's mean colour, instead of the product's stretch;
@@ -73,10 +81,15 @@ typedef struct feats {
     float *ood, *ood_flip; /* NO x F */
 } feats;
 
+enum { MAX_SUB = 16 };
+
 typedef struct data {
     df_dataset *train, *val, *ood;
     int *y, *yv, *yo;
     int C;
+    int *sub;                 /* out-of-domain photo's source folder (t-shirt, pants, ...) */
+    int n_sub;
+    char sub_name[MAX_SUB][32];
 } data;
 
 static void feats_free(feats *f) {
@@ -97,6 +110,25 @@ static void data_free(data *d) {
     free(d->y);
     free(d->yv);
     free(d->yo);
+    free(d->sub);
+}
+
+/* Each out-of-domain photo's source folder (the clothing class it was
+ * mapped from), for the per-folder breakdown. */
+static int source_folders(data *d) {
+    d->sub = malloc(sizeof(int) * (size_t)d->ood->count);
+    if (!d->sub) return 0;
+    for (int i = 0; i < d->ood->count; i++) {
+        const char *pth = d->ood->items[i].path, *e = strrchr(pth, '/'), *b0 = e ? e : pth;
+        while (b0 > pth && b0[-1] != '/') b0--;
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)(e ? e - b0 : 0), b0);
+        int k = 0;
+        while (k < d->n_sub && strcmp(d->sub_name[k], name)) k++;
+        if (k == d->n_sub && d->n_sub < MAX_SUB) snprintf(d->sub_name[d->n_sub++], 32, "%s", name);
+        d->sub[i] = k < MAX_SUB ? k : MAX_SUB - 1;
+    }
+    return 1;
 }
 
 static df_status load_data(const char *shared, data *d, df_error *err) {
@@ -114,7 +146,7 @@ static df_status load_data(const char *shared, data *d, df_error *err) {
     d->y = df_bench_labels(d->train);
     d->yv = df_bench_labels(d->val);
     d->yo = df_bench_labels(d->ood);
-    return d->y && d->yv && d->yo ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    return d->y && d->yv && d->yo && source_folders(d) ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
 }
 
 /* How a photo is fitted to the square input: stretched (the product's
@@ -215,13 +247,33 @@ typedef struct aug_spec {
     const char *tag;
     int K;
     double shift, zoom;
+    /* photometric and framing (issue 10's third pass; df_augment_config) */
+    double zoom_in, zoom_out;
+    int fill; /* -1: the edge (Keras' nearest); else the constant grey level */
+    double brightness, contrast, saturation, grayscale;
 } aug_spec;
 
 static const aug_spec AUGS[] = {
-    {"default", 4, 0.1, 0.1}, /* the default recipe: shift and zoom 0.1, left-right flips */
-    {"k8", 8, 0.1, 0.1},      /* the same, twice the variants */
-    {"strong", 8, 0.2, 0.2},  /* the original's shift and zoom (no shear, no upside-down) */
-    {"zoom", 8, 0.1, 0.3},
+    {"default", 4, 0.1, 0.1, 0, 0, -1, 0, 0, 0, 0}, /* the default recipe: shift and zoom 0.1, left-right flips */
+    {"k8", 8, 0.1, 0.1, 0, 0, -1, 0, 0, 0, 0},      /* the same, twice the variants */
+    {"k16", 16, 0.1, 0.1, 0, 0, -1, 0, 0, 0, 0},
+    {"strong", 8, 0.2, 0.2, 0, 0, -1, 0, 0, 0, 0},  /* the original's shift and zoom (no shear, no upside-down) */
+    {"zoom", 8, 0.1, 0.3, 0, 0, -1, 0, 0, 0, 0},
+    /* colour: contrast, brightness, saturation 0.3, grey 1 in 10 */
+    {"colour8", 8, 0.1, 0.1, 0, 0, -1, 0.3, 0.3, 0.3, 0.1},
+    {"colour16", 16, 0.1, 0.1, 0, 0, -1, 0.3, 0.3, 0.3, 0.1},
+    /* framing: the garment up to 1.6x smaller in a white frame */
+    {"frame8", 8, 0.1, 0.1, 0, 0.6, 255, 0, 0, 0, 0},
+    /* random crops: up to 0.7x the field of view */
+    {"crop8", 8, 0.1, 0.1, 0.3, 0, -1, 0, 0, 0, 0},
+    /* all of them */
+    {"all8", 8, 0.1, 0.1, 0.2, 0.6, 255, 0.3, 0.3, 0.3, 0.1},
+    {"all16", 16, 0.1, 0.1, 0.2, 0.6, 255, 0.3, 0.3, 0.3, 0.1},
+    /* stronger colour: gain and contrast 0.5, saturation 0.8, grey 1 in 4 */
+    {"colourx8", 8, 0.1, 0.1, 0, 0, -1, 0.5, 0.5, 0.8, 0.25},
+    {"allx16", 16, 0.1, 0.1, 0.3, 0.8, 255, 0.5, 0.5, 0.8, 0.25},
+    /* a grey frame instead of white */
+    {"framegrey8", 8, 0.1, 0.1, 0, 0.6, 128, 0, 0, 0, 0},
 };
 
 /* The photos' variants under spec, from the cache or computed (and cached). */
@@ -235,6 +287,14 @@ static df_status variant_feats(df_backbone *bb, const char *cache, const data *d
     df_train_options o = df_train_options_default();
     o.augment_config.width_shift = o.augment_config.height_shift = spec->shift;
     o.augment_config.zoom = spec->zoom;
+    o.augment_config.zoom_in = spec->zoom_in;
+    o.augment_config.zoom_out = spec->zoom_out;
+    o.augment_config.fill_constant = spec->fill >= 0;
+    o.augment_config.fill_value = spec->fill >= 0 ? spec->fill : 0;
+    o.augment_config.brightness = spec->brightness;
+    o.augment_config.contrast = spec->contrast;
+    o.augment_config.saturation = spec->saturation;
+    o.augment_config.grayscale = spec->grayscale;
     double t0 = df_clock_seconds();
     df_status st = df_train_feature_variants(bb, d->train, &o, f->K, &f->var, NULL, err);
     if (st != DF_OK) return st;
@@ -399,6 +459,7 @@ typedef struct cand_def {
     int l2norm, balanced;
     float smooth; /* label smoothing */
     int rule;     /* 1: a candidate of the one-standard-error choice */
+    int exact;    /* 1: linear head fitted to its optimum by L-BFGS (lr, epochs unused) */
 } cand_def;
 
 /* The rule's candidates (rule = 1) are the penalties, each fitted as
@@ -414,42 +475,49 @@ typedef struct cand_def {
  * variations (flip-only or no augmentation, balanced class weights, label
  * smoothing, L2-normalised features); the MLP, regularised forms first. */
 static const cand_def CANDS[] = {
-    {"linear l2=10 lr=1e-3 300ep", DF_HEAD_LINEAR, 10.0f, 1e-3f, 0, 300, 1, 0, 0, 0, 1},
-    {"linear l2=3 lr=1e-3 300ep", DF_HEAD_LINEAR, 3.0f, 1e-3f, 0, 300, 1, 0, 0, 0, 1},
-    {"linear l2=1 lr=1e-3 300ep", DF_HEAD_LINEAR, 1.0f, 1e-3f, 0, 300, 1, 0, 0, 0, 1},
-    {"linear l2=0.3 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.3f, 1e-3f, 0, 300, 1, 0, 0, 0, 1},
-    {"linear l2=0.1 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.1f, 1e-3f, 0, 300, 1, 0, 0, 0, 1},
-    {"linear l2=0.03 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.03f, 1e-3f, 0, 300, 1, 0, 0, 0, 1},
-    {"linear l2=0.01 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.01f, 1e-3f, 0, 300, 1, 0, 0, 0, 1},
-    {"linear l2=10 lr=1e-3 100ep", DF_HEAD_LINEAR, 10.0f, 1e-3f, 0, 100, 1, 0, 0, 0, 0},
-    {"linear l2=3 lr=1e-3 100ep", DF_HEAD_LINEAR, 3.0f, 1e-3f, 0, 100, 1, 0, 0, 0, 0},
-    {"linear l2=1 lr=1e-3 100ep", DF_HEAD_LINEAR, 1.0f, 1e-3f, 0, 100, 1, 0, 0, 0, 0},
-    {"linear l2=0.3 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.3f, 1e-3f, 0, 100, 1, 0, 0, 0, 0},
-    {"linear l2=0.1 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.1f, 1e-3f, 0, 100, 1, 0, 0, 0, 0},
-    {"linear l2=0.03 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.03f, 1e-3f, 0, 100, 1, 0, 0, 0, 0},
-    {"linear l2=0.01 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.01f, 1e-3f, 0, 100, 1, 0, 0, 0, 0},
-    {"linear l2=3", DF_HEAD_LINEAR, 3.0f, 1e-2f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=1", DF_HEAD_LINEAR, 1.0f, 1e-2f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=0.3", DF_HEAD_LINEAR, 0.3f, 1e-2f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=0.1 (the default)", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=0.03", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=0.01", DF_HEAD_LINEAR, 0.01f, 1e-2f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=0.003", DF_HEAD_LINEAR, 0.003f, 1e-2f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=0.001 lr=1e-3 30ep", DF_HEAD_LINEAR, 0.001f, 1e-3f, 0, 30, 1, 0, 0, 0, 0},
-    {"linear l2=0.3 flip-only", DF_HEAD_LINEAR, 0.3f, 1e-2f, 0, 30, 2, 0, 0, 0, 0},
-    {"linear l2=0.1 flip-only", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 2, 0, 0, 0, 0},
-    {"linear l2=0.03 flip-only", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 2, 0, 0, 0, 0},
-    {"linear l2=0.1 no-augment", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 0, 0, 0, 0, 0},
-    {"linear l2=0.03 no-augment", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 0, 0, 0, 0, 0},
-    {"linear l2=0.1 balanced", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 1, 0, 1, 0, 0},
-    {"linear l2=0.1 smoothing=0.1", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 1, 0, 0, 0.1f, 0},
-    {"linear l2=0.03 smoothing=0.1", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 0, 0, 0.1f, 0},
-    {"linear l2=0.03 l2-normalised", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 1, 0, 0, 0},
-    {"mlp l2=0.01", DF_HEAD_MLP, 0.01f, 1e-3f, 0, 30, 1, 0, 0, 0, 0},
-    {"mlp l2=0.001", DF_HEAD_MLP, 0.001f, 1e-3f, 0, 30, 1, 0, 0, 0, 0},
-    {"mlp weight-decay=0.5", DF_HEAD_MLP, 0.0f, 1e-3f, 0.5f, 30, 1, 0, 0, 0, 0},
-    {"mlp 10 epochs", DF_HEAD_MLP, 0.0f, 1e-3f, 0, 10, 1, 0, 0, 0, 0},
-    {"mlp (default before 2026-12-01)", DF_HEAD_MLP, 0.0f, 1e-3f, 0, 30, 1, 0, 0, 0, 0},
+    {"linear l2=10 lr=1e-3 300ep", DF_HEAD_LINEAR, 10.0f, 1e-3f, 0, 300, 1, 0, 0, 0, 1, 0},
+    {"linear l2=3 lr=1e-3 300ep", DF_HEAD_LINEAR, 3.0f, 1e-3f, 0, 300, 1, 0, 0, 0, 1, 0},
+    {"linear l2=1 lr=1e-3 300ep", DF_HEAD_LINEAR, 1.0f, 1e-3f, 0, 300, 1, 0, 0, 0, 1, 0},
+    {"linear l2=0.3 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.3f, 1e-3f, 0, 300, 1, 0, 0, 0, 1, 0},
+    {"linear l2=0.1 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.1f, 1e-3f, 0, 300, 1, 0, 0, 0, 1, 0},
+    {"linear l2=0.03 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.03f, 1e-3f, 0, 300, 1, 0, 0, 0, 1, 0},
+    {"linear l2=0.01 lr=1e-3 300ep", DF_HEAD_LINEAR, 0.01f, 1e-3f, 0, 300, 1, 0, 0, 0, 1, 0},
+    {"linear l2=10 exact", DF_HEAD_LINEAR, 10.0f, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    {"linear l2=3 exact", DF_HEAD_LINEAR, 3.0f, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    {"linear l2=1 exact", DF_HEAD_LINEAR, 1.0f, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    {"linear l2=0.3 exact", DF_HEAD_LINEAR, 0.3f, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    {"linear l2=0.1 exact", DF_HEAD_LINEAR, 0.1f, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    {"linear l2=0.03 exact", DF_HEAD_LINEAR, 0.03f, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    {"linear l2=0.01 exact", DF_HEAD_LINEAR, 0.01f, 0, 0, 0, 1, 0, 0, 0, 0, 1},
+    {"linear l2=10 lr=1e-3 100ep", DF_HEAD_LINEAR, 10.0f, 1e-3f, 0, 100, 1, 0, 0, 0, 0, 0},
+    {"linear l2=3 lr=1e-3 100ep", DF_HEAD_LINEAR, 3.0f, 1e-3f, 0, 100, 1, 0, 0, 0, 0, 0},
+    {"linear l2=1 lr=1e-3 100ep", DF_HEAD_LINEAR, 1.0f, 1e-3f, 0, 100, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.3 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.3f, 1e-3f, 0, 100, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.1 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.1f, 1e-3f, 0, 100, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.03 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.03f, 1e-3f, 0, 100, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.01 lr=1e-3 100ep", DF_HEAD_LINEAR, 0.01f, 1e-3f, 0, 100, 1, 0, 0, 0, 0, 0},
+    {"linear l2=3", DF_HEAD_LINEAR, 3.0f, 1e-2f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=1", DF_HEAD_LINEAR, 1.0f, 1e-2f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.3", DF_HEAD_LINEAR, 0.3f, 1e-2f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.1 (the default)", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.03", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.01", DF_HEAD_LINEAR, 0.01f, 1e-2f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.003", DF_HEAD_LINEAR, 0.003f, 1e-2f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.001 lr=1e-3 30ep", DF_HEAD_LINEAR, 0.001f, 1e-3f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"linear l2=0.3 flip-only", DF_HEAD_LINEAR, 0.3f, 1e-2f, 0, 30, 2, 0, 0, 0, 0, 0},
+    {"linear l2=0.1 flip-only", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 2, 0, 0, 0, 0, 0},
+    {"linear l2=0.03 flip-only", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 2, 0, 0, 0, 0, 0},
+    {"linear l2=0.1 no-augment", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 0, 0, 0, 0, 0, 0},
+    {"linear l2=0.03 no-augment", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 0, 0, 0, 0, 0, 0},
+    {"linear l2=0.1 balanced", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 1, 0, 1, 0, 0, 0},
+    {"linear l2=0.1 smoothing=0.1", DF_HEAD_LINEAR, 0.1f, 1e-2f, 0, 30, 1, 0, 0, 0.1f, 0, 0},
+    {"linear l2=0.03 smoothing=0.1", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 0, 0, 0.1f, 0, 0},
+    {"linear l2=0.03 l2-normalised", DF_HEAD_LINEAR, 0.03f, 1e-2f, 0, 30, 1, 1, 0, 0, 0, 0},
+    {"mlp l2=0.01", DF_HEAD_MLP, 0.01f, 1e-3f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"mlp l2=0.001", DF_HEAD_MLP, 0.001f, 1e-3f, 0, 30, 1, 0, 0, 0, 0, 0},
+    {"mlp weight-decay=0.5", DF_HEAD_MLP, 0.0f, 1e-3f, 0.5f, 30, 1, 0, 0, 0, 0, 0},
+    {"mlp 10 epochs", DF_HEAD_MLP, 0.0f, 1e-3f, 0, 10, 1, 0, 0, 0, 0, 0},
+    {"mlp (default before 2026-12-01)", DF_HEAD_MLP, 0.0f, 1e-3f, 0, 30, 1, 0, 0, 0, 0, 0},
 };
 enum { NCANDS = (int)(sizeof CANDS / sizeof CANDS[0]) };
 
@@ -475,6 +543,7 @@ typedef struct scores {
     double recall[3][MAX_SEEDS]; /* ood recall of classes 0..2 (plain head) */
     double objective[MAX_SEEDS];  /* the head's training objective at the end (linear heads) */
     double fit_seconds[MAX_SEEDS];
+    int sub_n[MAX_SUB], sub_ok[MAX_SUB]; /* ood per source folder, summed over the seeds (plain head) */
 } scores;
 
 /* Accuracy of argmax(a + b) (b NULL: of a) against y. */
@@ -564,6 +633,244 @@ static df_status training_objective(df_head *head, const float *x, int rows, con
     return st;
 }
 
+/* ---- the exact fit: softmax regression to its optimum (L-BFGS) ---- */
+
+/* The linear head's objective on standardised rows z (n x F, double):
+ * mean cross-entropy + l2 * |W|^2, W (F x C) then b (C) in theta; its
+ * gradient into g. */
+static double softmax_objective(const double *z, const int *y, int n, int F, int C, double l2, const double *theta,
+                                double *g, double *pr) {
+    const double *W = theta, *b = theta + (size_t)F * C;
+    memset(g, 0, sizeof(double) * ((size_t)F * C + C));
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        const double *zi = z + (size_t)i * F;
+        double mx = -INFINITY;
+        for (int c = 0; c < C; c++) {
+            double v = b[c];
+            for (int j = 0; j < F; j++) v += zi[j] * W[(size_t)j * C + c];
+            pr[c] = v;
+            if (v > mx) mx = v;
+        }
+        double se = 0.0;
+        for (int c = 0; c < C; c++) se += exp(pr[c] - mx);
+        loss += log(se) + mx - pr[y[i]];
+        for (int c = 0; c < C; c++) pr[c] = exp(pr[c] - mx) / se - (c == y[i]) ;
+        for (int j = 0; j < F; j++)
+            for (int c = 0; c < C; c++) g[(size_t)j * C + c] += zi[j] * pr[c];
+        for (int c = 0; c < C; c++) g[(size_t)F * C + c] += pr[c];
+    }
+    double w2 = 0.0;
+    for (size_t k = 0; k < (size_t)F * C + C; k++) g[k] /= n;
+    for (size_t k = 0; k < (size_t)F * C; k++) {
+        w2 += W[k] * W[k];
+        g[k] += 2.0 * l2 * W[k];
+    }
+    return loss / n + l2 * w2;
+}
+
+enum { LBFGS_M = 10, LBFGS_ITERS = 1000 };
+
+/* Minimises softmax_objective from theta = 0 by L-BFGS (two-loop
+ * recursion, Armijo backtracking) until the gradient's max norm is below
+ * 1e-6 or LBFGS_ITERS. Returns the objective; *iters the iterations. */
+static double lbfgs_fit(const double *z, const int *y, int n, int F, int C, double l2, double *theta, int *iters) {
+    const size_t P = (size_t)F * C + C;
+    double *g = calloc(P, sizeof(double)), *gn = calloc(P, sizeof(double)), *d = calloc(P, sizeof(double));
+    double *xn = calloc(P, sizeof(double)), *S = calloc(P * LBFGS_M, sizeof(double));
+    double *Y = calloc(P * LBFGS_M, sizeof(double)), rho[LBFGS_M], alpha[LBFGS_M], pr[64];
+    if (!g || !gn || !d || !xn || !S || !Y || C > 64) {
+        free(g), free(gn), free(d), free(xn), free(S), free(Y);
+        return NAN;
+    }
+    memset(theta, 0, sizeof(double) * P);
+    double fx = softmax_objective(z, y, n, F, C, l2, theta, g, pr);
+    int m = 0, it = 0;
+    for (; it < LBFGS_ITERS; it++) {
+        double gmax = 0.0;
+        for (size_t k = 0; k < P; k++) gmax = fmax(gmax, fabs(g[k]));
+        if (gmax < 1e-6) break;
+        /* d = -H g by the two-loop recursion over the last m pairs. */
+        for (size_t k = 0; k < P; k++) d[k] = -g[k];
+        for (int j = m - 1; j >= 0; j--) {
+            double a = 0.0;
+            for (size_t k = 0; k < P; k++) a += S[(size_t)j * P + k] * d[k];
+            alpha[j] = a * rho[j];
+            for (size_t k = 0; k < P; k++) d[k] -= alpha[j] * Y[(size_t)j * P + k];
+        }
+        double gamma = 1.0;
+        if (m > 0) {
+            double sy = 0.0, yy = 0.0;
+            for (size_t k = 0; k < P; k++) sy += S[(size_t)(m - 1) * P + k] * Y[(size_t)(m - 1) * P + k],
+                                           yy += Y[(size_t)(m - 1) * P + k] * Y[(size_t)(m - 1) * P + k];
+            gamma = sy / yy;
+        } else {
+            double gg = 0.0;
+            for (size_t k = 0; k < P; k++) gg += g[k] * g[k];
+            gamma = 1.0 / sqrt(gg);
+        }
+        for (size_t k = 0; k < P; k++) d[k] *= gamma;
+        for (int j = 0; j < m; j++) {
+            double bta = 0.0;
+            for (size_t k = 0; k < P; k++) bta += Y[(size_t)j * P + k] * d[k];
+            bta *= rho[j];
+            for (size_t k = 0; k < P; k++) d[k] += S[(size_t)j * P + k] * (alpha[j] - bta);
+        }
+        double gd = 0.0;
+        for (size_t k = 0; k < P; k++) gd += g[k] * d[k];
+        if (gd >= 0.0) { /* not a descent direction: restart from steepest descent */
+            m = 0;
+            for (size_t k = 0; k < P; k++) d[k] = -g[k];
+            gd = 0.0;
+            for (size_t k = 0; k < P; k++) gd -= g[k] * g[k];
+        }
+        double step = 1.0, fn = fx;
+        for (int ls = 0; ls < 40; ls++, step *= 0.5) {
+            for (size_t k = 0; k < P; k++) xn[k] = theta[k] + step * d[k];
+            fn = softmax_objective(z, y, n, F, C, l2, xn, gn, pr);
+            if (fn <= fx + 1e-4 * step * gd) break;
+        }
+        if (!(fn < fx)) break; /* no progress left in double precision */
+        if (m == LBFGS_M) { /* drop the oldest pair */
+            memmove(S, S + P, sizeof(double) * P * (LBFGS_M - 1));
+            memmove(Y, Y + P, sizeof(double) * P * (LBFGS_M - 1));
+            memmove(rho, rho + 1, sizeof(double) * (LBFGS_M - 1));
+            m--;
+        }
+        double sy = 0.0;
+        for (size_t k = 0; k < P; k++) {
+            S[(size_t)m * P + k] = xn[k] - theta[k];
+            Y[(size_t)m * P + k] = gn[k] - g[k];
+            sy += S[(size_t)m * P + k] * Y[(size_t)m * P + k];
+        }
+        if (sy > 1e-12) rho[m++] = 1.0 / sy;
+        memcpy(theta, xn, sizeof(double) * P);
+        memcpy(g, gn, sizeof(double) * P);
+        fx = fn;
+    }
+    *iters = it;
+    free(g), free(gn), free(d), free(xn), free(S), free(Y);
+    return fx;
+}
+
+/* The exact fit's gradient against central differences of its objective
+ * on small random data (the slow obvious reference), and L-BFGS's optimum
+ * against the gradient's zero: run once before any exact candidate. */
+static df_status check_exact_fit(df_error *err) {
+    enum { n = 40, F = 7, C = 3, P = F * C + C };
+    double z[n * F], theta[P], g[P], g2[P], pr[C], worst = 0.0;
+    int y[n];
+    df_rng rng;
+    df_rng_seed(&rng, 7, 1);
+    for (int i = 0; i < n * F; i++) z[i] = df_rng_normal(&rng);
+    for (int i = 0; i < n; i++) y[i] = (int)df_rng_below(&rng, C);
+    for (int k = 0; k < P; k++) theta[k] = 0.3 * df_rng_normal(&rng);
+    softmax_objective(z, y, n, F, C, 0.3, theta, g, pr);
+    for (int k = 0; k < P; k++) {
+        const double h = 1e-6, t = theta[k];
+        theta[k] = t + h;
+        double fp = softmax_objective(z, y, n, F, C, 0.3, theta, g2, pr);
+        theta[k] = t - h;
+        double fm = softmax_objective(z, y, n, F, C, 0.3, theta, g2, pr);
+        theta[k] = t;
+        worst = fmax(worst, fabs((fp - fm) / (2 * h) - g[k]));
+    }
+    int iters = 0;
+    lbfgs_fit(z, y, n, F, C, 0.3, theta, &iters);
+    softmax_objective(z, y, n, F, C, 0.3, theta, g, pr);
+    double gmax = 0.0;
+    for (int k = 0; k < P; k++) gmax = fmax(gmax, fabs(g[k]));
+    if (worst > 1e-6 || gmax > 1e-6)
+        return df_error_set(err, DF_ERR_DATA, "exact fit: gradient off by %g, or not at the optimum (|g| %g)", worst,
+                            gmax);
+    printf("# check: exact fit's gradient within %.1e of central differences; L-BFGS optimum |g| %.1e in %d "
+           "iterations\n", worst, gmax, iters);
+    return DF_OK;
+}
+
+/* A linear head (standardised on rows, as df_train standardises on its
+ * variants) whose kernel and bias are the exact optimum of its penalised
+ * objective on rows (n x F) with labels y. */
+static df_status exact_head(const float *rows, const int *y, int n, int F, int C, float l2, df_head **out,
+                            double *objective, df_error *err) {
+    df_head_config hc = df_head_config_default();
+    hc.kind = DF_HEAD_LINEAR;
+    hc.l2 = l2;
+    df_head *head = NULL;
+    df_status st = df_head_create(&hc, F, C, 1, &head, err);
+    if (st == DF_OK) st = df_head_fit_standardisation(head, rows, n, err);
+    double *z = st == DF_OK ? malloc(sizeof(double) * (size_t)n * F) : NULL;
+    double *theta = st == DF_OK ? malloc(sizeof(double) * ((size_t)F * C + C)) : NULL;
+    if (st == DF_OK && (!z || !theta)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st == DF_OK) {
+        const float *mu = df_head_std_mean(head), *sd = df_head_std_std(head);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < F; j++) z[(size_t)i * F + j] = ((double)rows[(size_t)i * F + j] - mu[j]) / sd[j];
+        int iters = 0;
+        *objective = lbfgs_fit(z, y, n, F, C, l2, theta, &iters);
+        if (!isfinite(*objective)) st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+        df_head_tensor t[DF_HEAD_MAX_TENSORS];
+        int nt = df_head_tensors(head, t);
+        for (int k = 0; st == DF_OK && k < nt; k++) {
+            if (!strcmp(t[k].weight, "dense/kernel:0"))
+                for (size_t j = 0; j < (size_t)F * C; j++) t[k].data[j] = (float)theta[j];
+            if (!strcmp(t[k].weight, "dense/bias:0"))
+                for (int c = 0; c < C; c++) t[k].data[c] = (float)theta[(size_t)F * C + c];
+        }
+    }
+    free(z);
+    free(theta);
+    if (st != DF_OK) {
+        df_head_destroy(head);
+        head = NULL;
+    }
+    *out = head;
+    return st;
+}
+
+/* The rows of the K variants of the photos with keep[i] (all when keep is
+ * NULL), variant-major as f->var, and their labels. */
+static int gather_variants(const feats *f, const data *d, const float *variants, int K, const int *fold_of,
+                           int held_out, float **rows, int **labels, int *n) {
+    const size_t F = f->F;
+    *rows = malloc(sizeof(float) * (size_t)K * f->N * F);
+    *labels = malloc(sizeof(int) * (size_t)K * f->N);
+    if (!*rows || !*labels) return 0;
+    *n = 0;
+    for (int v = 0; v < K; v++)
+        for (int i = 0; i < f->N; i++) {
+            if (fold_of && fold_of[i] == held_out) continue;
+            memcpy(*rows + (size_t)*n * F, variants + ((size_t)v * f->N + i) * F, sizeof(float) * F);
+            (*labels)[(*n)++] = d->y[i];
+        }
+    return 1;
+}
+
+/* Cross-validation of an exact-fit candidate: as df_cross_val_predict_extra
+ * (held-out photos' clean features into oof, every fold head's predictions
+ * of the extra rows into ex), with heads fitted by exact_head. */
+static df_status exact_cross_val(const feats *f, const data *d, const float *variants, int K, const int *fold_of,
+                                 float l2, const float *extra, int n_extra, float *oof, float *ex, df_error *err) {
+    const int C = d->C, F = (int)f->F;
+    df_status st = DF_OK;
+    for (int k = 0; st == DF_OK && k < FOLDS; k++) {
+        float *rows = NULL;
+        int *labels = NULL, n = 0;
+        df_head *head = NULL;
+        double obj;
+        if (!gather_variants(f, d, variants, K, fold_of, k, &rows, &labels, &n))
+            st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        if (st == DF_OK) st = exact_head(rows, labels, n, F, C, l2, &head, &obj, err);
+        for (int i = 0; st == DF_OK && i < f->N; i++)
+            if (fold_of[i] == k) st = df_head_predict(head, f->clean + (size_t)i * F, 1, oof + (size_t)i * C, err);
+        if (st == DF_OK) st = df_head_predict(head, extra, n_extra, ex + (size_t)k * n_extra * C, err);
+        df_head_destroy(head);
+        free(rows);
+        free(labels);
+    }
+    return st;
+}
+
 /* Seed s (1-based) of one candidate on one view. */
 static df_status run_seed(const feats *f, const data *d, const cand_def *cd, int s, const float *extra, int n_extra,
                           scores *sc, df_error *err) {
@@ -579,14 +886,27 @@ static df_status run_seed(const feats *f, const data *d, const cand_def *cd, int
     df_head *head = NULL;
     df_status st = fold_of && oof && ex && sum ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
     if (st == DF_OK) st = df_stratified_folds(d->y, N, C, FOLDS, (uint64_t)s, fold_of, err);
-    if (st == DF_OK)
+    if (st == DF_OK && cd->exact)
+        st = exact_cross_val(f, d, variants, K, fold_of, cd->l2, extra, n_extra, oof, ex, err);
+    else if (st == DF_OK)
         st = df_cross_val_predict_extra(variants, K, f->clean, d->y, N, C, f->F, fold_of, FOLDS, &hc, &o, oof, extra,
                                         n_extra, ex, err);
     if (st == DF_OK) fold_results(f, d, fold_of, oof, ex, n_extra, s - 1, sc, sum);
     /* The head trained on all 106 photos, as df_train trains it. */
     const df_cached_stream train_stream = {.kind = DF_TRAIN_STREAM_VARIANT, .id = 0, .epoch_first = 1};
     double t0 = df_clock_seconds();
-    if (st == DF_OK) st = df_fit_head_cached(variants, K, d->y, N, f->F, NULL, 0, C, &hc, &o, &train_stream, &head, err);
+    if (st == DF_OK && cd->exact) {
+        float *rows = NULL;
+        int *labels = NULL, n = 0;
+        double obj;
+        if (!gather_variants(f, d, variants, K, NULL, -1, &rows, &labels, &n))
+            st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        if (st == DF_OK) st = exact_head(rows, labels, n, (int)f->F, C, cd->l2, &head, &obj, err);
+        free(rows);
+        free(labels);
+    } else if (st == DF_OK) {
+        st = df_fit_head_cached(variants, K, d->y, N, f->F, NULL, 0, C, &hc, &o, &train_stream, &head, err);
+    }
     sc->fit_seconds[s - 1] = df_clock_seconds() - t0;
     if (st == DF_OK) st = training_objective(head, variants, K * N, d->y, N, C, cd->l2, &sc->objective[s - 1], err);
     const float *rest = extra + (size_t)N * f->F; /* val, val mirrored, ood, ood mirrored */
@@ -603,6 +923,10 @@ static df_status run_seed(const feats *f, const data *d, const cand_def *cd, int
             for (int i = 0; i < NO; i++)
                 if (d->yo[i] == c) n++, ok += acc2(po + (size_t)i * C, NULL, d->yo + i, 1, C) > 0.5;
             sc->recall[c][s - 1] = n ? (double)ok / n : 0.0;
+        }
+        for (int i = 0; i < NO; i++) {
+            sc->sub_n[d->sub[i]]++;
+            sc->sub_ok[d->sub[i]] += acc2(po + (size_t)i * C, NULL, d->yo + i, 1, C) > 0.5;
         }
     }
     df_head_destroy(head);
@@ -713,6 +1037,18 @@ static void print_choice(const char *view, const scores *a, const scores *b, con
     free(cv);
 }
 
+/* Whether name contains one of the comma-separated parts of list. */
+static int name_in_list(const char *name, const char *list) {
+    char part[128];
+    while (*list) {
+        size_t n = strcspn(list, ",");
+        snprintf(part, sizeof part, "%.*s", (int)(n < sizeof part - 1 ? n : sizeof part - 1), list);
+        if (n && strstr(name, part)) return 1;
+        list += n + (list[n] == ',');
+    }
+    return 0;
+}
+
 /* One view's table and its one-standard-error choice. */
 static df_status run_view(const feats *f, const feats *fn, const data *d, int S, const char *only, int linear_only,
                          scores *sc, int *ran, df_error *err) {
@@ -722,13 +1058,22 @@ static df_status run_view(const feats *f, const feats *fn, const data *d, int S,
     df_status st = extra && sc && (!fn || extra_n) ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory");
     for (int c = 0; st == DF_OK && c < NCANDS; c++) {
         const cand_def *cd = &CANDS[c];
-        if ((only && !strstr(cd->name, only)) || (linear_only && (cd->kind != DF_HEAD_LINEAR || cd->l2norm)))
+        if ((only && !name_in_list(cd->name, only)) || (linear_only && (cd->kind != DF_HEAD_LINEAR || cd->l2norm)))
             continue;
         if (cd->l2norm && !fn) continue;
         for (int s = 1; st == DF_OK && s <= S; s++)
             st = run_seed(cd->l2norm ? fn : f, d, cd, s, cd->l2norm ? extra_n : extra, cd->l2norm ? n_extra_n : n_extra,
                           &sc[c], err);
         if (st == DF_OK) print_row(f->name, cd, &sc[c], S);
+        if (st == DF_OK) {
+            int n_all = 0, ok_all = 0;
+            for (int k = 0; k < d->n_sub; k++) n_all += sc[c].sub_n[k], ok_all += sc[c].sub_ok[k];
+            printf("#   ood %d / %d over the seeds (%.4f); by source folder:", ok_all, n_all,
+                   n_all ? (double)ok_all / n_all : 0.0);
+            for (int k = 0; k < d->n_sub; k++)
+                printf(" %s %.3f", d->sub_name[k], sc[c].sub_n[k] ? (double)sc[c].sub_ok[k] / sc[c].sub_n[k] : 0.0);
+            printf("\n");
+        }
         ran[c] = 1;
         run[n_run++] = c;
     }
@@ -947,7 +1292,9 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < sizeof AUGS / sizeof AUGS[0]; k++)
         if (!strcmp(AUGS[k].tag, aug)) spec = &AUGS[k];
     if (!spec) {
-        fprintf(stderr, "bench_defaults: --aug %s: not default, k8, strong or zoom\n", aug);
+        fprintf(stderr, "bench_defaults: --aug %s: not one of", aug);
+        for (size_t k = 0; k < sizeof AUGS / sizeof AUGS[0]; k++) fprintf(stderr, " %s", AUGS[k].tag);
+        fprintf(stderr, "\n");
         return 2;
     }
     fit_mode mode = FIT_SQUASH;
@@ -958,7 +1305,10 @@ int main(int argc, char **argv) {
     }
     for (int b = 0; st == DF_OK && b < 2; b++)
         st = backbone_feats(shared, cache, names[b], files[b], &d, spec, mode, &f[b], &err);
-    if (st == DF_OK) printf("# training variants: %s (%d per photo, shift %g, zoom %g, left-right flips)\n", spec->tag, spec->K, spec->shift, spec->zoom);
+    if (st == DF_OK) printf("# training variants: %s (%d per photo, shift %g, zoom %g, left-right flips; zoom-in %g, zoom-out %g, "
+                              "fill %d, brightness %g, contrast %g, saturation %g, grey %g)\n",
+                              spec->tag, spec->K, spec->shift, spec->zoom, spec->zoom_in, spec->zoom_out, spec->fill,
+                              spec->brightness, spec->contrast, spec->saturation, spec->grayscale);
     /* --explore: closed-form heads on all 106 photos (no seeds, no folds). */
     for (int b = 0; st == DF_OK && explore && b < 2; b++) {
         static const double alphas[] = {0.2, 0.5, 0.8, 0.95};
@@ -968,6 +1318,7 @@ int main(int argc, char **argv) {
     }
     if (st == DF_OK && !explore && spec == &AUGS[0] && mode == FIT_SQUASH)
         st = check_against_df_train(shared, &f[0], &d, &err);
+    if (st == DF_OK && !explore) st = check_exact_fit(&err);
     if (explore) views = "";
     if (st == DF_OK)
         printf("%-5s %-32s %12s %12s %12s %12s %12s %12s %12s %12s %6s\n", "view", "candidate", "cv", "cv+tta", "val",

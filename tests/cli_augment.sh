@@ -32,4 +32,28 @@ set +e
 "$CLI" augment "$T/p.bmp" --out "$T/x" --recipe fancy 2>"$T/e"; rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q "fancy" "$T/e" || fail "unknown recipe: $(cat "$T/e")"
+
+# The photometric and framing settings (issue 10): off in both recipes,
+# seeded, and on only when asked for.
+! grep -q "contrast" "$T/default.out" "$T/original.out" || fail "a recipe jitters colour by default"
+"$CLI" augment "$T/p.bmp" --out "$T/c1" --count 6 --size 32 --zoom-out 0.5 --fill 255 --contrast 0.3 \
+    --brightness 0.3 --saturation 0.5 --grayscale 0.5 --seed 4 >"$T/c1.out"
+"$CLI" augment "$T/p.bmp" --out "$T/c2" --count 6 --size 32 --zoom-out 0.5 --fill 255 --contrast 0.3 \
+    --brightness 0.3 --saturation 0.5 --grayscale 0.5 --seed 4 >/dev/null
+grep -q "contrast" "$T/c1.out" || fail "--contrast: $(head -3 "$T/c1.out")"
+for k in 01 02 03 04 05 06; do
+    cmp -s "$T/c1/augmented_$k.png" "$T/c2/augmented_$k.png" || fail "same seed, other pixels ($k)"
+done
+# The first eight numbers are the same with the jitter on or off.
+"$CLI" augment "$T/p.bmp" --out "$T/c3" --count 6 --size 32 --seed 4 >"$T/c3.out"
+[ "$(grep '^/' "$T/c1.out" | sed 's/^[^:]*://')" = "$(grep '^/' "$T/c3.out" | sed 's/^[^:]*://')" ] ||
+    fail "the photometric draws changed the geometric ones"
+set +e
+"$CLI" augment "$T/p.bmp" --out "$T/x" --fill 300 2>"$T/e"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "fill" "$T/e" || fail "--fill 300: $(cat "$T/e")"
+set +e
+"$CLI" augment "$T/p.bmp" --out "$T/x" --saturation 1.5 2>"$T/e"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "saturation" "$T/e" || fail "--saturation 1.5: $(cat "$T/e")"
 echo "cli_augment: 1 passed, 0 failed"

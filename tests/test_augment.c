@@ -44,7 +44,36 @@ static const uint8_t *px(const df_image *img, int r, int c) {
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-/* The reference: SPEC 2's mapping applied one step at a time. */
+static double clampd(double v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+static double grey_of(const double v[3]) { return 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2]; }
+
+/* The photometric jitter as augment.h words it, one step at a time in
+ * double precision on the warped (rounded) image. */
+static void reference_jitter(const df_augment_params *p, df_image *img) {
+    if (p->contrast == 0 && p->brightness == 0 && p->saturation == 0 && !p->grayscale) return;
+    size_t n = (size_t)img->width * img->height;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v[3] = {img->pixels[3 * i], img->pixels[3 * i + 1], img->pixels[3 * i + 2]};
+        mean += grey_of(v);
+    }
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double v[3];
+        for (int k = 0; k < 3; k++) v[k] = clampd(mean + (1 + p->contrast) * (img->pixels[3 * i + k] - mean));
+        for (int k = 0; k < 3; k++) v[k] = clampd((1 + p->brightness) * v[k]);
+        double g = grey_of(v);
+        for (int k = 0; k < 3; k++) v[k] = clampd(g + (1 + p->saturation) * (v[k] - g));
+        if (p->grayscale) {
+            g = grey_of(v);
+            v[0] = v[1] = v[2] = g;
+        }
+        for (int k = 0; k < 3; k++) img->pixels[3 * i + k] = (uint8_t)floor(v[k] + 0.5);
+    }
+}
+
+/* The reference: SPEC 2's mapping applied one step at a time (then the
+ * isotropic scale, the constant fill and the jitter, issue 10). */
 static void reference_warp(const df_image *src, const df_augment_params *p, df_image *dst) {
     const double deg = 3.14159265358979323846 / 180.0;
     int h = src->height, w = src->width;
@@ -52,8 +81,8 @@ static void reference_warp(const df_image *src, const df_augment_params *p, df_i
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c++) {
             double y = r - cr, x = c - cc;           /* centre */
-            y *= p->zx;                               /* zoom: zx scales rows */
-            x *= p->zy;
+            y *= p->zx * (1.0 + p->scale);            /* zoom: zx scales rows */
+            x *= p->zy * (1.0 + p->scale);
             double ys = y - sin(p->shear * deg) * x;  /* shear */
             double xs = cos(p->shear * deg) * x;
             ys += p->tx;                              /* shift */
@@ -68,8 +97,17 @@ static void reference_warp(const df_image *src, const df_augment_params *p, df_i
             int orow = p->flip_v ? h - 1 - r : r, ocol = p->flip_h ? w - 1 - c : c;
             uint8_t *o = dst->pixels + ((size_t)orow * w + ocol) * 3;
             for (int k = 0; k < 3; k++) {
-                double v = (1 - fr) * ((1 - fc) * px(src, ra, ca)[k] + fc * px(src, ra, cb)[k]) +
-                           fr * ((1 - fc) * px(src, rb, ca)[k] + fc * px(src, rb, cb)[k]);
+                double v00 = px(src, ra, ca)[k], v01 = px(src, ra, cb)[k];
+                double v10 = px(src, rb, ca)[k], v11 = px(src, rb, cb)[k];
+                if (p->fill_constant) { /* neighbours outside the photo are the fill */
+                    int r0in = r0 >= 0 && r0 < h, r1in = r0 + 1 >= 0 && r0 + 1 < h;
+                    int c0in = c0 >= 0 && c0 < w, c1in = c0 + 1 >= 0 && c0 + 1 < w;
+                    if (!(r0in && c0in)) v00 = p->fill_value;
+                    if (!(r0in && c1in)) v01 = p->fill_value;
+                    if (!(r1in && c0in)) v10 = p->fill_value;
+                    if (!(r1in && c1in)) v11 = p->fill_value;
+                }
+                double v = (1 - fr) * ((1 - fc) * v00 + fc * v01) + fr * ((1 - fc) * v10 + fc * v11);
                 o[k] = (uint8_t)floor(v + 0.5);
             }
         }
@@ -85,17 +123,31 @@ static int max_abs_diff(const df_image *a, const df_image *b) {
     return m;
 }
 
+/* The warp against the reference warp; then, on the fast warp's own
+ * output (a one-level difference in the warp could be stretched by a
+ * contrast, gain or saturation above 1), the jitter against the reference
+ * jitter. */
 static void check_against_reference(const df_image *src, const df_augment_params *p) {
-    df_image fast = {0}, ref = {0};
+    df_image fast = {0}, ref = {0}, full = {0};
     df_error err;
-    assert_int_equal(df_augment_apply(src, p, &fast, &err), DF_OK);
+    df_augment_params warp_only = *p;
+    warp_only.contrast = warp_only.brightness = warp_only.saturation = 0, warp_only.grayscale = 0;
+    assert_int_equal(df_augment_apply(src, &warp_only, &fast, &err), DF_OK);
     assert_int_equal(df_image_alloc(&ref, src->width, src->height, &err), DF_OK);
-    reference_warp(src, p, &ref);
+    reference_warp(src, &warp_only, &ref);
     int d = max_abs_diff(&fast, &ref);
     if (d > 1)
-        print_message("params tx=%g ty=%g shear=%g zx=%g zy=%g theta=%g: max diff %d\n", p->tx,
-                      p->ty, p->shear, p->zx, p->zy, p->theta, d);
+        print_message("params tx=%g ty=%g shear=%g zx=%g zy=%g theta=%g scale=%g: max diff %d\n", p->tx,
+                      p->ty, p->shear, p->zx, p->zy, p->theta, p->scale, d);
     assert_true(d <= 1);
+    assert_int_equal(df_augment_apply(src, p, &full, &err), DF_OK);
+    reference_jitter(p, &fast);
+    d = max_abs_diff(&full, &fast);
+    if (d > 1)
+        print_message("jitter c=%g b=%g s=%g grey=%d: max diff %d\n", p->contrast, p->brightness, p->saturation,
+                      p->grayscale, d);
+    assert_true(d <= 1);
+    df_image_free(&full);
     df_image_free(&fast);
     df_image_free(&ref);
 }
@@ -338,6 +390,98 @@ static void test_config_check_and_bad_args(void **state) {
     df_image_free(&src);
 }
 
+/* Isotropic scale, constant fill and the photometric jitter against the
+ * reference, alone and together. */
+static void test_extras_match_reference(void **state) {
+    (void)state;
+    df_image src = make_image(64, 48, 8);
+    df_augment_params p;
+    p = df_augment_params_identity(), p.scale = 0.5, p.fill_constant = 1, p.fill_value = 255;
+    check_against_reference(&src, &p);
+    p = df_augment_params_identity(), p.scale = -0.3, p.tx = 3.5;
+    check_against_reference(&src, &p);
+    p = df_augment_params_identity(), p.scale = 0.7, p.ty = -6.25, p.fill_constant = 1, p.fill_value = 17;
+    check_against_reference(&src, &p);
+    p = df_augment_params_identity(), p.contrast = 0.4;
+    check_against_reference(&src, &p);
+    p = df_augment_params_identity(), p.contrast = -0.3, p.brightness = 0.6;
+    check_against_reference(&src, &p);
+    p = df_augment_params_identity(), p.saturation = -0.8;
+    check_against_reference(&src, &p);
+    p = df_augment_params_identity(), p.saturation = 0.9, p.grayscale = 1;
+    check_against_reference(&src, &p);
+    p = df_augment_params_identity(), p.grayscale = 1;
+    check_against_reference(&src, &p);
+    /* a white frame: outside the photo is exactly the fill */
+    p = df_augment_params_identity(), p.scale = 1.0, p.fill_constant = 1, p.fill_value = 255;
+    df_image out = {0};
+    df_error err;
+    assert_int_equal(df_augment_apply(&src, &p, &out, &err), DF_OK);
+    for (int k = 0; k < 3; k++) assert_int_equal(px(&out, 0, 0)[k], 255);
+    for (int k = 0; k < 3; k++) assert_int_equal(px(&out, 47, 63)[k], 255);
+    df_image_free(&out);
+    /* everything, sampled from a wide recipe */
+    df_augment_config cfg = df_augment_config_original();
+    cfg.rotation_deg = 20;
+    cfg.zoom_in = 0.3, cfg.zoom_out = 0.8, cfg.fill_constant = 1, cfg.fill_value = 200;
+    cfg.brightness = 0.5, cfg.contrast = 0.5, cfg.saturation = 1.0, cfg.grayscale = 0.3;
+    df_image odd = make_image(41, 29, 9);
+    int greys = 0;
+    for (int i = 0; i < 60; i++) {
+        df_rng rng;
+        df_rng_seed_for(&rng, 12, DF_STREAM_AUGMENT, (uint64_t)i, 0);
+        df_augment_sample(&cfg, odd.height, odd.width, &rng, &p);
+        greys += p.grayscale;
+        check_against_reference(&odd, &p);
+    }
+    assert_true(greys > 5 && greys < 40);
+    df_image_free(&odd);
+    df_image_free(&src);
+}
+
+/* The additions draw after Keras' eight: with them on, the first eight
+ * parameters are those of the same stream with them off; off, they are
+ * the identity (so the original recipe's pixels are unchanged). */
+static void test_extras_keep_the_streams(void **state) {
+    (void)state;
+    df_augment_config off = df_augment_config_original(), on = off;
+    on.zoom_in = 0.2, on.zoom_out = 0.6, on.fill_constant = 1, on.fill_value = 255;
+    on.brightness = 0.3, on.contrast = 0.3, on.saturation = 0.3, on.grayscale = 0.5;
+    double lo[4] = {1e9, 1e9, 1e9, 1e9}, hi[4] = {-1e9, -1e9, -1e9, -1e9};
+    for (int i = 0; i < 5000; i++) {
+        df_rng r1, r2;
+        df_augment_params a, b;
+        df_rng_seed_for(&r1, 3, DF_STREAM_AUGMENT, (uint64_t)i, 0);
+        df_rng_seed_for(&r2, 3, DF_STREAM_AUGMENT, (uint64_t)i, 0);
+        df_augment_sample(&off, 224, 224, &r1, &a);
+        df_augment_sample(&on, 224, 224, &r2, &b);
+        assert_memory_equal(&a, &b, offsetof(df_augment_params, scale));
+        assert_true(a.scale == 0 && a.contrast == 0 && a.brightness == 0 && a.saturation == 0);
+        assert_true(!a.grayscale && !a.fill_constant);
+        assert_true(b.fill_constant == 1 && b.fill_value == 255);
+        double v[4] = {b.scale, b.contrast, b.brightness, b.saturation};
+        for (int k = 0; k < 4; k++) {
+            if (v[k] < lo[k]) lo[k] = v[k];
+            if (v[k] > hi[k]) hi[k] = v[k];
+        }
+    }
+    const double want_lo[4] = {-0.2, -0.3, -0.3, -0.3}, want_hi[4] = {0.6, 0.3, 0.3, 0.3};
+    for (int k = 0; k < 4; k++) {
+        assert_true(lo[k] >= want_lo[k] && hi[k] < want_hi[k]);
+        assert_true(lo[k] < want_lo[k] + 0.01 && hi[k] > want_hi[k] - 0.01);
+    }
+    df_error err;
+    on.saturation = 1.5;
+    assert_int_equal(df_augment_config_check(&on, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "saturation"));
+    on.saturation = 0.3, on.fill_value = 256;
+    assert_int_equal(df_augment_config_check(&on, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "fill"));
+    on.fill_value = 255, on.zoom_in = 1.0;
+    assert_int_equal(df_augment_config_check(&on, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "zoom-in"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_is_exact_copy),
@@ -348,6 +492,8 @@ int main(void) {
         cmocka_unit_test(test_sampling_is_seeded),
         cmocka_unit_test(test_sampled_ranges),
         cmocka_unit_test(test_config_check_and_bad_args),
+        cmocka_unit_test(test_extras_match_reference),
+        cmocka_unit_test(test_extras_keep_the_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -727,6 +727,14 @@ static void test_head_search(void **state) {
     assert_memory_equal(r.accuracy, again.accuracy, sizeof r.accuracy);
     assert_memory_equal(r.loss, again.loss, sizeof r.loss);
     df_head_search_result_free(&again);
+    /* the folds are fitted in parallel: one thread gives the same scores */
+    const int team = omp_get_max_threads();
+    omp_set_num_threads(1);
+    assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 3, &again, &err), DF_OK);
+    omp_set_num_threads(team);
+    assert_memory_equal(r.accuracy, again.accuracy, sizeof r.accuracy);
+    assert_memory_equal(r.loss, again.loss, sizeof r.loss);
+    df_head_search_result_free(&again);
 
     /* Training the choice on the search's variants is training as usual,
      * minus the backbone passes. */

@@ -36,6 +36,21 @@ static df_status check_range(double v, double lo, double hi, int hi_open, const 
     return DF_OK;
 }
 
+/* The additions beyond Keras (see augment.h). */
+static df_status check_extras(const df_augment_config *cfg, df_error *err) {
+    df_status st;
+    if ((st = check_range(cfg->zoom_in, 0.0, 1.0, 1, "zoom-in", err))) return st;
+    if ((st = check_range(cfg->zoom_out, 0.0, 4.0, 0, "zoom-out", err))) return st;
+    if ((st = check_range(cfg->brightness, 0.0, 1.0, 1, "brightness", err))) return st;
+    if ((st = check_range(cfg->contrast, 0.0, 1.0, 1, "contrast", err))) return st;
+    if ((st = check_range(cfg->saturation, 0.0, 1.0, 0, "saturation", err))) return st;
+    if ((st = check_range(cfg->grayscale, 0.0, 1.0, 0, "grayscale probability", err))) return st;
+    if (cfg->fill_value < 0 || cfg->fill_value > 255)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "augmentation fill value is %d (expected 0..255)",
+                            cfg->fill_value);
+    return DF_OK;
+}
+
 df_status df_augment_config_check(const df_augment_config *cfg, df_error *err) {
     df_status st;
     if ((st = check_range(cfg->width_shift, 0.0, 1.0, 1, "width shift", err))) return st;
@@ -43,13 +58,13 @@ df_status df_augment_config_check(const df_augment_config *cfg, df_error *err) {
     if ((st = check_range(cfg->shear_deg, 0.0, 90.0, 1, "shear (degrees)", err))) return st;
     if ((st = check_range(cfg->zoom, 0.0, 1.0, 1, "zoom", err))) return st;
     if ((st = check_range(cfg->rotation_deg, 0.0, 180.0, 0, "rotation (degrees)", err))) return st;
-    return DF_OK;
+    return check_extras(cfg, err);
 }
 
 df_augment_params df_augment_params_identity(void) {
     df_augment_params p = {.tx = 0, .ty = 0, .shear = 0, .zx = 1, .zy = 1, .theta = 0,
                            .flip_h = 0, .flip_v = 0};
-    return p;
+    return p; /* the fields after flip_v are zero: no scale, edge fill, no jitter */
 }
 
 /* U(lo, hi) from one 24-bit draw, widened to double before scaling. */
@@ -59,6 +74,7 @@ static double uniform(df_rng *rng, double lo, double hi) {
 
 void df_augment_sample(const df_augment_config *cfg, int h, int w, df_rng *rng,
                        df_augment_params *out) {
+    memset(out, 0, sizeof *out); /* padding too: params compare with memcmp */
     /* Always eight draws in Keras' order, whatever the ranges. */
     out->theta = uniform(rng, -cfg->rotation_deg, cfg->rotation_deg);
     out->tx = uniform(rng, -cfg->height_shift, cfg->height_shift) * h;
@@ -70,14 +86,24 @@ void df_augment_sample(const df_augment_config *cfg, int h, int w, df_rng *rng,
     out->flip_h = cfg->horizontal_flip && u < 0.5f;
     u = df_rng_uniform(rng);
     out->flip_v = cfg->vertical_flip && u < 0.5f;
+    /* Then always five more, so the eight above never change. */
+    out->scale = uniform(rng, -cfg->zoom_in, cfg->zoom_out);
+    out->contrast = uniform(rng, -cfg->contrast, cfg->contrast);
+    out->brightness = uniform(rng, -cfg->brightness, cfg->brightness);
+    out->saturation = uniform(rng, -cfg->saturation, cfg->saturation);
+    out->grayscale = (double)df_rng_uniform(rng) < cfg->grayscale;
+    out->fill_constant = cfg->fill_constant;
+    out->fill_value = cfg->fill_value;
 }
 
 void df_augment_matrix(const df_augment_params *p, int h, int w, double m[6]) {
     double ct = cos(p->theta * DEG), st = sin(p->theta * DEG);
     double s = p->shear * DEG;
+    /* scale 0 multiplies by exactly 1: a pure Keras warp is unchanged. */
+    double zx = p->zx * (1.0 + p->scale), zy = p->zy * (1.0 + p->scale);
     /* R * T * S * Z, linear part and translation (row, col order). */
-    double a = p->zx * ct, b = -p->zy * sin(s + p->theta * DEG);
-    double c = p->zx * st, d = p->zy * cos(s + p->theta * DEG);
+    double a = zx * ct, b = -zy * sin(s + p->theta * DEG);
+    double c = zx * st, d = zy * cos(s + p->theta * DEG);
     double t0 = ct * p->tx - st * p->ty;
     double t1 = st * p->tx + ct * p->ty;
     double cr = (h - 1) * 0.5, cc = (w - 1) * 0.5;
@@ -121,6 +147,86 @@ static inline int clamp_index(int64_t k, int n) {
     return k < 0 ? 0 : (k > n - 1 ? n - 1 : (int)k);
 }
 
+/* The bilinear inverse warp of src into dst (already allocated, src's
+ * size) by the pull matrix m, neighbours outside the photo clamped to its
+ * edge (fill 0) or taken as the grey level fill_value. */
+static void warp(const df_image *src, const double m[6], const df_augment_params *p, uint8_t *dst) {
+    int h = src->height, w = src->width;
+    const uint8_t *in = src->pixels;
+    size_t stride = (size_t)w * 3;
+    const int fill = p->fill_constant;
+    const uint8_t fv[3] = {(uint8_t)p->fill_value, (uint8_t)p->fill_value, (uint8_t)p->fill_value};
+    /* Coordinates this far out clamp to the edge anyway; bounding them
+     * keeps |start + increment * c| below 2^55. */
+    const double base_lim = (double)(1 << 30), inc_lim = base_lim / (w + 1.0);
+    int64_t r_inc = to_fixed(m[1], inc_lim), c_inc = to_fixed(m[4], inc_lim);
+    for (int r = 0; r < h; r++) {
+        /* Coordinates are affine in c: start of the row plus c times the
+         * per-column increment (m[1], m[4]). */
+        int64_t r_start = to_fixed(m[0] * r + m[2], base_lim);
+        int64_t c_start = to_fixed(m[3] * r + m[5], base_lim);
+        uint8_t *out = dst + (size_t)(p->flip_v ? h - 1 - r : r) * stride;
+        for (int c = 0; c < w; c++) {
+            int64_t rf = r_start + r_inc * c, cf = c_start + c_inc * c;
+            int64_t rk = rf >> FRAC_BITS, ck = cf >> FRAC_BITS; /* floor */
+            int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+            int32_t fc = (int32_t)((cf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+            size_t r0 = (size_t)clamp_index(rk, h) * stride;
+            size_t r1 = (size_t)clamp_index(rk + 1, h) * stride;
+            size_t c0 = (size_t)clamp_index(ck, w) * 3, c1 = (size_t)clamp_index(ck + 1, w) * 3;
+            const uint8_t *p00 = in + r0 + c0, *p01 = in + r0 + c1;
+            const uint8_t *p10 = in + r1 + c0, *p11 = in + r1 + c1;
+            if (fill) {
+                int r0_in = rk >= 0 && rk < h, r1_in = rk + 1 >= 0 && rk + 1 < h;
+                int c0_in = ck >= 0 && ck < w, c1_in = ck + 1 >= 0 && ck + 1 < w;
+                if (!(r0_in && c0_in)) p00 = fv;
+                if (!(r0_in && c1_in)) p01 = fv;
+                if (!(r1_in && c0_in)) p10 = fv;
+                if (!(r1_in && c1_in)) p11 = fv;
+            }
+            uint8_t *o = out + (size_t)(p->flip_h ? w - 1 - c : c) * 3;
+            for (int k = 0; k < 3; k++) {
+                int32_t top = p00[k] * (WONE - fc) + p01[k] * fc;
+                int32_t bot = p10[k] * (WONE - fc) + p11[k] * fc;
+                int32_t v = top * (WONE - fr) + bot * fr + (1 << (2 * WBITS - 1));
+                o[k] = (uint8_t)(v >> (2 * WBITS));
+            }
+        }
+    }
+}
+
+static inline float clamp255(float v) { return v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v); }
+
+/* The photometric jitter in place (see augment.h). Contrast and brightness
+ * act on each channel value alone, so they are one table of 256 entries
+ * per image; saturation and grey mix the channels per pixel. */
+static void jitter(const df_augment_params *p, uint8_t *px, size_t n) {
+    double grey_sum = 0.0;
+    if (p->contrast != 0.0) {
+        uint64_t s = 0;
+        for (size_t i = 0; i < n; i++) s += 299u * px[3 * i] + 587u * px[3 * i + 1] + 114u * px[3 * i + 2];
+        grey_sum = (double)s / 1000.0;
+    }
+    const float mean = n ? (float)(grey_sum / (double)n) : 0.0f;
+    const float c = (float)(1.0 + p->contrast), b = (float)(1.0 + p->brightness), a = (float)(1.0 + p->saturation);
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = clamp255(b * clamp255(mean + c * ((float)v - mean)));
+    const int mix = p->saturation != 0.0 || p->grayscale;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *q = px + 3 * i;
+        float v[3] = {lut[q[0]], lut[q[1]], lut[q[2]]};
+        if (mix) {
+            float g = 0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2];
+            for (int k = 0; k < 3; k++) v[k] = clamp255(g + a * (v[k] - g));
+            if (p->grayscale) {
+                g = 0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2];
+                v[0] = v[1] = v[2] = g;
+            }
+        }
+        for (int k = 0; k < 3; k++) q[k] = (uint8_t)(v[k] + 0.5f);
+    }
+}
+
 df_status df_augment_apply(const df_image *src, const df_augment_params *p, df_image *dst,
                            df_error *err) {
     int h = src->height, w = src->width;
@@ -132,6 +238,13 @@ df_status df_augment_apply(const df_image *src, const df_augment_params *p, df_i
         if (!isfinite(m[i]))
             return df_error_set(err, DF_ERR_INVALID_ARG,
                                 "augment: parameters give a non-finite transform");
+    const double jit[3] = {p->contrast, p->brightness, p->saturation};
+    for (int i = 0; i < 3; i++)
+        if (!isfinite(jit[i]) || jit[i] < -1.0 || jit[i] > 4.0)
+            return df_error_set(err, DF_ERR_INVALID_ARG, "augment: photometric factor %g out of range",
+                                1.0 + jit[i]);
+    if (p->fill_constant && (p->fill_value < 0 || p->fill_value > 255))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "augment: fill value %d is not 0..255", p->fill_value);
     if (dst->pixels) {
         if (dst->width != w || dst->height != h)
             return df_error_set(err, DF_ERR_SHAPE,
@@ -143,40 +256,11 @@ df_status df_augment_apply(const df_image *src, const df_augment_params *p, df_i
         df_status st = df_image_alloc(dst, w, h, err);
         if (st != DF_OK) return st;
     }
-    if (m[0] == 1.0 && m[1] == 0.0 && m[2] == 0.0 && m[3] == 0.0 && m[4] == 1.0 && m[5] == 0.0) {
+    if (m[0] == 1.0 && m[1] == 0.0 && m[2] == 0.0 && m[3] == 0.0 && m[4] == 1.0 && m[5] == 0.0)
         copy_flipped(src, p->flip_h, p->flip_v, dst->pixels);
-        return DF_OK;
-    }
-    const uint8_t *in = src->pixels;
-    size_t stride = (size_t)w * 3;
-    /* Coordinates this far out clamp to the edge anyway; bounding them
-     * keeps |start + increment * c| below 2^55. */
-    const double base_lim = (double)(1 << 30), inc_lim = base_lim / (w + 1.0);
-    int64_t r_inc = to_fixed(m[1], inc_lim), c_inc = to_fixed(m[4], inc_lim);
-    for (int r = 0; r < h; r++) {
-        /* Coordinates are affine in c: start of the row plus c times the
-         * per-column increment (m[1], m[4]). */
-        int64_t r_start = to_fixed(m[0] * r + m[2], base_lim);
-        int64_t c_start = to_fixed(m[3] * r + m[5], base_lim);
-        uint8_t *out = dst->pixels + (size_t)(p->flip_v ? h - 1 - r : r) * stride;
-        for (int c = 0; c < w; c++) {
-            int64_t rf = r_start + r_inc * c, cf = c_start + c_inc * c;
-            int64_t rk = rf >> FRAC_BITS, ck = cf >> FRAC_BITS; /* floor */
-            int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
-            int32_t fc = (int32_t)((cf >> (FRAC_BITS - WBITS)) & (WONE - 1));
-            size_t r0 = (size_t)clamp_index(rk, h) * stride;
-            size_t r1 = (size_t)clamp_index(rk + 1, h) * stride;
-            size_t c0 = (size_t)clamp_index(ck, w) * 3, c1 = (size_t)clamp_index(ck + 1, w) * 3;
-            const uint8_t *p00 = in + r0 + c0, *p01 = in + r0 + c1;
-            const uint8_t *p10 = in + r1 + c0, *p11 = in + r1 + c1;
-            uint8_t *o = out + (size_t)(p->flip_h ? w - 1 - c : c) * 3;
-            for (int k = 0; k < 3; k++) {
-                int32_t top = p00[k] * (WONE - fc) + p01[k] * fc;
-                int32_t bot = p10[k] * (WONE - fc) + p11[k] * fc;
-                int32_t v = top * (WONE - fr) + bot * fr + (1 << (2 * WBITS - 1));
-                o[k] = (uint8_t)(v >> (2 * WBITS));
-            }
-        }
-    }
+    else
+        warp(src, m, p, dst->pixels);
+    if (p->contrast != 0.0 || p->brightness != 0.0 || p->saturation != 0.0 || p->grayscale)
+        jitter(p, dst->pixels, (size_t)w * (size_t)h);
     return DF_OK;
 }

@@ -20,7 +20,10 @@
 #include "train/recipe.h"
 
 /* The recipe settings augment takes, as train does (same names, same table). */
-static const char *const AUG_SETTINGS[] = {"shift", "shear", "zoom", "rotation", "flip", "no-flips"};
+static const char *const AUG_SETTINGS[] = {"shift",      "shear",    "zoom",       "rotation",
+                                           "flip",       "no-flips", "zoom-in",    "zoom-out",
+                                           "fill",       "brightness", "contrast", "saturation",
+                                           "grayscale"};
 enum { N_AUG = sizeof AUG_SETTINGS / sizeof AUG_SETTINGS[0] };
 
 static void usage(FILE *out) {
@@ -77,6 +80,13 @@ int df_cmd_augment(int argc, char **argv) {
                                              {"rotation", required_argument, NULL, O_AUG + 3},
                                              {"flip", required_argument, NULL, O_AUG + 4},
                                              {"no-flips", no_argument, NULL, O_AUG + 5},
+                                             {"zoom-in", required_argument, NULL, O_AUG + 6},
+                                             {"zoom-out", required_argument, NULL, O_AUG + 7},
+                                             {"fill", required_argument, NULL, O_AUG + 8},
+                                             {"brightness", required_argument, NULL, O_AUG + 9},
+                                             {"contrast", required_argument, NULL, O_AUG + 10},
+                                             {"saturation", required_argument, NULL, O_AUG + 11},
+                                             {"grayscale", required_argument, NULL, O_AUG + 12},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *out_dir = NULL, *recipe = "default", *given[N_AUG] = {0};
@@ -153,6 +163,9 @@ int df_cmd_augment(int argc, char **argv) {
         printf("%s: tx %+.2f ty %+.2f px, shear %+.3f deg, zoom %.3f x %.3f, rotation %+.2f deg%s%s\n",
                path, p.tx, p.ty, p.shear, p.zx, p.zy, p.theta, p.flip_h ? ", flip h" : "",
                p.flip_v ? ", flip v" : "");
+        if (p.scale != 0.0 || p.contrast != 0.0 || p.brightness != 0.0 || p.saturation != 0.0 || p.grayscale)
+            printf("  scale %.3f, contrast %.3f, brightness %.3f, saturation %.3f%s\n", 1.0 + p.scale,
+                   1.0 + p.contrast, 1.0 + p.brightness, 1.0 + p.saturation, p.grayscale ? ", grey" : "");
     }
     free(path);
     df_image_free(&raw);

@@ -122,6 +122,14 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
          o->augment_config.horizontal_flip, o->augment_config.vertical_flip, o->feature_cache,
          o->class_weight_balanced ? "balanced" : "none", o->early_stop_patience,
          (unsigned long long)o->seed);
+    const df_augment_config *ac = &o->augment_config;
+    if (ac->zoom_in || ac->zoom_out || ac->fill_constant || ac->brightness || ac->contrast || ac->saturation ||
+        ac->grayscale)
+        df_strbuf_addf(&b,
+                       ",\"zoom_in\":%g,\"zoom_out\":%g,\"fill\":%d,\"brightness\":%g,\"contrast\":%g,"
+                       "\"saturation\":%g,\"grayscale\":%g",
+                       ac->zoom_in, ac->zoom_out, ac->fill_constant ? ac->fill_value : -1, ac->brightness,
+                       ac->contrast, ac->saturation, ac->grayscale);
     if (search) {
         /* Candidate names are our own ASCII: no quoting needed. */
         df_strbuf_addf(&b, ",\"head_search\":{\"folds\":%d,\"variants\":%d,\"chosen\":\"%s\",\"candidates\":[",

@@ -270,6 +270,8 @@ static int cpu_has_isa(dnnl_cpu_isa_t want) {
 
 static int cpu_has_bf16(void) { return cpu_has_isa(dnnl_cpu_isa_avx512_core_bf16); }
 
+int df_net_auto_is_bf16_by_rule(void) { return cpu_has_isa(dnnl_cpu_isa_avx512_core_amx); }
+
 df_status df_net_create(const df_net_options *opts, df_net **out, df_error *err) {
     df_status status = DF_OK;
     *out = NULL;
@@ -1753,7 +1755,7 @@ df_status df_net_reshape(df_net *net, int batch, df_error *err) {
 static df_status reshape_plans(df_net *net, int batch, df_error *err) {
     plan *old = net->plan, *p = NULL;
     df_status st;
-    if (net->chosen == DF_PRECISION_AUTO && cpu_has_isa(dnnl_cpu_isa_avx512_core_amx)) {
+    if (net->chosen == DF_PRECISION_AUTO && df_net_auto_is_bf16_by_rule()) {
         /* With AMX, bf16 convolutions run on the tile units (brgconv
          * kernels) and dominate fp32 by far: measured on Sapphire Rapids,
          * 1 and 2 threads, MobileNetV2 2.0-2.4x, VGG16 3.3x (fp32 with

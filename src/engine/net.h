@@ -146,6 +146,9 @@ df_status df_net_run(df_net *net, const float *input, int batch, float *output,
 
 /* What the net actually runs in (auto resolved, bf16 fallen back). */
 df_precision df_net_precision(const df_net *net);
+/* 1 when DF_PRECISION_AUTO resolves to bf16 by rule on this CPU, without
+ * measuring: it has AMX (see reshape in net.c for the figures). */
+int df_net_auto_is_bf16_by_rule(void);
 /* One line per layer: op, shape, chosen algorithm, into buf. */
 void df_net_describe(const df_net *net, char *buf, size_t size);
 /* Weights and biases of every convolution in the net. */

@@ -143,26 +143,25 @@ df_status df_cross_val_predict(const float *variants, int K, const float *clean,
                                       NULL, err);
 }
 
-df_status df_cross_val_predict_extra(const float *variants, int K, const float *clean, const int *labels, int N,
-                                     int C, size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
-                                     const df_train_options *base, float *oof, const float *extra, int n_extra,
-                                     float *extra_probs, df_error *err) {
+/* Fold f of df_cross_val_predict_extra: its head, trained on the other
+ * folds, predicts its photos (and the extra rows). */
+static df_status predict_fold(const float *variants, int K, const float *clean, const int *labels, int N, int C,
+                              size_t F, const int *fold_of, int f, const df_head_candidate *cand,
+                              const df_train_options *base, float *oof, const float *extra, int n_extra,
+                              float *fold_extra, df_error *err) {
     int *train_idx = malloc(sizeof(int) * (size_t)(N ? N : 1)), *test_idx = malloc(sizeof(int) * (size_t)(N ? N : 1));
     float *rows = malloc(sizeof(float) * (size_t)(N ? N : 1) * F), *probs = malloc(sizeof(float) * (size_t)(N ? N : 1) * (size_t)C);
     df_status st = train_idx && test_idx && rows && probs
                        ? DF_OK
                        : df_error_set(err, DF_ERR_NOMEM, "cross-validation: out of memory for %d photos", N);
-    for (int f = 0; st == DF_OK && f < folds; f++) {
-        int n_train = 0, n_test = 0;
-        for (int i = 0; i < N; i++) {
-            if (fold_of[i] == f) test_idx[n_test++] = i;
-            else train_idx[n_train++] = i;
-        }
-        float *fold_extra = extra_probs ? extra_probs + (size_t)f * (size_t)n_extra * (size_t)C : NULL;
-        if (n_test == 0) {
-            if (fold_extra) memset(fold_extra, 0, sizeof(float) * (size_t)n_extra * (size_t)C);
-            continue;
-        }
+    int n_train = 0, n_test = 0;
+    for (int i = 0; st == DF_OK && i < N; i++) {
+        if (fold_of[i] == f) test_idx[n_test++] = i;
+        else train_idx[n_train++] = i;
+    }
+    if (st == DF_OK && n_test == 0) {
+        if (fold_extra) memset(fold_extra, 0, sizeof(float) * (size_t)n_extra * (size_t)C);
+    } else if (st == DF_OK) {
         df_head *head = NULL;
         const df_cached_stream stream = {.kind = DF_STREAM_FOLDS, .id = ((uint64_t)1 << 32) + (uint64_t)f};
         st = df_fit_head_cached(variants, K, labels, N, F, train_idx, n_train, C, cand, base, &stream, &head, err);
@@ -178,6 +177,39 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
     free(test_idx);
     free(rows);
     free(probs);
+    return st;
+}
+
+/* The folds are independent (each its own head, Adam state and streams,
+ * writing only its own photos' rows), so they are fitted in parallel; the
+ * result does not depend on the number of threads, and a failure reported
+ * is the lowest fold's. */
+df_status df_cross_val_predict_extra(const float *variants, int K, const float *clean, const int *labels, int N,
+                                     int C, size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
+                                     const df_train_options *base, float *oof, const float *extra, int n_extra,
+                                     float *extra_probs, df_error *err) {
+    int failed = folds;
+    df_status st = DF_OK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (folds > 1)
+#endif
+    for (int f = 0; f < folds; f++) {
+        df_error e;
+        df_error_clear(&e);
+        float *fold_extra = extra_probs ? extra_probs + (size_t)f * (size_t)n_extra * (size_t)C : NULL;
+        df_status fs = predict_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra,
+                                    fold_extra, &e);
+        if (fs != DF_OK) {
+#ifdef _OPENMP
+#pragma omp critical(df_cross_val)
+#endif
+            if (f < failed) {
+                failed = f;
+                st = fs;
+                *err = e;
+            }
+        }
+    }
     return st;
 }
 

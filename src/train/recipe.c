@@ -67,6 +67,40 @@ static df_status set_rotation(df_recipe *r, const char *v, df_error *err) {
     return set_aug_range(&r->train.augment_config.rotation_deg, "rotation", v, 180.0, err);
 }
 
+static df_status set_zoom_in(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.zoom_in, "zoom-in", v, 0.99, err);
+}
+static df_status set_zoom_out(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.zoom_out, "zoom-out", v, 4.0, err);
+}
+static df_status set_brightness(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.brightness, "brightness", v, 0.99, err);
+}
+static df_status set_contrast(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.contrast, "contrast", v, 0.99, err);
+}
+static df_status set_saturation(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.saturation, "saturation", v, 1.0, err);
+}
+static df_status set_grayscale(df_recipe *r, const char *v, df_error *err) {
+    return set_aug_range(&r->train.augment_config.grayscale, "grayscale", v, 1.0, err);
+}
+
+static df_status set_fill(df_recipe *r, const char *v, df_error *err) {
+    df_augment_config *a = &r->train.augment_config;
+    long g;
+    if (!strcmp(v, "edge")) {
+        a->fill_constant = 0;
+        a->fill_value = 0;
+        return DF_OK;
+    }
+    if (!df_parse_int(v, 0, 255, &g))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--fill '%s' is not edge or a grey level 0..255", v);
+    a->fill_constant = 1;
+    a->fill_value = (int)g;
+    return DF_OK;
+}
+
 static df_status set_flip(df_recipe *r, const char *v, df_error *err) {
     if (strcmp(v, "none") && strcmp(v, "h") && strcmp(v, "v") && strcmp(v, "hv"))
         return df_error_set(err, DF_ERR_INVALID_ARG, "--flip '%s' is not none, h, v or hv", v);
@@ -198,6 +232,14 @@ static const df_setting SETTINGS[] = {
     {"shear", "DEG", "augmentation", "shear range in degrees (default 0; original 0.2)", set_shear},
     {"zoom", "F", "augmentation", "zoom range: factors in [1-F, 1+F] (default 0.1; original 0.2)", set_zoom},
     {"rotation", "DEG", "augmentation", "rotation range in degrees (default 0)", set_rotation},
+    {"zoom-in", "F", "augmentation", "isotropic scale down to 1-F: random crops (default 0)", set_zoom_in},
+    {"zoom-out", "F", "augmentation", "isotropic scale up to 1+F: the photo smaller in its frame (default 0)",
+     set_zoom_out},
+    {"fill", "G", "augmentation", "outside the photo: edge (repeat it; default) or grey level G 0..255", set_fill},
+    {"brightness", "F", "augmentation", "gain in [1-F, 1+F] (default 0)", set_brightness},
+    {"contrast", "F", "augmentation", "contrast about the mean grey in [1-F, 1+F] (default 0)", set_contrast},
+    {"saturation", "F", "augmentation", "saturation in [1-F, 1+F] (default 0)", set_saturation},
+    {"grayscale", "P", "augmentation", "probability of a grey photo (default 0)", set_grayscale},
     {"flip", "WHICH", "augmentation", "none, h (mirror left-right), v, or hv (default h; original hv)", set_flip},
     {"no-flips", NULL, "augmentation", "same as --flip none", set_no_flips},
     {"feature-cache", "K", "augmentation", "K augmented variants per photo computed once (default 4; 0 = live)",
