@@ -480,7 +480,7 @@ static void test_dw_fusion(void **state) {
     if (avx2) assert_true(n_on >= 1); /* oneDNN 2.6 fuses these sizes on AVX2 */
     free(on);
     free(off);
-    /* bf16 is never fused (the fused kernels round the intermediate elsewhere). */
+    /* bf16 is never fused (net.c, dw_fused_pd: fused and unfused differ there). */
     float *b = dw_blocks(DF_PRECISION_BF16, 1, 2e-2, &n_on);
     if (b) assert_int_equal(n_on, 0);
     else print_message("SKIP: bf16 not supported on this CPU (fp32 checked)\n");

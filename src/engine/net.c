@@ -789,8 +789,9 @@ static int same_kernels_as_fused(const df_net *net, const layer *D, int batch, d
  * AVX2 path ("jit_1x1:avx2" + "jit_dw:avx2"); on Sapphire Rapids' AVX-512
  * it picks "brgconv_1x1" + "brdgmm_dw" alone but fuses "jit_1x1:avx512_core"
  * (faster still, 1.2-2.0x per fused pair in bench_dw_fusion, but outputs
- * ~2e-7 apart: not taken), and bf16 fused rounds the intermediate
- * elsewhere. oneDNN also offers any pair as "ref_fused_convolution", the two
+ * ~2e-7 apart: not taken), and in bf16 fused and unfused outputs differ
+ * (up to 5e-3 of the largest value where oneDNN fused bf16 pairs: AVX-512
+ * bf16 without AMX). oneDNN also offers any pair as "ref_fused_convolution", the two
  * kernels one after the other over a full intermediate buffer: no gain
  * (timed with a throwaway probe on Sapphire Rapids capped to AVX2, 2
  * threads, MobileNetV2's pairs at batch 1: 0.89-1.02x of the unfused pair),
