@@ -71,10 +71,12 @@ static float *rand_buf(harness *h, size_t n, float scale) {
     return p;
 }
 
-static void h_init(harness *h, df_precision prec, int autotune, df_conv_algo algo, int batch, uint64_t seed) {
+static void h_init_dw(harness *h, df_precision prec, int autotune, df_conv_algo algo, int batch, uint64_t seed,
+                      int dw_fusion) {
     memset(h, 0, sizeof *h);
     df_rng_seed(&h->rng, seed, 17);
     df_net_options o = df_net_options_default();
+    o.dw_fusion = dw_fusion;
     o.precision = prec;
     o.autotune = autotune;
     o.conv_algo = algo;
@@ -83,6 +85,10 @@ static void h_init(harness *h, df_precision prec, int autotune, df_conv_algo alg
     df_error err;
     assert_int_equal(df_net_create(&o, &h->net, &err), DF_OK);
     h->batch = batch;
+}
+
+static void h_init(harness *h, df_precision prec, int autotune, df_conv_algo algo, int batch, uint64_t seed) {
+    h_init_dw(h, prec, autotune, algo, batch, seed, 1);
 }
 
 static void h_free(harness *h) {
@@ -401,6 +407,86 @@ static void test_fused_add(void **state) {
     }
 }
 
+/* A 1x1 convolution and the depthwise 3x3 after it as one primitive
+ * (oneDNN's depthwise post-op), against the reference and against the same
+ * net unfused. oneDNN 2.6 fuses (as net.c takes it) on AVX2 (ctest
+ * test_engine_avx2), and only when the 1x1's output is larger than about
+ * twice the L2 caches of the threads, so the blocks are large: 96x96x192
+ * fp32 at batch 2 (14 MB; 64x64x256, 8.4 MB, did not fuse on Sapphire
+ * Rapids, 2 MB of L2 per core, at 2 threads). Block 1: stride 1, pad 1, ReLU6 both;
+ * block 2: stride 2 with TFLite's SAME pads (0 on top and left, 1 below and
+ * right), ReLU then none; block 3 is not fusable (the 1x1's output is also
+ * read by a pool). Returns the output (batch x 24 x 24 x 24) for comparing
+ * fused with unfused. */
+static float *dw_blocks(df_precision prec, int dw_fusion, double atol, int *fused) {
+    harness h;
+    enum { B = 2 };
+    h_init_dw(&h, prec, 0, DF_CONV_ALGO_DIRECT, B, 71, dw_fusion);
+    if (df_net_precision(h.net) != prec) {
+        h_free(&h);
+        return NULL;
+    }
+    int x = h_input(&h, 96, 96, 24);
+    int e = h_conv(&h, x, 192, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU6, 1);
+    int d = h_conv(&h, e, 192, 3, 1, 1, 1, 1, 1, 192, DF_ACT_RELU6, 1);
+    int p = h_conv(&h, d, 24, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);
+    int r = h_add(&h, p, x, DF_ACT_NONE);
+    int e2 = h_conv(&h, r, 192, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU, 1);
+    int d2 = h_conv(&h, e2, 192, 3, 2, 0, 0, 1, 1, 192, DF_ACT_NONE, 1); /* 48x48 */
+    int p2 = h_conv(&h, d2, 24, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 0);
+    int e3 = h_conv(&h, p2, 96, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU6, 1);
+    int d3 = h_conv(&h, e3, 96, 3, 2, 0, 0, 1, 1, 96, DF_ACT_RELU6, 1);   /* 24x24 */
+    int q = h_pool(&h, e3, DF_POOL_MAX, 2, 2, 0, 0, 0, 0);
+    int p3 = h_conv(&h, d3, 24, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);
+    int q3 = h_conv(&h, q, 24, 1, 1, 0, 0, 0, 0, 1, DF_ACT_NONE, 1);
+    int out = h_add(&h, p3, q3, DF_ACT_NONE);
+    char what[96];
+    snprintf(what, sizeof what, "1x1 + depthwise blocks %s, fusion %s", df_precision_name(prec),
+             dw_fusion ? "on" : "off");
+    h_check(&h, out, prec == DF_PRECISION_FP32 ? F32 : 0, atol, what);
+    *fused = df_net_dw_fused_layers(h.net);
+    char desc[8192];
+    df_net_describe(h.net, desc, sizeof desc);
+    print_message("%s", desc);
+    if (!dw_fusion) assert_int_equal(*fused, 0);
+    assert_true(*fused <= 2);
+    size_t n = (size_t)B * 24 * 24 * 24;
+    float *got = malloc(n * sizeof *got);
+    assert_non_null(got);
+    df_error err;
+    if (df_net_run(h.net, h.t[0].ref, B, got, &err)) fail_msg("run: %s", err.message);
+    /* A reshape to batch 1 (too small for oneDNN to fuse here) and back. */
+    assert_int_equal(df_net_reshape(h.net, 1, &err), DF_OK);
+    assert_int_equal(df_net_reshape(h.net, B, &err), DF_OK);
+    assert_int_equal(df_net_dw_fused_layers(h.net), *fused);
+    float *again = malloc(n * sizeof *again);
+    assert_non_null(again);
+    if (df_net_run(h.net, h.t[0].ref, B, again, &err)) fail_msg("run: %s", err.message);
+    assert_memory_equal(got, again, n * sizeof *got);
+    free(again);
+    h_free(&h);
+    return got;
+}
+
+static void test_dw_fusion(void **state) {
+    (void)state;
+    int n_on = 0, n_off = 0;
+    float *on = dw_blocks(DF_PRECISION_FP32, 1, F32, &n_on);
+    float *off = dw_blocks(DF_PRECISION_FP32, 0, F32, &n_off);
+    int avx2 = dnnl_get_effective_cpu_isa() == dnnl_cpu_isa_avx2;
+    print_message("fp32: %d depthwise layers fused (of 2 fusable) on %s\n", n_on, avx2 ? "AVX2" : "this CPU's ISA");
+    /* Fusion is taken only where it changes no number (net.c, dw_fused_pd). */
+    assert_memory_equal(on, off, (size_t)2 * 24 * 24 * 24 * sizeof(float));
+    if (avx2) assert_true(n_on >= 1); /* oneDNN 2.6 fuses these sizes on AVX2 */
+    free(on);
+    free(off);
+    /* bf16 is never fused (net.c, dw_fused_pd: fused and unfused differ there). */
+    float *b = dw_blocks(DF_PRECISION_BF16, 1, 2e-2, &n_on);
+    if (b) assert_int_equal(n_on, 0);
+    else print_message("SKIP: bf16 not supported on this CPU (fp32 checked)\n");
+    free(b);
+}
+
 /* Winograd forced on every eligible layer, then left to measurement. */
 static void test_winograd(void **state) {
     (void)state;
@@ -640,6 +726,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_chain_mobilenet_like),
         cmocka_unit_test(test_chain_vgg_like),
         cmocka_unit_test(test_fused_add),
+        cmocka_unit_test(test_dw_fusion),
         cmocka_unit_test(test_winograd),
         cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_auto_precision),

@@ -633,8 +633,8 @@ static void on_notice(void *ctx, const char *msg) {
  * engine and says so, except where bf16 has AMX (then bf16, int8 not
  * measured, and it says so); the resolved precision, named and parsed back
  * (as a model file records it), builds an engine giving the same features.
- * ctest runs this a second time capped to AVX2 (test_qnet_avx2_race), so
- * an AMX machine checks both branches. */
+ * ctest runs this a second time capped to AVX2 (test_qnet_avx2), so an
+ * AMX machine checks both branches. */
 static void test_auto_race(void **state) {
     (void)state;
     const char *shared;
@@ -680,11 +680,7 @@ static void test_auto_race(void **state) {
     df_backbone_destroy(again);
 }
 
-int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "auto-race") == 0) {
-        const struct CMUnitTest only[] = {cmocka_unit_test(test_auto_race)};
-        return cmocka_run_group_tests(only, NULL, NULL);
-    }
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_ops),
         cmocka_unit_test(test_add_pool),

@@ -1136,6 +1136,10 @@ static void bb_destroy(df_backbone *bb) {
 
 static const df_backbone_vtable TFLITE_VT = {"tflite", bb_preprocess, bb_run, bb_destroy};
 
+const df_net *df_tflite_backbone_net(const df_backbone *bb) {
+    return ((const df_tflite_graph *)bb->impl)->net;
+}
+
 df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *name,
                                         const df_backbone_options *opt, df_backbone **out,
                                         df_error *err) {

@@ -68,6 +68,10 @@ df_precision df_tflite_graph_precision(const df_tflite_graph *g);
 df_status df_tflite_graph_run(df_tflite_graph *g, const float *inputs, int n, float *outputs,
                               df_error *err) DF_MUST_CHECK;
 
+/* The float engine of a TFLite backbone (reports: layer table, fusions), or
+ * NULL when the integer engine runs it (int8). */
+const df_net *df_tflite_backbone_net(const df_backbone *bb);
+
 /* ---- backbone from a parsed model (tests); name is the backbone name ---- */
 df_status df_tflite_backbone_from_model(const df_tflite_model *model, const char *name,
                                         const df_backbone_options *opt, df_backbone **out,

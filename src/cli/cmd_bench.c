@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "backbone/backbone.h"
+#include "backbone/tflite_backbone.h"
 #include "backbone/vgg16.h"
 #include "cli/cli.h"
 #include "core/clock.h"
@@ -38,7 +39,7 @@ static void usage(FILE *out) {
             "  --iters K         timed runs (default 10)\n"
             "  --pool            VGG16: pooled 512 features\n"
             "  --no-autotune     direct convolutions only (no Winograd measurement)\n"
-            "  --verbose         print the engine's layer table (VGG16)\n"
+            "  --verbose         print the engine's layer table (VGG16, TFLite in fp32/bf16)\n"
             "  --help            this text\n");
 }
 
@@ -140,13 +141,16 @@ static int bench_backbone(int argc, char **argv) {
     double cpu_ms = (ru.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e3 +
                     (ru.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru.ru_stime.tv_usec - ru0.ru_stime.tv_usec) * 1e-3;
 
-    const df_net *net = !strcmp(df_backbone_kind(bb), "vgg16") ? df_vgg16_net(bb) : NULL;
+    int is_vgg = !strcmp(df_backbone_kind(bb), "vgg16");
+    const df_net *net = is_vgg ? df_vgg16_net(bb) : !strcmp(df_backbone_kind(bb), "tflite") ? df_tflite_backbone_net(bb) : NULL;
     printf("backbone   %s%s\n", df_backbone_name(bb),
            weights ? "" : " (random weights: for timing only, the features mean nothing)");
     printf("input      %dx%dx3 -> %zu features\n", iw, ih, dim);
     printf("precision  %s%s\n", df_precision_name(df_backbone_precision(bb)),
            opt.precision == DF_PRECISION_AUTO ? " (auto)" : "");
-    if (net) printf("winograd   %d of 13 convolutions\n", df_net_winograd_layers(net));
+    if (net && is_vgg) printf("winograd   %d of 13 convolutions\n", df_net_winograd_layers(net));
+    if (net && !is_vgg) printf("dw fusion  %d depthwise convolutions fused into the 1x1 before them\n",
+                               df_net_dw_fused_layers(net));
     printf("build      %.0f ms (weights, primitives, measurements)\n", build_ms);
     printf("batch      %ld, %ld timed runs after 2 warm-up\n", batch, iters);
     printf("median     %.2f ms/image (%.1f ms/batch; min %.1f, max %.1f)\n", ms_img, med, times[0],

@@ -20,6 +20,9 @@
  *   with AMX, else times the whole net in fp32 and bf16 and keeps bf16 only
  *   when it is 15% faster.
  * - A residual add after a convolution is fused into it (sum post-op).
+ * - A 1x1 convolution read only by the depthwise 3x3 after it runs with it
+ *   as one primitive (depthwise post-op) where that changes no number
+ *   (oneDNN's AVX2 jit kernels; see plan_dw_candidates, dw_fused_pd).
  * What it does not: training, dilation, int8, anything but CPU.
  * Reference semantics: engine/reference.c (plain loops), which the tests
  * compare against.
@@ -76,6 +79,10 @@ typedef struct layer {
      * add's layer index) and sum_src (the residual tensor, whose buffer it
      * accumulates into); the add gets fused_into (the conv) and is skipped. */
     int fused_add, sum_src, fused_into;
+    /* A 1x1 convolution whose output only the next layer, a depthwise 3x3
+     * oneDNN can fuse, reads (plan_dw_candidates): 1. Whether the pair is
+     * fused is decided per plan (dw_fused_pd). */
+    int dw_next;
 } layer;
 
 enum { REFIT_UNDECIDED = 0, REFIT_YES, REFIT_NO };
@@ -99,9 +106,14 @@ typedef struct layer_rt {
     pre_reorder pre[2];
     int n_pre;
     dnnl_memory_t src_use[2];
-    dnnl_exec_arg_t args[6];
+    dnnl_exec_arg_t args[8];
     int nargs;
     int alg;
+    /* dw_fused: this 1x1 convolution's primitive also computes the next
+     * layer (the depthwise one), writing that layer's output; dw_hosted:
+     * this depthwise layer is computed so by the layer before it, and its
+     * w_mem / b_mem are the depthwise weights and bias that primitive reads. */
+    int dw_fused, dw_hosted;
 } layer_rt;
 
 typedef struct slot {
@@ -246,6 +258,8 @@ df_net_options df_net_options_default(void) {
     o.precision = DF_PRECISION_AUTO;
     o.autotune = 1;
     o.conv_algo = DF_CONV_ALGO_AUTO;
+    const char *no_dw = getenv("DF_NO_DW_FUSION");
+    o.dw_fusion = !(no_dw && no_dw[0] && strcmp(no_dw, "0"));
     return o;
 }
 
@@ -601,10 +615,11 @@ static void user_weights_md(const layer *L, int in_c, dnnl_memory_desc_t *md) {
     }
 }
 
-/* src_md / dst_md: a fixed format, or NULL to let oneDNN choose. */
-static dnnl_status_t conv_pd_fmt(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
-                                 dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src_md,
-                                 const dnnl_memory_desc_t *dst_md, dnnl_primitive_desc_t *pd) {
+/* The convolution descriptor of layer L; src_md / dst_md: a fixed format,
+ * or NULL to let oneDNN choose. */
+static dnnl_status_t conv_desc(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
+                               dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src_md,
+                               const dnnl_memory_desc_t *dst_md, dnnl_convolution_desc_t *cd) {
     const df_conv2d_desc *d = &L->conv;
     const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
     dnnl_memory_desc_t src, wei, bia, dst;
@@ -625,9 +640,16 @@ static dnnl_status_t conv_pd_fmt(const df_net *net, const layer *L, int batch, d
     }
     dnnl_dims_t strides = {d->stride_h, d->stride_w};
     dnnl_dims_t pl = {d->pad_top, d->pad_left}, pr = {d->pad_bottom, d->pad_right};
+    return dnnl_convolution_forward_desc_init(cd, dnnl_forward_inference, alg, &src, &wei, &bia, &dst, strides,
+                                              pl, pr);
+}
+
+/* src_md / dst_md: a fixed format, or NULL to let oneDNN choose. */
+static dnnl_status_t conv_pd_fmt(const df_net *net, const layer *L, int batch, dnnl_data_type_t dt,
+                                 dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src_md,
+                                 const dnnl_memory_desc_t *dst_md, dnnl_primitive_desc_t *pd) {
     dnnl_convolution_desc_t cd;
-    dnnl_status_t st = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, alg, &src, &wei,
-                                                          &bia, &dst, strides, pl, pr);
+    dnnl_status_t st = conv_desc(net, L, batch, dt, alg, src_md, dst_md, &cd);
     if (st != dnnl_success) return st;
     dnnl_primitive_attr_t attr;
     int sum = L->fused_add >= 0;
@@ -635,6 +657,29 @@ static dnnl_status_t conv_pd_fmt(const df_net *net, const layer *L, int batch, d
     if (st != dnnl_success) return st;
     st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+/* User scratchpad; L's activation, the depthwise convolution D (3x3,
+ * D's stride and top/left pad, its weights in dt, bias in fp32), then D's
+ * activation. */
+static dnnl_status_t make_attr_dw(const layer *L, const layer *D, dnnl_data_type_t dt,
+                                  dnnl_primitive_attr_t *attr) {
+    dnnl_status_t st = dnnl_primitive_attr_create(attr);
+    if (st != dnnl_success) return st;
+    dnnl_post_ops_t po = NULL;
+    st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success) st = dnnl_post_ops_create(&po);
+    if (st == dnnl_success) st = append_act(po, L->act);
+    if (st == dnnl_success)
+        st = dnnl_post_ops_append_dw(po, dt, dnnl_f32, dt, 3, D->conv.stride_h, D->conv.pad_top, 0, 0, NULL);
+    if (st == dnnl_success) st = append_act(po, D->act);
+    if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
+    if (po) dnnl_post_ops_destroy(po);
+    if (st != dnnl_success) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
     return st;
 }
 
@@ -712,6 +757,80 @@ fail:
 
 static const dnnl_memory_desc_t *pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t q, int i) {
     return dnnl_primitive_desc_query_md(pd, q, i);
+}
+
+/* Whether pd's implementation is "jit_1x1:ISA" and oneDNN runs the
+ * depthwise layer D alone (after pd's output) as "jit_dw:ISA": the kernels
+ * a fused jit primitive is made of, so fused and unfused compute the same
+ * sums in the same order. */
+static int same_kernels_as_fused(const df_net *net, const layer *D, int batch, dnnl_data_type_t dt,
+                                 const_dnnl_primitive_desc_t pd, const char *fused_impl) {
+    const char *impl = NULL, *dimpl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+        strcmp(impl, fused_impl) || strncmp(impl, "jit_1x1:", 8))
+        return 0;
+    dnnl_primitive_desc_t dpd = NULL;
+    int same = 0;
+    if (conv_pd_fmt(net, D, batch, dt, dnnl_convolution_direct, pd_md(pd, dnnl_query_dst_md, 0), NULL, &dpd) ==
+            dnnl_success &&
+        dnnl_primitive_desc_query(dpd, dnnl_query_impl_info_str, 0, &dimpl) == dnnl_success && dimpl)
+        same = !strncmp(dimpl, "jit_dw:", 7) && !strcmp(dimpl + 7, impl + 8);
+    if (dpd) dnnl_primitive_desc_destroy(dpd);
+    return same;
+}
+
+/* The primitive computing layer i (a 1x1 convolution) and layer i + 1 (the
+ * depthwise 3x3 reading it) in one pass, or dnnl_unimplemented. Taken only
+ * where it changes no number: fp32, and a fused jit kernel made of the
+ * kernels oneDNN picks for the two layers alone (then fused and unfused
+ * outputs are identical, checked by the tests), so that results never
+ * depend on the batch size (oneDNN fuses only large pairs, i.e. at larger
+ * batches) and predict gives the numbers training saw. That is oneDNN 2.6's
+ * AVX2 path ("jit_1x1:avx2" + "jit_dw:avx2"); on Sapphire Rapids' AVX-512
+ * it picks "brgconv_1x1" + "brdgmm_dw" alone but fuses "jit_1x1:avx512_core"
+ * (faster still, 1.2-2.0x per fused pair in bench_dw_fusion, but outputs
+ * ~2e-7 apart: not taken), and in bf16 fused and unfused outputs differ
+ * (up to 5e-3 of the largest value where oneDNN fused bf16 pairs: AVX-512
+ * bf16 without AMX). oneDNN also offers any pair as "ref_fused_convolution", the two
+ * kernels one after the other over a full intermediate buffer: no gain
+ * (timed with a throwaway probe on Sapphire Rapids capped to AVX2, 2
+ * threads, MobileNetV2's pairs at batch 1: 0.89-1.02x of the unfused pair),
+ * never taken. The jit 1x1 kernels fuse only when the intermediate tensor
+ * exceeds about twice the L2 caches of the threads
+ * (jit_avx2_1x1_convolution.hpp), i.e. the large early layers, more of them
+ * at larger batches and fewer threads. Where they fuse on AVX2 they were
+ * faster than the pair unfused in every case measured but one
+ * (bench_dw_fusion: 1.15-1.37x per pair; 28x28 192 channels stride 1 at 1
+ * thread, batch 8: 0.975x), so there is no timing at build time. */
+static dnnl_status_t dw_fused_pd(const df_net *net, int i, int batch, dnnl_data_type_t dt,
+                                 dnnl_primitive_desc_t *pd) {
+    const layer *L = &net->layers[i], *D = &net->layers[i + 1];
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t plain = NULL;
+    *pd = NULL;
+    if (dt != dnnl_f32) return dnnl_unimplemented;
+    dnnl_status_t st = conv_desc(net, L, batch, dt, dnnl_convolution_direct, NULL, NULL, &cd);
+    if (st == dnnl_success) st = make_attr_dw(L, D, dt, &attr);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) return st;
+    const char *impl = NULL;
+    const tensor *to = &net->tensors[D->out];
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0);
+    int ok = dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+             dmd && dmd->ndims == 4 && dmd->dims[0] == batch && dmd->dims[1] == to->c && dmd->dims[2] == to->h &&
+             dmd->dims[3] == to->w &&
+             dnnl_primitive_desc_query_md(*pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS);
+    ok = ok && conv_pd(net, L, batch, dt, dnnl_convolution_direct, NULL, &plain) == dnnl_success &&
+         same_kernels_as_fused(net, D, batch, dt, plain, impl);
+    if (plain) dnnl_primitive_desc_destroy(plain);
+    if (!ok) {
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL;
+        return dnnl_unimplemented;
+    }
+    return dnnl_success;
 }
 
 /* Runs one convolution primitive on scratch data (1 warm-up, best of 2) and
@@ -1083,6 +1202,7 @@ static df_status refit_producer(df_net *net, plan *p, int i, int t, const dnnl_m
             if (net->layers[k].in[m] == t) return DF_OK;
     layer_rt *rj = &p->rt[j];
     if (rj->alg == ALG_OWN_WINOGRAD) return DF_OK; /* writes NHWC only */
+    if (rj->dw_hosted || rj->dw_fused) return DF_OK; /* one primitive with its neighbour */
     dnnl_data_type_t dt = p->precision == DF_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_alg_kind_t alg = rj->alg == ALG_WINOGRAD ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_primitive_desc_t alt = NULL;
@@ -1162,6 +1282,33 @@ fail:
     return status;
 }
 
+/* The weights and bias of depthwise layer j, computed by the fused
+ * primitive of layer j - 1, in the formats that primitive wants (the
+ * previous plan's weights when the format is the same). */
+static df_status plan_dw_weights(df_net *net, plan *p, plan *old, int j, df_error *err) {
+    df_status status = DF_OK;
+    const layer *D = &net->layers[j];
+    layer_rt *rd = &p->rt[j];
+    const_dnnl_primitive_desc_t pd = p->rt[j - 1].pd;
+    const dnnl_memory_desc_t *wmd = pd_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS);
+    const dnnl_memory_desc_t *bmd = pd_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS);
+    if (old && old->rt[j].w_mem) {
+        const dnnl_memory_desc_t *omd;
+        DN(dnnl_memory_get_memory_desc(old->rt[j].w_mem, &omd), "querying weights");
+        if (dnnl_memory_desc_equal(omd, wmd)) {
+            rd->w_mem = old->rt[j].w_mem;
+            old->rt[j].w_mem = NULL;
+        }
+    }
+    if (!rd->w_mem) {
+        status = reorder_weights(net, D, wmd, &rd->w_mem, err);
+        if (status) return status;
+    }
+    DN(dnnl_memory_create(&rd->b_mem, bmd, net->engine, D->bias), "wrapping depthwise bias");
+fail:
+    return status;
+}
+
 /* Builds one layer's primitive, its input reorders and its output memory.
  * old: the previous plan, whose weights are taken when the format matches. */
 static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *err) {
@@ -1180,15 +1327,25 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
         p->tslot[t] = p->tslot[c];
         goto release;
     }
+    if (r->dw_hosted) goto release; /* computed by layer i - 1 (its output is in place) */
+
+    /* The depthwise layer after a 1x1 one runs inside it when oneDNN has a
+     * jit kernel for the pair (else the two run as given). */
+    if (L->dw_next && net->opts.dw_fusion && dw_fused_pd(net, i, batch, dt, &r->pd) == dnnl_success) {
+        r->dw_fused = 1;
+        p->rt[i + 1].dw_hosted = 1;
+    }
 
     /* The format each input is wanted in, given the producer's. */
     dnnl_memory_desc_t have0 = p->tmd[L->in[0]], want0 = have0;
     want0.data_type = dt; /* only the fp32 net input can differ, and it is plain NHWC */
     r->alg = ALG_DIRECT;
     if (L->kind == OP_CONV) {
-        status = conv_choose(net, L, batch, dt, &have0, L->sum_src >= 0 ? &p->tmd[L->sum_src] : NULL, &r->pd,
-                             &r->alg, err);
-        if (status) goto fail;
+        if (!r->dw_fused) {
+            status = conv_choose(net, L, batch, dt, &have0, L->sum_src >= 0 ? &p->tmd[L->sum_src] : NULL,
+                                 &r->pd, &r->alg, err);
+            if (status) goto fail;
+        }
         want0 = *pd_md(r->pd, dnnl_query_src_md, 0);
     } else if (L->kind == OP_POOL || L->kind == OP_GAP) {
         DN(pool_pd(net, L, &want0, batch, &r->pd), "creating a pooling");
@@ -1217,10 +1374,13 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
         }
     }
 
-    /* Output tensor (a conv with a fused add: the residual's buffer). */
+    /* Output tensor (a conv with a fused add: the residual's buffer; with a
+     * fused depthwise layer: that layer's output, the 1x1's own output
+     * having no memory). */
     const dnnl_memory_desc_t *dmd = pd_md(r->pd, dnnl_query_dst_md, 0);
-    p->tmd[L->out] = *dmd;
-    DN(dnnl_memory_create(&p->tmem[L->out], dmd, net->engine, DNNL_MEMORY_NONE), "creating a tensor");
+    int out = r->dw_fused ? net->layers[i + 1].out : L->out;
+    p->tmd[out] = *dmd;
+    DN(dnnl_memory_create(&p->tmem[out], dmd, net->engine, DNNL_MEMORY_NONE), "creating a tensor");
     if (L->kind == OP_CONV && L->sum_src >= 0) {
         if (!dnnl_memory_desc_equal(dmd, &p->tmd[L->sum_src])) {
             status = df_error_set(err, DF_ERR_BACKEND, "oneDNN: a fused add changed the residual's format");
@@ -1228,9 +1388,9 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
         }
         p->tslot[L->out] = p->tslot[L->sum_src];
     } else {
-        p->tslot[L->out] = slot_acquire(p, dnnl_memory_desc_get_size(dmd));
+        p->tslot[out] = slot_acquire(p, dnnl_memory_desc_get_size(dmd));
     }
-    if (p->tslot[L->out] < 0) {
+    if (p->tslot[out] < 0) {
         status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning buffers");
         goto fail;
     }
@@ -1255,6 +1415,10 @@ static df_status plan_layer(df_net *net, plan *p, plan *old, int i, df_error *er
         }
         DN(dnnl_memory_create(&r->b_mem, pd_md(r->pd, dnnl_query_weights_md, 1), net->engine, L->bias),
            "wrapping bias");
+    }
+    if (r->dw_fused) {
+        status = plan_dw_weights(net, p, old, i + 1, err);
+        if (status) goto fail;
     }
 
 release:
@@ -1294,7 +1458,12 @@ static void fill_args(const df_net *net, plan *p) {
             r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, r->w_mem};
             r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, r->b_mem};
         }
-        r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, p->tmem[L->out]};
+        if (r->dw_fused) {
+            const layer_rt *rd = &p->rt[i + 1];
+            r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, rd->w_mem};
+            r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, rd->b_mem};
+        }
+        r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, p->tmem[r->dw_fused ? net->layers[i + 1].out : L->out]};
         r->args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch_mem};
         r->nargs = n;
     }
@@ -1504,6 +1673,38 @@ static void plan_fusions(df_net *net) {
     }
 }
 
+/* Marks each 1x1 stride-1 unpadded convolution whose output only the next
+ * layer reads, that layer being a depthwise 3x3 (multiplier 1) the oneDNN
+ * depthwise post-op can express: stride s of 1 or 2, top/left pad 0 or 1,
+ * and the output size and bottom/right pads oneDNN derives for the fused
+ * layer (ceil(in / s); pad (out - 1) * s + 3 - in - top). Neither layer may
+ * carry a fused add. MobileNetV2: its 16 expand / depthwise pairs, TFLite's
+ * stride-2 ones padded 0 on top and 1 below. */
+static void plan_dw_candidates(df_net *net) {
+    for (int i = 0; i + 1 < net->n_layers; i++) {
+        layer *L = &net->layers[i];
+        const layer *D = &net->layers[i + 1];
+        L->dw_next = 0;
+        if (L->kind != OP_CONV || D->kind != OP_CONV || L->fused_add >= 0 || D->fused_add >= 0) continue;
+        const df_conv2d_desc *c = &L->conv, *d = &D->conv;
+        if (c->groups != 1 || c->kh != 1 || c->kw != 1 || c->stride_h != 1 || c->stride_w != 1 ||
+            c->pad_top || c->pad_left || c->pad_bottom || c->pad_right)
+            continue;
+        int last, mid = L->out;
+        if (D->in[0] != mid || mid == net->output || readers(net, mid, -1, &last) != 1) continue;
+        const tensor *tm = &net->tensors[mid], *to = &net->tensors[D->out];
+        int s = d->stride_h;
+        if (d->groups != tm->c || d->out_c != tm->c || d->kh != 3 || d->kw != 3 || d->stride_w != s ||
+            (s != 1 && s != 2) || d->pad_left != d->pad_top || (d->pad_top != 0 && d->pad_top != 1))
+            continue;
+        if (to->h != (tm->h + s - 1) / s || to->w != (tm->w + s - 1) / s ||
+            d->pad_bottom != (to->h - 1) * s + 3 - tm->h - d->pad_top ||
+            d->pad_right != (to->w - 1) * s + 3 - tm->w - d->pad_left)
+            continue;
+        L->dw_next = 1;
+    }
+}
+
 static void unfuse_all(df_net *net) {
     for (int i = 0; i < net->n_layers; i++)
         net->layers[i].fused_add = net->layers[i].sum_src = net->layers[i].fused_into = -1;
@@ -1534,6 +1735,7 @@ df_status df_net_reshape(df_net *net, int batch, df_error *err) {
         return df_error_set(err, DF_ERR_INVALID_ARG, "batch %d must be in 1..65536", batch);
     if (net->fusion == FUSION_UNDECIDED) {
         plan_fusions(net);
+        plan_dw_candidates(net);
         net->fusion = FUSION_ON;
     }
     compute_liveness(net);
@@ -1542,6 +1744,7 @@ df_status df_net_reshape(df_net *net, int batch, df_error *err) {
         /* oneDNN may lack a kernel for a fused form (sum post-op in the
          * residual's format): build the net as it was given. */
         unfuse_all(net);
+        net->opts.dw_fusion = 0;
         net->fusion = FUSION_OFF;
         compute_liveness(net);
         df_error e2;
@@ -1624,6 +1827,12 @@ df_precision df_net_precision(const df_net *net) {
     return net->chosen;
 }
 
+int df_net_dw_fused_layers(const df_net *net) {
+    int n = 0;
+    for (int i = 0; net->plan && i < net->n_layers; i++) n += net->plan->rt[i].dw_hosted;
+    return n;
+}
+
 int df_net_batch(const df_net *net) { return net->plan ? net->plan->batch : 0; }
 
 int df_net_winograd_layers(const df_net *net) {
@@ -1695,6 +1904,16 @@ void df_net_describe(const df_net *net, char *buf, size_t size) {
             break;
         }
         APPEND("  %dx%dx%d -> %dx%dx%d", ti->h, ti->w, ti->c, to->h, to->w, to->c);
+        if (p && p->rt[i].dw_fused) {
+            APPEND("  (not stored)  direct, with layer %d fused (depthwise post-op)\n", i + 1);
+            continue;
+        }
+        if (p && p->rt[i].dw_hosted) {
+            char fmt[48];
+            md_format_name(&p->tmd[L->out], fmt, sizeof fmt);
+            APPEND("  %s  fused into layer %d\n", fmt, i - 1);
+            continue;
+        }
         if (p) {
             char fmt[48];
             md_format_name(&p->tmd[L->out], fmt, sizeof fmt);

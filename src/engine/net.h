@@ -88,6 +88,16 @@ typedef struct df_net_options {
      * first reshape and keep the fastest per layer. Default 1. */
     int autotune;
     df_conv_algo conv_algo;   /* default DF_CONV_ALGO_AUTO */
+    /* Fuse a 1x1 convolution with the depthwise 3x3 (stride 1 or 2, pad 0
+     * or 1) that alone reads it into one oneDNN primitive (depthwise
+     * post-op), so the expanded activations are never stored in full
+     * (MobileNetV2's expand + depthwise pairs). Taken per layer and batch
+     * size only where it changes no number (fp32, oneDNN's fused jit
+     * kernel made of the kernels it runs the two layers with alone: its
+     * AVX2 path); else the two layers run as given. Default 1, or 0 when
+     * the environment variable DF_NO_DW_FUSION is set to anything but ""
+     * or "0" (A/B measurements without rebuilding). */
+    int dw_fusion;
     /* Receives one-line notices (e.g. "bf16 not supported on this CPU,
      * using fp32"); may be NULL. */
     void (*notice)(void *ctx, const char *message);
@@ -149,6 +159,9 @@ double df_net_flops_per_image(const df_net *net);
 
 /* Number of convolutions currently running Winograd (0 before reshape). */
 int df_net_winograd_layers(const df_net *net);
+/* Number of depthwise convolutions running fused into the 1x1 convolution
+ * before them (net.h, dw_fusion; 0 before reshape). */
+int df_net_dw_fused_layers(const df_net *net);
 /* Batch size of the last successful reshape (0 if none). */
 int df_net_batch(const df_net *net);
 /* Bytes held for activations, staging and scratchpad by the current reshape
