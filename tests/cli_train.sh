@@ -22,6 +22,15 @@ fail() { echo "FAIL: $*"; exit 1; }
 head -1 "$T/h.csv" | grep -qx "epoch,loss,accuracy,val_loss,val_accuracy" || fail "history header"
 [ -s "$T/report/report.html" ] || fail "no report.html"
 grep -q "validation accuracy" "$T/train.out" || fail "train prints the final evaluation"
+# The report's settings show the augmentation; the photometric and framing
+# row only when one of those ops is on (both recipes leave them off).
+html=$(cat "$T/report/report.html")
+case $html in *"shift 0.1"*) ;; *) fail "the report should show the augmentation settings" ;; esac
+case $html in *"photometric and framing"*) fail "photometric row with every op off" ;; esac
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 1 --feature-cache 1 \
+  --brightness 0.2 --fill 255 --zoom-out 0.3 --out "$T/pm.dfm" --report "$T/pmreport" --quiet >/dev/null
+html=$(cat "$T/pmreport/report.html")
+case $html in *"zoom out 0.3, fill grey 255, brightness 0.2"*) ;; *) fail "the report should show the photometric and framing settings" ;; esac
 
 # evaluate --json: the documented object, counts adding up to the 21 validation photos.
 "$CLI" evaluate --model "$T/m.dfm" --data "$DATA" --json >"$T/ev.json"

@@ -219,6 +219,16 @@ static void fill_settings(const df_run_report *r, parts *p) {
                     o->augment_config.vertical_flip ? ", v-flip" : "");
         else
             setting(set, "augmentation", "off");
+        const df_augment_config *ac = &o->augment_config;
+        if (o->augment && (ac->zoom_in || ac->zoom_out || ac->fill_constant || ac->brightness || ac->contrast ||
+                           ac->saturation || ac->grayscale)) {
+            char fill[32];
+            if (ac->fill_constant) snprintf(fill, sizeof fill, "grey %d", ac->fill_value);
+            else snprintf(fill, sizeof fill, "edge");
+            setting(set, "photometric and framing", "zoom in %g, zoom out %g, fill %s, brightness %g, contrast %g, "
+                    "saturation %g, grey %g", ac->zoom_in, ac->zoom_out, fill, ac->brightness, ac->contrast,
+                    ac->saturation, ac->grayscale);
+        }
         if (o->feature_cache) setting(set, "feature cache", "%d variants per photo", o->feature_cache);
         else setting(set, "feature cache", "off (every epoch augments live)");
         setting(set, "class weight", "%s", o->class_weight_balanced ? "balanced" : "none");
