@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <omp.h>
 
 #include "core/error.h"
 #include "core/fileio.h"
@@ -168,9 +169,36 @@ static void test_strbuf_grows_and_finishes(void **state) {
     free(s);
 }
 
+/* A parallel loop reports the failure at the lowest index, whichever
+ * thread got there first; nothing failed -> DF_OK and err untouched. */
+static void test_first_error_lowest_index(void **state) {
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        df_first_error fe;
+        df_first_error_init(&fe);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(4)
+        for (int i = 0; i < 200; i++) {
+            if (i % 7 != 3) continue; /* 3, 10, 17, ... fail */
+            df_error e;
+            df_error_set(&e, i == 3 ? DF_ERR_FORMAT : DF_ERR_IO, "item %d", i);
+            df_first_error_note(&fe, i, &e);
+        }
+        df_error err;
+        assert_int_equal(df_first_error_take(&fe, &err), DF_ERR_FORMAT);
+        assert_string_equal(err.message, "item 3");
+    }
+    df_first_error none;
+    df_first_error_init(&none);
+    df_error untouched;
+    df_error_set(&untouched, DF_ERR_IO, "kept");
+    assert_int_equal(df_first_error_take(&none, &untouched), DF_OK);
+    assert_string_equal(untouched.message, "kept");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_prefix),
+        cmocka_unit_test(test_first_error_lowest_index),
         cmocka_unit_test(test_size_mul_overflow),
         cmocka_unit_test(test_pcg32_reference_values),
         cmocka_unit_test(test_rng_streams_and_ranges),

@@ -211,9 +211,8 @@ static df_status measure_one(const char *path, df_dupes_photo *h, df_quality *q,
 
 df_status df_audit_measure_photos(df_audit_photo *photos, int n, int threads, df_dupes_photo *hashes,
                                   df_error *err) {
-    int failed = n; /* lowest failing index, so the reported error does not depend on timing */
-    df_error first;
-    df_error_clear(&first);
+    df_first_error fe;
+    df_first_error_init(&fe);
 #ifdef _OPENMP
     int nt = threads > 0 ? threads : omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 2) num_threads(nt)
@@ -221,19 +220,8 @@ df_status df_audit_measure_photos(df_audit_photo *photos, int n, int threads, df
     for (int i = 0; i < n; i++) {
         df_error e;
         df_error_clear(&e);
-        if (measure_one(photos[i].path, &hashes[i], &photos[i].quality, &e) != DF_OK) {
-#ifdef _OPENMP
-#pragma omp critical(df_audit_measure)
-#endif
-            if (i < failed) {
-                failed = i;
-                first = e;
-            }
-        }
+        if (measure_one(photos[i].path, &hashes[i], &photos[i].quality, &e) != DF_OK)
+            df_first_error_note(&fe, i, &e);
     }
-    if (failed < n) {
-        *err = first;
-        return first.status ? first.status : DF_ERR_IO;
-    }
-    return DF_OK;
+    return df_first_error_take(&fe, err);
 }

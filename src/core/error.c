@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 const char *df_status_name(df_status status) {
     switch (status) {
@@ -82,4 +85,27 @@ int df_size_mul(size_t a, size_t b, size_t *out) {
 int df_size_mul3(size_t a, size_t b, size_t c, size_t *out) {
     size_t ab;
     return df_size_mul(a, b, &ab) && df_size_mul(ab, c, out);
+}
+
+void df_first_error_init(df_first_error *fe) {
+    fe->index = -1;
+    df_error_clear(&fe->err);
+}
+
+void df_first_error_note(df_first_error *fe, long index, const df_error *e) {
+#ifdef _OPENMP
+#pragma omp critical(df_first_error)
+#endif
+    if (fe->index < 0 || index < fe->index) {
+        fe->index = index;
+        fe->err = *e;
+        /* a failing call always has a status; keep one if it was not set */
+        if (fe->err.status == DF_OK) fe->err.status = DF_ERR_INTERNAL;
+    }
+}
+
+df_status df_first_error_take(const df_first_error *fe, df_error *err) {
+    if (fe->index < 0) return DF_OK;
+    if (err) *err = fe->err;
+    return fe->err.status;
 }

@@ -29,6 +29,24 @@ df_status df_error_prefix(df_error *err, const char *fmt, ...) DF_PRINTF(2, 3);
 /* Clears err to DF_OK and an empty message. */
 void df_error_clear(df_error *err);
 
+/* The error a parallel loop reports: the failure at the lowest index, so
+ * that it does not depend on which thread failed first.
+ *
+ *     df_first_error fe; df_first_error_init(&fe);
+ *     #pragma omp parallel for
+ *     for (i...) { df_error e; if (work(i, &e)) df_first_error_note(&fe, i, &e); }
+ *     return df_first_error_take(&fe, err);   // DF_OK when nothing failed
+ *
+ * df_first_error_note may be called from any thread (it locks). */
+typedef struct df_first_error {
+    long index; /* lowest failing index so far; -1 = none */
+    df_error err;
+} df_first_error;
+
+void df_first_error_init(df_first_error *fe);
+void df_first_error_note(df_first_error *fe, long index, const df_error *e);
+df_status df_first_error_take(const df_first_error *fe, df_error *err);
+
 /* Overflow-checked size arithmetic: return 0 on overflow, 1 on success. */
 int df_size_mul(size_t a, size_t b, size_t *out);
 int df_size_mul3(size_t a, size_t b, size_t c, size_t *out);

@@ -161,8 +161,8 @@ static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_
     df_photo_stream *s = ctx;
     int start = job * s->pass.batch;
     int n = s->pass.count - start < s->pass.batch ? s->pass.count - start : s->pass.batch;
-    int failed = n; /* the lowest failing position, so the error does not depend on timing */
-    df_status first_st = DF_OK;
+    df_first_error fe;
+    df_first_error_init(&fe);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(s->threads) if (s->threads > 1)
 #endif
@@ -175,19 +175,11 @@ static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_
         int i = s->pass.order ? s->pass.order[start + k] : start + k;
         df_error e;
         df_error_clear(&e);
-        df_status st = photo_input(s->ps, i, &s->pass, &s->scratch[t], buf + (size_t)k * s->input_floats, &e);
-        if (st != DF_OK) {
-#ifdef _OPENMP
-#pragma omp critical(df_photo_batch)
-#endif
-            if (k < failed) {
-                failed = k;
-                first_st = st;
-                *err = e;
-            }
-        }
+        if (photo_input(s->ps, i, &s->pass, &s->scratch[t], buf + (size_t)k * s->input_floats, &e) != DF_OK)
+            df_first_error_note(&fe, k, &e);
     }
-    if (failed < n) return first_st;
+    df_status st = df_first_error_take(&fe, err);
+    if (st != DF_OK) return st;
     *n_items = n;
     return DF_OK;
 }

@@ -188,8 +188,8 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
                                      int C, size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
                                      const df_train_options *base, float *oof, const float *extra, int n_extra,
                                      float *extra_probs, df_error *err) {
-    int failed = folds;
-    df_status st = DF_OK;
+    df_first_error fe;
+    df_first_error_init(&fe);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (folds > 1)
 #endif
@@ -197,20 +197,11 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
         df_error e;
         df_error_clear(&e);
         float *fold_extra = extra_probs ? extra_probs + (size_t)f * (size_t)n_extra * (size_t)C : NULL;
-        df_status fs = predict_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra,
-                                    fold_extra, &e);
-        if (fs != DF_OK) {
-#ifdef _OPENMP
-#pragma omp critical(df_cross_val)
-#endif
-            if (f < failed) {
-                failed = f;
-                st = fs;
-                *err = e;
-            }
-        }
+        if (predict_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, fold_extra,
+                         &e) != DF_OK)
+            df_first_error_note(&fe, f, &e);
     }
-    return st;
+    return df_first_error_take(&fe, err);
 }
 
 /* Each fold's held-out accuracy and cross-entropy (folds values each). */
