@@ -51,6 +51,11 @@ static df_status check_extras(const df_augment_config *cfg, df_error *err) {
     return DF_OK;
 }
 
+int df_augment_config_beyond_keras(const df_augment_config *cfg) {
+    return cfg->zoom_in != 0.0 || cfg->zoom_out != 0.0 || cfg->fill_constant || cfg->brightness != 0.0 ||
+           cfg->contrast != 0.0 || cfg->saturation != 0.0 || cfg->grayscale != 0.0;
+}
+
 df_status df_augment_config_check(const df_augment_config *cfg, df_error *err) {
     df_status st;
     if ((st = check_range(cfg->width_shift, 0.0, 1.0, 1, "width shift", err))) return st;

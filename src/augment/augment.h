@@ -66,6 +66,9 @@ df_augment_config df_augment_config_original(void);
 df_augment_config df_augment_config_none(void);
 /* Checks the ranges above; names the offending field. */
 df_status df_augment_config_check(const df_augment_config *cfg, df_error *err);
+/* 1 when any op beyond Keras' (zoom in/out, constant fill, photometric
+ * jitter, grey) is on: what model settings and reports then list. */
+int df_augment_config_beyond_keras(const df_augment_config *cfg);
 
 /* One image's parameters, in pixels and degrees. The identity is
  * {0, 0, 0, 1, 1, 0, 0, 0} with every field after flip_v zero (a compound

@@ -123,8 +123,7 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
          o->class_weight_balanced ? "balanced" : "none", o->early_stop_patience,
          (unsigned long long)o->seed);
     const df_augment_config *ac = &o->augment_config;
-    if (ac->zoom_in || ac->zoom_out || ac->fill_constant || ac->brightness || ac->contrast || ac->saturation ||
-        ac->grayscale)
+    if (df_augment_config_beyond_keras(ac))
         df_strbuf_addf(&b,
                        ",\"zoom_in\":%g,\"zoom_out\":%g,\"fill\":%d,\"brightness\":%g,\"contrast\":%g,"
                        "\"saturation\":%g,\"grayscale\":%g",

@@ -220,8 +220,7 @@ static void fill_settings(const df_run_report *r, parts *p) {
         else
             setting(set, "augmentation", "off");
         const df_augment_config *ac = &o->augment_config;
-        if (o->augment && (ac->zoom_in || ac->zoom_out || ac->fill_constant || ac->brightness || ac->contrast ||
-                           ac->saturation || ac->grayscale)) {
+        if (o->augment && df_augment_config_beyond_keras(ac)) {
             char fill[32];
             if (ac->fill_constant) snprintf(fill, sizeof fill, "grey %d", ac->fill_value);
             else snprintf(fill, sizeof fill, "edge");

@@ -89,7 +89,7 @@ df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_
     for (int i = 0; i < N; i++) labels[i] = train->items[i].label;
     int K;
     df_status st;
-    df_resize_method resize = opt->resize >= 0 ? (df_resize_method)opt->resize : df_backbone_resize_method(bb);
+    df_resize_method resize = df_photo_resize(bb, opt->resize);
     const float *given = NULL; /* the caller's clean features (borrowed) */
     if (opt->feature_variants && opt->feature_cache > 0) {
         K = opt->feature_cache;
