@@ -575,20 +575,25 @@ static dnnl_status_t append_act(dnnl_post_ops_t po, df_activation act) {
     return dnnl_success;
 }
 
-/* User scratchpad and the post-ops act, then (sum) dst += the result and
- * act2: a convolution with a fused residual add computes
- * act2(act(conv(x)) + residual), the residual being in dst already. */
-static dnnl_status_t make_attr_sum(df_activation act, int sum, df_activation act2, dnnl_primitive_attr_t *attr) {
+/* User scratchpad and the post-ops act, then a middle step and act2 after
+ * it. The middle step is (sum) dst += the result: a convolution with a
+ * fused residual add computes act2(act(conv(x)) + residual), the residual
+ * being in dst already; or (dw, data type dt) the depthwise 3x3
+ * convolution dw reading the result: act2(dw(act(conv(x)))). */
+static dnnl_status_t make_attr_chain(df_activation act, int sum, const layer *dw, dnnl_data_type_t dt,
+                                     df_activation act2, dnnl_primitive_attr_t *attr) {
     dnnl_status_t st = dnnl_primitive_attr_create(attr);
     if (st != dnnl_success) return st;
     st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-    if (st == dnnl_success && (act != DF_ACT_NONE || sum)) {
+    if (st == dnnl_success && (act != DF_ACT_NONE || sum || dw)) {
         dnnl_post_ops_t po;
         st = dnnl_post_ops_create(&po);
         if (st != dnnl_success) goto out;
         st = append_act(po, act);
         if (st == dnnl_success && sum) st = dnnl_post_ops_append_sum(po, 1.0f);
-        if (st == dnnl_success && sum) st = append_act(po, act2);
+        if (st == dnnl_success && dw)
+            st = dnnl_post_ops_append_dw(po, dt, dnnl_f32, dt, 3, dw->conv.stride_h, dw->conv.pad_top, 0, 0, NULL);
+        if (st == dnnl_success && (sum || dw)) st = append_act(po, act2);
         if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
         dnnl_post_ops_destroy(po);
     }
@@ -601,7 +606,7 @@ out:
 }
 
 static dnnl_status_t make_attr(df_activation act, dnnl_primitive_attr_t *attr) {
-    return make_attr_sum(act, 0, DF_ACT_NONE, attr);
+    return make_attr_chain(act, 0, NULL, dnnl_f32, DF_ACT_NONE, attr);
 }
 
 static void user_weights_md(const layer *L, int in_c, dnnl_memory_desc_t *md) {
@@ -653,33 +658,10 @@ static dnnl_status_t conv_pd_fmt(const df_net *net, const layer *L, int batch, d
     if (st != dnnl_success) return st;
     dnnl_primitive_attr_t attr;
     int sum = L->fused_add >= 0;
-    st = make_attr_sum(L->act, sum, sum ? net->layers[L->fused_add].act : DF_ACT_NONE, &attr);
+    st = make_attr_chain(L->act, sum, NULL, dnnl_f32, sum ? net->layers[L->fused_add].act : DF_ACT_NONE, &attr);
     if (st != dnnl_success) return st;
     st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
-    return st;
-}
-
-/* User scratchpad; L's activation, the depthwise convolution D (3x3,
- * D's stride and top/left pad, its weights in dt, bias in fp32), then D's
- * activation. */
-static dnnl_status_t make_attr_dw(const layer *L, const layer *D, dnnl_data_type_t dt,
-                                  dnnl_primitive_attr_t *attr) {
-    dnnl_status_t st = dnnl_primitive_attr_create(attr);
-    if (st != dnnl_success) return st;
-    dnnl_post_ops_t po = NULL;
-    st = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-    if (st == dnnl_success) st = dnnl_post_ops_create(&po);
-    if (st == dnnl_success) st = append_act(po, L->act);
-    if (st == dnnl_success)
-        st = dnnl_post_ops_append_dw(po, dt, dnnl_f32, dt, 3, D->conv.stride_h, D->conv.pad_top, 0, 0, NULL);
-    if (st == dnnl_success) st = append_act(po, D->act);
-    if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
-    if (po) dnnl_post_ops_destroy(po);
-    if (st != dnnl_success) {
-        dnnl_primitive_attr_destroy(*attr);
-        *attr = NULL;
-    }
     return st;
 }
 
@@ -811,7 +793,7 @@ static dnnl_status_t dw_fused_pd(const df_net *net, int i, int batch, dnnl_data_
     *pd = NULL;
     if (dt != dnnl_f32) return dnnl_unimplemented;
     dnnl_status_t st = conv_desc(net, L, batch, dt, dnnl_convolution_direct, NULL, NULL, &cd);
-    if (st == dnnl_success) st = make_attr_dw(L, D, dt, &attr);
+    if (st == dnnl_success) st = make_attr_chain(L->act, 0, D, dt, D->act, &attr);
     if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, net->engine, NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success) return st;
