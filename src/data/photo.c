@@ -149,7 +149,8 @@ struct df_photo_stream {
     df_image *scratch;  /* [threads] augmentation outputs */
     df_prefetch *pf;    /* NULL when inline */
     float *buf;         /* inline: the batch being handed out */
-    int next_job, jobs; /* inline */
+    int jobs;           /* batches in the pass */
+    int next_job;       /* inline: the next batch to prepare */
 };
 
 static int cores_online(void) {
