@@ -699,15 +699,19 @@ static void test_head_search(void **state) {
     df_head_candidate c[3];
     df_head_candidate all[DF_HEAD_SEARCH_MAX];
     int n_all = df_head_candidates_default(&o, all);
-    assert_int_equal(n_all, 7);
+    assert_int_equal(n_all, 8);
+    /* first the default recipe's own head, with its own epochs */
     assert_int_equal(all[0].head.kind, DF_HEAD_LINEAR);
-    assert_float_equal(all[0].head.l2, 0.1f, 1e-9f);
-    assert_int_equal(all[5].head.kind, DF_HEAD_MLP);
-    all[0].head.l2 = 1e-3f; /* the test's candidates: as before the default's L2 changed */
-    c[0] = all[0];
+    assert_float_equal(all[0].head.l2, DF_TRAIN_DEFAULT_LINEAR_L2, 1e-9f);
+    assert_int_equal(all[0].epochs, DF_TRAIN_DEFAULT_LINEAR_EPOCHS);
+    assert_float_equal(all[1].head.l2, 0.1f, 1e-9f);
+    assert_int_equal(all[1].epochs, 0);
+    assert_int_equal(all[6].head.kind, DF_HEAD_MLP);
+    all[1].head.l2 = 1e-3f; /* the test's candidates: as before the default's L2 changed */
+    c[0] = all[1];
     c[0].adam.lr = 1e-9f;
     snprintf(c[0].name, sizeof c[0].name, "frozen");
-    c[1] = all[0];
+    c[1] = all[1];
     c[1].adam.lr = 5e-2f;
     snprintf(c[1].name, sizeof c[1].name, "learns");
     c[2] = c[1];
@@ -727,6 +731,14 @@ static void test_head_search(void **state) {
     assert_memory_equal(r.accuracy, again.accuracy, sizeof r.accuracy);
     assert_memory_equal(r.loss, again.loss, sizeof r.loss);
     df_head_search_result_free(&again);
+    /* a candidate's own epochs replace the options' (6): 1 epoch fits less */
+    c[2].epochs = 1;
+    assert_int_equal(df_head_search(f->bb, f->train, &o, c, 3, 3, &again, &err), DF_OK);
+    print_message("  learns, 1 epoch: loss %.3f (6 epochs: %.3f)\n", again.loss[2], r.loss[1]);
+    assert_true(again.loss[2] > r.loss[1]);
+    assert_float_equal(again.loss[1], r.loss[1], 0);
+    df_head_search_result_free(&again);
+    c[2].epochs = 0;
     /* the folds are fitted in parallel: one thread gives the same scores */
     const int team = omp_get_max_threads();
     omp_set_num_threads(1);
