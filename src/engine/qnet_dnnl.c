@@ -8,6 +8,7 @@
  */
 #include "engine/qnet_dnnl.h"
 
+#include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,31 @@ struct df_qdnnl {
     dnnl_stream_t strm;
 };
 
+/* The output channels oneDNN cannot compute exactly (a uint8 weight whose
+ * w - w_zp falls outside int8), recomputed by our own loop after it: */
+typedef struct qfix {
+    int n;                       /* how many */
+    int *oc;                     /* [n] which */
+    int16_t *w;                  /* [n][kh * kw * (dense: c, depthwise: 1)] w - w_zp */
+    int32_t *wsum;               /* [n][kh * kw] (dense) sum over c of w - w_zp per tap */
+    int32_t *bias;               /* [n] */
+    float *scale;                /* [n] input_scale * weight_scale / output_scale */
+} qfix;
+
 struct df_qdnnl_conv {
     int h, w, c, oc, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow, depthwise;
-    int8_t *weights;             /* TFLite's layout (copied) */
+    int8_t *weights;             /* TFLite's layout, minus the weight zero point (copied) */
     int32_t *bias;               /* [oc]; the source zero point folded in when unpadded */
+    int32_t in_zp, out_zp, out_min, out_max; /* uint8 domain (the fixed channels' loop) */
+    qfix fix;
     dnnl_primitive_attr_t attr;
     dnnl_memory_desc_t user_w;   /* the weights as TFLite lays them out */
     /* set up for one batch size: */
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, bia, dst, scratch; /* scratch: NULL when none needed */
+    const uint8_t *in;           /* the buffers set up, for the fixed channels */
+    uint8_t *out;
+    int batch;
     char impl[96];
 };
 
@@ -101,6 +118,11 @@ void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
     if (cv->attr) dnnl_primitive_attr_destroy(cv->attr);
     free(cv->weights);
     free(cv->bias);
+    free(cv->fix.oc);
+    free(cv->fix.w);
+    free(cv->fix.wsum);
+    free(cv->fix.bias);
+    free(cv->fix.scale);
     free(cv);
 }
 
@@ -136,10 +158,11 @@ static void record_impl(df_qdnnl_conv *cv, const_dnnl_primitive_desc_t pd) {
     snprintf(cv->impl, sizeof cv->impl, "%s", impl);
 }
 
-/* Output scales, the source zero point (or the bias it is folded into) and
- * the clamp and output zero point as post-ops. */
+/* Output scales (one per channel for int8 weights, one for uint8), the
+ * source zero point (or the bias it is folded into) and the clamp and
+ * output zero point as post-ops. */
 static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_desc *d,
-                               int32_t src_zp) {
+                               int per_channel, int32_t src_zp) {
     dnnl_status_t r = dnnl_primitive_attr_create(&cv->attr);
     if (r) return r;
     /* its scratchpad allocated at setup, so that running never allocates */
@@ -147,7 +170,8 @@ static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_
     if (r) return r;
     float *scales = malloc((size_t)cv->oc * sizeof *scales);
     if (!scales) return dnnl_out_of_memory;
-    for (int k = 0; k < cv->oc; k++) scales[k] = in.scale * d->weight_scale[k] / d->out.scale;
+    for (int k = 0; k < cv->oc; k++)
+        scales[k] = in.scale * d->weight_scale[per_channel ? k : 0] / d->out.scale;
     r = dnnl_primitive_attr_set_output_scales(cv->attr, cv->oc, 1 << 1, scales);
     free(scales);
     if (!r && src_zp) r = dnnl_primitive_attr_set_zero_points(cv->attr, DNNL_ARG_SRC, 1, 0, &src_zp);
@@ -164,22 +188,98 @@ static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_
     return r;
 }
 
-/* Copies the weights and the bias; folds -zp * sum(w) into the bias when
- * the convolution reads no padding and that fits int32. Returns the zero
- * point oneDNN must still apply (0 when folded). */
-static int32_t copy_weights(df_qdnnl_conv *cv, int32_t zp, const df_qconv_desc *d) {
-    size_t per = (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : cv->c);
-    memcpy(cv->weights, d->weights, per * (size_t)cv->oc);
+/* Weights per output channel, and where weight k of channel o lies in
+ * TFLite's layout (dense [oc][kh][kw][c], depthwise [kh][kw][oc]). */
+static size_t per_channel_weights(const df_qdnnl_conv *cv) {
+    return (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)cv->c);
+}
+static size_t weight_index(const df_qdnnl_conv *cv, int o, size_t k) {
+    return cv->depthwise ? k * (size_t)cv->oc + (size_t)o
+                         : (size_t)o * per_channel_weights(cv) + k;
+}
+
+/* The channels flagged in bad[] as cv->fix, with their exact weights v. */
+static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *bad, int n,
+                              const df_qconv_desc *d, float in_scale, df_error *err) {
+    qfix *f = &cv->fix;
+    size_t per = per_channel_weights(cv), taps = (size_t)cv->kh * cv->kw;
+    f->oc = malloc((size_t)n * sizeof *f->oc);
+    f->w = malloc((size_t)n * per * sizeof *f->w);
+    f->wsum = calloc((size_t)n * taps, sizeof *f->wsum);
+    f->bias = malloc((size_t)n * sizeof *f->bias);
+    f->scale = malloc((size_t)n * sizeof *f->scale);
+    if (!f->oc || !f->w || !f->wsum || !f->bias || !f->scale)
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int o = 0, j = 0; o < cv->oc; o++) {
+        if (!bad[o]) continue;
+        f->oc[j] = o;
+        for (size_t k = 0; k < per; k++) {
+            f->w[(size_t)j * per + k] = v[weight_index(cv, o, k)];
+            if (!cv->depthwise) f->wsum[(size_t)j * taps + k / (size_t)cv->c] += v[weight_index(cv, o, k)];
+        }
+        f->bias[j] = d->bias ? d->bias[o] : 0;
+        f->scale[j] = in_scale * d->weight_scale[0] / d->out.scale;
+        j++;
+    }
+    f->n = n;
+    return DF_OK;
+}
+
+/* Copies the weights minus their zero point, as int8, and the bias. A
+ * uint8 weight w with zero point z is w - z in -255..255: the channels with
+ * one outside int8 (in a quantization-aware model, the one or two weights
+ * that set a layer's range) are recomputed after oneDNN (cv->fix, at most
+ * an eighth of the channels, or 2). */
+static df_status copy_weights(df_qdnnl_conv *cv, const df_qconv_desc *d, df_qtype type,
+                              float in_scale, df_error *err) {
+    size_t per = per_channel_weights(cv), nw = per * (size_t)cv->oc;
+    int16_t *v = malloc(nw * sizeof *v);
+    int *bad = calloc((size_t)cv->oc, sizeof *bad);
+    if (!v || !bad) {
+        free(v);
+        free(bad);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < nw; k++)
+        v[k] = type == DF_QTYPE_U8
+                   ? (int16_t)(((const uint8_t *)d->weights)[k] - d->weight_zero_point)
+                   : ((const int8_t *)d->weights)[k];
+    int n = 0;
+    for (int o = 0; o < cv->oc; o++) {
+        for (size_t k = 0; k < per && !bad[o]; k++) {
+            int16_t x = v[weight_index(cv, o, k)];
+            bad[o] = x < -128 || x > 127;
+        }
+        n += bad[o];
+    }
+    for (size_t k = 0; k < nw; k++) cv->weights[k] = (int8_t)(v[k] < -128 ? -128 : v[k] > 127 ? 127 : v[k]);
     for (int o = 0; o < cv->oc; o++) cv->bias[o] = d->bias ? d->bias[o] : 0;
+    int limit = cv->oc / 8 > 2 ? cv->oc / 8 : 2;
+    df_status st = DF_OK;
+    if (n > limit)
+        st = df_error_set(err, DF_ERR_UNSUPPORTED, "oneDNN int8: uint8 weights with zero point "
+                          "%d: %d of %d output channels have w - %d outside int8 (at most %d "
+                          "are recomputed)", (int)d->weight_zero_point, n, cv->oc,
+                          (int)d->weight_zero_point, limit);
+    else if (n)
+        st = record_fixes(cv, v, bad, n, d, in_scale, err);
+    free(v);
+    free(bad);
+    return st;
+}
+
+/* Folds -zp * sum(w) into the bias when the convolution reads no padding
+ * and that fits int32. Returns the zero point oneDNN must still apply (0
+ * when folded). */
+static int32_t fold_zero_point(df_qdnnl_conv *cv, int32_t zp) {
+    size_t per = per_channel_weights(cv);
     if (cv->pt || cv->pl || cv->pb || cv->pr || !zp) return zp;
     int64_t *folded = calloc((size_t)cv->oc, sizeof *folded);
     if (!folded) return zp;
     int fits = 1;
     for (int o = 0; o < cv->oc && fits; o++) {
         int64_t sum = 0;
-        for (size_t k = 0; k < per; k++)
-            sum += cv->depthwise ? cv->weights[k * (size_t)cv->oc + (size_t)o]
-                                 : cv->weights[(size_t)o * per + k];
+        for (size_t k = 0; k < per; k++) sum += cv->weights[weight_index(cv, o, k)];
         folded[o] = (int64_t)cv->bias[o] - (int64_t)zp * sum;
         fits = folded[o] >= INT32_MIN && folded[o] <= INT32_MAX;
     }
@@ -202,7 +302,7 @@ static dnnl_status_t user_weights_md(df_qdnnl_conv *cv) {
     return dnnl_memory_desc_init_by_strides(&cv->user_w, 5, wd, dnnl_s8, ws);
 }
 
-df_status df_qdnnl_conv_create(df_qdnnl *e, int h, int w, int c, df_qparams in,
+df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
                                const df_qconv_desc *d, df_qdnnl_conv **out, df_error *err) {
     *out = NULL;
     df_qdnnl_conv *cv = calloc(1, sizeof *cv);
@@ -222,15 +322,23 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, int h, int w, int c, df_qparams in,
     cv->oh = (h + cv->pt + cv->pb - cv->kh) / cv->sh + 1;
     cv->ow = (w + cv->pl + cv->pr - cv->kw) / cv->sw + 1;
     cv->depthwise = d->depthwise;
-    size_t nw = (size_t)cv->oc * cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)c);
-    cv->weights = malloc(nw);
+    cv->in_zp = in.zero_point;
+    cv->out_zp = d->out.zero_point;
+    cv->out_min = d->out_min;
+    cv->out_max = d->out_max;
+    cv->weights = malloc(per_channel_weights(cv) * (size_t)cv->oc);
     cv->bias = malloc((size_t)cv->oc * sizeof *cv->bias);
     if (!cv->weights || !cv->bias) {
         df_qdnnl_conv_destroy(cv);
         return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     }
-    int32_t src_zp = copy_weights(cv, in.zero_point, d);
-    dnnl_status_t r = make_attr(cv, in, d, src_zp);
+    df_status st = copy_weights(cv, d, type, in.scale, err);
+    if (st) {
+        df_qdnnl_conv_destroy(cv);
+        return st;
+    }
+    int32_t src_zp = fold_zero_point(cv, in.zero_point);
+    dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8, src_zp);
     if (!r) r = user_weights_md(cv);
     dnnl_primitive_desc_t pd = NULL;
     if (!r) r = make_pd(e, cv, 1, &pd);
@@ -271,6 +379,9 @@ static dnnl_status_t reorder_weights(df_qdnnl *e, df_qdnnl_conv *cv, const dnnl_
 df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *in, void *out,
                               df_error *err) {
     release_setup(cv);
+    cv->in = in;
+    cv->out = out;
+    cv->batch = batch;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t r = make_pd(e, cv, batch, &pd);
     if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
@@ -297,6 +408,116 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
     return DF_OK;
 }
 
+/* Round to nearest even for |v| < 2^22 (the values here are clamped to
+ * -255..255 first): adding 1.5 * 2^23 leaves no fraction bits. */
+#define RNE_MAGIC 12582912.0f
+
+/* acc requantized as oneDNN does it: scaled in fp32, clamped, rounded to
+ * nearest even, plus the output zero point. */
+static uint8_t requantize(const df_qdnnl_conv *cv, int32_t acc, float scale) {
+    float v = (float)acc * scale;
+    float lo = (float)(cv->out_min - cv->out_zp), hi = (float)(cv->out_max - cv->out_zp);
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    v = (v + RNE_MAGIC) - RNE_MAGIC;
+    return (uint8_t)((int32_t)v + cv->out_zp);
+}
+
+/* sum over k < n of x[k] * w[k]: plain, AVX2 and AVX-512 (u8 widened to
+ * s16, multiply-adds of s16 pairs into s32: exact, |sum| < 2^31 for any n
+ * a layer has). */
+typedef int32_t (*dot_fn)(const uint8_t *x, const int16_t *w, int n);
+
+static inline int32_t dot_base(const uint8_t *x, const int16_t *w, int n) {
+    int32_t s = 0;
+    for (int k = 0; k < n; k++) s += (int32_t)x[k] * w[k];
+    return s;
+}
+
+__attribute__((target("avx2"))) static inline int32_t dot_avx2(const uint8_t *x,
+                                                                const int16_t *w, int n) {
+    __m256i acc = _mm256_setzero_si256();
+    int k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + k)));
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(w + k));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, wv));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h) + dot_base(x + k, w + k, n - k);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static inline int32_t
+dot_avx512(const uint8_t *x, const int16_t *w, int n) {
+    __m512i acc = _mm512_setzero_si512();
+    for (int k = 0; k < n; k += 32) {
+        __mmask32 m = n - k >= 32 ? 0xffffffffu : (1u << (n - k)) - 1u;
+        __m512i xv = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, x + k));
+        __m512i wv = _mm512_maskz_loadu_epi16(m, w + k);
+        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(xv, wv));
+    }
+    return _mm512_reduce_add_epi32(acc);
+}
+
+/* The fixed channels of output row y of image n, as TFLite computes them:
+ * bias + sum over the window of (x - x_zp)(w - w_zp), the padding reading
+ * as x_zp (adding nothing). Dense: a dot product over the channels per
+ * tap, the x_zp term from the tap's weight sum. */
+static inline __attribute__((always_inline)) void fix_row_body(const df_qdnnl_conv *cv, int n,
+                                                                int y, dot_fn dot) {
+    const qfix *f = &cv->fix;
+    const int c = cv->c, taps = cv->kh * cv->kw;
+    const size_t per = per_channel_weights(cv);
+    for (int x = 0; x < cv->ow; x++) {
+        uint8_t *o = cv->out + (((size_t)n * cv->oh + y) * cv->ow + x) * cv->oc;
+        for (int j = 0; j < f->n; j++) {
+            int32_t acc = f->bias[j];
+            for (int i = 0; i < cv->kh; i++) {
+                int iy = y * cv->sh - cv->pt + i;
+                if (iy < 0 || iy >= cv->h) continue;
+                for (int k = 0; k < cv->kw; k++) {
+                    int ix = x * cv->sw - cv->pl + k;
+                    if (ix < 0 || ix >= cv->w) continue;
+                    const uint8_t *xr = cv->in + (((size_t)n * cv->h + iy) * cv->w + ix) * c;
+                    int t = i * cv->kw + k;
+                    if (cv->depthwise)
+                        acc += ((int32_t)xr[f->oc[j]] - cv->in_zp) * f->w[(size_t)j * per + t];
+                    else
+                        acc += dot(xr, f->w + (size_t)j * per + (size_t)t * c, c) -
+                               cv->in_zp * f->wsum[(size_t)j * taps + t];
+                }
+            }
+            o[f->oc[j]] = requantize(cv, acc, f->scale[j]);
+        }
+    }
+}
+
+static void fix_row_base(const df_qdnnl_conv *cv, int n, int y) {
+    fix_row_body(cv, n, y, dot_base);
+}
+__attribute__((target("avx2"))) static void fix_row_avx2(const df_qdnnl_conv *cv, int n, int y) {
+    fix_row_body(cv, n, y, dot_avx2);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static void
+fix_row_avx512(const df_qdnnl_conv *cv, int n, int y) {
+    fix_row_body(cv, n, y, dot_avx512);
+}
+
+/* Overwrites the fixed channels of the whole output, rows split among the
+ * threads. */
+static void run_fixes(const df_qdnnl_conv *cv) {
+    df_cpu_isa isa = df_cpu_isa_best();
+    void (*row)(const df_qdnnl_conv *, int, int) =
+        isa == DF_CPU_ISA_AVX512 ? fix_row_avx512 : isa == DF_CPU_ISA_AVX2 ? fix_row_avx2
+                                                                          : fix_row_base;
+    int rows = cv->batch * cv->oh;
+    size_t work = (size_t)rows * cv->ow * per_channel_weights(cv) * (size_t)cv->fix.n;
+#pragma omp parallel for schedule(static) if (work >= 65536)
+    for (int r = 0; r < rows; r++) row(cv, r / cv->oh, r % cv->oh);
+}
+
 df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
     if (!cv->prim) return df_error_set(err, DF_ERR_INVALID_ARG, "oneDNN int8 convolution not set up");
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, cv->src},
@@ -306,14 +527,14 @@ df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
                                {DNNL_ARG_SCRATCHPAD, cv->scratch}};
     dnnl_status_t r = dnnl_primitive_execute(cv->prim, e->strm, cv->scratch ? 5 : 4, args);
     if (!r) r = dnnl_stream_wait(e->strm);
-    return r ? dnnl_fail(err, r, "convolution") : DF_OK;
+    if (r) return dnnl_fail(err, r, "convolution");
+    if (cv->fix.n) run_fixes(cv);
+    return DF_OK;
 }
 
-const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
+int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv) { return cv->fix.n; }
 
-/* Round to nearest even for |v| < 2^22 (the values here are clamped to
- * -255..255 first): adding 1.5 * 2^23 leaves no fraction bits. */
-#define RNE_MAGIC 12582912.0f
+const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
 
 void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams pb, uint8_t *y,
                   df_qparams py, int32_t lo, int32_t hi, size_t n) {
