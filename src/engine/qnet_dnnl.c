@@ -24,6 +24,10 @@ struct df_qdnnl {
     dnnl_stream_t strm;
 };
 
+/* The 1x1 path takes up to 2 * FIX_MAX_1X1 fixed channels with up to
+ * FIX_RES weights each outside int8. */
+enum { FIX_MAX_1X1 = 64, FIX_RES = 4 };
+
 /* The output channels oneDNN cannot compute exactly (a uint8 weight whose
  * w - w_zp falls outside int8), recomputed by our own loop after it: */
 typedef struct qfix {
@@ -33,6 +37,15 @@ typedef struct qfix {
     int32_t *wsum;               /* [n][kh * kw] (dense) sum over c of w - w_zp per tap */
     int32_t *bias;               /* [n] */
     float *scale;                /* [n] input_scale * weight_scale / output_scale */
+    /* 1x1 stride-1 unpadded convolutions (gemm = 1): the fixed channels'
+     * sums by oneDNN's exact u8 x s8 GEMM over their int8-clamped weights,
+     * plus the few residuals w - w_zp - clamped (sparse, FIX_RES at most): */
+    int gemm;
+    int8_t *w8;                  /* [n][c] the clamped weights */
+    int nres[2 * FIX_MAX_1X1];   /* per channel: residuals */
+    int res_c[2 * FIX_MAX_1X1][FIX_RES];
+    int32_t res_r[2 * FIX_MAX_1X1][FIX_RES];
+    int32_t *acc;                /* set up: [batch or 1][oh * ow][n] the GEMM's sums */
 } qfix;
 
 struct df_qdnnl_conv {
@@ -110,6 +123,8 @@ static void release_setup(df_qdnnl_conv *cv) {
     if (cv->scratch) dnnl_memory_destroy(cv->scratch);
     cv->prim = NULL;
     cv->src = cv->wei = cv->bia = cv->dst = cv->scratch = NULL;
+    free(cv->fix.acc);
+    cv->fix.acc = NULL;
 }
 
 void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
@@ -123,6 +138,7 @@ void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
     free(cv->fix.wsum);
     free(cv->fix.bias);
     free(cv->fix.scale);
+    free(cv->fix.w8);
     free(cv);
 }
 
@@ -198,6 +214,31 @@ static size_t weight_index(const df_qdnnl_conv *cv, int o, size_t k) {
                          : (size_t)o * per_channel_weights(cv) + k;
 }
 
+/* For a 1x1 stride-1 unpadded convolution: the fixed channels' clamped
+ * weights (cv->weights) for the GEMM and what they miss. */
+static df_status gemm_residuals(df_qdnnl_conv *cv, df_error *err) {
+    qfix *f = &cv->fix;
+    f->gemm = cv->kh == 1 && cv->kw == 1 && cv->sh == 1 && cv->sw == 1 && !cv->depthwise &&
+              !(cv->pt || cv->pl || cv->pb || cv->pr) && f->n <= 2 * FIX_MAX_1X1;
+    if (!f->gemm) return DF_OK;
+    f->w8 = malloc((size_t)f->n * cv->c);
+    if (!f->w8) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < f->n && f->gemm; j++) {
+        const int8_t *row = cv->weights + (size_t)f->oc[j] * cv->c;
+        memcpy(f->w8 + (size_t)j * cv->c, row, (size_t)cv->c);
+        f->nres[j] = 0;
+        for (int k = 0; k < cv->c && f->gemm; k++) {
+            int32_t r = f->w[(size_t)j * cv->c + k] - row[k];
+            if (!r) continue;
+            f->gemm = f->nres[j] < FIX_RES;
+            if (!f->gemm) break;
+            f->res_c[j][f->nres[j]] = k;
+            f->res_r[j][f->nres[j]++] = r;
+        }
+    }
+    return DF_OK;
+}
+
 /* The channels flagged in bad[] as cv->fix, with their exact weights v. */
 static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *bad, int n,
                               const df_qconv_desc *d, float in_scale, df_error *err) {
@@ -222,7 +263,7 @@ static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *ba
         j++;
     }
     f->n = n;
-    return DF_OK;
+    return gemm_residuals(cv, err);
 }
 
 /* Copies the weights minus their zero point, as int8, and the bias. A
@@ -382,6 +423,11 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
     cv->in = in;
     cv->out = out;
     cv->batch = batch;
+    if (cv->fix.gemm) {
+        cv->fix.acc = malloc((size_t)batch * cv->oh * cv->ow * cv->fix.n *
+                             sizeof *cv->fix.acc);
+        if (!cv->fix.acc) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t r = make_pd(e, cv, batch, &pd);
     if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
@@ -411,17 +457,6 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
 /* Round to nearest even for |v| < 2^22 (the values here are clamped to
  * -255..255 first): adding 1.5 * 2^23 leaves no fraction bits. */
 #define RNE_MAGIC 12582912.0f
-
-/* acc requantized as oneDNN does it: scaled in fp32, clamped, rounded to
- * nearest even, plus the output zero point. */
-static uint8_t requantize(const df_qdnnl_conv *cv, int32_t acc, float scale) {
-    float v = (float)acc * scale;
-    float lo = (float)(cv->out_min - cv->out_zp), hi = (float)(cv->out_max - cv->out_zp);
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
-    v = (v + RNE_MAGIC) - RNE_MAGIC;
-    return (uint8_t)((int32_t)v + cv->out_zp);
-}
 
 /* sum over k < n of x[k] * w[k]: plain, AVX2 and AVX-512 (u8 widened to
  * s16, multiply-adds of s16 pairs into s32: exact, |sum| < 2^31 for any n
@@ -463,35 +498,178 @@ dot_avx512(const uint8_t *x, const int16_t *w, int n) {
 
 /* The fixed channels of output row y of image n, as TFLite computes them:
  * bias + sum over the window of (x - x_zp)(w - w_zp), the padding reading
- * as x_zp (adding nothing). Dense: a dot product over the channels per
- * tap, the x_zp term from the tap's weight sum. */
+ * as x_zp (adding nothing); requantized as oneDNN does it (scaled in fp32,
+ * clamped, rounded to nearest even, plus the output zero point), a chunk
+ * of the row at a time so that the requantization vectorizes. Dense: one
+ * dot product per kernel row (its valid taps are contiguous in NHWC), the
+ * x_zp term from the taps' weight sums. Everything read from cv is in
+ * locals: the byte stores below may alias anything. */
+enum { FIX_CHUNK = 64 };
+
 static inline __attribute__((always_inline)) void fix_row_body(const df_qdnnl_conv *cv, int n,
                                                                 int y, dot_fn dot) {
     const qfix *f = &cv->fix;
-    const int c = cv->c, taps = cv->kh * cv->kw;
+    const int c = cv->c, h = cv->h, w = cv->w, kh = cv->kh, kw = cv->kw, oc = cv->oc;
+    const int ow = cv->ow, sw = cv->sw, pl = cv->pl, dw = cv->depthwise, nfix = f->n;
+    const int32_t zx = cv->in_zp, zy = cv->out_zp;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
     const size_t per = per_channel_weights(cv);
-    for (int x = 0; x < cv->ow; x++) {
-        uint8_t *o = cv->out + (((size_t)n * cv->oh + y) * cv->ow + x) * cv->oc;
-        for (int j = 0; j < f->n; j++) {
-            int32_t acc = f->bias[j];
-            for (int i = 0; i < cv->kh; i++) {
-                int iy = y * cv->sh - cv->pt + i;
-                if (iy < 0 || iy >= cv->h) continue;
-                for (int k = 0; k < cv->kw; k++) {
-                    int ix = x * cv->sw - cv->pl + k;
-                    if (ix < 0 || ix >= cv->w) continue;
-                    const uint8_t *xr = cv->in + (((size_t)n * cv->h + iy) * cv->w + ix) * c;
-                    int t = i * cv->kw + k;
-                    if (cv->depthwise)
-                        acc += ((int32_t)xr[f->oc[j]] - cv->in_zp) * f->w[(size_t)j * per + t];
-                    else
-                        acc += dot(xr, f->w + (size_t)j * per + (size_t)t * c, c) -
-                               cv->in_zp * f->wsum[(size_t)j * taps + t];
+    const int iy0 = y * cv->sh - cv->pt;
+    const int i0 = iy0 < 0 ? -iy0 : 0, i1 = h - iy0 < kh ? h - iy0 : kh;
+    const uint8_t *img = cv->in + (size_t)n * h * w * c;
+    uint8_t *orow = cv->out + ((size_t)n * cv->oh + y) * ow * oc;
+    int32_t acc[FIX_CHUNK];
+    uint8_t q[FIX_CHUNK];
+    for (int x0 = 0; x0 < ow; x0 += FIX_CHUNK) {
+        const int xn = ow - x0 < FIX_CHUNK ? ow - x0 : FIX_CHUNK;
+        for (int j = 0; j < nfix; j++) {
+            const int16_t *wj = f->w + (size_t)j * per;
+            const int32_t *sj = f->wsum + (size_t)j * kh * kw;
+            const int o = f->oc[j];
+            for (int t = 0; t < xn; t++) {
+                const int ix0 = (x0 + t) * sw - pl;
+                const int k0 = ix0 < 0 ? -ix0 : 0, k1 = w - ix0 < kw ? w - ix0 : kw;
+                int32_t a = f->bias[j];
+                for (int i = i0; i < i1; i++) {
+                    const uint8_t *xr = img + ((size_t)(iy0 + i) * w + (size_t)(ix0 + k0)) * c;
+                    if (dw) {
+                        for (int k = k0; k < k1; k++)
+                            a += ((int32_t)xr[(size_t)(k - k0) * c + o] - zx) * wj[i * kw + k];
+                        continue;
+                    }
+                    int32_t zsum = 0;
+                    for (int k = k0; k < k1; k++) zsum += sj[i * kw + k];
+                    a += dot(xr, wj + (size_t)(i * kw + k0) * c, (k1 - k0) * c) - zx * zsum;
                 }
+                acc[t] = a;
             }
-            o[f->oc[j]] = requantize(cv, acc, f->scale[j]);
+            const float scale = f->scale[j];
+#pragma omp simd
+            for (int t = 0; t < xn; t++) {
+                float v = (float)acc[t] * scale;
+                v = v < lo ? lo : v;
+                v = v > hi ? hi : v;
+                v = (v + RNE_MAGIC) - RNE_MAGIC;
+                q[t] = (uint8_t)((int32_t)v + zy);
+            }
+            for (int t = 0; t < xn; t++) orow[(size_t)(x0 + t) * oc + o] = q[t];
         }
     }
+}
+
+/* The same for a convolution whose kernel rows fit FIX_BUF (all but dense
+ * ones with hundreds of channels): per chunk of the row, the kh input rows
+ * the chunk reads, minus x_zp, zero in the padding, as int16 (one channel
+ * for a depthwise fixed channel, all for a dense one), then each weight
+ * times a strided run of them into the chunk's sums: vectorized across
+ * the row. */
+enum { FIX_BUF = 4096 };
+
+static int fits_rowbuf(const df_qdnnl_conv *cv) {
+    return (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)cv->c) <= FIX_BUF;
+}
+
+static inline __attribute__((always_inline)) void
+fill_rows(const df_qdnnl_conv *cv, const uint8_t *img, int iy0, int ix0, int span, int ch0,
+          int ce, int16_t *buf) {
+    const int c = cv->c, h = cv->h, w = cv->w;
+    const int16_t zx = (int16_t)cv->in_zp;
+    for (int i = 0; i < cv->kh; i++) {
+        int iy = iy0 + i;
+        int16_t *b = buf + (size_t)i * span * ce;
+        for (int s = 0; s < span; s++) {
+            int ix = ix0 + s;
+            const uint8_t *px = img + ((size_t)iy * w + (size_t)ix) * c + ch0;
+            int in = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            for (int m = 0; m < ce; m++) b[s * ce + m] = in ? (int16_t)(px[m] - zx) : 0;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void fix_rowbuf_body(const df_qdnnl_conv *cv,
+                                                                   int n, int y) {
+    const qfix *f = &cv->fix;
+    const int kh = cv->kh, kw = cv->kw, oc = cv->oc, ow = cv->ow, sw = cv->sw, nfix = f->n;
+    const int dw = cv->depthwise, ce = dw ? 1 : cv->c;
+    const int32_t zy = cv->out_zp;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
+    const size_t per = per_channel_weights(cv);
+    const int iy0 = y * cv->sh - cv->pt;
+    int xn_max = (FIX_BUF / (kh * ce) - kw) / sw + 1;
+    xn_max = xn_max < 1 ? 1 : xn_max > FIX_CHUNK ? FIX_CHUNK : xn_max;
+    const uint8_t *img = cv->in + (size_t)n * cv->h * cv->w * cv->c;
+    uint8_t *orow = cv->out + ((size_t)n * cv->oh + y) * ow * oc;
+    int16_t buf[FIX_BUF];
+    int32_t acc[FIX_CHUNK];
+    uint8_t q[FIX_CHUNK];
+    for (int x0 = 0; x0 < ow; x0 += xn_max) {
+        const int xn = ow - x0 < xn_max ? ow - x0 : xn_max, span = (xn - 1) * sw + kw;
+        if (!dw) fill_rows(cv, img, iy0, x0 * sw - cv->pl, span, 0, ce, buf);
+        for (int j = 0; j < nfix; j++) {
+            const int o = f->oc[j];
+            const int16_t *wj = f->w + (size_t)j * per;
+            if (dw) fill_rows(cv, img, iy0, x0 * sw - cv->pl, span, o, 1, buf);
+            for (int t = 0; t < xn; t++) acc[t] = f->bias[j];
+            for (int i = 0; i < kh; i++) {
+                const int16_t *wi = wj + (size_t)i * kw * ce, *bi = buf + (size_t)i * span * ce;
+                if (dw) { /* across the chunk */
+                    for (int k = 0; k < kw; k++) {
+                        const int32_t wv = wi[k];
+#pragma omp simd
+                        for (int t = 0; t < xn; t++) acc[t] += wv * bi[t * sw + k];
+                    }
+                    continue;
+                }
+                for (int t = 0; t < xn; t++) { /* a dot product over the kernel row */
+                    const int16_t *bt = bi + (size_t)t * sw * ce;
+                    int32_t a = 0;
+                    for (int mk = 0; mk < kw * ce; mk++) a += (int32_t)wi[mk] * bt[mk];
+                    acc[t] += a;
+                }
+            }
+            const float scale = f->scale[j];
+#pragma omp simd
+            for (int t = 0; t < xn; t++) {
+                float v = (float)acc[t] * scale;
+                v = v < lo ? lo : v;
+                v = v > hi ? hi : v;
+                v = (v + RNE_MAGIC) - RNE_MAGIC;
+                q[t] = (uint8_t)((int32_t)v + zy);
+            }
+            for (int t = 0; t < xn; t++) orow[(size_t)(x0 + t) * oc + o] = q[t];
+        }
+    }
+}
+
+/* The 1x1 path over images [first, first + count): oneDNN's GEMM gives
+ * sum (x - x_zp) * clamped weight for the fixed channels, exact with VNNI
+ * as its convolutions; the residuals, bias and requantization here. */
+static dnnl_status_t fix_gemm(const df_qdnnl_conv *cv, int first, int count) {
+    const qfix *f = &cv->fix;
+    const int c = cv->c, oc = cv->oc, nf = f->n;
+    const dnnl_dim_t m = (dnnl_dim_t)count * cv->oh * cv->ow;
+    const uint8_t *a = cv->in + (size_t)first * cv->h * cv->w * c;
+    uint8_t *out = cv->out + (size_t)first * cv->oh * cv->ow * oc;
+    const int32_t zero = 0, zx = cv->in_zp, zy = cv->out_zp, *acc = f->acc;
+    dnnl_status_t r = dnnl_gemm_u8s8s32('N', 'T', 'F', m, nf, c, 1.0f, a, c, (uint8_t)zx, f->w8,
+                                        c, 0, 0.0f, f->acc, nf, &zero);
+    if (r) return r;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
+    /* one parallel region for all the channels (each region ends in a
+     * barrier, costly when other processes hold the cores) */
+#pragma omp parallel for schedule(static) if (m * nf >= 16384)
+    for (dnnl_dim_t p = 0; p < m; p++)
+        for (int j = 0; j < nf; j++) {
+            int32_t s = acc[p * nf + j] + f->bias[j];
+            for (int k = 0; k < f->nres[j]; k++)
+                s += f->res_r[j][k] * ((int32_t)a[p * c + f->res_c[j][k]] - zx);
+            float v = (float)s * f->scale[j];
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v;
+            v = (v + RNE_MAGIC) - RNE_MAGIC;
+            out[p * oc + f->oc[j]] = (uint8_t)((int32_t)v + zy);
+        }
+    return dnnl_success;
 }
 
 static void fix_row_base(const df_qdnnl_conv *cv, int n, int y) {
@@ -505,17 +683,31 @@ fix_row_avx512(const df_qdnnl_conv *cv, int n, int y) {
     fix_row_body(cv, n, y, dot_avx512);
 }
 
+static void fix_rowbuf_base(const df_qdnnl_conv *cv, int n, int y) { fix_rowbuf_body(cv, n, y); }
+__attribute__((target("avx2"))) static void fix_rowbuf_avx2(const df_qdnnl_conv *cv, int n,
+                                                            int y) {
+    fix_rowbuf_body(cv, n, y);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static void
+fix_rowbuf_avx512(const df_qdnnl_conv *cv, int n, int y) {
+    fix_rowbuf_body(cv, n, y);
+}
+
 /* Overwrites the fixed channels of the whole output, rows split among the
  * threads. */
-static void run_fixes(const df_qdnnl_conv *cv) {
+static dnnl_status_t run_fixes(const df_qdnnl_conv *cv, int first, int count) {
+    if (cv->fix.gemm) return fix_gemm(cv, first, count);
     df_cpu_isa isa = df_cpu_isa_best();
+    int rb = fits_rowbuf(cv);
     void (*row)(const df_qdnnl_conv *, int, int) =
-        isa == DF_CPU_ISA_AVX512 ? fix_row_avx512 : isa == DF_CPU_ISA_AVX2 ? fix_row_avx2
-                                                                          : fix_row_base;
-    int rows = cv->batch * cv->oh;
+        isa == DF_CPU_ISA_AVX512 ? (rb ? fix_rowbuf_avx512 : fix_row_avx512)
+        : isa == DF_CPU_ISA_AVX2 ? (rb ? fix_rowbuf_avx2 : fix_row_avx2)
+                                 : (rb ? fix_rowbuf_base : fix_row_base);
+    int rows = count * cv->oh;
     size_t work = (size_t)rows * cv->ow * per_channel_weights(cv) * (size_t)cv->fix.n;
 #pragma omp parallel for schedule(static) if (work >= 65536)
-    for (int r = 0; r < rows; r++) row(cv, r / cv->oh, r % cv->oh);
+    for (int r = 0; r < rows; r++) row(cv, first + r / cv->oh, r % cv->oh);
+    return dnnl_success;
 }
 
 df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
@@ -527,9 +719,8 @@ df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
                                {DNNL_ARG_SCRATCHPAD, cv->scratch}};
     dnnl_status_t r = dnnl_primitive_execute(cv->prim, e->strm, cv->scratch ? 5 : 4, args);
     if (!r) r = dnnl_stream_wait(e->strm);
-    if (r) return dnnl_fail(err, r, "convolution");
-    if (cv->fix.n) run_fixes(cv);
-    return DF_OK;
+    if (!r && cv->fix.n) r = run_fixes(cv, 0, cv->batch);
+    return r ? dnnl_fail(err, r, "convolution") : DF_OK;
 }
 
 int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv) { return cv->fix.n; }
