@@ -5,7 +5,8 @@
 # web page served on 127.0.0.1, on every closet validation photo (224x224
 # PNGs, so no resize differs between the two). Two models, each exported in
 # the form export picks by default (--backbone-form auto):
-# - trained with --precision int8 (the backbone's integer features, XNNPACK):
+# - trained with --precision int8 (the backbone's integer features, oneDNN
+#   with VNNI / AMX, else XNNPACK):
 #   exported as in its file (uint8 backbone, TFLite's integer kernels);
 # - trained with --precision fp32 (a float simulation of the quantized
 #   graph): exported with the backbone dequantized to float32;
