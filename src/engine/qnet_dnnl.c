@@ -48,12 +48,33 @@ typedef struct qfix {
     int32_t *acc;                /* set up: [batch or 1][oh * ow][n] the GEMM's sums */
 } qfix;
 
+/* Dense fixed channels of a kh x kw > 1 convolution with K = kh * kw * c <=
+ * SIDE_MAX_K weights each (the first 3x3 of MobileNetV2), as a
+ * second oneDNN convolution over the same input: two output channels per
+ * fixed channel, one with its weights clamped to int8 and one with what the
+ * clamping took off (both int8: w - w_zp is within -255..255), s32 output,
+ * no scale; our pass adds the two, the bias, and requantizes. oneDNN's
+ * output stage goes through fp32, exact for |sum| < 2^24: with
+ * |x - x_zp| <= 255 and |w| <= 128, K <= 514. */
+enum { SIDE_MAX_K = 514 };
+
+typedef struct qside {
+    int on;
+    int8_t *w;                   /* [2 n][kh][kw][c] */
+    dnnl_primitive_attr_t attr;
+    dnnl_memory_desc_t user_w;
+    dnnl_primitive_t prim;       /* set up: */
+    dnnl_memory_t src, wei, dst, scratch;
+    int32_t *out;                /* [batch][oh][ow][2 n] */
+} qside;
+
 struct df_qdnnl_conv {
     int h, w, c, oc, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow, depthwise;
     int8_t *weights;             /* TFLite's layout, minus the weight zero point (copied) */
     int32_t *bias;               /* [oc]; the source zero point folded in when unpadded */
     int32_t in_zp, out_zp, out_min, out_max; /* uint8 domain (the fixed channels' loop) */
     qfix fix;
+    qside side;
     dnnl_primitive_attr_t attr;
     dnnl_memory_desc_t user_w;   /* the weights as TFLite lays them out */
     /* set up for one batch size: */
@@ -125,6 +146,16 @@ static void release_setup(df_qdnnl_conv *cv) {
     cv->src = cv->wei = cv->bia = cv->dst = cv->scratch = NULL;
     free(cv->fix.acc);
     cv->fix.acc = NULL;
+    qside *sd = &cv->side;
+    if (sd->prim) dnnl_primitive_destroy(sd->prim);
+    if (sd->src) dnnl_memory_destroy(sd->src);
+    if (sd->wei) dnnl_memory_destroy(sd->wei);
+    if (sd->dst) dnnl_memory_destroy(sd->dst);
+    if (sd->scratch) dnnl_memory_destroy(sd->scratch);
+    sd->prim = NULL;
+    sd->src = sd->wei = sd->dst = sd->scratch = NULL;
+    free(sd->out);
+    sd->out = NULL;
 }
 
 void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
@@ -139,31 +170,36 @@ void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
     free(cv->fix.bias);
     free(cv->fix.scale);
     free(cv->fix.w8);
+    if (cv->side.attr) dnnl_primitive_attr_destroy(cv->side.attr);
+    free(cv->side.w);
     free(cv);
 }
 
 /* The convolution's primitive descriptor for `batch` images. */
-static dnnl_status_t make_pd(const df_qdnnl *e, const df_qdnnl_conv *cv, int batch,
+/* The convolution's primitive descriptor for `batch` images; side: the
+ * fixed channels' second convolution (2 n outputs, s32, no bias). */
+static dnnl_status_t make_pd(const df_qdnnl *e, const df_qdnnl_conv *cv, int batch, int side,
                              dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t s, w, b, d;
-    dnnl_dims_t sd = {batch, cv->c, cv->h, cv->w}, dd = {batch, cv->oc, cv->oh, cv->ow};
-    dnnl_dims_t bd = {cv->oc}, st = {cv->sh, cv->sw}, pl = {cv->pt, cv->pl}, pr = {cv->pb, cv->pr};
+    int oc = side ? 2 * cv->fix.n : cv->oc;
+    dnnl_dims_t sd = {batch, cv->c, cv->h, cv->w}, dd = {batch, oc, cv->oh, cv->ow};
+    dnnl_dims_t bd = {oc}, st = {cv->sh, cv->sw}, pl = {cv->pt, cv->pl}, pr = {cv->pb, cv->pr};
     dnnl_status_t r = dnnl_memory_desc_init_by_tag(&s, 4, sd, dnnl_u8, dnnl_nhwc);
-    if (!r) r = dnnl_memory_desc_init_by_tag(&d, 4, dd, dnnl_u8, dnnl_nhwc);
+    if (!r) r = dnnl_memory_desc_init_by_tag(&d, 4, dd, side ? dnnl_s32 : dnnl_u8, dnnl_nhwc);
     if (!r) r = dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_s32, dnnl_x);
     if (!r && cv->depthwise) {
-        dnnl_dims_t wd = {cv->oc, 1, 1, cv->kh, cv->kw};
+        dnnl_dims_t wd = {oc, 1, 1, cv->kh, cv->kw};
         r = dnnl_memory_desc_init_by_tag(&w, 5, wd, dnnl_s8, dnnl_format_tag_any);
     } else if (!r) {
-        dnnl_dims_t wd = {cv->oc, cv->c, cv->kh, cv->kw};
+        dnnl_dims_t wd = {oc, cv->c, cv->kh, cv->kw};
         r = dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_s8, dnnl_format_tag_any);
     }
     dnnl_convolution_desc_t cd;
     if (!r)
         r = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                               dnnl_convolution_direct, &s, &w, &b, &d, st, pl,
-                                               pr);
-    if (!r) r = dnnl_primitive_desc_create(pd, &cd, cv->attr, e->eng, NULL);
+                                               dnnl_convolution_direct, &s, &w, side ? NULL : &b,
+                                               &d, st, pl, pr);
+    if (!r) r = dnnl_primitive_desc_create(pd, &cd, side ? cv->side.attr : cv->attr, e->eng, NULL);
     return r;
 }
 
@@ -218,7 +254,7 @@ static size_t weight_index(const df_qdnnl_conv *cv, int o, size_t k) {
  * weights (cv->weights) for the GEMM and what they miss. */
 static df_status gemm_residuals(df_qdnnl_conv *cv, df_error *err) {
     qfix *f = &cv->fix;
-    f->gemm = cv->kh == 1 && cv->kw == 1 && cv->sh == 1 && cv->sw == 1 && !cv->depthwise &&
+    f->gemm = !cv->side.on && cv->kh == 1 && cv->kw == 1 && cv->sh == 1 && cv->sw == 1 && !cv->depthwise &&
               !(cv->pt || cv->pl || cv->pb || cv->pr) && f->n <= 2 * FIX_MAX_1X1;
     if (!f->gemm) return DF_OK;
     f->w8 = malloc((size_t)f->n * cv->c);
@@ -263,6 +299,8 @@ static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *ba
         j++;
     }
     f->n = n;
+    /* 1x1 ones: the GEMM path (measured as fast or a little faster) */
+    cv->side.on = !cv->depthwise && per <= SIDE_MAX_K && !(cv->kh == 1 && cv->kw == 1);
     return gemm_residuals(cv, err);
 }
 
@@ -343,6 +381,35 @@ static dnnl_status_t user_weights_md(df_qdnnl_conv *cv) {
     return dnnl_memory_desc_init_by_strides(&cv->user_w, 5, wd, dnnl_s8, ws);
 }
 
+/* The side convolution's zero point: the input's where it reads padding
+ * (which must read as x_zp); else none (a zero-point attribute costs the
+ * AMX 1x1 kernels) and our pass subtracts x_zp * sum(w). */
+static int32_t src_zp_side(const df_qdnnl_conv *cv, int32_t zp) {
+    return cv->pt || cv->pl || cv->pb || cv->pr ? zp : 0;
+}
+
+/* The side convolution's weights ([2 n][kh][kw][c]: clamped, then the rest)
+ * and attributes (the source zero point; s32 out, no scale). */
+static dnnl_status_t make_side(df_qdnnl_conv *cv, int32_t src_zp) {
+    qside *sd = &cv->side;
+    const qfix *f = &cv->fix;
+    size_t per = per_channel_weights(cv);
+    sd->w = malloc(2 * (size_t)f->n * per);
+    if (!sd->w) return dnnl_out_of_memory;
+    for (int j = 0; j < f->n; j++)
+        for (size_t k = 0; k < per; k++) {
+            int8_t cl = cv->weights[weight_index(cv, f->oc[j], k)];
+            sd->w[(2 * (size_t)j) * per + k] = cl;
+            sd->w[(2 * (size_t)j + 1) * per + k] = (int8_t)(f->w[(size_t)j * per + k] - cl);
+        }
+    dnnl_dims_t wd = {2 * f->n, cv->c, cv->kh, cv->kw};
+    dnnl_status_t r = dnnl_memory_desc_init_by_tag(&sd->user_w, 4, wd, dnnl_s8, dnnl_ohwi);
+    if (!r) r = dnnl_primitive_attr_create(&sd->attr);
+    if (!r) r = dnnl_primitive_attr_set_scratchpad_mode(sd->attr, dnnl_scratchpad_mode_user);
+    if (!r && src_zp) r = dnnl_primitive_attr_set_zero_points(sd->attr, DNNL_ARG_SRC, 1, 0, &src_zp);
+    return r;
+}
+
 df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
                                const df_qconv_desc *d, df_qdnnl_conv **out, df_error *err) {
     *out = NULL;
@@ -381,8 +448,14 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, 
     int32_t src_zp = fold_zero_point(cv, in.zero_point);
     dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8, src_zp);
     if (!r) r = user_weights_md(cv);
+    if (!r && cv->side.on) r = make_side(cv, src_zp_side(cv, in.zero_point));
     dnnl_primitive_desc_t pd = NULL;
-    if (!r) r = make_pd(e, cv, 1, &pd);
+    if (!r) r = make_pd(e, cv, 1, 0, &pd);
+    if (!r && cv->side.on) {
+        dnnl_primitive_desc_t spd = NULL;
+        r = make_pd(e, cv, 1, 1, &spd);
+        if (spd) dnnl_primitive_desc_destroy(spd);
+    }
     if (r) {
         df_qdnnl_conv_destroy(cv);
         return df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
@@ -397,23 +470,48 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, 
 }
 
 /* The weights in the primitive's format: one reorder from TFLite's. */
-static dnnl_status_t reorder_weights(df_qdnnl *e, df_qdnnl_conv *cv, const dnnl_memory_desc_t *md) {
-    dnnl_status_t r = dnnl_memory_create(&cv->wei, md, e->eng, DNNL_MEMORY_ALLOCATE);
+static dnnl_status_t reorder_weights(df_qdnnl *e, const dnnl_memory_desc_t *user_md,
+                                     const int8_t *data, const dnnl_memory_desc_t *md,
+                                     dnnl_memory_t *wei) {
+    dnnl_status_t r = dnnl_memory_create(wei, md, e->eng, DNNL_MEMORY_ALLOCATE);
     if (r) return r;
     dnnl_memory_t user = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t reorder = NULL;
-    r = dnnl_memory_create(&user, &cv->user_w, e->eng, cv->weights);
-    if (!r) r = dnnl_reorder_primitive_desc_create(&rpd, &cv->user_w, e->eng, md, e->eng, NULL);
+    r = dnnl_memory_create(&user, user_md, e->eng, (void *)data);
+    if (!r) r = dnnl_reorder_primitive_desc_create(&rpd, user_md, e->eng, md, e->eng, NULL);
     if (!r) r = dnnl_primitive_create(&reorder, rpd);
     if (!r) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, cv->wei}};
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *wei}};
         r = dnnl_primitive_execute(reorder, e->strm, 2, args);
     }
     if (!r) r = dnnl_stream_wait(e->strm);
     if (reorder) dnnl_primitive_destroy(reorder);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (user) dnnl_memory_destroy(user);
+    return r;
+}
+
+/* The side convolution for `batch` images over `in` (cv->side.on). */
+static dnnl_status_t setup_side(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *in) {
+    qside *sd = &cv->side;
+    sd->out = malloc((size_t)batch * cv->oh * cv->ow * 2 * cv->fix.n * sizeof *sd->out);
+    if (!sd->out) return dnnl_out_of_memory;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t r = make_pd(e, cv, batch, 1, &pd);
+    if (!r) r = dnnl_memory_create(&sd->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
+                                   e->eng, in);
+    if (!r) r = dnnl_memory_create(&sd->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
+                                   e->eng, sd->out);
+    if (!r)
+        r = reorder_weights(e, &sd->user_w, sd->w,
+                            dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &sd->wei);
+    const dnnl_memory_desc_t *smd =
+        r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd && dnnl_memory_desc_get_size(smd) > 0)
+        r = dnnl_memory_create(&sd->scratch, smd, e->eng, DNNL_MEMORY_ALLOCATE);
+    if (!r) r = dnnl_primitive_create(&sd->prim, pd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
     return r;
 }
 
@@ -429,7 +527,7 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
         if (!cv->fix.acc) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     }
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t r = make_pd(e, cv, batch, &pd);
+    dnnl_status_t r = make_pd(e, cv, batch, 0, &pd);
     if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
                                    e->eng, in);
     if (!r) r = dnnl_memory_create(&cv->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
@@ -437,7 +535,9 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
     if (!r)
         r = dnnl_memory_create(&cv->bia, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                                e->eng, cv->bias);
-    if (!r) r = reorder_weights(e, cv, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+    if (!r)
+        r = reorder_weights(e, &cv->user_w, cv->weights,
+                            dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &cv->wei);
     const dnnl_memory_desc_t *smd =
         r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (smd && dnnl_memory_desc_get_size(smd) > 0)
@@ -447,6 +547,7 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
         record_impl(cv, pd);
         dnnl_primitive_desc_destroy(pd);
     }
+    if (!r && cv->side.on) r = setup_side(e, cv, batch, in);
     if (r) {
         release_setup(cv);
         return dnnl_fail(err, r, "convolution setup");
@@ -695,6 +796,44 @@ fix_rowbuf_avx512(const df_qdnnl_conv *cv, int n, int y) {
 
 /* Overwrites the fixed channels of the whole output, rows split among the
  * threads. */
+/* The side convolution's two sums per fixed channel, plus the bias (and
+ * the zero point's term where oneDNN did not apply it), requantized. */
+static dnnl_status_t fix_side(df_qdnnl *e, const df_qdnnl_conv *cv) {
+    const qside *sd = &cv->side;
+    const qfix *f = &cv->fix;
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, sd->src},
+                               {DNNL_ARG_WEIGHTS, sd->wei},
+                               {DNNL_ARG_DST, sd->dst},
+                               {DNNL_ARG_SCRATCHPAD, sd->scratch}};
+    dnnl_status_t r = dnnl_primitive_execute(sd->prim, e->strm, sd->scratch ? 4 : 3, args);
+    if (!r) r = dnnl_stream_wait(e->strm);
+    if (r) return r;
+    const int nf = f->n, oc = cv->oc, taps = cv->kh * cv->kw;
+    const int32_t zy = cv->out_zp, zx = src_zp_side(cv, cv->in_zp) ? 0 : cv->in_zp;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
+    int32_t base[2 * FIX_MAX_1X1];
+    if (nf > 2 * FIX_MAX_1X1) return dnnl_unimplemented;
+    for (int j = 0; j < nf; j++) {
+        int32_t ws = 0;
+        for (int t = 0; t < taps; t++) ws += f->wsum[(size_t)j * taps + t];
+        base[j] = f->bias[j] - zx * ws;
+    }
+    const size_t m = (size_t)cv->batch * cv->oh * cv->ow;
+    const int32_t *so = sd->out;
+    uint8_t *out = cv->out;
+#pragma omp parallel for schedule(static) if (m * nf >= 16384)
+    for (size_t p = 0; p < m; p++)
+        for (int j = 0; j < nf; j++) {
+            int32_t a = so[p * 2 * nf + 2 * j] + so[p * 2 * nf + 2 * j + 1] + base[j];
+            float v = (float)a * f->scale[j];
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v;
+            v = (v + RNE_MAGIC) - RNE_MAGIC;
+            out[p * oc + f->oc[j]] = (uint8_t)((int32_t)v + zy);
+        }
+    return dnnl_success;
+}
+
 static dnnl_status_t run_fixes(const df_qdnnl_conv *cv, int first, int count) {
     if (cv->fix.gemm) return fix_gemm(cv, first, count);
     df_cpu_isa isa = df_cpu_isa_best();
@@ -719,7 +858,7 @@ df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
                                {DNNL_ARG_SCRATCHPAD, cv->scratch}};
     dnnl_status_t r = dnnl_primitive_execute(cv->prim, e->strm, cv->scratch ? 5 : 4, args);
     if (!r) r = dnnl_stream_wait(e->strm);
-    if (!r && cv->fix.n) r = run_fixes(cv, 0, cv->batch);
+    if (!r && cv->fix.n) r = cv->side.on ? fix_side(e, cv) : run_fixes(cv, 0, cv->batch);
     return r ? dnnl_fail(err, r, "convolution") : DF_OK;
 }
 
