@@ -16,9 +16,12 @@
  * quantization-aware MobileNets only the one or two weights per layer that
  * set its range fall outside (mobilenet_v2_1.0_224_quant.tflite: 0 to 2
  * output channels of 16 to 1280 per layer). oneDNN computes those channels
- * with the weights clamped and our own loop then recomputes them exactly
- * (the "fixed" channels: at most an eighth of a layer's channels, or 2,
- * else DF_ERR_UNSUPPORTED). The other ways to add the missing
+ * with the weights clamped, then they are recomputed exactly and
+ * overwritten (the "fixed" channels: at most an eighth of a layer's
+ * channels, or 2, else DF_ERR_UNSUPPORTED): 1x1 convolutions by oneDNN's
+ * u8 x s8 GEMM over the clamped weights plus the few residual weights, a
+ * dense k x k one by a second oneDNN convolution with s32 outputs (the
+ * clamped weights and the residual ones), the rest by our own loop. The other ways to add the missing
  * (128 - z) * sum(x - x_zp) term cost more in oneDNN 2.6: a binary post-op
  * broadcast over channels ([N,1,H,W]) sends every int8 convolution to
  * ref_int8:any, and a full-tensor one or an s32 output multiplies the
