@@ -300,7 +300,8 @@ static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *ba
     }
     f->n = n;
     /* 1x1 ones: the GEMM path (measured as fast or a little faster) */
-    cv->side.on = !cv->depthwise && per <= SIDE_MAX_K && !(cv->kh == 1 && cv->kw == 1);
+    cv->side.on = !cv->depthwise && per <= SIDE_MAX_K && !(cv->kh == 1 && cv->kw == 1) &&
+                  n <= 2 * FIX_MAX_1X1;
     return gemm_residuals(cv, err);
 }
 
@@ -811,8 +812,7 @@ static dnnl_status_t fix_side(df_qdnnl *e, const df_qdnnl_conv *cv) {
     const int nf = f->n, oc = cv->oc, taps = cv->kh * cv->kw;
     const int32_t zy = cv->out_zp, zx = src_zp_side(cv, cv->in_zp) ? 0 : cv->in_zp;
     const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
-    int32_t base[2 * FIX_MAX_1X1];
-    if (nf > 2 * FIX_MAX_1X1) return dnnl_unimplemented;
+    int32_t base[2 * FIX_MAX_1X1]; /* side.on: nf <= 2 * FIX_MAX_1X1 */
     for (int j = 0; j < nf; j++) {
         int32_t ws = 0;
         for (int t = 0; t < taps; t++) ws += f->wsum[(size_t)j * taps + t];
