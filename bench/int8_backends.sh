@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The int8 MobileNetV2 (TF2 post-training int8: int8 activations, int8
-# per-channel weights) on the integer engine's two backends, oneDNN and
-# XNNPACK (DF_INT8_ENGINE), against our fp32 and bf16 of the same model,
+# A quantized MobileNetV2 (default the TF2 post-training int8 one: int8
+# activations, int8 per-channel weights; MODEL=mobilenet_v2_1.0_224_quant.tflite
+# for the uint8 quantization-aware one) on the integer engine's two
+# backends, oneDNN and XNNPACK (DF_INT8_ENGINE), against our fp32 and bf16
+# of the same model,
 # interleaved: each round runs every configuration once, in turn, so a
 # change in the machine's load hits all of them alike. 2 threads.
 #
 #   bench/int8_backends.sh [ROUNDS] [ITERS] [MODES]    (default: 5 10 "native avx2_vnni avx2")
 #   THREADS=1 METRIC=cpu bench/int8_backends.sh ...    (a shared, loaded machine)
+#   MODEL=mobilenet_v2_1.0_224_quant.tflite bench/int8_backends.sh ...
 #
 # Each run is `deepfashion bench backbone` (ITERS timed batches after 2
 # warm-up, its median wall-clock ms per image, or with METRIC=cpu its
@@ -30,11 +33,12 @@ ITERS=${2:-10}
 MODES=${3:-native avx2_vnni avx2}
 export OMP_NUM_THREADS=${THREADS:-2}
 METRIC=${METRIC:-wall}
-W=$SHARED/models/tf2_mobilenet_v2_1.0_224_ptq.tflite
+W=$SHARED/models/${MODEL:-tf2_mobilenet_v2_1.0_224_ptq.tflite}
 [ -f "$W" ] || { echo "int8_backends: $W not found" >&2; exit 1; }
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
+echo "model: $(basename "$W")"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_vnni|avx512_bf16|avx_vnni|amx_tile|amx_int8|amx_bf16)$' | tr '\n' ' ')"
 echo "threads: $OMP_NUM_THREADS, metric: $METRIC; load before: $(cut -d' ' -f1-3 /proc/loadavg)"

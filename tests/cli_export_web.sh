@@ -5,16 +5,19 @@
 # web page served on 127.0.0.1, on every closet validation photo (224x224
 # PNGs, so no resize differs between the two). Two models, each exported in
 # the form export picks by default (--backbone-form auto):
-# - trained with --precision int8 (the backbone's integer features, XNNPACK):
+# - trained with --precision int8 (the backbone's integer features, oneDNN
+#   with VNNI / AMX, else XNNPACK):
 #   exported as in its file (uint8 backbone, TFLite's integer kernels);
 # - trained with --precision fp32 (a float simulation of the quantized
 #   graph): exported with the backbone dequantized to float32;
 # both: the same class as predict on every photo and predict's
-# probabilities within 0.02. The fp32 model forced as in its file
+# probabilities within 0.02 (0.05 for the int8 one: below). The fp32 model forced as in its file
 # (--backbone-form file, a warning): the same class, the largest
 # difference printed. The unknown detector (exported as a second output):
 # on the 21 photos and 2 ImageNet check photos (parrot, cat) the page gives
-# predict's unknown answer and its score within 1e-3 (predict prints 4
+# predict's unknown answer and its score within 1e-3 (3e-3, and the
+# probabilities within 0.05, for the int8 model where predict's integer
+# engine is oneDNN: see below; predict prints 4
 # digits), and calls at least one ImageNet photo unknown as predict does
 # (both default variants). Also: the folder is complete and offline (runtime,
 # licences, no remote URL in the page), a wrong --format or --backbone-form
@@ -153,10 +156,18 @@ done
 $PY - "$T" <<'PYEOF'
 import json, sys
 t = sys.argv[1]
-for variant, model, bound in (("trained int8, exported as in its file (default)", "int8", 0.02),
-                              ("trained fp32, exported dequantized (default)", "fp32", 0.02),
-                              ("trained fp32, exported as in its file (--backbone-form file)",
-                               "fp32-file", None)):
+# the bounds: probabilities within 0.02 and the unknown score within 1e-3,
+# but 0.05 and 3e-3 for the int8 model, whose features predict computes on
+# oneDNN where it has VNNI / AMX and the page on TFLite's own kernels: each
+# op within one step of the other (ties of the requantization), features
+# cosine >= 0.998 apart (measured: probabilities 0.013 in the release build,
+# 0.030 in the sanitizer build, whose training takes other float roundings;
+# score 0.0017 in both)
+for variant, model, bound, ubound in (
+        ("trained int8, exported as in its file (default)", "int8", 0.05, 3e-3),
+        ("trained fp32, exported dequantized (default)", "fp32", 0.02, 1e-3),
+        ("trained fp32, exported as in its file (--backbone-form file)", "fp32-file", None,
+         None)):
     want = {d["path"]: d for d in map(json.loads, open(f"{t}/predict-{model.split('-')[0]}.json"))}
     worst, same, n = 0.0, 0, 0
     worst_u, same_u, n_u, off_topic_unknown = 0.0, 0, 0, 0
@@ -187,7 +198,7 @@ for variant, model, bound in (("trained int8, exported as in its file (default)"
     assert bound is None or worst <= bound, f"probabilities differ by {worst}"
     if bound is not None:
         assert same_u == n_u, "unknown answers differ"
-        assert worst_u <= 1e-3, f"unknown scores differ by {worst_u}"
+        assert worst_u <= ubound, f"unknown scores differ by {worst_u}"
         assert off_topic_unknown >= 1, "no ImageNet photo called unknown"
 PYEOF
 echo "export --format web: ok"

@@ -1000,7 +1000,8 @@ static void test_closet_own_executor(void **state) {
     compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_FP32,
                       "fp32 model, --float-backbone, fp32 executor");
     /* An int8 model exported by default (as in its file), run by our
-     * executor in integers (XNNPACK), as predict runs the model. */
+     * executor in integers (oneDNN where its int8 sums are exact, else
+     * XNNPACK), as predict runs the model. */
     snprintf(model_path, sizeof model_path, "%s/m8.dfm", tmp);
     snprintf(tfl_path, sizeof tfl_path, "%s/closet8.tflite", tmp);
     compare_on_closet(shared, model_path, tfl_path, DF_PRECISION_INT8,

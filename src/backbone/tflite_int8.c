@@ -348,10 +348,8 @@ static int forced_backend(df_qbackend *b) {
 df_qbackend df_tflite_qnet_backend(const df_tflite_model *m) {
     df_qbackend b;
     if (forced_backend(&b)) return b;
-    int qop, in = integer_input(m, &qop);
-    int s8 = in >= 0 && m->tensors[in].type == DF_TFLITE_INT8;
-    return s8 && df_qnet_backend_exact(DF_QBACKEND_ONEDNN) ? DF_QBACKEND_ONEDNN
-                                                          : DF_QBACKEND_XNNPACK;
+    (void)m; /* both model types: uint8 weights as w - w_zp (engine/qnet_dnnl.h) */
+    return df_qnet_backend_exact(DF_QBACKEND_ONEDNN) ? DF_QBACKEND_ONEDNN : DF_QBACKEND_XNNPACK;
 }
 
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,

@@ -22,9 +22,9 @@
 
 /* The integer net from the model input (fp32 real values, as
  * df_tflite_preprocess makes them) to tensor `target` (fp32, dequantized),
- * on the backend the rule picks: oneDNN for an int8 model where its sums
- * are exact (VNNI / AMX, df_qnet_backend_exact) and it takes every layer,
- * else XNNPACK. DF_INT8_ENGINE=xnnpack or onednn in the environment forces
+ * on the backend the rule picks: oneDNN (uint8 and int8 models) where its
+ * sums are exact (VNNI / AMX, df_qnet_backend_exact) and it takes every
+ * layer, else XNNPACK. DF_INT8_ENGINE=xnnpack or onednn in the environment forces
  * one (A/B measurements). The model is only read during the call. */
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
                                df_error *err) DF_MUST_CHECK;

@@ -11,11 +11,10 @@
  * CPU delegate), weight zero points included.
  *
  * oneDNN (qnet_dnnl.c): convolutions are oneDNN primitives created at each
- * reshape over the same buffers, ADD and the pool our own loops; int8 nets
- * only, since oneDNN 2.6 takes no weight zero point (the uint8 models'
- * weights have zero points from 52 to 211, so w - w_zp spans -211..203 and
- * fits no int8 weight). Its activations are stored as uint8 (int8 + 128,
- * `flip` below), the form its fast kernels take.
+ * reshape over the same buffers, ADD and the pool our own loops; both
+ * types (uint8 weights as w - w_zp, the channels where that leaves int8
+ * recomputed by its own loop: qnet_dnnl.h). Its activations are stored as
+ * uint8 (int8 + 128, `flip` below), the form its fast kernels take.
  */
 #include "engine/qnet.h"
 
@@ -94,9 +93,6 @@ int df_qnet_backend_exact(df_qbackend b) { return b == DF_QBACKEND_XNNPACK || df
 df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out, df_error *err) {
     *out = NULL;
     df_cpu_cap_libraries();
-    if (backend == DF_QBACKEND_ONEDNN && type != DF_QTYPE_S8)
-        return df_error_set(err, DF_ERR_UNSUPPORTED, "the oneDNN integer backend takes int8 nets "
-                            "only (oneDNN has no weight zero point for uint8 weights)");
     if (backend == DF_QBACKEND_XNNPACK) {
         enum xnn_status s = xnn_initialize(NULL);
         if (s != xnn_status_success) return xnn_fail(err, s, "initialization");
@@ -107,7 +103,7 @@ df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out, df_e
     q->backend = backend;
     q->input = q->output = -1;
     if (backend == DF_QBACKEND_ONEDNN) {
-        q->flip = 0x80;
+        q->flip = type == DF_QTYPE_S8 ? 0x80 : 0;
         df_status st = df_qdnnl_create(&q->dnnl, err);
         if (st) {
             free(q);
@@ -300,7 +296,7 @@ df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
         u.out = stored_params(q, d->out);
         u.out_min += stored_shift(q);
         u.out_max += stored_shift(q);
-        st = df_qdnnl_conv_create(q->dnnl, x.h, x.w, x.c, stored_params(q, x.p), &u, &dconv, err);
+        st = df_qdnnl_conv_create(q->dnnl, q->type, x.h, x.w, x.c, stored_params(q, x.p), &u, &dconv, err);
         if (st) return st;
     } else {
         enum xnn_status s = create_conv(q, &x, d, &op);

@@ -5,8 +5,9 @@
  *   DF_QBACKEND_XNNPACK  XNNPACK's QU8 / QC8 operators (the engine TFLite
  *                        itself runs on CPUs); both types.
  *   DF_QBACKEND_ONEDNN   oneDNN 2.6's int8 convolutions (engine/qnet_dnnl.h);
- *                        DF_QTYPE_S8 only (oneDNN takes no weight zero
- *                        point). Exact int32 sums only with VNNI or AMX
+ *                        both types (uint8 weights as w - w_zp, the few
+ *                        channels where that leaves int8 recomputed
+ *                        exactly). Exact int32 sums only with VNNI or AMX
  *                        (df_qnet_backend_exact): below that, its
  *                        vpmaddubsw kernels saturate int16 pair sums.
  *
@@ -73,7 +74,6 @@ typedef struct df_qconv_desc {
 typedef struct df_qnet df_qnet;
 typedef int df_qtensor_id;
 
-/* DF_ERR_UNSUPPORTED for DF_QBACKEND_ONEDNN with DF_QTYPE_U8. */
 df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out,
                          df_error *err) DF_MUST_CHECK;
 void df_qnet_destroy(df_qnet *q);   /* accepts NULL */

@@ -8,6 +8,7 @@
  */
 #include "engine/qnet_dnnl.h"
 
+#include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,65 @@ struct df_qdnnl {
     dnnl_stream_t strm;
 };
 
+/* The 1x1 path takes up to 2 * FIX_MAX_1X1 fixed channels with up to
+ * FIX_RES weights each outside int8. */
+enum { FIX_MAX_1X1 = 64, FIX_RES = 4 };
+
+/* The output channels oneDNN cannot compute exactly (a uint8 weight whose
+ * w - w_zp falls outside int8), recomputed by our own loop after it: */
+typedef struct qfix {
+    int n;                       /* how many */
+    int *oc;                     /* [n] which */
+    int16_t *w;                  /* [n][kh * kw * (dense: c, depthwise: 1)] w - w_zp */
+    int32_t *wsum;               /* [n][kh * kw] (dense) sum over c of w - w_zp per tap */
+    int32_t *bias;               /* [n] */
+    float *scale;                /* [n] input_scale * weight_scale / output_scale */
+    /* 1x1 stride-1 unpadded convolutions (gemm = 1): the fixed channels'
+     * sums by oneDNN's exact u8 x s8 GEMM over their int8-clamped weights,
+     * plus the few residuals w - w_zp - clamped (sparse, FIX_RES at most): */
+    int gemm;
+    int8_t *w8;                  /* [n][c] the clamped weights */
+    int nres[2 * FIX_MAX_1X1];   /* per channel: residuals */
+    int res_c[2 * FIX_MAX_1X1][FIX_RES];
+    int32_t res_r[2 * FIX_MAX_1X1][FIX_RES];
+    int32_t *acc;                /* set up: [batch or 1][oh * ow][n] the GEMM's sums */
+} qfix;
+
+/* Dense fixed channels of a kh x kw > 1 convolution with K = kh * kw * c <=
+ * SIDE_MAX_K weights each (the first 3x3 of MobileNetV2), as a
+ * second oneDNN convolution over the same input: two output channels per
+ * fixed channel, one with its weights clamped to int8 and one with what the
+ * clamping took off (both int8: w - w_zp is within -255..255), s32 output,
+ * no scale; our pass adds the two, the bias, and requantizes. oneDNN's
+ * output stage goes through fp32, exact for |sum| < 2^24: with
+ * |x - x_zp| <= 255 and |w| <= 128, K <= 514. */
+enum { SIDE_MAX_K = 514 };
+
+typedef struct qside {
+    int on;
+    int8_t *w;                   /* [2 n][kh][kw][c] */
+    dnnl_primitive_attr_t attr;
+    dnnl_memory_desc_t user_w;
+    dnnl_primitive_t prim;       /* set up: */
+    dnnl_memory_t src, wei, dst, scratch;
+    int32_t *out;                /* [batch][oh][ow][2 n] */
+} qside;
+
 struct df_qdnnl_conv {
     int h, w, c, oc, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow, depthwise;
-    int8_t *weights;             /* TFLite's layout (copied) */
+    int8_t *weights;             /* TFLite's layout, minus the weight zero point (copied) */
     int32_t *bias;               /* [oc]; the source zero point folded in when unpadded */
+    int32_t in_zp, out_zp, out_min, out_max; /* uint8 domain (the fixed channels' loop) */
+    qfix fix;
+    qside side;
     dnnl_primitive_attr_t attr;
     dnnl_memory_desc_t user_w;   /* the weights as TFLite lays them out */
     /* set up for one batch size: */
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, bia, dst, scratch; /* scratch: NULL when none needed */
+    const uint8_t *in;           /* the buffers set up, for the fixed channels */
+    uint8_t *out;
+    int batch;
     char impl[96];
 };
 
@@ -93,6 +144,18 @@ static void release_setup(df_qdnnl_conv *cv) {
     if (cv->scratch) dnnl_memory_destroy(cv->scratch);
     cv->prim = NULL;
     cv->src = cv->wei = cv->bia = cv->dst = cv->scratch = NULL;
+    free(cv->fix.acc);
+    cv->fix.acc = NULL;
+    qside *sd = &cv->side;
+    if (sd->prim) dnnl_primitive_destroy(sd->prim);
+    if (sd->src) dnnl_memory_destroy(sd->src);
+    if (sd->wei) dnnl_memory_destroy(sd->wei);
+    if (sd->dst) dnnl_memory_destroy(sd->dst);
+    if (sd->scratch) dnnl_memory_destroy(sd->scratch);
+    sd->prim = NULL;
+    sd->src = sd->wei = sd->dst = sd->scratch = NULL;
+    free(sd->out);
+    sd->out = NULL;
 }
 
 void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
@@ -101,31 +164,42 @@ void df_qdnnl_conv_destroy(df_qdnnl_conv *cv) {
     if (cv->attr) dnnl_primitive_attr_destroy(cv->attr);
     free(cv->weights);
     free(cv->bias);
+    free(cv->fix.oc);
+    free(cv->fix.w);
+    free(cv->fix.wsum);
+    free(cv->fix.bias);
+    free(cv->fix.scale);
+    free(cv->fix.w8);
+    if (cv->side.attr) dnnl_primitive_attr_destroy(cv->side.attr);
+    free(cv->side.w);
     free(cv);
 }
 
 /* The convolution's primitive descriptor for `batch` images. */
-static dnnl_status_t make_pd(const df_qdnnl *e, const df_qdnnl_conv *cv, int batch,
+/* The convolution's primitive descriptor for `batch` images; side: the
+ * fixed channels' second convolution (2 n outputs, s32, no bias). */
+static dnnl_status_t make_pd(const df_qdnnl *e, const df_qdnnl_conv *cv, int batch, int side,
                              dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t s, w, b, d;
-    dnnl_dims_t sd = {batch, cv->c, cv->h, cv->w}, dd = {batch, cv->oc, cv->oh, cv->ow};
-    dnnl_dims_t bd = {cv->oc}, st = {cv->sh, cv->sw}, pl = {cv->pt, cv->pl}, pr = {cv->pb, cv->pr};
+    int oc = side ? 2 * cv->fix.n : cv->oc;
+    dnnl_dims_t sd = {batch, cv->c, cv->h, cv->w}, dd = {batch, oc, cv->oh, cv->ow};
+    dnnl_dims_t bd = {oc}, st = {cv->sh, cv->sw}, pl = {cv->pt, cv->pl}, pr = {cv->pb, cv->pr};
     dnnl_status_t r = dnnl_memory_desc_init_by_tag(&s, 4, sd, dnnl_u8, dnnl_nhwc);
-    if (!r) r = dnnl_memory_desc_init_by_tag(&d, 4, dd, dnnl_u8, dnnl_nhwc);
+    if (!r) r = dnnl_memory_desc_init_by_tag(&d, 4, dd, side ? dnnl_s32 : dnnl_u8, dnnl_nhwc);
     if (!r) r = dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_s32, dnnl_x);
     if (!r && cv->depthwise) {
-        dnnl_dims_t wd = {cv->oc, 1, 1, cv->kh, cv->kw};
+        dnnl_dims_t wd = {oc, 1, 1, cv->kh, cv->kw};
         r = dnnl_memory_desc_init_by_tag(&w, 5, wd, dnnl_s8, dnnl_format_tag_any);
     } else if (!r) {
-        dnnl_dims_t wd = {cv->oc, cv->c, cv->kh, cv->kw};
+        dnnl_dims_t wd = {oc, cv->c, cv->kh, cv->kw};
         r = dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_s8, dnnl_format_tag_any);
     }
     dnnl_convolution_desc_t cd;
     if (!r)
         r = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                               dnnl_convolution_direct, &s, &w, &b, &d, st, pl,
-                                               pr);
-    if (!r) r = dnnl_primitive_desc_create(pd, &cd, cv->attr, e->eng, NULL);
+                                               dnnl_convolution_direct, &s, &w, side ? NULL : &b,
+                                               &d, st, pl, pr);
+    if (!r) r = dnnl_primitive_desc_create(pd, &cd, side ? cv->side.attr : cv->attr, e->eng, NULL);
     return r;
 }
 
@@ -136,10 +210,11 @@ static void record_impl(df_qdnnl_conv *cv, const_dnnl_primitive_desc_t pd) {
     snprintf(cv->impl, sizeof cv->impl, "%s", impl);
 }
 
-/* Output scales, the source zero point (or the bias it is folded into) and
- * the clamp and output zero point as post-ops. */
+/* Output scales (one per channel for int8 weights, one for uint8), the
+ * source zero point (or the bias it is folded into) and the clamp and
+ * output zero point as post-ops. */
 static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_desc *d,
-                               int32_t src_zp) {
+                               int per_channel, int32_t src_zp) {
     dnnl_status_t r = dnnl_primitive_attr_create(&cv->attr);
     if (r) return r;
     /* its scratchpad allocated at setup, so that running never allocates */
@@ -147,7 +222,8 @@ static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_
     if (r) return r;
     float *scales = malloc((size_t)cv->oc * sizeof *scales);
     if (!scales) return dnnl_out_of_memory;
-    for (int k = 0; k < cv->oc; k++) scales[k] = in.scale * d->weight_scale[k] / d->out.scale;
+    for (int k = 0; k < cv->oc; k++)
+        scales[k] = in.scale * d->weight_scale[per_channel ? k : 0] / d->out.scale;
     r = dnnl_primitive_attr_set_output_scales(cv->attr, cv->oc, 1 << 1, scales);
     free(scales);
     if (!r && src_zp) r = dnnl_primitive_attr_set_zero_points(cv->attr, DNNL_ARG_SRC, 1, 0, &src_zp);
@@ -164,22 +240,126 @@ static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_
     return r;
 }
 
-/* Copies the weights and the bias; folds -zp * sum(w) into the bias when
- * the convolution reads no padding and that fits int32. Returns the zero
- * point oneDNN must still apply (0 when folded). */
-static int32_t copy_weights(df_qdnnl_conv *cv, int32_t zp, const df_qconv_desc *d) {
-    size_t per = (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : cv->c);
-    memcpy(cv->weights, d->weights, per * (size_t)cv->oc);
+/* Weights per output channel, and where weight k of channel o lies in
+ * TFLite's layout (dense [oc][kh][kw][c], depthwise [kh][kw][oc]). */
+static size_t per_channel_weights(const df_qdnnl_conv *cv) {
+    return (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)cv->c);
+}
+static size_t weight_index(const df_qdnnl_conv *cv, int o, size_t k) {
+    return cv->depthwise ? k * (size_t)cv->oc + (size_t)o
+                         : (size_t)o * per_channel_weights(cv) + k;
+}
+
+/* For a 1x1 stride-1 unpadded convolution: the fixed channels' clamped
+ * weights (cv->weights) for the GEMM and what they miss. */
+static df_status gemm_residuals(df_qdnnl_conv *cv, df_error *err) {
+    qfix *f = &cv->fix;
+    f->gemm = !cv->side.on && cv->kh == 1 && cv->kw == 1 && cv->sh == 1 && cv->sw == 1 && !cv->depthwise &&
+              !(cv->pt || cv->pl || cv->pb || cv->pr) && f->n <= 2 * FIX_MAX_1X1;
+    if (!f->gemm) return DF_OK;
+    f->w8 = malloc((size_t)f->n * cv->c);
+    if (!f->w8) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < f->n && f->gemm; j++) {
+        const int8_t *row = cv->weights + (size_t)f->oc[j] * cv->c;
+        memcpy(f->w8 + (size_t)j * cv->c, row, (size_t)cv->c);
+        f->nres[j] = 0;
+        for (int k = 0; k < cv->c && f->gemm; k++) {
+            int32_t r = f->w[(size_t)j * cv->c + k] - row[k];
+            if (!r) continue;
+            f->gemm = f->nres[j] < FIX_RES;
+            if (!f->gemm) break;
+            f->res_c[j][f->nres[j]] = k;
+            f->res_r[j][f->nres[j]++] = r;
+        }
+    }
+    return DF_OK;
+}
+
+/* The channels flagged in bad[] as cv->fix, with their exact weights v. */
+static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *bad, int n,
+                              const df_qconv_desc *d, float in_scale, df_error *err) {
+    qfix *f = &cv->fix;
+    size_t per = per_channel_weights(cv), taps = (size_t)cv->kh * cv->kw;
+    f->oc = malloc((size_t)n * sizeof *f->oc);
+    f->w = malloc((size_t)n * per * sizeof *f->w);
+    f->wsum = calloc((size_t)n * taps, sizeof *f->wsum);
+    f->bias = malloc((size_t)n * sizeof *f->bias);
+    f->scale = malloc((size_t)n * sizeof *f->scale);
+    if (!f->oc || !f->w || !f->wsum || !f->bias || !f->scale)
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int o = 0, j = 0; o < cv->oc; o++) {
+        if (!bad[o]) continue;
+        f->oc[j] = o;
+        for (size_t k = 0; k < per; k++) {
+            f->w[(size_t)j * per + k] = v[weight_index(cv, o, k)];
+            if (!cv->depthwise) f->wsum[(size_t)j * taps + k / (size_t)cv->c] += v[weight_index(cv, o, k)];
+        }
+        f->bias[j] = d->bias ? d->bias[o] : 0;
+        f->scale[j] = in_scale * d->weight_scale[0] / d->out.scale;
+        j++;
+    }
+    f->n = n;
+    /* 1x1 ones: the GEMM path (measured as fast or a little faster) */
+    cv->side.on = !cv->depthwise && per <= SIDE_MAX_K && !(cv->kh == 1 && cv->kw == 1) &&
+                  n <= 2 * FIX_MAX_1X1;
+    return gemm_residuals(cv, err);
+}
+
+/* Copies the weights minus their zero point, as int8, and the bias. A
+ * uint8 weight w with zero point z is w - z in -255..255: the channels with
+ * one outside int8 (in a quantization-aware model, the one or two weights
+ * that set a layer's range) are recomputed after oneDNN (cv->fix, at most
+ * an eighth of the channels, or 2). */
+static df_status copy_weights(df_qdnnl_conv *cv, const df_qconv_desc *d, df_qtype type,
+                              float in_scale, df_error *err) {
+    size_t per = per_channel_weights(cv), nw = per * (size_t)cv->oc;
+    int16_t *v = malloc(nw * sizeof *v);
+    int *bad = calloc((size_t)cv->oc, sizeof *bad);
+    if (!v || !bad) {
+        free(v);
+        free(bad);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < nw; k++)
+        v[k] = type == DF_QTYPE_U8
+                   ? (int16_t)(((const uint8_t *)d->weights)[k] - d->weight_zero_point)
+                   : ((const int8_t *)d->weights)[k];
+    int n = 0;
+    for (int o = 0; o < cv->oc; o++) {
+        for (size_t k = 0; k < per && !bad[o]; k++) {
+            int16_t x = v[weight_index(cv, o, k)];
+            bad[o] = x < -128 || x > 127;
+        }
+        n += bad[o];
+    }
+    for (size_t k = 0; k < nw; k++) cv->weights[k] = (int8_t)(v[k] < -128 ? -128 : v[k] > 127 ? 127 : v[k]);
     for (int o = 0; o < cv->oc; o++) cv->bias[o] = d->bias ? d->bias[o] : 0;
+    int limit = cv->oc / 8 > 2 ? cv->oc / 8 : 2;
+    df_status st = DF_OK;
+    if (n > limit)
+        st = df_error_set(err, DF_ERR_UNSUPPORTED, "oneDNN int8: uint8 weights with zero point "
+                          "%d: %d of %d output channels have w - %d outside int8 (at most %d "
+                          "are recomputed)", (int)d->weight_zero_point, n, cv->oc,
+                          (int)d->weight_zero_point, limit);
+    else if (n)
+        st = record_fixes(cv, v, bad, n, d, in_scale, err);
+    free(v);
+    free(bad);
+    return st;
+}
+
+/* Folds -zp * sum(w) into the bias when the convolution reads no padding
+ * and that fits int32. Returns the zero point oneDNN must still apply (0
+ * when folded). */
+static int32_t fold_zero_point(df_qdnnl_conv *cv, int32_t zp) {
+    size_t per = per_channel_weights(cv);
     if (cv->pt || cv->pl || cv->pb || cv->pr || !zp) return zp;
     int64_t *folded = calloc((size_t)cv->oc, sizeof *folded);
     if (!folded) return zp;
     int fits = 1;
     for (int o = 0; o < cv->oc && fits; o++) {
         int64_t sum = 0;
-        for (size_t k = 0; k < per; k++)
-            sum += cv->depthwise ? cv->weights[k * (size_t)cv->oc + (size_t)o]
-                                 : cv->weights[(size_t)o * per + k];
+        for (size_t k = 0; k < per; k++) sum += cv->weights[weight_index(cv, o, k)];
         folded[o] = (int64_t)cv->bias[o] - (int64_t)zp * sum;
         fits = folded[o] >= INT32_MIN && folded[o] <= INT32_MAX;
     }
@@ -202,7 +382,36 @@ static dnnl_status_t user_weights_md(df_qdnnl_conv *cv) {
     return dnnl_memory_desc_init_by_strides(&cv->user_w, 5, wd, dnnl_s8, ws);
 }
 
-df_status df_qdnnl_conv_create(df_qdnnl *e, int h, int w, int c, df_qparams in,
+/* The side convolution's zero point: the input's where it reads padding
+ * (which must read as x_zp); else none (a zero-point attribute costs the
+ * AMX 1x1 kernels) and our pass subtracts x_zp * sum(w). */
+static int32_t src_zp_side(const df_qdnnl_conv *cv, int32_t zp) {
+    return cv->pt || cv->pl || cv->pb || cv->pr ? zp : 0;
+}
+
+/* The side convolution's weights ([2 n][kh][kw][c]: clamped, then the rest)
+ * and attributes (the source zero point; s32 out, no scale). */
+static dnnl_status_t make_side(df_qdnnl_conv *cv, int32_t src_zp) {
+    qside *sd = &cv->side;
+    const qfix *f = &cv->fix;
+    size_t per = per_channel_weights(cv);
+    sd->w = malloc(2 * (size_t)f->n * per);
+    if (!sd->w) return dnnl_out_of_memory;
+    for (int j = 0; j < f->n; j++)
+        for (size_t k = 0; k < per; k++) {
+            int8_t cl = cv->weights[weight_index(cv, f->oc[j], k)];
+            sd->w[(2 * (size_t)j) * per + k] = cl;
+            sd->w[(2 * (size_t)j + 1) * per + k] = (int8_t)(f->w[(size_t)j * per + k] - cl);
+        }
+    dnnl_dims_t wd = {2 * f->n, cv->c, cv->kh, cv->kw};
+    dnnl_status_t r = dnnl_memory_desc_init_by_tag(&sd->user_w, 4, wd, dnnl_s8, dnnl_ohwi);
+    if (!r) r = dnnl_primitive_attr_create(&sd->attr);
+    if (!r) r = dnnl_primitive_attr_set_scratchpad_mode(sd->attr, dnnl_scratchpad_mode_user);
+    if (!r && src_zp) r = dnnl_primitive_attr_set_zero_points(sd->attr, DNNL_ARG_SRC, 1, 0, &src_zp);
+    return r;
+}
+
+df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
                                const df_qconv_desc *d, df_qdnnl_conv **out, df_error *err) {
     *out = NULL;
     df_qdnnl_conv *cv = calloc(1, sizeof *cv);
@@ -222,18 +431,32 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, int h, int w, int c, df_qparams in,
     cv->oh = (h + cv->pt + cv->pb - cv->kh) / cv->sh + 1;
     cv->ow = (w + cv->pl + cv->pr - cv->kw) / cv->sw + 1;
     cv->depthwise = d->depthwise;
-    size_t nw = (size_t)cv->oc * cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)c);
-    cv->weights = malloc(nw);
+    cv->in_zp = in.zero_point;
+    cv->out_zp = d->out.zero_point;
+    cv->out_min = d->out_min;
+    cv->out_max = d->out_max;
+    cv->weights = malloc(per_channel_weights(cv) * (size_t)cv->oc);
     cv->bias = malloc((size_t)cv->oc * sizeof *cv->bias);
     if (!cv->weights || !cv->bias) {
         df_qdnnl_conv_destroy(cv);
         return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     }
-    int32_t src_zp = copy_weights(cv, in.zero_point, d);
-    dnnl_status_t r = make_attr(cv, in, d, src_zp);
+    df_status st = copy_weights(cv, d, type, in.scale, err);
+    if (st) {
+        df_qdnnl_conv_destroy(cv);
+        return st;
+    }
+    int32_t src_zp = fold_zero_point(cv, in.zero_point);
+    dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8, src_zp);
     if (!r) r = user_weights_md(cv);
+    if (!r && cv->side.on) r = make_side(cv, src_zp_side(cv, in.zero_point));
     dnnl_primitive_desc_t pd = NULL;
-    if (!r) r = make_pd(e, cv, 1, &pd);
+    if (!r) r = make_pd(e, cv, 1, 0, &pd);
+    if (!r && cv->side.on) {
+        dnnl_primitive_desc_t spd = NULL;
+        r = make_pd(e, cv, 1, 1, &spd);
+        if (spd) dnnl_primitive_desc_destroy(spd);
+    }
     if (r) {
         df_qdnnl_conv_destroy(cv);
         return df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
@@ -248,17 +471,19 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, int h, int w, int c, df_qparams in,
 }
 
 /* The weights in the primitive's format: one reorder from TFLite's. */
-static dnnl_status_t reorder_weights(df_qdnnl *e, df_qdnnl_conv *cv, const dnnl_memory_desc_t *md) {
-    dnnl_status_t r = dnnl_memory_create(&cv->wei, md, e->eng, DNNL_MEMORY_ALLOCATE);
+static dnnl_status_t reorder_weights(df_qdnnl *e, const dnnl_memory_desc_t *user_md,
+                                     const int8_t *data, const dnnl_memory_desc_t *md,
+                                     dnnl_memory_t *wei) {
+    dnnl_status_t r = dnnl_memory_create(wei, md, e->eng, DNNL_MEMORY_ALLOCATE);
     if (r) return r;
     dnnl_memory_t user = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t reorder = NULL;
-    r = dnnl_memory_create(&user, &cv->user_w, e->eng, cv->weights);
-    if (!r) r = dnnl_reorder_primitive_desc_create(&rpd, &cv->user_w, e->eng, md, e->eng, NULL);
+    r = dnnl_memory_create(&user, user_md, e->eng, (void *)data);
+    if (!r) r = dnnl_reorder_primitive_desc_create(&rpd, user_md, e->eng, md, e->eng, NULL);
     if (!r) r = dnnl_primitive_create(&reorder, rpd);
     if (!r) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, cv->wei}};
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *wei}};
         r = dnnl_primitive_execute(reorder, e->strm, 2, args);
     }
     if (!r) r = dnnl_stream_wait(e->strm);
@@ -268,11 +493,42 @@ static dnnl_status_t reorder_weights(df_qdnnl *e, df_qdnnl_conv *cv, const dnnl_
     return r;
 }
 
+/* The side convolution for `batch` images over `in` (cv->side.on). */
+static dnnl_status_t setup_side(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *in) {
+    qside *sd = &cv->side;
+    sd->out = malloc((size_t)batch * cv->oh * cv->ow * 2 * cv->fix.n * sizeof *sd->out);
+    if (!sd->out) return dnnl_out_of_memory;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t r = make_pd(e, cv, batch, 1, &pd);
+    if (!r) r = dnnl_memory_create(&sd->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
+                                   e->eng, in);
+    if (!r) r = dnnl_memory_create(&sd->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
+                                   e->eng, sd->out);
+    if (!r)
+        r = reorder_weights(e, &sd->user_w, sd->w,
+                            dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &sd->wei);
+    const dnnl_memory_desc_t *smd =
+        r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd && dnnl_memory_desc_get_size(smd) > 0)
+        r = dnnl_memory_create(&sd->scratch, smd, e->eng, DNNL_MEMORY_ALLOCATE);
+    if (!r) r = dnnl_primitive_create(&sd->prim, pd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return r;
+}
+
 df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *in, void *out,
                               df_error *err) {
     release_setup(cv);
+    cv->in = in;
+    cv->out = out;
+    cv->batch = batch;
+    if (cv->fix.gemm) {
+        cv->fix.acc = malloc((size_t)batch * cv->oh * cv->ow * cv->fix.n *
+                             sizeof *cv->fix.acc);
+        if (!cv->fix.acc) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t r = make_pd(e, cv, batch, &pd);
+    dnnl_status_t r = make_pd(e, cv, batch, 0, &pd);
     if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
                                    e->eng, in);
     if (!r) r = dnnl_memory_create(&cv->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
@@ -280,7 +536,9 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
     if (!r)
         r = dnnl_memory_create(&cv->bia, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                                e->eng, cv->bias);
-    if (!r) r = reorder_weights(e, cv, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+    if (!r)
+        r = reorder_weights(e, &cv->user_w, cv->weights,
+                            dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &cv->wei);
     const dnnl_memory_desc_t *smd =
         r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (smd && dnnl_memory_desc_get_size(smd) > 0)
@@ -290,11 +548,305 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
         record_impl(cv, pd);
         dnnl_primitive_desc_destroy(pd);
     }
+    if (!r && cv->side.on) r = setup_side(e, cv, batch, in);
     if (r) {
         release_setup(cv);
         return dnnl_fail(err, r, "convolution setup");
     }
     return DF_OK;
+}
+
+/* Round to nearest even for |v| < 2^22 (the values here are clamped to
+ * -255..255 first): adding 1.5 * 2^23 leaves no fraction bits. */
+#define RNE_MAGIC 12582912.0f
+
+/* sum over k < n of x[k] * w[k]: plain, AVX2 and AVX-512 (u8 widened to
+ * s16, multiply-adds of s16 pairs into s32: exact, |sum| < 2^31 for any n
+ * a layer has). */
+typedef int32_t (*dot_fn)(const uint8_t *x, const int16_t *w, int n);
+
+static inline int32_t dot_base(const uint8_t *x, const int16_t *w, int n) {
+    int32_t s = 0;
+    for (int k = 0; k < n; k++) s += (int32_t)x[k] * w[k];
+    return s;
+}
+
+__attribute__((target("avx2"))) static inline int32_t dot_avx2(const uint8_t *x,
+                                                                const int16_t *w, int n) {
+    __m256i acc = _mm256_setzero_si256();
+    int k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + k)));
+        __m256i wv = _mm256_loadu_si256((const __m256i *)(w + k));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, wv));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h) + dot_base(x + k, w + k, n - k);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static inline int32_t
+dot_avx512(const uint8_t *x, const int16_t *w, int n) {
+    __m512i acc = _mm512_setzero_si512();
+    for (int k = 0; k < n; k += 32) {
+        __mmask32 m = n - k >= 32 ? 0xffffffffu : (1u << (n - k)) - 1u;
+        __m512i xv = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, x + k));
+        __m512i wv = _mm512_maskz_loadu_epi16(m, w + k);
+        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(xv, wv));
+    }
+    return _mm512_reduce_add_epi32(acc);
+}
+
+/* The fixed channels of output row y of image n, as TFLite computes them:
+ * bias + sum over the window of (x - x_zp)(w - w_zp), the padding reading
+ * as x_zp (adding nothing); requantized as oneDNN does it (scaled in fp32,
+ * clamped, rounded to nearest even, plus the output zero point), a chunk
+ * of the row at a time so that the requantization vectorizes. Dense: one
+ * dot product per kernel row (its valid taps are contiguous in NHWC), the
+ * x_zp term from the taps' weight sums. Everything read from cv is in
+ * locals: the byte stores below may alias anything. */
+enum { FIX_CHUNK = 64 };
+
+static inline __attribute__((always_inline)) void fix_row_body(const df_qdnnl_conv *cv, int n,
+                                                                int y, dot_fn dot) {
+    const qfix *f = &cv->fix;
+    const int c = cv->c, h = cv->h, w = cv->w, kh = cv->kh, kw = cv->kw, oc = cv->oc;
+    const int ow = cv->ow, sw = cv->sw, pl = cv->pl, dw = cv->depthwise, nfix = f->n;
+    const int32_t zx = cv->in_zp, zy = cv->out_zp;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
+    const size_t per = per_channel_weights(cv);
+    const int iy0 = y * cv->sh - cv->pt;
+    const int i0 = iy0 < 0 ? -iy0 : 0, i1 = h - iy0 < kh ? h - iy0 : kh;
+    const uint8_t *img = cv->in + (size_t)n * h * w * c;
+    uint8_t *orow = cv->out + ((size_t)n * cv->oh + y) * ow * oc;
+    int32_t acc[FIX_CHUNK];
+    uint8_t q[FIX_CHUNK];
+    for (int x0 = 0; x0 < ow; x0 += FIX_CHUNK) {
+        const int xn = ow - x0 < FIX_CHUNK ? ow - x0 : FIX_CHUNK;
+        for (int j = 0; j < nfix; j++) {
+            const int16_t *wj = f->w + (size_t)j * per;
+            const int32_t *sj = f->wsum + (size_t)j * kh * kw;
+            const int o = f->oc[j];
+            for (int t = 0; t < xn; t++) {
+                const int ix0 = (x0 + t) * sw - pl;
+                const int k0 = ix0 < 0 ? -ix0 : 0, k1 = w - ix0 < kw ? w - ix0 : kw;
+                int32_t a = f->bias[j];
+                for (int i = i0; i < i1; i++) {
+                    const uint8_t *xr = img + ((size_t)(iy0 + i) * w + (size_t)(ix0 + k0)) * c;
+                    if (dw) {
+                        for (int k = k0; k < k1; k++)
+                            a += ((int32_t)xr[(size_t)(k - k0) * c + o] - zx) * wj[i * kw + k];
+                        continue;
+                    }
+                    int32_t zsum = 0;
+                    for (int k = k0; k < k1; k++) zsum += sj[i * kw + k];
+                    a += dot(xr, wj + (size_t)(i * kw + k0) * c, (k1 - k0) * c) - zx * zsum;
+                }
+                acc[t] = a;
+            }
+            const float scale = f->scale[j];
+#pragma omp simd
+            for (int t = 0; t < xn; t++) {
+                float v = (float)acc[t] * scale;
+                v = v < lo ? lo : v;
+                v = v > hi ? hi : v;
+                v = (v + RNE_MAGIC) - RNE_MAGIC;
+                q[t] = (uint8_t)((int32_t)v + zy);
+            }
+            for (int t = 0; t < xn; t++) orow[(size_t)(x0 + t) * oc + o] = q[t];
+        }
+    }
+}
+
+/* The same for a convolution whose kernel rows fit FIX_BUF (all but dense
+ * ones with hundreds of channels): per chunk of the row, the kh input rows
+ * the chunk reads, minus x_zp, zero in the padding, as int16 (one channel
+ * for a depthwise fixed channel, all for a dense one), then each weight
+ * times a strided run of them into the chunk's sums: vectorized across
+ * the row. */
+enum { FIX_BUF = 4096 };
+
+static int fits_rowbuf(const df_qdnnl_conv *cv) {
+    return (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)cv->c) <= FIX_BUF;
+}
+
+static inline __attribute__((always_inline)) void
+fill_rows(const df_qdnnl_conv *cv, const uint8_t *img, int iy0, int ix0, int span, int ch0,
+          int ce, int16_t *buf) {
+    const int c = cv->c, h = cv->h, w = cv->w;
+    const int16_t zx = (int16_t)cv->in_zp;
+    for (int i = 0; i < cv->kh; i++) {
+        int iy = iy0 + i;
+        int16_t *b = buf + (size_t)i * span * ce;
+        for (int s = 0; s < span; s++) {
+            int ix = ix0 + s;
+            const uint8_t *px = img + ((size_t)iy * w + (size_t)ix) * c + ch0;
+            int in = iy >= 0 && iy < h && ix >= 0 && ix < w;
+            for (int m = 0; m < ce; m++) b[s * ce + m] = in ? (int16_t)(px[m] - zx) : 0;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void fix_rowbuf_body(const df_qdnnl_conv *cv,
+                                                                   int n, int y) {
+    const qfix *f = &cv->fix;
+    const int kh = cv->kh, kw = cv->kw, oc = cv->oc, ow = cv->ow, sw = cv->sw, nfix = f->n;
+    const int dw = cv->depthwise, ce = dw ? 1 : cv->c;
+    const int32_t zy = cv->out_zp;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
+    const size_t per = per_channel_weights(cv);
+    const int iy0 = y * cv->sh - cv->pt;
+    int xn_max = (FIX_BUF / (kh * ce) - kw) / sw + 1;
+    xn_max = xn_max < 1 ? 1 : xn_max > FIX_CHUNK ? FIX_CHUNK : xn_max;
+    const uint8_t *img = cv->in + (size_t)n * cv->h * cv->w * cv->c;
+    uint8_t *orow = cv->out + ((size_t)n * cv->oh + y) * ow * oc;
+    int16_t buf[FIX_BUF];
+    int32_t acc[FIX_CHUNK];
+    uint8_t q[FIX_CHUNK];
+    for (int x0 = 0; x0 < ow; x0 += xn_max) {
+        const int xn = ow - x0 < xn_max ? ow - x0 : xn_max, span = (xn - 1) * sw + kw;
+        if (!dw) fill_rows(cv, img, iy0, x0 * sw - cv->pl, span, 0, ce, buf);
+        for (int j = 0; j < nfix; j++) {
+            const int o = f->oc[j];
+            const int16_t *wj = f->w + (size_t)j * per;
+            if (dw) fill_rows(cv, img, iy0, x0 * sw - cv->pl, span, o, 1, buf);
+            for (int t = 0; t < xn; t++) acc[t] = f->bias[j];
+            for (int i = 0; i < kh; i++) {
+                const int16_t *wi = wj + (size_t)i * kw * ce, *bi = buf + (size_t)i * span * ce;
+                if (dw) { /* across the chunk */
+                    for (int k = 0; k < kw; k++) {
+                        const int32_t wv = wi[k];
+#pragma omp simd
+                        for (int t = 0; t < xn; t++) acc[t] += wv * bi[t * sw + k];
+                    }
+                    continue;
+                }
+                for (int t = 0; t < xn; t++) { /* a dot product over the kernel row */
+                    const int16_t *bt = bi + (size_t)t * sw * ce;
+                    int32_t a = 0;
+                    for (int mk = 0; mk < kw * ce; mk++) a += (int32_t)wi[mk] * bt[mk];
+                    acc[t] += a;
+                }
+            }
+            const float scale = f->scale[j];
+#pragma omp simd
+            for (int t = 0; t < xn; t++) {
+                float v = (float)acc[t] * scale;
+                v = v < lo ? lo : v;
+                v = v > hi ? hi : v;
+                v = (v + RNE_MAGIC) - RNE_MAGIC;
+                q[t] = (uint8_t)((int32_t)v + zy);
+            }
+            for (int t = 0; t < xn; t++) orow[(size_t)(x0 + t) * oc + o] = q[t];
+        }
+    }
+}
+
+/* The 1x1 path over images [first, first + count): oneDNN's GEMM gives
+ * sum (x - x_zp) * clamped weight for the fixed channels, exact with VNNI
+ * as its convolutions; the residuals, bias and requantization here. */
+static dnnl_status_t fix_gemm(const df_qdnnl_conv *cv, int first, int count) {
+    const qfix *f = &cv->fix;
+    const int c = cv->c, oc = cv->oc, nf = f->n;
+    const dnnl_dim_t m = (dnnl_dim_t)count * cv->oh * cv->ow;
+    const uint8_t *a = cv->in + (size_t)first * cv->h * cv->w * c;
+    uint8_t *out = cv->out + (size_t)first * cv->oh * cv->ow * oc;
+    const int32_t zero = 0, zx = cv->in_zp, zy = cv->out_zp, *acc = f->acc;
+    dnnl_status_t r = dnnl_gemm_u8s8s32('N', 'T', 'F', m, nf, c, 1.0f, a, c, (uint8_t)zx, f->w8,
+                                        c, 0, 0.0f, f->acc, nf, &zero);
+    if (r) return r;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
+    /* one parallel region for all the channels (each region ends in a
+     * barrier, costly when other processes hold the cores) */
+#pragma omp parallel for schedule(static) if (m * nf >= 16384)
+    for (dnnl_dim_t p = 0; p < m; p++)
+        for (int j = 0; j < nf; j++) {
+            int32_t s = acc[p * nf + j] + f->bias[j];
+            for (int k = 0; k < f->nres[j]; k++)
+                s += f->res_r[j][k] * ((int32_t)a[p * c + f->res_c[j][k]] - zx);
+            float v = (float)s * f->scale[j];
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v;
+            v = (v + RNE_MAGIC) - RNE_MAGIC;
+            out[p * oc + f->oc[j]] = (uint8_t)((int32_t)v + zy);
+        }
+    return dnnl_success;
+}
+
+static void fix_row_base(const df_qdnnl_conv *cv, int n, int y) {
+    fix_row_body(cv, n, y, dot_base);
+}
+__attribute__((target("avx2"))) static void fix_row_avx2(const df_qdnnl_conv *cv, int n, int y) {
+    fix_row_body(cv, n, y, dot_avx2);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static void
+fix_row_avx512(const df_qdnnl_conv *cv, int n, int y) {
+    fix_row_body(cv, n, y, dot_avx512);
+}
+
+static void fix_rowbuf_base(const df_qdnnl_conv *cv, int n, int y) { fix_rowbuf_body(cv, n, y); }
+__attribute__((target("avx2"))) static void fix_rowbuf_avx2(const df_qdnnl_conv *cv, int n,
+                                                            int y) {
+    fix_rowbuf_body(cv, n, y);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static void
+fix_rowbuf_avx512(const df_qdnnl_conv *cv, int n, int y) {
+    fix_rowbuf_body(cv, n, y);
+}
+
+/* Overwrites the fixed channels of the whole output, rows split among the
+ * threads. */
+/* The side convolution's two sums per fixed channel, plus the bias (and
+ * the zero point's term where oneDNN did not apply it), requantized. */
+static dnnl_status_t fix_side(df_qdnnl *e, const df_qdnnl_conv *cv) {
+    const qside *sd = &cv->side;
+    const qfix *f = &cv->fix;
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, sd->src},
+                               {DNNL_ARG_WEIGHTS, sd->wei},
+                               {DNNL_ARG_DST, sd->dst},
+                               {DNNL_ARG_SCRATCHPAD, sd->scratch}};
+    dnnl_status_t r = dnnl_primitive_execute(sd->prim, e->strm, sd->scratch ? 4 : 3, args);
+    if (!r) r = dnnl_stream_wait(e->strm);
+    if (r) return r;
+    const int nf = f->n, oc = cv->oc, taps = cv->kh * cv->kw;
+    const int32_t zy = cv->out_zp, zx = src_zp_side(cv, cv->in_zp) ? 0 : cv->in_zp;
+    const float lo = (float)(cv->out_min - zy), hi = (float)(cv->out_max - zy);
+    int32_t base[2 * FIX_MAX_1X1]; /* side.on: nf <= 2 * FIX_MAX_1X1 */
+    for (int j = 0; j < nf; j++) {
+        int32_t ws = 0;
+        for (int t = 0; t < taps; t++) ws += f->wsum[(size_t)j * taps + t];
+        base[j] = f->bias[j] - zx * ws;
+    }
+    const size_t m = (size_t)cv->batch * cv->oh * cv->ow;
+    const int32_t *so = sd->out;
+    uint8_t *out = cv->out;
+#pragma omp parallel for schedule(static) if (m * nf >= 16384)
+    for (size_t p = 0; p < m; p++)
+        for (int j = 0; j < nf; j++) {
+            int32_t a = so[p * 2 * nf + 2 * j] + so[p * 2 * nf + 2 * j + 1] + base[j];
+            float v = (float)a * f->scale[j];
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v;
+            v = (v + RNE_MAGIC) - RNE_MAGIC;
+            out[p * oc + f->oc[j]] = (uint8_t)((int32_t)v + zy);
+        }
+    return dnnl_success;
+}
+
+static dnnl_status_t run_fixes(const df_qdnnl_conv *cv, int first, int count) {
+    if (cv->fix.gemm) return fix_gemm(cv, first, count);
+    df_cpu_isa isa = df_cpu_isa_best();
+    int rb = fits_rowbuf(cv);
+    void (*row)(const df_qdnnl_conv *, int, int) =
+        isa == DF_CPU_ISA_AVX512 ? (rb ? fix_rowbuf_avx512 : fix_row_avx512)
+        : isa == DF_CPU_ISA_AVX2 ? (rb ? fix_rowbuf_avx2 : fix_row_avx2)
+                                 : (rb ? fix_rowbuf_base : fix_row_base);
+    int rows = count * cv->oh;
+    size_t work = (size_t)rows * cv->ow * per_channel_weights(cv) * (size_t)cv->fix.n;
+#pragma omp parallel for schedule(static) if (work >= 65536)
+    for (int r = 0; r < rows; r++) row(cv, first + r / cv->oh, r % cv->oh);
+    return dnnl_success;
 }
 
 df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
@@ -306,14 +858,13 @@ df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
                                {DNNL_ARG_SCRATCHPAD, cv->scratch}};
     dnnl_status_t r = dnnl_primitive_execute(cv->prim, e->strm, cv->scratch ? 5 : 4, args);
     if (!r) r = dnnl_stream_wait(e->strm);
+    if (!r && cv->fix.n) r = cv->side.on ? fix_side(e, cv) : run_fixes(cv, 0, cv->batch);
     return r ? dnnl_fail(err, r, "convolution") : DF_OK;
 }
 
-const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
+int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv) { return cv->fix.n; }
 
-/* Round to nearest even for |v| < 2^22 (the values here are clamped to
- * -255..255 first): adding 1.5 * 2^23 leaves no fraction bits. */
-#define RNE_MAGIC 12582912.0f
+const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
 
 void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams pb, uint8_t *y,
                   df_qparams py, int32_t lo, int32_t hi, size_t n) {

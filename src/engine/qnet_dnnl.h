@@ -1,17 +1,37 @@
 /*
  * The integer engine's oneDNN backend (engine/qnet.h, DF_QBACKEND_ONEDNN):
- * oneDNN 2.6's int8 convolutions for the int8 models (DF_QTYPE_S8). Used by
+ * oneDNN 2.6's int8 convolutions for both quantized model types. Used by
  * qnet.c only.
  *
  * Activations are uint8 here: an int8 value v is stored as v + 128 with its
  * zero point moved by 128 as well, which is exact (real = scale * (q - zp)
- * is unchanged) and is what oneDNN's fast u8 x s8 kernels take. So every
- * df_qparams and clamp passed in below is already in that uint8 domain.
+ * is unchanged) and is what oneDNN's fast u8 x s8 kernels take; uint8
+ * activations are stored as they are. So every df_qparams and clamp passed
+ * in below is already in that uint8 domain.
+ *
+ * Weights: oneDNN takes s8 weights and no weight zero point. int8 weights
+ * (DF_QTYPE_S8, symmetric) are given as they are. A uint8 weight w with
+ * zero point z (DF_QTYPE_U8, one z per tensor) is given as w - z, exact
+ * wherever that fits int8; it spans -255..255 in general, but in the
+ * quantization-aware MobileNets only the one or two weights per layer that
+ * set its range fall outside (mobilenet_v2_1.0_224_quant.tflite: 0 to 2
+ * output channels of 16 to 1280 per layer). oneDNN computes those channels
+ * with the weights clamped, then they are recomputed exactly and
+ * overwritten (the "fixed" channels: at most an eighth of a layer's
+ * channels, or 2, else DF_ERR_UNSUPPORTED): 1x1 convolutions by oneDNN's
+ * u8 x s8 GEMM over the clamped weights plus the few residual weights, a
+ * dense k x k one by a second oneDNN convolution with s32 outputs (the
+ * clamped weights and the residual ones), the rest by our own loop. The other ways to add the missing
+ * (128 - z) * sum(x - x_zp) term cost more in oneDNN 2.6: a binary post-op
+ * broadcast over channels ([N,1,H,W]) sends every int8 convolution to
+ * ref_int8:any, and a full-tensor one or an s32 output multiplies the
+ * memory traffic.
  *
  * A convolution is oneDNN's convolution with u8 source and destination
  * (NHWC, the layout its int8 kernels use), s8 weights in the format the
- * primitive picks (reordered once per reshape), an s32 bias, one output
- * scale per channel (input_scale * weight_scale[c] / output_scale), the
+ * primitive picks (reordered once per reshape), an s32 bias, the output
+ * scale (input_scale * weight_scale[c] / output_scale, per channel for
+ * int8 weights), the
  * fused clamp as an eltwise clip and the output zero point as an eltwise
  * linear post-op (a destination zero point attribute would cost the AMX
  * kernels), all in fp32 then rounded to nearest even: within one step of
@@ -49,10 +69,11 @@ df_status df_qdnnl_create(df_qdnnl **out, df_error *err) DF_MUST_CHECK;
 void df_qdnnl_destroy(df_qdnnl *e); /* accepts NULL */
 
 /* A convolution of an h x w x c uint8 map with parameters `in` (the uint8
- * domain); d as in qnet.h with int8 weights, its output parameters and
- * clamp in the uint8 domain. Copies what it needs from d. Checks that
- * oneDNN takes the descriptor (DF_ERR_UNSUPPORTED naming it when not). */
-df_status df_qdnnl_conv_create(df_qdnnl *e, int h, int w, int c, df_qparams in,
+ * domain); d as in qnet.h with the weights of `type`, its output parameters
+ * and clamp in the uint8 domain. Copies what it needs from d. Checks that
+ * oneDNN takes the descriptor (DF_ERR_UNSUPPORTED naming it when not, or
+ * when more uint8 weights than it recomputes fall outside int8). */
+df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
                                const df_qconv_desc *d, df_qdnnl_conv **out,
                                df_error *err) DF_MUST_CHECK;
 void df_qdnnl_conv_destroy(df_qdnnl_conv *cv); /* accepts NULL */
@@ -64,6 +85,8 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
 df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) DF_MUST_CHECK;
 /* oneDNN's implementation name after setup (e.g. "brgconv_1x1:avx512_core_amx_int8"). */
 const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv);
+/* How many output channels our loop recomputes (0 for int8 weights). */
+int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv);
 
 /* y = clamp(round((sa (a - za) + sb (b - zb)) / sy) + zy, lo, hi) over n
  * uint8 values. */
