@@ -36,7 +36,7 @@
  *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME[,NAME...]]
  *                        [--views qat,tf2,both] [--aug default|k8|strong|zoom]
  *                        [--fit squash|crop|pad] [--explore 1]
- *                        [--pool mean|max|gem2|gem3|gem4|meanmax[+b16]]
+ *                        [--pool mean|max|gem2|gem3|gem4|meanmax[+b16[POOL]]]
  *
  * --aug picks the cached training variants (default: the default recipe's
  * 4; k8, k16: more of them; colour*, frame*, crop*, all*: with the
@@ -59,7 +59,8 @@
  * <backbone>_<pool>_<set>.npy; the map's mean is checked against the
  * graph's MEAN first. "+b16" appends to each row the mean of the map one
  * block earlier (block 16's 7x7x320 output; one more backbone pass, cached
- * as <backbone>_b16mean_<set>.npy).
+ * as <backbone>_b16<pool>_<set>.npy for every pooling), "+b16gem2" etc.
+ * its other poolings.
  *
  * Not a test: prints a table (bench/defaults_ood.sh runs it).
  */
@@ -84,7 +85,7 @@ enum { FOLDS = 5, MAX_SEEDS = 10, MAX_VIEWS = 3 };
 
 /* One backbone's features (or two backbones' concatenated). */
 typedef struct feats {
-    char name[16];
+    char name[32];
     size_t F;
     int K, N, NV, NO;
     float *var;            /* K x N x F */
@@ -579,15 +580,14 @@ static df_status block16_cut(const char *path, char *cut, size_t size, size_t *H
  * out-of-domain photos, and spec's training variants. The maps are pooled
  * batch by batch (the variants' all at once, as df_train_feature_variants
  * returns them) and never written. Cached as <name>_<pool>_<set>.npy.
- * With block16: the map one block earlier (block16_cut) instead, mean
- * pooled only, cached as <name>_b16mean_<set>.npy (no graph MEAN to check
- * it against there). */
+ * With block16: the map one block earlier (block16_cut) instead, cached
+ * as <name>_b16<pool>_<set>.npy (no graph MEAN to check it against
+ * there). */
 static df_status compute_pooled(const char *shared, const char *cache, const char *name, const char *file,
                                 const data *d, const aug_spec *spec, int block16, df_error *err) {
     pooled pl;
     memset(&pl, 0, sizeof pl);
-    pl.pools = block16 ? df_bench_pool_find("mean") : df_bench_pools(&pl.P);
-    if (block16) pl.P = 1;
+    pl.pools = df_bench_pools(&pl.P);
     char path[1024], what[32], stem[64], cut[32];
     snprintf(path, sizeof path, "%s/models/%s", shared, file);
     df_backbone_options bo = df_backbone_options_default();
@@ -691,11 +691,13 @@ static int read_pooled(const char *cache, const char *what, feats *f) {
 
 /* One backbone's features under pooling pool (named "<backbone>_<pool>"),
  * from the cache or computed with every other pooling (compute_pooled);
- * with block16, the block-16 map's mean appended to each row (named
- * "<backbone>_<pool>+b16"). The fit is the product's stretch. */
+ * with b16 (not NULL), the block-16 map pooled by b16 appended to each row
+ * (named "<backbone>_<pool>+b16", "+b16<b16>" for other than the mean).
+ * The fit is the product's stretch. */
 static df_status pooled_backbone_feats(const char *shared, const char *cache, const char *name, const char *file,
-                                       const data *d, const aug_spec *spec, const df_bench_pool *pool, int block16,
-                                       feats *f, df_error *err) {
+                                       const data *d, const aug_spec *spec, const df_bench_pool *pool,
+                                       const df_bench_pool *b16, feats *f, df_error *err) {
+    const int block16 = b16 != NULL;
     feats part[2];
     memset(part, 0, sizeof part);
     char what[32];
@@ -703,7 +705,7 @@ static df_status pooled_backbone_feats(const char *shared, const char *cache, co
     df_status st = DF_OK;
     for (int j = 0; st == DF_OK && j <= block16; j++) {
         feats *g = &part[j];
-        snprintf(g->name, sizeof g->name, j ? "%s_b16mean" : "%s_%s", name, pool->tag);
+        snprintf(g->name, sizeof g->name, j ? "%s_b16%s" : "%s_%s", name, j ? b16->tag : pool->tag);
         g->N = d->train->count;
         g->NV = d->val->count;
         g->NO = d->ood->count;
@@ -717,7 +719,8 @@ static df_status pooled_backbone_feats(const char *shared, const char *cache, co
     if (st == DF_OK && pool->kind == DF_BENCH_POOL_MEAN && !block16) compare_with_graph(cache, name, &part[0], what);
     if (st == DF_OK && block16 && !concat_feats(&part[0], &part[1], f))
         st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    if (st == DF_OK && block16) snprintf(f->name, sizeof f->name, "%s_%s+b16", name, pool->tag);
+    if (st == DF_OK && block16)
+        snprintf(f->name, sizeof f->name, "%s_%s+b16%s", name, pool->tag, strcmp(b16->tag, "mean") ? b16->tag : "");
     if (st == DF_OK && !block16) {
         *f = part[0];
         memset(&part[0], 0, sizeof part[0]);
@@ -1602,18 +1605,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_defaults: --fit %s: not squash, crop or pad\n", fit);
         return 2;
     }
+    /* --pool P or P+b16 (block 16's mean appended) or P+b16Q (its Q pooling) */
     char pool_name[32] = "";
-    const size_t pool_len = pool_tag ? strlen(pool_tag) : 0;
-    const int block16 = pool_len > 4 && !strcmp(pool_tag + pool_len - 4, "+b16");
-    if (pool_tag) snprintf(pool_name, sizeof pool_name, "%.*s", (int)(pool_len - (block16 ? 4 : 0)), pool_tag);
+    const char *plus = pool_tag ? strstr(pool_tag, "+b16") : NULL;
+    if (pool_tag) snprintf(pool_name, sizeof pool_name, "%.*s", (int)(plus ? plus - pool_tag : 31), pool_tag);
     const df_bench_pool *pool = pool_tag ? df_bench_pool_find(pool_name) : NULL;
-    if (pool_tag && (!pool || mode != FIT_SQUASH)) {
-        fprintf(stderr, "bench_defaults: --pool %s: not mean, gem2, gem3, gem4, max or meanmax (each with an optional "
-                "+b16), or with --fit\n", pool_tag);
+    const df_bench_pool *b16 = plus ? df_bench_pool_find(plus[4] ? plus + 4 : "mean") : NULL;
+    if (pool_tag && (!pool || (plus && !b16) || mode != FIT_SQUASH)) {
+        fprintf(stderr, "bench_defaults: --pool %s: not P, P+b16 or P+b16Q with P, Q mean, gem2, gem3, gem4, max or "
+                "meanmax, or with --fit\n", pool_tag);
         return 2;
     }
     for (int b = 0; st == DF_OK && b < 2; b++)
-        st = pool ? pooled_backbone_feats(shared, cache, names[b], files[b], &d, spec, pool, block16, &f[b], &err)
+        st = pool ? pooled_backbone_feats(shared, cache, names[b], files[b], &d, spec, pool, b16, &f[b], &err)
                   : backbone_feats(shared, cache, names[b], files[b], &d, spec, mode, &f[b], &err);
     if (st == DF_OK) printf("# training variants: %s (%d per photo, shift %g, zoom %g, left-right flips; zoom-in %g, zoom-out %g, "
                               "fill %d, brightness %g, contrast %g, saturation %g, grey %g)\n",
