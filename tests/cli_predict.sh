@@ -38,7 +38,7 @@ if [ ! -d "$SHARED/datasets/closet" ] || [ ! -d "$SHARED/images/imagenet" ]; the
 fi
 DATA=$SHARED/datasets/closet
 W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
-"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 5 \
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 \
   --out "$T/m.dfm" --quiet >/dev/null
 
 # A camera roll: photos in sub-folders, odd names, things to skip.

@@ -20,6 +20,7 @@
 #include "data/dataset.h"
 #include "data/text.h"
 #include "image/image.h"
+#include "support/jpeg_writer.h"
 #include "support/test_support.h"
 
 static void put32(uint8_t *p, uint32_t v) {
@@ -222,6 +223,77 @@ static void test_scan_fixture_tree(void **state) {
     df_dataset_free(ds);
     free(slashed);
 
+    df_test_rmtree(root);
+    free(root);
+}
+
+static unsigned char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    assert_true(len > 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)len);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* Verification decodes at the smallest DCT scale (it only needs the decoder
+ * to walk every byte of the entropy-coded data): a photo damaged in the
+ * middle of that data must still be skipped, and what it keeps must decode
+ * at the size training asks for. */
+static void test_scan_damaged_jpegs(void **state) {
+    (void)state;
+    char *root = df_test_tempdir();
+    assert_non_null(root);
+    mkdirs(root, "c");
+    mkdirs(root, "d"); /* a data set needs two classes */
+    df_image img;
+    df_error err;
+    assert_int_equal(df_image_alloc(&img, 640, 480, &err), DF_OK);
+    uint32_t r = 12345;
+    for (size_t i = 0; i < (size_t)640 * 480 * 3; i++) {
+        r = r * 1664525u + 1013904223u;
+        img.pixels[i] = (uint8_t)((i / 3 % 640) / 3 + (r >> 27)); /* a ramp with noise: real AC data */
+    }
+    char *good = join(root, "c/good.jpg");
+    assert_int_equal(df_test_write_jpeg(good, &img, 90, 1), 0);
+    df_image_free(&img);
+    size_t n;
+    unsigned char *b = slurp(good, &n);
+    assert_true(n > 20000);
+    bytes(root, "d/good.jpg", b, n);
+    bytes(root, "c/truncated.jpg", b, n * 6 / 10);
+    unsigned char *m = malloc(n);
+    assert_non_null(m);
+    memcpy(m, b, n);
+    m[n / 2] = 0xFF, m[n / 2 + 1] = 0xE1; /* a marker inside the scan data, 4/5 of the rows before it */
+    bytes(root, "c/marker.jpg", m, n);
+    free(m);
+    free(b);
+
+    df_dataset *ds = NULL;
+    assert_int_equal(df_dataset_scan(root, NULL, &ds, &err), DF_OK);
+    assert_int_equal(ds->count, 2);
+    assert_rel(ds->items[0].path, root, "c/good.jpg");
+    assert_int_equal(ds->num_skipped, 2);
+    assert_rel(ds->skipped[0].path, root, "c/marker.jpg");
+    assert_rel(ds->skipped[1].path, root, "c/truncated.jpg");
+    for (int i = 0; i < 2; i++) {
+        print_message("%s\n", ds->skipped[i].reason);
+        assert_memory_equal(ds->skipped[i].reason, "corrupt: ", 9);
+    }
+    df_image_load_options lo = df_image_load_options_default();
+    lo.min_width = lo.min_height = 224;
+    assert_int_equal(df_image_load(ds->items[0].path, &lo, &img, &err), DF_OK);
+    assert_int_equal(img.width, 320); /* decoded at 1/2, as training does */
+    df_image_free(&img);
+    df_dataset_free(ds);
+    free(good);
     df_test_rmtree(root);
     free(root);
 }
@@ -463,6 +535,7 @@ static void test_text_escaping(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_fixture_tree),
+        cmocka_unit_test(test_scan_damaged_jpegs),
         cmocka_unit_test(test_scan_errors),
         cmocka_unit_test(test_split_stratified_and_seeded),
         cmocka_unit_test(test_epoch_order),

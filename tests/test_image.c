@@ -25,6 +25,7 @@
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "image/image.h"
+#include "image/image_internal.h"
 #include "support/test_support.h"
 
 /* ---- fixtures: images ------------------------------------------------------ */
@@ -1318,6 +1319,32 @@ static void test_resize_bilinear(void **state) {
     df_image_free(&src);
 }
 
+/* The two-tap path of bilinear axes (padded single taps, no tap loop)
+ * gives the generic loop's pixels bit for bit: shrinking, enlarging, equal
+ * axes, 2-pixel and 1-pixel sources, and area with an enlarged axis (which
+ * is bilinear on that axis). */
+static void test_resize_two_taps_bit_identical(void **state) {
+    (void)state;
+    const int cases[][4] = {{400, 533, 224, 224}, {533, 400, 224, 224}, {37, 23, 10, 7}, {7, 5, 20, 13},
+                            {2, 2, 5, 3},         {1, 9, 4, 4},         {9, 1, 4, 4},  {224, 300, 224, 224},
+                            {100, 50, 224, 224},  {225, 224, 224, 225}};
+    df_error err;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        df_image src = random_image(cases[k][0], cases[k][1], 700 + (uint64_t)k);
+        for (int m = DF_RESIZE_AREA; m <= DF_RESIZE_BILINEAR; m++) {
+            df_image fast, slow;
+            assert_int_equal(df_image_resize_taps(&src, cases[k][2], cases[k][3], (df_resize_method)m, 1, &fast, &err),
+                             DF_OK);
+            assert_int_equal(df_image_resize_taps(&src, cases[k][2], cases[k][3], (df_resize_method)m, 0, &slow, &err),
+                             DF_OK);
+            assert_memory_equal(fast.pixels, slow.pixels, (size_t)cases[k][2] * cases[k][3] * 3);
+            df_image_free(&fast);
+            df_image_free(&slow);
+        }
+        df_image_free(&src);
+    }
+}
+
 static void test_resize_identity_and_args(void **state) {
     (void)state;
     df_image src = random_image(31, 17, 90);
@@ -1423,6 +1450,7 @@ int main(void) {
         cmocka_unit_test(test_load_from_file),
         cmocka_unit_test(test_png_encode_round_trip),
         cmocka_unit_test(test_resize_nearest_reference),
+        cmocka_unit_test(test_resize_two_taps_bit_identical),
         cmocka_unit_test(test_resize_nearest_matches_pillow),
         cmocka_unit_test(test_resize_area),
         cmocka_unit_test(test_resize_bilinear),

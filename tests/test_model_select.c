@@ -123,9 +123,10 @@ static void test_default_candidates_simplest_first(void **state) {
     assert_true(found);
 }
 
-/* The default recipe trains the linear head with L2 0.1 and Adam 1e-2;
- * --head mlp brings the MLP's own L2 (0) and learning rate (1e-3) unless
- * they are given; --recipe original keeps the notebook's. */
+/* The default recipe trains the linear head with L2 1 and Adam 1e-3 for
+ * 300 epochs; --head mlp brings the MLP's own L2 (0), learning rate (1e-3)
+ * and epochs (30) unless they are given, --head auto its 30 epochs;
+ * --recipe original keeps the notebook's. */
 static void test_default_recipe_heads(void **state) {
     (void)state;
     df_error err;
@@ -133,10 +134,21 @@ static void test_default_recipe_heads(void **state) {
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
     assert_int_equal(r.train.head.kind, DF_HEAD_LINEAR);
-    assert_float_equal(r.train.head.l2, 0.1f, 0);
-    assert_float_equal(r.train.adam.lr, 1e-2f, 0);
-    assert_int_equal(r.train.epochs, 30);
+    assert_float_equal(r.train.head.l2, 1.0f, 0);
+    assert_float_equal(r.train.adam.lr, 1e-3f, 0);
+    assert_int_equal(r.train.epochs, 300);
     assert_int_equal(r.train.feature_cache, 4);
+
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "head", "auto", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.epochs, 30);
+
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "epochs", "7", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.epochs, 7);
 
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);
@@ -145,6 +157,7 @@ static void test_default_recipe_heads(void **state) {
     assert_int_equal(r.train.head.units, 1024);
     assert_float_equal(r.train.head.l2, 0.0f, 0);
     assert_float_equal(r.train.adam.lr, 1e-3f, 0);
+    assert_int_equal(r.train.epochs, 30);
 
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);

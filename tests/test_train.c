@@ -500,7 +500,7 @@ static void test_closet_short_run_and_phone_photo(void **state) {
     assert_int_equal(df_dataset_scan(train_dir, &so, &train, &err), DF_OK);
     assert_int_equal(df_dataset_scan(val_dir, &so, &val, &err), DF_OK);
     df_train_options o = df_train_options_default();
-    o.feature_cache = 2; /* the default's 30 epochs, half its variants */
+    o.feature_cache = 2; /* the default's epochs, half its variants */
     df_train_result r;
     df_status st = df_train(bb, train, val, &o, &r, &err);
     if (st)

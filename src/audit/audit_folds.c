@@ -1,7 +1,9 @@
 /*
  * The audit's out-of-fold predictions (audit_internal.h): the audit's own
- * head (the linear head at L2 1e-3, Adam 1e-3, the first --head auto
- * candidate) trained by df_cross_val_predict, once on stratified folds of
+ * head (the linear head at L2 0.1, Adam 1e-2 over opt->epochs: the default
+ * recipe's until 2026-12-02, which the audit's targets were measured with,
+ * and a tenth of today's default's 300 epochs on thousands of photos)
+ * trained by df_cross_val_predict, once on stratified folds of
  * every photo (for the label check) and once with the training photos as
  * the only training fold (for the validation accuracy with and without
  * leaked photos). No augmentation: the features are the plain ones.
@@ -18,6 +20,9 @@ static df_train_options base_options(const df_audit_options *opt) {
     o.augment = 0;
     o.feature_cache = 1;
     o.early_stop_patience = 0;
+    o.head.kind = DF_HEAD_LINEAR;
+    o.head.l2 = 0.1f;
+    o.adam.lr = 1e-2f;
     o.seed = opt->seed;
     return o;
 }
@@ -27,8 +32,7 @@ df_status df_audit_out_of_fold(const float *feat, const df_audit_photo *photos, 
                                float *val_probs, int *folds_used, df_error *err) {
     *folds_used = 0;
     df_train_options base = base_options(opt);
-    df_head_candidate cands[DF_HEAD_SEARCH_MAX];
-    df_head_candidates_default(&base, cands);
+    df_head_candidate cand = df_head_candidate_from_options(&base);
     int *labels = malloc(sizeof(int) * (size_t)(n ? n : 1));
     int *fold_of = malloc(sizeof(int) * (size_t)(n ? n : 1));
     df_status st = DF_OK;
@@ -57,7 +61,7 @@ df_status df_audit_out_of_fold(const float *feat, const df_audit_photo *photos, 
         for (int r = 0; r < R && st == DF_OK; r++) {
             st = df_stratified_folds(labels, n, C, folds, opt->seed + (uint64_t)r, fold_of, err);
             if (st == DF_OK)
-                st = df_cross_val_predict(feat, 1, feat, labels, n, C, F, fold_of, folds, &cands[0],
+                st = df_cross_val_predict(feat, 1, feat, labels, n, C, F, fold_of, folds, &cand,
                                           &base, one, err);
             for (size_t k = 0; st == DF_OK && k < (size_t)n * C; k++) probs[k] += one[k] / (float)R;
         }
@@ -67,7 +71,7 @@ df_status df_audit_out_of_fold(const float *feat, const df_audit_photo *photos, 
     }
     if (n_train < n && val_probs) {
         for (int i = 0; i < n; i++) fold_of[i] = i < n_train ? 0 : 1;
-        st = df_cross_val_predict(feat, 1, feat, labels, n, C, F, fold_of, 2, &cands[0], &base,
+        st = df_cross_val_predict(feat, 1, feat, labels, n, C, F, fold_of, 2, &cand, &base,
                                   val_probs, err);
     }
 done:

@@ -41,14 +41,23 @@ static void on_batch(void *ctx, int epoch, int batch, int batches) {
     fflush(stderr);
 }
 
+/* One line per epoch up to EPOCH_LINES epochs; beyond (the default's 300
+ * epochs over cached features take a second) about EPOCH_LINES lines, the
+ * first and last epoch included, and on a terminal the others overwrite a
+ * status line. Every epoch is in the history (--history, the report). */
+#define EPOCH_LINES 30
 static void on_epoch(void *ctx, const df_epoch_stats *s) {
     progress *p = ctx;
     if (p->quiet) return;
+    int every = (s->epochs + EPOCH_LINES - 1) / EPOCH_LINES;
+    int line = every <= 1 || s->epoch == 1 || s->epoch == s->epochs || s->epoch % every == 0;
+    if (!line && !p->tty) return;
     if (p->tty) fputc('\r', stderr);
     fprintf(stderr,
-            "epoch %3d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  %.1fs%s%s\n",
+            "epoch %3d/%d  loss %.4f  accuracy %.4f  val_loss %.4f  val_accuracy %.4f  %.1fs%s%s%s",
             s->epoch, s->epochs, s->loss, s->accuracy, s->val_loss, s->val_accuracy, s->seconds,
-            s->improved ? "  *" : "", p->tty ? "\033[K" : "");
+            s->improved ? "  *" : "", p->tty ? "\033[K" : "", line ? "\n" : "");
+    if (!line) fflush(stderr);
 }
 
 static void on_notice(void *ctx, const char *msg) {
@@ -259,6 +268,7 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
             print_search(search, train->count, prog);
             opt->head = search->candidates[search->best].head;
             opt->adam = search->candidates[search->best].adam;
+            if (search->candidates[search->best].epochs > 0) opt->epochs = search->candidates[search->best].epochs;
             if (search->variants == opt->feature_cache) {
                 opt->feature_variants = search->train_variants;
                 opt->feature_clean = search->train_clean;

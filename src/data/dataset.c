@@ -56,7 +56,11 @@ typedef struct scan_state {
 df_scan_options df_scan_options_default(void) {
     df_scan_options o;
     o.verify = 1;
-    o.probe_size = 224;
+    /* The smallest DCT scale (1/8): verifying needs the decoder to walk
+     * every byte of the entropy-coded data, not full pixels, and fails on
+     * the same damaged files at half the cost (3,409 clothing photos, 2
+     * threads: 1.25 s at >= 224 px, 0.64 s at 1/8). */
+    o.probe_size = 1;
     o.max_pixels = df_image_load_options_default().max_pixels;
     o.require_usable = 1;
     o.threads = 0;

@@ -17,7 +17,7 @@
  * (a loop is detected by device/inode, never followed twice); hidden
  * entries (name starting with '.') are skipped, where Keras would even make
  * ".ipynb_checkpoints" a class. With verify on (the default) each candidate
- * is decoded once (DCT-scaled to about probe_size, so cheap) and a file
+ * is decoded once (at JPEG's smallest DCT scale, so cheap) and a file
  * that does not decode is skipped, not found later in training.
  *
  * File names are bytes: nothing here assumes UTF-8 (see data/text.h for
@@ -59,7 +59,7 @@ typedef struct df_dataset {
 
 typedef struct df_scan_options {
     int verify;          /* decode every candidate; default 1 */
-    int probe_size;      /* decode hint for verify: JPEG DCT scaling stays >= this; default 224 */
+    int probe_size;      /* decode hint for verify: JPEG DCT scaling stays >= this; default 1 (1/8) */
     int64_t max_pixels;  /* decoder's cap on header dimensions; default: the image module's */
     int require_usable;  /* default 1: fail with DF_ERR_DATA unless df_dataset_check passes */
     int threads;         /* decoding threads for verify; 0 = all cores */

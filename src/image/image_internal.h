@@ -40,6 +40,12 @@ df_status df_image_bmp_read(const uint8_t *data, size_t size, const char *name,
  * a damaged EXIF block must not make a good photo unreadable. */
 int df_image_exif_orientation(const uint8_t *data, size_t size);
 
+/* df_image_resize with the two-tap fast path of bilinear axes on (1, what
+ * df_image_resize does) or off (0: the generic tap loop), so tests can check
+ * that both give the same pixels. */
+df_status df_image_resize_taps(const df_image *src, int width, int height, df_resize_method method,
+                               int two_taps, df_image *out, df_error *err);
+
 /* 1 if orientation o (1..8) swaps width and height (5..8). */
 static inline int df_image_orientation_swaps(int o) { return o >= 5 && o <= 8; }
 

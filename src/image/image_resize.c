@@ -21,12 +21,17 @@
  * (only the rows the vertical pass needs), then a vertical pass, rounding to
  * nearest (halves up) once at the end. Reference implementations (slow,
  * direct 2-D formulas in double) live in tests/test_image.c.
+ *
+ * Bilinear axes are padded to exactly two taps (a single tap gets a
+ * zero-weight neighbour) so their loops have no inner tap loop and the
+ * vertical one vectorizes; w * p + 0 * q == w * p, so the pixels are the
+ * generic loop's bit for bit (test_image compares the two paths).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/image.h"
+#include "image/image_internal.h"
 
 typedef struct axis_taps {
     int taps;    /* stride of idx/w */
@@ -104,11 +109,34 @@ nomem:
     return df_error_set(err, DF_ERR_NOMEM, "resize: out of memory");
 }
 
+/* floor(v + 0.5) clamped to 0..255; written with compares and a truncation
+ * (equal to floor on the clamped, non-negative value) so loops over it
+ * vectorize. */
 static inline uint8_t round_u8(float v) {
-    float r = floorf(v + 0.5f);
-    if (r <= 0.0f) return 0;
-    if (r >= 255.0f) return 255;
-    return (uint8_t)r;
+    float r = v + 0.5f;
+    r = r > 0.0f ? r : 0.0f;
+    r = r < 255.0f ? r : 255.0f;
+    return (uint8_t)(int)r;
+}
+
+/* Makes every output of a bilinear axis read two taps: a single tap at j
+ * becomes (j, j + 1) with weights (1, 0), or (j - 1, j) with (0, 1) at the
+ * last source pixel. Not possible (returns 0) for a 1-pixel source. */
+static int pad_two_taps(axis_taps *a, int in, int out) {
+    if (a->taps != 2 || in < 2) return 0;
+    for (int i = 0; i < out; i++) {
+        if (a->count[i] == 2) continue;
+        float *w = a->w + (size_t)i * 2;
+        if (a->first[i] + 1 < in) {
+            w[1] = 0.0f;
+        } else {
+            a->first[i]--;
+            w[1] = w[0];
+            w[0] = 0.0f;
+        }
+        a->count[i] = 2;
+    }
+    return 1;
 }
 
 static df_status resize_nearest(const df_image *src, df_image *dst, df_error *err) {
@@ -138,7 +166,58 @@ static df_status resize_nearest(const df_image *src, df_image *dst, df_error *er
     return DF_OK;
 }
 
-static df_status resize_separable(const df_image *src, df_image *dst, df_resize_method m,
+/* tmp[row][ow][3] for the source rows marked in need. two: every output
+ * reads exactly two taps (pad_two_taps). */
+static void horizontal_pass(const df_image *src, const axis_taps *ax, const unsigned char *need, int two,
+                            int ow, float *tmp) {
+    const int iw = src->width;
+    for (int y = 0; y < src->height; y++) {
+        if (!need[y]) continue;
+        const uint8_t *row = src->pixels + (size_t)y * (size_t)iw * 3;
+        float *t = tmp + (size_t)y * (size_t)ow * 3;
+        for (int x = 0; x < ow; x++, t += 3) {
+            const float *w = ax->w + (size_t)x * (size_t)ax->taps;
+            const uint8_t *p = row + (size_t)ax->first[x] * 3;
+            if (two) {
+                t[0] = w[0] * (float)p[0] + w[1] * (float)p[3];
+                t[1] = w[0] * (float)p[1] + w[1] * (float)p[4];
+                t[2] = w[0] * (float)p[2] + w[1] * (float)p[5];
+                continue;
+            }
+            float r = 0.0f, g = 0.0f, b = 0.0f;
+            for (int k = 0; k < ax->count[x]; k++, p += 3) {
+                r += w[k] * (float)p[0];
+                g += w[k] * (float)p[1];
+                b += w[k] * (float)p[2];
+            }
+            t[0] = r;
+            t[1] = g;
+            t[2] = b;
+        }
+    }
+}
+
+static void vertical_pass(const float *tmp, const axis_taps *ay, int two, int ow, int oh, uint8_t *out) {
+    const size_t rowf = (size_t)ow * 3;
+    for (int y = 0; y < oh; y++) {
+        const float *w = ay->w + (size_t)y * (size_t)ay->taps;
+        const float *t0 = tmp + (size_t)ay->first[y] * rowf;
+        uint8_t *o = out + (size_t)y * rowf;
+        if (two) {
+            const float w0 = w[0], w1 = w[1], *t1 = t0 + rowf;
+            for (size_t i = 0; i < rowf; i++) o[i] = round_u8(w0 * t0[i] + w1 * t1[i]);
+            continue;
+        }
+        for (size_t i = 0; i < rowf; i++) {
+            float v = 0.0f;
+            const float *t = t0 + i;
+            for (int k = 0; k < ay->count[y]; k++, t += rowf) v += w[k] * *t;
+            o[i] = round_u8(v);
+        }
+    }
+}
+
+static df_status resize_separable(const df_image *src, df_image *dst, df_resize_method m, int two_taps,
                                   df_error *err) {
     const int iw = src->width, ih = src->height, ow = dst->width, oh = dst->height;
     axis_taps ax, ay;
@@ -149,6 +228,7 @@ static df_status resize_separable(const df_image *src, df_image *dst, df_resize_
         axis_free(&ax);
         return st;
     }
+    const int two_x = two_taps && pad_two_taps(&ax, iw, ow), two_y = two_taps && pad_two_taps(&ay, ih, oh);
     float *tmp = NULL;
     unsigned char *need = calloc((size_t)ih, 1);
     size_t ntmp;
@@ -160,39 +240,8 @@ static df_status resize_separable(const df_image *src, df_image *dst, df_resize_
     }
     for (int y = 0; y < oh; y++)
         for (int k = 0; k < ay.count[y]; k++) need[ay.first[y] + k] = 1;
-
-    /* Horizontal pass: tmp[row][ow][3]. */
-    for (int y = 0; y < ih; y++) {
-        if (!need[y]) continue;
-        const uint8_t *row = src->pixels + (size_t)y * (size_t)iw * 3;
-        float *t = tmp + (size_t)y * (size_t)ow * 3;
-        for (int x = 0; x < ow; x++, t += 3) {
-            const float *w = ax.w + (size_t)x * (size_t)ax.taps;
-            const uint8_t *p = row + (size_t)ax.first[x] * 3;
-            float r = 0.0f, g = 0.0f, b = 0.0f;
-            for (int k = 0; k < ax.count[x]; k++, p += 3) {
-                r += w[k] * (float)p[0];
-                g += w[k] * (float)p[1];
-                b += w[k] * (float)p[2];
-            }
-            t[0] = r;
-            t[1] = g;
-            t[2] = b;
-        }
-    }
-    /* Vertical pass. */
-    const size_t rowf = (size_t)ow * 3;
-    for (int y = 0; y < oh; y++) {
-        const float *w = ay.w + (size_t)y * (size_t)ay.taps;
-        const float *t0 = tmp + (size_t)ay.first[y] * rowf;
-        uint8_t *o = dst->pixels + (size_t)y * rowf;
-        for (size_t i = 0; i < rowf; i++) {
-            float v = 0.0f;
-            const float *t = t0 + i;
-            for (int k = 0; k < ay.count[y]; k++, t += rowf) v += w[k] * *t;
-            o[i] = round_u8(v);
-        }
-    }
+    horizontal_pass(src, &ax, need, two_x, ow, tmp);
+    vertical_pass(tmp, &ay, two_y, ow, oh, dst->pixels);
 done:
     free(tmp);
     free(need);
@@ -201,8 +250,8 @@ done:
     return st;
 }
 
-df_status df_image_resize(const df_image *src, int width, int height, df_resize_method method,
-                          df_image *out, df_error *err) {
+df_status df_image_resize_taps(const df_image *src, int width, int height, df_resize_method method,
+                               int two_taps, df_image *out, df_error *err) {
     if (!out) return df_error_set(err, DF_ERR_INVALID_ARG, "resize: out is NULL");
     out->width = out->height = 0;
     out->pixels = NULL;
@@ -220,7 +269,7 @@ df_status df_image_resize(const df_image *src, int width, int height, df_resize_
         memcpy(dst.pixels, src->pixels, (size_t)width * (size_t)height * 3);
     } else {
         st = method == DF_RESIZE_NEAREST ? resize_nearest(src, &dst, err)
-                                         : resize_separable(src, &dst, method, err);
+                                         : resize_separable(src, &dst, method, two_taps, err);
         if (st != DF_OK) {
             df_image_free(&dst);
             return st;
@@ -228,4 +277,9 @@ df_status df_image_resize(const df_image *src, int width, int height, df_resize_
     }
     *out = dst;
     return DF_OK;
+}
+
+df_status df_image_resize(const df_image *src, int width, int height, df_resize_method method,
+                          df_image *out, df_error *err) {
+    return df_image_resize_taps(src, width, height, method, 1, out, err);
 }

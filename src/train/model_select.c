@@ -33,6 +33,10 @@ int df_head_candidates_default(const df_train_options *base, df_head_candidate o
     /* Simplest / most regularised first (the one-standard-error rule walks
      * this order): the linear head before the MLP; a stronger L2 first; at
      * the same L2 the lower learning rate (fewer effective steps) first. */
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, DF_TRAIN_DEFAULT_LINEAR_L2, DF_TRAIN_DEFAULT_LINEAR_LR);
+    out[n - 1].epochs = DF_TRAIN_DEFAULT_LINEAR_EPOCHS; /* its own: at 30, Adam 1e-3 stops far short */
+    snprintf(out[n - 1].name, sizeof out[n - 1].name, "linear l2=%g lr=%g %d epochs",
+             (double)DF_TRAIN_DEFAULT_LINEAR_L2, (double)DF_TRAIN_DEFAULT_LINEAR_LR, DF_TRAIN_DEFAULT_LINEAR_EPOCHS);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.1f, 1e-2f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.03f, 1e-2f);
     add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.01f, 1e-2f);
@@ -116,7 +120,8 @@ df_status df_fit_head_cached(const float *variants, int K, const int *labels, in
                           stream->epoch_first);
     df_fit_plan plan = {.batch_size = o->batch_size, .batches = df_fit_batches(n_train, o->batch_size, o->steps_per_epoch),
                         .seed = o->seed, .class_weights = class_w};
-    for (int e = 0; st == DF_OK && e < o->epochs; e++) {
+    int epochs = cand->epochs > 0 ? cand->epochs : o->epochs;
+    for (int e = 0; st == DF_OK && e < epochs; e++) {
         df_epoch_sums sums = {0};
         int interrupted;
         st = df_fit_epoch(head, adam, &src.base, &plan, e, &sums, &interrupted, err);

@@ -34,11 +34,13 @@ typedef struct df_head_candidate {
     char name[64]; /* "linear l2=0.001 lr=0.001" */
     df_head_config head;
     df_adam_config adam;
+    int epochs; /* 0: the base options' */
 } df_head_candidate;
 
 /* The candidates --head auto compares, built on base (whose epochs, batch,
  * augmentation and optimiser settings other than lr are kept), simplest
- * first: the linear head at L2 0.1, 0.03 and 0.01 with Adam 1e-2, at L2
+ * first: the default recipe's own head (linear, L2 1, Adam 1e-3, its 300
+ * epochs), the linear head at L2 0.1, 0.03 and 0.01 with Adam 1e-2, at L2
  * 1e-3 with Adam 1e-3 and 1e-2; the original's MLP (1024 units, BatchNorm,
  * dropout 0.25) at Adam 1e-3 with L2 0.01 and without. Returns how many it
  * wrote. */

@@ -219,10 +219,10 @@ static const df_setting SETTINGS[] = {
     {"units", "N", "recipe and head", "mlp hidden units (1024)", set_units},
     {"no-batchnorm", NULL, "recipe and head", "mlp without BatchNormalization", set_no_bn},
     {"dropout", "P", "recipe and head", "mlp dropout (0.25)", set_dropout},
-    {"l2", "X", "recipe and head", "L2 on kernels (default 0.1 for linear, 0 for mlp; original 0)", set_l2},
-    {"lr", "X", "optimiser", "Adam learning rate (default 1e-2 for linear, 1e-3 for mlp; original 1e-5)", set_lr},
+    {"l2", "X", "recipe and head", "L2 on kernels (default 1 for linear, 0 for mlp; original 0)", set_l2},
+    {"lr", "X", "optimiser", "Adam learning rate (default 1e-3; original 1e-5)", set_lr},
     {"weight-decay", "X", "optimiser", "decoupled weight decay (AdamW), default 0", set_wd},
-    {"epochs", "N", "optimiser", "epochs (default 30; original 45)", set_epochs},
+    {"epochs", "N", "optimiser", "epochs (default 300 for linear, 30 for mlp and auto; original 45)", set_epochs},
     {"batch", "N", "optimiser", "batch size (default 32; original 30)", set_batch},
     {"steps-per-epoch", "N", "optimiser", "batches per epoch (default all; original n // 30)", set_steps},
     {"class-weight", "W", "optimiser", "none (default) or balanced", set_class_weight},
@@ -294,13 +294,17 @@ static int was_set(const df_recipe *r, const char *name) {
 }
 
 df_status df_recipe_finish(df_recipe *r, df_error *err) {
-    /* The default recipe's L2 and learning rate are the linear head's; with
-     * --head mlp it trains the MLP with the MLP's own (no L2, Adam 1e-3)
-     * unless --l2 / --lr say otherwise. */
-    if (!strcmp(r->name, "default") && !r->head_auto && r->train.head.kind == DF_HEAD_MLP) {
+    /* The default recipe's L2, learning rate and epochs are the linear
+     * head's; with --head mlp it trains the MLP with the MLP's own (no L2,
+     * Adam 1e-3, 30 epochs) unless --l2 / --lr / --epochs say otherwise.
+     * --head auto keeps the 30 epochs its candidates were measured at. */
+    const int is_default = !strcmp(r->name, "default");
+    if (is_default && !r->head_auto && r->train.head.kind == DF_HEAD_MLP) {
         if (!was_set(r, "l2")) r->train.head.l2 = 0.0f;
         if (!was_set(r, "lr")) r->train.adam.lr = DF_TRAIN_DEFAULT_MLP_LR;
     }
+    if (is_default && (r->head_auto || r->train.head.kind == DF_HEAD_MLP) && !was_set(r, "epochs"))
+        r->train.epochs = DF_TRAIN_DEFAULT_MLP_EPOCHS;
     /* What --head auto chooses itself cannot also be given. */
     static const char *const chosen_by_auto[] = {"units", "no-batchnorm", "dropout", "l2", "lr"};
     for (size_t k = 0; r->head_auto && k < sizeof chosen_by_auto / sizeof chosen_by_auto[0]; k++)

@@ -104,13 +104,16 @@ typedef struct df_train_options {
 } df_train_options;
 
 /* The default recipe: a linear head (softmax regression on standardised
- * features, L2 DF_TRAIN_DEFAULT_LINEAR_L2, Adam DF_TRAIN_DEFAULT_LINEAR_LR),
- * 30 epochs of batch 32, shift and zoom 0.1 with left-right flips, 4
- * augmented variants per photo computed once. With --head mlp the recipe
- * uses the MLP's own L2 and learning rate (train/recipe.c). */
-#define DF_TRAIN_DEFAULT_LINEAR_L2 0.1f
-#define DF_TRAIN_DEFAULT_LINEAR_LR 1e-2f
+ * features, L2 DF_TRAIN_DEFAULT_LINEAR_L2, Adam DF_TRAIN_DEFAULT_LINEAR_LR,
+ * DF_TRAIN_DEFAULT_LINEAR_EPOCHS epochs of batch 32), shift and zoom 0.1
+ * with left-right flips, 4 augmented variants per photo computed once.
+ * With --head mlp the recipe uses the MLP's own L2, learning rate and
+ * epochs, and --head auto its search's epochs (train/recipe.c). */
+#define DF_TRAIN_DEFAULT_LINEAR_L2 1.0f
+#define DF_TRAIN_DEFAULT_LINEAR_LR 1e-3f
+#define DF_TRAIN_DEFAULT_LINEAR_EPOCHS 300
 #define DF_TRAIN_DEFAULT_MLP_LR 1e-3f
+#define DF_TRAIN_DEFAULT_MLP_EPOCHS 30
 df_train_options df_train_options_default(void);
 
 /* The original DeepFashion notebook, exactly (SPEC 1-4): MLP 1024 + BN +
