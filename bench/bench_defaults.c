@@ -62,7 +62,8 @@
  * as <backbone>_b16<pool>_<set>.npy for every pooling), "+b16gem2" etc.
  * its other poolings.
  *
- * Not a test: prints a table (bench/defaults_ood.sh runs it).
+ * Not a test: prints a table (bench/defaults_ood.sh runs it;
+ * bench/pooling_ood.sh runs --pool).
  */
 #include <math.h>
 #include <stdio.h>
