@@ -36,6 +36,7 @@
  *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME[,NAME...]]
  *                        [--views qat,tf2,both] [--aug default|k8|strong|zoom]
  *                        [--fit squash|crop|pad] [--explore 1]
+ *                        [--pool mean|max|gem2|gem3|gem4|meanmax[+b16[POOL]]]
  *
  * --aug picks the cached training variants (default: the default recipe's
  * 4; k8, k16: more of them; colour*, frame*, crop*, all*: with the
@@ -50,7 +51,19 @@
  * those views train on the clean and mirrored photos (no shift or zoom
  * variants).
  *
- * Not a test: prints a table (bench/defaults_ood.sh runs it).
+ * --pool: the features pooled another way from the backbone's last
+ * spatial map (7x7x1280 for MobileNetV2) instead of the graph's own MEAN:
+ * the mean again (the control), the max, GeM with p = 2, 3, 4, or the mean
+ * and the max side by side (2 x 1280). The first run computes all of them
+ * from one backbone pass (compute_pooled) and caches them as
+ * <backbone>_<pool>_<set>.npy; the map's mean is checked against the
+ * graph's MEAN first. "+b16" appends to each row the mean of the map one
+ * block earlier (block 16's 7x7x320 output; one more backbone pass, cached
+ * as <backbone>_b16<pool>_<set>.npy for every pooling), "+b16gem2" etc.
+ * its other poolings.
+ *
+ * Not a test: prints a table (bench/defaults_ood.sh runs it;
+ * bench/pooling_ood.sh runs --pool).
  */
 #include <math.h>
 #include <stdio.h>
@@ -65,13 +78,15 @@
 #include "formats/npy.h"
 #include "train/model_select.h"
 #include "train/train.h"
+#include "backbone/tflite_backbone.h"
 #include "support/bench_data.h"
+#include "support/bench_pool.h"
 
 enum { FOLDS = 5, MAX_SEEDS = 10, MAX_VIEWS = 3 };
 
 /* One backbone's features (or two backbones' concatenated). */
 typedef struct feats {
-    char name[16];
+    char name[32];
     size_t F;
     int K, N, NV, NO;
     float *var;            /* K x N x F */
@@ -193,16 +208,32 @@ static df_status load_fitted(const df_backbone *bb, const char *path, fit_mode m
     return st;
 }
 
+/* Where photo_features puts a batch's backbone outputs: straight into out
+ * (sink NULL), or, with the backbone cut at its HW x C map, each of the P
+ * poolings of the batch's maps into outs[p] (rows of
+ * df_bench_pool_dim); the maps themselves are not kept. */
+typedef struct pool_sink {
+    const df_bench_pool *pools;
+    int P;
+    size_t HW, C;
+    float *const *outs;
+} pool_sink;
+
 /* Features of ds's photos mirrored left-right (mirror = 0: plain, to check
  * this loop against df_photo_features), batch by batch. */
 static df_status photo_features(df_backbone *bb, const df_dataset *ds, fit_mode mode, int mirror, float *out,
-                                df_error *err) {
+                                const pool_sink *sink, df_error *err) {
     int h, w;
     df_backbone_input_size(bb, &h, &w);
     const int B = df_backbone_max_batch(bb);
     const size_t per = (size_t)h * (size_t)w * 3, F = df_backbone_feature_dim(bb);
     float *in = malloc(sizeof(float) * per * (size_t)B);
-    if (!in) return df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch");
+    float *maps = sink ? malloc(sizeof(float) * F * (size_t)B) : NULL;
+    if (!in || (sink && !maps)) {
+        free(in);
+        free(maps);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch");
+    }
     df_status st = DF_OK;
     for (int i0 = 0; st == DF_OK && i0 < ds->count; i0 += B) {
         int n = ds->count - i0 < B ? ds->count - i0 : B;
@@ -221,9 +252,13 @@ static df_status photo_features(df_backbone *bb, const df_dataset *ds, fit_mode 
             if (st == DF_OK) st = df_backbone_preprocess(bb, &img, in + (size_t)j * per, err);
             df_image_free(&img);
         }
-        if (st == DF_OK) st = df_backbone_run(bb, in, n, out + (size_t)i0 * F, err);
+        if (st == DF_OK) st = df_backbone_run(bb, in, n, sink ? maps : out + (size_t)i0 * F, err);
+        for (int p = 0; st == DF_OK && sink && p < sink->P; p++)
+            df_bench_pool_maps(&sink->pools[p], maps, (size_t)n, sink->HW, sink->C,
+                               sink->outs[p] + (size_t)i0 * df_bench_pool_dim(&sink->pools[p], sink->C));
     }
     free(in);
+    free(maps);
     return st;
 }
 
@@ -276,14 +311,8 @@ static const aug_spec AUGS[] = {
     {"framegrey8", 8, 0.1, 0.1, 0, 0.6, 128, 0, 0, 0, 0},
 };
 
-/* The photos' variants under spec, from the cache or computed (and cached). */
-static df_status variant_feats(df_backbone *bb, const char *cache, const data *d, const aug_spec *spec, feats *f,
-                               df_error *err) {
-    char what[32];
-    snprintf(what, sizeof what, strcmp(spec->tag, "default") ? "var_%s" : "var", spec->tag);
-    f->K = spec->K;
-    const size_t KN = (size_t)f->K * (size_t)f->N;
-    if (cache_read(cache, f->name, what, KN, f->F, &f->var)) return DF_OK;
+/* The training options that draw spec's variants. */
+static df_train_options spec_options(const aug_spec *spec) {
     df_train_options o = df_train_options_default();
     o.augment_config.width_shift = o.augment_config.height_shift = spec->shift;
     o.augment_config.zoom = spec->zoom;
@@ -295,6 +324,23 @@ static df_status variant_feats(df_backbone *bb, const char *cache, const data *d
     o.augment_config.contrast = spec->contrast;
     o.augment_config.saturation = spec->saturation;
     o.augment_config.grayscale = spec->grayscale;
+    return o;
+}
+
+/* The cache's name of spec's variants: "var", or "var_<tag>". */
+static void variant_what(const aug_spec *spec, char *what, size_t size) {
+    snprintf(what, size, strcmp(spec->tag, "default") ? "var_%s" : "var", spec->tag);
+}
+
+/* The photos' variants under spec, from the cache or computed (and cached). */
+static df_status variant_feats(df_backbone *bb, const char *cache, const data *d, const aug_spec *spec, feats *f,
+                               df_error *err) {
+    char what[32];
+    variant_what(spec, what, sizeof what);
+    f->K = spec->K;
+    const size_t KN = (size_t)f->K * (size_t)f->N;
+    if (cache_read(cache, f->name, what, KN, f->F, &f->var)) return DF_OK;
+    const df_train_options o = spec_options(spec);
     double t0 = df_clock_seconds();
     df_status st = df_train_feature_variants(bb, d->train, &o, f->K, &f->var, NULL, err);
     if (st != DF_OK) return st;
@@ -356,7 +402,7 @@ static df_status backbone_feats(const char *shared, const char *cache, const cha
         float *check = malloc(sizeof(float) * (size_t)f->NV * F);
         for (int k = 0; k < 6; k++)
             if (!*dst[k] || !check) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
-        for (int k = 0; st == DF_OK && k < 6; k++) st = photo_features(bb, src[k % 3], mode, k >= 3, *dst[k], err);
+        for (int k = 0; st == DF_OK && k < 6; k++) st = photo_features(bb, src[k % 3], mode, k >= 3, *dst[k], NULL, err);
         if (st == DF_OK && mode == FIT_SQUASH) {
             float *ref = NULL;
             st = df_photo_features(bb, d->val, df_photo_resize(bb, -1), NULL, &ref, err);
@@ -446,6 +492,245 @@ static int normalised_feats(const feats *f, feats *o) {
     l2_normalise(o->ood, f->NO, f->F);
     l2_normalise(o->ood_flip, f->NO, f->F);
     return make_cf(o);
+}
+
+/* ---- other poolings of the last feature map (--pool) ---- */
+
+enum { MAX_POOLS = 8, NSETS = 7 };
+
+/* The sets a backbone's features are cached for, in this order; the 7th is
+ * the training variants (variant_what). */
+static const char *const SETS[NSETS - 1] = {"clean", "val", "ood", "flip", "valflip", "oodflip"};
+
+/* Every pooling's features of one backbone, set by set. */
+typedef struct pooled {
+    const df_bench_pool *pools;
+    int P;
+    size_t HW, C;
+    size_t rows[NSETS];
+    float *x[MAX_POOLS][NSETS]; /* rows[k] x df_bench_pool_dim(pools[p], C) */
+} pooled;
+
+static void pooled_free(pooled *pl) {
+    for (int p = 0; p < MAX_POOLS; p++)
+        for (int k = 0; k < NSETS; k++) free(pl->x[p][k]);
+}
+
+static int pooled_alloc(pooled *pl) {
+    for (int p = 0; p < pl->P; p++)
+        for (int k = 0; k < NSETS; k++) {
+            pl->x[p][k] = malloc(sizeof(float) * pl->rows[k] * df_bench_pool_dim(&pl->pools[p], pl->C));
+            if (!pl->x[p][k]) return 0;
+        }
+    return 1;
+}
+
+/* The reference checks of the pooled validation photos: the map's mean
+ * against the graph's own MEAN (ref, NV x C, from the backbone uncut;
+ * the two differ only in the order of fp32 sums), and the power means'
+ * order mean <= GeM 2 <= GeM 3 <= GeM 4 <= max, channel by channel, in
+ * the order df_bench_pools lists them. */
+static df_status check_pooled(const pooled *pl, const float *ref, const char *name, df_error *err) {
+    const size_t NV = pl->rows[1], C = pl->C;
+    double worst = 0.0;
+    for (size_t i = 0; i < NV * C; i++)
+        worst = fmax(worst, fabs(pl->x[0][1][i] - ref[i]) / (1e-5 + 1e-5 * fabs(ref[i])));
+    if (strcmp(pl->pools[0].tag, "mean") || worst > 1.0)
+        return df_error_set(err, DF_ERR_DATA, "%s: the 7x7 map's mean differs from the graph's MEAN (%g of the "
+                            "tolerance 1e-5 + 1e-5 |x|)", name, worst);
+    int order = 0;
+    for (int p = 1; p < pl->P; p++) {
+        if (pl->pools[p].kind == DF_BENCH_POOL_MEANMAX) continue; /* the last */
+        order++;
+        for (size_t i = 0; i < NV * C; i++) {
+            const float lo = pl->x[p - 1][1][i], hi = pl->x[p][1][i];
+            if (lo > hi + 1e-5f * (1.0f + fabsf(hi)))
+                return df_error_set(err, DF_ERR_DATA, "%s: pooling %s above %s (%g > %g)", name,
+                                    pl->pools[p - 1].tag, pl->pools[p].tag, (double)lo, (double)hi);
+        }
+    }
+    printf("# check: %s's map mean = the graph's MEAN within %.2g of 1e-5 + 1e-5 |x|; %d power-mean orders hold\n",
+           name, worst, order);
+    return DF_OK;
+}
+
+/* The tensor one block before the last feature map: the input of the 1x1
+ * CONV_2D that produces it (MobileNetV2: block 16's 7x7x320 output), as a
+ * cut name "#<index>", and its positions HW and channels C. */
+static df_status block16_cut(const char *path, char *cut, size_t size, size_t *HW, size_t *C, df_error *err) {
+    df_tflite_model *m = NULL;
+    df_status st = df_tflite_load(path, &m, err);
+    if (st != DF_OK) return st;
+    const int map = df_tflite_feature_map_tensor(m), p = map < 0 ? -1 : df_tflite_producer(m, map);
+    const int t = p < 0 || m->operators[p].builtin != DF_TFLITE_OP_CONV_2D ? -1 : m->operators[p].inputs[0];
+    if (t < 0 || m->tensors[t].rank != 4 || m->tensors[t].shape[1] * m->tensors[t].shape[2] < 2)
+        st = df_error_set(err, DF_ERR_UNSUPPORTED, "%s: the last feature map is not a 1x1 CONV_2D of a spatial map",
+                          path);
+    else {
+        snprintf(cut, size, "#%d", t);
+        *HW = (size_t)m->tensors[t].shape[1] * (size_t)m->tensors[t].shape[2];
+        *C = (size_t)m->tensors[t].shape[3];
+    }
+    df_tflite_destroy(m);
+    return st;
+}
+
+/* Every pooling of one backbone's features from one pass over the photos
+ * with the backbone cut at the map its MEAN averages (MobileNetV2: 7x7x1280
+ * per photo, NHWC): plain and mirrored training, validation and
+ * out-of-domain photos, and spec's training variants. The maps are pooled
+ * batch by batch (the variants' all at once, as df_train_feature_variants
+ * returns them) and never written. Cached as <name>_<pool>_<set>.npy.
+ * With block16: the map one block earlier (block16_cut) instead, cached
+ * as <name>_b16<pool>_<set>.npy (no graph MEAN to check it against
+ * there). */
+static df_status compute_pooled(const char *shared, const char *cache, const char *name, const char *file,
+                                const data *d, const aug_spec *spec, int block16, df_error *err) {
+    pooled pl;
+    memset(&pl, 0, sizeof pl);
+    pl.pools = df_bench_pools(&pl.P);
+    char path[1024], what[32], stem[64], cut[32];
+    snprintf(path, sizeof path, "%s/models/%s", shared, file);
+    df_backbone_options bo = df_backbone_options_default();
+    bo.precision = DF_PRECISION_FP32;
+    bo.max_batch = 32;
+    df_backbone *bb = NULL;
+    float *ref = NULL, *maps = NULL;
+    double t0 = df_clock_seconds();
+    /* The reference: the graph's own MEAN of the validation photos. */
+    df_status st = pl.P <= MAX_POOLS ? DF_OK : df_error_set(err, DF_ERR_INVALID_ARG, "more poolings than MAX_POOLS");
+    if (st == DF_OK && !block16) st = df_backbone_open("tflite", path, &bo, &bb, err);
+    if (st == DF_OK && !block16) pl.C = df_backbone_feature_dim(bb);
+    if (st == DF_OK && !block16) st = df_photo_features(bb, d->val, df_photo_resize(bb, -1), NULL, &ref, err);
+    df_backbone_destroy(bb);
+    bb = NULL;
+    bo.cut_tensor = DF_TFLITE_CUT_FEATURE_MAP;
+    if (st == DF_OK && block16) st = block16_cut(path, cut, sizeof cut, &pl.HW, &pl.C, err);
+    if (st == DF_OK && block16) bo.cut_tensor = cut;
+    if (st == DF_OK) st = df_backbone_open("tflite", path, &bo, &bb, err);
+    if (st == DF_OK) {
+        if (!block16) pl.HW = df_backbone_feature_dim(bb) / pl.C;
+        if (pl.HW * pl.C != df_backbone_feature_dim(bb) || pl.HW < 2)
+            st = df_error_set(err, DF_ERR_DATA, "%s: the map (%zu values) is not HW x %zu", path,
+                              df_backbone_feature_dim(bb), pl.C);
+    }
+    const df_dataset *src[3] = {d->train, d->val, d->ood};
+    for (int k = 0; k < NSETS; k++)
+        pl.rows[k] = k < NSETS - 1 ? (size_t)src[k % 3]->count : (size_t)spec->K * d->train->count;
+    if (st == DF_OK && !pooled_alloc(&pl)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    for (int k = 0; st == DF_OK && k < NSETS - 1; k++) {
+        float *outs[MAX_POOLS];
+        for (int p = 0; p < pl.P; p++) outs[p] = pl.x[p][k];
+        const pool_sink sink = {pl.pools, pl.P, pl.HW, pl.C, outs};
+        st = photo_features(bb, src[k % 3], FIT_SQUASH, k >= 3, NULL, &sink, err);
+    }
+    const df_train_options o = spec_options(spec);
+    if (st == DF_OK) st = df_train_feature_variants(bb, d->train, &o, spec->K, &maps, NULL, err);
+    for (int p = 0; st == DF_OK && p < pl.P; p++)
+        df_bench_pool_maps(&pl.pools[p], maps, pl.rows[NSETS - 1], pl.HW, pl.C, pl.x[p][NSETS - 1]);
+    if (st == DF_OK && !block16) st = check_pooled(&pl, ref, name, err);
+    if (st == DF_OK)
+        printf("# %s: %d poolings of the %zu x %zu map, %d + %d + %d photos plain and mirrored and %zu variants, "
+               "in %.0f s\n", name, pl.P, pl.HW, pl.C, d->train->count, d->val->count, d->ood->count,
+               pl.rows[NSETS - 1], df_clock_seconds() - t0);
+    variant_what(spec, what, sizeof what);
+    for (int p = 0; st == DF_OK && p < pl.P; p++)
+        for (int k = 0; st == DF_OK && k < NSETS; k++) {
+            snprintf(stem, sizeof stem, block16 ? "%s_b16%s" : "%s_%s", name, pl.pools[p].tag);
+            st = cache_write(cache, stem, k < NSETS - 1 ? SETS[k] : what, pl.rows[k],
+                             df_bench_pool_dim(&pl.pools[p], pl.C), pl.x[p][k], err);
+        }
+    df_backbone_destroy(bb);
+    free(ref);
+    free(maps);
+    pooled_free(&pl);
+    return st;
+}
+
+/* The control: the mean pooling's features (f) against the graph's own
+ * MEAN features of the same backbone where they are cached (backbone_feats'
+ * files): the largest difference over every set, relative as in
+ * check_pooled. */
+static void compare_with_graph(const char *cache, const char *name, const feats *f, const char *what) {
+    const float *x[NSETS] = {f->clean, f->val, f->ood, f->flip, f->val_flip, f->ood_flip, f->var};
+    const size_t rows[NSETS] = {f->N, f->NV, f->NO, f->N, f->NV, f->NO, (size_t)f->K * f->N};
+    double worst = 0.0;
+    size_t n = 0;
+    for (int k = 0; k < NSETS; k++) {
+        float *g = NULL;
+        if (!cache_read(cache, name, k < NSETS - 1 ? SETS[k] : what, rows[k], f->F, &g)) continue;
+        for (size_t i = 0; i < rows[k] * f->F; i++)
+            worst = fmax(worst, fabs(x[k][i] - g[i]) / (1e-5 + 1e-5 * fabs(g[i])));
+        n += rows[k];
+        free(g);
+    }
+    if (n) printf("# check: %s against the graph's MEAN features cached as %s_*: %zu rows within %.2g of 1e-5 + "
+                  "1e-5 |x|\n", f->name, name, n, worst);
+}
+
+/* f's seven sets from the cache files <f->name>_<set>.npy, F from the width
+ * of the validation photos' file: 1, else 0 (and f's sets freed). */
+static int read_pooled(const char *cache, const char *what, feats *f) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s_val.npy", cache, f->name);
+    df_npy probe = {0};
+    df_error ignored;
+    f->F = df_npy_read(path, &probe, &ignored) == DF_OK ? probe.cols : 0;
+    df_npy_free(&probe);
+    float **dst[NSETS] = {&f->clean, &f->val, &f->ood, &f->flip, &f->val_flip, &f->ood_flip, &f->var};
+    const size_t rows[NSETS] = {f->N, f->NV, f->NO, f->N, f->NV, f->NO, (size_t)f->K * f->N};
+    int ok = f->F > 0;
+    for (int k = 0; ok && k < NSETS; k++)
+        ok = cache_read(cache, f->name, k < NSETS - 1 ? SETS[k] : what, rows[k], f->F, dst[k]);
+    if (!ok) {
+        feats_free(f);
+        for (int k = 0; k < NSETS; k++) *dst[k] = NULL;
+        f->F = 0;
+    }
+    return ok;
+}
+
+/* One backbone's features under pooling pool (named "<backbone>_<pool>"),
+ * from the cache or computed with every other pooling (compute_pooled);
+ * with b16 (not NULL), the block-16 map pooled by b16 appended to each row
+ * (named "<backbone>_<pool>+b16", "+b16<b16>" for other than the mean).
+ * The fit is the product's stretch. */
+static df_status pooled_backbone_feats(const char *shared, const char *cache, const char *name, const char *file,
+                                       const data *d, const aug_spec *spec, const df_bench_pool *pool,
+                                       const df_bench_pool *b16, feats *f, df_error *err) {
+    const int block16 = b16 != NULL;
+    feats part[2];
+    memset(part, 0, sizeof part);
+    char what[32];
+    variant_what(spec, what, sizeof what);
+    df_status st = DF_OK;
+    for (int j = 0; st == DF_OK && j <= block16; j++) {
+        feats *g = &part[j];
+        snprintf(g->name, sizeof g->name, j ? "%s_b16%s" : "%s_%s", name, j ? b16->tag : pool->tag);
+        g->N = d->train->count;
+        g->NV = d->val->count;
+        g->NO = d->ood->count;
+        g->K = spec->K;
+        const int cached = read_pooled(cache, what, g);
+        if (!cached) st = compute_pooled(shared, cache, name, file, d, spec, j, err);
+        if (st == DF_OK && !cached && !read_pooled(cache, what, g))
+            st = df_error_set(err, DF_ERR_IO, "%s: the pooled features were not cached in %s", g->name, cache);
+        if (st == DF_OK) printf("# %s: %zu features per photo from %s\n", g->name, g->F, cache);
+    }
+    if (st == DF_OK && pool->kind == DF_BENCH_POOL_MEAN && !block16) compare_with_graph(cache, name, &part[0], what);
+    if (st == DF_OK && block16 && !concat_feats(&part[0], &part[1], f))
+        st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    if (st == DF_OK && block16)
+        snprintf(f->name, sizeof f->name, "%s_%s+b16%s", name, pool->tag, strcmp(b16->tag, "mean") ? b16->tag : "");
+    if (st == DF_OK && !block16) {
+        *f = part[0];
+        memset(&part[0], 0, sizeof part[0]);
+        if (!make_cf(f)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    feats_free(&part[0]);
+    feats_free(&part[1]);
+    fflush(stdout);
+    return st;
 }
 
 /* ---- candidates ---- */
@@ -1007,17 +1292,29 @@ static void print_row(const char *view, const cand_def *cd, const scores *sc, in
     fflush(stdout);
 }
 
-/* The one-standard-error choice among the candidates run[0..n) (only the
- * rule's candidates with rule_only, else all of them, in list order) on
- * a's fold scores, or a's and b's together: one line, and with list = 1
- * each candidate's mean fold score first. */
-static void print_choice(const char *view, const scores *a, const scores *b, const int *run, int n, int S,
-                         int rule_only, int list) {
+/* Which rows a one-standard-error choice runs over. */
+enum { OVER_ALL = 0, OVER_RULE = 1, OVER_EXACT = 2 };
+static const char *const OVER_NAMES[] = {"every row", "the rule's candidates", "the exact fits"};
+
+/* The val and ood means of one view's row, after "name:". */
+static void print_chosen(const char *name, const scores *sc, int S) {
+    double v, o, se;
+    df_mean_se(sc->val, S, &v, &se);
+    df_mean_se(sc->ood, S, &o, &se);
+    printf(" %s val %.4f ood %.4f;", name, v, o);
+}
+
+/* The one-standard-error choice among the candidates run[0..n) (those of
+ * over, in list order) on a's fold scores, or a's and b's together: one
+ * line, ending with the chosen row's cv, val and ood (of a, and of b), and
+ * with list = 1 each candidate's mean fold score first. */
+static void print_choice(const char *view, const scores *a, const scores *b, const int *run, int n, int S, int over,
+                         int list) {
     const int m = S * FOLDS, per = b ? 2 * m : m;
     double *cv = malloc(sizeof(double) * (size_t)(n ? n : 1) * per);
     int pick[NCANDS], k = 0;
     for (int r = 0; cv && r < n; r++) {
-        if (rule_only && !CANDS[run[r]].rule) continue;
+        if ((over == OVER_RULE && !CANDS[run[r]].rule) || (over == OVER_EXACT && !CANDS[run[r]].exact)) continue;
         memcpy(cv + (size_t)k * per, a[run[r]].cv, sizeof(double) * m);
         if (b) memcpy(cv + (size_t)k * per + m, b[run[r]].cv, sizeof(double) * m);
         pick[k++] = run[r];
@@ -1030,9 +1327,14 @@ static void print_choice(const char *view, const scores *a, const scores *b, con
             printf("# %s cv %-32s %.4f ± %.4f%s\n", view, CANDS[pick[r]].name, mean, se,
                    mean >= ch.threshold - 1e-9 ? "  (within one SE of the best)" : "");
         }
-        printf("# %s one-SE rule over %s: best cv %s (%.4f, SE %.4f), threshold %.4f -> chosen: %s\n", view,
-               rule_only ? "the rule's candidates" : "every row", CANDS[pick[ch.best]].name, ch.best_mean,
-               ch.best_se, ch.threshold, CANDS[pick[ch.chosen]].name);
+        double mean, se;
+        df_mean_se(cv + (size_t)ch.chosen * per, per, &mean, &se);
+        printf("# %s one-SE rule over %s: best cv %s (%.4f, SE %.4f), threshold %.4f -> chosen: %s (cv %.4f;",
+               view, OVER_NAMES[over], CANDS[pick[ch.best]].name, ch.best_mean, ch.best_se, ch.threshold,
+               CANDS[pick[ch.chosen]].name, mean);
+        print_chosen(b ? "qat" : view, &a[pick[ch.chosen]], S);
+        if (b) print_chosen("tf2", &b[pick[ch.chosen]], S);
+        printf(")\n");
     }
     free(cv);
 }
@@ -1078,8 +1380,7 @@ static df_status run_view(const feats *f, const feats *fn, const data *d, int S,
         run[n_run++] = c;
     }
     if (st == DF_OK) {
-        print_choice(f->name, sc, NULL, run, n_run, S, 1, 0);
-        print_choice(f->name, sc, NULL, run, n_run, S, 0, 0);
+        for (int over = OVER_ALL; over <= OVER_EXACT; over++) print_choice(f->name, sc, NULL, run, n_run, S, over, 0);
     }
     free(extra);
     free(extra_n);
@@ -1092,8 +1393,9 @@ static void pooled_choice(const scores *a, const scores *b, const int *ran_a, co
     int run[NCANDS], n = 0;
     for (int c = 0; c < NCANDS; c++)
         if (ran_a[c] && ran_b[c]) run[n++] = c;
-    print_choice("qat+tf2", a, b, run, n, S, 1, 1);
-    print_choice("qat+tf2", a, b, run, n, S, 0, 0);
+    print_choice("qat+tf2", a, b, run, n, S, OVER_RULE, 1);
+    print_choice("qat+tf2", a, b, run, n, S, OVER_EXACT, 1);
+    print_choice("qat+tf2", a, b, run, n, S, OVER_ALL, 0);
 }
 
 /* Over all training variants: the features' mean mu and std sd (zeroed
@@ -1252,7 +1554,7 @@ static void explore_lda(const feats *f, const data *d, double alpha, int tta) {
 
 int main(int argc, char **argv) {
     const char *shared = "../shared", *cache = "build/bench_defaults_cache", *only = NULL, *views = "qat,tf2,both", *aug = "default";
-    const char *fit = "squash";
+    const char *fit = "squash", *pool_tag = NULL;
     int S = 3, explore = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--shared")) shared = argv[i + 1];
@@ -1263,6 +1565,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--aug")) aug = argv[i + 1];
         else if (!strcmp(argv[i], "--explore")) explore = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fit")) fit = argv[i + 1];
+        else if (!strcmp(argv[i], "--pool")) pool_tag = argv[i + 1];
         else {
             fprintf(stderr, "bench_defaults: unknown flag %s\n", argv[i]);
             return 2;
@@ -1303,8 +1606,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_defaults: --fit %s: not squash, crop or pad\n", fit);
         return 2;
     }
+    /* --pool P or P+b16 (block 16's mean appended) or P+b16Q (its Q pooling) */
+    char pool_name[32] = "";
+    const char *plus = pool_tag ? strstr(pool_tag, "+b16") : NULL;
+    if (pool_tag) snprintf(pool_name, sizeof pool_name, "%.*s", (int)(plus ? plus - pool_tag : 31), pool_tag);
+    const df_bench_pool *pool = pool_tag ? df_bench_pool_find(pool_name) : NULL;
+    const df_bench_pool *b16 = plus ? df_bench_pool_find(plus[4] ? plus + 4 : "mean") : NULL;
+    if (pool_tag && (!pool || (plus && !b16) || mode != FIT_SQUASH)) {
+        fprintf(stderr, "bench_defaults: --pool %s: not P, P+b16 or P+b16Q with P, Q mean, gem2, gem3, gem4, max or "
+                "meanmax, or with --fit\n", pool_tag);
+        return 2;
+    }
     for (int b = 0; st == DF_OK && b < 2; b++)
-        st = backbone_feats(shared, cache, names[b], files[b], &d, spec, mode, &f[b], &err);
+        st = pool ? pooled_backbone_feats(shared, cache, names[b], files[b], &d, spec, pool, b16, &f[b], &err)
+                  : backbone_feats(shared, cache, names[b], files[b], &d, spec, mode, &f[b], &err);
     if (st == DF_OK) printf("# training variants: %s (%d per photo, shift %g, zoom %g, left-right flips; zoom-in %g, zoom-out %g, "
                               "fill %d, brightness %g, contrast %g, saturation %g, grey %g)\n",
                               spec->tag, spec->K, spec->shift, spec->zoom, spec->zoom_in, spec->zoom_out, spec->fill,
@@ -1316,7 +1631,7 @@ int main(int argc, char **argv) {
         for (int a = 0; a < 4; a++) explore_lda(&f[b], &d, alphas[a], 0);
         explore_lda(&f[b], &d, 0.95, 1);
     }
-    if (st == DF_OK && !explore && spec == &AUGS[0] && mode == FIT_SQUASH)
+    if (st == DF_OK && !explore && spec == &AUGS[0] && mode == FIT_SQUASH && !pool)
         st = check_against_df_train(shared, &f[0], &d, &err);
     if (st == DF_OK && !explore) st = check_exact_fit(&err);
     if (explore) views = "";

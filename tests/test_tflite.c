@@ -1320,7 +1320,9 @@ static void test_classify_photos(void **state) {
 
 /* Each shipped model as a backbone: name, feature size, features of a photo
  * in the range a ReLU6 map's average can take; a cut by name equals the
- * automatic one; an earlier cut gives the whole feature map. */
+ * automatic one; an earlier cut gives the whole feature map, and on both
+ * MobileNetV2s the cut at DF_TFLITE_CUT_FEATURE_MAP gives the 7x7x1280 map
+ * whose mean is the graph's own pooled feature (bench_defaults --pool). */
 static void test_backbones_open(void **state) {
     (void)state;
     const char *shared;
@@ -1334,10 +1336,11 @@ static void test_backbones_open(void **state) {
     df_image img;
     df_test_load_imagenet_224(shared, "cat.bmp", &img);
     float *x = malloc(224 * 224 * 3 * sizeof *x);
-    float *f = malloc(7 * 7 * 1280 * sizeof *f), *g = malloc(1280 * sizeof *g);
+    float *f = malloc(7 * 7 * 1280 * sizeof *f), *g = malloc(1280 * sizeof *g), *pooled = malloc(1280 * sizeof *pooled);
     assert_non_null(x);
     assert_non_null(f);
     assert_non_null(g);
+    assert_non_null(pooled);
     df_error err;
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         char *path = df_test_shared_path(shared, "models", models[i].file);
@@ -1360,6 +1363,7 @@ static void test_backbones_open(void **state) {
             sum += f[k];
         }
         assert_true(sum > 1.0);
+        memcpy(pooled, f, models[i].dim * sizeof *f);
         df_backbone_destroy(bb);
         if (i == 0) {
             o.cut_tensor = "MobilenetV2/Logits/AvgPool";
@@ -1378,11 +1382,28 @@ static void test_backbones_open(void **state) {
             }
             df_backbone_destroy(bb);
         }
+        if (i < 2) { /* both MobileNetV2s: the automatic cut at the map the MEAN averages */
+            o.cut_tensor = DF_TFLITE_CUT_FEATURE_MAP;
+            assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+            assert_int_equal(df_backbone_feature_dim(bb), 7 * 7 * 1280);
+            assert_int_equal(df_backbone_run(bb, x, 1, f, &err), DF_OK);
+            double worst = 0;
+            for (int c = 0; c < 1280; c++) {
+                double m = 0;
+                for (int p = 0; p < 49; p++) m += f[p * 1280 + c];
+                worst = fmax(worst, fabs(m / 49 - pooled[c]) / (1e-5 * fabs(pooled[c]) + 1e-5));
+            }
+            print_message("%s: the 7x7 map's mean against the graph's MEAN: %.3g of the tolerance\n",
+                          models[i].file, worst);
+            assert_true(worst <= 1.0);
+            df_backbone_destroy(bb);
+        }
         free(path);
     }
     free(x);
     free(f);
     free(g);
+    free(pooled);
     df_image_free(&img);
 }
 
