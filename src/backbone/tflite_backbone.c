@@ -959,16 +959,22 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     no.notice_ctx = opt->notice_ctx;
     if ((st = df_net_create(&no, &g->net, err))) goto fail;
     if (race && df_net_auto_is_bf16_by_rule() &&
-        df_tflite_qnet_backend(m) == DF_QBACKEND_XNNPACK) {
-        /* The integer engine is then XNNPACK of 2022, without VNNI or AMX
-         * kernels: where bf16 runs on AMX it is far behind (MobileNetV2 at
-         * batch 8, 2 threads, Sapphire Rapids: int8 5.43 ms, bf16 2.07 ms per
-         * image), so the race would only cost the first batches' time. On
-         * oneDNN (int8 models with VNNI) int8 can win: raced. */
+        (df_tflite_qnet_backend(m) == DF_QBACKEND_XNNPACK || df_tflite_is_uint8(m))) {
+        /* Where bf16 runs on AMX, an integer engine that is XNNPACK of 2022
+         * (no VNNI or AMX kernels) is far behind (MobileNetV2 at batch 8, 2
+         * threads, Sapphire Rapids: int8 5.43 ms, bf16 2.07 ms per image), and
+         * so is oneDNN on a uint8 model, whose few out-of-int8 weight channels
+         * per layer our own loops recompute (batch 32, 2 threads: int8 64.0
+         * ms, bf16 54.6 ms per batch; the race and the int8 engine's build
+         * added 0.5 s to a 1.6 s training run): the race would only cost
+         * time. On oneDNN an int8 model (TF2 PTQ) can win: raced. */
         race = 0;
         if (opt->notice)
-            opt->notice(opt->notice_ctx, "precision auto: int8 not measured (this CPU has AMX for bf16; the "
-                                         "integer engine has no VNNI/AMX kernels)");
+            opt->notice(opt->notice_ctx, df_tflite_is_uint8(m) && df_tflite_qnet_backend(m) == DF_QBACKEND_ONEDNN
+                                             ? "precision auto: int8 not measured (this CPU has AMX for bf16; a "
+                                               "uint8 model's int8 is slower there)"
+                                             : "precision auto: int8 not measured (this CPU has AMX for bf16; the "
+                                               "integer engine has no VNNI/AMX kernels)");
     }
     if ((st = build(&b, target))) goto fail;
     g->num_params = df_net_num_params(g->net);

@@ -277,6 +277,11 @@ int df_tflite_is_quantized(const df_tflite_model *m) {
     return integer_input(m, &qop) >= 0;
 }
 
+int df_tflite_is_uint8(const df_tflite_model *m) {
+    int qop, t = integer_input(m, &qop);
+    return t >= 0 && m->tensors[t].type == DF_TFLITE_UINT8;
+}
+
 df_status df_tflite_qnet_build_on(const df_tflite_model *m, int target, df_qbackend backend,
                                   df_qnet **out, df_error *err) {
     *out = NULL;

@@ -37,5 +37,8 @@ df_status df_tflite_qnet_build_on(const df_tflite_model *m, int target, df_qback
 /* 1 when the model's image path is quantized: its input, or the output of
  * a QUANTIZE right after it, is a uint8 / int8 tensor with quantization. */
 int df_tflite_is_quantized(const df_tflite_model *m);
+/* 1 for a uint8 model (uint8 activations, uint8 weights with a zero point:
+ * on oneDNN a few channels per layer are recomputed by our own loops). */
+int df_tflite_is_uint8(const df_tflite_model *m);
 
 #endif
