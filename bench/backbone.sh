@@ -3,7 +3,7 @@
 # thread count (2), same batch: median ms per image, and the ratio PyTorch's
 # best fp32 / DeepFashion.
 #
-#   bench/backbone.sh [ITERS] [native|avx2|both]     (default: 20 both)
+#   bench/backbone.sh [ITERS] [native|avx2|avx2_vnni|both]     (default: 20 both)
 #   THREADS=1 METRIC=cpu bench/backbone.sh ...       (a shared, loaded machine)
 #
 # METRIC=wall (default): median wall-clock ms per image. METRIC=cpu: median
@@ -14,12 +14,15 @@
 #   DeepFashion  DF_CPU_ISA=avx2 (our kernels, XNNPACK, oneDNN) + ONEDNN_MAX_CPU_ISA=AVX2
 #   PyTorch      ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2 (and DNNL_ for older
 #                oneDNN), OPENBLAS_CORETYPE=Haswell
+# avx2_vnni: the same plus AVX-VNNI (Intel client CPUs from the 12th
+# generation): DF_CPU_ISA=avx2_vnni + ONEDNN_MAX_CPU_ISA=AVX2_VNNI for us,
+# ONEDNN_MAX_CPU_ISA=AVX2_VNNI for PyTorch (its fp32 does not use VNNI).
 # XNNPACK's own MobileNetV2 (bench_xnnpack_mobilenet, subgraph API, random
 # weights) runs beside them in fp32 and qu8.
 # bf16 rows only where the CPU has native bf16 (avx512_bf16) and not under
 # the AVX2 cap (emulated bf16 takes minutes for VGG16 and means nothing).
 # MobileNetV2 is mobilenet_v2_1.0_224_quant.tflite (int8 = its own integers
-# on XNNPACK), or MOBILENET=tf2_mobilenet_v2_1.0_224_ptq.tflite (the int8
+# on oneDNN where it has VNNI or AMX, else XNNPACK), or MOBILENET=tf2_mobilenet_v2_1.0_224_ptq.tflite (the int8
 # model: int8 on oneDNN where it has VNNI, else XNNPACK); VGG16 uses random
 # weights (timing only). BACKBONES="mobilenet_v2" skips VGG16. The summary at the
 # end is a Markdown table; the machine's load is printed before and after.
@@ -53,6 +56,7 @@ df() {
   echo "== [$mode] deepfashion $name"
   local envs=()
   [ "$mode" = avx2 ] && envs=(DF_CPU_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2)
+  [ "$mode" = avx2_vnni ] && envs=(DF_CPU_ISA=avx2_vnni ONEDNN_MAX_CPU_ISA=AVX2_VNNI)
   env "${envs[@]}" "$CLI" bench backbone "$@" 2>&1 | tee "$OUT/run.txt"
   if [ "$METRIC" = cpu ]; then
     awk -v n="$name" '/^cpu time/ {print n "\t" $3}' "$OUT/run.txt" >> "$OUT/$mode.tsv"
@@ -86,6 +90,7 @@ for mode in $MODES; do
       echo "== [$mode] xnnpack's own mobilenet_v2 $d b$b"
       xenv=()
       [ "$mode" = avx2 ] && xenv=(DF_CPU_ISA=avx2)
+      [ "$mode" = avx2_vnni ] && xenv=(DF_CPU_ISA=avx2_vnni)
       env "${xenv[@]}" "${DF_BENCH_XNN:-build/bench_xnnpack_mobilenet}" $d $b "$ITERS" | tee "$OUT/x.txt"
       # "... median 7.12 ms/image 14.10 cpu-ms/image"
       awk -v k="mobilenet_v2 xnn-$d b$b" -v m="$METRIC" \
@@ -97,6 +102,9 @@ for mode in $MODES; do
   targs=()
   if [ "$mode" = avx2 ]; then
     tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell)
+    targs=(--no-bf16)
+  elif [ "$mode" = avx2_vnni ]; then
+    tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI DNNL_MAX_CPU_ISA=AVX2_VNNI OPENBLAS_CORETYPE=Haswell)
     targs=(--no-bf16)
   elif [ $has_bf16 = 0 ]; then
     targs=(--no-bf16)
