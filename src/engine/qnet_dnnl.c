@@ -560,6 +560,15 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
  * -255..255 first): adding 1.5 * 2^23 leaves no fraction bits. */
 #define RNE_MAGIC 12582912.0f
 
+/* A scaled sum v (relative to the output zero point zy) to the output
+ * type: clamped to [lo, hi], rounded to nearest even, zy added. */
+static inline uint8_t requant(float v, float lo, float hi, int32_t zy) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    v = (v + RNE_MAGIC) - RNE_MAGIC;
+    return (uint8_t)((int32_t)v + zy);
+}
+
 /* sum over k < n of x[k] * w[k]: plain, AVX2 and AVX-512 (u8 widened to
  * s16, multiply-adds of s16 pairs into s32: exact, |sum| < 2^31 for any n
  * a layer has). */
@@ -648,11 +657,7 @@ static inline __attribute__((always_inline)) void fix_row_body(const df_qdnnl_co
             const float scale = f->scale[j];
 #pragma omp simd
             for (int t = 0; t < xn; t++) {
-                float v = (float)acc[t] * scale;
-                v = v < lo ? lo : v;
-                v = v > hi ? hi : v;
-                v = (v + RNE_MAGIC) - RNE_MAGIC;
-                q[t] = (uint8_t)((int32_t)v + zy);
+                q[t] = requant((float)acc[t] * scale, lo, hi, zy);
             }
             for (int t = 0; t < xn; t++) orow[(size_t)(x0 + t) * oc + o] = q[t];
         }
@@ -732,11 +737,7 @@ static inline __attribute__((always_inline)) void fix_rowbuf_body(const df_qdnnl
             const float scale = f->scale[j];
 #pragma omp simd
             for (int t = 0; t < xn; t++) {
-                float v = (float)acc[t] * scale;
-                v = v < lo ? lo : v;
-                v = v > hi ? hi : v;
-                v = (v + RNE_MAGIC) - RNE_MAGIC;
-                q[t] = (uint8_t)((int32_t)v + zy);
+                q[t] = requant((float)acc[t] * scale, lo, hi, zy);
             }
             for (int t = 0; t < xn; t++) orow[(size_t)(x0 + t) * oc + o] = q[t];
         }
@@ -765,11 +766,7 @@ static dnnl_status_t fix_gemm(const df_qdnnl_conv *cv, int first, int count) {
             int32_t s = acc[p * nf + j] + f->bias[j];
             for (int k = 0; k < f->nres[j]; k++)
                 s += f->res_r[j][k] * ((int32_t)a[p * c + f->res_c[j][k]] - zx);
-            float v = (float)s * f->scale[j];
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
-            v = (v + RNE_MAGIC) - RNE_MAGIC;
-            out[p * oc + f->oc[j]] = (uint8_t)((int32_t)v + zy);
+            out[p * oc + f->oc[j]] = requant((float)s * f->scale[j], lo, hi, zy);
         }
     return dnnl_success;
 }
@@ -825,11 +822,7 @@ static dnnl_status_t fix_side(df_qdnnl *e, const df_qdnnl_conv *cv) {
     for (size_t p = 0; p < m; p++)
         for (int j = 0; j < nf; j++) {
             int32_t a = so[p * 2 * nf + 2 * j] + so[p * 2 * nf + 2 * j + 1] + base[j];
-            float v = (float)a * f->scale[j];
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
-            v = (v + RNE_MAGIC) - RNE_MAGIC;
-            out[p * oc + f->oc[j]] = (uint8_t)((int32_t)v + zy);
+            out[p * oc + f->oc[j]] = requant((float)a * f->scale[j], lo, hi, zy);
         }
     return dnnl_success;
 }
@@ -874,11 +867,7 @@ void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams 
     const int32_t zy = py.zero_point;
 #pragma omp parallel for simd schedule(static) if (n >= 32768)
     for (size_t k = 0; k < n; k++) {
-        float v = ((float)a[k] - za) * ka + ((float)b[k] - zb) * kb;
-        v = v < vlo ? vlo : v;
-        v = v > vhi ? vhi : v;
-        v = (v + RNE_MAGIC) - RNE_MAGIC;
-        y[k] = (uint8_t)((int32_t)v + zy);
+        y[k] = requant(((float)a[k] - za) * ka + ((float)b[k] - zb) * kb, vlo, vhi, zy);
     }
 }
 
@@ -904,11 +893,7 @@ void df_qdnnl_global_avgpool(const uint8_t *x, df_qparams px, uint8_t *y, df_qpa
         }
 #pragma omp simd
         for (int j = 0; j < cn; j++) {
-            float v = (float)(acc[j] - zsum) * k;
-            v = v < vlo ? vlo : v;
-            v = v > vhi ? vhi : v;
-            v = (v + RNE_MAGIC) - RNE_MAGIC;
-            y[(size_t)n * c + c0 + j] = (uint8_t)((int32_t)v + zy);
+            y[(size_t)n * c + c0 + j] = requant((float)(acc[j] - zsum) * k, vlo, vhi, zy);
         }
     }
 }
