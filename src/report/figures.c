@@ -131,7 +131,7 @@ df_status df_figure_curves(const df_report_history *h, df_figure_metric metric, 
     df_plot_legend_entry leg[3];
     int nl = 0;
     if (have_train)
-        leg[nl++] = (df_plot_legend_entry){is_acc ? "Training accuracy" : "Training loss", ctrain,
+        leg[nl++] = (df_plot_legend_entry){is_acc ? "Training accuracy" : "Training loss (+ L2 penalty)", ctrain,
                                            DF_PLOT_LEGEND_DOT};
     if (have_val)
         leg[nl++] = (df_plot_legend_entry){is_acc ? "Validation accuracy" : "Validation loss",
