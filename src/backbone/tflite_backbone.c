@@ -851,8 +851,6 @@ static df_status use_integer_engine(df_tflite_graph *g, const df_tflite_model *m
     return DF_OK;
 }
 
-/* One full batch of mid-grey (0.0) images, runs times; *ms becomes the
- * fastest of these and what it held. */
 /* One sample is RACE_IMAGES images' worth of full batches of mid-grey
  * (0.0) images (one batch at least): a single image takes a few
  * milliseconds, and one such run each made the race pick the slower engine
@@ -878,7 +876,7 @@ static df_status time_engine(df_tflite_graph *g, int integer, int runs, float *x
 
 /* --precision auto on a quantized model: the integer engine against the
  * float one as it resolved auto (bf16 with AMX, else the faster of fp32 and
- * bf16), one full batch each after a warm-up. int8 must be INT8_MARGIN
+ * bf16), one sample each (time_engine) after a warm-up. int8 must be INT8_MARGIN
  * faster: a close race should not flip between runs. A ratio within
  * CLEAR_FACTOR of that threshold, either way, gets two more runs each (best
  * of 3); one further from it than a busy machine's error on a single batch
@@ -968,8 +966,8 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     no.notice = opt->notice;
     no.notice_ctx = opt->notice_ctx;
     if ((st = df_net_create(&no, &g->net, err))) goto fail;
-    if (race && df_net_auto_is_bf16_by_rule() &&
-        (df_tflite_qnet_backend(m) == DF_QBACKEND_XNNPACK || df_tflite_is_uint8(m))) {
+    const int on_xnnpack = df_tflite_qnet_backend(m) == DF_QBACKEND_XNNPACK;
+    if (race && df_net_auto_is_bf16_by_rule() && (on_xnnpack || df_tflite_is_uint8(m))) {
         /* Where bf16 runs on AMX, an integer engine that is XNNPACK of 2022
          * (no VNNI or AMX kernels) is far behind (MobileNetV2 at batch 8, 2
          * threads, Sapphire Rapids: int8 5.43 ms, bf16 2.07 ms per image), and
@@ -980,11 +978,10 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
          * time. On oneDNN an int8 model (TF2 PTQ) can win: raced. */
         race = 0;
         if (opt->notice)
-            opt->notice(opt->notice_ctx, df_tflite_is_uint8(m) && df_tflite_qnet_backend(m) == DF_QBACKEND_ONEDNN
-                                             ? "precision auto: int8 not measured (this CPU has AMX for bf16; a "
-                                               "uint8 model's int8 is slower there)"
-                                             : "precision auto: int8 not measured (this CPU has AMX for bf16; the "
-                                               "integer engine has no VNNI/AMX kernels)");
+            opt->notice(opt->notice_ctx, on_xnnpack ? "precision auto: int8 not measured (this CPU has AMX for bf16; the "
+                                                      "integer engine has no VNNI/AMX kernels)"
+                                                    : "precision auto: int8 not measured (this CPU has AMX for bf16; a "
+                                                      "uint8 model's int8 is slower there)");
     }
     if ((st = build(&b, target))) goto fail;
     g->num_params = df_net_num_params(g->net);
