@@ -11,8 +11,9 @@
 #include "eval/metrics.h"
 #include "train/fit.h"
 
+/* epochs: the candidate's own (0: the base options'). */
 static void add_candidate(df_head_candidate *out, int *n, const df_train_options *base, df_head_kind kind,
-                          float l2, float lr) {
+                          float l2, float lr, int epochs) {
     df_head_candidate *c = &out[(*n)++];
     memset(c, 0, sizeof *c);
     c->head = df_head_config_default(); /* MLP 1024, BN, dropout 0.25 */
@@ -21,7 +22,10 @@ static void add_candidate(df_head_candidate *out, int *n, const df_train_options
     c->head.max_batch = base->batch_size > c->head.max_batch ? base->batch_size : c->head.max_batch;
     c->adam = base->adam;
     c->adam.lr = lr;
-    if (kind == DF_HEAD_LINEAR)
+    c->epochs = epochs;
+    if (kind == DF_HEAD_LINEAR && epochs > 0)
+        snprintf(c->name, sizeof c->name, "linear l2=%g lr=%g %d epochs", (double)l2, (double)lr, epochs);
+    else if (kind == DF_HEAD_LINEAR)
         snprintf(c->name, sizeof c->name, "linear l2=%g lr=%g", (double)l2, (double)lr);
     else
         snprintf(c->name, sizeof c->name, "mlp%d bn dropout=%g l2=%g lr=%g", c->head.units, (double)c->head.dropout,
@@ -33,17 +37,16 @@ int df_head_candidates_default(const df_train_options *base, df_head_candidate o
     /* Simplest / most regularised first (the one-standard-error rule walks
      * this order): the linear head before the MLP; a stronger L2 first; at
      * the same L2 the lower learning rate (fewer effective steps) first. */
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, DF_TRAIN_DEFAULT_LINEAR_L2, DF_TRAIN_DEFAULT_LINEAR_LR);
-    out[n - 1].epochs = DF_TRAIN_DEFAULT_LINEAR_EPOCHS; /* its own: at 30, Adam 1e-3 stops far short */
-    snprintf(out[n - 1].name, sizeof out[n - 1].name, "linear l2=%g lr=%g %d epochs",
-             (double)DF_TRAIN_DEFAULT_LINEAR_L2, (double)DF_TRAIN_DEFAULT_LINEAR_LR, DF_TRAIN_DEFAULT_LINEAR_EPOCHS);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.1f, 1e-2f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.03f, 1e-2f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.01f, 1e-2f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-3f);
-    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-2f);
-    add_candidate(out, &n, base, DF_HEAD_MLP, 0.01f, DF_TRAIN_DEFAULT_MLP_LR);
-    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, DF_TRAIN_DEFAULT_MLP_LR);
+    /* the default recipe's own head at its own epochs: at 30, Adam 1e-3 stops far short */
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, DF_TRAIN_DEFAULT_LINEAR_L2, DF_TRAIN_DEFAULT_LINEAR_LR,
+                  DF_TRAIN_DEFAULT_LINEAR_EPOCHS);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.1f, 1e-2f, 0);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.03f, 1e-2f, 0);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 0.01f, 1e-2f, 0);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-3f, 0);
+    add_candidate(out, &n, base, DF_HEAD_LINEAR, 1e-3f, 1e-2f, 0);
+    add_candidate(out, &n, base, DF_HEAD_MLP, 0.01f, DF_TRAIN_DEFAULT_MLP_LR, 0);
+    add_candidate(out, &n, base, DF_HEAD_MLP, 0.0f, DF_TRAIN_DEFAULT_MLP_LR, 0);
     return n;
 }
 
