@@ -557,6 +557,41 @@ static void test_bf16(void **state) {
     h_free(&h);
 }
 
+/* The races' rule on made-up batch times: int8 must be 10% faster than
+ * float, bf16 15% faster than fp32, and one sample each settles a race
+ * only when the ratio is 25% away from that bar. */
+static void test_race_rule(void **state) {
+    (void)state;
+    int clear;
+    assert_true(df_race_pick(50, 100, 0.10, &clear)); /* int8 twice as fast */
+    assert_true(clear);
+    assert_false(df_race_pick(171.6, 120.1, 0.10, &clear)); /* AVX2: fp32 1.4x faster */
+    assert_true(clear);
+    assert_true(df_race_pick(85, 100, 0.10, &clear)); /* wins, but closely */
+    assert_false(clear);
+    assert_false(df_race_pick(100, 100, 0.10, &clear)); /* a tie stays with the incumbent */
+    assert_false(clear);
+    assert_false(df_race_pick(90, 100, 0.10, &clear)); /* exactly at the bar: not faster enough */
+    assert_false(clear);
+    assert_false(df_race_pick(112, 100, 0.10, &clear)); /* within 25% above the bar */
+    assert_false(clear);
+    assert_false(df_race_pick(113, 100, 0.10, &clear));
+    assert_true(clear);
+    assert_true(df_race_pick(71, 100, 0.10, &clear));
+    assert_true(clear);
+    assert_true(df_race_pick(73, 100, 0.10, &clear));
+    assert_false(clear);
+    /* bf16 against fp32 */
+    assert_false(df_race_pick(88, 100, 0.15, &clear)); /* 12% faster is not enough */
+    assert_false(clear);
+    assert_true(df_race_pick(84, 100, 0.15, &clear));
+    assert_false(clear);
+    assert_true(df_race_pick(60, 100, 0.15, &clear));
+    assert_true(clear);
+    assert_false(df_race_pick(191, 162, 0.15, &clear)); /* no AMX: bf16 slower on MobileNetV2 */
+    assert_true(clear);
+}
+
 static int cpu_has(dnnl_cpu_isa_t want) {
     return ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)want) == (unsigned)want;
 }
@@ -729,6 +764,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_dw_fusion),
         cmocka_unit_test(test_winograd),
         cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_race_rule),
         cmocka_unit_test(test_auto_precision),
         cmocka_unit_test(test_bf16_fallback_notice),
         cmocka_unit_test(test_errors),

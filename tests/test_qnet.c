@@ -677,31 +677,6 @@ static void on_notice(void *ctx, const char *msg) {
     if (strstr(msg, "precision auto: int8")) snprintf(seen, 256, "%s", msg);
 }
 
-/* The race's rule on made-up batch times: int8 must be 10% faster, and one
- * run each settles it only when the ratio is 25% away from that bar. */
-static void test_race_rule(void **state) {
-    (void)state;
-    int clear;
-    assert_true(df_int8_race_pick(50, 100, &clear)); /* int8 twice as fast */
-    assert_true(clear);
-    assert_false(df_int8_race_pick(171.6, 120.1, &clear)); /* AVX2: fp32 1.4x faster */
-    assert_true(clear);
-    assert_true(df_int8_race_pick(85, 100, &clear)); /* wins, but closely */
-    assert_false(clear);
-    assert_false(df_int8_race_pick(100, 100, &clear)); /* a tie stays float */
-    assert_false(clear);
-    assert_false(df_int8_race_pick(90, 100, &clear)); /* exactly at the bar: not faster enough */
-    assert_false(clear);
-    assert_false(df_int8_race_pick(112, 100, &clear)); /* within 25% above the bar */
-    assert_false(clear);
-    assert_false(df_int8_race_pick(113, 100, &clear));
-    assert_true(clear);
-    assert_true(df_int8_race_pick(71, 100, &clear));
-    assert_true(clear);
-    assert_true(df_int8_race_pick(73, 100, &clear));
-    assert_false(clear);
-}
-
 /* --precision auto on a quantized model races int8 against the float
  * engine and says so, except where bf16 has AMX (then bf16, int8 not
  * measured, and it says so); the resolved precision, named and parsed back
@@ -777,7 +752,6 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_models),
         cmocka_unit_test(test_backends_closet),
-        cmocka_unit_test(test_race_rule),
         cmocka_unit_test(test_auto_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -851,16 +851,12 @@ static df_status use_integer_engine(df_tflite_graph *g, const df_tflite_model *m
     return DF_OK;
 }
 
-/* One sample is RACE_IMAGES images' worth of full batches of mid-grey
- * (0.0) images (one batch at least): a single image takes a few
- * milliseconds, and one such run each made the race pick the slower engine
- * at batch 1 (capped to AVX2: int8 5.9 ms against fp32 4.4 ms per image).
- * Takes runs samples; *ms becomes the fastest of these and what it held,
- * per batch. */
-#define RACE_IMAGES 16
+/* Takes runs samples of the integer or the float engine (df_race_pick:
+ * at least DF_RACE_IMAGES images each); *ms becomes the fastest of these
+ * and what it held, per batch. */
 static df_status time_engine(df_tflite_graph *g, int integer, int runs, float *x, float *y, double *ms,
                              df_error *err) {
-    const int reps = g->batch >= RACE_IMAGES ? 1 : (RACE_IMAGES + g->batch - 1) / g->batch;
+    const int reps = g->batch >= DF_RACE_IMAGES ? 1 : (DF_RACE_IMAGES + g->batch - 1) / g->batch;
     for (int it = 0; it < runs; it++) {
         double t0 = 1e3 * df_clock_seconds();
         for (int r = 0; r < reps; r++) {
@@ -876,23 +872,11 @@ static df_status time_engine(df_tflite_graph *g, int integer, int runs, float *x
 
 /* --precision auto on a quantized model: the integer engine against the
  * float one as it resolved auto (bf16 with AMX, else the faster of fp32 and
- * bf16), one sample each (time_engine) after a warm-up. int8 must be INT8_MARGIN
- * faster: a close race should not flip between runs. A ratio within
- * CLEAR_FACTOR of that threshold, either way, gets two more runs each (best
- * of 3); one further from it than a busy machine's error on a single batch
- * is trusted as it is: on MobileNetV2 capped to AVX2 the race (fp32 about
- * 1.4x faster) cost 8 batch runs, about 1.2 s of a 4.4 s training run, for
- * a result the first pair already settled. The loser is freed; the choice
- * is what df_backbone_precision reports, which training records in the
- * model so that predicting builds the same engine. */
+ * bf16), one sample each after a warm-up, best of 3 when close
+ * (df_race_pick); int8 must be INT8_MARGIN faster. The loser is freed; the
+ * choice is what df_backbone_precision reports, which training records in
+ * the model so that predicting builds the same engine. */
 #define INT8_MARGIN 0.10
-#define CLEAR_FACTOR 1.25
-int df_int8_race_pick(double ms_int8, double ms_float, int *clear) {
-    double bar = (1.0 - INT8_MARGIN) * ms_float;
-    *clear = ms_int8 * CLEAR_FACTOR < bar || ms_int8 > bar * CLEAR_FACTOR;
-    return ms_int8 < bar;
-}
-
 static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, df_error *err) {
     size_t nin = g->in_size * (size_t)g->batch, nout = g->net_out_size * (size_t)g->batch;
     float *x = calloc(nin, sizeof *x), *y = malloc(nout * sizeof *y);
@@ -904,14 +888,14 @@ static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, d
     if (!st) st = time_engine(g, 0, 1, x, y, &warm, err);
     if (!st) st = time_engine(g, 0, 1, x, y, &msf, err);
     int clear = 0;
-    if (!st) df_int8_race_pick(ms8, msf, &clear);
+    if (!st) df_race_pick(ms8, msf, INT8_MARGIN, &clear);
     if (!st && !clear) st = time_engine(g, 1, 2, x, y, &ms8, err);
     if (!st && !clear) st = time_engine(g, 0, 2, x, y, &msf, err);
     free(x);
     free(y);
     if (st) return st;
     int settled; /* after best of 3 a close race is what it is */
-    int pick8 = df_int8_race_pick(ms8, msf, &settled);
+    int pick8 = df_race_pick(ms8, msf, INT8_MARGIN, &settled);
     if (opt->notice) {
         char msg[200];
         snprintf(msg, sizeof msg, "precision auto: int8 %.1f ms, %s %.1f ms per batch of %d%s: %s",
@@ -927,6 +911,13 @@ static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, d
         g->qnet = NULL;
     }
     return DF_OK;
+}
+
+static df_status reshape_engines(df_tflite_graph *g, df_error *err) {
+    df_status st = DF_OK;
+    if (g->qnet) st = df_qnet_reshape(g->qnet, g->batch, err);
+    if (!st && g->net) st = df_net_reshape(g->net, g->batch, err);
+    return st;
 }
 
 df_status df_tflite_graph_create(const df_tflite_model *m, int target,
@@ -991,15 +982,21 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
         goto fail;
     g->precision = g->net ? df_net_precision(g->net) : DF_PRECISION_INT8;
     if (opt->max_batch > 0) {
-        if ((g->qnet && (st = df_qnet_reshape(g->qnet, opt->max_batch, err))) ||
-            (g->net && (st = df_net_reshape(g->net, opt->max_batch, err)))) {
+        /* With both engines alive they race at a batch of at most
+         * DF_RACE_IMAGES (the float engine's own fp32/bf16 race too), and
+         * the winner is then shaped for max_batch. */
+        const int both = g->qnet && g->net;
+        g->batch = both && opt->max_batch > DF_RACE_IMAGES ? DF_RACE_IMAGES : opt->max_batch;
+        if ((st = reshape_engines(g, err)) || (both && (st = race_int8(g, opt, err)))) {
             df_error_prefix(err, "%s", m->path);
             goto fail;
         }
-        g->batch = opt->max_batch;
-        if (g->qnet && g->net && (st = race_int8(g, opt, err))) {
-            df_error_prefix(err, "%s", m->path);
-            goto fail;
+        if (g->batch != opt->max_batch) {
+            g->batch = opt->max_batch;
+            if ((st = reshape_engines(g, err))) {
+                df_error_prefix(err, "%s", m->path);
+                goto fail;
+            }
         }
         g->precision = g->net ? df_net_precision(g->net) : DF_PRECISION_INT8;
         for (int k = 0; k < g->n_slots; k++) {

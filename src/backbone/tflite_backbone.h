@@ -52,12 +52,6 @@ df_status df_tflite_preprocess(const df_tflite_input *in, const df_image *img, f
 /* ---- the graph executor ---- */
 typedef struct df_tflite_graph df_tflite_graph;
 
-/* The --precision auto race's rule for int8 against the float engine, given
- * the fastest batch time of each: nonzero when int8 is taken (it must be
- * 10% faster). *clear: whether the ratio is far enough from that bar that
- * one run each settles it (else the race runs best of 3). */
-int df_int8_race_pick(double ms_int8, double ms_float, int *clear);
-
 /* Builds the part of the graph that computes tensor `target` from the
  * subgraph input. The model is only read during the call (weights are
  * copied). Uses precision, autotune, max_batch and notice from opt. */

@@ -144,6 +144,19 @@ df_status df_net_reshape(df_net *net, int batch, df_error *err) DF_MUST_CHECK;
 df_status df_net_run(df_net *net, const float *input, int batch, float *output,
                      df_error *err) DF_MUST_CHECK;
 
+/* --precision auto's races (fp32 against bf16 here, int8 against float
+ * for the quantized TFLite models) time samples of at least DF_RACE_IMAGES
+ * images, at a batch of at most that many: a single image takes a few
+ * milliseconds, and one such sample each made the int8 race pick the
+ * slower engine at batch 1 (capped to AVX2: int8 5.9 ms against fp32 4.4
+ * ms per image). */
+enum { DF_RACE_IMAGES = 16 };
+/* The race rule: 1 when the candidate (ms per batch) is `margin` faster than
+ * the incumbent (a close race should not flip between runs). *clear: 1 when
+ * the ratio is further than 1.25x from that bar either way, so that one
+ * sample each settles it; else the caller takes best of 3. */
+int df_race_pick(double ms_candidate, double ms_incumbent, double margin, int *clear);
+
 /* What the net actually runs in (auto resolved, bf16 fallen back). */
 df_precision df_net_precision(const df_net *net);
 /* 1 when DF_PRECISION_AUTO resolves to bf16 by rule on this CPU, without
