@@ -194,10 +194,12 @@ static void test_conv_ops(void **state) {
         {12, 12, 32, 0, 3, 2, 1, 1, 0}, {5, 5, 64, 96, 1, 1, 0, 0, 1},
         /* oneDNN u8, the fixed channels' paths: the dense 3x3 above a second
          * oneDNN convolution, 1x1 the GEMM (600: past the K the second
-         * convolution is exact for), depthwise and 3x3x64 the row buffer,
-         * 3x3x480 the plain loop */
+         * convolution is exact for), depthwise (also over taller images,
+         * strides 1 and 2, below) and 3x3x64 the row buffer, 3x3x480 the
+         * plain loop */
         {5, 6, 64, 16, 3, 1, 1, 0, 0},  {3, 4, 600, 24, 1, 1, 0, 0, 0},
-        {4, 5, 480, 16, 3, 1, 1, 0, 0}};
+        {4, 5, 480, 16, 3, 1, 1, 0, 0}, {36, 7, 16, 0, 3, 1, 1, 1, 1},
+        {35, 9, 24, 0, 3, 2, 1, 1, 0}};
     op_stats st[4];
     memset(st, 0, sizeof st);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
