@@ -156,6 +156,8 @@ struct df_net {
     int input, output;
     int bf16_ok;
     df_precision chosen; /* AUTO until the first reshape resolves it */
+    double raced_ms;     /* the race's time per batch for chosen, at raced_batch */
+    int raced_batch;     /* 0: not raced */
     int fusion;          /* FUSION_*: residual adds fused into convolutions */
     plan *plan;
     int64_t num_params;  /* conv weights + biases added so far */
@@ -1793,6 +1795,8 @@ static df_status reshape_plans(df_net *net, int batch, df_error *err) {
         if (st) return st;
         int settled;
         net->chosen = df_race_pick(ms16, ms32, BF16_MARGIN, &settled) ? DF_PRECISION_BF16 : DF_PRECISION_FP32;
+        net->raced_ms = net->chosen == DF_PRECISION_BF16 ? ms16 : ms32;
+        net->raced_batch = rb;
         char msg[200];
         snprintf(msg, sizeof msg,
                  "precision auto: fp32 %.3g ms, bf16 %.3g ms per batch of %d%s; using %s (bf16 only when %.0f%% "
@@ -1824,6 +1828,10 @@ df_status df_net_run(df_net *net, const float *input, int batch, float *output, 
 }
 
 /* ----------------------------------------------------------------- queries */
+
+double df_net_raced_ms(const df_net *net) {
+    return net->plan && net->raced_batch == net->plan->batch ? net->raced_ms : 0.0;
+}
 
 df_precision df_net_precision(const df_net *net) {
     if (net->plan) return net->plan->precision;

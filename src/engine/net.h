@@ -157,6 +157,10 @@ enum { DF_RACE_IMAGES = 16 };
  * sample each settles it; else the caller takes best of 3. */
 int df_race_pick(double ms_candidate, double ms_incumbent, double margin, int *clear);
 
+/* The time per batch the fp32/bf16 race measured for the precision it
+ * chose, when it raced at the batch the net is shaped for; else 0. */
+double df_net_raced_ms(const df_net *net);
+
 /* What the net actually runs in (auto resolved, bf16 fallen back). */
 df_precision df_net_precision(const df_net *net);
 /* 1 when DF_PRECISION_AUTO resolves to bf16 by rule on this CPU, without
