@@ -341,20 +341,34 @@ int df_head_tensors(df_head *h, df_head_tensor t[DF_HEAD_MAX_TENSORS]) {
 
 /* (x - mean) / std into out for n rows; returns the input the first layer
  * should read (x itself without standardisation). */
-static const float *standardise(const df_head *h, const float *x, int n, float *out) {
+static const float *standardise(const df_head *h, const float *x, size_t n, float *out) {
     if (!h->has_std) return x;
     const int D = h->in_dim;
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * D;
-        float *oi = out + (size_t)i * D;
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * D;
+        float *oi = out + i * D;
         for (int j = 0; j < D; j++) oi[j] = (xi[j] - h->std_mean[j]) / h->std_std[j];
     }
     return out;
 }
 
+void df_head_standardise(const df_head *h, const float *x, size_t n, float *out) {
+    if (standardise(h, x, n, out) == x) memcpy(out, x, n * (size_t)h->in_dim * sizeof(float));
+}
+
+static df_status compute_gradients(df_head *h, const float *x, int standardised, const int *labels, int n,
+                                   const float *class_weights, df_rng *dropout_rng, double *loss_out,
+                                   int *correct_out, df_error *err);
+
 df_status df_head_compute_gradients(df_head *h, const float *x, const int *labels, int n,
-                                    const float *class_weights, df_rng *dropout_rng,
-                                    double *loss_out, int *correct_out, df_error *err) {
+                                    const float *class_weights, df_rng *dropout_rng, double *loss_out,
+                                    int *correct_out, df_error *err) {
+    return compute_gradients(h, x, 0, labels, n, class_weights, dropout_rng, loss_out, correct_out, err);
+}
+
+static df_status compute_gradients(df_head *h, const float *x, int standardised, const int *labels, int n,
+                                   const float *class_weights, df_rng *dropout_rng, double *loss_out,
+                                   int *correct_out, df_error *err) {
     const int C = h->classes, U = h->units, D = h->in_dim;
     const int mlp = h->cfg.kind == DF_HEAD_MLP;
     const int bn = mlp && h->cfg.batchnorm;
@@ -383,7 +397,7 @@ df_status df_head_compute_gradients(df_head *h, const float *x, const int *label
 
     float *p = h->params, *g = h->grads;
     memset(g, 0, sizeof(float) * h->num_params);
-    const float *in = standardise(h, x, n, h->xs);
+    const float *in = standardised ? x : standardise(h, x, (size_t)n, h->xs);
     double loss;
     const float *pre_out; /* what the output layer reads */
     if (mlp) {
@@ -445,18 +459,30 @@ df_status df_head_compute_gradients(df_head *h, const float *x, const int *label
     return DF_OK;
 }
 
-df_status df_head_train_step(df_head *h, const float *x, const int *labels, int n,
-                             const float *class_weights, df_adam *adam, df_rng *dropout_rng,
-                             double *loss_out, int *correct_out, df_error *err) {
+static df_status train_step(df_head *h, const float *x, int standardised, const int *labels, int n,
+                            const float *class_weights, df_adam *adam, df_rng *dropout_rng, double *loss_out,
+                            int *correct_out, df_error *err) {
     if (adam->n != h->num_params)
         return df_error_set(err, DF_ERR_INVALID_ARG,
                             "head: optimizer has %zu parameters, the head has %zu", adam->n,
                             h->num_params);
-    df_status st = df_head_compute_gradients(h, x, labels, n, class_weights, dropout_rng, loss_out,
-                                             correct_out, err);
+    df_status st = compute_gradients(h, x, standardised, labels, n, class_weights, dropout_rng, loss_out,
+                                     correct_out, err);
     if (st != DF_OK) return st;
     df_adam_step(adam, h->params, h->grads, h->decay_mask);
     return DF_OK;
+}
+
+df_status df_head_train_step(df_head *h, const float *x, const int *labels, int n,
+                             const float *class_weights, df_adam *adam, df_rng *dropout_rng,
+                             double *loss_out, int *correct_out, df_error *err) {
+    return train_step(h, x, 0, labels, n, class_weights, adam, dropout_rng, loss_out, correct_out, err);
+}
+
+df_status df_head_train_step_standardised(df_head *h, const float *xs, const int *labels, int n,
+                                          const float *class_weights, df_adam *adam, df_rng *dropout_rng,
+                                          double *loss_out, int *correct_out, df_error *err) {
+    return train_step(h, xs, 1, labels, n, class_weights, adam, dropout_rng, loss_out, correct_out, err);
 }
 
 static df_status forward_infer(const df_head *h, const float *x, int n, float *probs, int softmax,

@@ -148,6 +148,18 @@ df_status df_head_train_step(df_head *head, const float *x, const int *labels, i
                              const float *class_weights, df_adam *adam, df_rng *dropout_rng,
                              double *loss_out, int *correct_out, df_error *err) DF_MUST_CHECK;
 
+/* The head's first step on n rows of x: (x - mean) / std per feature, as
+ * training and prediction compute it; a copy when the head has no
+ * standardisation. out: (n, in_dim). */
+void df_head_standardise(const df_head *head, const float *x, size_t n, float *out);
+/* df_head_train_step on rows df_head_standardise already standardised with
+ * this head's statistics, bit for bit the same step: a feature cache is
+ * read once per epoch, hundreds of times, so its rows are standardised
+ * once instead of in every step. */
+df_status df_head_train_step_standardised(df_head *head, const float *xs, const int *labels, int n,
+                                          const float *class_weights, df_adam *adam, df_rng *dropout_rng,
+                                          double *loss_out, int *correct_out, df_error *err) DF_MUST_CHECK;
+
 /* Class weights for --class-weight balanced, as scikit-learn's
  * compute_class_weight("balanced") and Keras' class_weight use them:
  * w[c] = n / (classes * count[c]); a class with no samples gets 0.

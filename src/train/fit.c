@@ -38,8 +38,8 @@ static df_status cached_next(df_feature_source *base, int n, float *feats, int *
         int j = s->order[s->pos++];
         int i = s->items ? s->items[j] : j;
         int v = (int)df_rng_below(&s->pick, (uint32_t)s->K);
-        memcpy(feats + (size_t)k * F, s->variants + ((size_t)v * (size_t)s->n_photos + (size_t)i) * F,
-               F * sizeof(float));
+        const float *rows = s->standardised ? s->standardised : s->variants;
+        memcpy(feats + (size_t)k * F, rows + ((size_t)v * (size_t)s->n_photos + (size_t)i) * F, F * sizeof(float));
         labels[k] = s->labels[i];
     }
     (void)err;
@@ -63,6 +63,28 @@ void df_cached_source_init(df_cached_source *s, const float *variants, int K, in
     s->kind = kind;
     s->id = id;
     s->epoch_first = epoch_first;
+}
+
+df_status df_cached_source_standardise(df_cached_source *s, const df_head *head, df_error *err) {
+    if (!df_head_has_standardisation(head)) return DF_OK;
+    const size_t rows = (size_t)s->K * (size_t)s->n_photos, F = s->base.feature_dim;
+    size_t bytes;
+    if (!df_size_mul3(rows, F, sizeof(float), &bytes))
+        return df_error_set(err, DF_ERR_TOO_LARGE, "standardised feature cache of %zu rows overflows", rows);
+    free(s->standardised);
+    s->standardised = malloc(bytes ? bytes : 1);
+    if (!s->standardised)
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory for the standardised feature cache (%zu MB)",
+                            bytes >> 20);
+    df_head_standardise(head, s->variants, rows, s->standardised);
+    s->base.standardised = 1;
+    return DF_OK;
+}
+
+void df_cached_source_release(df_cached_source *s) {
+    free(s->standardised);
+    s->standardised = NULL;
+    s->base.standardised = 0;
 }
 
 /* ---- live augmentation ---- */
@@ -149,7 +171,10 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
         double loss = 0.0;
         int correct = 0;
         double t0 = df_clock_seconds();
-        st = df_head_train_step(head, feats, labels, n, plan->class_weights, adam, &drop, &loss, &correct, err);
+        st = src->standardised ? df_head_train_step_standardised(head, feats, labels, n, plan->class_weights, adam,
+                                                                 &drop, &loss, &correct, err)
+                               : df_head_train_step(head, feats, labels, n, plan->class_weights, adam, &drop, &loss,
+                                                    &correct, err);
         if (plan->head_seconds) *plan->head_seconds += df_clock_seconds() - t0;
         if (st != DF_OK) break;
         sums->loss_sum += loss * n;

@@ -41,6 +41,7 @@ struct df_feature_source {
     /* The next batch: n feature rows into feats, their labels into labels. */
     df_status (*next_batch)(df_feature_source *s, int n, float *feats, int *labels, df_error *err);
     void (*end_epoch)(df_feature_source *s);
+    int standardised;    /* rows already standardised for the head (df_head_standardise) */
 };
 
 /* Cached variants: K x n_photos x F floats (variant-major), borrowed.
@@ -51,6 +52,7 @@ struct df_feature_source {
 typedef struct df_cached_source {
     df_feature_source base;
     const float *variants;
+    float *standardised; /* owned: the variants standardised, or NULL */
     int K, n_photos;
     const int *items, *labels;
     uint64_t seed, kind, id;
@@ -64,6 +66,13 @@ typedef struct df_cached_source {
 void df_cached_source_init(df_cached_source *s, const float *variants, int K, int n_photos, size_t F,
                            const int *items, int count, const int *labels, uint64_t seed, uint64_t kind,
                            uint64_t id, int epoch_first);
+/* Serves the variants standardised with head's statistics (a copy the
+ * source owns, made once), so that the fitting loop skips that step in
+ * each of its hundreds of passes; a head without standardisation is left
+ * as it is. Call after the head's statistics are set; release with
+ * df_cached_source_release. */
+df_status df_cached_source_standardise(df_cached_source *s, const df_head *head, df_error *err) DF_MUST_CHECK;
+void df_cached_source_release(df_cached_source *s);
 
 /* Live augmentation: photos from ps (borrowed), augmented with aug (NULL =
  * plain) and run through bb batch by batch; labels are ps's data set's.

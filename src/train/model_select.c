@@ -121,6 +121,7 @@ df_status df_fit_head_cached(const float *variants, int K, const int *labels, in
     df_cached_source src;
     df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, stream->kind, stream->id,
                           stream->epoch_first);
+    if (st == DF_OK) st = df_cached_source_standardise(&src, head, err);
     df_fit_plan plan = {.batch_size = o->batch_size, .batches = df_fit_batches(n_train, o->batch_size, o->steps_per_epoch),
                         .seed = o->seed, .class_weights = class_w};
     int epochs = cand->epochs > 0 ? cand->epochs : o->epochs;
@@ -132,6 +133,7 @@ df_status df_fit_head_cached(const float *variants, int K, const int *labels, in
             st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while fitting a head");
     }
     df_adam_destroy(adam);
+    df_cached_source_release(&src);
     free(rows);
     free(class_w);
     free(fold_labels);

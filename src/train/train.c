@@ -249,6 +249,7 @@ static void run_free(run *r) {
     free(r->val_probs);
     free(r->val_labels);
     free(r->cache);
+    df_cached_source_release(&r->cached);
 }
 
 /* The model and optimiser: fresh, or the checkpoint's with its history,
@@ -431,6 +432,7 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     st = run_model(&r, res, err);
     if (st == DF_OK) st = run_data(&r, res, err);
     if (st == DF_OK) st = run_standardise(&r, res, err);
+    if (st == DF_OK && r.src == &r.cached.base) st = df_cached_source_standardise(&r.cached, r.model->head, err);
     if (st == DF_OK && opt->early_stop_patience > 0 && !r.best) {
         r.best = malloc(snapshot_len(r.model->head) * sizeof(float));
         if (!r.best) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for a copy of the head");
