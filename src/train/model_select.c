@@ -1,6 +1,7 @@
 /* Head selection by stratified k-fold cross-validation (see model_select.h). */
 #include "train/model_select.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,13 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
                                      float *extra_probs, df_error *err) {
     df_first_error fe;
     df_first_error_init(&fe);
+    /* While the folds share the cores, each fold's GEMMs run on its own
+     * thread: OpenBLAS's threads on top of the folds' oversubscribed them
+     * (its waiting threads spin in sched_yield: 17% of a --head auto run on
+     * 2 cores, by perf). OpenBLAS splits a GEMM's rows and columns, not
+     * its sums, so the results do not change. */
+    const int blas_threads = openblas_get_num_threads();
+    if (folds > 1 && blas_threads > 1) openblas_set_num_threads(1);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (folds > 1)
 #endif
@@ -211,6 +219,7 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
                          &e) != DF_OK)
             df_first_error_note(&fe, f, &e);
     }
+    if (folds > 1 && blas_threads > 1) openblas_set_num_threads(blas_threads);
     return df_first_error_take(&fe, err);
 }
 
