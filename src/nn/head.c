@@ -353,7 +353,8 @@ static const float *standardise(const df_head *h, const float *x, size_t n, floa
 }
 
 void df_head_standardise(const df_head *h, const float *x, size_t n, float *out) {
-    if (standardise(h, x, n, out) == x) memcpy(out, x, n * (size_t)h->in_dim * sizeof(float));
+    if (h->has_std) standardise(h, x, n, out);
+    else if (out != x) memcpy(out, x, n * (size_t)h->in_dim * sizeof(float));
 }
 
 static df_status compute_gradients(df_head *h, const float *x, int standardised, const int *labels, int n,

@@ -150,7 +150,7 @@ df_status df_head_train_step(df_head *head, const float *x, const int *labels, i
 
 /* The head's first step on n rows of x: (x - mean) / std per feature, as
  * training and prediction compute it; a copy when the head has no
- * standardisation. out: (n, in_dim). */
+ * standardisation. out: (n, in_dim); may be x itself. */
 void df_head_standardise(const df_head *head, const float *x, size_t n, float *out);
 /* df_head_train_step on rows df_head_standardise already standardised with
  * this head's statistics, bit for bit the same step: a feature cache is

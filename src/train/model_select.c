@@ -113,16 +113,26 @@ df_status df_fit_head_cached(const float *variants, int K, const int *labels, in
         if (st == DF_OK) st = df_head_fit_standardisation(head, rows, K * n_train, err);
     }
     if (st == DF_OK) st = df_adam_create(&cand->adam, df_head_num_params(head), &adam, err);
+    if (fold_labels)
+        for (int t = 0; t < n_train; t++) fold_labels[t] = labels[train_idx[t]];
     if (st == DF_OK && o->class_weight_balanced) {
         class_w = malloc(sizeof(float) * (size_t)C);
-        for (int t = 0; t < n_train; t++) fold_labels[t] = labels[train_idx[t]];
         st = class_w ? df_head_balanced_class_weights(fold_labels, n_train, C, class_w, err)
                      : df_error_set(err, DF_ERR_NOMEM, "out of memory");
     }
     df_cached_source src;
-    df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, stream->kind, stream->id,
-                          stream->epoch_first);
-    if (st == DF_OK) st = df_cached_source_standardise(&src, head, err);
+    if (rows) {
+        /* The fold's own copy, standardised in place once (the loop then
+         * skips that step in every batch): row (k, t) is variant k of photo
+         * train_idx[t], so the batches are the ones the shared cache gives. */
+        df_head_standardise(head, rows, (size_t)K * (size_t)n_train, rows);
+        df_cached_source_init(&src, rows, K, n_train, F, NULL, n_train, fold_labels, o->seed, stream->kind,
+                              stream->id, stream->epoch_first);
+        src.base.standardised = 1;
+    } else {
+        df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, stream->kind, stream->id,
+                              stream->epoch_first);
+    }
     df_fit_plan plan = {.batch_size = o->batch_size, .batches = df_fit_batches(n_train, o->batch_size, o->steps_per_epoch),
                         .seed = o->seed, .class_weights = class_w};
     int epochs = cand->epochs > 0 ? cand->epochs : o->epochs;
@@ -134,7 +144,6 @@ df_status df_fit_head_cached(const float *variants, int K, const int *labels, in
             st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while fitting a head");
     }
     df_adam_destroy(adam);
-    df_cached_source_release(&src);
     free(rows);
     free(class_w);
     free(fold_labels);
