@@ -1,6 +1,8 @@
 /*
  * The one-standard-error rule (df_choose_one_se) on synthetic fold scores,
- * and df_mean_se against the textbook formula. No backbone, no photos.
+ * df_mean_se against the textbook formula, and a fold's head
+ * (df_fit_head_cached) against the plain fitting loop. No backbone, no
+ * photos.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -8,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "train/fit.h"
 
 #include "train/model_select.h"
 #include "train/recipe.h"
@@ -181,6 +187,70 @@ static void test_default_recipe_heads(void **state) {
     assert_int_equal(r.train.augment_config.vertical_flip, 1);
 }
 
+
+/* A linear head fitted on some photos' cached variants (df_fit_head_cached,
+ * which standardises its copy of those rows once, up front) is bit for bit
+ * the head the plain loop trains from the whole cache, standardising each
+ * batch. */
+static void test_fold_head_matches_plain_loop(void **state) {
+    (void)state;
+    enum { K = 2, N = 12, F = 8, C = 3, EPOCHS = 5 };
+    float variants[K * N * F];
+    int labels[N];
+    const int idx[] = {0, 2, 3, 5, 7, 8, 10, 11};
+    const int n_idx = (int)(sizeof idx / sizeof idx[0]);
+    df_rng r;
+    df_rng_seed(&r, 5, 1);
+    for (int i = 0; i < N; i++) labels[i] = i % C;
+    for (int k = 0; k < K * N * F; k++) variants[k] = 3.0f * df_rng_normal(&r) + (float)(k % F);
+    df_head_candidate cand;
+    memset(&cand, 0, sizeof cand);
+    cand.head = df_head_config_default();
+    cand.head.kind = DF_HEAD_LINEAR;
+    cand.head.l2 = 0.1f;
+    cand.head.max_batch = 4;
+    cand.adam = df_adam_config_default();
+    cand.adam.lr = 1e-2f;
+    df_train_options o = df_train_options_default();
+    o.epochs = EPOCHS;
+    o.batch_size = 4;
+    o.steps_per_epoch = 0;
+    o.seed = 7;
+    o.class_weight_balanced = 0;
+    const df_cached_stream stream = {.kind = 3, .id = 1, .epoch_first = 0};
+    df_error err;
+    df_head *fold;
+    assert_int_equal(df_fit_head_cached(variants, K, labels, N, F, idx, n_idx, C, &cand, &o, &stream, &fold, &err),
+                     DF_OK);
+
+    df_head *plain;
+    assert_int_equal(df_head_create(&cand.head, F, C, o.seed, &plain, &err), DF_OK);
+    float rows[K * N * F];
+    for (int k = 0; k < K; k++)
+        for (int t = 0; t < n_idx; t++)
+            memcpy(rows + ((size_t)k * n_idx + t) * F, variants + ((size_t)k * N + (size_t)idx[t]) * F,
+                   F * sizeof(float));
+    assert_int_equal(df_head_fit_standardisation(plain, rows, K * n_idx, &err), DF_OK);
+    df_adam *adam;
+    assert_int_equal(df_adam_create(&cand.adam, df_head_num_params(plain), &adam, &err), DF_OK);
+    df_cached_source src;
+    df_cached_source_init(&src, variants, K, N, F, idx, n_idx, labels, o.seed, stream.kind, stream.id,
+                          stream.epoch_first);
+    assert_int_equal(src.base.standardised, 0);
+    df_fit_plan plan = {.batch_size = o.batch_size, .batches = df_fit_batches(n_idx, o.batch_size, 0), .seed = o.seed};
+    for (int e = 0; e < EPOCHS; e++) {
+        df_epoch_sums sums = {0};
+        int interrupted;
+        assert_int_equal(df_fit_epoch(plain, adam, &src.base, &plan, e, &sums, &interrupted, &err), DF_OK);
+    }
+    assert_int_equal(df_head_num_params(fold), df_head_num_params(plain));
+    assert_memory_equal(df_head_params_const(fold), df_head_params_const(plain),
+                        df_head_num_params(plain) * sizeof(float));
+    df_adam_destroy(adam);
+    df_head_destroy(plain);
+    df_head_destroy(fold);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mean_se),
@@ -189,6 +259,7 @@ int main(void) {
         cmocka_unit_test(test_ties),
         cmocka_unit_test(test_default_candidates_simplest_first),
         cmocka_unit_test(test_default_recipe_heads),
+        cmocka_unit_test(test_fold_head_matches_plain_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
