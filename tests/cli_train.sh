@@ -156,6 +156,21 @@ set -e
 [ $rc4 -eq 2 ] && grep -q -- "drop --lr" "$T/e4" || fail "--head auto with --lr: $(cat "$T/e4")"
 [ $rc5 -eq 2 ] && grep -q -- "--folds goes with --head auto" "$T/e5" || fail "--folds alone: $(cat "$T/e5")"
 
+# --precision auto races once per CPU and model: the second run takes the
+# remembered choice (DF_CACHE_DIR), says so, and records the same precision.
+for run in 1 2; do
+  DF_CACHE_DIR="$T/cache" "$CLI" train --data "$DATA" --backbone tflite --weights "$W" --epochs 2 \
+    --feature-cache 1 --out "$T/c$run.dfm" >/dev/null 2>"$T/c$run.err"
+done
+if grep -q " ms.* per batch of " "$T/c1.err"; then
+  ls "$T/cache"/precision-auto-*.txt >/dev/null || fail "the race's choice was not remembered"
+  grep -q "as raced earlier on this CPU" "$T/c2.err" || fail "the second run raced again: $(cat "$T/c2.err")"
+  p1=$(grep -o "features, [a-z0-9]*)" "$T/c1.err") p2=$(grep -o "features, [a-z0-9]*)" "$T/c2.err")
+  [ -n "$p1" ] && [ "$p1" = "$p2" ] || fail "the remembered precision differs: '$p1' / '$p2'"
+else
+  [ ! -d "$T/cache" ] || [ -z "$(ls "$T/cache")" ] || fail "nothing was raced, yet something was remembered"
+fi
+
 # Ctrl-C: a checkpoint, a non-zero exit, the old model untouched; --resume finishes.
 cp "$T/m.dfm" "$T/keep.dfm"
 "$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --epochs 400 \

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backbone/auto_cache.h"
 #include "backbone/tflite_backbone.h"
 #include "engine/net.h"
 
@@ -1407,6 +1408,141 @@ static void test_backbones_open(void **state) {
     df_image_free(&img);
 }
 
+/* ---- --precision auto's remembered choice (backbone/auto_cache.h) ---- */
+
+typedef struct notes {
+    char text[4096];
+} notes;
+
+static void keep_notice(void *ctx, const char *msg) {
+    notes *n = ctx;
+    size_t len = strlen(n->text);
+    snprintf(n->text + len, sizeof n->text - len, "%s\n", msg);
+}
+
+static void test_auto_cache_entries(void **state) {
+    (void)state;
+    char *dir = df_test_tempdir();
+    char *model = df_path_join(dir, "m.tflite"), *sub = df_path_join(dir, "cache");
+    assert_int_equal(df_test_write_file(model, "0123456789", 10), 0);
+    df_backbone_options o = df_backbone_options_default();
+    o.max_batch = 32;
+    char k1[2048], k2[2048], k3[2048];
+    df_error err;
+    assert_int_equal(df_auto_cache_key("tflite", model, &o, k1, sizeof k1, &err), DF_OK);
+    assert_int_equal(df_auto_cache_key("tflite", model, &o, k2, sizeof k2, &err), DF_OK);
+    assert_string_equal(k1, k2);
+    o.max_batch = 20; /* the race runs at DF_RACE_IMAGES either way: the same answer */
+    assert_int_equal(df_auto_cache_key("tflite", model, &o, k2, sizeof k2, &err), DF_OK);
+    assert_string_equal(k1, k2);
+    o.max_batch = 4; /* raced at 4: another question */
+    assert_int_equal(df_auto_cache_key("tflite", model, &o, k2, sizeof k2, &err), DF_OK);
+    assert_string_not_equal(k1, k2);
+    o.max_batch = 32;
+    assert_int_equal(df_test_write_file(model, "01234567890", 11), 0); /* another model file */
+    assert_int_equal(df_auto_cache_key("tflite", model, &o, k3, sizeof k3, &err), DF_OK);
+    assert_string_not_equal(k1, k3);
+    assert_int_not_equal(df_auto_cache_key("tflite", "/nonexistent/m.tflite", &o, k2, sizeof k2, &err), DF_OK);
+    assert_int_not_equal(df_auto_cache_key("tflite", model, &o, k2, 40, &err), DF_OK); /* too long */
+
+    df_precision p = DF_PRECISION_AUTO;
+    char measured[256];
+    assert_false(df_auto_cache_lookup(sub, k3, &p, measured, sizeof measured)); /* no folder yet */
+    assert_int_equal(df_auto_cache_store(sub, k3, DF_PRECISION_INT8, "int8 4.0 ms,\nfp32 6.0 ms", &err), DF_OK);
+    assert_true(df_auto_cache_lookup(sub, k3, &p, measured, sizeof measured));
+    assert_int_equal(p, DF_PRECISION_INT8);
+    assert_string_equal(measured, "int8 4.0 ms, fp32 6.0 ms"); /* one line */
+    assert_false(df_auto_cache_lookup(sub, k1, &p, NULL, 0));  /* the old model's key */
+    assert_int_not_equal(df_auto_cache_store(sub, k3, DF_PRECISION_AUTO, "", &err), DF_OK);
+
+    /* what is in k3's file must be k3's entry, whole: another key under its
+     * name (a hash collision), a cut file or an unknown precision is a miss */
+    char *path = df_auto_cache_path(sub, k3);
+    char buf[4096];
+    snprintf(buf, sizeof buf, "deepfashion auto precision 1\nkey %s\nprecision int8\nmeasured x\n", k1);
+    assert_int_equal(df_test_write_file(path, buf, strlen(buf)), 0);
+    assert_false(df_auto_cache_lookup(sub, k3, &p, measured, sizeof measured));
+    snprintf(buf, sizeof buf, "deepfashion auto precision 1\nkey %s\nprecision int", k3);
+    assert_int_equal(df_test_write_file(path, buf, strlen(buf)), 0);
+    assert_false(df_auto_cache_lookup(sub, k3, &p, measured, sizeof measured));
+    snprintf(buf, sizeof buf, "deepfashion auto precision 1\nkey %s\nprecision auto\n", k3);
+    assert_int_equal(df_test_write_file(path, buf, strlen(buf)), 0);
+    assert_false(df_auto_cache_lookup(sub, k3, &p, measured, sizeof measured));
+    snprintf(buf, sizeof buf, "deepfashion auto precision 1\nkey %s\nprecision bf16\n", k3);
+    assert_int_equal(df_test_write_file(path, buf, strlen(buf)), 0);
+    assert_true(df_auto_cache_lookup(sub, k3, &p, measured, sizeof measured));
+    assert_int_equal(p, DF_PRECISION_BF16);
+    assert_string_equal(measured, "");
+    /* a folder that cannot be made: an error, nothing written */
+    char *under_file = df_path_join(model, "cache");
+    assert_int_not_equal(df_auto_cache_store(under_file, k3, DF_PRECISION_FP32, "x", &err), DF_OK);
+    free(under_file);
+    free(path);
+    free(model);
+    free(sub);
+    df_test_rmtree(dir);
+    free(dir);
+}
+
+/* A backbone opened with auto and a cache folder races once; the second
+ * open takes the remembered precision without racing and computes the same
+ * features. Where nothing is raced (no bf16, no integer engine for the
+ * graph), nothing is remembered. */
+static void test_auto_cache_open(void **state) {
+    (void)state;
+    small_model s;
+    small_model_init(&s, 1, 23);
+    size_t size;
+    uint8_t *bytes = small_model_bytes(&s, 0, &size);
+    char *dir = df_test_tempdir();
+    char *model = df_path_join(dir, "small.tflite"), *cache = df_path_join(dir, "cache");
+    assert_int_equal(df_test_write_file(model, bytes, size), 0);
+    free(bytes);
+    enum { N = 3 };
+    float x[N * IN_H * IN_W * IN_C], y1[N * 6], y2[N * 6];
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) x[k] = (float)(k % 13) * 0.15f - 0.9f;
+    df_precision first = DF_PRECISION_AUTO;
+    int raced = 0;
+    for (int run = 0; run < 2; run++) {
+        notes n = {{0}};
+        df_backbone_options o = df_backbone_options_default();
+        o.max_batch = N;
+        o.auto_cache_dir = cache;
+        o.notice = keep_notice;
+        o.notice_ctx = &n;
+        df_backbone *bb = NULL;
+        df_error err;
+        df_status st = df_backbone_open("tflite", model, &o, &bb, &err);
+        if (st) print_message("%s\n", err.message);
+        assert_int_equal(st, DF_OK);
+        assert_int_equal(df_backbone_run(bb, x, N, run ? y2 : y1, &err), DF_OK);
+        print_message("open %d: %s", run + 1, n.text);
+        char key[2048];
+        assert_int_equal(df_auto_cache_key("tflite", model, &o, key, sizeof key, &err), DF_OK);
+        df_precision p;
+        int remembered = df_auto_cache_lookup(cache, key, &p, NULL, 0);
+        if (run == 0) {
+            first = df_backbone_precision(bb);
+            raced = strstr(n.text, " ms") != NULL;
+            assert_int_equal(remembered, raced);
+            if (remembered) assert_int_equal(p, first);
+            assert_null(strstr(n.text, "raced earlier"));
+        } else {
+            assert_int_equal(df_backbone_precision(bb), first);
+            if (raced) {
+                assert_non_null(strstr(n.text, "as raced earlier on this CPU"));
+                assert_null(strstr(n.text, " per batch of 3: ")); /* no race this time */
+                assert_memory_equal(y1, y2, sizeof y1);
+            }
+        }
+        df_backbone_destroy(bb);
+    }
+    free(model);
+    free(cache);
+    df_test_rmtree(dir);
+    free(dir);
+}
+
 /* bf16 features against fp32 on every photo, and the same top-1 class. */
 static void test_bf16_matches_fp32(void **state) {
     (void)state;
@@ -1681,6 +1817,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_missing_operator_input),
         cmocka_unit_test(test_classify_photos),
         cmocka_unit_test(test_backbones_open),
+        cmocka_unit_test(test_auto_cache_entries),
+        cmocka_unit_test(test_auto_cache_open),
         cmocka_unit_test(test_bf16_matches_fp32),
         cmocka_unit_test(test_mobilenet_dw_fusion),
     };

@@ -1,8 +1,12 @@
 /* Backbone dispatch: one interface over the VGG16 and TFLite implementations. */
 #include "backbone/backbone.h"
 
+#include <stdlib.h>
+
 #include <stdio.h>
 #include <string.h>
+
+#include "backbone/auto_cache.h"
 
 df_backbone_options df_backbone_options_default(void) {
     df_backbone_options o;
@@ -36,6 +40,73 @@ const char *df_preprocess_name(df_preprocess p) {
     return "?";
 }
 
+static df_status open_kind(const char *kind, const char *weights_path, const df_backbone_options *opt,
+                           df_backbone **out, df_error *err) {
+    if (!strcmp(kind, "vgg16")) return df_vgg16_open(weights_path, opt, out, err);
+    if (!strcmp(kind, "tflite")) return df_tflite_backbone_open(weights_path, opt, out, err);
+    return df_error_set(err, DF_ERR_INVALID_ARG, "backbone '%s' is not one of vgg16, tflite", kind);
+}
+
+/* Passes notices on and keeps the race's ("precision auto: ...") for the
+ * cache entry. */
+typedef struct race_notes {
+    const df_backbone_options *opt;
+    char text[600];
+} race_notes;
+
+static void keep_race_note(void *ctx, const char *message) {
+    race_notes *r = ctx;
+    const char *tag = "precision auto: ";
+    if (!strncmp(message, tag, strlen(tag))) {
+        size_t n = strlen(r->text);
+        snprintf(r->text + n, sizeof r->text - n, "%s%s", n ? "; " : "", message + strlen(tag));
+    }
+    if (r->opt->notice) r->opt->notice(r->opt->notice_ctx, message);
+}
+
+static void notify(const df_backbone_options *opt, const char *message) {
+    if (opt->notice) opt->notice(opt->notice_ctx, message);
+}
+
+/* --precision auto through the cache: a remembered choice opens that
+ * precision directly (no engines raced); else the race runs and its answer
+ * is remembered. The cache never fails the open. */
+static df_status open_auto_cached(const char *kind, const char *weights_path, const df_backbone_options *opt,
+                                  df_backbone **out, df_error *err) {
+    char key[2048], measured[600], msg[1200];
+    df_error kerr;
+    if (df_auto_cache_key(kind, weights_path, opt, key, sizeof key, &kerr) != DF_OK)
+        return open_kind(kind, weights_path, opt, out, err); /* the open names what is wrong with the file */
+    df_precision p;
+    if (df_auto_cache_lookup(opt->auto_cache_dir, key, &p, measured, sizeof measured)) {
+        df_backbone_options o = *opt;
+        o.precision = p;
+        df_error ce;
+        if (open_kind(kind, weights_path, &o, out, &ce) == DF_OK) {
+            char *path = df_auto_cache_path(opt->auto_cache_dir, key);
+            snprintf(msg, sizeof msg, "precision auto: %s, as raced earlier on this CPU (%s); remembered in %s (delete it to race again)",
+                     df_precision_name(p), measured, path ? path : opt->auto_cache_dir);
+            free(path);
+            notify(opt, msg);
+            return DF_OK;
+        }
+    }
+    race_notes notes = {.opt = opt};
+    df_backbone_options o = *opt;
+    o.notice = keep_race_note;
+    o.notice_ctx = &notes;
+    df_status st = open_kind(kind, weights_path, &o, out, err);
+    /* notes outlives no notice: the engines only notice while they are
+     * built and raced, inside this open */
+    if (st != DF_OK || !notes.text[0]) return st; /* nothing was measured: nothing to keep */
+    df_error serr;
+    if (df_auto_cache_store(opt->auto_cache_dir, key, df_backbone_precision(*out), notes.text, &serr) != DF_OK) {
+        snprintf(msg, sizeof msg, "precision auto: the choice is not remembered (%s)", serr.message);
+        notify(opt, msg);
+    }
+    return DF_OK;
+}
+
 df_status df_backbone_open(const char *kind, const char *weights_path,
                            const df_backbone_options *opt, df_backbone **out, df_error *err) {
     *out = NULL;
@@ -43,10 +114,9 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
     if (!opt) opt = &def;
     if (opt->max_batch < 1)
         return df_error_set(err, DF_ERR_INVALID_ARG, "max batch %d must be >= 1", opt->max_batch);
-    df_status st;
-    if (!strcmp(kind, "vgg16")) st = df_vgg16_open(weights_path, opt, out, err);
-    else if (!strcmp(kind, "tflite")) st = df_tflite_backbone_open(weights_path, opt, out, err);
-    else return df_error_set(err, DF_ERR_INVALID_ARG, "backbone '%s' is not one of vgg16, tflite", kind);
+    df_status st = opt->precision == DF_PRECISION_AUTO && opt->auto_cache_dir && *opt->auto_cache_dir
+                       ? open_auto_cached(kind, weights_path, opt, out, err)
+                       : open_kind(kind, weights_path, opt, out, err);
     if (st != DF_OK) return st;
     df_backbone *bb = *out;
     bb->max_batch = opt->max_batch;

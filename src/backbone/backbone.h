@@ -44,6 +44,9 @@ typedef struct df_backbone_options {
     df_conv_algo conv_algo;
     /* Largest batch df_backbone_run will be given. */
     int max_batch;
+    /* --precision auto: a folder where the race's choice is remembered per
+     * CPU, model and shape (auto_cache.h); NULL = race every time. */
+    const char *auto_cache_dir;
     void (*notice)(void *ctx, const char *message);
     void *notice_ctx;
 } df_backbone_options;

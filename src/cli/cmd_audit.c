@@ -173,6 +173,8 @@ int df_cmd_audit(int argc, char **argv) {
     a.opt.progress = &progress;
     a.bo.max_batch = 16;
     a.bo.notice = on_notice;
+    char cache_dir[1024];
+    a.bo.auto_cache_dir = df_cli_cache_dir(cache_dir, sizeof cache_dir);
     if (df_backbone_open(a.kind, a.weights, &a.bo, &bb, &err)) goto out;
     if (df_audit_run(bb, train, val, &a.opt, &res, &err)) goto out;
     if (a.csv && df_audit_write_csv(&res, a.csv, &err)) goto out;

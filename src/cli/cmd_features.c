@@ -15,6 +15,7 @@
 
 #include "backbone/backbone.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "formats/npy.h"
 #include "image/image.h"
 
@@ -128,6 +129,8 @@ int df_cmd_features(int argc, char **argv) {
 
     opt.max_batch = (int)(batch < n ? batch : n);
     opt.notice = on_notice;
+    char cache_dir[1024];
+    opt.auto_cache_dir = df_cli_cache_dir(cache_dir, sizeof cache_dir);
     df_backbone *bb = NULL;
     float *x = NULL, *feats = NULL;
     df_npy_writer w = {0};

@@ -392,6 +392,8 @@ int df_cmd_train(int argc, char **argv) {
     bo.max_batch = recipe.train.feature_cache > 0 ? DF_RACE_IMAGES : recipe.train.batch_size;
     bo.notice = on_notice;
     bo.notice_ctx = &prog;
+    char cache_dir[1024];
+    bo.auto_cache_dir = df_cli_cache_dir(cache_dir, sizeof cache_dir);
     /* Fail on an unwritable output before spending minutes on training. */
     if (df_cli_check_writable(a.run[F_OUT], &err) != DF_OK) goto out;
     if (df_backbone_open(a.run[F_BACKBONE], a.run[F_WEIGHTS], &bo, &bb, &err) != DF_OK) goto out;

@@ -292,6 +292,16 @@ void df_cli_progress_report(void *ctx, const char *what, long done, long total) 
     p->last = now;
 }
 
+const char *df_cli_cache_dir(char *buf, size_t size) {
+    const char *own = getenv("DF_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (own) n = *own ? snprintf(buf, size, "%s", own) : -1;
+    else if (xdg && xdg[0] == '/') n = snprintf(buf, size, "%s/deepfashion", xdg); /* the spec: relative = unset */
+    else if (home && *home) n = snprintf(buf, size, "%s/.cache/deepfashion", home);
+    else n = -1;
+    return n > 0 && (size_t)n < size ? buf : NULL;
+}
+
 char *df_cli_path_with_suffix(const char *path, const char *suffix) {
     size_t n = strlen(path) + strlen(suffix) + 1;
     char *s = malloc(n);

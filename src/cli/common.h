@@ -73,6 +73,12 @@ typedef struct df_cli_progress {
 df_cli_progress df_cli_progress_bar(int quiet);
 void df_cli_progress_report(void *ctx, const char *what, long done, long total);
 
+/* Where --precision auto remembers its measured choice (auto_cache.h):
+ * $DF_CACHE_DIR (set but empty: nowhere, race every time), else
+ * $XDG_CACHE_HOME/deepfashion, else $HOME/.cache/deepfashion; written into
+ * buf. NULL when there is no such place. */
+const char *df_cli_cache_dir(char *buf, size_t size);
+
 /* path + suffix, malloc'ed (NULL when out of memory). */
 char *df_cli_path_with_suffix(const char *path, const char *suffix);
 #define df_cli_write_report df_run_report_write
