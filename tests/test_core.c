@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <omp.h>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/fileio.h"
 #include "core/rng.h"
@@ -195,9 +196,31 @@ static void test_first_error_lowest_index(void **state) {
     assert_string_equal(untouched.message, "kept");
 }
 
+/* The OpenBLAS kernel set asked for: raised from anything older than AVX2
+ * to what the CPU allows, lowered from AVX-512 under an AVX2 cap, left
+ * alone when right (names compared without case). */
+static void test_blas_coretype(void **state) {
+    (void)state;
+    assert_string_equal(df_cpu_blas_coretype("Prescott", DF_CPU_ISA_AVX512), "SkylakeX");
+    assert_string_equal(df_cpu_blas_coretype("Prescott", DF_CPU_ISA_AVX2), "Haswell");
+    assert_string_equal(df_cpu_blas_coretype("Sandybridge", DF_CPU_ISA_AVX2), "Haswell");
+    assert_string_equal(df_cpu_blas_coretype("Nehalem", DF_CPU_ISA_AVX512), "SkylakeX");
+    assert_string_equal(df_cpu_blas_coretype("SkylakeX", DF_CPU_ISA_AVX2), "Haswell");
+    assert_string_equal(df_cpu_blas_coretype("Cooperlake", DF_CPU_ISA_AVX2), "Haswell");
+    assert_null(df_cpu_blas_coretype("Cooperlake", DF_CPU_ISA_AVX512));
+    assert_null(df_cpu_blas_coretype("SKYLAKEX", DF_CPU_ISA_AVX512));
+    assert_null(df_cpu_blas_coretype("SapphireRapids", DF_CPU_ISA_AVX512));
+    assert_null(df_cpu_blas_coretype("Haswell", DF_CPU_ISA_AVX2));
+    assert_null(df_cpu_blas_coretype("Haswell", DF_CPU_ISA_AVX512)); /* right enough: not worth a restart */
+    assert_null(df_cpu_blas_coretype("Zen", DF_CPU_ISA_AVX2));
+    assert_null(df_cpu_blas_coretype("Prescott", DF_CPU_ISA_SCALAR));
+    assert_null(df_cpu_blas_coretype(NULL, DF_CPU_ISA_AVX2));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_prefix),
+        cmocka_unit_test(test_blas_coretype),
         cmocka_unit_test(test_first_error_lowest_index),
         cmocka_unit_test(test_size_mul_overflow),
         cmocka_unit_test(test_pcg32_reference_values),

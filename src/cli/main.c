@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
 
 #include "cli/cli.h"
+#include "core/cpu.h"
 #include "data/text.h"
 
 typedef struct command {
@@ -64,7 +68,21 @@ int df_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return DF_EXIT_USAGE;
 }
 
+/* OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded (before main):
+ * where it picked kernels below this CPU (df_cpu_blas_coretype), the only
+ * way to its right kernels is to set the variable and start again, once
+ * (the variable is then set). The user's own setting is kept; an exec that
+ * fails leaves the run as it was. */
+static void use_right_blas_kernels(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *want = df_cpu_blas_coretype(openblas_get_corename(), df_cpu_isa_best());
+    if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv) {
+    use_right_blas_kernels(argv);
     if (argc < 2) {
         print_help(stderr);
         return DF_EXIT_USAGE;

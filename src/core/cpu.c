@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cpuinfo.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -47,6 +48,17 @@ const char *df_cpu_isa_name(df_cpu_isa isa) {
     case DF_CPU_ISA_AVX512: return "avx512";
     }
     return "?";
+}
+
+const char *df_cpu_blas_coretype(const char *current, df_cpu_isa isa) {
+    static const char *const avx512_cores[] = {"skylakex", "cooperlake", "sapphirerapids"};
+    static const char *const avx2_cores[] = {"haswell", "zen", "excavator"};
+    if (!current || isa == DF_CPU_ISA_SCALAR) return NULL;
+    for (size_t i = 0; i < sizeof avx512_cores / sizeof avx512_cores[0]; i++)
+        if (!strcasecmp(current, avx512_cores[i])) return isa == DF_CPU_ISA_AVX512 ? NULL : "Haswell";
+    for (size_t i = 0; i < sizeof avx2_cores / sizeof avx2_cores[0]; i++)
+        if (!strcasecmp(current, avx2_cores[i])) return NULL;
+    return isa == DF_CPU_ISA_AVX512 ? "SkylakeX" : "Haswell"; /* an older set, or one unknown to us */
 }
 
 void df_cpu_cap_libraries(void) {

@@ -32,6 +32,17 @@ const char *df_cpu_isa_name(df_cpu_isa isa);
 /* 1 when DF_CPU_ISA caps the ISA below the CPU's. */
 int df_cpu_isa_capped(void);
 
+/* The OpenBLAS kernel set ("Haswell", "SkylakeX") this process should ask
+ * for through OPENBLAS_CORETYPE, given the one OpenBLAS picked (current,
+ * openblas_get_corename()) and the ISA allowed (df_cpu_isa_best()); NULL
+ * when the pick is right. OpenBLAS 0.3.21 picks by CPU model number, and a
+ * model newer than its table (Emerald Rapids, family 6 model 207) gets the
+ * SSE3 "Prescott" kernels: the head's GEMMs ran 3x (3 classes) to 4x (the
+ * MLP's 1024 units) slower there. A pick that uses AVX-512 under an AVX2
+ * cap is lowered to Haswell, so a capped run measures what an AVX2 CPU
+ * runs in OpenBLAS too. */
+const char *df_cpu_blas_coretype(const char *current, df_cpu_isa isa);
+
 /* Applies the cap to XNNPACK (call before xnn_initialize) and to oneDNN
  * (call before creating its first engine). Idempotent. */
 void df_cpu_cap_libraries(void);
