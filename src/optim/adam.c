@@ -55,6 +55,21 @@ void df_adam_destroy(df_adam *adam) {
     free(adam);
 }
 
+/* The moments and the parameter update; restrict (the blocks never
+ * overlap) and the file's -O3 -fno-math-errno (CMakeLists.txt) let the
+ * compiler vectorize it: the same float operations per element in the same
+ * order (no contraction in ISO C), so the same bits. It was 2% of a default
+ * training run, 25,200 steps of 3,843 parameters. */
+static void update(size_t n, float *restrict params, const float *restrict grads, float *restrict m,
+                   float *restrict v, float b1, float b2, float lr_t, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        params[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
 void df_adam_step(df_adam *adam, float *params, const float *grads, const uint8_t *decay_mask) {
     adam->t++;
     const double t = (double)adam->t;
@@ -62,12 +77,9 @@ void df_adam_step(df_adam *adam, float *params, const float *grads, const uint8_
     const float lr_t = (float)((double)adam->cfg.lr * sqrt(1.0 - pow((double)b2, t)) /
                                (1.0 - pow((double)b1, t)));
     const float decay = adam->cfg.lr * adam->cfg.weight_decay;
-    float *m = adam->m, *v = adam->v;
-    for (size_t i = 0; i < adam->n; i++) {
-        if (decay != 0.0f && (!decay_mask || decay_mask[i])) params[i] -= decay * params[i];
-        float g = grads[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        params[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
-    }
+    /* decoupled decay first, element by element as before the update */
+    if (decay != 0.0f)
+        for (size_t i = 0; i < adam->n; i++)
+            if (!decay_mask || decay_mask[i]) params[i] -= decay * params[i];
+    update(adam->n, params, grads, adam->m, adam->v, b1, b2, lr_t, eps);
 }
