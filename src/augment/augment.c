@@ -176,18 +176,29 @@ static void warp(const df_image *src, const double m[6], const df_augment_params
             int64_t rk = rf >> FRAC_BITS, ck = cf >> FRAC_BITS; /* floor */
             int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
             int32_t fc = (int32_t)((cf >> (FRAC_BITS - WBITS)) & (WONE - 1));
-            size_t r0 = (size_t)clamp_index(rk, h) * stride;
-            size_t r1 = (size_t)clamp_index(rk + 1, h) * stride;
-            size_t c0 = (size_t)clamp_index(ck, w) * 3, c1 = (size_t)clamp_index(ck + 1, w) * 3;
-            const uint8_t *p00 = in + r0 + c0, *p01 = in + r0 + c1;
-            const uint8_t *p10 = in + r1 + c0, *p11 = in + r1 + c1;
-            if (fill) {
-                int r0_in = rk >= 0 && rk < h, r1_in = rk + 1 >= 0 && rk + 1 < h;
-                int c0_in = ck >= 0 && ck < w, c1_in = ck + 1 >= 0 && ck + 1 < w;
-                if (!(r0_in && c0_in)) p00 = fv;
-                if (!(r0_in && c1_in)) p01 = fv;
-                if (!(r1_in && c0_in)) p10 = fv;
-                if (!(r1_in && c1_in)) p11 = fv;
+            const uint8_t *p00, *p01, *p10, *p11;
+            if ((uint64_t)rk < (uint64_t)(h - 1) && (uint64_t)ck < (uint64_t)(w - 1)) {
+                /* all four neighbours inside: nothing to clamp or fill (most pixels) */
+                p00 = in + (size_t)rk * stride + (size_t)ck * 3;
+                p01 = p00 + 3;
+                p10 = p00 + stride;
+                p11 = p10 + 3;
+            } else {
+                size_t r0 = (size_t)clamp_index(rk, h) * stride;
+                size_t r1 = (size_t)clamp_index(rk + 1, h) * stride;
+                size_t c0 = (size_t)clamp_index(ck, w) * 3, c1 = (size_t)clamp_index(ck + 1, w) * 3;
+                p00 = in + r0 + c0;
+                p01 = in + r0 + c1;
+                p10 = in + r1 + c0;
+                p11 = in + r1 + c1;
+                if (fill) {
+                    int r0_in = rk >= 0 && rk < h, r1_in = rk + 1 >= 0 && rk + 1 < h;
+                    int c0_in = ck >= 0 && ck < w, c1_in = ck + 1 >= 0 && ck + 1 < w;
+                    if (!(r0_in && c0_in)) p00 = fv;
+                    if (!(r0_in && c1_in)) p01 = fv;
+                    if (!(r1_in && c0_in)) p10 = fv;
+                    if (!(r1_in && c1_in)) p11 = fv;
+                }
             }
             uint8_t *o = out + (size_t)(p->flip_h ? w - 1 - c : c) * 3;
             for (int k = 0; k < 3; k++) {
