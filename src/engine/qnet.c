@@ -544,15 +544,18 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
     /* TFLite's QUANTIZE: round(x / scale) + zero_point, half away from zero,
      * clamped. Written without roundf so that it vectorizes: v is first
      * clamped to one step beyond the range (NaN -> the bottom), t = trunc(v)
-     * is exact there and v - t is exact (Sterbenz). Split over the threads:
-     * one thread alone here (a division per value) left the other spinning,
-     * 3% of a default training run. */
+     * is exact there and v - t is exact (Sterbenz). On the oneDNN backend
+     * it is split over OpenMP's threads: one thread alone here (a division
+     * per value) left the other spinning, 3% of a default training run. Not
+     * on XNNPACK, whose own pool of threads runs next: OpenMP's, spinning
+     * after the loop, took cores from it (MobileNetV2 at batch 1 under
+     * AVX2: 7.5-9.7 -> 14-18 ms per image). */
     const float lo = (float)(qmin(q) - x->p.zero_point - 1), hi = (float)(qmax(q) - x->p.zero_point + 1);
     const int zp = x->p.zero_point, qlo = qmin(q), qhi = qmax(q);
     const float scale = x->p.scale;
     const uint8_t flip = q->flip;
     const long total = (long)((size_t)batch * nin);
-#pragma omp parallel for simd schedule(static) if (total >= 65536)
+#pragma omp parallel for simd schedule(static) if (q->backend == DF_QBACKEND_ONEDNN && total >= 65536)
     for (long k = 0; k < total; k++) {
         float v = input[k] / scale;
         v = v >= lo ? v : lo; /* NaN -> lo */
