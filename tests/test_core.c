@@ -196,9 +196,9 @@ static void test_first_error_lowest_index(void **state) {
     assert_string_equal(untouched.message, "kept");
 }
 
-/* The OpenBLAS kernel set asked for: raised from anything older than AVX2
- * to what the CPU allows, lowered from AVX-512 under an AVX2 cap, left
- * alone when right (names compared without case). */
+/* The OpenBLAS kernel set asked for: raised from a set older than AVX2 to
+ * what the CPU allows, lowered from AVX-512 under an AVX2 cap, left alone
+ * when right or unknown (names compared without case). */
 static void test_blas_coretype(void **state) {
     (void)state;
     assert_string_equal(df_cpu_blas_coretype("Prescott", DF_CPU_ISA_AVX512), "SkylakeX");
@@ -213,6 +213,7 @@ static void test_blas_coretype(void **state) {
     assert_null(df_cpu_blas_coretype("Haswell", DF_CPU_ISA_AVX2));
     assert_null(df_cpu_blas_coretype("Haswell", DF_CPU_ISA_AVX512)); /* right enough: not worth a restart */
     assert_null(df_cpu_blas_coretype("Zen", DF_CPU_ISA_AVX2));
+    assert_null(df_cpu_blas_coretype("Zen5", DF_CPU_ISA_AVX512)); /* unknown to us: OpenBLAS knows better */
     assert_null(df_cpu_blas_coretype("Prescott", DF_CPU_ISA_SCALAR));
     assert_null(df_cpu_blas_coretype(NULL, DF_CPU_ISA_AVX2));
 }

@@ -1,9 +1,8 @@
 /* Backbone dispatch: one interface over the VGG16 and TFLite implementations. */
 #include "backbone/backbone.h"
 
-#include <stdlib.h>
-
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backbone/auto_cache.h"
@@ -84,7 +83,9 @@ static df_status open_auto_cached(const char *kind, const char *weights_path, co
         df_error ce;
         if (open_kind(kind, weights_path, &o, out, &ce) == DF_OK) {
             char *path = df_auto_cache_path(opt->auto_cache_dir, key);
-            snprintf(msg, sizeof msg, "precision auto: %s, as raced earlier on this CPU (%s); remembered in %s (delete it to race again)",
+            snprintf(msg, sizeof msg,
+                     "precision auto: %s, as raced earlier on this CPU (%s); remembered in %s (delete it to race "
+                     "again)",
                      df_precision_name(p), measured, path ? path : opt->auto_cache_dir);
             free(path);
             notify(opt, msg);

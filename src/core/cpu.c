@@ -51,14 +51,19 @@ const char *df_cpu_isa_name(df_cpu_isa isa) {
 }
 
 const char *df_cpu_blas_coretype(const char *current, df_cpu_isa isa) {
+    /* OpenBLAS's x86 kernel sets without AVX2 + FMA (its fallback for an
+     * unknown Intel model is Prescott); a name not listed is left alone */
+    static const char *const old_cores[] = {
+        "prescott", "core2",  "penryn", "dunnington", "nehalem",  "sandybridge",  "atom",      "katmai",
+        "coppermine", "northwood", "banias", "athlon", "opteron", "opteron_sse3", "barcelona", "bobcat",
+        "bulldozer", "piledriver", "steamroller", "nano"};
     static const char *const avx512_cores[] = {"skylakex", "cooperlake", "sapphirerapids"};
-    static const char *const avx2_cores[] = {"haswell", "zen", "excavator"};
     if (!current || isa == DF_CPU_ISA_SCALAR) return NULL;
     for (size_t i = 0; i < sizeof avx512_cores / sizeof avx512_cores[0]; i++)
         if (!strcasecmp(current, avx512_cores[i])) return isa == DF_CPU_ISA_AVX512 ? NULL : "Haswell";
-    for (size_t i = 0; i < sizeof avx2_cores / sizeof avx2_cores[0]; i++)
-        if (!strcasecmp(current, avx2_cores[i])) return NULL;
-    return isa == DF_CPU_ISA_AVX512 ? "SkylakeX" : "Haswell"; /* an older set, or one unknown to us */
+    for (size_t i = 0; i < sizeof old_cores / sizeof old_cores[0]; i++)
+        if (!strcasecmp(current, old_cores[i])) return isa == DF_CPU_ISA_AVX512 ? "SkylakeX" : "Haswell";
+    return NULL;
 }
 
 void df_cpu_cap_libraries(void) {

@@ -35,7 +35,7 @@ int df_cpu_isa_capped(void);
 /* The OpenBLAS kernel set ("Haswell", "SkylakeX") this process should ask
  * for through OPENBLAS_CORETYPE, given the one OpenBLAS picked (current,
  * openblas_get_corename()) and the ISA allowed (df_cpu_isa_best()); NULL
- * when the pick is right. OpenBLAS 0.3.21 picks by CPU model number, and a
+ * when the pick is right or a set this function does not know. OpenBLAS 0.3.21 picks by CPU model number, and a
  * model newer than its table (Emerald Rapids, family 6 model 207) gets the
  * SSE3 "Prescott" kernels: the head's GEMMs ran 3x (3 classes) to 4x (the
  * MLP's 1024 units) slower there. A pick that uses AVX-512 under an AVX2
