@@ -1486,7 +1486,8 @@ static void test_auto_cache_entries(void **state) {
 
 /* A backbone opened with auto and a cache folder races once; the second
  * open takes the remembered precision without racing and computes the same
- * features. Where nothing is raced (no bf16, no integer engine for the
+ * features (to the rounding of the convolution algorithms every build
+ * measures). Where nothing is raced (no bf16, no integer engine for the
  * graph), nothing is remembered. */
 static void test_auto_cache_open(void **state) {
     (void)state;
@@ -1532,7 +1533,9 @@ static void test_auto_cache_open(void **state) {
             if (raced) {
                 assert_non_null(strstr(n.text, "as raced earlier on this CPU"));
                 assert_null(strstr(n.text, " per batch of 3: ")); /* no race this time */
-                assert_memory_equal(y1, y2, sizeof y1);
+                /* the same precision; the convolution algorithms are measured
+                 * at every build (net.h) and may differ in rounding */
+                assert_close_vec(y2, y1, sizeof y1 / sizeof y1[0], "features after the remembered choice");
             }
         }
         df_backbone_destroy(bb);
