@@ -43,6 +43,11 @@ int df_cpu_isa_capped(void);
  * runs in OpenBLAS too. */
 const char *df_cpu_blas_coretype(const char *current, df_cpu_isa isa);
 
+/* 1 when the CPU has the SHA extensions (SHA-NI: Intel from Ice Lake and
+ * Goldmont, AMD from Zen) with SSSE3 and SSE4.1, and DF_CPU_ISA is not
+ * "scalar". */
+int df_cpu_has_sha(void);
+
 /* Applies the cap to XNNPACK (call before xnn_initialize) and to oneDNN
  * (call before creating its first engine). Idempotent. */
 void df_cpu_cap_libraries(void);

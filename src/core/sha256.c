@@ -1,7 +1,9 @@
 /*
  * SHA-256 per FIPS 180-4 sections 4.1.2, 4.2.2, 5.1.1, 5.3.3 and 6.2
- * (see sha256.h). Portable C, one block at a time; fast enough to hash the
- * 59 MB VGG16 weights in well under a second.
+ * (see sha256.h). Portable C, one block at a time (about 120 MB/s), and the
+ * x86 SHA extensions where the CPU has them: loading a model checks its
+ * embedded backbone's digest, and the portable path was 15% of a one-photo
+ * predict (3.6 MB of MobileNetV2).
  */
 #include "core/sha256.h"
 
@@ -10,6 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include "core/cpu.h"
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -22,6 +29,53 @@ static const uint32_t K[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void compress(uint32_t h[8], const uint8_t *p);
+
+static void blocks_portable(uint32_t h[8], const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++) compress(h, p + 64 * i);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The SHA extensions (Intel's "SHA Extensions" paper, 2013): the state as
+ * two vectors ABEF and CDGH; each group of 4 rounds takes 4 message words
+ * plus their constants through two SHA256RNDS2; words 16..63 come from
+ * SHA256MSG1 / MSG2 over the previous 16. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void blocks_shani(uint32_t h[8], const uint8_t *p,
+                                                                     size_t n) {
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(tmp, s1, 8);                                         /* ABEF */
+    s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                              /* CDGH */
+    for (size_t blk = 0; blk < n; blk++, p += 64) {
+        const __m128i abef = s0, cdgh = s1;
+        __m128i w[4]; /* message words 4g..4g+3 of group g, in w[g % 4] */
+        for (int g = 0; g < 16; g++) {
+            if (g < 4) {
+                w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+            } else {
+                /* w[g % 4] still holds group g - 4, already through MSG1 with g - 3 */
+                __m128i x = _mm_add_epi32(w[g % 4], _mm_alignr_epi8(w[(g + 3) % 4], w[(g + 2) % 4], 4));
+                w[g % 4] = _mm_sha256msg2_epu32(x, w[(g + 3) % 4]);
+            }
+            __m128i m = _mm_add_epi32(w[g % 4], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
+            /* group g - 3 (needed as g + 1's "g - 4") through MSG1 with g - 2 */
+            if (g >= 3 && g < 15) w[(g + 1) % 4] = _mm_sha256msg1_epu32(w[(g + 1) % 4], w[(g + 2) % 4]);
+        }
+        s0 = _mm_add_epi32(s0, abef);
+        s1 = _mm_add_epi32(s1, cdgh);
+    }
+    tmp = _mm_shuffle_epi32(s0, 0x1B);          /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);           /* DCHG */
+    s0 = _mm_blend_epi16(tmp, s1, 0xF0);        /* DCBA */
+    s1 = _mm_alignr_epi8(s1, tmp, 8);           /* HGFE */
+    _mm_storeu_si128((__m128i *)&h[0], s0);
+    _mm_storeu_si128((__m128i *)&h[4], s1);
+}
+#endif
 
 static void compress(uint32_t h[8], const uint8_t *p) {
     uint32_t w[64];
@@ -60,12 +114,20 @@ static void compress(uint32_t h[8], const uint8_t *p) {
     h[7] += k;
 }
 
-void df_sha256_init(df_sha256_ctx *s) {
+void df_sha256_init_portable(df_sha256_ctx *s) {
     static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    s->blocks = blocks_portable;
     memcpy(s->h, H0, sizeof H0);
     s->length = 0;
     s->used = 0;
+}
+
+void df_sha256_init(df_sha256_ctx *s) {
+    df_sha256_init_portable(s);
+#if defined(__x86_64__) || defined(__i386__)
+    if (df_cpu_has_sha()) s->blocks = blocks_shani;
+#endif
 }
 
 void df_sha256_update(df_sha256_ctx *s, const void *data, size_t n) {
@@ -78,10 +140,12 @@ void df_sha256_update(df_sha256_ctx *s, const void *data, size_t n) {
         p += take;
         n -= take;
         if (s->used < 64) return;
-        compress(s->h, s->block);
+        s->blocks(s->h, s->block, 1);
         s->used = 0;
     }
-    for (; n >= 64; p += 64, n -= 64) compress(s->h, p);
+    s->blocks(s->h, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
     memcpy(s->block, p, n);
     s->used = n;
 }

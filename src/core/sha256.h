@@ -1,7 +1,9 @@
 /*
  * SHA-256 (FIPS 180-4), streaming and whole-file. Used to tie a model file
- * to the exact backbone weights it was trained on. Not constant-time, not
- * for secrets. Tested against the FIPS 180-4 / NIST example vectors.
+ * to the exact backbone weights it was trained on, and checked on every
+ * load of a model that embeds its backbone. Not constant-time, not for
+ * secrets. Tested against the FIPS 180-4 / NIST example vectors, the SHA
+ * instructions' path against the portable one.
  */
 #ifndef DF_CORE_SHA256_H
 #define DF_CORE_SHA256_H
@@ -12,6 +14,9 @@
 #include "core/error.h"
 
 typedef struct df_sha256_ctx {
+    /* the block function: the CPU's SHA instructions where it has them
+     * (df_cpu_has_sha), else portable C; the same digests */
+    void (*blocks)(uint32_t h[8], const uint8_t *p, size_t n_blocks);
     uint32_t h[8];
     uint64_t length;   /* bytes hashed so far */
     uint8_t block[64];
@@ -19,6 +24,8 @@ typedef struct df_sha256_ctx {
 } df_sha256_ctx;
 
 void df_sha256_init(df_sha256_ctx *s);
+/* The same with the portable block function whatever the CPU (tests). */
+void df_sha256_init_portable(df_sha256_ctx *s);
 void df_sha256_update(df_sha256_ctx *s, const void *data, size_t n);
 void df_sha256_final(df_sha256_ctx *s, uint8_t digest[32]);
 
