@@ -1,8 +1,8 @@
 /* --precision auto's choice remembered per key (see auto_cache.h). */
 #include "backbone/auto_cache.h"
 
-#include <dnnl.h>
 #include <limits.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +35,10 @@ static void cpu_identity(char *out, size_t n) {
         __cpuid_count(7, 1, f71a, b, c, d);
     }
     if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
-        unsigned *w = (unsigned *)brand;
+        unsigned w[12];
         for (unsigned leaf = 0; leaf < 3; leaf++)
             __get_cpuid(0x80000002u + leaf, &w[4 * leaf], &w[4 * leaf + 1], &w[4 * leaf + 2], &w[4 * leaf + 3]);
+        memcpy(brand, w, 48);
         brand[48] = '\0';
     }
     const char *s = brand;
