@@ -98,6 +98,7 @@ static df_status open_auto_cached(const char *kind, const char *weights_path, co
     }
     race_notes notes = {.opt = opt};
     df_backbone_options o = *opt;
+    o.race_best_of_3 = 1; /* remembered from now on: not one sample's luck */
     o.notice = keep_race_note;
     o.notice_ctx = &notes;
     df_status st = open_kind(kind, weights_path, &o, out, err);

@@ -47,6 +47,9 @@ typedef struct df_backbone_options {
     /* --precision auto: a folder where the race's choice is remembered per
      * CPU, model and shape (auto_cache.h); NULL = race every time. */
     const char *auto_cache_dir;
+    /* --precision auto: race every engine best of 3 (net.h); set for a
+     * race whose answer the cache will keep. */
+    int race_best_of_3;
     void (*notice)(void *ctx, const char *message);
     void *notice_ctx;
 } df_backbone_options;

@@ -893,6 +893,7 @@ static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, d
     if (!st && !float_timed) st = time_engine(g, 0, 1, x, y, &msf, err);
     int clear = 0;
     if (!st) df_race_pick(ms8, msf, INT8_MARGIN, &clear);
+    if (opt->race_best_of_3) clear = 0;
     if (!st && !clear) st = time_engine(g, 1, 2, x, y, &ms8, err);
     if (!st && !clear && float_timed) st = time_engine(g, 0, 1, x, y, &warm, err); /* its plan is fresh */
     if (!st && !clear) st = time_engine(g, 0, 2, x, y, &msf, err);
@@ -958,6 +959,7 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     int race = quantized && opt->precision == DF_PRECISION_AUTO && opt->max_batch > 0;
     no.precision = int8 ? DF_PRECISION_FP32 : opt->precision;
     no.autotune = opt->autotune;
+    no.race_best_of_3 = opt->race_best_of_3;
     no.conv_algo = opt->conv_algo;
     no.notice = opt->notice;
     no.notice_ctx = opt->notice_ctx;

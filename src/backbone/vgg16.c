@@ -194,6 +194,7 @@ df_status df_vgg16_open_source(const df_vgg16_source *src, const df_backbone_opt
     df_net_options no = df_net_options_default();
     no.precision = opt->precision;
     no.autotune = opt->autotune;
+    no.race_best_of_3 = opt->race_best_of_3;
     no.conv_algo = opt->conv_algo;
     no.notice = opt->notice;
     no.notice_ctx = opt->notice_ctx;

@@ -1790,6 +1790,7 @@ static df_status reshape_plans(df_net *net, int batch, df_error *err) {
         st = race_sample(net, rb, DF_PRECISION_FP32, old, 1, &ms32, err);
         if (!st) st = race_sample(net, rb, DF_PRECISION_BF16, old, 1, &ms16, err);
         if (!st) df_race_pick(ms16, ms32, BF16_MARGIN, &clear);
+        if (net->opts.race_best_of_3) clear = 0;
         if (!st && !clear) st = race_sample(net, rb, DF_PRECISION_FP32, old, 2, &ms32, err);
         if (!st && !clear) st = race_sample(net, rb, DF_PRECISION_BF16, old, 2, &ms16, err);
         if (st) return st;

@@ -98,6 +98,11 @@ typedef struct df_net_options {
      * the environment variable DF_NO_DW_FUSION is set to anything but ""
      * or "0" (A/B measurements without rebuilding). */
     int dw_fusion;
+    /* --precision auto's race: 0 = one sample per engine when that settles
+     * it (df_race_pick's clear), 1 = always the best of 3 (a choice that
+     * will be remembered, auto_cache.h, should not rest on one sample of a
+     * busy machine). Default 0. */
+    int race_best_of_3;
     /* Receives one-line notices (e.g. "bf16 not supported on this CPU,
      * using fp32"); may be NULL. */
     void (*notice)(void *ctx, const char *message);
