@@ -3,10 +3,11 @@
 # see the same machine): BASE (e.g. a build of an earlier commit) and this
 # build, natively and with the CPU capped to AVX2 (DF_CPU_ISA=avx2), then
 # `--head auto`. Closet photos, MobileNetV2 (QAT), 2 threads. This build
-# runs twice per row: "cold" races --precision auto (DF_CACHE_DIR empty),
-# "warm" takes the choice a first, untimed run remembered (a folder of its
-# own, per ISA cap). Then the per-image int8 time of `bench backbone` at
-# the feature cache's batch (16), the denominator of the issue's ratio.
+# runs twice per row: "cold" is a CPU's first run (an empty cache folder:
+# the race, best of 3, whose answer is then remembered), "warm" takes the
+# choice a first, untimed run remembered (a folder of its own, per ISA
+# cap). Then the per-image int8 time of `bench backbone` at the feature
+# cache's batch (16), the denominator of the issue's ratio.
 #
 #   bench/train_ab.sh BASE_CLI [REPEATS]        (default 3; quote medians)
 set -uo pipefail
@@ -35,12 +36,12 @@ for isa in native avx2; do  # prime the warm rows' caches
 done
 for _ in $(seq 1 "$REPEATS"); do
   run "base default" "$BASE" X=1
-  run "new  default cold" "$NEW" DF_CACHE_DIR=
+  run "new  default cold" "$NEW" DF_CACHE_DIR="$(mktemp -d -p "$T")"
   run "new  default warm" "$NEW" DF_CACHE_DIR=$C/native
 done
 for _ in $(seq 1 "$REPEATS"); do
   run "base default avx2" "$BASE" DF_CPU_ISA=avx2
-  DF_CACHE_DIR= run "new  default avx2 cold" "$NEW" DF_CPU_ISA=avx2
+  DF_CACHE_DIR="$(mktemp -d -p "$T")" run "new  default avx2 cold" "$NEW" DF_CPU_ISA=avx2
   DF_CACHE_DIR=$C/avx2 run "new  default avx2 warm" "$NEW" DF_CPU_ISA=avx2
 done
 for _ in $(seq 1 "$REPEATS"); do
