@@ -1787,12 +1787,15 @@ static df_status reshape_plans(df_net *net, int batch, df_error *err) {
         const int rb = batch < DF_RACE_IMAGES ? batch : DF_RACE_IMAGES;
         double ms32 = 1e300, ms16 = 1e300;
         int clear = 1;
-        st = race_sample(net, rb, DF_PRECISION_FP32, old, 1, &ms32, err);
-        if (!st) st = race_sample(net, rb, DF_PRECISION_BF16, old, 1, &ms16, err);
+        /* best of 3 asked for: three samples of each plan as it is built
+         * (a plan build per precision, not two) */
+        const int first = net->opts.race_best_of_3 ? 3 : 1;
+        st = race_sample(net, rb, DF_PRECISION_FP32, old, first, &ms32, err);
+        if (!st) st = race_sample(net, rb, DF_PRECISION_BF16, old, first, &ms16, err);
         if (!st) df_race_pick(ms16, ms32, BF16_MARGIN, &clear);
-        if (net->opts.race_best_of_3) clear = 0;
-        if (!st && !clear) st = race_sample(net, rb, DF_PRECISION_FP32, old, 2, &ms32, err);
-        if (!st && !clear) st = race_sample(net, rb, DF_PRECISION_BF16, old, 2, &ms16, err);
+        if (!st && !clear && first == 1) st = race_sample(net, rb, DF_PRECISION_FP32, old, 2, &ms32, err);
+        if (!st && !clear && first == 1) st = race_sample(net, rb, DF_PRECISION_BF16, old, 2, &ms16, err);
+        if (first == 3) clear = 0; /* for the notice: best of 3 */
         if (st) return st;
         int settled;
         net->chosen = df_race_pick(ms16, ms32, BF16_MARGIN, &settled) ? DF_PRECISION_BF16 : DF_PRECISION_FP32;
