@@ -47,13 +47,10 @@ static df_status open_kind(const char *kind, const char *weights_path, const df_
 }
 
 /* Passes notices on and keeps the race's ("precision auto: ...") for the
- * cache entry. Only a race that timed engines is worth remembering: its
- * notices give the times "per batch of" N (net.c, tflite_backbone.c); a
- * choice by rule (bf16 where the CPU has AMX) costs nothing to make again. */
+ * cache entry. */
 typedef struct race_notes {
     const df_backbone_options *opt;
     char text[600];
-    int timed;
 } race_notes;
 
 static void keep_race_note(void *ctx, const char *message) {
@@ -62,7 +59,6 @@ static void keep_race_note(void *ctx, const char *message) {
     if (!strncmp(message, tag, strlen(tag))) {
         size_t n = strlen(r->text);
         snprintf(r->text + n, sizeof r->text - n, "%s%s", n ? "; " : "", message + strlen(tag));
-        if (strstr(message, " per batch of ")) r->timed = 1;
     }
     if (r->opt->notice) r->opt->notice(r->opt->notice_ctx, message);
 }
@@ -104,7 +100,9 @@ static df_status open_auto_cached(const char *kind, const char *weights_path, co
     df_status st = open_kind(kind, weights_path, &o, out, err);
     /* notes outlives no notice: the engines only notice while they are
      * built and raced, inside this open */
-    if (st != DF_OK || !notes.timed) return st; /* nothing was measured: nothing to keep */
+    /* Only a race that timed engines is worth remembering; a choice by rule
+     * (bf16 where the CPU has AMX) costs nothing to make again. */
+    if (st != DF_OK || !(*out)->raced) return st;
     df_error serr;
     if (df_auto_cache_store(opt->auto_cache_dir, key, df_backbone_precision(*out), notes.text, &serr) != DF_OK) {
         snprintf(msg, sizeof msg, "precision auto: the choice is not remembered (%s)", serr.message);

@@ -105,6 +105,7 @@ struct df_backbone {
     int pool;                /* VGG16: globally average-pooled features */
     char cut_tensor[128];    /* TFLite: the cut asked for, "" = automatic */
     int64_t num_params;      /* weights in the network as run (0 = unknown) */
+    int raced;               /* --precision auto timed engines to choose the precision */
     void *impl;              /* owned by the implementation */
 };
 

@@ -61,6 +61,7 @@ struct df_tflite_graph {
     df_net *net;           /* the float engine, or NULL when qnet runs the graph */
     df_qnet *qnet;         /* --precision int8 on a quantized model: the integer engine */
     df_precision precision;
+    int raced;             /* --precision auto timed engines (the float race, the int8 race or both) */
     int64_t num_params;    /* of the engine part */
     df_tflite_input input;
     size_t in_size;        /* h * w * c */
@@ -896,10 +897,10 @@ static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, d
     if (!st && !float_timed) st = time_engine(g, 0, first, x, y, &msf, err);
     int clear = 0;
     if (!st) df_race_pick(ms8, msf, INT8_MARGIN, &clear);
-    if (first == 3) clear = 0;
-    if (!st && !clear && first == 1) st = time_engine(g, 1, 2, x, y, &ms8, err);
-    if (!st && !clear && first == 1 && float_timed) st = time_engine(g, 0, 1, x, y, &warm, err); /* fresh plan */
-    if (!st && !clear && first == 1) st = time_engine(g, 0, 2, x, y, &msf, err);
+    const int best3 = first == 3 || !clear, more = first == 1 && !clear; /* two more samples each */
+    if (!st && more) st = time_engine(g, 1, 2, x, y, &ms8, err);
+    if (!st && more && float_timed) st = time_engine(g, 0, 1, x, y, &warm, err); /* its plan is fresh */
+    if (!st && more) st = time_engine(g, 0, 2, x, y, &msf, err);
     free(x);
     free(y);
     if (st) return st;
@@ -908,7 +909,7 @@ static df_status race_int8(df_tflite_graph *g, const df_backbone_options *opt, d
     if (opt->notice) {
         char msg[200];
         snprintf(msg, sizeof msg, "precision auto: int8 %.1f ms, %s %.1f ms per batch of %d%s: %s",
-                 ms8, df_precision_name(df_net_precision(g->net)), msf, g->batch, clear ? "" : " (best of 3)",
+                 ms8, df_precision_name(df_net_precision(g->net)), msf, g->batch, best3 ? " (best of 3)" : "",
                  pick8 ? "int8" : df_precision_name(df_net_precision(g->net)));
         opt->notice(opt->notice_ctx, msg);
     }
@@ -1001,6 +1002,7 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
             df_error_prefix(err, "%s", m->path);
             goto fail;
         }
+        g->raced = both || (g->net && df_net_raced(g->net));
         if (g->batch != opt->max_batch) {
             g->batch = opt->max_batch;
             if ((st = reshape_engines(g, err))) {
@@ -1212,6 +1214,7 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
     bb->preprocess = DF_PREPROCESS_TFLITE;
     bb->resize = DF_RESIZE_BILINEAR;
     bb->precision = g->precision;
+    bb->raced = g->raced;
     /* The part after the cut that runs in plain C (a classifier's FC) is
      * not in the feature extractor, so the engine's count is the right one. */
     bb->num_params = g->num_params;

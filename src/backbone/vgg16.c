@@ -241,6 +241,7 @@ df_status df_vgg16_open_source(const df_vgg16_source *src, const df_backbone_opt
     bb->preprocess = pre;
     bb->resize = DF_RESIZE_AREA;
     bb->precision = df_net_precision(v->net);
+    bb->raced = df_net_raced(v->net);
     bb->num_params = df_net_num_params(v->net);
     *out = bb;
     return DF_OK;

@@ -1793,9 +1793,9 @@ static df_status reshape_plans(df_net *net, int batch, df_error *err) {
         st = race_sample(net, rb, DF_PRECISION_FP32, old, first, &ms32, err);
         if (!st) st = race_sample(net, rb, DF_PRECISION_BF16, old, first, &ms16, err);
         if (!st) df_race_pick(ms16, ms32, BF16_MARGIN, &clear);
-        if (!st && !clear && first == 1) st = race_sample(net, rb, DF_PRECISION_FP32, old, 2, &ms32, err);
-        if (!st && !clear && first == 1) st = race_sample(net, rb, DF_PRECISION_BF16, old, 2, &ms16, err);
-        if (first == 3) clear = 0; /* for the notice: best of 3 */
+        const int best3 = first == 3 || !clear, more = first == 1 && !clear; /* two more samples each */
+        if (!st && more) st = race_sample(net, rb, DF_PRECISION_FP32, old, 2, &ms32, err);
+        if (!st && more) st = race_sample(net, rb, DF_PRECISION_BF16, old, 2, &ms16, err);
         if (st) return st;
         int settled;
         net->chosen = df_race_pick(ms16, ms32, BF16_MARGIN, &settled) ? DF_PRECISION_BF16 : DF_PRECISION_FP32;
@@ -1805,7 +1805,7 @@ static df_status reshape_plans(df_net *net, int batch, df_error *err) {
         snprintf(msg, sizeof msg,
                  "precision auto: fp32 %.3g ms, bf16 %.3g ms per batch of %d%s; using %s (bf16 only when %.0f%% "
                  "faster)",
-                 ms32, ms16, rb, clear ? "" : " (best of 3)", df_precision_name(net->chosen), BF16_MARGIN * 100);
+                 ms32, ms16, rb, best3 ? " (best of 3)" : "", df_precision_name(net->chosen), BF16_MARGIN * 100);
         notice(net, msg);
     }
     st = plan_build(net, batch, net->chosen, old, &p, err);
@@ -1836,6 +1836,8 @@ df_status df_net_run(df_net *net, const float *input, int batch, float *output, 
 double df_net_raced_ms(const df_net *net) {
     return net->plan && net->raced_batch == net->plan->batch ? net->raced_ms : 0.0;
 }
+
+int df_net_raced(const df_net *net) { return net->raced_batch > 0; }
 
 df_precision df_net_precision(const df_net *net) {
     if (net->plan) return net->plan->precision;

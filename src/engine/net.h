@@ -165,6 +165,9 @@ int df_race_pick(double ms_candidate, double ms_incumbent, double margin, int *c
 /* The time per batch the fp32/bf16 race measured for the precision it
  * chose, when it raced at the batch the net is shaped for; else 0. */
 double df_net_raced_ms(const df_net *net);
+/* 1 when --precision auto timed fp32 against bf16 to choose (not a rule's
+ * choice, not an explicit precision). */
+int df_net_raced(const df_net *net);
 
 /* What the net actually runs in (auto resolved, bf16 fallen back). */
 df_precision df_net_precision(const df_net *net);
