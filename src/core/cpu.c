@@ -6,9 +6,6 @@
 #include <strings.h>
 
 #include <cpuinfo.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include <oneapi/dnnl/dnnl.h>
 
 static int cap_avx2_vnni(void) {
@@ -37,15 +34,8 @@ static df_cpu_isa cpu_native(void) {
 
 int df_cpu_has_sha(void) {
     if (cap_scalar()) return 0;
-#if defined(__x86_64__) || defined(__i386__)
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1)) return 0;
-    if (__get_cpuid_max(0, NULL) < 7) return 0;
-    __cpuid_count(7, 0, a, b, c, d);
-    return (b & bit_SHA) != 0;
-#else
-    return 0;
-#endif
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1");
 }
 
 df_cpu_isa df_cpu_isa_best(void) {
