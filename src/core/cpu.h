@@ -37,8 +37,8 @@ int df_cpu_isa_capped(void);
  * openblas_get_corename()) and the ISA allowed (df_cpu_isa_best()); NULL
  * when the pick is right or a set this function does not know. OpenBLAS 0.3.21 picks by CPU model number, and a
  * model newer than its table (Emerald Rapids, family 6 model 207) gets the
- * SSE3 "Prescott" kernels: the head's GEMMs ran 3x (3 classes) to 4x (the
- * MLP's 1024 units) slower there. A pick that uses AVX-512 under an AVX2
+ * SSE3 "Prescott" kernels: the head's GEMMs ran about 4x slower there
+ * (bench_head_gemm, 3 classes and the MLP's 1024 units). A pick that uses AVX-512 under an AVX2
  * cap is lowered to Haswell, so a capped run measures what an AVX2 CPU
  * runs in OpenBLAS too. */
 const char *df_cpu_blas_coretype(const char *current, df_cpu_isa isa);
