@@ -36,7 +36,7 @@
  *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME[,NAME...]]
  *                        [--views qat,tf2,both] [--aug default|k8|strong|zoom]
  *                        [--fit squash|crop|pad] [--explore 1]
- *                        [--pool mean|max|gem2|gem3|gem4|meanmax[+b16[POOL]]]
+ *                        [--pool mean|max|gem2|gem3|gem4|meanmax[+b16[POOL]]] [--dump-maps 1]
  *
  * --aug picks the cached training variants (default: the default recipe's
  * 4; k8, k16: more of them; colour*, frame*, crop*, all*: with the
@@ -61,6 +61,10 @@
  * block earlier (block 16's 7x7x320 output; one more backbone pass, cached
  * as <backbone>_b16<pool>_<set>.npy for every pooling), "+b16gem2" etc.
  * its other poolings.
+ *
+ * --dump-maps 1: writes block 16's raw maps, the last 1x1 convolution's
+ * weights and the labels to the cache and stops (dump_maps), for
+ * bench/finetune_ood.py's fine-tuning study.
  *
  * Not a test: prints a table (bench/defaults_ood.sh runs it;
  * bench/pooling_ood.sh runs --pool).
@@ -644,6 +648,85 @@ static df_status compute_pooled(const char *shared, const char *cache, const cha
     free(ref);
     free(maps);
     pooled_free(&pl);
+    return st;
+}
+
+/* --dump-maps: what a fine-tuning study of the last 1x1 convolution needs,
+ * written to the cache for bench/finetune_ood.py: block 16's raw 7x7x320
+ * maps (one row of HW x C floats, NHWC, per photo) of the plain training,
+ * mirrored training, validation and out-of-domain photos and of the
+ * default recipe's training variants (<name>_b16map_<set>.npy), and that
+ * convolution's dequantized weights (<name>_conv1_w.npy, C_out x C_in) and
+ * bias (<name>_conv1_b.npy, 1 x C_out). Its activation is ReLU6 in both
+ * MobileNetV2s (checked). */
+static df_status dump_maps(const char *shared, const char *cache, const char *name, const char *file, const data *d,
+                           const aug_spec *spec, df_error *err) {
+    char path[1024], cut[32], stem[64];
+    size_t HW = 0, C = 0;
+    snprintf(path, sizeof path, "%s/models/%s", shared, file);
+    df_status st = block16_cut(path, cut, sizeof cut, &HW, &C, err);
+    if (st != DF_OK) return st;
+    df_tflite_model *m = NULL;
+    if ((st = df_tflite_load(path, &m, err)) != DF_OK) return st;
+    const int map = df_tflite_feature_map_tensor(m), p = df_tflite_producer(m, map);
+    const df_tflite_operator *op = &m->operators[p];
+    const df_tflite_tensor *wt = &m->tensors[op->inputs[1]], *bt = &m->tensors[op->inputs[2]];
+    const size_t CO = (size_t)wt->shape[0], CI = (size_t)wt->shape[3];
+    float *w = malloc(sizeof(float) * CO * CI), *b = malloc(sizeof(float) * CO);
+    if (!w || !b) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    else if (op->options.activation != DF_TFLITE_ACT_RELU6 || CI != C || wt->quant.n == 0 || bt->quant.n == 0 ||
+             (wt->type != DF_TFLITE_UINT8 && wt->type != DF_TFLITE_INT8) || bt->type != DF_TFLITE_INT32)
+        st = df_error_set(err, DF_ERR_UNSUPPORTED, "%s: the last 1x1 convolution is not a quantized ReLU6 one", path);
+    const uint8_t *wq = df_tflite_tensor_data(m, op->inputs[1]), *bq = df_tflite_tensor_data(m, op->inputs[2]);
+    for (size_t o = 0; st == DF_OK && o < CO; o++) {
+        const size_t qc = wt->quant.n > 1 ? o : 0, qb = bt->quant.n > 1 ? o : 0;
+        for (size_t i = 0; i < CI; i++) {
+            const double q = wt->type == DF_TFLITE_UINT8 ? (double)wq[o * CI + i] : (double)(int8_t)wq[o * CI + i];
+            w[o * CI + i] = (float)(wt->quant.scale[qc] * (q - (double)wt->quant.zero_point[qc]));
+        }
+        int32_t bi;
+        memcpy(&bi, bq + 4 * o, 4);
+        b[o] = (float)(bt->quant.scale[qb] * ((double)bi - (double)bt->quant.zero_point[qb]));
+    }
+    df_tflite_destroy(m);
+    snprintf(stem, sizeof stem, "%s_conv1", name);
+    if (st == DF_OK) st = cache_write(cache, stem, "w", CO, CI, w, err);
+    if (st == DF_OK) st = cache_write(cache, stem, "b", 1, CO, b, err);
+    free(w);
+    free(b);
+    df_backbone_options bo = df_backbone_options_default();
+    bo.precision = DF_PRECISION_FP32;
+    bo.max_batch = 32;
+    bo.cut_tensor = cut;
+    df_backbone *bb = NULL;
+    if (st == DF_OK) st = df_backbone_open("tflite", path, &bo, &bb, err);
+    const df_dataset *src[4] = {d->train, d->train, d->val, d->ood};
+    static const char *const what[4] = {"clean", "flip", "val", "ood"};
+    snprintf(stem, sizeof stem, "%s_b16map", name);
+    double t0 = df_clock_seconds();
+    for (int k = 0; st == DF_OK && k < 4; k++) {
+        float *x = malloc(sizeof(float) * (size_t)src[k]->count * HW * C);
+        st = x ? photo_features(bb, src[k], FIT_SQUASH, k == 1, x, NULL, err)
+               : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        if (st == DF_OK) st = cache_write(cache, stem, what[k], (size_t)src[k]->count, HW * C, x, err);
+        free(x);
+        int *lab = st == DF_OK ? df_bench_labels(src[k]) : NULL;
+        float *labf = lab ? malloc(sizeof(float) * (size_t)src[k]->count) : NULL;
+        for (int i = 0; labf && i < src[k]->count; i++) labf[i] = (float)lab[i];
+        if (st == DF_OK && !labf) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+        if (st == DF_OK) st = cache_write(cache, "labels", what[k], (size_t)src[k]->count, 1, labf, err);
+        free(lab);
+        free(labf);
+    }
+    float *var = NULL;
+    const df_train_options o = spec_options(spec);
+    if (st == DF_OK) st = df_train_feature_variants(bb, d->train, &o, spec->K, &var, NULL, err);
+    if (st == DF_OK) st = cache_write(cache, stem, "var", (size_t)spec->K * d->train->count, HW * C, var, err);
+    free(var);
+    df_backbone_destroy(bb);
+    if (st == DF_OK)
+        printf("# %s: block 16's %zu x %zu maps and the last convolution (%zu x %zu) in %s/%s_*.npy, %.0f s\n", name,
+               HW, C, CO, CI, cache, stem, df_clock_seconds() - t0);
     return st;
 }
 
@@ -1555,7 +1638,7 @@ static void explore_lda(const feats *f, const data *d, double alpha, int tta) {
 int main(int argc, char **argv) {
     const char *shared = "../shared", *cache = "build/bench_defaults_cache", *only = NULL, *views = "qat,tf2,both", *aug = "default";
     const char *fit = "squash", *pool_tag = NULL;
-    int S = 3, explore = 0;
+    int S = 3, explore = 0, dump = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--shared")) shared = argv[i + 1];
         else if (!strcmp(argv[i], "--cache")) cache = argv[i + 1];
@@ -1566,6 +1649,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--explore")) explore = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fit")) fit = argv[i + 1];
         else if (!strcmp(argv[i], "--pool")) pool_tag = argv[i + 1];
+        else if (!strcmp(argv[i], "--dump-maps")) dump = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_defaults: unknown flag %s\n", argv[i]);
             return 2;
@@ -1616,6 +1700,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_defaults: --pool %s: not P, P+b16 or P+b16Q with P, Q mean, gem2, gem3, gem4, max or "
                 "meanmax, or with --fit\n", pool_tag);
         return 2;
+    }
+    for (int b = 0; st == DF_OK && dump && b < 2; b++)
+        if (strstr(views, names[b])) st = dump_maps(shared, cache, names[b], files[b], &d, spec, &err);
+    if (dump) {
+        data_free(&d);
+        if (st != DF_OK) fprintf(stderr, "bench_defaults: %s\n", err.message);
+        return st == DF_OK ? 0 : 1;
     }
     for (int b = 0; st == DF_OK && b < 2; b++)
         st = pool ? pooled_backbone_feats(shared, cache, names[b], files[b], &d, spec, pool, b16, &f[b], &err)
