@@ -865,7 +865,7 @@ void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams 
     const float za = (float)pa.zero_point, zb = (float)pb.zero_point;
     const float vlo = (float)(lo - py.zero_point), vhi = (float)(hi - py.zero_point);
     const int32_t zy = py.zero_point;
-#pragma omp parallel for simd schedule(static) if (n >= 32768)
+#pragma omp parallel for simd schedule(static) if (parallel: n >= 32768)
     for (size_t k = 0; k < n; k++) {
         y[k] = requant(((float)a[k] - za) * ka + ((float)b[k] - zb) * kb, vlo, vhi, zy);
     }
