@@ -535,31 +535,27 @@ static df_status check_run(const df_qnet *q, int batch, df_error *err) {
     return DF_OK;
 }
 
-df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, df_error *err) {
-    df_status st = check_run(q, batch, err);
-    if (st) return st;
-    const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
-    size_t nin = tensor_elems(x), nout = tensor_elems(y);
-    uint8_t *in = q->buf[x->buf];
-    /* TFLite's QUANTIZE: round(x / scale) + zero_point, half away from zero,
-     * clamped. Written without roundf so that it vectorizes: v is first
-     * clamped to one step beyond the range (NaN -> the bottom), t = trunc(v)
-     * is exact there and v - t is exact (Sterbenz). On the oneDNN backend
-     * it is split over OpenMP's threads: one thread alone here (a division
-     * per value) left the other spinning, 3% of a default training run. Not
-     * on XNNPACK, whose own pool of threads runs next: OpenMP's, spinning
-     * after the loop, took cores from it (MobileNetV2 at batch 1 under
-     * AVX2: 7.5-9.7 -> 14-18 ms per image). The condition is the
-     * parallel construct's only: a plain if() also governs simd and, when
-     * false, GCC ran the loop scalar (13 cycles per value, 4% of the cycles
-     * of MobileNetV2 at batch 1 on XNNPACK). */
-    const float lo = (float)(qmin(q) - x->p.zero_point - 1), hi = (float)(qmax(q) - x->p.zero_point + 1);
-    const int zp = x->p.zero_point, qlo = qmin(q), qhi = qmax(q);
-    const float scale = x->p.scale;
-    const uint8_t flip = q->flip;
-    const long total = (long)((size_t)batch * nin);
-#pragma omp parallel for simd schedule(static) if (parallel: q->backend == DF_QBACKEND_ONEDNN && total >= 65536)
-    for (long k = 0; k < total; k++) {
+/* TFLite's QUANTIZE of the input: round(x / scale) + zero_point, half away
+ * from zero, clamped. Written without roundf so that it vectorizes: v is
+ * first clamped to one step beyond the range (NaN -> the bottom), t =
+ * trunc(v) is exact there and v - t is exact (Sterbenz). */
+typedef struct quantize_job {
+    const float *input;
+    uint8_t *out;
+    float scale, lo, hi;
+    int zp, qlo, qhi;
+    uint8_t flip; /* int8 is stored as its two's-complement byte (+ 128) */
+    size_t chunk, total;
+} quantize_job;
+
+static void quantize_range(const quantize_job *j, size_t k0, size_t k1) {
+    const float *input = j->input;
+    uint8_t *out = j->out;
+    const float scale = j->scale, lo = j->lo, hi = j->hi;
+    const int zp = j->zp, qlo = j->qlo, qhi = j->qhi;
+    const uint8_t flip = j->flip;
+#pragma omp simd
+    for (size_t k = k0; k < k1; k++) {
         float v = input[k] / scale;
         v = v >= lo ? v : lo; /* NaN -> lo */
         v = v <= hi ? v : hi;
@@ -568,8 +564,46 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
         t += (f >= 0.5f) - (f <= -0.5f);
         t += zp;
         t = t < qlo ? qlo : t > qhi ? qhi : t;
-        in[k] = (uint8_t)t ^ flip; /* int8 stored as its two's-complement byte (+ 128) */
+        out[k] = (uint8_t)t ^ flip;
     }
+}
+
+static void quantize_task(void *ctx, size_t i) {
+    const quantize_job *j = ctx;
+    const size_t k0 = i * j->chunk, k1 = k0 + j->chunk < j->total ? k0 + j->chunk : j->total;
+    quantize_range(j, k0, k1);
+}
+
+/* Split over the threads of the engine that runs next: one thread alone
+ * (a division per value) leaves the others waiting, 3% of a default
+ * training run on oneDNN. On XNNPACK its own pthreadpool, not OpenMP's
+ * threads: those, spinning after the loop, took cores from XNNPACK's pool
+ * (MobileNetV2 at batch 1 under AVX2: 7.5-9.7 -> 14-18 ms per image). */
+static void quantize_input(df_qnet *q, const quantize_job *j) {
+    const size_t parts = j->total / j->chunk + (j->total % j->chunk != 0);
+    if (j->total < 65536) {
+        quantize_range(j, 0, j->total);
+    } else if (q->backend == DF_QBACKEND_ONEDNN) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < parts; i++) quantize_task((void *)j, i);
+    } else {
+        pthreadpool_parallelize_1d(q->pool, quantize_task, (void *)j, parts, 0);
+    }
+}
+
+df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, df_error *err) {
+    df_status st = check_run(q, batch, err);
+    if (st) return st;
+    const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
+    size_t nin = tensor_elems(x), nout = tensor_elems(y);
+    uint8_t *in = q->buf[x->buf];
+    const uint8_t flip = q->flip;
+    const quantize_job job = {.input = input, .out = in, .scale = x->p.scale,
+                              .lo = (float)(qmin(q) - x->p.zero_point - 1),
+                              .hi = (float)(qmax(q) - x->p.zero_point + 1), .zp = x->p.zero_point,
+                              .qlo = qmin(q), .qhi = qmax(q), .flip = flip, .chunk = 16384,
+                              .total = (size_t)batch * nin};
+    quantize_input(q, &job);
     memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ flip,
            (size_t)(q->batch - batch) * nin);
     if ((st = run_layers(q, err))) return st;
