@@ -31,6 +31,7 @@
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "data/dataset.h"
+#include "data/photo.h"
 #include "engine/net.h"
 #include "engine/qnet.h"
 #include "engine/qnet_dnnl.h"
@@ -453,6 +454,7 @@ static void check_model(const char *shared, const char *file) {
     assert_int_equal(df_tflite_classifier_precision(cl[1]), DF_PRECISION_INT8);
     assert_int_equal(bb[0]->num_params, bb[1]->num_params);
     float *x = malloc((size_t)NP * 224 * 224 * 3 * sizeof *x);
+    uint8_t *px = malloc((size_t)NP * 224 * 224 * 3);
     int32_t *xi = malloc(224 * 224 * 3 * sizeof *xi), *ri = malloc(F * sizeof *ri);
     float *f[2], *pr[2], *ref = malloc((size_t)NP * F * sizeof *ref);
     assert_true(x && xi && ri && ref);
@@ -467,6 +469,7 @@ static void check_model(const char *shared, const char *file) {
         assert_int_equal(df_backbone_preprocess(bb[0], &img, x + (size_t)i * 224 * 224 * 3, &err),
                          DF_OK);
         for (int k = 0; k < 224 * 224 * 3; k++) xi[k] = img.pixels[k];
+        memcpy(px + (size_t)i * 224 * 224 * 3, img.pixels, 224 * 224 * 3);
         df_image_free(&img);
         char why[256];
         int rc = df_qref_run(m, feat, xi, ri, why, sizeof why);
@@ -479,6 +482,21 @@ static void check_model(const char *shared, const char *file) {
         assert_int_equal(df_backbone_run(bb[p], x, NP, f[p], &err), DF_OK);
         assert_int_equal(df_tflite_classifier_run(cl[p], x, NP, pr[p], &err), DF_OK);
     }
+    /* The integer engine takes the pixels themselves (the photo pipeline's
+     * path) with the same result bit for bit, in one batch and in two
+     * uneven ones; the float engine does not take them. */
+    assert_false(df_backbone_takes_pixels(bb[0]));
+    assert_int_equal(df_backbone_run_pixels(bb[0], px, NP, pr[0], &err), DF_ERR_INVALID_ARG);
+    assert_true(df_backbone_takes_pixels(bb[1]));
+    float *fp = malloc((size_t)NP * F * sizeof *fp);
+    assert_non_null(fp);
+    assert_int_equal(df_backbone_run_pixels(bb[1], px, NP, fp, &err), DF_OK);
+    assert_memory_equal(fp, f[1], (size_t)NP * F * sizeof *fp);
+    memset(fp, 0, (size_t)NP * F * sizeof *fp);
+    assert_int_equal(df_backbone_run_pixels(bb[1], px, 3, fp, &err), DF_OK);
+    assert_int_equal(df_backbone_run_pixels(bb[1], px + 3 * 224 * 224 * 3, NP - 3, fp + 3 * F, &err), DF_OK);
+    assert_memory_equal(fp, f[1], (size_t)NP * F * sizeof *fp);
+    free(fp);
     for (int i = 0; i < NP; i++) {
         const float *fi = f[1] + (size_t)i * F, *r = ref + (size_t)i * F;
         int worst = 0, ndiff = 0;
@@ -504,6 +522,7 @@ static void check_model(const char *shared, const char *file) {
         df_tflite_classifier_destroy(cl[p]);
     }
     free(x);
+    free(px);
     free(xi);
     free(ri);
     free(ref);
@@ -674,6 +693,54 @@ static void test_backends_closet(void **state) {
     check_backends_closet(shared, V2_QUANT);
 }
 
+/* The photo pipeline (df_photo_features: load, fit, batches) hands the
+ * integer engine the photos' pixels instead of preprocessed floats
+ * (df_backbone_takes_pixels); its features must be those of the float
+ * route, photo by photo, bit for bit: the closet validation photos in
+ * batches of 4 (the last one short). */
+static void check_photo_pixels(const char *shared, const char *file) {
+    char *path = df_test_shared_path(shared, "models", file), val[1024];
+    snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
+    df_backbone_options o = df_backbone_options_default();
+    o.precision = DF_PRECISION_INT8;
+    o.autotune = 0;
+    o.max_batch = 4;
+    df_backbone *bb;
+    df_error err;
+    assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+    assert_true(df_backbone_takes_pixels(bb));
+    df_dataset *ds;
+    df_scan_options so = df_scan_options_default();
+    assert_int_equal(df_dataset_scan(val, &so, &ds, &err), DF_OK);
+    const df_resize_method resize = df_photo_resize(bb, -1);
+    float *fast = NULL, *x = malloc(224 * 224 * 3 * sizeof *x), *one = malloc(F * sizeof *one);
+    assert_true(x && one);
+    assert_int_equal(df_photo_features(bb, ds, resize, NULL, &fast, &err), DF_OK);
+    for (int i = 0; i < ds->count; i++) {
+        df_image img;
+        assert_int_equal(df_photo_load(bb, ds->items[i].path, resize, &img, &err), DF_OK);
+        assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
+        assert_int_equal(df_backbone_run(bb, x, 1, one, &err), DF_OK);
+        assert_memory_equal(one, fast + (size_t)i * F, F * sizeof *one);
+        df_image_free(&img);
+    }
+    print_message("%s: %d photos through the pixel route = the float route, bit for bit\n", file, ds->count);
+    free(fast);
+    free(x);
+    free(one);
+    df_dataset_free(ds);
+    df_backbone_destroy(bb);
+    free(path);
+}
+
+static void test_photo_pixels(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    check_photo_pixels(shared, V2_QUANT);
+    check_photo_pixels(shared, V2_PTQ);
+}
+
 static void on_notice(void *ctx, const char *msg) {
     char *seen = ctx;
     if (strstr(msg, "precision auto: int8")) snprintf(seen, 256, "%s", msg);
@@ -754,6 +821,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_models),
         cmocka_unit_test(test_backends_closet),
+        cmocka_unit_test(test_photo_pixels),
         cmocka_unit_test(test_auto_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

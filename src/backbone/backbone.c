@@ -160,3 +160,12 @@ df_status df_backbone_run(df_backbone *bb, const float *inputs, int n, float *fe
     if (n < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "batch of %d images", n);
     return bb->vt->run(bb, inputs, n, features, err);
 }
+
+int df_backbone_takes_pixels(const df_backbone *bb) { return bb->vt->takes_pixels && bb->vt->takes_pixels(bb); }
+
+df_status df_backbone_run_pixels(df_backbone *bb, const uint8_t *pixels, int n, float *features, df_error *err) {
+    if (n < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "batch of %d images", n);
+    if (!df_backbone_takes_pixels(bb))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "%s does not take pixels (df_backbone_takes_pixels)", bb->name);
+    return bb->vt->run_pixels(bb, pixels, n, features, err);
+}

@@ -83,12 +83,22 @@ df_status df_backbone_preprocess(const df_backbone *bb, const df_image *img, flo
 /* inputs: n preprocessed images; features: n * feature_dim floats. */
 df_status df_backbone_run(df_backbone *bb, const float *inputs, int n, float *features,
                           df_error *err) DF_MUST_CHECK;
+/* 1 when the backbone can take images as their RGB bytes (an integer
+ * engine on a quantized input: the bytes are its input values, so the
+ * preprocessing's floats and their quantization are skipped); then
+ * df_backbone_run_pixels on n images of input_h x input_w x 3 bytes gives
+ * exactly what df_backbone_run gives on their df_backbone_preprocess. */
+int df_backbone_takes_pixels(const df_backbone *bb);
+df_status df_backbone_run_pixels(df_backbone *bb, const uint8_t *pixels, int n, float *features,
+                                 df_error *err) DF_MUST_CHECK;
 
 /* ---- for implementations only ---- */
 typedef struct df_backbone_vtable {
     const char *kind;
     df_status (*preprocess)(const df_backbone *bb, const df_image *img, float *out, df_error *err);
     df_status (*run)(df_backbone *bb, const float *inputs, int n, float *features, df_error *err);
+    int (*takes_pixels)(const df_backbone *bb);  /* NULL: never */
+    df_status (*run_pixels)(df_backbone *bb, const uint8_t *pixels, int n, float *features, df_error *err);
     void (*destroy)(df_backbone *bb);
 } df_backbone_vtable;
 

@@ -67,6 +67,13 @@ df_precision df_tflite_graph_precision(const df_tflite_graph *g);
  * outputs: n * output_size floats. */
 df_status df_tflite_graph_run(df_tflite_graph *g, const float *inputs, int n, float *outputs,
                               df_error *err) DF_MUST_CHECK;
+/* 1 when the graph runs in integers from a quantized input tensor: then
+ * df_tflite_graph_run_pixels takes the images' RGB bytes as they are
+ * (h * w * 3 per image) and gives exactly what df_tflite_graph_run gives
+ * on their df_tflite_preprocess (qnet.h, df_qnet_run_bytes). */
+int df_tflite_graph_takes_pixels(const df_tflite_graph *g);
+df_status df_tflite_graph_run_pixels(df_tflite_graph *g, const uint8_t *pixels, int n, float *outputs,
+                                     df_error *err) DF_MUST_CHECK;
 
 /* The float engine of a TFLite backbone (reports: layer table, fusions), or
  * NULL when the integer engine runs it (int8). */

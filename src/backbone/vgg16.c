@@ -81,7 +81,7 @@ static void vgg16_destroy(df_backbone *bb) {
     free(bb);
 }
 
-static const df_backbone_vtable VGG16_VT = {"vgg16", vgg16_preprocess, vgg16_run, vgg16_destroy};
+static const df_backbone_vtable VGG16_VT = {"vgg16", vgg16_preprocess, vgg16_run, NULL, NULL, vgg16_destroy};
 
 const df_net *df_vgg16_net(const df_backbone *bb) { return ((const vgg16 *)bb->impl)->net; }
 

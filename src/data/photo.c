@@ -109,9 +109,23 @@ static df_status photo_get(df_photo_source *ps, int i, df_image *img, int *temp,
     return DF_OK;
 }
 
-/* Photo i as a network input: out receives H * W * 3 floats. */
-static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pass, df_image *scratch, float *out,
-                             df_error *err) {
+/* The photo as the backbone takes it: its H * W * 3 pixels as they are
+ * (pixels) or preprocessed to as many floats. */
+static df_status backbone_input(const df_backbone *bb, int pixels, const df_image *img, void *out, df_error *err) {
+    if (!pixels) return df_backbone_preprocess(bb, img, out, err);
+    int h, w;
+    df_backbone_input_size(bb, &h, &w);
+    if (img->width != w || img->height != h)
+        return df_error_set(err, DF_ERR_SHAPE, "%s expects %dx%d input, got %dx%d", df_backbone_name(bb), w, h,
+                            img->width, img->height);
+    memcpy(out, img->pixels, (size_t)h * (size_t)w * 3);
+    return DF_OK;
+}
+
+/* Photo i as a network input: out receives H * W * 3 floats, or bytes
+ * (pixels). */
+static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pass, int pixels, df_image *scratch,
+                             void *out, df_error *err) {
     df_image img;
     int temp = 0;
     df_status st = photo_get(ps, i, &img, &temp, err);
@@ -125,7 +139,7 @@ static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pa
         st = df_augment_apply(&img, &ap, scratch, err);
         use = scratch;
     }
-    if (st == DF_OK) st = df_backbone_preprocess(ps->bb, use, out, err);
+    if (st == DF_OK) st = backbone_input(ps->bb, pixels, use, out, err);
     if (temp) df_image_free(&img);
     if (st != DF_OK) df_error_prefix(err, "%s", ps->ds->items[i].path);
     return st;
@@ -144,11 +158,12 @@ static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pa
 struct df_photo_stream {
     df_photo_source *ps;
     df_photo_pass pass; /* batch resolved */
-    size_t input_floats;
+    int pixels;         /* df_backbone_takes_pixels: inputs are bytes */
+    size_t input_bytes; /* per photo */
     int threads;        /* preparing one batch; > 1 = inline, no prefetch thread */
     df_image *scratch;  /* [threads] augmentation outputs */
     df_prefetch *pf;    /* NULL when inline */
-    float *buf;         /* inline: the batch being handed out */
+    float *buf;         /* inline: the batch being handed out (floats or bytes) */
     int jobs;           /* batches in the pass */
     int next_job;       /* inline: the next batch to prepare */
 };
@@ -176,7 +191,8 @@ static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_
         int i = s->pass.order ? s->pass.order[start + k] : start + k;
         df_error e;
         df_error_clear(&e);
-        if (photo_input(s->ps, i, &s->pass, &s->scratch[t], buf + (size_t)k * s->input_floats, &e) != DF_OK)
+        if (photo_input(s->ps, i, &s->pass, s->pixels, &s->scratch[t], (unsigned char *)buf + (size_t)k * s->input_bytes,
+                        &e) != DF_OK)
             df_first_error_note(&fe, k, &e);
     }
     df_status st = df_first_error_take(&fe, err);
@@ -195,7 +211,8 @@ df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, 
     s->ps = ps;
     s->pass = *pass;
     if (s->pass.batch < 1) s->pass.batch = df_backbone_max_batch(ps->bb);
-    s->input_floats = (size_t)h * (size_t)w * 3;
+    s->pixels = df_backbone_takes_pixels(ps->bb);
+    s->input_bytes = (size_t)h * (size_t)w * 3 * (s->pixels ? 1 : sizeof(float));
     s->jobs = df_batch_count(s->pass.count, s->pass.batch);
 #ifdef _OPENMP
     int team = omp_get_max_threads();
@@ -203,7 +220,7 @@ df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, 
 #else
     s->threads = 1;
 #endif
-    const size_t capacity = (size_t)s->pass.batch * s->input_floats;
+    const size_t capacity = ((size_t)s->pass.batch * s->input_bytes + sizeof(float) - 1) / sizeof(float);
     s->scratch = calloc((size_t)s->threads, sizeof *s->scratch);
     if (s->threads > 1 && s->scratch) s->buf = malloc((capacity ? capacity : 1) * sizeof(float));
     if (!s->scratch || (s->threads > 1 && !s->buf)) {
@@ -224,12 +241,25 @@ df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, 
     return DF_OK;
 }
 
-df_status df_photo_stream_next(df_photo_stream *s, const float **inputs, int *n, df_error *err) {
-    if (s->pf) return df_prefetch_next(s->pf, inputs, n, err);
+df_status df_photo_stream_next(df_photo_stream *s, const void **inputs, int *n, df_error *err) {
+    if (s->pf) {
+        const float *buf = NULL;
+        df_status st = df_prefetch_next(s->pf, &buf, n, err);
+        *inputs = buf;
+        return st;
+    }
     if (s->next_job >= s->jobs)
         return df_error_set(err, DF_ERR_INTERNAL, "photo stream: no batch %d of %d", s->next_job, s->jobs);
     *inputs = s->buf;
     return prepare_batch(s, s->next_job++, s->buf, n, err);
+}
+
+df_status df_photo_stream_run(df_photo_stream *s, df_backbone *bb, const void *inputs, int n, float *features,
+                              df_error *err) {
+    if (bb != s->ps->bb)
+        return df_error_set(err, DF_ERR_INTERNAL, "photo stream: run on another backbone than its source's");
+    return s->pixels ? df_backbone_run_pixels(bb, inputs, n, features, err)
+                     : df_backbone_run(bb, inputs, n, features, err);
 }
 
 void df_photo_stream_stop(df_photo_stream *s) {
@@ -250,12 +280,12 @@ df_status df_photo_pass_run(df_backbone *bb, df_photo_source *ps, const df_photo
     const long base = pass->progress_base, total = pass->progress_total ? pass->progress_total : pass->count;
     if (base == 0) df_progress_report(pass->progress, pass->what, 0, total);
     for (long done = 0; done < pass->count && st == DF_OK;) {
-        const float *in;
+        const void *in;
         int n;
         st = df_photo_stream_next(s, &in, &n, err);
         if (st != DF_OK) break;
         double t0 = df_clock_seconds();
-        st = df_backbone_run(bb, in, n, features + (size_t)done * F, err);
+        st = df_photo_stream_run(s, bb, in, n, features + (size_t)done * F, err);
         if (backbone_seconds) *backbone_seconds += df_clock_seconds() - t0;
         done += n;
         if (st == DF_OK) df_progress_report(pass->progress, pass->what, base + done, total);

@@ -65,9 +65,14 @@ typedef struct df_photo_stream df_photo_stream;
 
 df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, df_photo_stream **out,
                                 df_error *err) DF_MUST_CHECK;
-/* The next batch's preprocessed inputs (valid until the next call) and
+/* The next batch's inputs (valid until the next call; the backbone's
+ * preprocessed floats, or its pixels where df_backbone_takes_pixels) and
  * how many photos it holds. */
-df_status df_photo_stream_next(df_photo_stream *s, const float **inputs, int *n, df_error *err) DF_MUST_CHECK;
+df_status df_photo_stream_next(df_photo_stream *s, const void **inputs, int *n, df_error *err) DF_MUST_CHECK;
+/* bb (the source's backbone) on a batch df_photo_stream_next gave:
+ * features, n x feature_dim. */
+df_status df_photo_stream_run(df_photo_stream *s, df_backbone *bb, const void *inputs, int n, float *features,
+                              df_error *err) DF_MUST_CHECK;
 void df_photo_stream_stop(df_photo_stream *s); /* accepts NULL */
 
 /* Runs every position of pass through bb: features row pos (count x F).

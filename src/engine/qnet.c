@@ -392,6 +392,8 @@ df_status df_qnet_tensor_shape(const df_qnet *q, df_qtensor_id t, int *h, int *w
 }
 
 df_qparams df_qnet_tensor_params(const df_qnet *q, df_qtensor_id t) { return q->t[t].p; }
+df_qtype df_qnet_type(const df_qnet *q) { return q->type; }
+df_qparams df_qnet_input_params(const df_qnet *q) { return q->t[q->input].p; }
 
 static size_t tensor_elems(const qtensor *t) { return (size_t)t->h * (size_t)t->w * (size_t)t->c; }
 
@@ -591,22 +593,16 @@ static void quantize_input(df_qnet *q, const quantize_job *j) {
     }
 }
 
-df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, df_error *err) {
-    df_status st = check_run(q, batch, err);
-    if (st) return st;
+/* After the first batch images of the input buffer are filled: pads the
+ * rest of the batch, runs the layers and dequantizes the output. */
+static df_status run_to_floats(df_qnet *q, int batch, float *output, df_error *err) {
     const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
-    size_t nin = tensor_elems(x), nout = tensor_elems(y);
-    uint8_t *in = q->buf[x->buf];
+    const size_t nin = tensor_elems(x), nout = tensor_elems(y);
     const uint8_t flip = q->flip;
-    const quantize_job job = {.input = input, .out = in, .scale = x->p.scale,
-                              .lo = (float)(qmin(q) - x->p.zero_point - 1),
-                              .hi = (float)(qmax(q) - x->p.zero_point + 1), .zp = x->p.zero_point,
-                              .qlo = qmin(q), .qhi = qmax(q), .flip = flip, .chunk = 16384,
-                              .total = (size_t)batch * nin};
-    quantize_input(q, &job);
-    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ flip,
+    memset(q->buf[x->buf] + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ flip,
            (size_t)(q->batch - batch) * nin);
-    if ((st = run_layers(q, err))) return st;
+    df_status st = run_layers(q, err);
+    if (st) return st;
     const uint8_t *out = q->buf[y->buf];
     for (size_t k = 0; k < (size_t)batch * nout; k++) {
         uint8_t b = out[k] ^ flip;
@@ -614,6 +610,35 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
         output[k] = y->p.scale * (float)(v - y->p.zero_point);
     }
     return DF_OK;
+}
+
+df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, df_error *err) {
+    df_status st = check_run(q, batch, err);
+    if (st) return st;
+    const qtensor *x = &q->t[q->input];
+    const quantize_job job = {.input = input, .out = q->buf[x->buf], .scale = x->p.scale,
+                              .lo = (float)(qmin(q) - x->p.zero_point - 1),
+                              .hi = (float)(qmax(q) - x->p.zero_point + 1), .zp = x->p.zero_point,
+                              .qlo = qmin(q), .qhi = qmax(q), .flip = q->flip, .chunk = 16384,
+                              .total = (size_t)batch * tensor_elems(x)};
+    quantize_input(q, &job);
+    return run_to_floats(q, batch, output, err);
+}
+
+df_status df_qnet_run_bytes(df_qnet *q, const uint8_t *input, int batch, float *output, df_error *err) {
+    df_status st = check_run(q, batch, err);
+    if (st) return st;
+    const qtensor *x = &q->t[q->input];
+    const size_t n = (size_t)batch * tensor_elems(x);
+    /* int8's q + 128 is the stored byte where int8 is kept as uint8
+     * (flip); XNNPACK keeps the two's complement: q + 128 with the top bit
+     * flipped */
+    const uint8_t to_stored = q->type == DF_QTYPE_S8 ? (uint8_t)(0x80 ^ q->flip) : 0;
+    uint8_t *in = q->buf[x->buf];
+    if (!to_stored) memcpy(in, input, n);
+    else
+        for (size_t k = 0; k < n; k++) in[k] = input[k] ^ to_stored;
+    return run_to_floats(q, batch, output, err);
 }
 
 df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *output,

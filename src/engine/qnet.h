@@ -102,6 +102,8 @@ df_status df_qnet_set_output(df_qnet *q, df_qtensor_id t, df_error *err) DF_MUST
 df_status df_qnet_tensor_shape(const df_qnet *q, df_qtensor_id t, int *h, int *w, int *c,
                                df_error *err) DF_MUST_CHECK;
 df_qparams df_qnet_tensor_params(const df_qnet *q, df_qtensor_id t);
+df_qtype df_qnet_type(const df_qnet *q);
+df_qparams df_qnet_input_params(const df_qnet *q); /* of the df_qnet_input tensor */
 
 /* Sets up every operator for `batch` images (buffers shared by liveness). */
 df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) DF_MUST_CHECK;
@@ -110,6 +112,15 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) DF_MUST_CHECK;
  * zeros. Never allocates. */
 df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output,
                       df_error *err) DF_MUST_CHECK;
+/* The same with the input as bytes: each value's quantized q for a uint8
+ * net, q + 128 for an int8 one (copied as they are where int8 is stored
+ * that way, oneDNN; else with the top bit flipped). For a model whose input tensor is quantized, an RGB
+ * pixel p is q = p (uint8) or q = p - 128 (int8), so the bytes are the
+ * pixels: the same result as df_qnet_run on the real values
+ * df_tflite_preprocess makes of them, without the round trip through
+ * floats. */
+df_status df_qnet_run_bytes(df_qnet *q, const uint8_t *input, int batch, float *output,
+                            df_error *err) DF_MUST_CHECK;
 /* The same with quantized input and output (tests): input and output in the
  * net's type (uint8_t or int8_t). */
 df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *output,

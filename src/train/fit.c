@@ -104,13 +104,13 @@ static df_status live_begin(df_feature_source *base, int epoch, const int *order
 
 static df_status live_next(df_feature_source *base, int n, float *feats, int *labels, df_error *err) {
     df_live_source *s = (df_live_source *)base;
-    const float *in;
+    const void *in;
     int got;
     df_status st = df_photo_stream_next(s->stream, &in, &got, err);
     if (st != DF_OK) return st;
     if (got != n) return df_error_set(err, DF_ERR_INTERNAL, "prefetched %d photos, the batch has %d", got, n);
     double t0 = df_clock_seconds();
-    st = df_backbone_run(s->bb, in, n, feats, err);
+    st = df_photo_stream_run(s->stream, s->bb, in, n, feats, err);
     s->backbone_seconds += df_clock_seconds() - t0;
     s->backbone_images += n;
     const df_dataset *ds = df_photo_source_dataset(s->photos);
