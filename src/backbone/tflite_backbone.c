@@ -1127,7 +1127,8 @@ df_status df_tflite_graph_run(df_tflite_graph *g, const float *inputs, int n, fl
 df_status df_tflite_graph_run_pixels(df_tflite_graph *g, const uint8_t *pixels, int n, float *outputs,
                                      df_error *err) {
     if (!df_tflite_graph_takes_pixels(g))
-        return df_error_set(err, DF_ERR_INVALID_ARG, "this TFLite graph does not take pixels (a float input or engine)");
+        return df_error_set(err, DF_ERR_INVALID_ARG,
+                            "this TFLite graph does not take pixels (a float input or engine)");
     return graph_run(g, NULL, pixels, n, outputs, err);
 }
 

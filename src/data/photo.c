@@ -191,8 +191,8 @@ static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_
         int i = s->pass.order ? s->pass.order[start + k] : start + k;
         df_error e;
         df_error_clear(&e);
-        if (photo_input(s->ps, i, &s->pass, s->pixels, &s->scratch[t], (unsigned char *)buf + (size_t)k * s->input_bytes,
-                        &e) != DF_OK)
+        unsigned char *in = (unsigned char *)buf + (size_t)k * s->input_bytes;
+        if (photo_input(s->ps, i, &s->pass, s->pixels, &s->scratch[t], in, &e) != DF_OK)
             df_first_error_note(&fe, k, &e);
     }
     df_status st = df_first_error_take(&fe, err);

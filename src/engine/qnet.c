@@ -546,7 +546,7 @@ typedef struct quantize_job {
     uint8_t *out;
     float scale, lo, hi;
     int zp, qlo, qhi;
-    uint8_t flip; /* int8 is stored as its two's-complement byte (+ 128) */
+    uint8_t flip; /* XORed into each stored byte (df_qnet.flip) */
     size_t chunk, total;
 } quantize_job;
 
