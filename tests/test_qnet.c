@@ -713,8 +713,11 @@ static void check_photo_pixels(const char *shared, const char *file) {
     df_scan_options so = df_scan_options_default();
     assert_int_equal(df_dataset_scan(val, &so, &ds, &err), DF_OK);
     const df_resize_method resize = df_photo_resize(bb, -1);
+    enum { SIX = 6 }; /* more than the batch: df_backbone_run_pixels runs it in chunks */
     float *fast = NULL, *x = malloc(224 * 224 * 3 * sizeof *x), *one = malloc(F * sizeof *one);
-    assert_true(x && one);
+    float *six = malloc(SIX * F * sizeof *six);
+    uint8_t *px = malloc(SIX * 224 * 224 * 3);
+    assert_true(x && one && six && px);
     assert_int_equal(df_photo_features(bb, ds, resize, NULL, &fast, &err), DF_OK);
     for (int i = 0; i < ds->count; i++) {
         df_image img;
@@ -722,8 +725,13 @@ static void check_photo_pixels(const char *shared, const char *file) {
         assert_int_equal(df_backbone_preprocess(bb, &img, x, &err), DF_OK);
         assert_int_equal(df_backbone_run(bb, x, 1, one, &err), DF_OK);
         assert_memory_equal(one, fast + (size_t)i * F, F * sizeof *one);
+        if (i < SIX) memcpy(px + (size_t)i * 224 * 224 * 3, img.pixels, 224 * 224 * 3);
         df_image_free(&img);
     }
+    assert_int_equal(df_backbone_run_pixels(bb, px, SIX, six, &err), DF_OK);
+    assert_memory_equal(six, fast, SIX * F * sizeof *six);
+    free(six);
+    free(px);
     print_message("%s: %d photos through the pixel route = the float route, bit for bit\n", file, ds->count);
     free(fast);
     free(x);
