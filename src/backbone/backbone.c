@@ -147,12 +147,23 @@ df_precision df_backbone_precision(const df_backbone *bb) { return bb->precision
 int df_backbone_max_batch(const df_backbone *bb) { return bb->max_batch > 0 ? bb->max_batch : 1; }
 const char *df_backbone_source(const df_backbone *bb) { return bb->source; }
 
-df_status df_backbone_preprocess(const df_backbone *bb, const df_image *img, float *out,
-                                 df_error *err) {
+static df_status check_input_size(const df_backbone *bb, const df_image *img, df_error *err) {
     if (img->width != bb->input_w || img->height != bb->input_h)
         return df_error_set(err, DF_ERR_SHAPE, "%s expects %dx%d input, got %dx%d", bb->name,
                             bb->input_w, bb->input_h, img->width, img->height);
-    return bb->vt->preprocess(bb, img, out, err);
+    return DF_OK;
+}
+
+df_status df_backbone_preprocess(const df_backbone *bb, const df_image *img, float *out,
+                                 df_error *err) {
+    df_status st = check_input_size(bb, img, err);
+    return st != DF_OK ? st : bb->vt->preprocess(bb, img, out, err);
+}
+
+df_status df_backbone_copy_pixels(const df_backbone *bb, const df_image *img, uint8_t *out, df_error *err) {
+    df_status st = check_input_size(bb, img, err);
+    if (st == DF_OK) memcpy(out, img->pixels, (size_t)bb->input_h * (size_t)bb->input_w * 3);
+    return st;
 }
 
 df_status df_backbone_run(df_backbone *bb, const float *inputs, int n, float *features,

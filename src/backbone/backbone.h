@@ -89,6 +89,10 @@ df_status df_backbone_run(df_backbone *bb, const float *inputs, int n, float *fe
  * df_backbone_run_pixels on n images of input_h x input_w x 3 bytes gives
  * exactly what df_backbone_run gives on their df_backbone_preprocess. */
 int df_backbone_takes_pixels(const df_backbone *bb);
+/* img (input_w x input_h, checked as df_backbone_preprocess checks it) as
+ * df_backbone_run_pixels takes it: its H*W*3 bytes. */
+df_status df_backbone_copy_pixels(const df_backbone *bb, const df_image *img, uint8_t *out,
+                                  df_error *err) DF_MUST_CHECK;
 df_status df_backbone_run_pixels(df_backbone *bb, const uint8_t *pixels, int n, float *features,
                                  df_error *err) DF_MUST_CHECK;
 

@@ -109,19 +109,6 @@ static df_status photo_get(df_photo_source *ps, int i, df_image *img, int *temp,
     return DF_OK;
 }
 
-/* The photo as the backbone takes it: its H * W * 3 pixels as they are
- * (pixels) or preprocessed to as many floats. */
-static df_status backbone_input(const df_backbone *bb, int pixels, const df_image *img, void *out, df_error *err) {
-    if (!pixels) return df_backbone_preprocess(bb, img, out, err);
-    int h, w;
-    df_backbone_input_size(bb, &h, &w);
-    if (img->width != w || img->height != h)
-        return df_error_set(err, DF_ERR_SHAPE, "%s expects %dx%d input, got %dx%d", df_backbone_name(bb), w, h,
-                            img->width, img->height);
-    memcpy(out, img->pixels, (size_t)h * (size_t)w * 3);
-    return DF_OK;
-}
-
 /* Photo i as a network input: out receives H * W * 3 floats, or bytes
  * (pixels). */
 static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pass, int pixels, df_image *scratch,
@@ -139,7 +126,8 @@ static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pa
         st = df_augment_apply(&img, &ap, scratch, err);
         use = scratch;
     }
-    if (st == DF_OK) st = backbone_input(ps->bb, pixels, use, out, err);
+    if (st == DF_OK)
+        st = pixels ? df_backbone_copy_pixels(ps->bb, use, out, err) : df_backbone_preprocess(ps->bb, use, out, err);
     if (temp) df_image_free(&img);
     if (st != DF_OK) df_error_prefix(err, "%s", ps->ds->items[i].path);
     return st;

@@ -594,14 +594,21 @@ static void quantize_input(df_qnet *q, const quantize_job *j) {
 }
 
 /* After the first batch images of the input buffer are filled: pads the
- * rest of the batch, runs the layers and dequantizes the output. */
-static df_status run_to_floats(df_qnet *q, int batch, float *output, df_error *err) {
-    const qtensor *x = &q->t[q->input], *y = &q->t[q->output];
-    const size_t nin = tensor_elems(x), nout = tensor_elems(y);
-    const uint8_t flip = q->flip;
-    memset(q->buf[x->buf] + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ flip,
+ * rest of the batch with the input's zero point and runs the layers. */
+static df_status pad_and_run(df_qnet *q, int batch, df_error *err) {
+    const qtensor *x = &q->t[q->input];
+    const size_t nin = tensor_elems(x);
+    memset(q->buf[x->buf] + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ q->flip,
            (size_t)(q->batch - batch) * nin);
-    df_status st = run_layers(q, err);
+    return run_layers(q, err);
+}
+
+/* pad_and_run, then the output dequantized. */
+static df_status run_to_floats(df_qnet *q, int batch, float *output, df_error *err) {
+    const qtensor *y = &q->t[q->output];
+    const size_t nout = tensor_elems(y);
+    const uint8_t flip = q->flip;
+    df_status st = pad_and_run(q, batch, err);
     if (st) return st;
     const uint8_t *out = q->buf[y->buf];
     for (size_t k = 0; k < (size_t)batch * nout; k++) {
@@ -651,9 +658,7 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
     const uint8_t *src = input, *res = q->buf[y->buf];
     uint8_t *dst = output;
     for (size_t k = 0; k < (size_t)batch * nin; k++) in[k] = src[k] ^ q->flip;
-    memset(in + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ q->flip,
-           (size_t)(q->batch - batch) * nin);
-    if ((st = run_layers(q, err))) return st;
+    if ((st = pad_and_run(q, batch, err))) return st;
     for (size_t k = 0; k < (size_t)batch * nout; k++) dst[k] = res[k] ^ q->flip;
     return DF_OK;
 }
