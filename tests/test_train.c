@@ -656,6 +656,42 @@ static void test_pass_same_with_or_without_prefetch_thread(void **state) {
     unlink(bad);
 }
 
+/* A pass over several variants is the passes over each variant, one
+ * after the other (its batches straddle the variants), the last one plain
+ * with plain_last; a stop flag already set ends it before any batch. */
+static void test_variant_pass_is_the_passes_of_each_variant(void **state) {
+    fixture *f = *state;
+    df_error err;
+    df_train_options o = small_options(DF_HEAD_LINEAR);
+    const int N = f->train->count, V = 3;
+    const size_t F = df_backbone_feature_dim(f->bb);
+    const int batch = df_backbone_max_batch(f->bb) < 4 ? df_backbone_max_batch(f->bb) : 4;
+    assert_true(N % batch != 0); /* so that a batch straddles two variants */
+    df_photo_source *ps = NULL;
+    assert_int_equal(df_photo_source_create(f->train, f->bb, df_backbone_resize_method(f->bb), 0, &ps, &err), DF_OK);
+    float *all = malloc((size_t)V * N * F * sizeof *all), *one = malloc((size_t)N * F * sizeof *one);
+    assert_non_null(all);
+    assert_non_null(one);
+    df_photo_pass pass = {.count = N, .batch = batch, .augment = &o.augment_config, .seed = 5, .aug_key = 77,
+                          .variants = V, .plain_last = 1};
+    assert_int_equal(df_photo_pass_run(f->bb, ps, &pass, all, NULL, &err), DF_OK);
+    for (int v = 0; v < V; v++) {
+        df_photo_pass single = {.count = N, .batch = batch, .augment = v < V - 1 ? &o.augment_config : NULL,
+                                .seed = 5, .aug_key = 77 + (uint64_t)v};
+        assert_int_equal(df_photo_pass_run(f->bb, ps, &single, one, NULL, &err), DF_OK);
+        assert_memory_equal(all + (size_t)v * N * F, one, (size_t)N * F * sizeof *one);
+    }
+    /* the variants do differ: the augmented ones from each other */
+    assert_memory_not_equal(all, all + (size_t)N * F, (size_t)N * F * sizeof *all);
+    volatile sig_atomic_t stop = 1;
+    pass.stop_flag = &stop;
+    assert_int_equal(df_photo_pass_run(f->bb, ps, &pass, all, NULL, &err), DF_ERR_INTERRUPTED);
+    assert_non_null(strstr(err.message, "interrupted after 0 of"));
+    df_photo_source_destroy(ps);
+    free(all);
+    free(one);
+}
+
 static void test_stratified_folds(void **state) {
     (void)state;
     int labels[15], fold[15], again[15], other[15];
@@ -807,6 +843,7 @@ int main(void) {
         cmocka_unit_test(test_pinned_loss_trajectory),
         cmocka_unit_test(test_feature_variants_are_trainings),
         cmocka_unit_test(test_pass_same_with_or_without_prefetch_thread),
+        cmocka_unit_test(test_variant_pass_is_the_passes_of_each_variant),
         cmocka_unit_test(test_head_search),
     };
     const struct CMUnitTest plain_tests[] = {

@@ -1,6 +1,7 @@
 /* Photos to network inputs, and backbone passes over them (see photo.h). */
 #include "data/photo.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,20 +110,20 @@ static df_status photo_get(df_photo_source *ps, int i, df_image *img, int *temp,
     return DF_OK;
 }
 
-/* Photo i as a network input: out receives H * W * 3 floats, or bytes
- * (pixels). */
-static df_status photo_input(df_photo_source *ps, int i, const df_photo_pass *pass, int pixels, df_image *scratch,
-                             void *out, df_error *err) {
+/* Photo i as a network input, warped by aug (NULL = plain) from stream
+ * (seed, i, key): out receives H * W * 3 floats, or bytes (pixels). */
+static df_status photo_input(df_photo_source *ps, int i, const df_augment_config *aug, uint64_t seed, uint64_t key,
+                             int pixels, df_image *scratch, void *out, df_error *err) {
     df_image img;
     int temp = 0;
     df_status st = photo_get(ps, i, &img, &temp, err);
     if (st != DF_OK) return st;
     const df_image *use = &img;
-    if (pass->augment) {
+    if (aug) {
         df_rng rng;
         df_augment_params ap;
-        df_rng_seed_for(&rng, pass->seed, DF_STREAM_AUGMENT, (uint64_t)i, pass->aug_key);
-        df_augment_sample(pass->augment, img.height, img.width, &rng, &ap);
+        df_rng_seed_for(&rng, seed, DF_STREAM_AUGMENT, (uint64_t)i, key);
+        df_augment_sample(aug, img.height, img.width, &rng, &ap);
         st = df_augment_apply(&img, &ap, scratch, err);
         use = scratch;
     }
@@ -152,6 +153,8 @@ struct df_photo_stream {
     df_image *scratch;  /* [threads] augmentation outputs */
     df_prefetch *pf;    /* NULL when inline */
     float *buf;         /* inline: the batch being handed out (floats or bytes) */
+    int variants;       /* >= 1 */
+    int positions;      /* count x variants */
     int jobs;           /* batches in the pass */
     int next_job;       /* inline: the next batch to prepare */
 };
@@ -164,7 +167,7 @@ static int cores_online(void) {
 static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_error *err) {
     df_photo_stream *s = ctx;
     int start = job * s->pass.batch;
-    int n = s->pass.count - start < s->pass.batch ? s->pass.count - start : s->pass.batch;
+    int n = s->positions - start < s->pass.batch ? s->positions - start : s->pass.batch;
     df_first_error fe;
     df_first_error_init(&fe);
 #ifdef _OPENMP
@@ -176,11 +179,14 @@ static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_
 #else
         int t = 0;
 #endif
-        int i = s->pass.order ? s->pass.order[start + k] : start + k;
+        const int v = (start + k) / s->pass.count, p = (start + k) % s->pass.count;
+        const int i = s->pass.order ? s->pass.order[p] : p;
+        const df_augment_config *aug = s->pass.plain_last && v == s->variants - 1 ? NULL : s->pass.augment;
         df_error e;
         df_error_clear(&e);
         unsigned char *in = (unsigned char *)buf + (size_t)k * s->input_bytes;
-        if (photo_input(s->ps, i, &s->pass, s->pixels, &s->scratch[t], in, &e) != DF_OK)
+        if (photo_input(s->ps, i, aug, s->pass.seed, s->pass.aug_key + (uint64_t)v, s->pixels, &s->scratch[t], in,
+                        &e) != DF_OK)
             df_first_error_note(&fe, k, &e);
     }
     df_status st = df_first_error_take(&fe, err);
@@ -201,7 +207,13 @@ df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, 
     if (s->pass.batch < 1) s->pass.batch = df_backbone_max_batch(ps->bb);
     s->pixels = df_backbone_takes_pixels(ps->bb);
     s->input_bytes = (size_t)h * (size_t)w * 3 * (s->pixels ? 1 : sizeof(float));
-    s->jobs = df_batch_count(s->pass.count, s->pass.batch);
+    s->variants = s->pass.variants > 1 ? s->pass.variants : 1;
+    if (s->pass.count < 0 || (s->pass.count > 0 && s->variants > INT_MAX / s->pass.count)) {
+        free(s);
+        return df_error_set(err, DF_ERR_TOO_LARGE, "a pass of %d photos x %d variants", pass->count, pass->variants);
+    }
+    s->positions = s->pass.count * s->variants;
+    s->jobs = df_batch_count(s->positions, s->pass.batch);
 #ifdef _OPENMP
     int team = omp_get_max_threads();
     s->threads = team >= cores_online() ? team : 1;
@@ -265,9 +277,15 @@ df_status df_photo_pass_run(df_backbone *bb, df_photo_source *ps, const df_photo
     df_photo_stream *s = NULL;
     df_status st = df_photo_stream_start(ps, pass, &s, err);
     if (st != DF_OK) return st;
-    const long base = pass->progress_base, total = pass->progress_total ? pass->progress_total : pass->count;
+    const long positions = (long)pass->count * (pass->variants > 1 ? pass->variants : 1);
+    const long base = pass->progress_base, total = pass->progress_total ? pass->progress_total : positions;
     if (base == 0) df_progress_report(pass->progress, pass->what, 0, total);
-    for (long done = 0; done < pass->count && st == DF_OK;) {
+    for (long done = 0; done < positions && st == DF_OK;) {
+        if (pass->stop_flag && *pass->stop_flag) {
+            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted after %ld of %ld %s", done, positions,
+                              pass->what ? pass->what : "photos");
+            break;
+        }
         const void *in;
         int n;
         st = df_photo_stream_next(s, &in, &n, err);

@@ -16,6 +16,7 @@
 #ifndef DF_DATA_PHOTO_H
 #define DF_DATA_PHOTO_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "augment/augment.h"
@@ -45,7 +46,7 @@ const df_dataset *df_photo_source_dataset(const df_photo_source *ps);
 /* What one pass over photos feeds the backbone. */
 typedef struct df_photo_pass {
     const int *order;   /* photo index per position; NULL = 0..count-1 */
-    int count;          /* positions */
+    int count;          /* positions (of each variant) */
     int batch;          /* photos per backbone call; 0 = df_backbone_max_batch */
     /* Augmentation (NULL = plain photos): photo i at this pass is warped
      * with parameters from stream df_rng_seed_for(seed, DF_STREAM_AUGMENT,
@@ -53,6 +54,16 @@ typedef struct df_photo_pass {
     const df_augment_config *augment;
     uint64_t seed;
     uint64_t aug_key;
+    /* Several variants of the same positions in one pass, so that only the
+     * last batch is part-filled (a backbone shaped for B images computes B
+     * whatever it is given): 0 or 1 = one; else count x variants positions,
+     * variant v of position p at v * count + p, keyed aug_key + v, and the
+     * last variant plain (no augmentation) when plain_last. */
+    int variants;
+    int plain_last;
+    /* Checked between batches: a set flag ends the pass with
+     * DF_ERR_INTERRUPTED. NULL = never. */
+    volatile sig_atomic_t *stop_flag;
     const df_progress *progress; /* may be NULL */
     const char *what;            /* progress label */
     /* Several passes shown as one bar: done counts start at progress_base
@@ -75,7 +86,8 @@ df_status df_photo_stream_run(df_photo_stream *s, df_backbone *bb, const void *i
                               df_error *err) DF_MUST_CHECK;
 void df_photo_stream_stop(df_photo_stream *s); /* accepts NULL */
 
-/* Runs every position of pass through bb: features row pos (count x F).
+/* Runs every position of pass through bb: features row pos (count x
+ * variants rows of F).
  * *backbone_seconds (if not NULL) accumulates the time inside the backbone. */
 df_status df_photo_pass_run(df_backbone *bb, df_photo_source *ps, const df_photo_pass *pass, float *features,
                             double *backbone_seconds, df_error *err) DF_MUST_CHECK;

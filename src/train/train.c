@@ -84,31 +84,39 @@ static df_status compute_variants(df_backbone *bb, const df_dataset *ds, const d
     if (clean) *clean = NULL;
     const int N = ds->count;
     const size_t F = df_backbone_feature_dim(bb);
-    size_t bytes, clean_bytes;
+    /* One pass over every variant and then the plain photos: only its last
+     * batch is part-filled (a pass per variant left one in each), so v
+     * holds the clean rows too until they are copied out. */
+    const int V = K + (clean != NULL);
+    size_t bytes, clean_bytes, all_bytes;
     if (K < 1 || !df_size_mul3((size_t)K * (size_t)N, F, sizeof(float), &bytes) ||
-        !df_size_mul3((size_t)N, F, sizeof(float), &clean_bytes))
+        !df_size_mul3((size_t)N, F, sizeof(float), &clean_bytes) ||
+        !df_size_mul3((size_t)V * (size_t)N, F, sizeof(float), &all_bytes))
         return df_error_set(err, DF_ERR_TOO_LARGE, "feature cache of %d x %d photos overflows", K, N);
-    float *v = malloc(bytes ? bytes : 1), *c = clean ? malloc(clean_bytes ? clean_bytes : 1) : NULL;
+    float *v = malloc(all_bytes ? all_bytes : 1), *c = clean ? malloc(clean_bytes ? clean_bytes : 1) : NULL;
     df_photo_source *ps = NULL;
     df_status st = df_photo_source_create(ds, bb, df_photo_resize(bb, opt->resize), opt->image_cache_bytes, &ps, err);
     if (st == DF_OK && (!v || (clean && !c)))
         st = df_error_set(err, DF_ERR_NOMEM, "feature cache: cannot allocate %zu MB (try a smaller --feature-cache)",
-                          (bytes + (clean ? clean_bytes : 0)) >> 20);
+                          (all_bytes + (clean ? clean_bytes : 0)) >> 20);
     double seconds = 0.0;
     /* Variant 0 without augmentation would bias towards clean photos: every
      * variant is augmented (when augmentation is on), keyed by the variant
      * number instead of the epoch. */
-    const long total = (long)(K + (clean != NULL)) * N;
-    for (int k = 0; st == DF_OK && k <= K; k++) {
-        int plain = k == K;
-        if (plain && !clean) break;
-        df_photo_pass pass = {.count = N, .augment = opt->augment && !plain ? &opt->augment_config : NULL,
-                              .seed = opt->seed, .aug_key = DF_TRAIN_VARIANT_KEY(k),
-                              .progress = &opt->progress, .what = "training photos x variants",
-                              .progress_base = (long)k * N, .progress_total = total};
-        st = df_photo_pass_run(bb, ps, &pass, plain ? c : v + (size_t)k * N * F, &seconds, err);
-        if (st == DF_OK && opt->stop_flag && *opt->stop_flag)
-            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while building the feature cache");
+    const long total = (long)V * N;
+    df_photo_pass pass = {.count = N, .augment = opt->augment ? &opt->augment_config : NULL, .seed = opt->seed,
+                          .aug_key = DF_TRAIN_VARIANT_KEY(0), .variants = V, .plain_last = clean != NULL,
+                          .stop_flag = opt->stop_flag, .progress = &opt->progress,
+                          .what = "training photos x variants"};
+    if (st == DF_OK) st = df_photo_pass_run(bb, ps, &pass, v, &seconds, err);
+    if (st == DF_OK && opt->stop_flag && *opt->stop_flag)
+        st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while building the feature cache");
+    else if (st == DF_ERR_INTERRUPTED)
+        df_error_prefix(err, "feature cache");
+    if (st == DF_OK && clean) {
+        memcpy(c, v + (size_t)K * N * F, clean_bytes);
+        float *shrunk = realloc(v, bytes ? bytes : 1);
+        if (shrunk) v = shrunk; /* else v keeps its larger block: still valid */
     }
     df_photo_source_destroy(ps);
     if (acct) {
