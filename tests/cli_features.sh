@@ -1,6 +1,6 @@
 #!/bin/bash
 # deepfashion features: .npy header and shape, rows in argument order, --pool,
-# --no-resize, atomic output (nothing written on failure), usage errors.
+# --no-resize, --cut, atomic output (nothing written on failure), usage errors.
 # The VGG16 weights file is written by test_vgg16 (full Keras layout,
 # deterministic weights); the images are BMPs written here.
 set -u
@@ -120,6 +120,35 @@ echo "not hdf5" > bad.h5
 grep -q "bad.h5: not an HDF5 file" err.txt || fail "bad weights message: $(cat err.txt)"
 [ "$(wc -l < err.txt)" -eq 1 ] || fail "more than one line: $(cat err.txt)"
 ls | grep -q tmp- && fail "temp file left: $(ls)"
+
+# --cut: VGG16 has no tensors to name; a TFLite model's any tensor (the
+# QAT MobileNetV2's #171 is its 1001 ImageNet logits, before the softmax).
+"$CLI" features --backbone vgg16 --weights "$W" --cut block5_pool --out x.npy b.bmp 2>err.txt
+[ $? -eq 1 ] || fail "--cut on vgg16 should exit 1"
+grep -q "applies to TFLite models only" err.txt || fail "--cut on vgg16 message: $(cat err.txt)"
+[ ! -e x.npy ] || fail "x.npy written by a failed run"
+SHARED=${DF_SHARED_DIR:-}
+M=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
+if [ -n "$SHARED" ] && [ -f "$M" ] && [ -f "$SHARED/images/imagenet/parrot.jpg" ]; then
+    "$CLI" features --backbone tflite --weights "$M" --precision fp32 --cut '#171' --out l.npy \
+        "$SHARED/images/imagenet/parrot.jpg" 2>err.txt || fail "features --cut #171: $(cat err.txt)"
+    grep -q "wrote 1 x 1001 features" err.txt || fail "--cut summary: $(cat err.txt)"
+    python3 - l.npy "$SHARED/models/imagenet_labels.txt" <<'EOF' || fail "logits of parrot.jpg"
+import struct, sys
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<H', b[8:10])[0]
+v = struct.unpack('<1001f', b[10 + n:])
+top = max(range(1001), key=lambda i: v[i])
+label = open(sys.argv[2]).read().split('\n')[top]
+assert label == 'macaw' and min(v) < 0, (top, label, min(v))
+EOF
+    "$CLI" features --backbone tflite --weights "$M" --cut nosuch --out x.npy b.bmp 2>err.txt
+    [ $? -eq 1 ] || fail "--cut nosuch should exit 1"
+    grep -q "no tensor named 'nosuch'" err.txt || fail "--cut nosuch message: $(cat err.txt)"
+    [ ! -e x.npy ] || fail "x.npy written by a failed run"
+else
+    echo "note: ../shared models not found (DF_SHARED_DIR): --cut on a TFLite model not checked"
+fi
 
 # Usage errors exit 2.
 for args in "--weights $W --out x.npy b.bmp" \

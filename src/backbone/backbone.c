@@ -118,6 +118,12 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
     if (!opt) opt = &def;
     if (opt->max_batch < 1)
         return df_error_set(err, DF_ERR_INVALID_ARG, "max batch %d must be >= 1", opt->max_batch);
+    /* Left unchecked, a cut the backbone cannot make would be recorded in
+     * the model file as if it had been made. */
+    if (opt->cut_tensor && *opt->cut_tensor && strcmp(kind, "tflite"))
+        return df_error_set(err, DF_ERR_INVALID_ARG,
+                            "a feature tensor to cut at ('%s') applies to TFLite models only, not %s", opt->cut_tensor,
+                            kind);
     df_status st = opt->precision == DF_PRECISION_AUTO && opt->auto_cache_dir && *opt->auto_cache_dir
                        ? open_auto_cached(kind, weights_path, opt, out, err)
                        : open_kind(kind, weights_path, opt, out, err);

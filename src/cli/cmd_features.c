@@ -34,6 +34,8 @@ static void usage(FILE *out) {
             "  --preprocess P      caffe (VGG16 default: BGR minus ImageNet means), seed\n"
             "                      (RGB / 255, as the original notebook), tflite\n"
             "  --pool              VGG16: average-pool 7x7x512 to 512 features\n"
+            "  --cut TENSOR        tflite: the tensor to write (name or #index, as `train\n"
+            "                      --cut`; default: the pooled feature)\n"
             "  --no-resize         images must already be the model's input size\n"
             "  --batch N           images per engine run (default 8)\n"
             "  --help              this text\n\n"
@@ -84,7 +86,8 @@ int df_cmd_features(int argc, char **argv) {
         {"out", required_argument, NULL, 'o'},      {"precision", required_argument, NULL, 'p'},
         {"preprocess", required_argument, NULL, 'P'}, {"pool", no_argument, NULL, 'g'},
         {"no-resize", no_argument, NULL, 'n'},      {"batch", required_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+        {"cut", required_argument, NULL, 'u'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *kind = NULL, *weights = NULL, *out_path = NULL;
     df_backbone_options opt = df_backbone_options_default();
     int no_resize = 0;
@@ -108,6 +111,7 @@ int df_cmd_features(int argc, char **argv) {
                 return df_cli_usage_error("features", "%s", err.message);
             break;
         case 'g': opt.pool = 1; break;
+        case 'u': opt.cut_tensor = optarg; break;
         case 'n': no_resize = 1; break;
         case 'B':
             if (!df_cli_parse_int(optarg, 1, 1024, &batch))
