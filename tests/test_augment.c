@@ -262,6 +262,46 @@ static void test_warps_match_reference(void **state) {
     df_image_free(&src);
 }
 
+/* The AVX2 rows give the scalar warp's bytes exactly (so seeds give the
+ * same features on every CPU): sampled wide recipes with and without a
+ * constant fill, on sizes with and without a last partial block of eight,
+ * photos wholly shifted out (all clamping or all fill), the two-column
+ * minimum, and both flips. */
+static void test_vector_warp_is_the_scalar_warp(void **state) {
+    (void)state;
+    if (df_cpu_isa_best() < DF_CPU_ISA_AVX2) {
+        print_message("no AVX2 here (or DF_CPU_ISA caps it): only the scalar warp runs\n");
+        skip();
+    }
+    static const int sizes[][2] = {{224, 224}, {41, 29}, {8, 3}, {2, 9}, {17, 64}};
+    df_augment_config wide = df_augment_config_original();
+    wide.rotation_deg = 40, wide.shear_deg = 30, wide.width_shift = 0.6, wide.height_shift = 0.6;
+    wide.zoom_in = 0.3, wide.zoom_out = 0.9;
+    df_error err;
+    long compared = 0;
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        df_image src = make_image(sizes[z][0], sizes[z][1], 20 + z);
+        for (int i = 0; i < 48; i++) {
+            df_augment_params p;
+            df_rng rng;
+            df_augment_config cfg = wide;
+            cfg.fill_constant = i % 2, cfg.fill_value = 37 * i % 256;
+            df_rng_seed_for(&rng, 13, DF_STREAM_AUGMENT, (uint64_t)i, z);
+            df_augment_sample(&cfg, src.height, src.width, &rng, &p);
+            if (i % 8 == 7) p.tx = 3.0 * src.height, p.ty = -2.5 * src.width; /* wholly outside */
+            df_image a = {0}, b = {0};
+            assert_int_equal(df_augment_apply_isa(&src, &p, &a, DF_CPU_ISA_SCALAR, &err), DF_OK);
+            assert_int_equal(df_augment_apply_isa(&src, &p, &b, DF_CPU_ISA_AVX2, &err), DF_OK);
+            assert_memory_equal(a.pixels, b.pixels, (size_t)src.width * src.height * 3);
+            compared += (long)src.width * src.height;
+            df_image_free(&a);
+            df_image_free(&b);
+        }
+        df_image_free(&src);
+    }
+    assert_true(compared > 48L * 224 * 224);
+}
+
 /* The matrix equals SPEC 2's formula (no rotation) at sample points. */
 static void test_matrix_matches_spec_formula(void **state) {
     (void)state;
@@ -488,6 +528,7 @@ int main(void) {
         cmocka_unit_test(test_integer_shift_moves_pixels),
         cmocka_unit_test(test_flips),
         cmocka_unit_test(test_warps_match_reference),
+        cmocka_unit_test(test_vector_warp_is_the_scalar_warp),
         cmocka_unit_test(test_matrix_matches_spec_formula),
         cmocka_unit_test(test_sampling_is_seeded),
         cmocka_unit_test(test_sampled_ranges),

@@ -7,7 +7,11 @@
 #include "augment/augment.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 static const double DEG = 3.14159265358979323846 / 180.0;
 
@@ -152,62 +156,206 @@ static inline int clamp_index(int64_t k, int n) {
     return k < 0 ? 0 : (k > n - 1 ? n - 1 : (int)k);
 }
 
+typedef struct warp_src {
+    const uint8_t *in;
+    size_t stride;
+    int h, w, fill, flip_h;
+    uint8_t fv[3];
+} warp_src;
+
+/* One output pixel from the fixed-point source position (rf, cf). */
+static inline void warp_pixel(const warp_src *s, int64_t rf, int64_t cf, uint8_t *o) {
+    const int h = s->h, w = s->w;
+    const size_t stride = s->stride;
+    int64_t rk = rf >> FRAC_BITS, ck = cf >> FRAC_BITS; /* floor */
+    int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+    int32_t fc = (int32_t)((cf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+    const uint8_t *p00, *p01, *p10, *p11;
+    if ((uint64_t)rk < (uint64_t)(h - 1) && (uint64_t)ck < (uint64_t)(w - 1)) {
+        /* all four neighbours inside: nothing to clamp or fill (most pixels) */
+        p00 = s->in + (size_t)rk * stride + (size_t)ck * 3;
+        p01 = p00 + 3;
+        p10 = p00 + stride;
+        p11 = p10 + 3;
+    } else {
+        size_t r0 = (size_t)clamp_index(rk, h) * stride;
+        size_t r1 = (size_t)clamp_index(rk + 1, h) * stride;
+        size_t c0 = (size_t)clamp_index(ck, w) * 3, c1 = (size_t)clamp_index(ck + 1, w) * 3;
+        p00 = s->in + r0 + c0;
+        p01 = s->in + r0 + c1;
+        p10 = s->in + r1 + c0;
+        p11 = s->in + r1 + c1;
+        if (s->fill) {
+            int r0_in = rk >= 0 && rk < h, r1_in = rk + 1 >= 0 && rk + 1 < h;
+            int c0_in = ck >= 0 && ck < w, c1_in = ck + 1 >= 0 && ck + 1 < w;
+            if (!(r0_in && c0_in)) p00 = s->fv;
+            if (!(r0_in && c1_in)) p01 = s->fv;
+            if (!(r1_in && c0_in)) p10 = s->fv;
+            if (!(r1_in && c1_in)) p11 = s->fv;
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        int32_t top = p00[k] * (WONE - fc) + p01[k] * fc;
+        int32_t bot = p10[k] * (WONE - fc) + p11[k] * fc;
+        int32_t v = top * (WONE - fr) + bot * fr + (1 << (2 * WBITS - 1));
+        o[k] = (uint8_t)(v >> (2 * WBITS));
+    }
+}
+
+/* Columns [c0, c1) of one output row: source positions start + inc * c. */
+static void warp_span(const warp_src *s, int64_t r_start, int64_t c_start, int64_t r_inc, int64_t c_inc, int c0,
+                      int c1, uint8_t *out) {
+    for (int c = c0; c < c1; c++)
+        warp_pixel(s, r_start + r_inc * c, c_start + c_inc * c, out + (size_t)(s->flip_h ? s->w - 1 - c : c) * 3);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The low 32 bits of the eight int64 lanes of (lo, hi), in order. */
+__attribute__((target("avx2"))) static inline __m256i low_halves(__m256i lo, __m256i hi) {
+    const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    return _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(lo, idx), _mm256_permutevar8x32_epi32(hi, idx),
+                                     0x20);
+}
+
+/* One channel of eight pixels, bit for bit warp_pixel's arithmetic (all
+ * products fit int32: 255 * 2^11 * 2^11 < 2^31). */
+__attribute__((target("avx2"))) static inline __m256i blend8(__m256i a, __m256i b, __m256i c, __m256i d, __m256i fr,
+                                                             __m256i fc) {
+    const __m256i one = _mm256_set1_epi32(WONE), gc = _mm256_sub_epi32(one, fc);
+    __m256i top = _mm256_add_epi32(_mm256_mullo_epi32(a, gc), _mm256_mullo_epi32(b, fc));
+    __m256i bot = _mm256_add_epi32(_mm256_mullo_epi32(c, gc), _mm256_mullo_epi32(d, fc));
+    __m256i v = _mm256_add_epi32(_mm256_mullo_epi32(top, _mm256_sub_epi32(one, fr)), _mm256_mullo_epi32(bot, fr));
+    return _mm256_srli_epi32(_mm256_add_epi32(v, _mm256_set1_epi32(1 << (2 * WBITS - 1))), 2 * WBITS);
+}
+
+/* The eight pixels' floor(position) - warp_pixel's rk, ck - as int32, for
+ * positions clamped first to [-2, n + 1] pixels: the clamped indices, and
+ * whether rk and rk + 1 lie inside, are those of the unclamped ones. */
+__attribute__((target("avx2"))) static inline __m256i floor8(__m256i f0, __m256i f1, int n) {
+    const __m256i lo = _mm256_set1_epi64x(-((int64_t)2 << FRAC_BITS));
+    const __m256i hi = _mm256_set1_epi64x((int64_t)(n + 1) << FRAC_BITS);
+    f0 = _mm256_blendv_epi8(f0, lo, _mm256_cmpgt_epi64(lo, f0));
+    f0 = _mm256_blendv_epi8(f0, hi, _mm256_cmpgt_epi64(f0, hi));
+    f1 = _mm256_blendv_epi8(f1, lo, _mm256_cmpgt_epi64(lo, f1));
+    f1 = _mm256_blendv_epi8(f1, hi, _mm256_cmpgt_epi64(f1, hi));
+    /* + 2 pixels: non-negative, so the logical shift is the floor */
+    f0 = _mm256_srli_epi64(_mm256_sub_epi64(f0, lo), FRAC_BITS);
+    f1 = _mm256_srli_epi64(_mm256_sub_epi64(f1, lo), FRAC_BITS);
+    return _mm256_sub_epi32(low_halves(f0, f1), _mm256_set1_epi32(2));
+}
+
+/* The RGB of eight pixels at byte offsets off in the photo, as R | G << 8 |
+ * B << 16: a 4-byte gather at the pixel, or one byte earlier for the last
+ * column (col == w - 1) so that no read passes the photo's end. */
+__attribute__((target("avx2"))) static inline __m256i rgb8(const warp_src *s, __m256i off, __m256i col) {
+    const __m256i last = _mm256_cmpeq_epi32(col, _mm256_set1_epi32(s->w - 1));
+    const __m256i v = _mm256_i32gather_epi32((const int *)(const void *)s->in,
+                                             _mm256_add_epi32(off, last) /* last = -1 */, 1);
+    return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_and_si256(last, _mm256_set1_epi32(8))),
+                            _mm256_set1_epi32(0xffffff));
+}
+
+/* A row eight pixels at a time, warp_pixel's arithmetic in every lane
+ * (edge clamping and the fill included); warp_pixel for the last w % 8. */
+__attribute__((target("avx2"))) static void warp_row_avx2(const warp_src *s, int64_t r_start, int64_t c_start,
+                                                          int64_t r_inc, int64_t c_inc, uint8_t *out) {
+    const int w = s->w, h = s->h;
+    const __m256i rinc4 = _mm256_set1_epi64x(4 * r_inc), cinc4 = _mm256_set1_epi64x(4 * c_inc);
+    const __m256i zero = _mm256_setzero_si256(), m255 = _mm256_set1_epi32(255), fmask = _mm256_set1_epi32(WONE - 1);
+    const __m256i hmax = _mm256_set1_epi32(h - 1), wmax = _mm256_set1_epi32(w - 1), one = _mm256_set1_epi32(1);
+    const __m256i stride = _mm256_set1_epi32((int)s->stride), three = _mm256_set1_epi32(3);
+    const __m256i fillw = _mm256_set1_epi32(s->fv[0] * 0x010101);
+    const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    int c = 0;
+    for (; c + 8 <= w; c += 8) {
+        /* rf = r_start + r_inc * (c + k), in int64 as warp_pixel has it */
+        const int64_t ra = r_start + r_inc * c, ca = c_start + c_inc * c;
+        const __m256i rf0 = _mm256_setr_epi64x(ra, ra + r_inc, ra + 2 * r_inc, ra + 3 * r_inc);
+        const __m256i cf0 = _mm256_setr_epi64x(ca, ca + c_inc, ca + 2 * c_inc, ca + 3 * c_inc);
+        const __m256i rf1 = _mm256_add_epi64(rf0, rinc4), cf1 = _mm256_add_epi64(cf0, cinc4);
+        /* the weights from the fraction's top bits (a logical shift: the
+         * bits kept are the same as an arithmetic one's) */
+        const __m256i fr = _mm256_and_si256(
+            low_halves(_mm256_srli_epi64(rf0, FRAC_BITS - WBITS), _mm256_srli_epi64(rf1, FRAC_BITS - WBITS)), fmask);
+        const __m256i fc = _mm256_and_si256(
+            low_halves(_mm256_srli_epi64(cf0, FRAC_BITS - WBITS), _mm256_srli_epi64(cf1, FRAC_BITS - WBITS)), fmask);
+        const __m256i rk = floor8(rf0, rf1, h), ck = floor8(cf0, cf1, w);
+        const __m256i rk1 = _mm256_add_epi32(rk, one), ck1 = _mm256_add_epi32(ck, one);
+        const __m256i r0 = _mm256_min_epi32(_mm256_max_epi32(rk, zero), hmax);
+        const __m256i r1 = _mm256_min_epi32(_mm256_max_epi32(rk1, zero), hmax);
+        const __m256i c0 = _mm256_min_epi32(_mm256_max_epi32(ck, zero), wmax);
+        const __m256i c1 = _mm256_min_epi32(_mm256_max_epi32(ck1, zero), wmax);
+        const __m256i o0 = _mm256_mullo_epi32(r0, stride), o1 = _mm256_mullo_epi32(r1, stride);
+        const __m256i x0 = _mm256_mullo_epi32(c0, three), x1 = _mm256_mullo_epi32(c1, three);
+        __m256i p00 = rgb8(s, _mm256_add_epi32(o0, x0), c0), p01 = rgb8(s, _mm256_add_epi32(o0, x1), c1);
+        __m256i p10 = rgb8(s, _mm256_add_epi32(o1, x0), c0), p11 = rgb8(s, _mm256_add_epi32(o1, x1), c1);
+        if (s->fill) { /* a neighbour outside the photo reads as the grey level */
+            const __m256i r0in = _mm256_cmpeq_epi32(r0, rk), r1in = _mm256_cmpeq_epi32(r1, rk1);
+            const __m256i c0in = _mm256_cmpeq_epi32(c0, ck), c1in = _mm256_cmpeq_epi32(c1, ck1);
+            p00 = _mm256_blendv_epi8(fillw, p00, _mm256_and_si256(r0in, c0in));
+            p01 = _mm256_blendv_epi8(fillw, p01, _mm256_and_si256(r0in, c1in));
+            p10 = _mm256_blendv_epi8(fillw, p10, _mm256_and_si256(r1in, c0in));
+            p11 = _mm256_blendv_epi8(fillw, p11, _mm256_and_si256(r1in, c1in));
+        }
+        __m256i px = zero;
+        for (int k = 0; k < 3; k++) {
+            const int sh = 8 * k;
+            __m256i v = blend8(_mm256_and_si256(_mm256_srli_epi32(p00, sh), m255),
+                               _mm256_and_si256(_mm256_srli_epi32(p01, sh), m255),
+                               _mm256_and_si256(_mm256_srli_epi32(p10, sh), m255),
+                               _mm256_and_si256(_mm256_srli_epi32(p11, sh), m255), fr, fc);
+            px = _mm256_or_si256(px, _mm256_slli_epi32(v, sh));
+        }
+        uint8_t *o = out + (size_t)c * 3;
+        if (s->flip_h) {
+            px = _mm256_permutevar8x32_epi32(px, rev);
+            o = out + (size_t)(w - 8 - c) * 3;
+        }
+        /* exactly 24 bytes: nothing outside the eight pixels is written */
+        const __m128i lo = _mm_shuffle_epi8(_mm256_castsi256_si128(px), pack);
+        const __m128i hi = _mm_shuffle_epi8(_mm256_extracti128_si256(px, 1), pack);
+        _mm_storel_epi64((__m128i *)(void *)o, lo);
+        uint32_t tail = (uint32_t)_mm_extract_epi32(lo, 2);
+        memcpy(o + 8, &tail, 4);
+        _mm_storel_epi64((__m128i *)(void *)(o + 12), hi);
+        tail = (uint32_t)_mm_extract_epi32(hi, 2);
+        memcpy(o + 20, &tail, 4);
+    }
+    warp_span(s, r_start, c_start, r_inc, c_inc, c, w, out);
+}
+#endif
+
 /* The bilinear inverse warp of src into dst (already allocated, src's
  * size) by the pull matrix m, neighbours outside the photo clamped to its
- * edge (fill 0) or taken as the grey level fill_value. */
-static void warp(const df_image *src, const double m[6], const df_augment_params *p, uint8_t *dst) {
+ * edge (fill 0) or taken as the grey level fill_value. isa picks the row
+ * kernel; every kernel gives the same bytes. */
+static void warp(const df_image *src, const double m[6], const df_augment_params *p, uint8_t *dst, df_cpu_isa isa) {
     int h = src->height, w = src->width;
-    const uint8_t *in = src->pixels;
-    size_t stride = (size_t)w * 3;
-    const int fill = p->fill_constant;
-    const uint8_t fv[3] = {(uint8_t)p->fill_value, (uint8_t)p->fill_value, (uint8_t)p->fill_value};
+    const warp_src s = {.in = src->pixels, .stride = (size_t)w * 3, .h = h, .w = w, .fill = p->fill_constant,
+                        .flip_h = p->flip_h,
+                        .fv = {(uint8_t)p->fill_value, (uint8_t)p->fill_value, (uint8_t)p->fill_value}};
     /* Coordinates this far out clamp to the edge anyway; bounding them
      * keeps |start + increment * c| below 2^55. */
     const double base_lim = (double)(1 << 30), inc_lim = base_lim / (w + 1.0);
     int64_t r_inc = to_fixed(m[1], inc_lim), c_inc = to_fixed(m[4], inc_lim);
+    /* the vector rows address the photo with int32 byte offsets, and read
+     * the last column from one byte before it (w >= 2) */
+    const int vector = isa >= DF_CPU_ISA_AVX2 && w >= 2 && (size_t)h * s.stride + 4 < (size_t)INT32_MAX;
+    (void)vector;
     for (int r = 0; r < h; r++) {
         /* Coordinates are affine in c: start of the row plus c times the
          * per-column increment (m[1], m[4]). */
         int64_t r_start = to_fixed(m[0] * r + m[2], base_lim);
         int64_t c_start = to_fixed(m[3] * r + m[5], base_lim);
-        uint8_t *out = dst + (size_t)(p->flip_v ? h - 1 - r : r) * stride;
-        for (int c = 0; c < w; c++) {
-            int64_t rf = r_start + r_inc * c, cf = c_start + c_inc * c;
-            int64_t rk = rf >> FRAC_BITS, ck = cf >> FRAC_BITS; /* floor */
-            int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
-            int32_t fc = (int32_t)((cf >> (FRAC_BITS - WBITS)) & (WONE - 1));
-            const uint8_t *p00, *p01, *p10, *p11;
-            if ((uint64_t)rk < (uint64_t)(h - 1) && (uint64_t)ck < (uint64_t)(w - 1)) {
-                /* all four neighbours inside: nothing to clamp or fill (most pixels) */
-                p00 = in + (size_t)rk * stride + (size_t)ck * 3;
-                p01 = p00 + 3;
-                p10 = p00 + stride;
-                p11 = p10 + 3;
-            } else {
-                size_t r0 = (size_t)clamp_index(rk, h) * stride;
-                size_t r1 = (size_t)clamp_index(rk + 1, h) * stride;
-                size_t c0 = (size_t)clamp_index(ck, w) * 3, c1 = (size_t)clamp_index(ck + 1, w) * 3;
-                p00 = in + r0 + c0;
-                p01 = in + r0 + c1;
-                p10 = in + r1 + c0;
-                p11 = in + r1 + c1;
-                if (fill) {
-                    int r0_in = rk >= 0 && rk < h, r1_in = rk + 1 >= 0 && rk + 1 < h;
-                    int c0_in = ck >= 0 && ck < w, c1_in = ck + 1 >= 0 && ck + 1 < w;
-                    if (!(r0_in && c0_in)) p00 = fv;
-                    if (!(r0_in && c1_in)) p01 = fv;
-                    if (!(r1_in && c0_in)) p10 = fv;
-                    if (!(r1_in && c1_in)) p11 = fv;
-                }
-            }
-            uint8_t *o = out + (size_t)(p->flip_h ? w - 1 - c : c) * 3;
-            for (int k = 0; k < 3; k++) {
-                int32_t top = p00[k] * (WONE - fc) + p01[k] * fc;
-                int32_t bot = p10[k] * (WONE - fc) + p11[k] * fc;
-                int32_t v = top * (WONE - fr) + bot * fr + (1 << (2 * WBITS - 1));
-                o[k] = (uint8_t)(v >> (2 * WBITS));
-            }
+        uint8_t *out = dst + (size_t)(p->flip_v ? h - 1 - r : r) * s.stride;
+#if defined(__x86_64__) || defined(__i386__)
+        if (vector) {
+            warp_row_avx2(&s, r_start, c_start, r_inc, c_inc, out);
+            continue;
         }
+#endif
+        warp_span(&s, r_start, c_start, r_inc, c_inc, 0, w, out);
     }
 }
 
@@ -245,6 +393,11 @@ static void jitter(const df_augment_params *p, uint8_t *px, size_t n) {
 
 df_status df_augment_apply(const df_image *src, const df_augment_params *p, df_image *dst,
                            df_error *err) {
+    return df_augment_apply_isa(src, p, dst, df_cpu_isa_best(), err);
+}
+
+df_status df_augment_apply_isa(const df_image *src, const df_augment_params *p, df_image *dst, df_cpu_isa isa,
+                               df_error *err) {
     int h = src->height, w = src->width;
     if (h <= 0 || w <= 0 || !src->pixels)
         return df_error_set(err, DF_ERR_INVALID_ARG, "augment: empty source image (%dx%d)", w, h);
@@ -275,7 +428,7 @@ df_status df_augment_apply(const df_image *src, const df_augment_params *p, df_i
     if (m[0] == 1.0 && m[1] == 0.0 && m[2] == 0.0 && m[3] == 0.0 && m[4] == 1.0 && m[5] == 0.0)
         copy_flipped(src, p->flip_h, p->flip_v, dst->pixels);
     else
-        warp(src, m, p, dst->pixels);
+        warp(src, m, p, dst->pixels, isa);
     if (p->contrast != 0.0 || p->brightness != 0.0 || p->saturation != 0.0 || p->grayscale)
         jitter(p, dst->pixels, (size_t)w * (size_t)h);
     return DF_OK;

@@ -37,6 +37,7 @@
 
 #include <stdint.h>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "image/image.h"
@@ -126,5 +127,10 @@ void df_augment_matrix(const df_augment_params *p, int h, int w, double m[6]);
  * of the warped image (single precision, a table per image). */
 df_status df_augment_apply(const df_image *src, const df_augment_params *p, df_image *dst,
                            df_error *err) DF_MUST_CHECK;
+/* The same with the warp's kernel chosen for isa instead of the CPU
+ * (df_cpu_isa_best): every kernel gives the same bytes (tests compare the
+ * AVX2 rows with the scalar ones). */
+df_status df_augment_apply_isa(const df_image *src, const df_augment_params *p, df_image *dst, df_cpu_isa isa,
+                               df_error *err) DF_MUST_CHECK;
 
 #endif
