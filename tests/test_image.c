@@ -1319,10 +1319,11 @@ static void test_resize_bilinear(void **state) {
     df_image_free(&src);
 }
 
-/* The two-tap path of bilinear axes (padded single taps, no tap loop)
- * gives the generic loop's pixels bit for bit: shrinking, enlarging, equal
- * axes, 2-pixel and 1-pixel sources, and area with an enlarged axis (which
- * is bilinear on that axis). */
+/* The two-tap path of bilinear axes (padded single taps, no tap loop;
+ * where the CPU has AVX2, its vector horizontal pass) gives the generic
+ * loop's pixels bit for bit: shrinking, enlarging, equal axes, 2-pixel and
+ * 1-pixel sources, and area with an enlarged axis (which is bilinear on
+ * that axis). */
 static void test_resize_two_taps_bit_identical(void **state) {
     (void)state;
     const int cases[][4] = {{400, 533, 224, 224}, {533, 400, 224, 224}, {37, 23, 10, 7}, {7, 5, 20, 13},
