@@ -519,6 +519,15 @@ static void test_gap_and_l2_gradients(void **state) {
     }
     check_grad("l2 dw", dw, num2, 10);
     assert_true(fabs(df_l2_forward(w, 10, lambda) - lambda * dot_d(w, w, 10)) < 1e-9);
+    /* a long vector (the blocked sums and a remainder) against the plain sum */
+    enum { LONG = 100003 };
+    float *big = malloc(LONG * sizeof *big);
+    assert_non_null(big);
+    for (int i = 0; i < LONG; i++) big[i] = (float)sin(0.37 * i) * (1.0f + (float)(i % 7));
+    double plain = 0.0;
+    for (int i = 0; i < LONG; i++) plain += (double)big[i] * big[i];
+    assert_true(fabs(df_l2_forward(big, LONG, lambda) - lambda * plain) <= 1e-12 * lambda * plain);
+    free(big);
 }
 
 /* ---- The whole head ---- */

@@ -212,8 +212,15 @@ void df_gap_backward(float *d_in, const float *d_out, int N, int HW, int C) {
 
 double df_l2_forward(const float *w, size_t n, float lambda) {
     if (lambda == 0.0f) return 0.0;
+    /* Eight running sums: one chain of dependent double additions waited
+     * on its latency for each of the MLP's 1.3 M weights at every step. */
+    double s8[8] = {0.0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s8[k] += (double)w[i + k] * w[i + k];
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)w[i] * w[i];
+    for (; i < n; i++) s += (double)w[i] * w[i];
+    for (int k = 0; k < 8; k++) s += s8[k];
     return lambda * s;
 }
 
