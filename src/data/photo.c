@@ -159,6 +159,9 @@ struct df_photo_stream {
     int next_job;       /* inline: the next batch to prepare */
 };
 
+/* A pass's variants: 0 and 1 both mean one. */
+static int pass_variants(const df_photo_pass *pass) { return pass->variants > 1 ? pass->variants : 1; }
+
 static int cores_online(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -207,7 +210,7 @@ df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, 
     if (s->pass.batch < 1) s->pass.batch = df_backbone_max_batch(ps->bb);
     s->pixels = df_backbone_takes_pixels(ps->bb);
     s->input_bytes = (size_t)h * (size_t)w * 3 * (s->pixels ? 1 : sizeof(float));
-    s->variants = s->pass.variants > 1 ? s->pass.variants : 1;
+    s->variants = pass_variants(pass);
     if (s->pass.count < 0 || (s->pass.count > 0 && s->variants > INT_MAX / s->pass.count)) {
         free(s);
         return df_error_set(err, DF_ERR_TOO_LARGE, "a pass of %d photos x %d variants", pass->count, pass->variants);
@@ -277,7 +280,7 @@ df_status df_photo_pass_run(df_backbone *bb, df_photo_source *ps, const df_photo
     df_photo_stream *s = NULL;
     df_status st = df_photo_stream_start(ps, pass, &s, err);
     if (st != DF_OK) return st;
-    const long positions = (long)pass->count * (pass->variants > 1 ? pass->variants : 1);
+    const long positions = (long)pass->count * pass_variants(pass);
     const long base = pass->progress_base, total = pass->progress_total ? pass->progress_total : positions;
     if (base == 0) df_progress_report(pass->progress, pass->what, 0, total);
     for (long done = 0; done < positions && st == DF_OK;) {
