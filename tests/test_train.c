@@ -692,6 +692,62 @@ static void test_variant_pass_is_the_passes_of_each_variant(void **state) {
     free(one);
 }
 
+/* The validation photos in the variants' pass (df_train_feature_passes)
+ * are the features df_photo_features gives them, bit for bit, and the
+ * variants and clean rows are df_train_feature_variants'; df_train
+ * handed those validation features, or computing them in its own cache's
+ * pass, trains the model it trains with its separate validation pass;
+ * extra photos outside the source are an error. */
+static void test_validation_rides_in_the_variant_pass(void **state) {
+    fixture *f = *state;
+    df_error err;
+    df_train_options o = small_options(DF_HEAD_LINEAR);
+    const int N = f->train->count, NV = f->val->count, K = 2;
+    const size_t F = df_backbone_feature_dim(f->bb);
+    assert_true(NV > 0);
+    float *v1, *c1, *v2, *c2, *e2, *plain;
+    assert_int_equal(df_train_feature_variants(f->bb, f->train, &o, K, &v1, &c1, &err), DF_OK);
+    df_train_result acct = {0};
+    assert_int_equal(df_train_feature_passes(f->bb, f->train, f->val, &o, K, &v2, &c2, &e2, &acct, &err), DF_OK);
+    assert_int_equal(df_photo_features(f->bb, f->val, df_backbone_resize_method(f->bb), NULL, &plain, &err), DF_OK);
+    assert_memory_equal(v1, v2, (size_t)K * N * F * sizeof(float));
+    assert_memory_equal(c1, c2, (size_t)N * F * sizeof(float));
+    assert_memory_equal(e2, plain, (size_t)NV * F * sizeof(float));
+    assert_int_equal(acct.backbone_images, (long)(K + 1) * N + NV);
+
+    /* df_train: its own pass (validation photos inside), handed the
+     * variants and the validation features, handed the variants only */
+    o.feature_cache = K;
+    o.epochs = 3;
+    df_train_result r[3];
+    assert_int_equal(df_train(f->bb, f->train, f->val, &o, &r[0], &err), DF_OK);
+    o.feature_variants = v2;
+    o.val_features = e2;
+    assert_int_equal(df_train(f->bb, f->train, f->val, &o, &r[1], &err), DF_OK);
+    o.val_features = NULL;
+    assert_int_equal(df_train(f->bb, f->train, f->val, &o, &r[2], &err), DF_OK);
+    for (int k = 0; k < 3; k++) assert_memory_equal(r[k].val_features, plain, (size_t)NV * F * sizeof(float));
+    for (int k = 1; k < 3; k++) {
+        assert_int_equal(r[k].history.epochs, r[0].history.epochs);
+        assert_memory_equal(r[k].history.val_loss, r[0].history.val_loss, sizeof(float) * (size_t)r[0].history.epochs);
+        assert_memory_equal(r[k].history.train_loss, r[0].history.train_loss, sizeof(float) * (size_t)r[0].history.epochs);
+    }
+    for (int k = 0; k < 3; k++) df_train_result_free(&r[k]);
+
+    df_photo_source *ps = NULL;
+    assert_int_equal(df_photo_source_create(f->train, f->bb, df_backbone_resize_method(f->bb), 0, &ps, &err), DF_OK);
+    df_photo_pass beyond = {.count = 2, .extra = 2, .extra_first = N - 1};
+    assert_int_equal(df_photo_pass_run(f->bb, ps, &beyond, v1, NULL, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "extra photos"));
+    df_photo_source_destroy(ps);
+    free(v1);
+    free(c1);
+    free(v2);
+    free(c2);
+    free(e2);
+    free(plain);
+}
+
 static void test_stratified_folds(void **state) {
     (void)state;
     int labels[15], fold[15], again[15], other[15];
@@ -844,6 +900,7 @@ int main(void) {
         cmocka_unit_test(test_feature_variants_are_trainings),
         cmocka_unit_test(test_pass_same_with_or_without_prefetch_thread),
         cmocka_unit_test(test_variant_pass_is_the_passes_of_each_variant),
+        cmocka_unit_test(test_validation_rides_in_the_variant_pass),
         cmocka_unit_test(test_head_search),
     };
     const struct CMUnitTest plain_tests[] = {

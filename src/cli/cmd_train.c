@@ -10,6 +10,7 @@
 #include "api/classifier.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "data/text.h"
 #include "eval/evaluation.h"
@@ -275,24 +276,37 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
             }
         }
     }
-    /* The feature cache's variants and the clean features computed here in
-     * one pass (each photo decoded once), so that the unknown detector and
-     * the calibration reuse them (df_train would compute the same variants
-     * itself). */
-    float *variants = NULL, *clean = NULL;
+    /* The feature cache's variants, the clean features and the validation
+     * photos' computed here in one pass (each photo decoded once, one
+     * part-filled batch), so that the unknown detector and the calibration
+     * reuse them (df_train would compute the same variants itself). */
+    float *variants = NULL, *clean = NULL, *val_features = NULL;
+    df_train_result pass = {0}; /* its time, counted in the run's */
     if (st == DF_OK && !opt->feature_variants && opt->feature_cache > 0 && opt->augment) {
-        st = df_train_feature_variants(bb, train, opt, opt->feature_cache, &variants, &clean, err);
+        const int with_val = val && val->count > 0;
+        const double t0 = df_clock_seconds();
+        st = df_train_feature_passes(bb, train, with_val ? val : NULL, opt, opt->feature_cache, &variants, &clean,
+                                     with_val ? &val_features : NULL, &pass, err);
+        pass.total_seconds = df_clock_seconds() - t0;
         opt->feature_variants = variants;
         opt->feature_clean = clean;
+        opt->val_features = val_features;
     }
     if (st == DF_OK) st = df_train(bb, train, val, opt, res, err);
+    if (st == DF_OK) {
+        res->total_seconds += pass.total_seconds;
+        res->backbone_seconds += pass.backbone_seconds;
+        res->backbone_images += pass.backbone_images;
+    }
     if (st == DF_OK) st = fit_trust(bb, train, opt, trust, res->model, prog, err);
     if (variants) {
         opt->feature_variants = NULL;
         opt->feature_clean = NULL;
+        opt->val_features = NULL;
     }
     free(variants);
     free(clean);
+    free(val_features);
     sigaction(SIGINT, &old_sa, NULL);
     return st;
 }

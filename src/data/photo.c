@@ -154,7 +154,7 @@ struct df_photo_stream {
     df_prefetch *pf;    /* NULL when inline */
     float *buf;         /* inline: the batch being handed out (floats or bytes) */
     int variants;       /* >= 1 */
-    int positions;      /* count x variants */
+    int positions;      /* count x variants + extra */
     int jobs;           /* batches in the pass */
     int next_job;       /* inline: the next batch to prepare */
 };
@@ -182,9 +182,12 @@ static df_status prepare_batch(void *ctx, int job, float *buf, int *n_items, df_
 #else
         int t = 0;
 #endif
-        const int v = (start + k) / s->pass.count, p = (start + k) % s->pass.count;
-        const int i = s->pass.order ? s->pass.order[p] : p;
-        const df_augment_config *aug = s->pass.plain_last && v == s->variants - 1 ? NULL : s->pass.augment;
+        const int pos = start + k, in_variants = pos < s->positions - s->pass.extra;
+        const int v = in_variants ? pos / s->pass.count : 0, p = in_variants ? pos % s->pass.count : 0;
+        const int i = !in_variants ? s->pass.extra_first + (pos - (s->positions - s->pass.extra))
+                      : s->pass.order ? s->pass.order[p] : p;
+        const df_augment_config *aug =
+            !in_variants || (s->pass.plain_last && v == s->variants - 1) ? NULL : s->pass.augment;
         df_error e;
         df_error_clear(&e);
         unsigned char *in = (unsigned char *)buf + (size_t)k * s->input_bytes;
@@ -211,11 +214,17 @@ df_status df_photo_stream_start(df_photo_source *ps, const df_photo_pass *pass, 
     s->pixels = df_backbone_takes_pixels(ps->bb);
     s->input_bytes = (size_t)h * (size_t)w * 3 * (s->pixels ? 1 : sizeof(float));
     s->variants = pass_variants(pass);
-    if (s->pass.count < 0 || (s->pass.count > 0 && s->variants > INT_MAX / s->pass.count)) {
+    const df_dataset *ds = ps->ds;
+    if (s->pass.count < 0 || (s->pass.count > 0 && s->variants > (INT_MAX - ds->count) / s->pass.count)) {
         free(s);
         return df_error_set(err, DF_ERR_TOO_LARGE, "a pass of %d photos x %d variants", pass->count, pass->variants);
     }
-    s->positions = s->pass.count * s->variants;
+    if (s->pass.extra < 0 || s->pass.extra_first < 0 || s->pass.extra > ds->count - s->pass.extra_first) {
+        free(s);
+        return df_error_set(err, DF_ERR_INVALID_ARG, "photo pass: %d extra photos from %d of %d", pass->extra,
+                            pass->extra_first, ds->count);
+    }
+    s->positions = s->pass.count * s->variants + s->pass.extra;
     s->jobs = df_batch_count(s->positions, s->pass.batch);
 #ifdef _OPENMP
     int team = omp_get_max_threads();
@@ -280,7 +289,7 @@ df_status df_photo_pass_run(df_backbone *bb, df_photo_source *ps, const df_photo
     df_photo_stream *s = NULL;
     df_status st = df_photo_stream_start(ps, pass, &s, err);
     if (st != DF_OK) return st;
-    const long positions = (long)pass->count * pass_variants(pass);
+    const long positions = (long)pass->count * pass_variants(pass) + (pass->extra > 0 ? pass->extra : 0);
     const long base = pass->progress_base, total = pass->progress_total ? pass->progress_total : positions;
     if (base == 0) df_progress_report(pass->progress, pass->what, 0, total);
     for (long done = 0; done < positions && st == DF_OK;) {

@@ -61,6 +61,11 @@ typedef struct df_photo_pass {
      * last variant plain (no augmentation) when plain_last. */
     int variants;
     int plain_last;
+    /* Plain photos after the variants, one position each: photos
+     * extra_first .. extra_first + extra - 1 of the source at positions
+     * count x variants onwards (e.g. the validation photos, which then
+     * fill the variants' last batch instead of a pass of their own). */
+    int extra, extra_first;
     /* Checked between batches: a set flag ends the pass with
      * DF_ERR_INTERRUPTED. NULL = never. */
     volatile sig_atomic_t *stop_flag;
@@ -87,7 +92,7 @@ df_status df_photo_stream_run(df_photo_stream *s, df_backbone *bb, const void *i
 void df_photo_stream_stop(df_photo_stream *s); /* accepts NULL */
 
 /* Runs every position of pass through bb: features row pos (count x
- * variants rows of F).
+ * variants + extra rows of F).
  * *backbone_seconds (if not NULL) accumulates the time inside the backbone. */
 df_status df_photo_pass_run(df_backbone *bb, df_photo_source *ps, const df_photo_pass *pass, float *features,
                             double *backbone_seconds, df_error *err) DF_MUST_CHECK;

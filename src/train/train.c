@@ -8,6 +8,7 @@
  */
 #include "train/train.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,49 +77,76 @@ void df_train_result_free(df_train_result *r) {
 
 /* ---- features for the cache and the head search ---- */
 
-/* df_train_feature_variants, with the backbone's time and photo count added
+/* The photos of a and then those of b as one data set: a view whose items
+ * are copies of theirs (the paths still theirs); free only view->items. */
+static df_status concat_view(const df_dataset *a, const df_dataset *b, df_dataset *view, df_error *err) {
+    *view = *a;
+    view->items = NULL;
+    if (a->count > INT_MAX - b->count) return df_error_set(err, DF_ERR_TOO_LARGE, "%d + %d photos", a->count, b->count);
+    view->count = a->count + b->count;
+    view->items = malloc(sizeof *view->items * (size_t)(view->count ? view->count : 1));
+    if (!view->items) return df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", view->count);
+    memcpy(view->items, a->items, sizeof *a->items * (size_t)a->count);
+    memcpy(view->items + a->count, b->items, sizeof *b->items * (size_t)b->count);
+    view->num_skipped = 0;
+    view->skipped = NULL;
+    return DF_OK;
+}
+
+/* df_train_feature_passes, with the backbone's time and photo count added
  * to acct when it is not NULL (df_train's own cache uses this). */
 static df_status compute_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
-                                  float **variants, float **clean, df_train_result *acct, df_error *err) {
+                                  float **variants, float **clean, const df_dataset *extra, float **extra_features,
+                                  df_train_result *acct, df_error *err) {
     *variants = NULL;
     if (clean) *clean = NULL;
-    const int N = ds->count;
+    if (extra_features) *extra_features = NULL;
+    const int N = ds->count, NE = extra ? extra->count : 0;
     const size_t F = df_backbone_feature_dim(bb);
-    /* One pass over every variant and then the plain photos: only its last
-     * batch is part-filled (a pass per variant left one in each), so v
-     * holds the clean rows too until they are copied out. */
+    /* One pass over every variant, then the plain photos, then the extra
+     * ones: only its last batch is part-filled (a pass per variant left
+     * one in each), so v holds the clean and extra rows too until they are
+     * copied out. */
     const int V = K + (clean != NULL);
-    size_t bytes, clean_bytes, all_bytes;
+    size_t bytes, clean_bytes, extra_bytes, all_bytes;
     if (K < 1 || !df_size_mul3((size_t)K * (size_t)N, F, sizeof(float), &bytes) ||
         !df_size_mul3((size_t)N, F, sizeof(float), &clean_bytes) ||
-        !df_size_mul3((size_t)V * (size_t)N, F, sizeof(float), &all_bytes))
+        !df_size_mul3((size_t)NE, F, sizeof(float), &extra_bytes) ||
+        !df_size_mul3((size_t)V * (size_t)N + (size_t)NE, F, sizeof(float), &all_bytes))
         return df_error_set(err, DF_ERR_TOO_LARGE, "feature cache of %d x %d photos overflows", K, N);
     float *v = malloc(all_bytes ? all_bytes : 1), *c = clean ? malloc(clean_bytes ? clean_bytes : 1) : NULL;
+    float *e = extra_features ? malloc(extra_bytes ? extra_bytes : 1) : NULL;
+    df_dataset both = {0};
+    df_status st = NE > 0 ? concat_view(ds, extra, &both, err) : DF_OK;
     df_photo_source *ps = NULL;
-    df_status st = df_photo_source_create(ds, bb, df_photo_resize(bb, opt->resize), opt->image_cache_bytes, &ps, err);
-    if (st == DF_OK && (!v || (clean && !c)))
+    if (st == DF_OK)
+        st = df_photo_source_create(NE > 0 ? &both : ds, bb, df_photo_resize(bb, opt->resize),
+                                    opt->image_cache_bytes, &ps, err);
+    if (st == DF_OK && (!v || (clean && !c) || (extra_features && !e)))
         st = df_error_set(err, DF_ERR_NOMEM, "feature cache: cannot allocate %zu MB (try a smaller --feature-cache)",
-                          (all_bytes + (clean ? clean_bytes : 0)) >> 20);
+                          (all_bytes + (clean ? clean_bytes : 0) + (e ? extra_bytes : 0)) >> 20);
     double seconds = 0.0;
     /* Variant 0 without augmentation would bias towards clean photos: every
      * variant is augmented (when augmentation is on), keyed by the variant
      * number instead of the epoch. */
-    const long total = (long)V * N;
+    const long total = (long)V * N + NE;
     df_photo_pass pass = {.count = N, .augment = opt->augment ? &opt->augment_config : NULL, .seed = opt->seed,
                           .aug_key = DF_TRAIN_VARIANT_KEY(0), .variants = V, .plain_last = clean != NULL,
-                          .stop_flag = opt->stop_flag, .progress = &opt->progress,
+                          .extra = NE, .extra_first = N, .stop_flag = opt->stop_flag, .progress = &opt->progress,
                           .what = "training photos x variants"};
     if (st == DF_OK) st = df_photo_pass_run(bb, ps, &pass, v, &seconds, err);
     if (st == DF_OK && opt->stop_flag && *opt->stop_flag)
         st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while building the feature cache");
     else if (st == DF_ERR_INTERRUPTED)
         df_error_prefix(err, "feature cache");
-    if (st == DF_OK && clean) {
-        memcpy(c, v + (size_t)K * N * F, clean_bytes);
+    if (st == DF_OK) {
+        if (clean) memcpy(c, v + (size_t)K * N * F, clean_bytes);
+        if (e) memcpy(e, v + (size_t)V * N * F, extra_bytes);
         float *shrunk = realloc(v, bytes ? bytes : 1);
         if (shrunk) v = shrunk; /* else v keeps its larger block: still valid */
     }
     df_photo_source_destroy(ps);
+    free(both.items);
     if (acct) {
         acct->backbone_seconds += seconds;
         acct->backbone_images += total;
@@ -126,16 +154,25 @@ static df_status compute_variants(df_backbone *bb, const df_dataset *ds, const d
     if (st != DF_OK) {
         free(v);
         free(c);
+        free(e);
         return st;
     }
     *variants = v;
     if (clean) *clean = c;
+    if (extra_features) *extra_features = e;
     return DF_OK;
 }
 
 df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
                                     float **variants, float **clean, df_error *err) {
-    return compute_variants(bb, ds, opt, K, variants, clean, NULL, err);
+    return compute_variants(bb, ds, opt, K, variants, clean, NULL, NULL, NULL, err);
+}
+
+df_status df_train_feature_passes(df_backbone *bb, const df_dataset *ds, const df_dataset *extra,
+                                  const df_train_options *opt, int K, float **variants, float **clean,
+                                  float **extra_features, df_train_result *acct, df_error *err) {
+    return compute_variants(bb, ds, opt, K, variants, clean, extra_features ? extra : NULL, extra_features, acct,
+                            err);
 }
 
 df_status df_train_describe_backbone(df_model *model, const df_backbone *bb, df_resize_method resize, int embed,
@@ -300,11 +337,14 @@ static df_status run_model(run *r, df_train_result *res, df_error *err) {
 }
 
 /* Validation features (once, never augmented), class weights, and the
- * training features: the cache (computed or handed in) or live photos. */
+ * training features: the cache (computed or handed in) or live photos.
+ * The validation photos ride in the cache's pass when it is computed here
+ * (its last batch has room), else they are a pass of their own. */
 static df_status run_data(run *r, df_train_result *res, df_error *err) {
     const df_train_options *opt = r->opt;
     const int N = r->train->count, C = r->train->num_classes, NV = r->val ? r->val->count : 0;
     const size_t F = df_backbone_feature_dim(r->bb);
+    const int K = opt->feature_cache, own_cache = K > 0 && !opt->feature_variants;
     df_status st = DF_OK;
     r->labels = malloc(sizeof(int) * (size_t)N);
     r->class_w = malloc(sizeof(float) * (size_t)C);
@@ -312,22 +352,28 @@ static df_status run_data(run *r, df_train_result *res, df_error *err) {
     for (int i = 0; i < N; i++) r->labels[i] = r->train->items[i].label;
     if (opt->class_weight_balanced) st = df_head_balanced_class_weights(r->labels, N, C, r->class_w, err);
     if (st == DF_OK && NV > 0) {
+        r->val_probs = malloc(sizeof(float) * (size_t)NV * (size_t)C);
+        r->val_labels = malloc(sizeof(int) * (size_t)NV);
+        if (!r->val_probs || !r->val_labels) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for validation");
+        for (int i = 0; st == DF_OK && i < NV; i++) r->val_labels[i] = r->val->items[i].label;
+    }
+    if (st == DF_OK && NV > 0 && opt->val_features) {
+        r->val_feats = malloc(sizeof(float) * (size_t)NV * F);
+        if (!r->val_feats) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for validation features");
+        else memcpy(r->val_feats, opt->val_features, sizeof(float) * (size_t)NV * F);
+    } else if (st == DF_OK && NV > 0 && !own_cache) {
         double t0 = df_clock_seconds();
         st = df_photo_features(r->bb, r->val, r->resize, &opt->progress, &r->val_feats, err);
         res->backbone_seconds += df_clock_seconds() - t0;
         res->backbone_images += NV;
-        r->val_probs = malloc(sizeof(float) * (size_t)NV * (size_t)C);
-        r->val_labels = malloc(sizeof(int) * (size_t)NV);
-        if (st == DF_OK && (!r->val_probs || !r->val_labels))
-            st = df_error_set(err, DF_ERR_NOMEM, "out of memory for validation");
-        for (int i = 0; st == DF_OK && i < NV; i++) r->val_labels[i] = r->val->items[i].label;
     }
     if (st != DF_OK) return st;
-    const int K = opt->feature_cache;
     if (K > 0) {
         const float *variants = opt->feature_variants;
-        if (!variants) {
-            st = compute_variants(r->bb, r->train, opt, K, &r->cache, NULL, res, err);
+        if (own_cache) {
+            const int val_here = NV > 0 && !opt->val_features;
+            st = compute_variants(r->bb, r->train, opt, K, &r->cache, NULL, val_here ? r->val : NULL,
+                                  val_here ? &r->val_feats : NULL, res, err);
             variants = r->cache;
         }
         df_cached_source_init(&r->cached, variants, K, N, F, NULL, N, r->labels, opt->seed,

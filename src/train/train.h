@@ -75,6 +75,10 @@ typedef struct df_train_options {
      * the unknown detector (train/trust.h); NULL = computed when needed.
      * Borrowed. */
     const float *feature_clean;
+    /* The plain features of the validation photos (NV x F, as
+     * df_photo_features computes them), e.g. from the same pass as the
+     * variants (df_train_feature_passes); NULL = computed here. Borrowed. */
+    const float *val_features;
     int resize;                 /* a df_resize_method, or -1 = the backbone's own */
     int class_weight_balanced;  /* sklearn's n / (C * n_c) */
     int early_stop_patience;    /* 0 = off; else stop after P epochs without a
@@ -159,5 +163,16 @@ df_status df_train_describe_backbone(df_model *model, const df_backbone *bb, df_
  * decoded once when they fit opt->image_cache_bytes. Caller frees both. */
 df_status df_train_feature_variants(df_backbone *bb, const df_dataset *ds, const df_train_options *opt, int K,
                                     float **variants, float **clean, df_error *err) DF_MUST_CHECK;
+
+/* df_train_feature_variants, and in the same backbone pass the plain
+ * features of the photos of extra (the validation photos: then only the
+ * pass's last batch is part-filled, not also a batch of theirs):
+ * *extra_features = extra->count x feature_dim, bit for bit what
+ * df_photo_features gives; NULL with extra NULL. Caller frees all three.
+ * The time inside the backbone and the photos it ran are added to acct's
+ * backbone_seconds and backbone_images (acct may be NULL). */
+df_status df_train_feature_passes(df_backbone *bb, const df_dataset *ds, const df_dataset *extra,
+                                  const df_train_options *opt, int K, float **variants, float **clean,
+                                  float **extra_features, df_train_result *acct, df_error *err) DF_MUST_CHECK;
 
 #endif
