@@ -161,14 +161,24 @@ static df_status dequantize(builder *b, int i, int t, float **out) {
         for (int k = d + 1; k < x->rank; k++) inner *= (size_t)x->shape[k];
         dim = (size_t)x->shape[d];
     }
-    for (size_t k = 0; k < n; k++) {
-        double q = raw_value(p, x->type, k);
-        if (!quantized) {
-            o[k] = (float)q;
-            continue;
-        }
-        size_t c = x->quant.n > 1 ? (k / inner) % dim : 0;
-        o[k] = (float)((double)x->quant.scale[c] * (q - (double)x->quant.zero_point[c]));
+    if (!quantized) {
+        for (size_t k = 0; k < n; k++) o[k] = (float)raw_value(p, x->type, k);
+        *out = o;
+        return DF_OK;
+    }
+    /* A run of one channel's values at a time, its scale and zero point
+     * hoisted and the type's loop plain: MobileNetV2's 3.5 M weights were
+     * about a fifth of building its engines. */
+    const size_t run = x->quant.n > 1 ? inner : n;
+    for (size_t k0 = 0; k0 < n; k0 += run) {
+        const size_t c = x->quant.n > 1 ? (k0 / inner) % dim : 0, k1 = n - k0 < run ? n : k0 + run;
+        const double scale = (double)x->quant.scale[c], zp = (double)x->quant.zero_point[c];
+        if (x->type == DF_TFLITE_UINT8)
+            for (size_t k = k0; k < k1; k++) o[k] = (float)(scale * ((double)p[k] - zp));
+        else if (x->type == DF_TFLITE_INT8)
+            for (size_t k = k0; k < k1; k++) o[k] = (float)(scale * ((double)(int8_t)p[k] - zp));
+        else
+            for (size_t k = k0; k < k1; k++) o[k] = (float)(scale * (raw_value(p, x->type, k) - zp));
     }
     *out = o;
     return DF_OK;

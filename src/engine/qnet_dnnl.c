@@ -285,19 +285,32 @@ static df_status copy_weights(df_qdnnl_conv *cv, const df_qconv_desc *d, df_qtyp
         free(bad);
         return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     }
-    for (size_t k = 0; k < nw; k++)
-        v[k] = type == DF_QTYPE_U8
-                   ? (int16_t)(((const uint8_t *)d->weights)[k] - d->weight_zero_point)
-                   : ((const int8_t *)d->weights)[k];
-    int n = 0;
-    for (int o = 0; o < cv->oc; o++) {
-        for (size_t k = 0; k < per && !bad[o]; k++) {
-            int16_t x = v[weight_index(cv, o, k)];
-            bad[o] = x < -128 || x > 127;
-        }
-        n += bad[o];
+    /* Plain loops in memory order (a branch per weight, or a strided one
+     * per channel of a depthwise layer, made these a third of building
+     * MobileNetV2's engine). */
+    if (type == DF_QTYPE_U8) {
+        const uint8_t *src = d->weights;
+        const int zp = (int)d->weight_zero_point;
+        for (size_t k = 0; k < nw; k++) v[k] = (int16_t)(src[k] - zp);
+    } else {
+        const int8_t *src = d->weights;
+        for (size_t k = 0; k < nw; k++) v[k] = src[k];
     }
-    for (size_t k = 0; k < nw; k++) cv->weights[k] = (int8_t)(v[k] < -128 ? -128 : v[k] > 127 ? 127 : v[k]);
+    const int oc = cv->oc;
+    if (cv->depthwise) { /* [k][oc] */
+        for (size_t k = 0; k < per; k++)
+            for (int o = 0; o < oc; o++) bad[o] |= v[k * (size_t)oc + (size_t)o] < -128 || v[k * (size_t)oc + (size_t)o] > 127;
+    } else { /* [oc][k] */
+        for (int o = 0; o < oc; o++) {
+            int b = 0;
+            for (size_t k = 0; k < per; k++) b |= v[(size_t)o * per + k] < -128 || v[(size_t)o * per + k] > 127;
+            bad[o] = b;
+        }
+    }
+    int n = 0;
+    for (int o = 0; o < oc; o++) n += bad[o];
+    int8_t *dst = cv->weights;
+    for (size_t k = 0; k < nw; k++) dst[k] = (int8_t)(v[k] < -128 ? -128 : v[k] > 127 ? 127 : v[k]);
     for (int o = 0; o < cv->oc; o++) cv->bias[o] = d->bias ? d->bias[o] : 0;
     int limit = cv->oc / 8 > 2 ? cv->oc / 8 : 2;
     df_status st = DF_OK;
