@@ -75,20 +75,30 @@ typedef struct op_stats {
     int worst;
 } op_stats;
 
-static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint64_t seed,
-                       op_stats *stats) {
-    df_rng r;
-    df_rng_seed(&r, seed, 1);
+/* A convolution as the tests draw it: random weights (uint8: a zero point
+ * near 128 and, as in the quantization-aware models, one weight of two
+ * channels outside what oneDNN's int8 holds), bias, scales and an input
+ * of parameters `in` drawn here too. */
+typedef struct test_conv {
+    int32_t *w, *bias;
+    uint8_t *wb;
+    float *ws;
+    df_qparams in;
+    df_qconv_desc d;
+} test_conv;
+
+static void test_conv_make(df_qtype type, const conv_case *cc, df_rng *r, test_conv *tc) {
+    memset(tc, 0, sizeof *tc);
     int lo = type == DF_QTYPE_U8 ? 0 : -128, hi = lo + 255;
     int out_c = cc->depthwise ? cc->in_c : cc->out_c;
     size_t nw = (size_t)out_c * cc->k * cc->k * (cc->depthwise ? 1 : cc->in_c);
-    int32_t *w = malloc(nw * sizeof *w), *bias = malloc((size_t)out_c * sizeof *bias);
-    uint8_t *wb = malloc(nw);
-    float *ws = malloc((size_t)out_c * sizeof *ws);
+    int32_t *w = tc->w = malloc(nw * sizeof *w), *bias = tc->bias = malloc((size_t)out_c * sizeof *bias);
+    uint8_t *wb = tc->wb = malloc(nw);
+    float *ws = tc->ws = malloc((size_t)out_c * sizeof *ws);
     assert_true(w && bias && wb && ws);
-    int32_t wzp = type == DF_QTYPE_U8 ? rand_int(&r, 100, 150) : 0;
+    int32_t wzp = type == DF_QTYPE_U8 ? rand_int(r, 100, 150) : 0;
     if (wzp == 128) wzp = 127; /* so that w - wzp can leave int8 below */
-    for (size_t k = 0; k < nw; k++) w[k] = wzp + rand_int(&r, -100, 100);
+    for (size_t k = 0; k < nw; k++) w[k] = wzp + rand_int(r, -100, 100);
     if (type == DF_QTYPE_U8) {
         /* A quantization-aware layer's range is set by one or two extreme
          * weights: w - wzp outside int8 for one weight of two channels (the
@@ -99,7 +109,7 @@ static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint6
         w[cc->depthwise ? nw - 1 : per - 1] = extreme;                   /* channel 0 or last */
         w[cc->depthwise ? (size_t)o1 : (size_t)o1 * per] = extreme;      /* channel o1, tap 0 */
     }
-    df_qparams in = {0.0235f + 0.01f * df_rng_uniform(&r), rand_int(&r, lo + 100, lo + 150)};
+    df_qparams in = {0.0235f + 0.01f * df_rng_uniform(r), rand_int(r, lo + 100, lo + 150)};
     /* Scales of the size training picks: inputs and weights about 58 steps
      * from their zero points make an accumulator spread of sqrt(K) * 3364;
      * the weight scale makes that about 2.0 in real terms, which the output
@@ -107,31 +117,51 @@ static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint6
     double k_terms = (double)cc->k * cc->k * (cc->depthwise ? 1 : cc->in_c);
     double ws_base = 2.0 / (sqrt(k_terms) * 3364.0 * in.scale);
     for (int c = 0; c < out_c; c++) {
-        bias[c] = rand_int(&r, -3000, 3000);
-        ws[c] = (float)(type == DF_QTYPE_U8 ? ws_base : ws_base * (0.5 + df_rng_uniform(&r)));
+        bias[c] = rand_int(r, -3000, 3000);
+        ws[c] = (float)(type == DF_QTYPE_U8 ? ws_base : ws_base * (0.5 + df_rng_uniform(r)));
     }
     to_bytes(w, wb, nw);
     df_qparams out = cc->relu6 ? (df_qparams){6.0f / 255.0f, lo}
-                               : (df_qparams){2.0f / 60.0f, rand_int(&r, lo + 60, lo + 200)};
-    df_qconv_desc d;
-    memset(&d, 0, sizeof d);
-    d.out_c = out_c;
-    d.kh = d.kw = cc->k;
-    d.stride_h = d.stride_w = cc->stride;
-    d.pad_top = d.pad_left = d.pad_bottom = d.pad_right = cc->pad;
-    d.depthwise = cc->depthwise;
-    d.weights = wb;
-    d.bias = bias;
-    d.weight_scale = ws;
-    d.weight_zero_point = wzp;
-    d.out = out;
-    d.out_min = lo;
-    d.out_max = hi;
+                               : (df_qparams){2.0f / 60.0f, rand_int(r, lo + 60, lo + 200)};
+    df_qconv_desc *d = &tc->d;
+    d->out_c = out_c;
+    d->kh = d->kw = cc->k;
+    d->stride_h = d->stride_w = cc->stride;
+    d->pad_top = d->pad_left = d->pad_bottom = d->pad_right = cc->pad;
+    d->depthwise = cc->depthwise;
+    d->weights = wb;
+    d->bias = bias;
+    d->weight_scale = ws;
+    d->weight_zero_point = wzp;
+    d->out = out;
+    d->out_min = lo;
+    d->out_max = hi;
     if (cc->relu6) {
-        d.out_min = out.zero_point;
+        d->out_min = out.zero_point;
         long top = out.zero_point + lroundf(6.0f / out.scale);
-        d.out_max = top < hi ? (int32_t)top : hi;
+        d->out_max = top < hi ? (int32_t)top : hi;
     }
+    tc->in = in;
+}
+
+static void test_conv_free(test_conv *tc) {
+    free(tc->w);
+    free(tc->bias);
+    free(tc->wb);
+    free(tc->ws);
+}
+
+static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint64_t seed,
+                       op_stats *stats) {
+    df_rng r;
+    df_rng_seed(&r, seed, 1);
+    int out_c = cc->depthwise ? cc->in_c : cc->out_c;
+    test_conv tc;
+    test_conv_make(type, cc, &r, &tc);
+    const df_qconv_desc d = tc.d;
+    const df_qparams in = tc.in, out = d.out;
+    const int32_t wzp = d.weight_zero_point, *w = tc.w, *bias = tc.bias;
+    const float *ws = tc.ws;
     df_qnet *q;
     df_error err;
     df_qtensor_id x, y;
@@ -177,10 +207,7 @@ static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint6
      * clamps the negative half and the top) */
     assert_true(cc->relu6 ? clamped * 10 < 8 * N * nout : clamped * 4 < N * nout);
     df_qnet_destroy(q);
-    free(w);
-    free(bias);
-    free(wb);
-    free(ws);
+    test_conv_free(&tc);
     free(xi);
     free(want);
     free(xb);
@@ -217,6 +244,85 @@ static void test_conv_ops(void **state) {
                           ? "exact sums" : "saturating sums",
                       st[k].off, st[k].values, 100.0 * (double)st[k].off / (double)st[k].values,
                       st[k].worst);
+}
+
+/* Runs convolutions a then b (b reading a's output) on n random inputs,
+ * as one net (linked: 1) or as two (the first one's output handed to the
+ * second): the outputs, and how many layers of the net copy channels out
+ * for the next. */
+static int run_pair(const conv_case *ca, const test_conv *a, const test_conv *b, int linked, int n,
+                    const uint8_t *x, uint8_t *y) {
+    df_error err;
+    df_qnet *q[2] = {NULL, NULL};
+    df_qtensor_id in, mid, out;
+    int oh, ow, oc, gathers = 0;
+    assert_int_equal(df_qnet_create(DF_QTYPE_U8, DF_QBACKEND_ONEDNN, &q[0], &err), DF_OK);
+    assert_int_equal(df_qnet_input(q[0], ca->h, ca->w, ca->in_c, a->in, &in, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q[0], in, &a->d, &mid, &err), DF_OK);
+    assert_int_equal(df_qnet_tensor_shape(q[0], mid, &oh, &ow, &oc, &err), DF_OK);
+    if (linked) {
+        assert_int_equal(df_qnet_conv2d(q[0], mid, &b->d, &out, &err), DF_OK);
+        assert_int_equal(df_qnet_set_output(q[0], out, &err), DF_OK);
+    } else {
+        assert_int_equal(df_qnet_set_output(q[0], mid, &err), DF_OK);
+        assert_int_equal(df_qnet_create(DF_QTYPE_U8, DF_QBACKEND_ONEDNN, &q[1], &err), DF_OK);
+        assert_int_equal(df_qnet_input(q[1], oh, ow, oc, a->d.out, &in, &err), DF_OK);
+        assert_int_equal(df_qnet_conv2d(q[1], in, &b->d, &out, &err), DF_OK);
+        assert_int_equal(df_qnet_set_output(q[1], out, &err), DF_OK);
+    }
+    uint8_t *m = malloc((size_t)n * oh * ow * oc);
+    assert_non_null(m);
+    for (int k = 0; k < 2 && q[k]; k++) {
+        assert_int_equal(df_qnet_reshape(q[k], n, &err), DF_OK);
+        gathers += df_qnet_gathering_layers(q[k]);
+    }
+    if (linked) {
+        assert_int_equal(df_qnet_run_quantized(q[0], x, n, y, &err), DF_OK);
+    } else {
+        assert_int_equal(df_qnet_run_quantized(q[0], x, n, m, &err), DF_OK);
+        assert_int_equal(df_qnet_run_quantized(q[1], m, n, y, &err), DF_OK);
+    }
+    free(m);
+    df_qnet_destroy(q[0]);
+    df_qnet_destroy(q[1]);
+    return gathers;
+}
+
+/* A depthwise layer with fixed channels (uint8 weights outside int8) whose
+ * input another layer with fixed channels wrote reads them from the copy
+ * that layer made on its own pass (df_qdnnl_conv_feed): the same bytes as
+ * the two layers run as separate nets. After a 1x1 (MobileNetV2's expand
+ * layers) and after a strided 3x3 (its first layer, the side
+ * convolution), depthwise strides 1 and 2, batches of 1 and 3. */
+static void test_dnnl_depthwise_reads_the_copy_the_layer_before_made(void **state) {
+    (void)state;
+    static const conv_case pairs[][2] = {{{12, 10, 16, 48, 1, 1, 0, 0, 1}, {12, 10, 48, 0, 3, 1, 1, 1, 1}},
+                                         {{13, 11, 3, 24, 3, 2, 1, 0, 1}, {7, 6, 24, 0, 3, 2, 1, 1, 0}},
+                                         {{9, 16, 8, 32, 1, 1, 0, 0, 1}, {9, 16, 32, 0, 3, 2, 1, 1, 1}}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        const conv_case *ca = &pairs[i][0], *cb = &pairs[i][1];
+        df_rng r;
+        df_rng_seed(&r, 40 + i, 1);
+        test_conv a, b;
+        test_conv_make(DF_QTYPE_U8, ca, &r, &a);
+        test_conv_make(DF_QTYPE_U8, cb, &r, &b);
+        for (int n = 1; n <= 3; n += 2) {
+            const size_t nin = (size_t)ca->h * ca->w * ca->in_c;
+            const int oh = (cb->h + 2 * cb->pad - cb->k) / cb->stride + 1, ow = (cb->w + 2 * cb->pad - cb->k) / cb->stride + 1;
+            const size_t nout = (size_t)oh * ow * cb->in_c;
+            uint8_t *x = malloc(n * nin), *y[2] = {malloc(n * nout), malloc(n * nout)};
+            assert_true(x && y[0] && y[1]);
+            for (size_t k = 0; k < n * nin; k++) x[k] = (uint8_t)(a.in.zero_point + rand_int(&r, -100, 100));
+            assert_int_equal(run_pair(ca, &a, &b, 0, n, x, y[0]), 0);
+            assert_int_equal(run_pair(ca, &a, &b, 1, n, x, y[1]), 1);
+            assert_memory_equal(y[0], y[1], n * nout);
+            free(x);
+            free(y[0]);
+            free(y[1]);
+        }
+        test_conv_free(&a);
+        test_conv_free(&b);
+    }
 }
 
 static void check_add_pool(df_qtype type, df_qbackend be, uint64_t seed) {
@@ -824,6 +930,7 @@ static void test_auto_race(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_ops),
+        cmocka_unit_test(test_dnnl_depthwise_reads_the_copy_the_layer_before_made),
         cmocka_unit_test(test_add_pool),
         cmocka_unit_test(test_add_exhaustive),
         cmocka_unit_test(test_errors),

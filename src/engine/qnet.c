@@ -309,6 +309,12 @@ df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
         return st;
     }
     q->params += (int64_t)d->out_c * d->kh * d->kw * (d->depthwise ? 1 : x.c) + d->out_c;
+    /* the convolution that wrote this one's input, if one did */
+    for (int k = q->n_l - 1; dconv && k >= 0; k--)
+        if (q->l[k].out == in) {
+            if (q->l[k].dconv) df_qdnnl_conv_feed(q->l[k].dconv, dconv);
+            break;
+        }
     return push_layer(q, Q_CONV, in, -1, *out, op, dconv, err);
 }
 
@@ -665,3 +671,9 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
 
 int64_t df_qnet_num_params(const df_qnet *q) { return q->params; }
 int df_qnet_layers(const df_qnet *q) { return q->n_l; }
+
+int df_qnet_gathering_layers(const df_qnet *q) {
+    int n = 0;
+    for (int k = 0; k < q->n_l; k++) n += q->l[k].dconv && df_qdnnl_conv_gathers(q->l[k].dconv);
+    return n;
+}

@@ -128,5 +128,8 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
 
 int64_t df_qnet_num_params(const df_qnet *q);
 int df_qnet_layers(const df_qnet *q);
+/* oneDNN backend: how many convolutions copy the next depthwise layer's
+ * fixed channels out on their own pass (qnet_dnnl.h, df_qdnnl_conv_feed). */
+int df_qnet_gathering_layers(const df_qnet *q);
 
 #endif

@@ -63,6 +63,15 @@ typedef struct qside {
 
 struct df_qdnnl_conv {
     int h, w, c, oc, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow, depthwise;
+    /* A depthwise layer's fixed channels read from its input at every
+     * pixel cost a pass over the whole input (one cache line per pixel for
+     * a byte or two). When the layer before it makes a pass over every
+     * pixel of that same map anyway (its own fixed channels), it copies
+     * them out on the way: gather_to is that next layer; gathered, set up
+     * for the batch, holds [image][pixel][fix.n] of the input. */
+    df_qdnnl_conv *gather_to;
+    int fed;                     /* a layer before gathers for this one */
+    uint8_t *gathered;
     int8_t *weights;             /* TFLite's layout, minus the weight zero point (copied) */
     int32_t *bias;               /* [oc]; the source zero point folded in when unpadded */
     int32_t in_zp, out_zp, out_min, out_max; /* uint8 domain (the fixed channels' loop) */
@@ -137,6 +146,8 @@ static void release_setup(df_qdnnl_conv *cv) {
     if (cv->scratch) dnnl_memory_destroy(cv->scratch);
     cv->prim = NULL;
     cv->src = cv->wei = cv->bia = cv->dst = cv->scratch = NULL;
+    free(cv->gathered);
+    cv->gathered = NULL;
     qside *sd = &cv->side;
     if (sd->prim) dnnl_primitive_destroy(sd->prim);
     if (sd->src) dnnl_memory_destroy(sd->src);
@@ -500,6 +511,8 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
     cv->in = in;
     cv->out = out;
     cv->batch = batch;
+    if (cv->fed && !(cv->gathered = malloc((size_t)batch * cv->h * cv->w * (size_t)cv->fix.n)))
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t r = make_pd(e, cv, batch, 0, &pd);
     if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
@@ -649,17 +662,20 @@ static int fits_rowbuf(const df_qdnnl_conv *cv) {
     return (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)cv->c) <= FIX_BUF;
 }
 
+/* kh rows of span pixels from (iy0, ix0) of a map whose pixels are stride
+ * bytes apart (channels ch0 .. ch0 + ce - 1 of each), minus x_zp, zero in
+ * the padding, as int16 rows of span x ce. */
 static inline __attribute__((always_inline)) void
-fill_rows(const df_qdnnl_conv *cv, const uint8_t *img, int iy0, int ix0, int span, int ch0,
+fill_rows(const df_qdnnl_conv *cv, const uint8_t *img, size_t stride, int iy0, int ix0, int span, int ch0,
           int ce, int16_t *buf) {
-    const int c = cv->c, h = cv->h, w = cv->w;
+    const int h = cv->h, w = cv->w;
     const int16_t zx = (int16_t)cv->in_zp;
     for (int i = 0; i < cv->kh; i++) {
         int iy = iy0 + i;
         int16_t *b = buf + (size_t)i * span * ce;
         for (int s = 0; s < span; s++) {
             int ix = ix0 + s;
-            const uint8_t *px = img + ((size_t)iy * w + (size_t)ix) * c + ch0;
+            const uint8_t *px = img + ((size_t)iy * w + (size_t)ix) * stride + ch0;
             int in = iy >= 0 && iy < h && ix >= 0 && ix < w;
             for (int m = 0; m < ce; m++) b[s * ce + m] = in ? (int16_t)(px[m] - zx) : 0;
         }
@@ -678,17 +694,21 @@ static inline __attribute__((always_inline)) void fix_rowbuf_body(const df_qdnnl
     int xn_max = (FIX_BUF / (kh * ce) - kw) / sw + 1;
     xn_max = xn_max < 1 ? 1 : xn_max > FIX_CHUNK ? FIX_CHUNK : xn_max;
     const uint8_t *img = cv->in + (size_t)n * cv->h * cv->w * cv->c;
+    /* a depthwise layer's fixed channels from the copy the layer before made, if it did */
+    const size_t pixels = (size_t)cv->h * cv->w;
+    const uint8_t *gat = cv->gathered ? cv->gathered + (size_t)n * pixels * (size_t)nfix : NULL;
     uint8_t *orow = cv->out + ((size_t)n * cv->oh + y) * ow * oc;
     int16_t buf[FIX_BUF];
     int32_t acc[FIX_CHUNK];
     uint8_t q[FIX_CHUNK];
     for (int x0 = 0; x0 < ow; x0 += xn_max) {
         const int xn = ow - x0 < xn_max ? ow - x0 : xn_max, span = (xn - 1) * sw + kw;
-        if (!dw) fill_rows(cv, img, iy0, x0 * sw - cv->pl, span, 0, ce, buf);
+        if (!dw) fill_rows(cv, img, (size_t)cv->c, iy0, x0 * sw - cv->pl, span, 0, ce, buf);
         for (int j = 0; j < nfix; j++) {
             const int o = f->oc[j];
             const int16_t *wj = f->w + (size_t)j * per;
-            if (dw) fill_rows(cv, img, iy0, x0 * sw - cv->pl, span, o, 1, buf);
+            if (dw && gat) fill_rows(cv, gat, (size_t)nfix, iy0, x0 * sw - cv->pl, span, j, 1, buf);
+            else if (dw) fill_rows(cv, img, (size_t)cv->c, iy0, x0 * sw - cv->pl, span, o, 1, buf);
             for (int t = 0; t < xn; t++) acc[t] = f->bias[j];
             for (int i = 0; i < kh; i++) {
                 const int16_t *wi = wj + (size_t)i * kw * ce, *bi = buf + (size_t)i * span * ce;
@@ -717,6 +737,19 @@ static inline __attribute__((always_inline)) void fix_rowbuf_body(const df_qdnnl
     }
 }
 
+/* Output pixels [p0, p1) of the batch (their fixed channels written):
+ * the next layer's fixed channels copied out of them (its `gathered`),
+ * while their lines are in cache. */
+static void gather_for_next(const df_qdnnl_conv *cv, size_t p0, size_t p1) {
+    const df_qdnnl_conv *next = cv->gather_to;
+    const int gn = next->fix.n, oc = cv->oc;
+    const int *ch = next->fix.oc;
+    const uint8_t *out = cv->out;
+    uint8_t *g = next->gathered;
+    for (size_t p = p0; p < p1; p++)
+        for (int j = 0; j < gn; j++) g[p * gn + j] = out[p * oc + ch[j]];
+}
+
 /* The 1x1 path over output pixels [p0, p1) of the batch: per pixel and
  * fixed channel one exact dot product of the input pixel with w - w_zp
  * (x_zp's term is in the weight sum), requantized over oneDNN's value.
@@ -739,6 +772,7 @@ static inline __attribute__((always_inline)) void fix_pixels_body(const df_qdnnl
             out[p * oc + f->oc[j]] = requant((float)s * f->scale[j], lo, hi, zy);
         }
     }
+    if (cv->gather_to) gather_for_next(cv, p0, p1);
 }
 
 static void fix_pixels_base(const df_qdnnl_conv *cv, size_t p0, size_t p1) {
@@ -815,11 +849,13 @@ static dnnl_status_t fix_side(df_qdnnl *e, const df_qdnnl_conv *cv) {
     const int32_t *so = sd->out;
     uint8_t *out = cv->out;
 #pragma omp parallel for schedule(static) if (m * nf >= 16384)
-    for (size_t p = 0; p < m; p++)
+    for (size_t p = 0; p < m; p++) {
         for (int j = 0; j < nf; j++) {
             int32_t a = so[p * 2 * nf + 2 * j] + so[p * 2 * nf + 2 * j + 1] + base[j];
             out[p * oc + f->oc[j]] = requant((float)a * f->scale[j], lo, hi, zy);
         }
+        if (cv->gather_to) gather_for_next(cv, p, p + 1);
+    }
     return dnnl_success;
 }
 
@@ -855,6 +891,20 @@ df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) {
 }
 
 int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv) { return cv->fix.n; }
+
+int df_qdnnl_conv_feed(df_qdnnl_conv *prev, df_qdnnl_conv *next) {
+    if (!prev || !next || prev->gather_to || next->fed) return 0;
+    /* next: a depthwise layer with fixed channels (read through the row
+     * buffer); prev: a pass over every pixel of next's input */
+    if (!next->depthwise || !next->fix.n || next->side.on || next->fix.pixels) return 0;
+    if (!prev->fix.n || !(prev->fix.pixels || prev->side.on)) return 0;
+    if (prev->oh != next->h || prev->ow != next->w || prev->oc != next->c) return 0;
+    prev->gather_to = next;
+    next->fed = 1;
+    return 1;
+}
+
+int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv) { return cv->gather_to != NULL; }
 
 const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
 

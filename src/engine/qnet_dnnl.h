@@ -87,6 +87,14 @@ df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) DF_MU
 const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv);
 /* How many output channels our loop recomputes (0 for int8 weights). */
 int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv);
+/* next reads prev's output: when next is a depthwise layer with fixed
+ * channels and prev passes over every pixel of that map for its own, prev
+ * copies next's channels out on the way and next reads the copy instead
+ * of the whole map (same values, one pass fewer). Before either is set up;
+ * returns 1 when linked. */
+int df_qdnnl_conv_feed(df_qdnnl_conv *prev, df_qdnnl_conv *next);
+/* 1 when cv copies channels out for the layer after it. */
+int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv);
 
 /* y = clamp(round((sa (a - za) + sb (b - zb)) / sy) + zy, lo, hi) over n
  * uint8 values. */
