@@ -64,14 +64,26 @@ def folds(y, seed, k=5):
     return f
 
 
+TRANSFORMS = {"sqrt": lambda a: np.sqrt(np.maximum(a, 0)),
+              "l2n": lambda a: a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-9)}
+
+
+def load(cache, source, s):
+    """Features of one source ("qat", or "qat:sqrt,l2n" with transforms) for set s."""
+    name, _, ts = source.partition(":")
+    a = np.load("%s/%s_%s.npy" % (cache, name, s)).astype(np.float64)
+    for t in filter(None, ts.split(",")):
+        a = TRANSFORMS[t](a)
+    return a
+
+
 def main():
     cache, combos = sys.argv[1], sys.argv[2:]
     y = {s: labels("%s/%s.txt" % (cache, s)) for s in SETS}
     print("| features | L2 | cv (mean ± SE, 15 folds) | closet val | ood (2,791) |")
     print("| --- | --- | --- | --- | --- |")
     for combo in combos:
-        x = {s: np.concatenate([np.load("%s/%s_%s.npy" % (cache, src, s)) for src in combo.split("+")],
-                               1).astype(np.float64) for s in SETS}
+        x = {s: np.concatenate([load(cache, src, s) for src in combo.split("+")], 1) for s in SETS}
         rows = []
         for l2 in GRID:
             scores = []

@@ -12,6 +12,9 @@
 #   Sources: qat, tf2 (the two MobileNetV2s' pooled 1,280), v1 (MobileNetV1's
 #   1,024-d embedding extractor), qatlogit / tf2logit (the MobileNetV2s'
 #   1,001 ImageNet logits: tensors #171 / #173, before the softmax).
+#   A source may end in transforms applied before the standardisation,
+#   e.g. qat:sqrt or tf2:sqrt,l2n: sqrt (the square root of the ReLU6
+#   features, "power normalisation"), l2n (each row to unit length).
 # Features are kept in build/features_ood_cache (delete it to recompute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +41,7 @@ spec() { # source -> "model.tflite cut"
     *) echo "unknown feature source '$1'" >&2; exit 2 ;;
   esac
 }
-for src in $(printf '%s\n' "${COMBOS[@]}" | tr '+' '\n' | sort -u); do
+for src in $(printf '%s\n' "${COMBOS[@]}" | tr '+' '\n' | sed 's/:.*//' | sort -u); do
   read -r model cut <<<"$(spec "$src")"
   for set in train val ood; do
     out=$CACHE/${src}_$set.npy
