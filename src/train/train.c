@@ -133,7 +133,8 @@ static df_status compute_variants(df_backbone *bb, const df_dataset *ds, const d
     df_photo_pass pass = {.count = N, .augment = opt->augment ? &opt->augment_config : NULL, .seed = opt->seed,
                           .aug_key = DF_TRAIN_VARIANT_KEY(0), .variants = V, .plain_last = clean != NULL,
                           .extra = NE, .extra_first = N, .stop_flag = opt->stop_flag, .progress = &opt->progress,
-                          .what = "training photos x variants"};
+                          .what = NE > 0 ? "training photos x variants, then validation photos"
+                                         : "training photos x variants"};
     if (st == DF_OK) st = df_photo_pass_run(bb, ps, &pass, v, &seconds, err);
     if (st == DF_OK && opt->stop_flag && *opt->stop_flag)
         st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while building the feature cache");
