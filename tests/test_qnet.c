@@ -308,7 +308,8 @@ static void test_dnnl_depthwise_reads_the_copy_the_layer_before_made(void **stat
         test_conv_make(DF_QTYPE_U8, cb, &r, &b);
         for (int n = 1; n <= 3; n += 2) {
             const size_t nin = (size_t)ca->h * ca->w * ca->in_c;
-            const int oh = (cb->h + 2 * cb->pad - cb->k) / cb->stride + 1, ow = (cb->w + 2 * cb->pad - cb->k) / cb->stride + 1;
+            const int oh = (cb->h + 2 * cb->pad - cb->k) / cb->stride + 1;
+            const int ow = (cb->w + 2 * cb->pad - cb->k) / cb->stride + 1;
             const size_t nout = (size_t)oh * ow * cb->in_c;
             uint8_t *x = malloc(n * nin), *y[2] = {malloc(n * nout), malloc(n * nout)};
             assert_true(x && y[0] && y[1]);

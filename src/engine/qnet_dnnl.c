@@ -277,7 +277,7 @@ static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *ba
     f->n = n;
     f->pixels = cv->kh == 1 && cv->kw == 1 && cv->sh == 1 && cv->sw == 1 && !cv->depthwise &&
                 !(cv->pt || cv->pl || cv->pb || cv->pr);
-    cv->side.on = !cv->depthwise && per <= SIDE_MAX_K && !f->pixels && n <= 2 * FIX_MAX_SIDE;
+    cv->side.on = !cv->depthwise && per <= SIDE_MAX_K && !(cv->kh == 1 && cv->kw == 1) && n <= 2 * FIX_MAX_SIDE;
     return DF_OK;
 }
 
@@ -309,12 +309,15 @@ static df_status copy_weights(df_qdnnl_conv *cv, const df_qconv_desc *d, df_qtyp
     }
     const int oc = cv->oc;
     if (cv->depthwise) { /* [k][oc] */
-        for (size_t k = 0; k < per; k++)
-            for (int o = 0; o < oc; o++) bad[o] |= v[k * (size_t)oc + (size_t)o] < -128 || v[k * (size_t)oc + (size_t)o] > 127;
+        for (size_t k = 0; k < per; k++) {
+            const int16_t *row = v + k * (size_t)oc;
+            for (int o = 0; o < oc; o++) bad[o] |= row[o] < -128 || row[o] > 127;
+        }
     } else { /* [oc][k] */
         for (int o = 0; o < oc; o++) {
+            const int16_t *row = v + (size_t)o * per;
             int b = 0;
-            for (size_t k = 0; k < per; k++) b |= v[(size_t)o * per + k] < -128 || v[(size_t)o * per + k] > 127;
+            for (size_t k = 0; k < per; k++) b |= row[k] < -128 || row[k] > 127;
             bad[o] = b;
         }
     }
