@@ -897,9 +897,9 @@ int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv) { return cv->fix.n; }
 
 int df_qdnnl_conv_feed(df_qdnnl_conv *prev, df_qdnnl_conv *next) {
     if (!prev || !next || prev->gather_to || next->fed) return 0;
-    /* next: a depthwise layer with fixed channels (read through the row
-     * buffer); prev: a pass over every pixel of next's input */
-    if (!next->depthwise || !next->fix.n || next->side.on || next->fix.pixels) return 0;
+    /* next: a depthwise layer with fixed channels (always the row buffer's
+     * path); prev: a pass over every pixel of next's input */
+    if (!next->depthwise || !next->fix.n) return 0;
     if (!prev->fix.n || !(prev->fix.pixels || prev->side.on)) return 0;
     if (prev->oh != next->h || prev->ow != next->w || prev->oc != next->c) return 0;
     prev->gather_to = next;
