@@ -151,6 +151,24 @@ static void test_conv_free(test_conv *tc) {
     free(tc->ws);
 }
 
+/* The largest sum a channel of tc could reach: what the fp32 backend
+ * needs within 2^24. */
+static double conv_sum_bound(df_qtype type, const conv_case *cc, const test_conv *tc) {
+    int out_c = cc->depthwise ? cc->in_c : cc->out_c;
+    size_t per = (size_t)cc->k * cc->k * (cc->depthwise ? 1 : cc->in_c);
+    int qlo = type == DF_QTYPE_U8 ? 0 : -128, zp = tc->in.zero_point;
+    double xmax = zp - qlo > qlo + 255 - zp ? zp - qlo : qlo + 255 - zp, worst = 0;
+    for (int o = 0; o < out_c; o++) {
+        double l1 = 0;
+        for (size_t k = 0; k < per; k++)
+            l1 += abs(tc->w[cc->depthwise ? k * (size_t)out_c + (size_t)o : (size_t)o * per + k] -
+                      tc->d.weight_zero_point);
+        double b = xmax * l1 + abs(tc->bias[o]);
+        if (b > worst) worst = b;
+    }
+    return worst;
+}
+
 static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint64_t seed,
                        op_stats *stats) {
     df_rng r;
@@ -169,6 +187,15 @@ static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint6
     assert_int_equal(df_qnet_input(q, cc->h, cc->w, cc->in_c, in, &x, &err), DF_OK);
     df_status st = df_qnet_conv2d(q, x, &d, &y, &err);
     if (st) print_message("%s\n", err.message);
+    /* the fp32 backend refuses exactly the layers whose sums could pass 2^24 */
+    if (be == DF_QBACKEND_ONEDNN_F32) {
+        assert_int_equal(st, conv_sum_bound(type, cc, &tc) > 16777216.0 ? DF_ERR_UNSUPPORTED : DF_OK);
+        if (st) {
+            df_qnet_destroy(q);
+            test_conv_free(&tc);
+            return;
+        }
+    }
     assert_int_equal(st, DF_OK);
     assert_int_equal(df_qnet_set_output(q, y, &err), DF_OK);
     int oh, ow, oc;
@@ -228,20 +255,24 @@ static void test_conv_ops(void **state) {
         {5, 6, 64, 16, 3, 1, 1, 0, 0},  {3, 4, 600, 24, 1, 1, 0, 0, 0},
         {4, 5, 480, 16, 3, 1, 1, 0, 0}, {36, 7, 16, 0, 3, 1, 1, 1, 1},
         {35, 9, 24, 0, 3, 2, 1, 1, 0}};
-    op_stats st[4];
+    op_stats st[6];
     memset(st, 0, sizeof st);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_conv(DF_QTYPE_U8, DF_QBACKEND_XNNPACK, &cases[i], 10 + i, &st[0]);
         check_conv(DF_QTYPE_S8, DF_QBACKEND_XNNPACK, &cases[i], 20 + i, &st[1]);
         check_conv(DF_QTYPE_S8, DF_QBACKEND_ONEDNN, &cases[i], 20 + i, &st[2]);
         check_conv(DF_QTYPE_U8, DF_QBACKEND_ONEDNN, &cases[i], 10 + i, &st[3]);
+        check_conv(DF_QTYPE_S8, DF_QBACKEND_ONEDNN_F32, &cases[i], 20 + i, &st[4]);
+        check_conv(DF_QTYPE_U8, DF_QBACKEND_ONEDNN_F32, &cases[i], 10 + i, &st[5]);
     }
-    static const char *const names[4] = {"xnnpack u8", "xnnpack s8", "onednn s8", "onednn u8"};
-    for (int k = 0; k < 4; k++)
+    static const char *const names[6] = {"xnnpack u8", "xnnpack s8", "onednn s8", "onednn u8", "onednn-f32 s8",
+                                         "onednn-f32 u8"};
+    static const df_qbackend backends[6] = {DF_QBACKEND_XNNPACK, DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN,
+                                            DF_QBACKEND_ONEDNN,  DF_QBACKEND_ONEDNN_F32, DF_QBACKEND_ONEDNN_F32};
+    for (int k = 0; k < 6; k++)
         print_message("%s (oneDNN ISA %s, %s): %zu of %zu values off (%.3f%%), max %d steps\n",
                       names[k], df_qdnnl_isa_name(),
-                      df_qnet_backend_exact(k >= 2 ? DF_QBACKEND_ONEDNN : DF_QBACKEND_XNNPACK)
-                          ? "exact sums" : "saturating sums",
+                      df_qnet_backend_exact(backends[k]) ? "exact sums" : "saturating sums",
                       st[k].off, st[k].values, 100.0 * (double)st[k].off / (double)st[k].values,
                       st[k].worst);
 }
@@ -396,6 +427,8 @@ static void test_add_pool(void **state) {
     check_add_pool(DF_QTYPE_S8, DF_QBACKEND_XNNPACK, 2);
     check_add_pool(DF_QTYPE_S8, DF_QBACKEND_ONEDNN, 2);
     check_add_pool(DF_QTYPE_U8, DF_QBACKEND_ONEDNN, 1);
+    check_add_pool(DF_QTYPE_S8, DF_QBACKEND_ONEDNN_F32, 2);
+    check_add_pool(DF_QTYPE_U8, DF_QBACKEND_ONEDNN_F32, 1);
 }
 
 /* The add alone over every pair of operand values: at most one step from
@@ -465,6 +498,8 @@ static void test_add_exhaustive(void **state) {
     check_add_exhaustive(DF_QTYPE_S8, DF_QBACKEND_XNNPACK);
     check_add_exhaustive(DF_QTYPE_S8, DF_QBACKEND_ONEDNN);
     check_add_exhaustive(DF_QTYPE_U8, DF_QBACKEND_ONEDNN);
+    check_add_exhaustive(DF_QTYPE_S8, DF_QBACKEND_ONEDNN_F32);
+    check_add_exhaustive(DF_QTYPE_U8, DF_QBACKEND_ONEDNN_F32);
 }
 
 static void test_errors(void **state) {
@@ -745,7 +780,10 @@ static void check_backends_closet(const char *shared, const char *file) {
     if (!getenv("DF_INT8_ENGINE")) {
         df_qnet *picked;
         assert_int_equal(df_tflite_qnet_build(m, c.feat, &picked, &err), DF_OK);
-        assert_int_equal(df_qnet_backend(picked), exact ? DF_QBACKEND_ONEDNN : DF_QBACKEND_XNNPACK);
+        /* without VNNI the fp32 backend, which refuses the int8 model */
+        assert_int_equal(df_qnet_backend(picked), exact                   ? DF_QBACKEND_ONEDNN
+                                                  : !strcmp(file, V2_PTQ) ? DF_QBACKEND_XNNPACK
+                                                                          : DF_QBACKEND_ONEDNN_F32);
         df_qnet_destroy(picked);
     }
     for (int b = 0; b < 2; b++) {
@@ -798,6 +836,70 @@ static void test_backends_closet(void **state) {
     DF_SKIP_WITHOUT_SHARED(shared);
     check_backends_closet(shared, V2_PTQ);
     check_backends_closet(shared, V2_QUANT);
+}
+
+/* The fp32 backend runs TFLite's integer arithmetic exactly (every sum
+ * within 2^24) with XNNPACK's requantization and ADD: on the uint8 model
+ * its features are XNNPACK's (TFLite's runtime's) bit for bit, over the 7
+ * ImageNet photos and the 21 closet validation photos in batches of 4.
+ * The int8 model's first convolution has biases past 2^24, so it refuses
+ * that model and says why. */
+static void test_fp32_backend_is_xnnpack_bit_for_bit(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    char *path = df_test_shared_path(shared, "models", V2_PTQ), val[1024];
+    df_tflite_model *m;
+    df_error err;
+    df_qnet *q[2];
+    assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
+    assert_int_equal(df_tflite_qnet_build_on(m, df_tflite_feature_tensor(m), DF_QBACKEND_ONEDNN_F32, &q[0], &err),
+                     DF_ERR_UNSUPPORTED);
+    print_message("%s: %s\n", V2_PTQ, err.message);
+    assert_non_null(strstr(err.message, "2^24"));
+    df_tflite_destroy(m);
+    free(path);
+    path = df_test_shared_path(shared, "models", V2_QUANT);
+    assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
+    enum { B = 4 };
+    const df_qbackend be[2] = {DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN_F32};
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(df_tflite_qnet_build_on(m, df_tflite_feature_tensor(m), be[b], &q[b], &err), DF_OK);
+        assert_int_equal(df_qnet_reshape(q[b], B, &err), DF_OK);
+    }
+    snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
+    df_dataset *ds;
+    assert_int_equal(df_dataset_scan(val, NULL, &ds, &err), DF_OK);
+    const int total = NP + ds->count;
+    uint8_t *px = malloc((size_t)total * 224 * 224 * 3);
+    float *f[2] = {malloc((size_t)total * F * sizeof(float)), malloc((size_t)total * F * sizeof(float))};
+    assert_true(px && f[0] && f[1]);
+    for (int i = 0; i < total; i++) {
+        df_image img, full;
+        if (i < NP) {
+            df_test_load_imagenet_224(shared, PHOTOS[i], &img);
+        } else {
+            assert_int_equal(df_image_load(ds->items[i - NP].path, NULL, &full, &err), DF_OK);
+            assert_int_equal(df_image_resize(&full, 224, 224, DF_RESIZE_BILINEAR, &img, &err), DF_OK);
+            df_image_free(&full);
+        }
+        memcpy(px + (size_t)i * 224 * 224 * 3, img.pixels, 224 * 224 * 3);
+        df_image_free(&img);
+    }
+    for (int b = 0; b < 2; b++)
+        for (int first = 0; first < total; first += B)
+            assert_int_equal(df_qnet_run_bytes(q[b], px + (size_t)first * 224 * 224 * 3,
+                                               total - first < B ? total - first : B, f[b] + (size_t)first * F, &err),
+                             DF_OK);
+    assert_memory_equal(f[0], f[1], (size_t)total * F * sizeof(float));
+    print_message("%s: %d photos, onednn-f32 features = XNNPACK's, bit for bit\n", V2_QUANT, total);
+    free(px);
+    free(f[0]);
+    free(f[1]);
+    df_dataset_free(ds);
+    for (int b = 0; b < 2; b++) df_qnet_destroy(q[b]);
+    df_tflite_destroy(m);
+    free(path);
 }
 
 /* The photo pipeline (df_photo_features: load, fit, batches) hands the
@@ -937,6 +1039,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_models),
         cmocka_unit_test(test_backends_closet),
+        cmocka_unit_test(test_fp32_backend_is_xnnpack_bit_for_bit),
         cmocka_unit_test(test_photo_pixels),
         cmocka_unit_test(test_auto_race),
     };

@@ -341,11 +341,13 @@ done:
     return st;
 }
 
-/* DF_INT8_ENGINE=xnnpack|onednn (benchmarks, A/B runs); anything else: auto. */
+/* DF_INT8_ENGINE=xnnpack|onednn|onednn-f32 (benchmarks, A/B runs);
+ * anything else: auto. */
 static int forced_backend(df_qbackend *b) {
     const char *e = getenv("DF_INT8_ENGINE");
     if (e && !strcmp(e, "xnnpack")) *b = DF_QBACKEND_XNNPACK;
     else if (e && !strcmp(e, "onednn")) *b = DF_QBACKEND_ONEDNN;
+    else if (e && !strcmp(e, "onednn-f32")) *b = DF_QBACKEND_ONEDNN_F32;
     else return 0;
     return 1;
 }
@@ -354,7 +356,11 @@ df_qbackend df_tflite_qnet_backend(const df_tflite_model *m) {
     df_qbackend b;
     if (forced_backend(&b)) return b;
     (void)m; /* both model types: uint8 weights as w - w_zp (engine/qnet_dnnl.h) */
-    return df_qnet_backend_exact(DF_QBACKEND_ONEDNN) ? DF_QBACKEND_ONEDNN : DF_QBACKEND_XNNPACK;
+    /* Without VNNI, oneDNN's fp32 kernels on the integers (engine/qnet_f32.h):
+     * XNNPACK's results bit for bit, faster than its integer kernels there
+     * (MobileNetV2 uint8 capped to AVX2, 2 threads: batch 1 6.7-7.1 against
+     * 9.0-9.4 ms per image, batch 8 level). */
+    return df_qnet_backend_exact(DF_QBACKEND_ONEDNN) ? DF_QBACKEND_ONEDNN : DF_QBACKEND_ONEDNN_F32;
 }
 
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
@@ -362,9 +368,10 @@ df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **o
     df_qbackend b;
     if (forced_backend(&b)) return df_tflite_qnet_build_on(m, target, b, out, err);
     *out = NULL;
-    if (df_tflite_qnet_backend(m) == DF_QBACKEND_ONEDNN) {
+    const df_qbackend first = df_tflite_qnet_backend(m);
+    if (first != DF_QBACKEND_XNNPACK) { /* where oneDNN refuses a layer, XNNPACK */
         df_error derr;
-        df_status st = df_tflite_qnet_build_on(m, target, DF_QBACKEND_ONEDNN, out, &derr);
+        df_status st = df_tflite_qnet_build_on(m, target, first, out, &derr);
         if (st != DF_ERR_UNSUPPORTED) {
             if (st) *err = derr;
             return st;

@@ -22,10 +22,13 @@
 
 /* The integer net from the model input (fp32 real values, as
  * df_tflite_preprocess makes them) to tensor `target` (fp32, dequantized),
- * on the backend the rule picks: oneDNN (uint8 and int8 models) where its
- * sums are exact (VNNI / AMX, df_qnet_backend_exact) and it takes every
- * layer, else XNNPACK. DF_INT8_ENGINE=xnnpack or onednn in the environment forces
- * one (A/B measurements). The model is only read during the call. */
+ * on the backend the rule picks: oneDNN's int8 (uint8 and int8 models)
+ * where its sums are exact (VNNI / AMX, df_qnet_backend_exact), else
+ * oneDNN's fp32 on the integers (exact where every layer's sums stay within
+ * 2^24: the uint8 MobileNetV2, not the int8 one); XNNPACK where the first
+ * refuses a layer. DF_INT8_ENGINE=xnnpack, onednn or onednn-f32 in the
+ * environment forces one (A/B measurements). The model is only read during
+ * the call. */
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,
                                df_error *err) DF_MUST_CHECK;
 /* The backend df_tflite_qnet_build tries first for this model. */

@@ -15,6 +15,9 @@
  * types (uint8 weights as w - w_zp, the channels where that leaves int8
  * recomputed by its own loop: qnet_dnnl.h). Its activations are stored as
  * uint8 (int8 + 128, `flip` below), the form its fast kernels take.
+ *
+ * oneDNN's fp32 (qnet_f32.c): the same graph over floats holding the
+ * integers q - zero_point, for CPUs whose int8 kernels are not exact.
  */
 #include "engine/qnet.h"
 
@@ -28,6 +31,7 @@
 
 #include "core/cpu.h"
 #include "engine/qnet_dnnl.h"
+#include "engine/qnet_f32.h"
 
 enum { Q_CONV, Q_ADD, Q_GAP };
 
@@ -43,6 +47,7 @@ typedef struct qlayer {
     int in[2], n_in, out;
     xnn_operator_t op;       /* XNNPACK backend */
     df_qdnnl_conv *dconv;    /* oneDNN backend, convolutions */
+    df_qf32_conv *fconv;     /* oneDNN fp32 backend, convolutions */
     int32_t out_min, out_max; /* ADD's clamp (the oneDNN backend's own loop) */
 } qlayer;
 
@@ -50,7 +55,8 @@ struct df_qnet {
     df_qtype type;
     df_qbackend backend;
     uint8_t flip;         /* XORed into stored bytes: 0x80 for oneDNN's int8 as uint8 */
-    df_qdnnl *dnnl;       /* oneDNN backend: engine and stream */
+    df_qdnnl *dnnl;       /* oneDNN backends: engine and stream */
+    size_t esize;         /* bytes per stored value: 1, or 4 (fp32 backend: q - zero_point) */
     qtensor *t;
     int n_t, cap_t;
     qlayer *l;
@@ -83,12 +89,12 @@ static df_status xnn_fail(df_error *err, enum xnn_status s, const char *what) {
 }
 
 const char *df_qnet_backend_name(df_qbackend b) {
-    return b == DF_QBACKEND_ONEDNN ? "onednn" : "xnnpack";
+    return b == DF_QBACKEND_ONEDNN ? "onednn" : b == DF_QBACKEND_ONEDNN_F32 ? "onednn-f32" : "xnnpack";
 }
 
 df_qbackend df_qnet_backend(const df_qnet *q) { return q->backend; }
 
-int df_qnet_backend_exact(df_qbackend b) { return b == DF_QBACKEND_XNNPACK || df_qdnnl_exact(); }
+int df_qnet_backend_exact(df_qbackend b) { return b != DF_QBACKEND_ONEDNN || df_qdnnl_exact(); }
 
 df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out, df_error *err) {
     *out = NULL;
@@ -102,8 +108,9 @@ df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out, df_e
     q->type = type;
     q->backend = backend;
     q->input = q->output = -1;
-    if (backend == DF_QBACKEND_ONEDNN) {
-        q->flip = type == DF_QTYPE_S8 ? 0x80 : 0;
+    q->esize = backend == DF_QBACKEND_ONEDNN_F32 ? sizeof(float) : 1;
+    if (backend != DF_QBACKEND_XNNPACK) {
+        q->flip = backend == DF_QBACKEND_ONEDNN && type == DF_QTYPE_S8 ? 0x80 : 0;
         df_status st = df_qdnnl_create(&q->dnnl, err);
         if (st) {
             free(q);
@@ -138,6 +145,7 @@ void df_qnet_destroy(df_qnet *q) {
     for (int k = 0; k < q->n_l; k++) {
         if (q->l[k].op) xnn_delete_operator(q->l[k].op);
         df_qdnnl_conv_destroy(q->l[k].dconv);
+        df_qf32_conv_destroy(q->l[k].fconv);
     }
     free_buffers(q);
     if (q->pool) pthreadpool_destroy(q->pool);
@@ -198,15 +206,16 @@ static df_status new_tensor(df_qnet *q, int h, int w, int c, df_qparams p, df_qt
     return DF_OK;
 }
 
-/* Appends a layer owning op or dconv (deleted here on failure). */
+/* Appends a layer owning op, dconv or fconv (deleted here on failure). */
 static df_status push_layer(df_qnet *q, int kind, int a, int b, int out, xnn_operator_t op,
-                            df_qdnnl_conv *dconv, df_error *err) {
+                            df_qdnnl_conv *dconv, df_qf32_conv *fconv, df_error *err) {
     if (q->n_l == q->cap_l) {
         int cap = q->cap_l ? 2 * q->cap_l : 32;
         qlayer *n = realloc(q->l, (size_t)cap * sizeof *n);
         if (!n) {
             if (op) xnn_delete_operator(op);
             df_qdnnl_conv_destroy(dconv);
+            df_qf32_conv_destroy(fconv);
             return df_error_set(err, DF_ERR_NOMEM, "out of memory");
         }
         q->l = n;
@@ -220,6 +229,7 @@ static df_status push_layer(df_qnet *q, int kind, int a, int b, int out, xnn_ope
     l->out = out;
     l->op = op;
     l->dconv = dconv;
+    l->fconv = fconv;
     return DF_OK;
 }
 
@@ -291,7 +301,11 @@ df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
                             (int)d->out_max);
     xnn_operator_t op = NULL;
     df_qdnnl_conv *dconv = NULL;
-    if (q->backend == DF_QBACKEND_ONEDNN) {
+    df_qf32_conv *fconv = NULL;
+    if (q->backend == DF_QBACKEND_ONEDNN_F32) {
+        st = df_qf32_conv_create(q->dnnl, q->type, x.h, x.w, x.c, x.p, d, &fconv, err);
+        if (st) return st;
+    } else if (q->backend == DF_QBACKEND_ONEDNN) {
         df_qconv_desc u = *d;
         u.out = stored_params(q, d->out);
         u.out_min += stored_shift(q);
@@ -306,6 +320,7 @@ df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
     if ((st = new_tensor(q, oh, ow, d->out_c, d->out, out, err))) {
         if (op) xnn_delete_operator(op);
         df_qdnnl_conv_destroy(dconv);
+        df_qf32_conv_destroy(fconv);
         return st;
     }
     q->params += (int64_t)d->out_c * d->kh * d->kw * (d->depthwise ? 1 : x.c) + d->out_c;
@@ -315,7 +330,7 @@ df_status df_qnet_conv2d(df_qnet *q, df_qtensor_id in, const df_qconv_desc *d,
             if (q->l[k].dconv) df_qdnnl_conv_feed(q->l[k].dconv, dconv);
             break;
         }
-    return push_layer(q, Q_CONV, in, -1, *out, op, dconv, err);
+    return push_layer(q, Q_CONV, in, -1, *out, op, dconv, fconv, err);
 }
 
 df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p,
@@ -332,9 +347,15 @@ df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p
     if (out_min < qmin(q) || out_max > qmax(q) || out_min > out_max)
         return df_error_set(err, DF_ERR_INVALID_ARG, "output clamp %d..%d", (int)out_min,
                             (int)out_max);
+    /* our ADD's shift (df_qadd_params) is 13..30 for these ratios, as in
+     * XNNPACK, which takes [2^-14, 2^8) */
+    const float ra = x.p.scale / p.scale, rb = y.p.scale / p.scale, top = ra > rb ? ra : rb;
+    if (q->backend != DF_QBACKEND_XNNPACK && !(top >= 0x1p-10f && top < 0x1p8f))
+        return df_error_set(err, DF_ERR_UNSUPPORTED, "add: input to output scale ratio %g outside [2^-10, 2^8)",
+                            (double)top);
     xnn_operator_t op = NULL;
     enum xnn_status s =
-        q->backend == DF_QBACKEND_ONEDNN ? xnn_status_success /* our loop */
+        q->backend != DF_QBACKEND_XNNPACK ? xnn_status_success /* our loop */
         : q->type == DF_QTYPE_U8
             ? xnn_create_add_nd_qu8((uint8_t)x.p.zero_point, x.p.scale, (uint8_t)y.p.zero_point,
                                     y.p.scale, (uint8_t)p.zero_point, p.scale, (uint8_t)out_min,
@@ -347,7 +368,7 @@ df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p
         if (op) xnn_delete_operator(op);
         return st;
     }
-    if ((st = push_layer(q, Q_ADD, a, b, *out, op, NULL, err))) return st;
+    if ((st = push_layer(q, Q_ADD, a, b, *out, op, NULL, NULL, err))) return st;
     q->l[q->n_l - 1].out_min = out_min;
     q->l[q->n_l - 1].out_max = out_max;
     return DF_OK;
@@ -360,10 +381,14 @@ df_status df_qnet_global_avgpool(df_qnet *q, df_qtensor_id in, df_qparams p,
     if (!st) st = check_params(q, p, "output", err);
     if (st) return st;
     qtensor x = q->t[in];
+    /* the fp32 backend's sums of hw values of |q - zp| <= 255 stay exact */
+    if (q->backend == DF_QBACKEND_ONEDNN_F32 && (double)x.h * x.w * 255.0 > 16777216.0)
+        return df_error_set(err, DF_ERR_UNSUPPORTED, "fp32 integer pool over %dx%d positions could pass 2^24",
+                            x.h, x.w);
     xnn_operator_t op = NULL;
     size_t c = (size_t)x.c;
     enum xnn_status s =
-        q->backend == DF_QBACKEND_ONEDNN ? xnn_status_success /* our loop */
+        q->backend != DF_QBACKEND_XNNPACK ? xnn_status_success /* our loop */
         : q->type == DF_QTYPE_U8
             ? xnn_create_global_average_pooling_nwc_qu8(c, c, c, (uint8_t)x.p.zero_point,
                                                         x.p.scale, (uint8_t)p.zero_point,
@@ -376,7 +401,7 @@ df_status df_qnet_global_avgpool(df_qnet *q, df_qtensor_id in, df_qparams p,
         if (op) xnn_delete_operator(op);
         return st;
     }
-    return push_layer(q, Q_GAP, in, -1, *out, op, NULL, err);
+    return push_layer(q, Q_GAP, in, -1, *out, op, NULL, NULL, err);
 }
 
 df_status df_qnet_set_output(df_qnet *q, df_qtensor_id t, df_error *err) {
@@ -420,7 +445,7 @@ static df_status assign_buffers(df_qnet *q, df_error *err) {
     int n = 0;
     for (int k = -1; k < q->n_l; k++) {
         int t = k < 0 ? q->input : q->l[k].out;
-        size_t need = tensor_elems(&q->t[t]) * (size_t)q->batch;
+        size_t need = tensor_elems(&q->t[t]) * (size_t)q->batch * q->esize;
         int fit = -1, big = -1;
         for (int b = 0; b < n; b++) {
             if (busy[b]) continue;
@@ -491,6 +516,9 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
         if (l->dconv) {
             st = df_qdnnl_conv_setup(q->dnnl, l->dconv, batch, q->buf[q->t[l->in[0]].buf],
                                      q->buf[q->t[l->out].buf], err);
+        } else if (l->fconv) {
+            st = df_qf32_conv_setup(q->dnnl, l->fconv, batch, (float *)(void *)q->buf[q->t[l->in[0]].buf],
+                                    (float *)(void *)q->buf[q->t[l->out].buf], err);
         } else if (l->op) {
             enum xnn_status s = setup_layer(q, l);
             if (s != xnn_status_success) st = xnn_fail(err, s, "setup");
@@ -507,7 +535,20 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
  * over the stored uint8 values. */
 static df_status run_dnnl_layer(df_qnet *q, const qlayer *l, df_error *err) {
     if (l->dconv) return df_qdnnl_conv_run(q->dnnl, l->dconv, err);
+    if (l->fconv) return df_qf32_conv_run(q->dnnl, l->fconv, err);
     const qtensor *x = &q->t[l->in[0]], *y = &q->t[l->out];
+    if (q->backend == DF_QBACKEND_ONEDNN_F32) {
+        const float *fin = (const float *)(void *)q->buf[x->buf];
+        float *fout = (float *)(void *)q->buf[y->buf];
+        if (l->kind == Q_ADD) {
+            const qtensor *b = &q->t[l->in[1]];
+            df_qf32_add(fin, x->p, (const float *)(void *)q->buf[b->buf], b->p, fout, y->p, l->out_min, l->out_max,
+                        tensor_elems(x) * (size_t)q->batch);
+        } else {
+            df_qf32_global_avgpool(fin, x->p, fout, y->p, q->batch, x->h * x->w, x->c, qmin(q), qmax(q));
+        }
+        return DF_OK;
+    }
     const uint8_t *in = q->buf[x->buf];
     uint8_t *out = q->buf[y->buf];
     if (l->kind == Q_ADD) {
@@ -524,7 +565,7 @@ static df_status run_dnnl_layer(df_qnet *q, const qlayer *l, df_error *err) {
 
 static df_status run_layers(df_qnet *q, df_error *err) {
     for (int k = 0; k < q->n_l; k++) {
-        if (q->backend == DF_QBACKEND_ONEDNN) {
+        if (q->backend != DF_QBACKEND_XNNPACK) {
             df_status st = run_dnnl_layer(q, &q->l[k], err);
             if (st) return st;
             continue;
@@ -553,27 +594,37 @@ typedef struct quantize_job {
     float scale, lo, hi;
     int zp, qlo, qhi;
     uint8_t flip; /* XORed into each stored byte (df_qnet.flip) */
+    float *fout;  /* the fp32 backend: q - zp stored here instead of out */
     size_t chunk, total;
 } quantize_job;
+
+/* TFLite's QUANTIZE of one value, relative to the zero point: clamped to
+ * [qlo - zp, qhi - zp]. */
+static inline int quantize_centred(float x, float scale, float lo, float hi, int zp, int qlo, int qhi) {
+    float v = x / scale;
+    v = v >= lo ? v : lo; /* NaN -> lo */
+    v = v <= hi ? v : hi;
+    int t = (int)v;
+    float f = v - (float)t;
+    t += (f >= 0.5f) - (f <= -0.5f);
+    return t < qlo - zp ? qlo - zp : t > qhi - zp ? qhi - zp : t;
+}
 
 static void quantize_range(const quantize_job *j, size_t k0, size_t k1) {
     const float *input = j->input;
     uint8_t *out = j->out;
+    float *fout = j->fout;
     const float scale = j->scale, lo = j->lo, hi = j->hi;
     const int zp = j->zp, qlo = j->qlo, qhi = j->qhi;
     const uint8_t flip = j->flip;
+    if (fout) {
 #pragma omp simd
-    for (size_t k = k0; k < k1; k++) {
-        float v = input[k] / scale;
-        v = v >= lo ? v : lo; /* NaN -> lo */
-        v = v <= hi ? v : hi;
-        int t = (int)v;
-        float f = v - (float)t;
-        t += (f >= 0.5f) - (f <= -0.5f);
-        t += zp;
-        t = t < qlo ? qlo : t > qhi ? qhi : t;
-        out[k] = (uint8_t)t ^ flip;
+        for (size_t k = k0; k < k1; k++) fout[k] = (float)quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi);
+        return;
     }
+#pragma omp simd
+    for (size_t k = k0; k < k1; k++)
+        out[k] = (uint8_t)(quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi) + zp) ^ flip;
 }
 
 static void quantize_task(void *ctx, size_t i) {
@@ -591,7 +642,7 @@ static void quantize_input(df_qnet *q, const quantize_job *j) {
     const size_t parts = j->total / j->chunk + (j->total % j->chunk != 0);
     if (j->total < 65536) {
         quantize_range(j, 0, j->total);
-    } else if (q->backend == DF_QBACKEND_ONEDNN) {
+    } else if (q->backend != DF_QBACKEND_XNNPACK) {
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < parts; i++) quantize_task((void *)j, i);
     } else {
@@ -604,8 +655,9 @@ static void quantize_input(df_qnet *q, const quantize_job *j) {
 static df_status pad_and_run(df_qnet *q, int batch, df_error *err) {
     const qtensor *x = &q->t[q->input];
     const size_t nin = tensor_elems(x);
-    memset(q->buf[x->buf] + (size_t)batch * nin, (uint8_t)x->p.zero_point ^ q->flip,
-           (size_t)(q->batch - batch) * nin);
+    /* the fp32 backend stores q - zp: all-zero bytes are 0.0f */
+    memset(q->buf[x->buf] + (size_t)batch * nin * q->esize, q->esize > 1 ? 0 : (uint8_t)x->p.zero_point ^ q->flip,
+           (size_t)(q->batch - batch) * nin * q->esize);
     return run_layers(q, err);
 }
 
@@ -616,6 +668,12 @@ static df_status run_to_floats(df_qnet *q, int batch, float *output, df_error *e
     const uint8_t flip = q->flip;
     df_status st = pad_and_run(q, batch, err);
     if (st) return st;
+    if (q->esize > 1) {
+        const float *fout = (const float *)(void *)q->buf[y->buf];
+        /* + 0: a -0 (a small negative sum rounded) reads as XNNPACK's 0 */
+        for (size_t k = 0; k < (size_t)batch * nout; k++) output[k] = y->p.scale * (fout[k] + 0.0f);
+        return DF_OK;
+    }
     const uint8_t *out = q->buf[y->buf];
     for (size_t k = 0; k < (size_t)batch * nout; k++) {
         uint8_t b = out[k] ^ flip;
@@ -632,7 +690,8 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
     const quantize_job job = {.input = input, .out = q->buf[x->buf], .scale = x->p.scale,
                               .lo = (float)(qmin(q) - x->p.zero_point - 1),
                               .hi = (float)(qmax(q) - x->p.zero_point + 1), .zp = x->p.zero_point,
-                              .qlo = qmin(q), .qhi = qmax(q), .flip = q->flip, .chunk = 16384,
+                              .qlo = qmin(q), .qhi = qmax(q), .flip = q->flip,
+                              .fout = q->esize > 1 ? (float *)(void *)q->buf[x->buf] : NULL, .chunk = 16384,
                               .total = (size_t)batch * tensor_elems(x)};
     quantize_input(q, &job);
     return run_to_floats(q, batch, output, err);
@@ -648,6 +707,13 @@ df_status df_qnet_run_bytes(df_qnet *q, const uint8_t *input, int batch, float *
      * flipped */
     const uint8_t to_stored = q->type == DF_QTYPE_S8 ? (uint8_t)(0x80 ^ q->flip) : 0;
     uint8_t *in = q->buf[x->buf];
+    if (q->esize > 1) { /* q - zp, where int8's q is the byte - 128 */
+        const float off = (float)(x->p.zero_point + (q->type == DF_QTYPE_S8 ? 128 : 0));
+        float *fin = (float *)(void *)in;
+#pragma omp simd
+        for (size_t k = 0; k < n; k++) fin[k] = (float)input[k] - off;
+        return run_to_floats(q, batch, output, err);
+    }
     if (!to_stored) memcpy(in, input, n);
     else
         for (size_t k = 0; k < n; k++) in[k] = input[k] ^ to_stored;
@@ -663,6 +729,16 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
     uint8_t *in = q->buf[x->buf];
     const uint8_t *src = input, *res = q->buf[y->buf];
     uint8_t *dst = output;
+    if (q->esize > 1) { /* q - zp as floats, q in the net's type */
+        float *fin = (float *)(void *)in;
+        const float *fres = (const float *)(void *)res;
+        const int s8 = q->type == DF_QTYPE_S8;
+        for (size_t k = 0; k < (size_t)batch * nin; k++)
+            fin[k] = (float)((s8 ? (int)(int8_t)src[k] : (int)src[k]) - x->p.zero_point);
+        if ((st = pad_and_run(q, batch, err))) return st;
+        for (size_t k = 0; k < (size_t)batch * nout; k++) dst[k] = (uint8_t)((int)fres[k] + y->p.zero_point);
+        return DF_OK;
+    }
     for (size_t k = 0; k < (size_t)batch * nin; k++) in[k] = src[k] ^ q->flip;
     if ((st = pad_and_run(q, batch, err))) return st;
     for (size_t k = 0; k < (size_t)batch * nout; k++) dst[k] = res[k] ^ q->flip;

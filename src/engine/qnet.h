@@ -10,6 +10,11 @@
  *                        exactly). Exact int32 sums only with VNNI or AMX
  *                        (df_qnet_backend_exact): below that, its
  *                        vpmaddubsw kernels saturate int16 pair sums.
+ *   DF_QBACKEND_ONEDNN_F32  the same integer arithmetic on oneDNN's fp32
+ *                        convolutions, exact where each layer's sums stay
+ *                        within 2^24 (checked per layer, else
+ *                        DF_ERR_UNSUPPORTED): engine/qnet_f32.h. For CPUs
+ *                        without VNNI; both types.
  *
  *     df_qnet *q; df_qnet_create(DF_QTYPE_U8, DF_QBACKEND_XNNPACK, &q, err);
  *     df_qnet_input(q, 224, 224, 3, in_q, &x, err);
@@ -46,7 +51,7 @@
 #include "core/error.h"
 
 typedef enum df_qtype { DF_QTYPE_U8, DF_QTYPE_S8 } df_qtype;
-typedef enum df_qbackend { DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN } df_qbackend;
+typedef enum df_qbackend { DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN, DF_QBACKEND_ONEDNN_F32 } df_qbackend;
 
 typedef struct df_qparams {
     float scale;          /* > 0 */
@@ -78,10 +83,11 @@ df_status df_qnet_create(df_qtype type, df_qbackend backend, df_qnet **out,
                          df_error *err) DF_MUST_CHECK;
 void df_qnet_destroy(df_qnet *q);   /* accepts NULL */
 df_qbackend df_qnet_backend(const df_qnet *q);
-const char *df_qnet_backend_name(df_qbackend b);   /* "xnnpack", "onednn" */
+const char *df_qnet_backend_name(df_qbackend b);   /* "xnnpack", "onednn", "onednn-f32" */
 /* 1 when the backend's integer sums are exact in this process (XNNPACK
  * always; oneDNN with VNNI / AMX after the DF_CPU_ISA and
- * ONEDNN_MAX_CPU_ISA caps). */
+ * ONEDNN_MAX_CPU_ISA caps; oneDNN's fp32 always, each layer being
+ * checked when built). */
 int df_qnet_backend_exact(df_qbackend b);
 
 df_status df_qnet_input(df_qnet *q, int h, int w, int c, df_qparams p, df_qtensor_id *out,

@@ -130,6 +130,9 @@ df_status df_qdnnl_create(df_qdnnl **out, df_error *err) {
     return DF_OK;
 }
 
+dnnl_engine_t df_qdnnl_engine(const df_qdnnl *e) { return e->eng; }
+dnnl_stream_t df_qdnnl_stream(const df_qdnnl *e) { return e->strm; }
+
 void df_qdnnl_destroy(df_qdnnl *e) {
     if (!e) return;
     if (e->strm) dnnl_stream_destroy(e->strm);
@@ -463,9 +466,8 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, 
 }
 
 /* The weights in the primitive's format: one reorder from TFLite's. */
-static dnnl_status_t reorder_weights(df_qdnnl *e, const dnnl_memory_desc_t *user_md,
-                                     const int8_t *data, const dnnl_memory_desc_t *md,
-                                     dnnl_memory_t *wei) {
+dnnl_status_t df_qdnnl_reorder(df_qdnnl *e, const dnnl_memory_desc_t *user_md, const void *data,
+                               const dnnl_memory_desc_t *md, dnnl_memory_t *wei) {
     dnnl_status_t r = dnnl_memory_create(wei, md, e->eng, DNNL_MEMORY_ALLOCATE);
     if (r) return r;
     dnnl_memory_t user = NULL;
@@ -497,7 +499,7 @@ static dnnl_status_t setup_side(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void 
     if (!r) r = dnnl_memory_create(&sd->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
                                    e->eng, sd->out);
     if (!r)
-        r = reorder_weights(e, &sd->user_w, sd->w,
+        r = df_qdnnl_reorder(e, &sd->user_w, sd->w,
                             dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &sd->wei);
     const dnnl_memory_desc_t *smd =
         r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -526,7 +528,7 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
         r = dnnl_memory_create(&cv->bia, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                                e->eng, cv->bias);
     if (!r)
-        r = reorder_weights(e, &cv->user_w, cv->weights,
+        r = df_qdnnl_reorder(e, &cv->user_w, cv->weights,
                             dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &cv->wei);
     const dnnl_memory_desc_t *smd =
         r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -913,13 +915,14 @@ const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
 
 void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams pb, uint8_t *y,
                   df_qparams py, int32_t lo, int32_t hi, size_t n) {
-    const float ka = pa.scale / py.scale, kb = pb.scale / py.scale;
-    const float za = (float)pa.zero_point, zb = (float)pb.zero_point;
-    const float vlo = (float)(lo - py.zero_point), vhi = (float)(hi - py.zero_point);
-    const int32_t zy = py.zero_point;
+    df_qadd_params p;
+    df_qadd_params_init(&p, pa, pb, py);
+    const int32_t za = pa.zero_point, zb = pb.zero_point, zy = py.zero_point;
+    const int32_t vlo = lo - zy, vhi = hi - zy;
 #pragma omp parallel for simd schedule(static) if (parallel: n >= 32768)
     for (size_t k = 0; k < n; k++) {
-        y[k] = requant(((float)a[k] - za) * ka + ((float)b[k] - zb) * kb, vlo, vhi, zy);
+        int32_t v = df_qadd_centred(&p, (int32_t)a[k] - za, (int32_t)b[k] - zb);
+        y[k] = (uint8_t)((v < vlo ? vlo : v > vhi ? vhi : v) + zy);
     }
 }
 

@@ -51,7 +51,10 @@
 #define DF_ENGINE_QNET_DNNL_H
 
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
+
+#include <oneapi/dnnl/dnnl_types.h>
 
 #include "core/error.h"
 #include "engine/qnet.h"
@@ -67,6 +70,13 @@ const char *df_qdnnl_isa_name(void);
 
 df_status df_qdnnl_create(df_qdnnl **out, df_error *err) DF_MUST_CHECK;
 void df_qdnnl_destroy(df_qdnnl *e); /* accepts NULL */
+/* For the other oneDNN convolutions of the integer engine (qnet_f32.c). */
+dnnl_engine_t df_qdnnl_engine(const df_qdnnl *e);
+dnnl_stream_t df_qdnnl_stream(const df_qdnnl *e);
+/* *wei: a new memory of md holding data (laid out as user_md), reordered
+ * on e's stream. */
+dnnl_status_t df_qdnnl_reorder(df_qdnnl *e, const dnnl_memory_desc_t *user_md, const void *data,
+                               const dnnl_memory_desc_t *md, dnnl_memory_t *wei);
 
 /* A convolution of an h x w x c uint8 map with parameters `in` (the uint8
  * domain); d as in qnet.h with the weights of `type`, its output parameters
@@ -95,6 +105,30 @@ int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv);
 int df_qdnnl_conv_feed(df_qdnnl_conv *prev, df_qdnnl_conv *next);
 /* 1 when cv copies channels out for the layer after it. */
 int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv);
+
+/* XNNPACK's quantized ADD (and so TFLite's runtime's): each operand's
+ * scale relative to the output's as a 21-bit multiplier with a common
+ * shift, a + b summed in int32, rounded half up by the shift. */
+typedef struct df_qadd_params {
+    int32_t am, bm, rounding;
+    int shift;
+} df_qadd_params;
+
+static inline void df_qadd_params_init(df_qadd_params *p, df_qparams pa, df_qparams pb, df_qparams py) {
+    const float as = pa.scale / py.scale, bs = pb.scale / py.scale, top = as > bs ? as : bs;
+    int e;
+    (void)frexpf(top, &e); /* top = m 2^e, m in [0.5, 1): exponent e - 1 */
+    p->shift = 20 - (e - 1);
+    p->am = (int32_t)lrintf(ldexpf(as, p->shift));
+    p->bm = (int32_t)lrintf(ldexpf(bs, p->shift));
+    p->rounding = (int32_t)1 << (p->shift - 1);
+}
+
+/* The sum of two centred operands (q - zp) relative to the output's zero
+ * point, before the clamp. */
+static inline int32_t df_qadd_centred(const df_qadd_params *p, int32_t a, int32_t b) {
+    return (p->rounding + a * p->am + b * p->bm) >> p->shift;
+}
 
 /* y = clamp(round((sa (a - za) + sb (b - zb)) / sy) + zy, lo, hi) over n
  * uint8 values. */

@@ -1,0 +1,287 @@
+/* Exact integer convolutions on oneDNN's fp32 kernels (see qnet_f32.h). */
+#include "engine/qnet_f32.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+/* Integers up to 2^24 are exact in fp32, and so is every sum of them that
+ * stays there. */
+#define EXACT_LIMIT 16777216.0
+
+struct df_qf32_conv {
+    int h, w, c, oc, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow, depthwise;
+    float *weights;            /* TFLite's layout, w - w_zp */
+    float *bias;               /* [oc] */
+    float *scales;             /* [oc] per-channel requantization (binary post-op); NULL: one */
+    dnnl_primitive_attr_t attr;
+    dnnl_memory_desc_t user_w, scales_md;
+    /* set up for one batch size: */
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, wei, bia, dst, scratch, sc;
+    char impl[96];
+};
+
+static void release_setup(df_qf32_conv *cv) {
+    dnnl_memory_t *mems[] = {&cv->src, &cv->wei, &cv->bia, &cv->dst, &cv->scratch, &cv->sc};
+    if (cv->prim) dnnl_primitive_destroy(cv->prim);
+    cv->prim = NULL;
+    for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++) {
+        if (*mems[k]) dnnl_memory_destroy(*mems[k]);
+        *mems[k] = NULL;
+    }
+}
+
+void df_qf32_conv_destroy(df_qf32_conv *cv) {
+    if (!cv) return;
+    release_setup(cv);
+    if (cv->attr) dnnl_primitive_attr_destroy(cv->attr);
+    free(cv->weights);
+    free(cv->bias);
+    free(cv->scales);
+    free(cv);
+}
+
+static size_t per_channel_weights(const df_qf32_conv *cv) {
+    return (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)cv->c);
+}
+
+static dnnl_status_t make_pd(const df_qdnnl *e, const df_qf32_conv *cv, int batch, dnnl_primitive_desc_t *pd) {
+    dnnl_memory_desc_t s, w, b, d;
+    dnnl_dims_t sd = {batch, cv->c, cv->h, cv->w}, dd = {batch, cv->oc, cv->oh, cv->ow};
+    dnnl_dims_t bd = {cv->oc}, st = {cv->sh, cv->sw}, pl = {cv->pt, cv->pl}, pr = {cv->pb, cv->pr};
+    dnnl_status_t r = dnnl_memory_desc_init_by_tag(&s, 4, sd, dnnl_f32, dnnl_nhwc);
+    if (!r) r = dnnl_memory_desc_init_by_tag(&d, 4, dd, dnnl_f32, dnnl_nhwc);
+    if (!r) r = dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x);
+    if (!r && cv->depthwise) {
+        dnnl_dims_t wd = {cv->oc, 1, 1, cv->kh, cv->kw};
+        r = dnnl_memory_desc_init_by_tag(&w, 5, wd, dnnl_f32, dnnl_format_tag_any);
+    } else if (!r) {
+        dnnl_dims_t wd = {cv->oc, cv->c, cv->kh, cv->kw};
+        r = dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_f32, dnnl_format_tag_any);
+    }
+    dnnl_convolution_desc_t cd;
+    /* direct: Winograd's transforms would round */
+    if (!r)
+        r = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &s, &w, &b,
+                                               &d, st, pl, pr);
+    if (!r) r = dnnl_primitive_desc_create(pd, &cd, cv->attr, df_qdnnl_engine(e), NULL);
+    return r;
+}
+
+static void record_impl(df_qf32_conv *cv, const_dnnl_primitive_desc_t pd) {
+    const char *impl = "?";
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success) impl = "?";
+    snprintf(cv->impl, sizeof cv->impl, "%s", impl);
+}
+
+/* The requantization as post-ops: times the scale (one per tensor as an
+ * eltwise, one per channel as a binary multiply), clamp, round. Clamping
+ * to integer bounds before or after rounding gives the same result. */
+static dnnl_status_t make_attr(df_qf32_conv *cv, df_qparams in, const df_qconv_desc *d, int per_channel) {
+    dnnl_status_t r = dnnl_primitive_attr_create(&cv->attr);
+    if (!r) r = dnnl_primitive_attr_set_scratchpad_mode(cv->attr, dnnl_scratchpad_mode_user);
+    if (r) return r;
+    const float one = in.scale * d->weight_scale[0] / d->out.scale;
+    int same = 1;
+    for (int k = 1; per_channel && k < cv->oc; k++)
+        same &= in.scale * d->weight_scale[k] / d->out.scale == one;
+    dnnl_post_ops_t po = NULL;
+    r = dnnl_post_ops_create(&po);
+    if (!r && same) {
+        r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, one, 0.0f);
+    } else if (!r) {
+        cv->scales = malloc((size_t)cv->oc * sizeof *cv->scales);
+        if (!cv->scales) r = dnnl_out_of_memory;
+        for (int k = 0; !r && k < cv->oc; k++) cv->scales[k] = in.scale * d->weight_scale[k] / d->out.scale;
+        dnnl_dims_t sd = {1, cv->oc, 1, 1};
+        if (!r) r = dnnl_memory_desc_init_by_tag(&cv->scales_md, 4, sd, dnnl_f32, dnnl_nchw);
+        if (!r) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &cv->scales_md);
+    }
+    const float zp = (float)d->out.zero_point;
+    if (!r)
+        r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, (float)d->out_min - zp,
+                                         (float)d->out_max - zp);
+    if (!r) r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_round, 0.0f, 0.0f);
+    if (!r) r = dnnl_primitive_attr_set_post_ops(cv->attr, po);
+    if (po) dnnl_post_ops_destroy(po);
+    return r;
+}
+
+/* The weights minus their zero point and the bias as floats, and the
+ * bound that makes every partial sum exact. */
+static df_status copy_weights(df_qf32_conv *cv, df_qtype type, df_qparams in, const df_qconv_desc *d,
+                              df_error *err) {
+    const size_t per = per_channel_weights(cv), nw = per * (size_t)cv->oc;
+    cv->weights = malloc(nw * sizeof *cv->weights);
+    cv->bias = malloc((size_t)cv->oc * sizeof *cv->bias);
+    double *l1 = calloc((size_t)cv->oc, sizeof *l1);
+    if (!cv->weights || !cv->bias || !l1) {
+        free(l1);
+        return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    if (type == DF_QTYPE_U8) {
+        const uint8_t *src = d->weights;
+        const int zp = (int)d->weight_zero_point;
+        for (size_t k = 0; k < nw; k++) cv->weights[k] = (float)(src[k] - zp);
+    } else {
+        const int8_t *src = d->weights;
+        for (size_t k = 0; k < nw; k++) cv->weights[k] = (float)src[k];
+    }
+    for (size_t k = 0; k < nw; k++) /* dense [oc][k], depthwise [k][oc] */
+        l1[cv->depthwise ? k % (size_t)cv->oc : k / per] += fabs((double)cv->weights[k]);
+    const int qlo = type == DF_QTYPE_U8 ? 0 : -128, qhi = type == DF_QTYPE_U8 ? 255 : 127;
+    const double xmax = in.zero_point - qlo > qhi - in.zero_point ? in.zero_point - qlo : qhi - in.zero_point;
+    df_status st = DF_OK;
+    for (int o = 0; o < cv->oc && st == DF_OK; o++) {
+        const int32_t b = d->bias ? d->bias[o] : 0;
+        cv->bias[o] = (float)b;
+        const double bound = xmax * l1[o] + fabs((double)b);
+        if (bound > EXACT_LIMIT)
+            st = df_error_set(err, DF_ERR_UNSUPPORTED,
+                              "fp32 integer convolution: channel %d of %d could sum to %.0f, past 2^24 "
+                              "(fp32 would round it)", o, cv->oc, bound);
+    }
+    free(l1);
+    return st;
+}
+
+/* TFLite's weight layout as a oneDNN memory descriptor. */
+static dnnl_status_t user_weights_md(df_qf32_conv *cv) {
+    if (!cv->depthwise) {
+        dnnl_dims_t wd = {cv->oc, cv->c, cv->kh, cv->kw};
+        return dnnl_memory_desc_init_by_tag(&cv->user_w, 4, wd, dnnl_f32, dnnl_ohwi);
+    }
+    dnnl_dim_t all = (dnnl_dim_t)cv->oc * cv->kh * cv->kw;
+    dnnl_dims_t wd = {cv->oc, 1, 1, cv->kh, cv->kw};
+    dnnl_dims_t ws = {1, all, all, (dnnl_dim_t)cv->kw * cv->oc, cv->oc};
+    return dnnl_memory_desc_init_by_strides(&cv->user_w, 5, wd, dnnl_f32, ws);
+}
+
+df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
+                              const df_qconv_desc *d, df_qf32_conv **out, df_error *err) {
+    *out = NULL;
+    df_qf32_conv *cv = calloc(1, sizeof *cv);
+    if (!cv) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    *cv = (df_qf32_conv){.h = h, .w = w, .c = c, .oc = d->out_c, .kh = d->kh, .kw = d->kw, .sh = d->stride_h,
+                         .sw = d->stride_w, .pt = d->pad_top, .pl = d->pad_left, .pb = d->pad_bottom,
+                         .pr = d->pad_right, .depthwise = d->depthwise};
+    cv->oh = (h + cv->pt + cv->pb - cv->kh) / cv->sh + 1;
+    cv->ow = (w + cv->pl + cv->pr - cv->kw) / cv->sw + 1;
+    df_status st = copy_weights(cv, type, in, d, err);
+    if (st) {
+        df_qf32_conv_destroy(cv);
+        return st;
+    }
+    dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8);
+    if (!r) r = user_weights_md(cv);
+    dnnl_primitive_desc_t pd = NULL;
+    if (!r) r = make_pd(e, cv, 1, &pd);
+    if (r) {
+        df_qf32_conv_destroy(cv);
+        return df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
+                            "oneDNN fp32 refuses the integer %s %dx%d convolution %dx%dx%d -> %d, stride %d: %s",
+                            d->depthwise ? "depthwise" : "dense", d->kh, d->kw, h, w, c, d->out_c, d->stride_h,
+                            dnnl_status2str(r));
+    }
+    record_impl(cv, pd);
+    dnnl_primitive_desc_destroy(pd);
+    *out = cv;
+    return DF_OK;
+}
+
+df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, float *out, df_error *err) {
+    release_setup(cv);
+    dnnl_engine_t eng = df_qdnnl_engine(e);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t r = make_pd(e, cv, batch, &pd);
+    if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), eng, in);
+    if (!r) r = dnnl_memory_create(&cv->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), eng, out);
+    if (!r)
+        r = dnnl_memory_create(&cv->bia, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), eng,
+                               cv->bias);
+    if (!r && cv->scales) r = dnnl_memory_create(&cv->sc, &cv->scales_md, eng, cv->scales);
+    if (!r)
+        r = df_qdnnl_reorder(e, &cv->user_w, cv->weights, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                             &cv->wei);
+    const dnnl_memory_desc_t *smd = r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd && dnnl_memory_desc_get_size(smd) > 0)
+        r = dnnl_memory_create(&cv->scratch, smd, eng, DNNL_MEMORY_ALLOCATE);
+    if (!r) r = dnnl_primitive_create(&cv->prim, pd);
+    if (pd) {
+        record_impl(cv, pd);
+        dnnl_primitive_desc_destroy(pd);
+    }
+    if (r) {
+        release_setup(cv);
+        return df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
+                            "oneDNN fp32 integer convolution setup: %s", dnnl_status2str(r));
+    }
+    return DF_OK;
+}
+
+df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) {
+    if (!cv->prim) return df_error_set(err, DF_ERR_INVALID_ARG, "fp32 integer convolution not set up");
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, cv->src}, {DNNL_ARG_WEIGHTS, cv->wei}, {DNNL_ARG_BIAS, cv->bia},
+                               {DNNL_ARG_DST, cv->dst}};
+    int n = 4;
+    if (cv->scratch) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, cv->scratch};
+    if (cv->sc) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, cv->sc};
+    dnnl_status_t r = dnnl_primitive_execute(cv->prim, df_qdnnl_stream(e), n, args);
+    if (!r) r = dnnl_stream_wait(df_qdnnl_stream(e));
+    return r ? df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
+                            "oneDNN fp32 integer convolution: %s", dnnl_status2str(r))
+             : DF_OK;
+}
+
+const char *df_qf32_conv_impl(const df_qf32_conv *cv) { return cv->impl; }
+
+/* Round to nearest even for |v| < 2^22 (clamped to -255..255 first). */
+#define RNE_MAGIC 12582912.0f
+
+static inline float clamp_rne(float v, float lo, float hi) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (v + RNE_MAGIC) - RNE_MAGIC;
+}
+
+void df_qf32_add(const float *a, df_qparams pa, const float *b, df_qparams pb, float *y, df_qparams py,
+                 int32_t lo, int32_t hi, size_t n) {
+    df_qadd_params p;
+    df_qadd_params_init(&p, pa, pb, py);
+    const int32_t vlo = lo - py.zero_point, vhi = hi - py.zero_point;
+#pragma omp parallel for simd schedule(static) if (parallel: n >= 32768)
+    for (size_t k = 0; k < n; k++) {
+        int32_t v = df_qadd_centred(&p, (int32_t)a[k], (int32_t)b[k]);
+        y[k] = (float)(v < vlo ? vlo : v > vhi ? vhi : v);
+    }
+}
+
+enum { GAP_BLOCK = 256 };
+
+void df_qf32_global_avgpool(const float *x, df_qparams px, float *y, df_qparams py, int batch, int hw, int c,
+                            int32_t qlo, int32_t qhi) {
+    const float k = px.scale / (py.scale * (float)hw);
+    const float vlo = (float)(qlo - py.zero_point), vhi = (float)(qhi - py.zero_point);
+    const int blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
+#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= 32768)
+    for (int job = 0; job < batch * blocks; job++) {
+        const int n = job / blocks, c0 = job % blocks * GAP_BLOCK;
+        const int cn = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;
+        float acc[GAP_BLOCK]; /* integer sums of at most hw * 255: exact */
+        memset(acc, 0, sizeof acc);
+        const float *xn = x + (size_t)n * hw * c + c0;
+        for (int p = 0; p < hw; p++) {
+            const float *row = xn + (size_t)p * c;
+#pragma omp simd
+            for (int j = 0; j < cn; j++) acc[j] += row[j];
+        }
+#pragma omp simd
+        for (int j = 0; j < cn; j++) y[(size_t)n * c + c0 + j] = clamp_rne(acc[j] * k, vlo, vhi);
+    }
+}

@@ -1,0 +1,58 @@
+/*
+ * The integer engine's third backend: TFLite's integer arithmetic carried
+ * out exactly by oneDNN's fp32 convolutions, for CPUs whose int8 kernels
+ * are not exact or not fast (no VNNI: AVX2 laptops, Zen 2/3).
+ *
+ * Activations are stored as floats holding the integers q - zero_point
+ * (so a padded tap reads 0, which is TFLite's zero point), weights as the
+ * integers w - w_zp, the bias as its int32. Every product and partial sum
+ * is then an integer, and fp32 holds each exactly while it stays within
+ * 2^24: df_qf32_conv_create checks, per output channel, that
+ * max|x - x_zp| * sum|w - w_zp| + |bias| <= 2^24 (so in whatever order
+ * oneDNN's kernels add, the int32 sum of TFLite's kernels comes out, to
+ * the bit) and refuses the layer otherwise (DF_ERR_UNSUPPORTED: the caller
+ * takes another backend). The requantization is then the same fp32
+ * operations as XNNPACK's and the int8 oneDNN backend's, as post-ops: the
+ * sum times in_scale * w_scale / out_scale (one rounding), clamped, rounded
+ * to nearest even. So the outputs equal the other backends' bit for bit
+ * (tests/test_qnet.c), at fp32 FMA speed: on AVX2 without VNNI that is
+ * faster than exact int8 (vpmaddwd over widened bytes).
+ *
+ * ADD and the global pool are our loops, the same arithmetic as
+ * df_qdnnl_add / df_qdnnl_global_avgpool on the centred values.
+ */
+#ifndef DF_ENGINE_QNET_F32_H
+#define DF_ENGINE_QNET_F32_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "engine/qnet.h"
+#include "engine/qnet_dnnl.h"
+
+typedef struct df_qf32_conv df_qf32_conv;
+
+/* A convolution of an h x w x c map with input parameters `in`, in the
+ * net's type; d as in qnet.h. Copies what it needs from d. */
+df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
+                              const df_qconv_desc *d, df_qf32_conv **out,
+                              df_error *err) DF_MUST_CHECK;
+void df_qf32_conv_destroy(df_qf32_conv *cv); /* accepts NULL */
+/* The primitive for `batch` images from `in` to `out` (NHWC floats, the
+ * caller's, alive until the next setup); the weights reordered. */
+df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, float *out,
+                             df_error *err) DF_MUST_CHECK;
+df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) DF_MUST_CHECK;
+const char *df_qf32_conv_impl(const df_qf32_conv *cv);
+
+/* y = clamp(rne(a * ka + b * kb), lo, hi) over n centred values, where
+ * ka = sa / sy, kb = sb / sy, lo and hi the clamp minus the output's zero
+ * point. */
+void df_qf32_add(const float *a, df_qparams pa, const float *b, df_qparams pb, float *y,
+                 df_qparams py, int32_t lo, int32_t hi, size_t n);
+/* Mean over hw positions per channel and image, requantized from px to py
+ * (centred values in and out), clamped to the type's range [qlo, qhi]. */
+void df_qf32_global_avgpool(const float *x, df_qparams px, float *y, df_qparams py, int batch,
+                            int hw, int c, int32_t qlo, int32_t qhi);
+
+#endif
