@@ -22,7 +22,8 @@
 # bf16 rows only where the CPU has native bf16 (avx512_bf16) and not under
 # the AVX2 cap (emulated bf16 takes minutes for VGG16 and means nothing).
 # MobileNetV2 is mobilenet_v2_1.0_224_quant.tflite (int8 = its own integers
-# on oneDNN where it has VNNI or AMX, else XNNPACK), or MOBILENET=tf2_mobilenet_v2_1.0_224_ptq.tflite (the int8
+# on oneDNN where it has VNNI or AMX, else on oneDNN's fp32 kernels, exact: XNNPACK's
+# results bit for bit), or MOBILENET=tf2_mobilenet_v2_1.0_224_ptq.tflite (the int8
 # model: int8 on oneDNN where it has VNNI, else XNNPACK); VGG16 uses random
 # weights (timing only). BACKBONES="mobilenet_v2" skips VGG16. The summary at the
 # end is a Markdown table; the machine's load is printed before and after.

@@ -40,6 +40,7 @@ typedef struct qtensor {
     df_qparams p;
     int last_use;    /* layer index of the last reader (-1: none) */
     int buf;         /* buffer index at the current reshape */
+    df_qf32_layout layout; /* fp32 backend, at the current reshape; else NHWC */
 } qtensor;
 
 typedef struct qlayer {
@@ -503,6 +504,37 @@ static enum xnn_status setup_layer(df_qnet *q, const qlayer *l) {
     }
 }
 
+/* The fp32 backend keeps maps whose channels fill blocks of 8 in oneDNN's
+ * blocked layout, except the input and the output (the caller's, NHWC);
+ * an ADD's three maps share one layout (its loop is element by element). */
+static void choose_layouts(df_qnet *q) {
+    for (int k = 0; k < q->n_t; k++)
+        q->t[k].layout = q->backend == DF_QBACKEND_ONEDNN_F32 && k != q->input && k != q->output &&
+                                 q->t[k].c % 8 == 0
+                             ? DF_QF32_BLOCKED8
+                             : DF_QF32_NHWC;
+    /* The input, stored by our conversion, goes planar where only
+     * convolutions read it: oneDNN's jit kernels take a 3-channel first
+     * layer from NCHW into blocks, but from NHWC only by its reference
+     * code (600 ms for 8 images). */
+    int planar = q->backend == DF_QBACKEND_ONEDNN_F32 && q->input != q->output;
+    for (int k = 0; k < q->n_l; k++)
+        for (int j = 0; j < q->l[k].n_in; j++)
+            if (q->l[k].in[j] == q->input && q->l[k].kind != Q_CONV) planar = 0;
+    if (planar) q->t[q->input].layout = DF_QF32_NCHW;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int k = 0; k < q->n_l; k++) {
+            const qlayer *l = &q->l[k];
+            if (l->kind != Q_ADD) continue;
+            qtensor *t[3] = {&q->t[l->in[0]], &q->t[l->in[1]], &q->t[l->out]};
+            if (t[0]->layout == t[1]->layout && t[1]->layout == t[2]->layout) continue;
+            for (int j = 0; j < 3; j++) t[j]->layout = DF_QF32_NHWC;
+            changed = 1;
+        }
+    }
+}
+
 df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
     if (batch < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "batch size %d", batch);
     if (q->input < 0 || q->output < 0)
@@ -510,6 +542,7 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
                             q->input < 0 ? "input" : "output");
     free_buffers(q);
     q->batch = batch;
+    choose_layouts(q);
     df_status st = assign_buffers(q, err);
     for (int k = 0; k < q->n_l && !st; k++) {
         qlayer *l = &q->l[k];
@@ -517,8 +550,9 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
             st = df_qdnnl_conv_setup(q->dnnl, l->dconv, batch, q->buf[q->t[l->in[0]].buf],
                                      q->buf[q->t[l->out].buf], err);
         } else if (l->fconv) {
-            st = df_qf32_conv_setup(q->dnnl, l->fconv, batch, (float *)(void *)q->buf[q->t[l->in[0]].buf],
-                                    (float *)(void *)q->buf[q->t[l->out].buf], err);
+            const qtensor *x = &q->t[l->in[0]], *y = &q->t[l->out];
+            st = df_qf32_conv_setup(q->dnnl, l->fconv, batch, (float *)(void *)q->buf[x->buf], x->layout,
+                                    (float *)(void *)q->buf[y->buf], y->layout, err);
         } else if (l->op) {
             enum xnn_status s = setup_layer(q, l);
             if (s != xnn_status_success) st = xnn_fail(err, s, "setup");
@@ -545,7 +579,7 @@ static df_status run_dnnl_layer(df_qnet *q, const qlayer *l, df_error *err) {
             df_qf32_add(fin, x->p, (const float *)(void *)q->buf[b->buf], b->p, fout, y->p, l->out_min, l->out_max,
                         tensor_elems(x) * (size_t)q->batch);
         } else {
-            df_qf32_global_avgpool(fin, x->p, fout, y->p, q->batch, x->h * x->w, x->c, qmin(q), qmax(q));
+            df_qf32_global_avgpool(fin, x->layout, x->p, fout, y->p, q->batch, x->h * x->w, x->c, qmin(q), qmax(q));
         }
         return DF_OK;
     }
@@ -584,6 +618,33 @@ static df_status check_run(const df_qnet *q, int batch, df_error *err) {
     return DF_OK;
 }
 
+/* Where the fp32 backend stores the input values k0, k0 + 1, ... (NHWC
+ * order) of maps of hw positions and c channels: in place, or planar
+ * (df_qnet.input's layout), followed without a division per value. */
+typedef struct input_walk {
+    int planar;
+    size_t hw, c, n, p, ch;
+} input_walk;
+
+static input_walk input_walk_at(int planar, size_t k0, size_t hw, size_t c) {
+    const size_t pix = k0 / c;
+    return (input_walk){planar, hw, c, pix / hw, pix % hw, k0 % c};
+}
+
+/* The slot of the current value, then on to the next. */
+static inline size_t input_walk_next(input_walk *w, size_t k) {
+    if (!w->planar) return k;
+    const size_t slot = (w->n * w->c + w->ch) * w->hw + w->p;
+    if (++w->ch == w->c) {
+        w->ch = 0;
+        if (++w->p == w->hw) {
+            w->p = 0;
+            w->n++;
+        }
+    }
+    return slot;
+}
+
 /* TFLite's QUANTIZE of the input: round(x / scale) + zero_point, half away
  * from zero, clamped. Written without roundf so that it vectorizes: v is
  * first clamped to one step beyond the range (NaN -> the bottom), t =
@@ -594,7 +655,9 @@ typedef struct quantize_job {
     float scale, lo, hi;
     int zp, qlo, qhi;
     uint8_t flip; /* XORed into each stored byte (df_qnet.flip) */
-    float *fout;  /* the fp32 backend: q - zp stored here instead of out */
+    float *fout;  /* the fp32 backend: q - zp stored here instead of out, */
+    int planar;   /* in NCHW order */
+    size_t hw, c;
     size_t chunk, total;
 } quantize_job;
 
@@ -618,8 +681,9 @@ static void quantize_range(const quantize_job *j, size_t k0, size_t k1) {
     const int zp = j->zp, qlo = j->qlo, qhi = j->qhi;
     const uint8_t flip = j->flip;
     if (fout) {
-#pragma omp simd
-        for (size_t k = k0; k < k1; k++) fout[k] = (float)quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi);
+        input_walk w = input_walk_at(j->planar, k0, j->hw, j->c);
+        for (size_t k = k0; k < k1; k++)
+            fout[input_walk_next(&w, k)] = (float)quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi);
         return;
     }
 #pragma omp simd
@@ -638,9 +702,26 @@ static void quantize_task(void *ctx, size_t i) {
  * training run on oneDNN. On XNNPACK its own pthreadpool, not OpenMP's
  * threads: those, spinning after the loop, took cores from XNNPACK's pool
  * (MobileNetV2 at batch 1 under AVX2: 7.5-9.7 -> 14-18 ms per image). */
+/* The planar input of the fp32 backend: one plane (image, channel) per
+ * task, written in order, so the loop vectorizes. */
+static void quantize_planes(const quantize_job *j) {
+    const size_t planes = j->total / j->hw, hw = j->hw, c = j->c;
+    const float scale = j->scale, lo = j->lo, hi = j->hi;
+    const int zp = j->zp, qlo = j->qlo, qhi = j->qhi;
+#pragma omp parallel for schedule(static) if (j->total >= 65536)
+    for (size_t plane = 0; plane < planes; plane++) {
+        const float *in = j->input + plane / c * hw * c + plane % c;
+        float *out = j->fout + plane * hw;
+#pragma omp simd
+        for (size_t p = 0; p < hw; p++) out[p] = (float)quantize_centred(in[p * c], scale, lo, hi, zp, qlo, qhi);
+    }
+}
+
 static void quantize_input(df_qnet *q, const quantize_job *j) {
     const size_t parts = j->total / j->chunk + (j->total % j->chunk != 0);
-    if (j->total < 65536) {
+    if (j->fout && j->planar) {
+        quantize_planes(j);
+    } else if (j->total < 65536) {
         quantize_range(j, 0, j->total);
     } else if (q->backend != DF_QBACKEND_XNNPACK) {
 #pragma omp parallel for schedule(static)
@@ -691,7 +772,9 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
                               .lo = (float)(qmin(q) - x->p.zero_point - 1),
                               .hi = (float)(qmax(q) - x->p.zero_point + 1), .zp = x->p.zero_point,
                               .qlo = qmin(q), .qhi = qmax(q), .flip = q->flip,
-                              .fout = q->esize > 1 ? (float *)(void *)q->buf[x->buf] : NULL, .chunk = 16384,
+                              .fout = q->esize > 1 ? (float *)(void *)q->buf[x->buf] : NULL,
+                              .planar = x->layout == DF_QF32_NCHW, .hw = (size_t)x->h * x->w, .c = (size_t)x->c,
+                              .chunk = 16384,
                               .total = (size_t)batch * tensor_elems(x)};
     quantize_input(q, &job);
     return run_to_floats(q, batch, output, err);
@@ -710,8 +793,8 @@ df_status df_qnet_run_bytes(df_qnet *q, const uint8_t *input, int batch, float *
     if (q->esize > 1) { /* q - zp, where int8's q is the byte - 128 */
         const float off = (float)(x->p.zero_point + (q->type == DF_QTYPE_S8 ? 128 : 0));
         float *fin = (float *)(void *)in;
-#pragma omp simd
-        for (size_t k = 0; k < n; k++) fin[k] = (float)input[k] - off;
+        input_walk w = input_walk_at(x->layout == DF_QF32_NCHW, 0, (size_t)x->h * x->w, (size_t)x->c);
+        for (size_t k = 0; k < n; k++) fin[input_walk_next(&w, k)] = (float)input[k] - off;
         return run_to_floats(q, batch, output, err);
     }
     if (!to_stored) memcpy(in, input, n);
@@ -733,8 +816,9 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
         float *fin = (float *)(void *)in;
         const float *fres = (const float *)(void *)res;
         const int s8 = q->type == DF_QTYPE_S8;
+        input_walk w = input_walk_at(x->layout == DF_QF32_NCHW, 0, (size_t)x->h * x->w, (size_t)x->c);
         for (size_t k = 0; k < (size_t)batch * nin; k++)
-            fin[k] = (float)((s8 ? (int)(int8_t)src[k] : (int)src[k]) - x->p.zero_point);
+            fin[input_walk_next(&w, k)] = (float)((s8 ? (int)(int8_t)src[k] : (int)src[k]) - x->p.zero_point);
         if ((st = pad_and_run(q, batch, err))) return st;
         for (size_t k = 0; k < (size_t)batch * nout; k++) dst[k] = (uint8_t)((int)fres[k] + y->p.zero_point);
         return DF_OK;

@@ -51,12 +51,17 @@ static size_t per_channel_weights(const df_qf32_conv *cv) {
     return (size_t)cv->kh * cv->kw * (cv->depthwise ? 1 : (size_t)cv->c);
 }
 
-static dnnl_status_t make_pd(const df_qdnnl *e, const df_qf32_conv *cv, int batch, dnnl_primitive_desc_t *pd) {
+static dnnl_format_tag_t layout_tag(df_qf32_layout l) {
+    return l == DF_QF32_BLOCKED8 ? dnnl_aBcd8b : l == DF_QF32_NCHW ? dnnl_nchw : dnnl_nhwc;
+}
+
+static dnnl_status_t make_pd(const df_qdnnl *e, const df_qf32_conv *cv, int batch, df_qf32_layout src_layout,
+                             df_qf32_layout dst_layout, dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t s, w, b, d;
     dnnl_dims_t sd = {batch, cv->c, cv->h, cv->w}, dd = {batch, cv->oc, cv->oh, cv->ow};
     dnnl_dims_t bd = {cv->oc}, st = {cv->sh, cv->sw}, pl = {cv->pt, cv->pl}, pr = {cv->pb, cv->pr};
-    dnnl_status_t r = dnnl_memory_desc_init_by_tag(&s, 4, sd, dnnl_f32, dnnl_nhwc);
-    if (!r) r = dnnl_memory_desc_init_by_tag(&d, 4, dd, dnnl_f32, dnnl_nhwc);
+    dnnl_status_t r = dnnl_memory_desc_init_by_tag(&s, 4, sd, dnnl_f32, layout_tag(src_layout));
+    if (!r) r = dnnl_memory_desc_init_by_tag(&d, 4, dd, dnnl_f32, layout_tag(dst_layout));
     if (!r) r = dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x);
     if (!r && cv->depthwise) {
         dnnl_dims_t wd = {cv->oc, 1, 1, cv->kh, cv->kw};
@@ -181,7 +186,7 @@ df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, d
     dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8);
     if (!r) r = user_weights_md(cv);
     dnnl_primitive_desc_t pd = NULL;
-    if (!r) r = make_pd(e, cv, 1, &pd);
+    if (!r) r = make_pd(e, cv, 1, DF_QF32_NHWC, DF_QF32_NHWC, &pd);
     if (r) {
         df_qf32_conv_destroy(cv);
         return df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
@@ -195,11 +200,12 @@ df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, d
     return DF_OK;
 }
 
-df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, float *out, df_error *err) {
+df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, df_qf32_layout in_layout,
+                             float *out, df_qf32_layout out_layout, df_error *err) {
     release_setup(cv);
     dnnl_engine_t eng = df_qdnnl_engine(e);
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t r = make_pd(e, cv, batch, &pd);
+    dnnl_status_t r = make_pd(e, cv, batch, in_layout, out_layout, &pd);
     if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), eng, in);
     if (!r) r = dnnl_memory_create(&cv->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), eng, out);
     if (!r)
@@ -264,10 +270,23 @@ void df_qf32_add(const float *a, df_qparams pa, const float *b, df_qparams pb, f
 
 enum { GAP_BLOCK = 256 };
 
-void df_qf32_global_avgpool(const float *x, df_qparams px, float *y, df_qparams py, int batch, int hw, int c,
-                            int32_t qlo, int32_t qhi) {
+void df_qf32_global_avgpool(const float *x, df_qf32_layout layout, df_qparams px, float *y, df_qparams py,
+                            int batch, int hw, int c, int32_t qlo, int32_t qhi) {
     const float k = px.scale / (py.scale * (float)hw);
     const float vlo = (float)(qlo - py.zero_point), vhi = (float)(qhi - py.zero_point);
+    if (layout == DF_QF32_BLOCKED8) { /* [n][c / 8][hw][8] (c a multiple of 8) to [n][c] */
+        const int cb = c / 8;
+#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= 32768)
+        for (int job = 0; job < batch * cb; job++) {
+            float acc[8] = {0};
+            const float *xb = x + (size_t)job * hw * 8;
+            for (int p = 0; p < hw; p++)
+#pragma omp simd
+                for (int j = 0; j < 8; j++) acc[j] += xb[(size_t)p * 8 + j];
+            for (int j = 0; j < 8; j++) y[(size_t)job * 8 + j] = clamp_rne(acc[j] * k, vlo, vhi);
+        }
+        return;
+    }
     const int blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
 #pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= 32768)
     for (int job = 0; job < batch * blocks; job++) {

@@ -32,27 +32,33 @@
 
 typedef struct df_qf32_conv df_qf32_conv;
 
+/* How a map is laid out in memory: NHWC, or in blocks of 8 channels
+ * ([n][c / 8][h][w][8], oneDNN's nChw8c: the layout of its AVX2 fp32
+ * kernels), or planar (NCHW: a first layer's input). */
+typedef enum df_qf32_layout { DF_QF32_NHWC, DF_QF32_BLOCKED8, DF_QF32_NCHW } df_qf32_layout;
+
 /* A convolution of an h x w x c map with input parameters `in`, in the
  * net's type; d as in qnet.h. Copies what it needs from d. */
 df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
                               const df_qconv_desc *d, df_qf32_conv **out,
                               df_error *err) DF_MUST_CHECK;
 void df_qf32_conv_destroy(df_qf32_conv *cv); /* accepts NULL */
-/* The primitive for `batch` images from `in` to `out` (NHWC floats, the
- * caller's, alive until the next setup); the weights reordered. */
-df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, float *out,
-                             df_error *err) DF_MUST_CHECK;
+/* The primitive for `batch` images from `in` to `out` (floats in the
+ * given layouts, the caller's, alive until the next setup); the weights
+ * reordered. */
+df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, df_qf32_layout in_layout,
+                             float *out, df_qf32_layout out_layout, df_error *err) DF_MUST_CHECK;
 df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) DF_MUST_CHECK;
 const char *df_qf32_conv_impl(const df_qf32_conv *cv);
 
-/* y = clamp(rne(a * ka + b * kb), lo, hi) over n centred values, where
- * ka = sa / sy, kb = sb / sy, lo and hi the clamp minus the output's zero
- * point. */
+/* XNNPACK's quantized ADD (df_qadd_centred) over n centred values in one
+ * layout, clamped to [lo, hi] minus the output's zero point. */
 void df_qf32_add(const float *a, df_qparams pa, const float *b, df_qparams pb, float *y,
                  df_qparams py, int32_t lo, int32_t hi, size_t n);
 /* Mean over hw positions per channel and image, requantized from px to py
- * (centred values in and out), clamped to the type's range [qlo, qhi]. */
-void df_qf32_global_avgpool(const float *x, df_qparams px, float *y, df_qparams py, int batch,
-                            int hw, int c, int32_t qlo, int32_t qhi);
+ * (centred values in and out), clamped to the type's range [qlo, qhi]:
+ * x in `layout`, y batch x c. */
+void df_qf32_global_avgpool(const float *x, df_qf32_layout layout, df_qparams px, float *y, df_qparams py,
+                            int batch, int hw, int c, int32_t qlo, int32_t qhi);
 
 #endif
