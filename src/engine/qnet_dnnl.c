@@ -237,6 +237,11 @@ static dnnl_status_t make_attr(df_qdnnl_conv *cv, df_qparams in, const df_qconv_
     if (!r && (d->out_min > 0 || d->out_max < 255))
         r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, (float)d->out_min - zp,
                                          (float)d->out_max - zp);
+    /* rounded before the zero point is added, as XNNPACK does: adding it
+     * first rounds the fraction to fp32's grid near the zero point (v =
+     * -35.4999999 + 122 reads 86.5, to even 86, where XNNPACK gives
+     * round(v) + 122 = 87: one value of MobileNetV2's third layer) */
+    if (!r && d->out.zero_point) r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_round, 0.0f, 0.0f);
     if (!r && d->out.zero_point)
         r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, 1.0f, zp);
     if (!r) r = dnnl_primitive_attr_set_post_ops(cv->attr, po);
