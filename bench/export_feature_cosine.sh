@@ -4,7 +4,9 @@
 # (@tensorflow/tfjs-tflite WASM in headless Chromium) through the export:
 #   1. a model trained on the closet photos with --precision int8;
 #   2. our features of the 21 closet validation photos (224x224 PNGs, so no
-#      resize differs) with `deepfashion features --precision int8` (XNNPACK)
+#      resize differs) with `deepfashion features --precision int8` (the
+#      int8 engine the rule picks: oneDNN with VNNI, else exact fp32; XNNPACK
+#      with DF_INT8_ENGINE=xnnpack)
 #      and --precision fp32 (the float simulation of the quantized graph);
 #   3. bench_probe_model replaces the model's unknown detector by one fitted
 #      on those rows with k = 1, so the exported page's unknown_score is
@@ -97,7 +99,7 @@ n = len(feats["int8"])
 ours = [cos(feats["int8"][i], feats["fp32"][i]) for i in range(n)]
 print(f"ours int8 vs ours fp32 (same photos): cosine min {min(ours):.5f} median "
       f"{statistics.median(ours):.5f} max {max(ours):.5f}")
-for v, rows, what in (("int8", "int8", "TFLite integers vs our int8 (XNNPACK)"),
+for v, rows, what in (("int8", "int8", "TFLite integers vs our int8"),
                       ("fp32", "fp32", "TFLite integers vs our fp32 float simulation"),
                       ("fp32-float", "fp32", "TFLite on the dequantized export vs our fp32")):
     c, margin = [], []
