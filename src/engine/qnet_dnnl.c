@@ -369,17 +369,16 @@ static int32_t fold_zero_point(df_qdnnl_conv *cv, int32_t zp) {
     return fits ? 0 : zp;
 }
 
-/* The TFLite weight layout as a oneDNN memory descriptor: dense
- * [oc][kh][kw][ic] (ohwi), depthwise [kh][kw][oc] (g, 1, 1, kh, kw). */
-static dnnl_status_t user_weights_md(df_qdnnl_conv *cv) {
-    if (!cv->depthwise) {
-        dnnl_dims_t wd = {cv->oc, cv->c, cv->kh, cv->kw};
-        return dnnl_memory_desc_init_by_tag(&cv->user_w, 4, wd, dnnl_s8, dnnl_ohwi);
+dnnl_status_t df_qdnnl_user_weights_md(dnnl_memory_desc_t *md, int oc, int c, int kh, int kw, int depthwise,
+                                       dnnl_data_type_t dt) {
+    if (!depthwise) {
+        dnnl_dims_t wd = {oc, c, kh, kw};
+        return dnnl_memory_desc_init_by_tag(md, 4, wd, dt, dnnl_ohwi);
     }
-    dnnl_dim_t all = (dnnl_dim_t)cv->oc * cv->kh * cv->kw;
-    dnnl_dims_t wd = {cv->oc, 1, 1, cv->kh, cv->kw};
-    dnnl_dims_t ws = {1, all, all, (dnnl_dim_t)cv->kw * cv->oc, cv->oc};
-    return dnnl_memory_desc_init_by_strides(&cv->user_w, 5, wd, dnnl_s8, ws);
+    dnnl_dim_t all = (dnnl_dim_t)oc * kh * kw;
+    dnnl_dims_t wd = {oc, 1, 1, kh, kw};
+    dnnl_dims_t ws = {1, all, all, (dnnl_dim_t)kw * oc, oc};
+    return dnnl_memory_desc_init_by_strides(md, 5, wd, dt, ws);
 }
 
 /* The side convolution's zero point: the input's where it reads padding
@@ -448,7 +447,7 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, 
     }
     int32_t src_zp = fold_zero_point(cv, in.zero_point);
     dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8, src_zp);
-    if (!r) r = user_weights_md(cv);
+    if (!r) r = df_qdnnl_user_weights_md(&cv->user_w, cv->oc, cv->c, cv->kh, cv->kw, cv->depthwise, dnnl_s8);
     if (!r && cv->side.on) r = make_side(cv, src_zp_side(cv, in.zero_point));
     dnnl_primitive_desc_t pd = NULL;
     if (!r) r = make_pd(e, cv, 1, 0, &pd);

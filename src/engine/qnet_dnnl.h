@@ -77,6 +77,10 @@ dnnl_stream_t df_qdnnl_stream(const df_qdnnl *e);
  * on e's stream. */
 dnnl_status_t df_qdnnl_reorder(df_qdnnl *e, const dnnl_memory_desc_t *user_md, const void *data,
                                const dnnl_memory_desc_t *md, dnnl_memory_t *wei);
+/* TFLite's weight layout of a convolution as a oneDNN memory descriptor:
+ * dense [oc][kh][kw][c] (ohwi), depthwise [kh][kw][oc] (g, 1, 1, kh, kw). */
+dnnl_status_t df_qdnnl_user_weights_md(dnnl_memory_desc_t *md, int oc, int c, int kh, int kw, int depthwise,
+                                       dnnl_data_type_t dt);
 
 /* A convolution of an h x w x c uint8 map with parameters `in` (the uint8
  * domain); d as in qnet.h with the weights of `type`, its output parameters

@@ -156,18 +156,6 @@ static df_status copy_weights(df_qf32_conv *cv, df_qtype type, df_qparams in, co
     return st;
 }
 
-/* TFLite's weight layout as a oneDNN memory descriptor. */
-static dnnl_status_t user_weights_md(df_qf32_conv *cv) {
-    if (!cv->depthwise) {
-        dnnl_dims_t wd = {cv->oc, cv->c, cv->kh, cv->kw};
-        return dnnl_memory_desc_init_by_tag(&cv->user_w, 4, wd, dnnl_f32, dnnl_ohwi);
-    }
-    dnnl_dim_t all = (dnnl_dim_t)cv->oc * cv->kh * cv->kw;
-    dnnl_dims_t wd = {cv->oc, 1, 1, cv->kh, cv->kw};
-    dnnl_dims_t ws = {1, all, all, (dnnl_dim_t)cv->kw * cv->oc, cv->oc};
-    return dnnl_memory_desc_init_by_strides(&cv->user_w, 5, wd, dnnl_f32, ws);
-}
-
 df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
                               const df_qconv_desc *d, df_qf32_conv **out, df_error *err) {
     *out = NULL;
@@ -184,7 +172,7 @@ df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, d
         return st;
     }
     dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8);
-    if (!r) r = user_weights_md(cv);
+    if (!r) r = df_qdnnl_user_weights_md(&cv->user_w, cv->oc, cv->c, cv->kh, cv->kw, cv->depthwise, dnnl_f32);
     dnnl_primitive_desc_t pd = NULL;
     if (!r) r = make_pd(e, cv, 1, DF_QF32_NHWC, DF_QF32_NHWC, &pd);
     if (r) {
