@@ -554,6 +554,26 @@ static void test_errors(void **state) {
     assert_int_equal(df_qnet_reshape(q, 1, &err), DF_ERR_INVALID_ARG); /* no output */
     df_qnet_destroy(q);
     df_qnet_destroy(NULL);
+    /* our ADD (XNNPACK's arithmetic) needs the shift of its multipliers in
+     * 13..30: an input 2^11 times finer than the output is refused (by
+     * XNNPACK too); the fp32 backend refuses a pool whose sums could pass
+     * 2^24 (257 x 257 positions of up to 255) */
+    for (int be = DF_QBACKEND_XNNPACK; be <= DF_QBACKEND_ONEDNN_F32; be++) {
+        df_qtensor_id b, g;
+        assert_int_equal(df_qnet_create(DF_QTYPE_U8, (df_qbackend)be, &q, &err), DF_OK);
+        assert_int_equal(df_qnet_input(q, 4, 4, 2, (df_qparams){0.1f, 128}, &x, &err), DF_OK);
+        df_status st = df_qnet_add(q, x, x, (df_qparams){0.1f * 2048.0f, 128}, 0, 255, &y, &err);
+        assert_int_equal(st, DF_ERR_UNSUPPORTED);
+        print_message("%s: %s\n", df_qnet_backend_name((df_qbackend)be), err.message);
+        assert_int_equal(df_qnet_add(q, x, x, (df_qparams){0.3f, 128}, 0, 255, &b, &err), DF_OK);
+        df_qnet_destroy(q);
+        assert_int_equal(df_qnet_create(DF_QTYPE_U8, (df_qbackend)be, &q, &err), DF_OK);
+        assert_int_equal(df_qnet_input(q, 257, 257, 2, (df_qparams){0.1f, 128}, &x, &err), DF_OK);
+        st = df_qnet_global_avgpool(q, x, (df_qparams){0.1f, 128}, &g, &err);
+        assert_int_equal(st, be == DF_QBACKEND_ONEDNN_F32 ? DF_ERR_UNSUPPORTED : DF_OK);
+        if (st) print_message("%s: %s\n", df_qnet_backend_name((df_qbackend)be), err.message);
+        df_qnet_destroy(q);
+    }
 }
 
 /* ---- the shipped models ---- */

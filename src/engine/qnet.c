@@ -348,8 +348,8 @@ df_status df_qnet_add(df_qnet *q, df_qtensor_id a, df_qtensor_id b, df_qparams p
     if (out_min < qmin(q) || out_max > qmax(q) || out_min > out_max)
         return df_error_set(err, DF_ERR_INVALID_ARG, "output clamp %d..%d", (int)out_min,
                             (int)out_max);
-    /* our ADD's shift (df_qadd_params) is 13..30 for these ratios, as in
-     * XNNPACK, which takes [2^-14, 2^8) */
+    /* our ADD's shift (df_qadd_params) is 13..30 for these ratios
+     * (XNNPACK refuses ratios this small too: tests) */
     const float ra = x.p.scale / p.scale, rb = y.p.scale / p.scale, top = ra > rb ? ra : rb;
     if (q->backend != DF_QBACKEND_XNNPACK && !(top >= 0x1p-10f && top < 0x1p8f))
         return df_error_set(err, DF_ERR_UNSUPPORTED, "add: input to output scale ratio %g outside [2^-10, 2^8)",
