@@ -917,16 +917,46 @@ int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv) { return cv->gather_to != NUL
 
 const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
 
+/* A stretch of the ADD: XNNPACK's arithmetic needs 32-bit multiplies,
+ * which SSE2 does not have (the baseline build's loop took 5.7% of a batch
+ * of 16 against 3.0% for the fp32 formula before it); AVX2 and AVX-512
+ * do. */
+static inline __attribute__((always_inline)) void add_body(const df_qadd_params *p, const uint8_t *a, int32_t za,
+                                                           const uint8_t *b, int32_t zb, uint8_t *y, int32_t zy,
+                                                           int32_t vlo, int32_t vhi, size_t n) {
+#pragma omp simd
+    for (size_t k = 0; k < n; k++) {
+        int32_t v = df_qadd_centred(p, (int32_t)a[k] - za, (int32_t)b[k] - zb);
+        y[k] = (uint8_t)((v < vlo ? vlo : v > vhi ? vhi : v) + zy);
+    }
+}
+#define ADD_ARGS                                                                                                 \
+    const df_qadd_params *p, const uint8_t *a, int32_t za, const uint8_t *b, int32_t zb, uint8_t *y, int32_t zy, \
+        int32_t vlo, int32_t vhi, size_t n
+static void add_base(ADD_ARGS) { add_body(p, a, za, b, zb, y, zy, vlo, vhi, n); }
+__attribute__((target("avx2"))) static void add_avx2(ADD_ARGS) { add_body(p, a, za, b, zb, y, zy, vlo, vhi, n); }
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void add_avx512(ADD_ARGS) {
+    add_body(p, a, za, b, zb, y, zy, vlo, vhi, n);
+}
+#undef ADD_ARGS
+
+enum { ADD_CHUNK = 8192 };
+
 void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams pb, uint8_t *y,
                   df_qparams py, int32_t lo, int32_t hi, size_t n) {
     df_qadd_params p;
     df_qadd_params_init(&p, pa, pb, py);
     const int32_t za = pa.zero_point, zb = pb.zero_point, zy = py.zero_point;
-    const int32_t vlo = lo - zy, vhi = hi - zy;
-#pragma omp parallel for simd schedule(static) if (parallel: n >= 32768)
-    for (size_t k = 0; k < n; k++) {
-        int32_t v = df_qadd_centred(&p, (int32_t)a[k] - za, (int32_t)b[k] - zb);
-        y[k] = (uint8_t)((v < vlo ? vlo : v > vhi ? vhi : v) + zy);
+    const df_cpu_isa isa = df_cpu_isa_best();
+    void (*run)(const df_qadd_params *, const uint8_t *, int32_t, const uint8_t *, int32_t, uint8_t *, int32_t,
+                int32_t, int32_t, size_t) = isa == DF_CPU_ISA_AVX512 ? add_avx512
+                                            : isa == DF_CPU_ISA_AVX2 ? add_avx2
+                                                                     : add_base;
+    const size_t chunks = (n + ADD_CHUNK - 1) / ADD_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= 32768)
+    for (size_t c = 0; c < chunks; c++) {
+        const size_t k0 = c * ADD_CHUNK, m = n - k0 < ADD_CHUNK ? n - k0 : ADD_CHUNK;
+        run(&p, a + k0, za, b + k0, zb, y + k0, zy, lo - zy, hi - zy, m);
     }
 }
 
