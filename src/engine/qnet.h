@@ -31,12 +31,15 @@
  * Semantics are TFLite's integer kernels: an int32 accumulator of
  * (x - x_zp) * (w - w_zp) plus the int32 bias, requantized by
  * input_scale * weight_scale / output_scale, plus the output zero point,
- * clamped to the fused activation's range. Both backends requantize in fp32
+ * clamped to the fused activation's range. All backends requantize in fp32
  * with round-to-nearest-even where TFLite's reference kernels use a 31-bit
  * fixed-point multiplier with round-half-away-from-zero; the two differ by
  * at most 1 in the last place, on ties and where the fp32 product rounds
  * across a half (tests/test_qnet.c checks each op against a naive TFLite
- * reference). ADD and the global average pool requantize the same way.
+ * reference). The global average pool requantizes the same way; ADD is
+ * XNNPACK's fixed point on every backend (df_qadd_centred), so that all
+ * backends give XNNPACK's outputs (TFLite's runtime's), bit for bit, where
+ * their sums are exact (tests/test_qnet.c).
  *
  * The fp32 input is quantized with the input tensor's parameters (TFLite's
  * QUANTIZE: round half away from zero, clamp); the fp32 output is

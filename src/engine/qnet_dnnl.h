@@ -40,7 +40,8 @@
  * given to oneDNN (padding must read as the zero point).
  *
  * ADD and the global average pool are our own loops (oneDNN 2.6's binary
- * and pooling primitives take no zero points), requantized the same way.
+ * and pooling primitives take no zero points): the pool requantized the
+ * same way, the ADD in XNNPACK's fixed point (df_qadd_centred).
  *
  * Exactness: oneDNN's u8 x s8 kernels are exact with VNNI (AVX-512 VNNI,
  * AMX, AVX-VNNI); below that they multiply with vpmaddubsw, whose int16
