@@ -277,6 +277,67 @@ static void test_conv_ops(void **state) {
                       st[k].worst);
 }
 
+/* A small block with every layout the fp32 backend uses: a 3-channel
+ * input (stored planar) through a strided 3x3, a depthwise 3x3 and a 1x1
+ * (8-channel blocks), an ADD of the first and the third, a 1x1 to 32
+ * channels with ReLU6 and the global pool (reading blocks); or, cut at the
+ * ADD (out_at_add), an output the caller reads as NHWC, which takes the
+ * ADD's inputs out of blocks too. */
+static void layouts_net(df_qtype type, df_qbackend be, const test_conv tc[4], int out_at_add, df_qnet **out) {
+    df_error err;
+    df_qnet *q;
+    df_qtensor_id x, c1, c2, c3, a, c4, g;
+    const int lo = type == DF_QTYPE_U8 ? 0 : -128;
+    assert_int_equal(df_qnet_create(type, be, &q, &err), DF_OK);
+    assert_int_equal(df_qnet_input(q, 20, 18, 3, tc[0].in, &x, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, x, &tc[0].d, &c1, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, c1, &tc[1].d, &c2, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, c2, &tc[2].d, &c3, &err), DF_OK);
+    assert_int_equal(df_qnet_add(q, c1, c3, (df_qparams){0.05f, lo + 120}, lo, lo + 255, &a, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, a, &tc[3].d, &c4, &err), DF_OK);
+    assert_int_equal(df_qnet_global_avgpool(q, c4, (df_qparams){0.03f, lo + 10}, &g, &err), DF_OK);
+    assert_int_equal(df_qnet_set_output(q, out_at_add ? a : g, &err), DF_OK);
+    assert_int_equal(df_qnet_reshape(q, 4, &err), DF_OK);
+    *out = q;
+}
+
+/* The fp32 backend against XNNPACK on that block, both types, 3 images in
+ * a batch of 4: the same bytes. */
+static void test_fp32_backend_layouts(void **state) {
+    (void)state;
+    static const conv_case cases[4] = {{20, 18, 3, 16, 3, 2, 1, 0, 1},
+                                       {10, 9, 16, 0, 3, 1, 1, 1, 1},
+                                       {10, 9, 16, 16, 1, 1, 0, 0, 0},
+                                       {10, 9, 16, 32, 1, 1, 0, 0, 1}};
+    enum { N = 3, NIN = 20 * 18 * 3, NADD = 10 * 9 * 16 };
+    for (int t = 0; t < 2; t++) {
+        const df_qtype type = t ? DF_QTYPE_S8 : DF_QTYPE_U8;
+        df_rng r;
+        df_rng_seed(&r, 77 + (uint64_t)t, 3);
+        test_conv tc[4];
+        for (int k = 0; k < 4; k++) test_conv_make(type, &cases[k], &r, &tc[k]);
+        uint8_t xb[N * NIN], got[2][N * NADD];
+        for (int k = 0; k < N * NIN; k++) xb[k] = (uint8_t)rand_int(&r, 0, 255);
+        for (int cut = 0; cut < 2; cut++) {
+            const size_t nout = (size_t)N * (cut ? NADD : 32);
+            for (int b = 0; b < 2; b++) {
+                df_qnet *q;
+                df_error err;
+                layouts_net(type, b ? DF_QBACKEND_ONEDNN_F32 : DF_QBACKEND_XNNPACK, tc, cut, &q);
+                assert_int_equal(df_qnet_run_quantized(q, xb, N, got[b], &err), DF_OK);
+                df_qnet_destroy(q);
+            }
+            size_t spread = 0; /* the outputs are not all clamped */
+            for (size_t k = 1; k < nout; k++) spread += got[0][k] != got[0][0];
+            assert_true(spread > nout / 2);
+            assert_memory_equal(got[0], got[1], nout);
+            print_message("%s, %s: %zu values, onednn-f32 = XNNPACK\n", type == DF_QTYPE_U8 ? "u8" : "s8",
+                          cut ? "cut at the ADD" : "to the pool", nout);
+        }
+        for (int k = 0; k < 4; k++) test_conv_free(&tc[k]);
+    }
+}
+
 /* Runs convolutions a then b (b reading a's output) on n random inputs,
  * as one net (linked: 1) or as two (the first one's output handed to the
  * second): the outputs, and how many layers of the net copy channels out
@@ -1060,6 +1121,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_models),
         cmocka_unit_test(test_backends_closet),
+        cmocka_unit_test(test_fp32_backend_layouts),
         cmocka_unit_test(test_fp32_backend_is_xnnpack_bit_for_bit),
         cmocka_unit_test(test_photo_pixels),
         cmocka_unit_test(test_auto_race),
