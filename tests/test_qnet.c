@@ -163,7 +163,9 @@ static double conv_sum_bound(df_qtype type, const conv_case *cc, const test_conv
         for (size_t k = 0; k < per; k++)
             l1 += abs(tc->w[cc->depthwise ? k * (size_t)out_c + (size_t)o : (size_t)o * per + k] -
                       tc->d.weight_zero_point);
-        double b = xmax * l1 + abs(tc->bias[o]);
+        /* a bias past 2^24 goes in two parts, the top one after the sums */
+        double lo = tc->bias[o] - (double)(float)tc->bias[o];
+        double b = xmax * l1 + fabs(xmax * l1 + abs(tc->bias[o]) > 16777216.0 ? lo : (double)tc->bias[o]);
         if (b > worst) worst = b;
     }
     return worst;
@@ -335,6 +337,54 @@ static void test_fp32_backend_layouts(void **state) {
                           cut ? "cut at the ADD" : "to the pool", nout);
         }
         for (int k = 0; k < 4; k++) test_conv_free(&tc[k]);
+    }
+}
+
+/* Biases past 2^24 (the int8 TF2 model's first layer has 1.5e8): the fp32
+ * backend adds their top part after the sums, one rounding of the whole
+ * int32 as XNNPACK's conversion does; outputs about 100 steps from the
+ * zero point, both signs, equal to XNNPACK's. */
+static void test_fp32_backend_large_bias(void **state) {
+    (void)state;
+    static const conv_case cc = {6, 5, 64, 24, 1, 1, 0, 0, 0};
+    enum { N = 2, NIN = 6 * 5 * 64, NOUT = 6 * 5 * 24 };
+    for (int t = 0; t < 2; t++) {
+        const df_qtype type = t ? DF_QTYPE_S8 : DF_QTYPE_U8;
+        df_rng r;
+        df_rng_seed(&r, 91 + (uint64_t)t, 4);
+        test_conv tc;
+        test_conv_make(type, &cc, &r, &tc);
+        for (int c = 0; c < 24; c++) {
+            tc.bias[c] = (c % 2 ? 1 : -1) * (33554432 + rand_int(&r, 0, 100000)); /* 2^25 + ... */
+            tc.ws[c] = tc.ws[0];
+        }
+        /* scale so that 2^25 is about 100 steps */
+        tc.d.out.scale = tc.in.scale * tc.ws[0] / 3e-6f;
+        uint8_t xb[N * NIN], got[2][N * NOUT];
+        for (int k = 0; k < N * NIN; k++) xb[k] = (uint8_t)rand_int(&r, 0, 255);
+        for (int b = 0; b < 2; b++) {
+            df_qnet *q;
+            df_error err;
+            df_qtensor_id x, y;
+            assert_int_equal(df_qnet_create(type, b ? DF_QBACKEND_ONEDNN_F32 : DF_QBACKEND_XNNPACK, &q, &err), DF_OK);
+            assert_int_equal(df_qnet_input(q, cc.h, cc.w, cc.in_c, tc.in, &x, &err), DF_OK);
+            assert_int_equal(df_qnet_conv2d(q, x, &tc.d, &y, &err), DF_OK);
+            assert_int_equal(df_qnet_set_output(q, y, &err), DF_OK);
+            assert_int_equal(df_qnet_reshape(q, N, &err), DF_OK);
+            assert_int_equal(df_qnet_run_quantized(q, xb, N, got[b], &err), DF_OK);
+            df_qnet_destroy(q);
+        }
+        int lo = 255, hi = 0;
+        for (int k = 0; k < N * NOUT; k++) {
+            int v = from_byte(type, got[0][k]) - tc.d.out.zero_point;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        assert_true(lo < -50 && hi > 50 && lo > -200 && hi < 200); /* neither clamped nor lost */
+        assert_memory_equal(got[0], got[1], N * NOUT);
+        print_message("%s: biases 2^25 + ..., outputs %d..%d steps, onednn-f32 = XNNPACK\n",
+                      type == DF_QTYPE_U8 ? "u8" : "s8", lo, hi);
+        test_conv_free(&tc);
     }
 }
 
@@ -861,10 +911,11 @@ static void check_backends_closet(const char *shared, const char *file) {
     if (!getenv("DF_INT8_ENGINE")) {
         df_qnet *picked;
         assert_int_equal(df_tflite_qnet_build(m, c.feat, &picked, &err), DF_OK);
-        /* without VNNI the fp32 backend, which refuses the int8 model */
-        assert_int_equal(df_qnet_backend(picked), exact                   ? DF_QBACKEND_ONEDNN
-                                                  : !strcmp(file, V2_PTQ) ? DF_QBACKEND_XNNPACK
-                                                                          : DF_QBACKEND_ONEDNN_F32);
+        /* without VNNI: the fp32 backend for the uint8 model (per-tensor
+         * scales), XNNPACK for the int8 one */
+        assert_int_equal(df_qnet_backend(picked), exact                     ? DF_QBACKEND_ONEDNN
+                                                  : !strcmp(file, V2_QUANT) ? DF_QBACKEND_ONEDNN_F32
+                                                                            : DF_QBACKEND_XNNPACK);
         df_qnet_destroy(picked);
     }
     for (int b = 0; b < 2; b++) {
@@ -921,27 +972,15 @@ static void test_backends_closet(void **state) {
 }
 
 /* The fp32 backend runs TFLite's integer arithmetic exactly (every sum
- * within 2^24) with XNNPACK's requantization and ADD: on the uint8 model
+ * within 2^24; the int8 model's first layer has biases of 1.5e8, added
+ * after the sums) with XNNPACK's requantization and ADD: on both models
  * its features are XNNPACK's (TFLite's runtime's) bit for bit, over the 7
- * ImageNet photos and the 21 closet validation photos in batches of 4.
- * The int8 model's first convolution has biases past 2^24, so it refuses
- * that model and says why. */
-static void test_fp32_backend_is_xnnpack_bit_for_bit(void **state) {
-    (void)state;
-    const char *shared;
-    DF_SKIP_WITHOUT_SHARED(shared);
-    char *path = df_test_shared_path(shared, "models", V2_PTQ), val[1024];
+ * ImageNet photos and the 21 closet validation photos in batches of 4. */
+static void check_fp32_backend_is_xnnpack(const char *shared, const char *file) {
+    char *path = df_test_shared_path(shared, "models", file), val[1024];
     df_tflite_model *m;
     df_error err;
     df_qnet *q[2];
-    assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
-    assert_int_equal(df_tflite_qnet_build_on(m, df_tflite_feature_tensor(m), DF_QBACKEND_ONEDNN_F32, &q[0], &err),
-                     DF_ERR_UNSUPPORTED);
-    print_message("%s: %s\n", V2_PTQ, err.message);
-    assert_non_null(strstr(err.message, "2^24"));
-    df_tflite_destroy(m);
-    free(path);
-    path = df_test_shared_path(shared, "models", V2_QUANT);
     assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
     enum { B = 4 };
     const df_qbackend be[2] = {DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN_F32};
@@ -974,7 +1013,7 @@ static void test_fp32_backend_is_xnnpack_bit_for_bit(void **state) {
                                                total - first < B ? total - first : B, f[b] + (size_t)first * F, &err),
                              DF_OK);
     assert_memory_equal(f[0], f[1], (size_t)total * F * sizeof(float));
-    print_message("%s: %d photos, onednn-f32 features = XNNPACK's, bit for bit\n", V2_QUANT, total);
+    print_message("%s: %d photos, onednn-f32 features = XNNPACK's, bit for bit\n", file, total);
     free(px);
     free(f[0]);
     free(f[1]);
@@ -982,6 +1021,14 @@ static void test_fp32_backend_is_xnnpack_bit_for_bit(void **state) {
     for (int b = 0; b < 2; b++) df_qnet_destroy(q[b]);
     df_tflite_destroy(m);
     free(path);
+}
+
+static void test_fp32_backend_is_xnnpack_bit_for_bit(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    check_fp32_backend_is_xnnpack(shared, V2_QUANT);
+    check_fp32_backend_is_xnnpack(shared, V2_PTQ);
 }
 
 /* The photo pipeline (df_photo_features: load, fit, batches) hands the
@@ -1122,6 +1169,7 @@ int main(void) {
         cmocka_unit_test(test_shipped_models),
         cmocka_unit_test(test_backends_closet),
         cmocka_unit_test(test_fp32_backend_layouts),
+        cmocka_unit_test(test_fp32_backend_large_bias),
         cmocka_unit_test(test_fp32_backend_is_xnnpack_bit_for_bit),
         cmocka_unit_test(test_photo_pixels),
         cmocka_unit_test(test_auto_race),

@@ -355,12 +355,16 @@ static int forced_backend(df_qbackend *b) {
 df_qbackend df_tflite_qnet_backend(const df_tflite_model *m) {
     df_qbackend b;
     if (forced_backend(&b)) return b;
-    (void)m; /* both model types: uint8 weights as w - w_zp (engine/qnet_dnnl.h) */
-    /* Without VNNI, oneDNN's fp32 kernels on the integers (engine/qnet_f32.h):
-     * XNNPACK's results bit for bit, faster than its integer kernels there
-     * (MobileNetV2 uint8 capped to AVX2, 2 threads: batch 1 6.7-7.1 against
-     * 9.0-9.4 ms per image, batch 8 level). */
-    return df_qnet_backend_exact(DF_QBACKEND_ONEDNN) ? DF_QBACKEND_ONEDNN : DF_QBACKEND_ONEDNN_F32;
+    /* both model types: uint8 weights as w - w_zp (engine/qnet_dnnl.h) */
+    if (df_qnet_backend_exact(DF_QBACKEND_ONEDNN)) return DF_QBACKEND_ONEDNN;
+    /* Without VNNI, for a model with one scale per tensor (uint8), oneDNN's
+     * fp32 kernels on the integers (engine/qnet_f32.h): XNNPACK's results
+     * bit for bit, faster than its integer kernels there (MobileNetV2 uint8
+     * capped to AVX2, 2 threads, alternating: batch 8 5.89-6.36 against
+     * 7.41-7.56 ms per image). Per-channel scales (the int8 model) cost the
+     * fp32 kernels a binary post-op each: slower than XNNPACK (batch 8
+     * 9.0-12.8 against 7.8 ms), so XNNPACK there. */
+    return df_tflite_is_uint8(m) ? DF_QBACKEND_ONEDNN_F32 : DF_QBACKEND_XNNPACK;
 }
 
 df_status df_tflite_qnet_build(const df_tflite_model *m, int target, df_qnet **out,

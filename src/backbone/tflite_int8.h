@@ -24,8 +24,8 @@
  * df_tflite_preprocess makes them) to tensor `target` (fp32, dequantized),
  * on the backend the rule picks: oneDNN's int8 (uint8 and int8 models)
  * where its sums are exact (VNNI / AMX, df_qnet_backend_exact), else
- * oneDNN's fp32 on the integers (exact where every layer's sums stay within
- * 2^24: the uint8 MobileNetV2, not the int8 one); XNNPACK where the first
+ * for uint8 models oneDNN's fp32 on the integers (exact where every layer's
+ * sums stay within 2^24), else XNNPACK; XNNPACK also where the first
  * refuses a layer. DF_INT8_ENGINE=xnnpack, onednn or onednn-f32 in the
  * environment forces one (A/B measurements). The model is only read during
  * the call. */

@@ -17,18 +17,23 @@
 struct df_qf32_conv {
     int h, w, c, oc, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow, depthwise;
     float *weights;            /* TFLite's layout, w - w_zp */
-    float *bias;               /* [oc] */
+    float *bias;               /* [oc] (the part within reach of 2^24: see bias_hi) */
+    /* [oc] The rest of a bias too large to add to the sums exactly (the int8
+     * TF2 model's first layer: 1.5e8), a float holding it exactly, added by
+     * a binary post-op once the sum is complete: one rounding of the whole
+     * int32, which is what XNNPACK's conversion to float does. NULL: none. */
+    float *bias_hi;
     float *scales;             /* [oc] per-channel requantization (binary post-op); NULL: one */
     dnnl_primitive_attr_t attr;
-    dnnl_memory_desc_t user_w, scales_md;
+    dnnl_memory_desc_t user_w, vec_md; /* vec_md: [1][oc][1][1], the binary post-ops' */
     /* set up for one batch size: */
     dnnl_primitive_t prim;
-    dnnl_memory_t src, wei, bia, dst, scratch, sc;
+    dnnl_memory_t src, wei, bia, dst, scratch, hi, sc;
     char impl[96];
 };
 
 static void release_setup(df_qf32_conv *cv) {
-    dnnl_memory_t *mems[] = {&cv->src, &cv->wei, &cv->bia, &cv->dst, &cv->scratch, &cv->sc};
+    dnnl_memory_t *mems[] = {&cv->src, &cv->wei, &cv->bia, &cv->dst, &cv->scratch, &cv->hi, &cv->sc};
     if (cv->prim) dnnl_primitive_destroy(cv->prim);
     cv->prim = NULL;
     for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++) {
@@ -43,6 +48,7 @@ void df_qf32_conv_destroy(df_qf32_conv *cv) {
     if (cv->attr) dnnl_primitive_attr_destroy(cv->attr);
     free(cv->weights);
     free(cv->bias);
+    free(cv->bias_hi);
     free(cv->scales);
     free(cv);
 }
@@ -97,16 +103,17 @@ static dnnl_status_t make_attr(df_qf32_conv *cv, df_qparams in, const df_qconv_d
     for (int k = 1; per_channel && k < cv->oc; k++)
         same &= in.scale * d->weight_scale[k] / d->out.scale == one;
     dnnl_post_ops_t po = NULL;
-    r = dnnl_post_ops_create(&po);
+    dnnl_dims_t vd = {1, cv->oc, 1, 1};
+    r = dnnl_memory_desc_init_by_tag(&cv->vec_md, 4, vd, dnnl_f32, dnnl_nchw);
+    if (!r) r = dnnl_post_ops_create(&po);
+    if (!r && cv->bias_hi) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &cv->vec_md);
     if (!r && same) {
         r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, one, 0.0f);
     } else if (!r) {
         cv->scales = malloc((size_t)cv->oc * sizeof *cv->scales);
         if (!cv->scales) r = dnnl_out_of_memory;
         for (int k = 0; !r && k < cv->oc; k++) cv->scales[k] = in.scale * d->weight_scale[k] / d->out.scale;
-        dnnl_dims_t sd = {1, cv->oc, 1, 1};
-        if (!r) r = dnnl_memory_desc_init_by_tag(&cv->scales_md, 4, sd, dnnl_f32, dnnl_nchw);
-        if (!r) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &cv->scales_md);
+        if (!r) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &cv->vec_md);
     }
     const float zp = (float)d->out.zero_point;
     if (!r)
@@ -145,8 +152,17 @@ static df_status copy_weights(df_qf32_conv *cv, df_qtype type, df_qparams in, co
     df_status st = DF_OK;
     for (int o = 0; o < cv->oc && st == DF_OK; o++) {
         const int32_t b = d->bias ? d->bias[o] : 0;
-        cv->bias[o] = (float)b;
-        const double bound = xmax * l1[o] + fabs((double)b);
+        int64_t lo = b;
+        if (xmax * l1[o] + fabs((double)b) > EXACT_LIMIT) { /* the bias's top part after the sum */
+            if (!cv->bias_hi && !(cv->bias_hi = calloc((size_t)cv->oc, sizeof *cv->bias_hi))) {
+                st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+                break;
+            }
+            cv->bias_hi[o] = (float)b; /* exactly (int64_t)(float)b */
+            lo = (int64_t)b - (int64_t)cv->bias_hi[o];
+        }
+        cv->bias[o] = (float)lo;
+        const double bound = xmax * l1[o] + fabs((double)lo);
         if (bound > EXACT_LIMIT)
             st = df_error_set(err, DF_ERR_UNSUPPORTED,
                               "fp32 integer convolution: channel %d of %d could sum to %.0f, past 2^24 "
@@ -199,7 +215,8 @@ df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in
     if (!r)
         r = dnnl_memory_create(&cv->bia, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), eng,
                                cv->bias);
-    if (!r && cv->scales) r = dnnl_memory_create(&cv->sc, &cv->scales_md, eng, cv->scales);
+    if (!r && cv->bias_hi) r = dnnl_memory_create(&cv->hi, &cv->vec_md, eng, cv->bias_hi);
+    if (!r && cv->scales) r = dnnl_memory_create(&cv->sc, &cv->vec_md, eng, cv->scales);
     if (!r)
         r = df_qdnnl_reorder(e, &cv->user_w, cv->weights, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                              &cv->wei);
@@ -221,11 +238,13 @@ df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in
 
 df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) {
     if (!cv->prim) return df_error_set(err, DF_ERR_INVALID_ARG, "fp32 integer convolution not set up");
-    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, cv->src}, {DNNL_ARG_WEIGHTS, cv->wei}, {DNNL_ARG_BIAS, cv->bia},
+    dnnl_exec_arg_t args[7] = {{DNNL_ARG_SRC, cv->src}, {DNNL_ARG_WEIGHTS, cv->wei}, {DNNL_ARG_BIAS, cv->bia},
                                {DNNL_ARG_DST, cv->dst}};
     int n = 4;
     if (cv->scratch) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, cv->scratch};
-    if (cv->sc) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, cv->sc};
+    if (cv->hi) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, cv->hi};
+    if (cv->sc)
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(cv->hi ? 1 : 0) | DNNL_ARG_SRC_1, cv->sc};
     dnnl_status_t r = dnnl_primitive_execute(cv->prim, df_qdnnl_stream(e), n, args);
     if (!r) r = dnnl_stream_wait(df_qdnnl_stream(e));
     return r ? df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,

@@ -10,13 +10,15 @@
  * 2^24: df_qf32_conv_create checks, per output channel, that
  * max|x - x_zp| * sum|w - w_zp| + |bias| <= 2^24 (so in whatever order
  * oneDNN's kernels add, the int32 sum of TFLite's kernels comes out, to
- * the bit) and refuses the layer otherwise (DF_ERR_UNSUPPORTED: the caller
- * takes another backend). The requantization is then the same fp32
+ * the bit; a larger bias goes in two parts, the top one, a float holding
+ * it exactly, added after the sum) and refuses the layer otherwise
+ * (DF_ERR_UNSUPPORTED: the caller takes another backend). The requantization is then the same fp32
  * operations as XNNPACK's and the int8 oneDNN backend's, as post-ops: the
  * sum times in_scale * w_scale / out_scale (one rounding), clamped, rounded
  * to nearest even. So the outputs equal the other backends' bit for bit
  * (tests/test_qnet.c), at fp32 FMA speed: on AVX2 without VNNI that is
- * faster than exact int8 (vpmaddwd over widened bytes).
+ * faster than exact int8 (vpmaddwd over widened bytes) for per-tensor
+ * scales; per-channel ones cost each convolution a binary post-op.
  *
  * ADD and the global pool are our loops, the same arithmetic as
  * df_qdnnl_add / df_qdnnl_global_avgpool on the centred values.
