@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 11's training ratio: the default recipe's wall time against
+# photos x variants x per-image backbone time (551 image passes on the
+# closet photos: 106 x (4 variants + the clean view) + 21 validation
+# photos), with a `bench backbone --precision int8 --batch 16` (the feature
+# cache's batch) right after each training run, so that each ratio sees
+# the machine's speed of that moment; BASE's runs (e.g. a build of an
+# earlier commit) interleaved with this build's for a paired comparison.
+# MobileNetV2 QAT, 2 threads, warm (`--precision auto`'s race remembered).
+#
+#   bench/train_ratio.sh BASE_CLI [RUNS]        (default 11)
+#
+# Prints every run, then medians, the ratio from the medians, the median
+# of the runs' own ratios and the median paired difference.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BASE=${1:?usage: bench/train_ratio.sh BASE_CLI [RUNS]}
+NEW=${DF_CLI:-build/deepfashion}
+RUNS=${2:-11}
+SHARED=${DF_SHARED_DIR:-../shared}
+DATA=$SHARED/datasets/closet W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
+PASSES=551
+export OMP_NUM_THREADS=2
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|avx512f|avx512_vnni|avx512_bf16|avx_vnni|amx_tile' | tr '\n' ' ')
+echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) cores; $isa); load $(cut -d' ' -f1-3 /proc/loadavg)"
+train() { # cli -> wall seconds
+  /usr/bin/time -f "%e" -o "$T/time" "$1" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/m.dfm" \
+    --quiet >/dev/null 2>&1 || { echo "training failed: $1" >&2; exit 1; }
+  cat "$T/time"
+}
+train "$NEW" >/dev/null # the race, remembered for the timed runs
+train "$BASE" >/dev/null
+: >"$T/rows"
+for r in $(seq 1 "$RUNS"); do
+  b=$(train "$BASE")
+  n=$(train "$NEW")
+  ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision int8 --batch 16 --iters 20 2>&1 |
+    sed -n 's/^median *\([0-9.]*\) ms\/image.*/\1/p' | head -1)
+  echo "$b $n $ms" >>"$T/rows"
+  printf "run %2d: base %.2f s, this build %.2f s, backbone %.2f ms/image, ratio %.2fx\n" "$r" "$b" "$n" "$ms" \
+    "$(echo "$n / ($PASSES * $ms / 1000)" | bc -l)"
+done
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+mb=$(cut -d' ' -f1 "$T/rows" | median); mn=$(cut -d' ' -f2 "$T/rows" | median); mms=$(cut -d' ' -f3 "$T/rows" | median)
+mr=$(awk -v p=$PASSES '{print $2 / (p * $3 / 1000)}' "$T/rows" | median)
+md=$(awk '{print $2 - $1}' "$T/rows" | median)
+printf "medians: base %.2f s, this build %.2f s (paired difference %+.2f s), backbone %.2f ms/image\n" "$mb" "$mn" "$md" "$mms"
+printf "ratio: %.2fx from the medians (%.2f s against %d x %.2f ms), %.2fx as the median of the runs' own (target 1.3x)\n" \
+  "$(echo "$mn / ($PASSES * $mms / 1000)" | bc -l)" "$mn" "$PASSES" "$mms" "$mr"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
