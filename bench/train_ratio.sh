@@ -13,7 +13,7 @@
 # Prints every run, then medians, the ratio from the medians, the median
 # of the runs' own ratios and the median paired difference.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BASE=${1:?usage: bench/train_ratio.sh BASE_CLI [RUNS]}
 NEW=${DF_CLI:-build/deepfashion}
 RUNS=${2:-11}
