@@ -135,6 +135,11 @@ set -e
 grep -q "86 training / 20 validation photos" "$T/split.err" || fail "--val-split: $(cat "$T/split.err")"
 grep -q "validation is not used" "$T/split.err" || fail "--val-split should say the folder is not used"
 grep -q "(20 photos)" "$T/split.out" || fail "--val-split evaluation: $(head -1 "$T/split.out")"
+# The run's last line says where its time went (the phases around the
+# backbone: issue 11's training ratio), the feature pass split in two
+# (86 photos x (1 variant + the clean view) + 20 validation photos).
+grep -qE "^deepfashion: time [0-9.]+ s: photos scanned [0-9.]+, backbone built [0-9.]+, feature pass [0-9.]+ \(backbone [0-9.]+ for 192 images, photos decoded and augmented [0-9.]+\), head [0-9.]+, calibration [0-9.]+" \
+  "$T/split.err" || fail "the time line: $(tail -1 "$T/split.err")"
 set +e
 "$CLI" train --data "$DATA" --val "$DATA/validation" --val-split 0.2 --backbone tflite --weights "$W" \
   --out "$T/x.dfm" 2>"$T/e3"; rc3=$?

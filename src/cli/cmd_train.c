@@ -241,11 +241,21 @@ static df_status fit_trust(df_backbone *bb, const df_dataset *train, const df_tr
     return DF_OK;
 }
 
+/* Where a run's time went, for the line `train` ends with (the phases
+ * around the backbone are what issue 11's training ratio counts). */
+typedef struct run_times {
+    double search;                 /* --head auto's cross-validation */
+    double pass, pass_backbone;    /* the feature pass: wall, inside the backbone */
+    long pass_images;
+    double fit;                    /* df_train: the head (and passes it makes itself) */
+    double calibration;            /* the unknown detector and the temperature */
+} run_times;
+
 /* The head search (--head auto) and training, with Ctrl-C checkpointing;
  * then the unknown detector and the temperature. */
 static df_status run_training(df_backbone *bb, const df_dataset *train, const df_dataset *val, df_recipe *rc,
                               const df_trust_options *trust, progress *prog, df_head_search_result *search,
-                              df_train_result *res, df_error *err) {
+                              df_train_result *res, run_times *rt, df_error *err) {
     df_train_options *opt = &rc->train;
     opt->stop_flag = &g_stop;
     opt->on_epoch = on_epoch;
@@ -258,6 +268,7 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old_sa);
     df_status st = DF_OK;
+    double t = df_clock_seconds();
     if (rc->head_auto) {
         /* Deterministic for the seed, so a --resume run chooses the same head
          * as the run it continues. */
@@ -288,17 +299,25 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
         st = df_train_feature_passes(bb, train, with_val ? val : NULL, opt, opt->feature_cache, &variants, &clean,
                                      with_val ? &val_features : NULL, &pass, err);
         pass.total_seconds = df_clock_seconds() - t0;
+        rt->pass = pass.total_seconds;
+        rt->pass_backbone = pass.backbone_seconds;
+        rt->pass_images = pass.backbone_images;
         opt->feature_variants = variants;
         opt->feature_clean = clean;
         opt->val_features = val_features;
     }
+    rt->search = rc->head_auto ? df_clock_seconds() - t - rt->pass : 0.0;
+    t = df_clock_seconds();
     if (st == DF_OK) st = df_train(bb, train, val, opt, res, err);
+    rt->fit = df_clock_seconds() - t;
+    t = df_clock_seconds();
     if (st == DF_OK) {
         res->total_seconds += pass.total_seconds;
         res->backbone_seconds += pass.backbone_seconds;
         res->backbone_images += pass.backbone_images;
     }
     if (st == DF_OK) st = fit_trust(bb, train, opt, trust, res->model, prog, err);
+    rt->calibration = df_clock_seconds() - t;
     if (variants) {
         opt->feature_variants = NULL;
         opt->feature_clean = NULL;
@@ -378,7 +397,9 @@ int df_cmd_train(int argc, char **argv) {
     const char *seed_flag = a.setting[df_setting_find("seed")];
     if (seed_flag && !df_parse_int(seed_flag, 0, 2147483647L, &seed))
         return df_cli_usage_error("train", "--seed '%s' is not an integer >= 0", seed_flag);
+    const double t_start = df_clock_seconds();
     df_status st = load_data(&a, (uint64_t)seed, prog.quiet, &train, &val, &train_dir, &val_dir, &err);
+    const double t_scanned = df_clock_seconds();
     if (st == DF_ERR_INVALID_ARG) {
         rc = df_cli_usage_error("train", "%s", err.message);
         goto out;
@@ -422,9 +443,23 @@ int df_cmd_train(int argc, char **argv) {
     }
     recipe.train.checkpoint_path = ckpt;
     recipe.train.resume_path = a.run[F_RESUME];
-    if (run_training(bb, train, val, &recipe, &trust, &prog, &search, &res, &err) != DF_OK) goto out;
+    run_times rt = {0};
+    const double t_train = df_clock_seconds();
+    if (run_training(bb, train, val, &recipe, &trust, &prog, &search, &res, &rt, &err) != DF_OK) goto out;
+    const double t_finish = df_clock_seconds();
     if (finish(&a, &recipe, bb, train, val, train_dir, val_dir, &search, &res, &prog, &err) != DF_OK) goto out;
     unlink(ckpt); /* the run finished: its checkpoint is stale */
+    if (!prog.quiet) {
+        const double t_end = df_clock_seconds();
+        fprintf(stderr, "deepfashion: time %.2f s: photos scanned %.2f, backbone built %.2f", t_end - t_start,
+                t_scanned - t_start, t_train - t_scanned);
+        if (recipe.head_auto) fprintf(stderr, ", head search %.2f", rt.search);
+        if (rt.pass > 0)
+            fprintf(stderr, ", feature pass %.2f (backbone %.2f for %ld images, photos decoded and augmented %.2f)",
+                    rt.pass, rt.pass_backbone, rt.pass_images, rt.pass - rt.pass_backbone);
+        fprintf(stderr, ", head %.2f, calibration %.2f, model, evaluation and report %.2f\n", rt.fit, rt.calibration,
+                t_end - t_finish);
+    }
     rc = DF_EXIT_OK;
 out:
     if (rc == DF_EXIT_FAIL) df_cli_fail(&err);
