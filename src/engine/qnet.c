@@ -618,31 +618,27 @@ static df_status check_run(const df_qnet *q, int batch, df_error *err) {
     return DF_OK;
 }
 
-/* Where the fp32 backend stores the input values k0, k0 + 1, ... (NHWC
- * order) of maps of hw positions and c channels: in place, or planar
- * (df_qnet.input's layout), followed without a division per value. */
-typedef struct input_walk {
-    int planar;
-    size_t hw, c, n, p, ch;
-} input_walk;
-
-static input_walk input_walk_at(int planar, size_t k0, size_t hw, size_t c) {
-    const size_t pix = k0 / c;
-    return (input_walk){planar, hw, c, pix / hw, pix % hw, k0 % c};
-}
-
-/* The slot of the current value, then on to the next. */
-static inline size_t input_walk_next(input_walk *w, size_t k) {
-    if (!w->planar) return k;
-    const size_t slot = (w->n * w->c + w->ch) * w->hw + w->p;
-    if (++w->ch == w->c) {
-        w->ch = 0;
-        if (++w->p == w->hw) {
-            w->p = 0;
-            w->n++;
-        }
+/* The fp32 backend's input from bytes: each value b (read as int8 when
+ * sbytes) minus off, as a float, to n images of hw positions and c
+ * channels, in place (NHWC) or planar (df_qnet.input's layout; one plane,
+ * image and channel, per task, written in order so that the loop
+ * vectorizes). */
+static void centre_bytes(const uint8_t *in, int sbytes, int32_t off, float *out, size_t n, size_t hw, size_t c,
+                         int planar) {
+    const size_t total = n * hw * c;
+    if (!planar) {
+#pragma omp simd
+        for (size_t k = 0; k < total; k++) out[k] = (float)((sbytes ? (int32_t)(int8_t)in[k] : (int32_t)in[k]) - off);
+        return;
     }
-    return slot;
+#pragma omp parallel for schedule(static) if (total >= 65536)
+    for (size_t plane = 0; plane < n * c; plane++) {
+        const uint8_t *src = in + plane / c * hw * c + plane % c;
+        float *dst = out + plane * hw;
+#pragma omp simd
+        for (size_t p = 0; p < hw; p++)
+            dst[p] = (float)((sbytes ? (int32_t)(int8_t)src[p * c] : (int32_t)src[p * c]) - off);
+    }
 }
 
 /* TFLite's QUANTIZE of the input: round(x / scale) + zero_point, half away
@@ -656,7 +652,7 @@ typedef struct quantize_job {
     int zp, qlo, qhi;
     uint8_t flip; /* XORed into each stored byte (df_qnet.flip) */
     float *fout;  /* the fp32 backend: q - zp stored here instead of out, */
-    int planar;   /* in NCHW order */
+    int planar;   /* in NCHW order (quantize_planes) */
     size_t hw, c;
     size_t chunk, total;
 } quantize_job;
@@ -681,9 +677,8 @@ static void quantize_range(const quantize_job *j, size_t k0, size_t k1) {
     const int zp = j->zp, qlo = j->qlo, qhi = j->qhi;
     const uint8_t flip = j->flip;
     if (fout) {
-        input_walk w = input_walk_at(j->planar, k0, j->hw, j->c);
-        for (size_t k = k0; k < k1; k++)
-            fout[input_walk_next(&w, k)] = (float)quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi);
+#pragma omp simd
+        for (size_t k = k0; k < k1; k++) fout[k] = (float)quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi);
         return;
     }
 #pragma omp simd
@@ -697,11 +692,6 @@ static void quantize_task(void *ctx, size_t i) {
     quantize_range(j, k0, k1);
 }
 
-/* Split over the threads of the engine that runs next: one thread alone
- * (a division per value) leaves the others waiting, 3% of a default
- * training run on oneDNN. On XNNPACK its own pthreadpool, not OpenMP's
- * threads: those, spinning after the loop, took cores from XNNPACK's pool
- * (MobileNetV2 at batch 1 under AVX2: 7.5-9.7 -> 14-18 ms per image). */
 /* The planar input of the fp32 backend: one plane (image, channel) per
  * task, written in order, so the loop vectorizes. */
 static void quantize_planes(const quantize_job *j) {
@@ -717,6 +707,11 @@ static void quantize_planes(const quantize_job *j) {
     }
 }
 
+/* Split over the threads of the engine that runs next: one thread alone
+ * (a division per value) leaves the others waiting, 3% of a default
+ * training run on oneDNN. On XNNPACK its own pthreadpool, not OpenMP's
+ * threads: those, spinning after the loop, took cores from XNNPACK's pool
+ * (MobileNetV2 at batch 1 under AVX2: 7.5-9.7 -> 14-18 ms per image). */
 static void quantize_input(df_qnet *q, const quantize_job *j) {
     const size_t parts = j->total / j->chunk + (j->total % j->chunk != 0);
     if (j->fout && j->planar) {
@@ -791,10 +786,8 @@ df_status df_qnet_run_bytes(df_qnet *q, const uint8_t *input, int batch, float *
     const uint8_t to_stored = q->type == DF_QTYPE_S8 ? (uint8_t)(0x80 ^ q->flip) : 0;
     uint8_t *in = q->buf[x->buf];
     if (q->esize > 1) { /* q - zp, where int8's q is the byte - 128 */
-        const float off = (float)(x->p.zero_point + (q->type == DF_QTYPE_S8 ? 128 : 0));
-        float *fin = (float *)(void *)in;
-        input_walk w = input_walk_at(x->layout == DF_QF32_NCHW, 0, (size_t)x->h * x->w, (size_t)x->c);
-        for (size_t k = 0; k < n; k++) fin[input_walk_next(&w, k)] = (float)input[k] - off;
+        centre_bytes(input, 0, x->p.zero_point + (q->type == DF_QTYPE_S8 ? 128 : 0), (float *)(void *)in,
+                     (size_t)batch, (size_t)x->h * x->w, (size_t)x->c, x->layout == DF_QF32_NCHW);
         return run_to_floats(q, batch, output, err);
     }
     if (!to_stored) memcpy(in, input, n);
@@ -813,12 +806,9 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
     const uint8_t *src = input, *res = q->buf[y->buf];
     uint8_t *dst = output;
     if (q->esize > 1) { /* q - zp as floats, q in the net's type */
-        float *fin = (float *)(void *)in;
         const float *fres = (const float *)(void *)res;
-        const int s8 = q->type == DF_QTYPE_S8;
-        input_walk w = input_walk_at(x->layout == DF_QF32_NCHW, 0, (size_t)x->h * x->w, (size_t)x->c);
-        for (size_t k = 0; k < (size_t)batch * nin; k++)
-            fin[input_walk_next(&w, k)] = (float)((s8 ? (int)(int8_t)src[k] : (int)src[k]) - x->p.zero_point);
+        centre_bytes(src, q->type == DF_QTYPE_S8, x->p.zero_point, (float *)(void *)in, (size_t)batch,
+                     (size_t)x->h * x->w, (size_t)x->c, x->layout == DF_QF32_NCHW);
         if ((st = pad_and_run(q, batch, err))) return st;
         for (size_t k = 0; k < (size_t)batch * nout; k++) dst[k] = (uint8_t)((int)fres[k] + y->p.zero_point);
         return DF_OK;

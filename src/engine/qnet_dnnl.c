@@ -551,17 +551,10 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
     return DF_OK;
 }
 
-/* Round to nearest even for |v| < 2^22 (the values here are clamped to
- * -255..255 first): adding 1.5 * 2^23 leaves no fraction bits. */
-#define RNE_MAGIC 12582912.0f
-
 /* A scaled sum v (relative to the output zero point zy) to the output
  * type: clamped to [lo, hi], rounded to nearest even, zy added. */
 static inline uint8_t requant(float v, float lo, float hi, int32_t zy) {
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
-    v = (v + RNE_MAGIC) - RNE_MAGIC;
-    return (uint8_t)((int32_t)v + zy);
+    return (uint8_t)((int32_t)df_qclamp_rne(v, lo, hi) + zy);
 }
 
 /* sum over k < n of x[k] * w[k]: plain, AVX2 and AVX-512 (u8 widened to

@@ -51,8 +51,8 @@
 #ifndef DF_ENGINE_QNET_DNNL_H
 #define DF_ENGINE_QNET_DNNL_H
 
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <oneapi/dnnl/dnnl_types.h>
@@ -111,6 +111,15 @@ int df_qdnnl_conv_feed(df_qdnnl_conv *prev, df_qdnnl_conv *next);
 /* 1 when cv copies channels out for the layer after it. */
 int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv);
 
+/* A scaled sum relative to the output's zero point, clamped to [lo, hi]
+ * (within -255..255) and rounded to nearest even, as XNNPACK's fp32
+ * requantization: adding 1.5 * 2^23 leaves no fraction bits below 2^22. */
+static inline float df_qclamp_rne(float v, float lo, float hi) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
 /* XNNPACK's quantized ADD (and so TFLite's runtime's): each operand's
  * scale relative to the output's as a 21-bit multiplier with a common
  * shift, a + b summed in int32, rounded half up by the shift. */
@@ -135,8 +144,8 @@ static inline int32_t df_qadd_centred(const df_qadd_params *p, int32_t a, int32_
     return (p->rounding + a * p->am + b * p->bm) >> p->shift;
 }
 
-/* y = clamp(round((sa (a - za) + sb (b - zb)) / sy) + zy, lo, hi) over n
- * uint8 values. */
+/* y = a + b over n uint8 values: XNNPACK's ADD (df_qadd_centred) from pa
+ * and pb to py, clamped to [lo, hi]. */
 void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams pb, uint8_t *y,
                   df_qparams py, int32_t lo, int32_t hi, size_t n);
 /* Mean over hw positions of each of c channels, per image: NHWC uint8

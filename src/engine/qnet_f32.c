@@ -254,15 +254,6 @@ df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) {
 
 const char *df_qf32_conv_impl(const df_qf32_conv *cv) { return cv->impl; }
 
-/* Round to nearest even for |v| < 2^22 (clamped to -255..255 first). */
-#define RNE_MAGIC 12582912.0f
-
-static inline float clamp_rne(float v, float lo, float hi) {
-    v = v < lo ? lo : v;
-    v = v > hi ? hi : v;
-    return (v + RNE_MAGIC) - RNE_MAGIC;
-}
-
 void df_qf32_add(const float *a, df_qparams pa, const float *b, df_qparams pb, float *y, df_qparams py,
                  int32_t lo, int32_t hi, size_t n) {
     df_qadd_params p;
@@ -290,7 +281,7 @@ void df_qf32_global_avgpool(const float *x, df_qf32_layout layout, df_qparams px
             for (int p = 0; p < hw; p++)
 #pragma omp simd
                 for (int j = 0; j < 8; j++) acc[j] += xb[(size_t)p * 8 + j];
-            for (int j = 0; j < 8; j++) y[(size_t)job * 8 + j] = clamp_rne(acc[j] * k, vlo, vhi);
+            for (int j = 0; j < 8; j++) y[(size_t)job * 8 + j] = df_qclamp_rne(acc[j] * k, vlo, vhi);
         }
         return;
     }
@@ -308,6 +299,6 @@ void df_qf32_global_avgpool(const float *x, df_qf32_layout layout, df_qparams px
             for (int j = 0; j < cn; j++) acc[j] += row[j];
         }
 #pragma omp simd
-        for (int j = 0; j < cn; j++) y[(size_t)n * c + c0 + j] = clamp_rne(acc[j] * k, vlo, vhi);
+        for (int j = 0; j < cn; j++) y[(size_t)n * c + c0 + j] = df_qclamp_rne(acc[j] * k, vlo, vhi);
     }
 }
