@@ -171,6 +171,29 @@ static double conv_sum_bound(df_qtype type, const conv_case *cc, const test_conv
     return worst;
 }
 
+/* A net of the one convolution tc on backend be, reshaped for batch
+ * images, *y its output (may be NULL): the convolution's status (the net
+ * destroyed unless DF_OK). */
+static df_status conv_net(df_qtype type, df_qbackend be, const conv_case *cc, const test_conv *tc, int batch,
+                          df_qnet **out, df_qtensor_id *y_out) {
+    df_qnet *q;
+    df_error err;
+    df_qtensor_id x, y;
+    assert_int_equal(df_qnet_create(type, be, &q, &err), DF_OK);
+    assert_int_equal(df_qnet_input(q, cc->h, cc->w, cc->in_c, tc->in, &x, &err), DF_OK);
+    df_status st = df_qnet_conv2d(q, x, &tc->d, &y, &err);
+    if (st) {
+        print_message("%s\n", err.message);
+        df_qnet_destroy(q);
+        return st;
+    }
+    assert_int_equal(df_qnet_set_output(q, y, &err), DF_OK);
+    assert_int_equal(df_qnet_reshape(q, batch, &err), DF_OK);
+    *out = q;
+    if (y_out) *y_out = y;
+    return DF_OK;
+}
+
 static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint64_t seed,
                        op_stats *stats) {
     df_rng r;
@@ -184,26 +207,20 @@ static void check_conv(df_qtype type, df_qbackend be, const conv_case *cc, uint6
     const float *ws = tc.ws;
     df_qnet *q;
     df_error err;
-    df_qtensor_id x, y;
-    assert_int_equal(df_qnet_create(type, be, &q, &err), DF_OK);
-    assert_int_equal(df_qnet_input(q, cc->h, cc->w, cc->in_c, in, &x, &err), DF_OK);
-    df_status st = df_qnet_conv2d(q, x, &d, &y, &err);
-    if (st) print_message("%s\n", err.message);
+    df_qtensor_id y;
+    enum { N = 2 };
+    df_status st = conv_net(type, be, cc, &tc, N, &q, &y);
     /* the fp32 backend refuses exactly the layers whose sums could pass 2^24 */
     if (be == DF_QBACKEND_ONEDNN_F32) {
         assert_int_equal(st, conv_sum_bound(type, cc, &tc) > 16777216.0 ? DF_ERR_UNSUPPORTED : DF_OK);
         if (st) {
-            df_qnet_destroy(q);
             test_conv_free(&tc);
             return;
         }
     }
     assert_int_equal(st, DF_OK);
-    assert_int_equal(df_qnet_set_output(q, y, &err), DF_OK);
     int oh, ow, oc;
     assert_int_equal(df_qnet_tensor_shape(q, y, &oh, &ow, &oc, &err), DF_OK);
-    enum { N = 2 };
-    assert_int_equal(df_qnet_reshape(q, N, &err), DF_OK);
     size_t nin = (size_t)cc->h * cc->w * cc->in_c, nout = (size_t)oh * ow * oc;
     int32_t *xi = malloc(N * nin * sizeof *xi), *want = malloc(N * nout * sizeof *want);
     uint8_t *xb = malloc(N * nin), *got = malloc(N * nout);
@@ -365,12 +382,7 @@ static void test_fp32_backend_large_bias(void **state) {
         for (int b = 0; b < 2; b++) {
             df_qnet *q;
             df_error err;
-            df_qtensor_id x, y;
-            assert_int_equal(df_qnet_create(type, b ? DF_QBACKEND_ONEDNN_F32 : DF_QBACKEND_XNNPACK, &q, &err), DF_OK);
-            assert_int_equal(df_qnet_input(q, cc.h, cc.w, cc.in_c, tc.in, &x, &err), DF_OK);
-            assert_int_equal(df_qnet_conv2d(q, x, &tc.d, &y, &err), DF_OK);
-            assert_int_equal(df_qnet_set_output(q, y, &err), DF_OK);
-            assert_int_equal(df_qnet_reshape(q, N, &err), DF_OK);
+            assert_int_equal(conv_net(type, b ? DF_QBACKEND_ONEDNN_F32 : DF_QBACKEND_XNNPACK, &cc, &tc, N, &q, NULL), DF_OK);
             assert_int_equal(df_qnet_run_quantized(q, xb, N, got[b], &err), DF_OK);
             df_qnet_destroy(q);
         }
@@ -996,14 +1008,9 @@ static void check_fp32_backend_is_xnnpack(const char *shared, const char *file) 
     float *f[2] = {malloc((size_t)total * F * sizeof(float)), malloc((size_t)total * F * sizeof(float))};
     assert_true(px && f[0] && f[1]);
     for (int i = 0; i < total; i++) {
-        df_image img, full;
-        if (i < NP) {
-            df_test_load_imagenet_224(shared, PHOTOS[i], &img);
-        } else {
-            assert_int_equal(df_image_load(ds->items[i - NP].path, NULL, &full, &err), DF_OK);
-            assert_int_equal(df_image_resize(&full, 224, 224, DF_RESIZE_BILINEAR, &img, &err), DF_OK);
-            df_image_free(&full);
-        }
+        df_image img;
+        if (i < NP) df_test_load_imagenet_224(shared, PHOTOS[i], &img);
+        else load_photo_224(ds->items[i - NP].path, &img);
         memcpy(px + (size_t)i * 224 * 224 * 3, img.pixels, 224 * 224 * 3);
         df_image_free(&img);
     }
