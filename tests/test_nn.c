@@ -155,6 +155,85 @@ static void test_dense_matches_naive(void **state) {
     free(dinr);
 }
 
+/* The kernels of the linear head (df_dense_rows_*): rows by pointers, in
+ * no particular order in memory; against the double reference within
+ * float rounding, and the same bits under every ISA this CPU has (the
+ * plain C version defines the order of the sums). */
+static void rows_case(int N, int I, int O, const char *isa, float *out, float *dW, float *db) {
+    df_rng r;
+    df_rng_seed(&r, 7, (uint64_t)(I * 100 + O));
+    float *block = malloc(sizeof(float) * (size_t)(N + 3) * I), *W = malloc(sizeof(float) * (size_t)I * O);
+    float *b = malloc(sizeof(float) * O), *dout = malloc(sizeof(float) * (size_t)N * O);
+    float *scratch = malloc(sizeof(float) * ((size_t)I * O + (size_t)N * DF_DENSE_GROUP));
+    const float **rows = malloc(sizeof *rows * N);
+    float *contig = malloc(sizeof(float) * (size_t)N * I), *ref = malloc(sizeof(float) * (size_t)N * O);
+    float *dWr = malloc(sizeof(float) * (size_t)I * O), *dbr = malloc(sizeof(float) * O);
+    float *din = malloc(sizeof(float) * (size_t)N * I);
+    fill_uniform(block, (size_t)(N + 3) * I, -1, 1, &r);
+    fill_uniform(W, (size_t)I * O, -1, 1, &r);
+    fill_uniform(b, O, -1, 1, &r);
+    fill_uniform(dout, (size_t)N * O, -1, 1, &r);
+    /* rows taken backwards and from an offset that breaks alignment */
+    for (int i = 0; i < N; i++) {
+        rows[i] = block + (size_t)(N - 1 - i) * I + 1;
+        memcpy(contig + (size_t)i * I, rows[i], sizeof(float) * I);
+    }
+    for (size_t k = 0; k < (size_t)I * O; k++) dW[k] = dWr[k] = 0.5f;
+    for (int o = 0; o < O; o++) db[o] = dbr[o] = -0.25f;
+    if (isa) setenv("DF_CPU_ISA", isa, 1);
+    df_dense_rows_forward(out, rows, W, b, N, I, O, scratch);
+    df_dense_rows_backward(dW, db, dout, rows, N, I, O, scratch);
+    unsetenv("DF_CPU_ISA");
+    dense_forward_naive(ref, contig, W, b, N, I, O);
+    assert_close("dense rows forward", out, ref, (size_t)N * O, 1e-5, 1e-5);
+    dense_backward_naive(din, dWr, dbr, dout, contig, W, N, I, O);
+    assert_close("dense rows dW", dW, dWr, (size_t)I * O, 1e-5, 1e-5);
+    assert_close("dense rows db", db, dbr, O, 1e-5, 1e-5);
+    free(block);
+    free(W);
+    free(b);
+    free(dout);
+    free(scratch);
+    free(rows);
+    free(contig);
+    free(ref);
+    free(dWr);
+    free(dbr);
+    free(din);
+}
+
+static void test_dense_rows_kernels(void **state) {
+    (void)state;
+    /* in: whole 32-lane blocks and a remainder, shorter than one block,
+     * the MobileNet width; out: partial and whole groups of 3 */
+    const int ins[] = {67, 1280, 13, 96}, outs[] = {1, 2, 3, 4, 7};
+    const char *isas[] = {"scalar", "avx2", NULL};
+    for (size_t a = 0; a < sizeof ins / sizeof ins[0]; a++)
+        for (size_t c = 0; c < sizeof outs / sizeof outs[0]; c++) {
+            const int N = 33, I = ins[a], O = outs[c];
+            float *out[3], *dW[3], *db[3];
+            for (int k = 0; k < 3; k++) {
+                out[k] = malloc(sizeof(float) * (size_t)N * O);
+                dW[k] = malloc(sizeof(float) * (size_t)I * O);
+                db[k] = malloc(sizeof(float) * O);
+                rows_case(N, I, O, isas[k], out[k], dW[k], db[k]);
+            }
+            for (int k = 1; k < 3; k++) {
+                if (memcmp(out[k], out[0], sizeof(float) * (size_t)N * O) ||
+                    memcmp(dW[k], dW[0], sizeof(float) * (size_t)I * O) || memcmp(db[k], db[0], sizeof(float) * O)) {
+                    print_message("dense rows %d x %d -> %d: %s differs from the plain version\n", N, I, O,
+                                  isas[k] ? isas[k] : "native");
+                    fail();
+                }
+            }
+            for (int k = 0; k < 3; k++) {
+                free(out[k]);
+                free(dW[k]);
+                free(db[k]);
+            }
+        }
+}
+
 /* L = sum(R * dense(x)) */
 static double dense_loss(const float *x, const float *W, const float *b, const float *R, int N,
                          int I, int O) {
@@ -716,7 +795,7 @@ static void test_balanced_class_weights(void **state) {
 
 /* ---- A short seeded training run ---- */
 
-enum { BLOB_N = 60, BLOB_D = 20, BLOB_C = 3, STEPS = 50, BATCH = 20 };
+enum { BLOB_N = 60, BLOB_D = 70, BLOB_C = 3, STEPS = 50, BATCH = 20 }; /* D: whole vector blocks and a remainder */
 
 static void make_blobs(float *x, int *y) {
     df_rng r;
@@ -814,11 +893,23 @@ static void test_training_learns_and_is_reproducible(void **state) {
     lin.l2 = 1e-3f;
     lin.max_batch = BATCH;
     check_training(&lin, 5e-2f, "linear (standardised, l2 1e-3)");
+    /* The linear head's sums run in one order on every CPU: plain C and
+     * each vector width train the same steps. */
+    double native[STEPS], other[STEPS];
+    train_blobs(&lin, 5e-2f, 42, native, 0);
+    const char *isas[] = {"scalar", "avx2"};
+    for (int k = 0; k < 2; k++) {
+        setenv("DF_CPU_ISA", isas[k], 1);
+        train_blobs(&lin, 5e-2f, 42, other, 0);
+        unsetenv("DF_CPU_ISA");
+        assert_memory_equal(native, other, sizeof native);
+    }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_matches_naive),
+        cmocka_unit_test(test_dense_rows_kernels),
         cmocka_unit_test(test_dense_gradients),
         cmocka_unit_test(test_relu_gradients),
         cmocka_unit_test(test_batchnorm_gradients),

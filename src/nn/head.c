@@ -43,6 +43,10 @@ struct df_head {
     float *dh;      /* gradient w.r.t. hidden activations (B, units) */
     float *logits;  /* (B, classes) */
     float *dlogits; /* (B, classes) */
+    /* The linear head's first layer reads its rows through pointers
+     * (df_dense_rows_*): the caller's rows, and the standardised ones. */
+    const float **in_rows, **std_rows; /* (B) */
+    float *wscratch;                    /* W transposed, or the gradient's coefficients */
 };
 
 const char *df_head_kind_name(df_head_kind kind) {
@@ -94,6 +98,9 @@ void df_head_destroy(df_head *h) {
     free(h->dh);
     free(h->logits);
     free(h->dlogits);
+    free(h->in_rows);
+    free(h->std_rows);
+    free(h->wscratch);
     free(h);
 }
 
@@ -199,6 +206,10 @@ df_status df_head_create(const df_head_config *cfg, int in_dim, int classes, uin
          (h->decay_mask = calloc(n, 1)) != NULL && alloc_f(&h->std_mean, (size_t)in_dim) &&
          alloc_f(&h->std_std, (size_t)in_dim) && alloc_f(&h->xs, bin) &&
          alloc_f(&h->logits, bc) && alloc_f(&h->dlogits, bc);
+    ok = ok && (h->in_rows = calloc((size_t)B, sizeof *h->in_rows)) != NULL &&
+         (h->std_rows = calloc((size_t)B, sizeof *h->std_rows)) != NULL;
+    if (ok && !mlp)
+        ok = alloc_f(&h->wscratch, w1 > (size_t)B * DF_DENSE_GROUP ? w1 : (size_t)B * DF_DENSE_GROUP);
     if (ok && mlp)
         ok = alloc_f(&h->h, bu) && alloc_f(&h->dh, bu) && alloc_f(&h->a3, bu) &&
              alloc_f(&h->mask, bu);
@@ -357,18 +368,48 @@ void df_head_standardise(const df_head *h, const float *x, size_t n, float *out)
     else if (out != x) memcpy(out, x, n * (size_t)h->in_dim * sizeof(float));
 }
 
-static df_status compute_gradients(df_head *h, const float *x, int standardised, const int *labels, int n,
-                                   const float *class_weights, df_rng *dropout_rng, double *loss_out,
+static df_status compute_gradients(df_head *h, const float *const *rows, int standardised, const int *labels,
+                                   int n, const float *class_weights, df_rng *dropout_rng, double *loss_out,
                                    int *correct_out, df_error *err);
+
+/* Pointers to n rows of a block (at most max_batch: the callers check n
+ * before they read them). */
+static const float *const *block_rows(df_head *h, const float *x, int n) {
+    const int m = n < h->cfg.max_batch ? n : h->cfg.max_batch;
+    for (int i = 0; i < m; i++) h->in_rows[i] = x + (size_t)i * h->in_dim;
+    return h->in_rows;
+}
 
 df_status df_head_compute_gradients(df_head *h, const float *x, const int *labels, int n,
                                     const float *class_weights, df_rng *dropout_rng, double *loss_out,
                                     int *correct_out, df_error *err) {
-    return compute_gradients(h, x, 0, labels, n, class_weights, dropout_rng, loss_out, correct_out, err);
+    return compute_gradients(h, block_rows(h, x, n), 0, labels, n, class_weights, dropout_rng, loss_out,
+                             correct_out, err);
 }
 
-static df_status compute_gradients(df_head *h, const float *x, int standardised, const int *labels, int n,
-                                   const float *class_weights, df_rng *dropout_rng, double *loss_out,
+/* The first layer's input: the rows standardised into h->xs when the head
+ * standardises and they are raw. The linear head reads rows (*in_rows);
+ * the MLP's GEMM one block (returned): the rows themselves when they lie
+ * one after the other, else their copy in h->xs. */
+static const float *first_input(df_head *h, const float *const *rows, int standardised, int n,
+                                const float *const **in_rows) {
+    const size_t D = (size_t)h->in_dim;
+    *in_rows = rows;
+    if (!standardised && h->has_std) {
+        for (int i = 0; i < n; i++) h->std_rows[i] = standardise(h, rows[i], 1, h->xs + (size_t)i * D);
+        *in_rows = h->std_rows;
+        return h->xs;
+    }
+    if (h->cfg.kind != DF_HEAD_MLP) return NULL;
+    int contiguous = 1;
+    for (int i = 1; i < n && contiguous; i++) contiguous = rows[i] == rows[0] + (size_t)i * D;
+    if (contiguous) return rows[0];
+    for (int i = 0; i < n; i++) memcpy(h->xs + (size_t)i * D, rows[i], D * sizeof(float));
+    return h->xs;
+}
+
+static df_status compute_gradients(df_head *h, const float *const *rows, int standardised, const int *labels,
+                                   int n, const float *class_weights, df_rng *dropout_rng, double *loss_out,
                                    int *correct_out, df_error *err) {
     const int C = h->classes, U = h->units, D = h->in_dim;
     const int mlp = h->cfg.kind == DF_HEAD_MLP;
@@ -398,7 +439,8 @@ static df_status compute_gradients(df_head *h, const float *x, int standardised,
 
     float *p = h->params, *g = h->grads;
     memset(g, 0, sizeof(float) * h->num_params);
-    const float *in = standardised ? x : standardise(h, x, (size_t)n, h->xs);
+    const float *const *in_rows;
+    const float *in = first_input(h, rows, standardised, n, &in_rows);
     double loss;
     const float *pre_out; /* what the output layer reads */
     if (mlp) {
@@ -435,11 +477,10 @@ static df_status compute_gradients(df_head *h, const float *x, int standardised,
         loss += df_l2_forward(p + h->off_w2, w2, h->cfg.l2);
         df_l2_backward(g + h->off_w2, p + h->off_w2, w2, h->cfg.l2);
     } else {
-        df_dense_forward(h->logits, in, p + h->off_w1, p + h->off_b1, n, D, C);
+        df_dense_rows_forward(h->logits, in_rows, p + h->off_w1, p + h->off_b1, n, D, C, h->wscratch);
         loss = df_softmax_ce_smooth(NULL, h->dlogits, h->logits, labels, class_weights, n, C,
                                     h->cfg.label_smoothing);
-        df_dense_backward(NULL, g + h->off_w1, g + h->off_b1, h->dlogits, in, p + h->off_w1, n, D,
-                          C);
+        df_dense_rows_backward(g + h->off_w1, g + h->off_b1, h->dlogits, in_rows, n, D, C, h->wscratch);
     }
     size_t w1 = (size_t)D * (mlp ? U : C);
     loss += df_l2_forward(p + h->off_w1, w1, h->cfg.l2);
@@ -460,14 +501,14 @@ static df_status compute_gradients(df_head *h, const float *x, int standardised,
     return DF_OK;
 }
 
-static df_status train_step(df_head *h, const float *x, int standardised, const int *labels, int n,
+static df_status train_step(df_head *h, const float *const *rows, int standardised, const int *labels, int n,
                             const float *class_weights, df_adam *adam, df_rng *dropout_rng, double *loss_out,
                             int *correct_out, df_error *err) {
     if (adam->n != h->num_params)
         return df_error_set(err, DF_ERR_INVALID_ARG,
                             "head: optimizer has %zu parameters, the head has %zu", adam->n,
                             h->num_params);
-    df_status st = compute_gradients(h, x, standardised, labels, n, class_weights, dropout_rng, loss_out,
+    df_status st = compute_gradients(h, rows, standardised, labels, n, class_weights, dropout_rng, loss_out,
                                      correct_out, err);
     if (st != DF_OK) return st;
     df_adam_step(adam, h->params, h->grads, h->decay_mask);
@@ -477,13 +518,22 @@ static df_status train_step(df_head *h, const float *x, int standardised, const 
 df_status df_head_train_step(df_head *h, const float *x, const int *labels, int n,
                              const float *class_weights, df_adam *adam, df_rng *dropout_rng,
                              double *loss_out, int *correct_out, df_error *err) {
-    return train_step(h, x, 0, labels, n, class_weights, adam, dropout_rng, loss_out, correct_out, err);
+    return train_step(h, block_rows(h, x, n), 0, labels, n, class_weights, adam, dropout_rng, loss_out,
+                      correct_out, err);
 }
 
 df_status df_head_train_step_standardised(df_head *h, const float *xs, const int *labels, int n,
                                           const float *class_weights, df_adam *adam, df_rng *dropout_rng,
                                           double *loss_out, int *correct_out, df_error *err) {
-    return train_step(h, xs, 1, labels, n, class_weights, adam, dropout_rng, loss_out, correct_out, err);
+    return train_step(h, block_rows(h, xs, n), 1, labels, n, class_weights, adam, dropout_rng, loss_out,
+                      correct_out, err);
+}
+
+df_status df_head_train_step_rows(df_head *h, const float *const *rows, int standardised, const int *labels, int n,
+                                  const float *class_weights, df_adam *adam, df_rng *dropout_rng, double *loss_out,
+                                  int *correct_out, df_error *err) {
+    return train_step(h, rows, standardised, labels, n, class_weights, adam, dropout_rng, loss_out, correct_out,
+                      err);
 }
 
 static df_status forward_infer(const df_head *h, const float *x, int n, float *probs, int softmax,
@@ -492,12 +542,15 @@ static df_status forward_infer(const df_head *h, const float *x, int n, float *p
     const int C = h->classes, U = h->units, D = h->in_dim;
     const int mlp = h->cfg.kind == DF_HEAD_MLP;
     const int chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
-    float *xs = NULL, *hid = NULL;
+    float *xs = NULL, *hid = NULL, *wt = NULL;
+    const float *rows[PREDICT_CHUNK];
     if (h->has_std) xs = malloc(sizeof(float) * (size_t)chunk * D);
     if (mlp) hid = malloc(sizeof(float) * (size_t)chunk * U);
-    if ((h->has_std && !xs) || (mlp && !hid)) {
+    else wt = malloc(sizeof(float) * (size_t)D * C);
+    if ((h->has_std && !xs) || (mlp && !hid) || (!mlp && !wt)) {
         free(xs);
         free(hid);
+        free(wt);
         return df_error_set(err, DF_ERR_NOMEM, "head: out of memory for predict scratch");
     }
     const float *p = h->params;
@@ -514,12 +567,15 @@ static df_status forward_infer(const df_head *h, const float *x, int n, float *p
             /* Dropout is the identity at inference. */
             df_dense_forward(out, hid, p + h->off_w2, p + h->off_b2, m, U, C);
         } else {
-            df_dense_forward(out, in, p + h->off_w1, p + h->off_b1, m, D, C);
+            /* the kernel training used: the same logits for the same row */
+            for (int i = 0; i < m; i++) rows[i] = in + (size_t)i * D;
+            df_dense_rows_forward(out, rows, p + h->off_w1, p + h->off_b1, m, D, C, wt);
         }
         if (softmax) df_softmax_forward(out, out, m, C);
     }
     free(xs);
     free(hid);
+    free(wt);
     return DF_OK;
 }
 

@@ -160,6 +160,13 @@ df_status df_head_train_step_standardised(df_head *head, const float *xs, const 
                                           const float *class_weights, df_adam *adam, df_rng *dropout_rng,
                                           double *loss_out, int *correct_out, df_error *err) DF_MUST_CHECK;
 
+/* One training step on rows given by pointers (a feature cache's rows
+ * where they lie): df_head_train_step when standardised is 0,
+ * df_head_train_step_standardised when it is 1, bit for bit. */
+df_status df_head_train_step_rows(df_head *head, const float *const *rows, int standardised, const int *labels,
+                                  int n, const float *class_weights, df_adam *adam, df_rng *dropout_rng,
+                                  double *loss_out, int *correct_out, df_error *err) DF_MUST_CHECK;
+
 /* Class weights for --class-weight balanced, as scikit-learn's
  * compute_class_weight("balanced") and Keras' class_weight use them:
  * w[c] = n / (classes * count[c]); a class with no samples gets 0.

@@ -36,6 +36,30 @@ void df_dense_forward(float *out, const float *in, const float *W, const float *
 void df_dense_backward(float *d_in, float *dW, float *db, const float *d_out, const float *in,
                        const float *W, int N, int in_dim, int out_dim);
 
+/* ---- Dense with few outputs (the linear head: a few classes over 1,280
+ * features), on rows given by pointers ----
+ * A BLAS spends a 32 x 1280 x 3 GEMM on overhead (OpenBLAS's small-matrix
+ * kernels: 13-16 us per GEMM on an AVX-512 core, about half of a linear
+ * head's training step), and the rows had to be copied into one block for
+ * it; here each row is read where it lies (a feature cache's row), once
+ * per class. The sums run in one fixed order whatever the vector width
+ * (DF_DENSE_LANES partial sums per dot product, reduced pairwise, then the
+ * remainder one by one; gradients summed over rows in row order; no fused
+ * multiply-add), so the AVX2, AVX-512 and plain C versions give the same
+ * bits (a BLAS's order depends on the kernel set it picks per CPU). */
+enum { DF_DENSE_LANES = 32, DF_DENSE_GROUP = 3 };
+
+/* out (N, out_dim) overwritten: out[i][o] = dot(rows[i], W[., o]) + b[o]
+ * (b may be NULL). wt: scratch of in_dim * out_dim floats (W transposed). */
+void df_dense_rows_forward(float *out, const float *const *rows, const float *W, const float *b, int N,
+                           int in_dim, int out_dim, float *wt);
+/* dW (in_dim, out_dim) and db (out_dim, may be NULL) accumulated with
+ * rows^T d_out and the column sums of d_out (db in double, as
+ * df_dense_backward). No input gradient (the layer reads frozen features).
+ * coef: scratch of N * DF_DENSE_GROUP floats. */
+void df_dense_rows_backward(float *dW, float *db, const float *d_out, const float *const *rows, int N, int in_dim,
+                            int out_dim, float *coef);
+
 /* ---- ReLU: out = max(in, 0) over n elements ---- */
 
 /* out overwritten; out may alias in. */

@@ -31,17 +31,19 @@ static df_status cached_begin(df_feature_source *base, int epoch, const int *ord
     return DF_OK;
 }
 
-static df_status cached_next(df_feature_source *base, int n, float *feats, int *labels, df_error *err) {
+static df_status cached_next(df_feature_source *base, int n, const float **rows, float *buf, int *labels,
+                             df_error *err) {
     df_cached_source *s = (df_cached_source *)base;
     const size_t F = base->feature_dim;
+    const float *cache = s->standardised ? s->standardised : s->variants;
     for (int k = 0; k < n; k++) {
         int j = s->order[s->pos++];
         int i = s->items ? s->items[j] : j;
         int v = (int)df_rng_below(&s->pick, (uint32_t)s->K);
-        const float *rows = s->standardised ? s->standardised : s->variants;
-        memcpy(feats + (size_t)k * F, rows + ((size_t)v * (size_t)s->n_photos + (size_t)i) * F, F * sizeof(float));
+        rows[k] = cache + ((size_t)v * (size_t)s->n_photos + (size_t)i) * F;
         labels[k] = s->labels[i];
     }
+    (void)buf;
     (void)err;
     return DF_OK;
 }
@@ -102,7 +104,8 @@ static df_status live_begin(df_feature_source *base, int epoch, const int *order
     return df_photo_stream_start(s->photos, &pass, &s->stream, err);
 }
 
-static df_status live_next(df_feature_source *base, int n, float *feats, int *labels, df_error *err) {
+static df_status live_next(df_feature_source *base, int n, const float **rows, float *feats, int *labels,
+                           df_error *err) {
     df_live_source *s = (df_live_source *)base;
     const void *in;
     int got;
@@ -114,7 +117,10 @@ static df_status live_next(df_feature_source *base, int n, float *feats, int *la
     s->backbone_seconds += df_clock_seconds() - t0;
     s->backbone_images += n;
     const df_dataset *ds = df_photo_source_dataset(s->photos);
-    for (int k = 0; k < n; k++) labels[k] = ds->items[s->order[s->pos + k]].label;
+    for (int k = 0; k < n; k++) {
+        rows[k] = feats + (size_t)k * base->feature_dim;
+        labels[k] = ds->items[s->order[s->pos + k]].label;
+    }
     s->pos += n;
     return st;
 }
@@ -152,17 +158,19 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
     int *order = malloc(sizeof(int) * (size_t)(N ? N : 1));
     int *labels = malloc(sizeof(int) * (size_t)B);
     float *feats = malloc(sizeof(float) * (size_t)B * F);
-    if (!order || !labels || !feats) {
+    const float **rows = malloc(sizeof *rows * (size_t)B);
+    if (!order || !labels || !feats || !rows) {
         free(order);
         free(labels);
         free(feats);
+        free(rows);
         return df_error_set(err, DF_ERR_NOMEM, "out of memory for a batch of %d features", B);
     }
     df_epoch_order(N, plan->seed, epoch, order);
     df_status st = src->begin_epoch(src, epoch, order, positions, B, sums->next_batch, err);
     for (int b = sums->next_batch; st == DF_OK && b < plan->batches; b++) {
         int n = positions - b * B < B ? positions - b * B : B;
-        st = src->next_batch(src, n, feats, labels, err);
+        st = src->next_batch(src, n, rows, feats, labels, err);
         if (st != DF_OK) break;
         sums->next_batch = b + 1;
         if (n < 2 && skip_single) continue;
@@ -171,10 +179,8 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
         double loss = 0.0;
         int correct = 0;
         double t0 = df_clock_seconds();
-        st = src->standardised ? df_head_train_step_standardised(head, feats, labels, n, plan->class_weights, adam,
-                                                                 &drop, &loss, &correct, err)
-                               : df_head_train_step(head, feats, labels, n, plan->class_weights, adam, &drop, &loss,
-                                                    &correct, err);
+        st = df_head_train_step_rows(head, rows, src->standardised, labels, n, plan->class_weights, adam, &drop,
+                                     &loss, &correct, err);
         if (plan->head_seconds) *plan->head_seconds += df_clock_seconds() - t0;
         if (st != DF_OK) break;
         sums->loss_sum += loss * n;
@@ -190,5 +196,6 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
     free(order);
     free(labels);
     free(feats);
+    free(rows);
     return st;
 }

@@ -38,8 +38,11 @@ struct df_feature_source {
      * of batch_size from batch b0 on. */
     df_status (*begin_epoch)(df_feature_source *s, int epoch, const int *order, int positions, int batch_size,
                              int b0, df_error *err);
-    /* The next batch: n feature rows into feats, their labels into labels. */
-    df_status (*next_batch)(df_feature_source *s, int n, float *feats, int *labels, df_error *err);
+    /* The next batch: pointers to its n feature rows into rows (the
+     * source's own rows, or rows it writes into buf, n x feature_dim
+     * floats), their labels into labels. */
+    df_status (*next_batch)(df_feature_source *s, int n, const float **rows, float *buf, int *labels,
+                            df_error *err);
     void (*end_epoch)(df_feature_source *s);
     int standardised;    /* rows already standardised for the head (df_head_standardise) */
 };
