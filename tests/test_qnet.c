@@ -400,6 +400,92 @@ static void test_fp32_backend_large_bias(void **state) {
     }
 }
 
+/* The fp32 backend with a 1x1 layer and the depthwise 3x3 reading it fused
+ * into one oneDNN primitive (df_qf32_conv_setup_fused) against the same net
+ * with DF_NO_DW_FUSION: the same bytes, and XNNPACK's. Maps large enough
+ * for oneDNN to fuse under AVX2 (it fuses where the expanded map exceeds
+ * about twice the threads' L2: here 19 MB; natively on AVX-512 it offers only its
+ * reference chaining, which the backend does not take), depthwise strides 1
+ * and 2 (TFLite's SAME: 0 above, 1 below), the 1x1's input read by it
+ * alone (its buffer must not become the depthwise output's), 3 images in a
+ * batch of 4. Between a 3x3 layer and a 1x1 one, as in MobileNetV2: the
+ * net's input and output are NHWC, and oneDNN's jit 1x1 kernels fuse only
+ * between maps in its 8-channel blocks. */
+static void fused_pair_net(df_qbackend be, const conv_case *c0, const test_conv *first, const test_conv *a,
+                           const test_conv *b, const test_conv *last, df_qnet **out) {
+    df_error err;
+    df_qnet *q;
+    df_qtensor_id x, x1, mid, y, z;
+    assert_int_equal(df_qnet_create(DF_QTYPE_U8, be, &q, &err), DF_OK);
+    assert_int_equal(df_qnet_input(q, c0->h, c0->w, c0->in_c, first->in, &x, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, x, &first->d, &x1, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, x1, &a->d, &mid, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, mid, &b->d, &y, &err), DF_OK);
+    assert_int_equal(df_qnet_conv2d(q, y, &last->d, &z, &err), DF_OK);
+    assert_int_equal(df_qnet_set_output(q, z, &err), DF_OK);
+    assert_int_equal(df_qnet_reshape(q, 4, &err), DF_OK);
+    *out = q;
+}
+
+static void test_fp32_backend_fuses_depthwise(void **state) {
+    (void)state;
+    static const conv_case pairs[][2] = {{{112, 112, 16, 96, 1, 1, 0, 0, 1}, {112, 112, 96, 0, 3, 2, 0, 1, 1}},
+                                         {{112, 112, 8, 96, 1, 1, 0, 0, 1}, {112, 112, 96, 0, 3, 1, 1, 1, 1}}};
+    const int avx2 = !strncmp(df_qdnnl_isa_name(), "avx2", 4);
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        const conv_case *ca = &pairs[i][0], *cb = &pairs[i][1];
+        const conv_case c0 = {ca->h, ca->w, 3, ca->in_c, 3, 1, 1, 0, 1};
+        df_rng r;
+        df_rng_seed(&r, 60 + i, 2);
+        test_conv first, a, b, last;
+        test_conv_make(DF_QTYPE_U8, &c0, &r, &first);
+        test_conv_make(DF_QTYPE_U8, ca, &r, &a);
+        test_conv_make(DF_QTYPE_U8, cb, &r, &b);
+        a.in = first.d.out;
+        b.in = a.d.out;
+        if (cb->stride == 2) { /* TFLite's SAME on an even size */
+            b.d.pad_top = b.d.pad_left = 0;
+            b.d.pad_bottom = b.d.pad_right = 1;
+        }
+        enum { N = 3 };
+        const int oh = (cb->h + cb->stride - 1) / cb->stride, ow = (cb->w + cb->stride - 1) / cb->stride;
+        const conv_case cl = {oh, ow, cb->in_c, 24, 1, 1, 0, 0, 0};
+        test_conv_make(DF_QTYPE_U8, &cl, &r, &last);
+        last.in = b.d.out;
+        const size_t nin = (size_t)c0.h * c0.w * c0.in_c, nout = (size_t)oh * ow * cl.out_c;
+        uint8_t *x = malloc(N * nin), *y[3] = {malloc(N * nout), malloc(N * nout), malloc(N * nout)};
+        assert_true(x && y[0] && y[1] && y[2]);
+        for (size_t k = 0; k < N * nin; k++) x[k] = (uint8_t)(first.in.zero_point + rand_int(&r, -100, 100));
+        int fused[3];
+        for (int v = 0; v < 3; v++) { /* fused (if oneDNN does), unfused, XNNPACK */
+            df_error err;
+            df_qnet *q;
+            if (v == 1) setenv("DF_NO_DW_FUSION", "1", 1);
+            fused_pair_net(v == 2 ? DF_QBACKEND_XNNPACK : DF_QBACKEND_ONEDNN_F32, &c0, &first, &a, &b, &last, &q);
+            unsetenv("DF_NO_DW_FUSION");
+            fused[v] = df_qnet_fused_layers(q);
+            assert_int_equal(df_qnet_run_quantized(q, x, N, y[v], &err), DF_OK);
+            df_qnet_destroy(q);
+        }
+        size_t spread = 0;
+        for (size_t k = 1; k < N * nout; k++) spread += y[2][k] != y[2][0];
+        print_message("1x1 %dx%dx%d -> %d, depthwise stride %d: fused %d (oneDNN ISA %s), %zu values, %zu not the "
+                      "first\n", ca->h, ca->w, ca->in_c, ca->out_c, cb->stride, fused[0], df_qdnnl_isa_name(),
+                      N * nout, spread);
+        assert_true(spread > N * nout / 2);
+        assert_int_equal(fused[1], 0);
+        if (avx2) assert_int_equal(fused[0], 1);
+        assert_memory_equal(y[0], y[1], N * nout);
+        assert_memory_equal(y[0], y[2], N * nout);
+        free(x);
+        for (int v = 0; v < 3; v++) free(y[v]);
+        test_conv_free(&first);
+        test_conv_free(&last);
+        test_conv_free(&a);
+        test_conv_free(&b);
+    }
+}
+
 /* Runs convolutions a then b (b reading a's output) on n random inputs,
  * as one net (linked: 1) or as two (the first one's output handed to the
  * second): the outputs, and how many layers of the net copy channels out
@@ -1177,6 +1263,7 @@ int main(void) {
         cmocka_unit_test(test_backends_closet),
         cmocka_unit_test(test_fp32_backend_layouts),
         cmocka_unit_test(test_fp32_backend_large_bias),
+        cmocka_unit_test(test_fp32_backend_fuses_depthwise),
         cmocka_unit_test(test_fp32_backend_is_xnnpack_bit_for_bit),
         cmocka_unit_test(test_photo_pixels),
         cmocka_unit_test(test_auto_race),

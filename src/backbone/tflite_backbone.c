@@ -1223,6 +1223,10 @@ const df_net *df_tflite_backbone_net(const df_backbone *bb) {
     return ((const df_tflite_graph *)bb->impl)->net;
 }
 
+const df_qnet *df_tflite_backbone_qnet(const df_backbone *bb) {
+    return ((const df_tflite_graph *)bb->impl)->qnet;
+}
+
 df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *name,
                                         const df_backbone_options *opt, df_backbone **out,
                                         df_error *err) {

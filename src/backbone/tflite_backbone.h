@@ -23,6 +23,7 @@
 #define DF_BACKBONE_TFLITE_BACKBONE_H
 
 #include "backbone/backbone.h"
+#include "engine/qnet.h"
 #include "formats/tflite.h"
 
 /* The globally pooled feature: the output of the last MEAN or
@@ -78,6 +79,8 @@ df_status df_tflite_graph_run_pixels(df_tflite_graph *g, const uint8_t *pixels, 
 /* The float engine of a TFLite backbone (reports: layer table, fusions), or
  * NULL when the integer engine runs it (int8). */
 const df_net *df_tflite_backbone_net(const df_backbone *bb);
+/* Its integer engine (--precision int8), or NULL when it has none. */
+const df_qnet *df_tflite_backbone_qnet(const df_backbone *bb);
 
 /* ---- backbone from a parsed model (tests); name is the backbone name ---- */
 df_status df_tflite_backbone_from_model(const df_tflite_model *model, const char *name,

@@ -149,8 +149,12 @@ static int bench_backbone(int argc, char **argv) {
     printf("precision  %s%s\n", df_precision_name(df_backbone_precision(bb)),
            opt.precision == DF_PRECISION_AUTO ? " (auto)" : "");
     if (net && is_vgg) printf("winograd   %d of 13 convolutions\n", df_net_winograd_layers(net));
-    if (net && !is_vgg) printf("dw fusion  %d depthwise convolutions fused into the 1x1 before them\n",
-                               df_net_dw_fused_layers(net));
+    const df_qnet *qnet = !strcmp(df_backbone_kind(bb), "tflite") ? df_tflite_backbone_qnet(bb) : NULL;
+    if (df_backbone_precision(bb) == DF_PRECISION_INT8 && qnet)
+        printf("dw fusion  %d depthwise convolutions fused into the 1x1 before them (int8 engine on %s)\n",
+               df_qnet_fused_layers(qnet), df_qnet_backend_name(df_qnet_backend(qnet)));
+    else if (net && !is_vgg)
+        printf("dw fusion  %d depthwise convolutions fused into the 1x1 before them\n", df_net_dw_fused_layers(net));
     printf("build      %.0f ms (weights, primitives, measurements)\n", build_ms);
     printf("batch      %ld, %ld timed runs after 2 warm-up\n", batch, iters);
     printf("median     %.2f ms/image (%.1f ms/batch; min %.1f, max %.1f)\n", ms_img, med, times[0],

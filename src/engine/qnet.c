@@ -50,6 +50,7 @@ typedef struct qlayer {
     df_qdnnl_conv *dconv;    /* oneDNN backend, convolutions */
     df_qf32_conv *fconv;     /* oneDNN fp32 backend, convolutions */
     int32_t out_min, out_max; /* ADD's clamp (the oneDNN backend's own loop) */
+    int fused;               /* fp32 backend, at the current reshape: run inside the layer before */
 } qlayer;
 
 struct df_qnet {
@@ -436,6 +437,16 @@ static df_status assign_buffers(df_qnet *q, df_error *err) {
     for (int k = 0; k < q->n_l; k++)
         for (int j = 0; j < q->l[k].n_in; j++) q->t[q->l[k].in[j]].last_use = k;
     q->t[q->output].last_use = q->n_l;
+    /* A 1x1 layer the fp32 backend may fuse with the depthwise one after it
+     * reads its input while it writes the depthwise layer's output: that
+     * input is kept from being given to it. */
+    for (int k = 0; k + 1 < q->n_l; k++) {
+        const qlayer *l = &q->l[k], *next = &q->l[k + 1];
+        qtensor *x = &q->t[l->in[0]];
+        if (l->fconv && next->fconv && next->in[0] == l->out && df_qf32_conv_fusable(l->fconv, next->fconv) &&
+            x->last_use == k)
+            x->last_use = k + 1;
+    }
     int *busy = calloc((size_t)q->n_t + 1, sizeof *busy);
     size_t *size = calloc((size_t)q->n_t + 1, sizeof *size);
     if (!busy || !size) {
@@ -544,8 +555,23 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
     q->batch = batch;
     choose_layouts(q);
     df_status st = assign_buffers(q, err);
+    /* The fp32 backend fuses a depthwise layer into the 1x1 before it where
+     * that one alone feeds it (df_qf32_conv_setup_fused); DF_NO_DW_FUSION
+     * (as for the float engine) turns it off. */
+    const char *no_dw = getenv("DF_NO_DW_FUSION");
+    const int dw_fusion = !no_dw || !*no_dw;
+    for (int k = 0; k < q->n_l; k++) q->l[k].fused = 0;
     for (int k = 0; k < q->n_l && !st; k++) {
         qlayer *l = &q->l[k];
+        qlayer *next = k + 1 < q->n_l ? &q->l[k + 1] : NULL;
+        if (l->fused) continue;
+        if (l->fconv && dw_fusion && next && next->fconv && next->in[0] == l->out && l->out != q->output &&
+            q->t[l->out].last_use == k + 1 && df_qf32_conv_fusable(l->fconv, next->fconv)) {
+            const qtensor *x = &q->t[l->in[0]], *y = &q->t[next->out];
+            st = df_qf32_conv_setup_fused(q->dnnl, l->fconv, next->fconv, batch, (float *)(void *)q->buf[x->buf],
+                                          x->layout, (float *)(void *)q->buf[y->buf], y->layout, &next->fused, err);
+            if (st || next->fused) continue;
+        }
         if (l->dconv) {
             st = df_qdnnl_conv_setup(q->dnnl, l->dconv, batch, q->buf[q->t[l->in[0]].buf],
                                      q->buf[q->t[l->out].buf], err);
@@ -599,6 +625,7 @@ static df_status run_dnnl_layer(df_qnet *q, const qlayer *l, df_error *err) {
 
 static df_status run_layers(df_qnet *q, df_error *err) {
     for (int k = 0; k < q->n_l; k++) {
+        if (q->l[k].fused) continue;
         if (q->backend != DF_QBACKEND_XNNPACK) {
             df_status st = run_dnnl_layer(q, &q->l[k], err);
             if (st) return st;
@@ -821,6 +848,12 @@ df_status df_qnet_run_quantized(df_qnet *q, const void *input, int batch, void *
 
 int64_t df_qnet_num_params(const df_qnet *q) { return q->params; }
 int df_qnet_layers(const df_qnet *q) { return q->n_l; }
+
+int df_qnet_fused_layers(const df_qnet *q) {
+    int n = 0;
+    for (int k = 0; k < q->n_l; k++) n += q->l[k].fused;
+    return n;
+}
 
 int df_qnet_gathering_layers(const df_qnet *q) {
     int n = 0;

@@ -140,5 +140,8 @@ int df_qnet_layers(const df_qnet *q);
 /* oneDNN backend: how many convolutions copy the next depthwise layer's
  * fixed channels out on their own pass (qnet_dnnl.h, df_qdnnl_conv_feed). */
 int df_qnet_gathering_layers(const df_qnet *q);
+/* fp32 backend, at the current reshape: how many depthwise layers run
+ * fused into the 1x1 convolution before them (df_qf32_conv_setup_fused). */
+int df_qnet_fused_layers(const df_qnet *q);
 
 #endif

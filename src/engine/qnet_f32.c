@@ -24,18 +24,25 @@ struct df_qf32_conv {
      * int32, which is what XNNPACK's conversion to float does. NULL: none. */
     float *bias_hi;
     float *scales;             /* [oc] per-channel requantization (binary post-op); NULL: one */
+    float scale, clip_lo, clip_hi; /* the requantization's eltwise post-ops (scale when scales is NULL) */
     dnnl_primitive_attr_t attr;
     dnnl_memory_desc_t user_w, vec_md; /* vec_md: [1][oc][1][1], the binary post-ops' */
     /* set up for one batch size: */
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, bia, dst, scratch, hi, sc;
+    /* the depthwise layer fused into this one's primitive (borrowed), its
+     * weights in the primitive's format and its bias; NULL: none */
+    const df_qf32_conv *dw;
+    dnnl_memory_t dw_wei, dw_bia;
     char impl[96];
 };
 
 static void release_setup(df_qf32_conv *cv) {
-    dnnl_memory_t *mems[] = {&cv->src, &cv->wei, &cv->bia, &cv->dst, &cv->scratch, &cv->hi, &cv->sc};
+    dnnl_memory_t *mems[] = {&cv->src, &cv->wei, &cv->bia, &cv->dst, &cv->scratch, &cv->hi, &cv->sc,
+                             &cv->dw_wei, &cv->dw_bia};
     if (cv->prim) dnnl_primitive_destroy(cv->prim);
     cv->prim = NULL;
+    cv->dw = NULL;
     for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++) {
         if (*mems[k]) dnnl_memory_destroy(*mems[k]);
         *mems[k] = NULL;
@@ -62,7 +69,7 @@ static dnnl_format_tag_t layout_tag(df_qf32_layout l) {
 }
 
 static dnnl_status_t make_pd(const df_qdnnl *e, const df_qf32_conv *cv, int batch, df_qf32_layout src_layout,
-                             df_qf32_layout dst_layout, dnnl_primitive_desc_t *pd) {
+                             df_qf32_layout dst_layout, const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t s, w, b, d;
     dnnl_dims_t sd = {batch, cv->c, cv->h, cv->w}, dd = {batch, cv->oc, cv->oh, cv->ow};
     dnnl_dims_t bd = {cv->oc}, st = {cv->sh, cv->sw}, pl = {cv->pt, cv->pl}, pr = {cv->pb, cv->pr};
@@ -81,7 +88,7 @@ static dnnl_status_t make_pd(const df_qdnnl *e, const df_qf32_conv *cv, int batc
     if (!r)
         r = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &s, &w, &b,
                                                &d, st, pl, pr);
-    if (!r) r = dnnl_primitive_desc_create(pd, &cd, cv->attr, df_qdnnl_engine(e), NULL);
+    if (!r) r = dnnl_primitive_desc_create(pd, &cd, attr, df_qdnnl_engine(e), NULL);
     return r;
 }
 
@@ -107,6 +114,9 @@ static dnnl_status_t make_attr(df_qf32_conv *cv, df_qparams in, const df_qconv_d
     r = dnnl_memory_desc_init_by_tag(&cv->vec_md, 4, vd, dnnl_f32, dnnl_nchw);
     if (!r) r = dnnl_post_ops_create(&po);
     if (!r && cv->bias_hi) r = dnnl_post_ops_append_binary(po, dnnl_binary_add, &cv->vec_md);
+    cv->scale = one;
+    cv->clip_lo = (float)d->out_min - (float)d->out.zero_point;
+    cv->clip_hi = (float)d->out_max - (float)d->out.zero_point;
     if (!r && same) {
         r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, one, 0.0f);
     } else if (!r) {
@@ -115,10 +125,7 @@ static dnnl_status_t make_attr(df_qf32_conv *cv, df_qparams in, const df_qconv_d
         for (int k = 0; !r && k < cv->oc; k++) cv->scales[k] = in.scale * d->weight_scale[k] / d->out.scale;
         if (!r) r = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &cv->vec_md);
     }
-    const float zp = (float)d->out.zero_point;
-    if (!r)
-        r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, (float)d->out_min - zp,
-                                         (float)d->out_max - zp);
+    if (!r) r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, cv->clip_lo, cv->clip_hi);
     if (!r) r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_round, 0.0f, 0.0f);
     if (!r) r = dnnl_primitive_attr_set_post_ops(cv->attr, po);
     if (po) dnnl_post_ops_destroy(po);
@@ -190,7 +197,7 @@ df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, d
     dnnl_status_t r = make_attr(cv, in, d, type == DF_QTYPE_S8);
     if (!r) r = df_qdnnl_user_weights_md(&cv->user_w, cv->oc, cv->c, cv->kh, cv->kw, cv->depthwise, dnnl_f32);
     dnnl_primitive_desc_t pd = NULL;
-    if (!r) r = make_pd(e, cv, 1, DF_QF32_NHWC, DF_QF32_NHWC, &pd);
+    if (!r) r = make_pd(e, cv, 1, DF_QF32_NHWC, DF_QF32_NHWC, cv->attr, &pd);
     if (r) {
         df_qf32_conv_destroy(cv);
         return df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
@@ -204,13 +211,12 @@ df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, d
     return DF_OK;
 }
 
-df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, df_qf32_layout in_layout,
-                             float *out, df_qf32_layout out_layout, df_error *err) {
-    release_setup(cv);
+/* The memories, the weights reordered into pd's format and the primitive
+ * (the fused depthwise layer's too, when cv->dw is set). */
+static dnnl_status_t setup_from_pd(df_qdnnl *e, df_qf32_conv *cv, const_dnnl_primitive_desc_t pd, float *in,
+                                   float *out) {
     dnnl_engine_t eng = df_qdnnl_engine(e);
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t r = make_pd(e, cv, batch, in_layout, out_layout, &pd);
-    if (!r) r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), eng, in);
+    dnnl_status_t r = dnnl_memory_create(&cv->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), eng, in);
     if (!r) r = dnnl_memory_create(&cv->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), eng, out);
     if (!r)
         r = dnnl_memory_create(&cv->bia, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1), eng,
@@ -220,10 +226,26 @@ df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in
     if (!r)
         r = df_qdnnl_reorder(e, &cv->user_w, cv->weights, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                              &cv->wei);
+    if (!r && cv->dw) {
+        const int dw_w = DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, dw_b = DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS;
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, dw_w);
+        const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, dw_b);
+        r = wmd && bmd ? df_qdnnl_reorder(e, &cv->dw->user_w, cv->dw->weights, wmd, &cv->dw_wei) : dnnl_unimplemented;
+        if (!r) r = dnnl_memory_create(&cv->dw_bia, bmd, eng, cv->dw->bias);
+    }
     const dnnl_memory_desc_t *smd = r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (smd && dnnl_memory_desc_get_size(smd) > 0)
         r = dnnl_memory_create(&cv->scratch, smd, eng, DNNL_MEMORY_ALLOCATE);
     if (!r) r = dnnl_primitive_create(&cv->prim, pd);
+    return r;
+}
+
+df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, df_qf32_layout in_layout,
+                             float *out, df_qf32_layout out_layout, df_error *err) {
+    release_setup(cv);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t r = make_pd(e, cv, batch, in_layout, out_layout, cv->attr, &pd);
+    if (!r) r = setup_from_pd(e, cv, pd, in, out);
     if (pd) {
         record_impl(cv, pd);
         dnnl_primitive_desc_destroy(pd);
@@ -236,15 +258,88 @@ df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in
     return DF_OK;
 }
 
+/* The shapes oneDNN's fused depthwise post-op computes: the output
+ * ceil(in / s), padded pt = pl on top and left and the rest below and
+ * right; the binary post-ops (per-channel scales, a split bias) not in the
+ * chain. */
+int df_qf32_conv_fusable(const df_qf32_conv *cv, const df_qf32_conv *dw) {
+    const int s = dw->sh;
+    return !cv->depthwise && cv->kh == 1 && cv->kw == 1 && cv->sh == 1 && cv->sw == 1 && !cv->pt && !cv->pl &&
+           !cv->pb && !cv->pr && dw->depthwise && dw->kh == 3 && dw->kw == 3 && dw->sw == s && (s == 1 || s == 2) &&
+           dw->pt == dw->pl && (dw->pt == 0 || dw->pt == 1) && dw->h == cv->oh && dw->w == cv->ow &&
+           dw->c == cv->oc && dw->oc == cv->oc && dw->oh == (dw->h + s - 1) / s && dw->ow == (dw->w + s - 1) / s &&
+           dw->pb == (dw->oh - 1) * s + 3 - dw->h - dw->pt && dw->pr == (dw->ow - 1) * s + 3 - dw->w - dw->pl &&
+           !cv->scales && !cv->bias_hi && !dw->scales && !dw->bias_hi;
+}
+
+/* cv's requantization, the depthwise layer, then its requantization. */
+static dnnl_status_t fused_attr(const df_qf32_conv *cv, const df_qf32_conv *dw, dnnl_primitive_attr_t *attr) {
+    dnnl_post_ops_t po = NULL;
+    dnnl_status_t r = dnnl_primitive_attr_create(attr);
+    if (!r) r = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (!r) r = dnnl_post_ops_create(&po);
+    const df_qf32_conv *steps[2] = {cv, dw};
+    for (int k = 0; k < 2 && !r; k++) {
+        if (k == 1) r = dnnl_post_ops_append_dw(po, dnnl_f32, dnnl_f32, dnnl_f32, 3, dw->sh, dw->pt, 0, 0, NULL);
+        if (!r) r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, steps[k]->scale, 0.0f);
+        if (!r) r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, steps[k]->clip_lo, steps[k]->clip_hi);
+        if (!r) r = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_round, 0.0f, 0.0f);
+    }
+    if (!r) r = dnnl_primitive_attr_set_post_ops(*attr, po);
+    if (po) dnnl_post_ops_destroy(po);
+    return r;
+}
+
+df_status df_qf32_conv_setup_fused(df_qdnnl *e, df_qf32_conv *cv, df_qf32_conv *dw, int batch, float *in,
+                                   df_qf32_layout in_layout, float *out, df_qf32_layout out_layout, int *fused,
+                                   df_error *err) {
+    *fused = 0;
+    release_setup(cv);
+    if (!df_qf32_conv_fusable(cv, dw)) return DF_OK;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t r = fused_attr(cv, dw, &attr);
+    if (!r) r = make_pd(e, cv, batch, in_layout, out_layout, attr, &pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    /* A jit kernel computing both (not oneDNN's reference chaining of the
+     * two over a full buffer), writing dw's output in its layout. */
+    const char *impl = NULL;
+    dnnl_memory_desc_t want;
+    dnnl_dims_t od = {batch, dw->oc, dw->oh, dw->ow};
+    int ok = !r && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+             !strncmp(impl, "jit", 3) &&
+             dnnl_memory_desc_init_by_tag(&want, 4, od, dnnl_f32, layout_tag(out_layout)) == dnnl_success &&
+             dnnl_memory_desc_equal(&want, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+    if (ok) {
+        release_setup(dw); /* not run while fused */
+        cv->dw = dw;
+        r = setup_from_pd(e, cv, pd, in, out);
+        record_impl(cv, pd);
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ok && r) {
+        release_setup(cv);
+        return df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
+                            "oneDNN fp32 integer convolution with its depthwise layer fused: %s",
+                            dnnl_status2str(r));
+    }
+    *fused = ok;
+    return DF_OK;
+}
+
 df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) {
     if (!cv->prim) return df_error_set(err, DF_ERR_INVALID_ARG, "fp32 integer convolution not set up");
-    dnnl_exec_arg_t args[7] = {{DNNL_ARG_SRC, cv->src}, {DNNL_ARG_WEIGHTS, cv->wei}, {DNNL_ARG_BIAS, cv->bia},
+    dnnl_exec_arg_t args[9] = {{DNNL_ARG_SRC, cv->src}, {DNNL_ARG_WEIGHTS, cv->wei}, {DNNL_ARG_BIAS, cv->bia},
                                {DNNL_ARG_DST, cv->dst}};
     int n = 4;
     if (cv->scratch) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, cv->scratch};
     if (cv->hi) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, cv->hi};
     if (cv->sc)
         args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(cv->hi ? 1 : 0) | DNNL_ARG_SRC_1, cv->sc};
+    if (cv->dw) {
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, cv->dw_wei};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, cv->dw_bia};
+    }
     dnnl_status_t r = dnnl_primitive_execute(cv->prim, df_qdnnl_stream(e), n, args);
     if (!r) r = dnnl_stream_wait(df_qdnnl_stream(e));
     return r ? df_error_set(err, r == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,

@@ -50,6 +50,23 @@ void df_qf32_conv_destroy(df_qf32_conv *cv); /* accepts NULL */
  * reordered. */
 df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, df_qf32_layout in_layout,
                              float *out, df_qf32_layout out_layout, df_error *err) DF_MUST_CHECK;
+/* cv (a 1x1 convolution) set up with dw, the depthwise 3x3 layer that alone
+ * reads its output, fused into one oneDNN primitive (the expanded map is
+ * never written whole), from in to dw's output out; dw itself is then not
+ * run. Every step of both is exact, so fused and unfused outputs are the
+ * same bits. *fused = 1 where oneDNN fuses the pair with its jit kernels
+ * (on AVX2, the large early pairs: it fuses where the expanded map exceeds
+ * about twice the threads' L2); else 0 and cv is not set up (the caller
+ * sets both layers up one by one). dw's own setup is released when fused;
+ * it must stay alive and unchanged while cv is set up. */
+/* Whether dw has the shape df_qf32_conv_setup_fused can fuse after cv: cv a
+ * 1x1 stride-1 unpadded dense layer, dw a depthwise 3x3 of stride 1 or 2
+ * reading cv's output, padded as TFLite's SAME (its stride-2 0 / 1
+ * included), neither with per-channel scales or a bias split in two. */
+int df_qf32_conv_fusable(const df_qf32_conv *cv, const df_qf32_conv *dw);
+df_status df_qf32_conv_setup_fused(df_qdnnl *e, df_qf32_conv *cv, df_qf32_conv *dw, int batch, float *in,
+                                   df_qf32_layout in_layout, float *out, df_qf32_layout out_layout, int *fused,
+                                   df_error *err) DF_MUST_CHECK;
 df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) DF_MUST_CHECK;
 const char *df_qf32_conv_impl(const df_qf32_conv *cv);
 
