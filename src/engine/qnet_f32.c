@@ -10,6 +10,8 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "core/cpu.h"
+
 /* Integers up to 2^24 are exact in fp32, and so is every sum of them that
  * stays there. */
 #define EXACT_LIMIT 16777216.0
@@ -349,15 +351,42 @@ df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) {
 
 const char *df_qf32_conv_impl(const df_qf32_conv *cv) { return cv->impl; }
 
+/* A stretch of the ADD, in each ISA's vectors: XNNPACK's arithmetic needs
+ * 32-bit multiplies, which the baseline's SSE2 does not have (as in
+ * qnet_dnnl.c's byte version). */
+static inline __attribute__((always_inline)) void add_body(const df_qadd_params *p, const float *a, const float *b,
+                                                           float *y, int32_t vlo, int32_t vhi, size_t n) {
+#pragma omp simd
+    for (size_t k = 0; k < n; k++) {
+        int32_t v = df_qadd_centred(p, (int32_t)a[k], (int32_t)b[k]);
+        v = v < vlo ? vlo : v; /* a min and a max (a nested ?: with the */
+        v = v > vhi ? vhi : v; /* conversion around it stayed scalar) */
+        y[k] = (float)v;
+    }
+}
+#define ADD_ARGS const df_qadd_params *p, const float *a, const float *b, float *y, int32_t vlo, int32_t vhi, size_t n
+static void add_base(ADD_ARGS) { add_body(p, a, b, y, vlo, vhi, n); }
+__attribute__((target("avx2"))) static void add_avx2(ADD_ARGS) { add_body(p, a, b, y, vlo, vhi, n); }
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void add_avx512(ADD_ARGS) {
+    add_body(p, a, b, y, vlo, vhi, n);
+}
+#undef ADD_ARGS
+
+enum { ADD_CHUNK = 8192 };
+
 void df_qf32_add(const float *a, df_qparams pa, const float *b, df_qparams pb, float *y, df_qparams py,
                  int32_t lo, int32_t hi, size_t n) {
     df_qadd_params p;
     df_qadd_params_init(&p, pa, pb, py);
     const int32_t vlo = lo - py.zero_point, vhi = hi - py.zero_point;
-#pragma omp parallel for simd schedule(static) if (parallel: n >= 32768)
-    for (size_t k = 0; k < n; k++) {
-        int32_t v = df_qadd_centred(&p, (int32_t)a[k], (int32_t)b[k]);
-        y[k] = (float)(v < vlo ? vlo : v > vhi ? vhi : v);
+    const df_cpu_isa isa = df_cpu_isa_best();
+    void (*run)(const df_qadd_params *, const float *, const float *, float *, int32_t, int32_t, size_t) =
+        isa == DF_CPU_ISA_AVX512 ? add_avx512 : isa == DF_CPU_ISA_AVX2 ? add_avx2 : add_base;
+    const size_t chunks = (n + ADD_CHUNK - 1) / ADD_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= 32768)
+    for (size_t c = 0; c < chunks; c++) {
+        const size_t k0 = c * ADD_CHUNK, m = n - k0 < ADD_CHUNK ? n - k0 : ADD_CHUNK;
+        run(&p, a + k0, b + k0, y + k0, vlo, vhi, m);
     }
 }
 
