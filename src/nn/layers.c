@@ -148,12 +148,7 @@ __attribute__((target("avx2"))) static void grads_avx2(const float *const *rows,
         for (int g = 0; g < DF_DENSE_GROUP; g++)
             for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + (size_t)g * stride + (d - d0) + 8 * k, a[g][k]);
     }
-    if (d < d1) {
-        float tail[DF_DENSE_GROUP * 32];
-        grads_plain(rows, coef, N, d, d1, tail, 32);
-        for (int g = 0; g < DF_DENSE_GROUP; g++)
-            memcpy(out + (size_t)g * stride + (d - d0), tail + g * 32, sizeof(float) * (size_t)(d1 - d));
-    }
+    grads_plain(rows, coef, N, d, d1, out + (d - d0), stride); /* the remainder */
 }
 
 /* 64 inputs at a time (12 sums of 16 in registers). */
@@ -175,12 +170,7 @@ __attribute__((target("avx512f"))) static void grads_avx512(const float *const *
         for (int g = 0; g < DF_DENSE_GROUP; g++)
             for (int k = 0; k < 4; k++) _mm512_storeu_ps(out + (size_t)g * stride + (d - d0) + 16 * k, a[g][k]);
     }
-    if (d < d1) {
-        float tail[DF_DENSE_GROUP * 64];
-        grads_plain(rows, coef, N, d, d1, tail, 64);
-        for (int g = 0; g < DF_DENSE_GROUP; g++)
-            memcpy(out + (size_t)g * stride + (d - d0), tail + g * 64, sizeof(float) * (size_t)(d1 - d));
-    }
+    grads_plain(rows, coef, N, d, d1, out + (d - d0), stride); /* the remainder */
 }
 
 /* src (rows, cols) -> dst (cols, rows); written in order (cols is small). */
