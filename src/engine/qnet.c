@@ -430,6 +430,17 @@ df_qparams df_qnet_input_params(const df_qnet *q) { return q->t[q->input].p; }
 
 static size_t tensor_elems(const qtensor *t) { return (size_t)t->h * (size_t)t->w * (size_t)t->c; }
 
+/* Whether layer k + 1 is a depthwise layer the fp32 backend may fuse into
+ * layer k (df_qf32_conv_setup_fused): it alone reads k's output, which is
+ * not the net's, in a shape oneDNN's fused post-op computes. Needs the
+ * tensors' last_use. */
+static int fusion_pair(const df_qnet *q, int k) {
+    if (k + 1 >= q->n_l) return 0;
+    const qlayer *l = &q->l[k], *next = &q->l[k + 1];
+    return l->fconv && next->fconv && next->in[0] == l->out && l->out != q->output &&
+           q->t[l->out].last_use == k + 1 && df_qf32_conv_fusable(l->fconv, next->fconv);
+}
+
 /* Buffers by liveness: a tensor takes a free buffer (the smallest that
  * fits, else the largest grown) and gives it back after its last reader. */
 static df_status assign_buffers(df_qnet *q, df_error *err) {
@@ -441,11 +452,8 @@ static df_status assign_buffers(df_qnet *q, df_error *err) {
      * reads its input while it writes the depthwise layer's output: that
      * input is kept from being given to it. */
     for (int k = 0; k + 1 < q->n_l; k++) {
-        const qlayer *l = &q->l[k], *next = &q->l[k + 1];
-        qtensor *x = &q->t[l->in[0]];
-        if (l->fconv && next->fconv && next->in[0] == l->out && df_qf32_conv_fusable(l->fconv, next->fconv) &&
-            x->last_use == k)
-            x->last_use = k + 1;
+        qtensor *x = &q->t[q->l[k].in[0]];
+        if (x->last_use == k && fusion_pair(q, k)) x->last_use = k + 1;
     }
     int *busy = calloc((size_t)q->n_t + 1, sizeof *busy);
     size_t *size = calloc((size_t)q->n_t + 1, sizeof *size);
@@ -563,10 +571,9 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
     for (int k = 0; k < q->n_l; k++) q->l[k].fused = 0;
     for (int k = 0; k < q->n_l && !st; k++) {
         qlayer *l = &q->l[k];
-        qlayer *next = k + 1 < q->n_l ? &q->l[k + 1] : NULL;
         if (l->fused) continue;
-        if (l->fconv && dw_fusion && next && next->fconv && next->in[0] == l->out && l->out != q->output &&
-            q->t[l->out].last_use == k + 1 && df_qf32_conv_fusable(l->fconv, next->fconv)) {
+        if (dw_fusion && fusion_pair(q, k)) {
+            qlayer *next = &q->l[k + 1];
             const qtensor *x = &q->t[l->in[0]], *y = &q->t[next->out];
             st = df_qf32_conv_setup_fused(q->dnnl, l->fconv, next->fconv, batch, (float *)(void *)q->buf[x->buf],
                                           x->layout, (float *)(void *)q->buf[y->buf], y->layout, &next->fused, err);
