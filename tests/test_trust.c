@@ -132,6 +132,89 @@ static void test_unknown_threshold_rule(void **state) {
     df_unknown_destroy(d);
 }
 
+/* The slow reference of a leave-one-out score: centre, unit length, every
+ * cosine distance in one running double sum, sort, mean of the k smallest. */
+static float loo_score_ref(const float *x, int n, int dim, int k, int i) {
+    double *u = malloc(sizeof(double) * (size_t)n * (size_t)dim), *dist = malloc(sizeof(double) * (size_t)n);
+    for (int r = 0; r < n; r++) {
+        double ss = 0.0;
+        for (int j = 0; j < dim; j++) ss += (double)x[(size_t)r * dim + j] * x[(size_t)r * dim + j];
+        for (int j = 0; j < dim; j++) u[(size_t)r * dim + j] = x[(size_t)r * dim + j] / sqrt(ss);
+    }
+    int m = 0;
+    for (int r = 0; r < n; r++) {
+        if (r == i) continue;
+        double dot = 0.0;
+        for (int j = 0; j < dim; j++) dot += u[(size_t)i * dim + j] * u[(size_t)r * dim + j];
+        dist[m++] = 1.0 - dot;
+    }
+    for (int a = 0; a < m; a++) /* selection sort: slow and obvious */
+        for (int b = a + 1; b < m; b++)
+            if (dist[b] < dist[a]) {
+                double t = dist[a];
+                dist[a] = dist[b];
+                dist[b] = t;
+            }
+    double s = 0.0;
+    for (int a = 0; a < k; a++) s += dist[a];
+    free(u);
+    free(dist);
+    return (float)(s / k);
+}
+
+/* The detector's dot product runs eight sums wide in a fixed order: bit
+ * for bit the same under every ISA cap, for lengths with and without a
+ * remainder, and within double rounding of one running sum; and the
+ * detector's scores (rows split over threads from 256 photos) within float
+ * rounding of the reference and the same under every cap. */
+static void test_unknown_scores_every_isa(void **state) {
+    (void)state;
+    const char *isas[] = {"scalar", "avx2", NULL};
+    float u[1283], v[1283];
+    for (int n = 0; n <= 1283; n += (n < 40 ? 1 : 97)) {
+        fill_uniform(u, (size_t)n, 100 + (uint64_t)n, -1.0f, 1.0f);
+        fill_uniform(v, (size_t)n, 200 + (uint64_t)n, -1.0f, 1.0f);
+        /* Products of floats are exact in double, and sums of products of
+         * one magnitude mostly too: spread the magnitudes over 2^+-20 so
+         * that the order of the sums shows in the bits. */
+        for (int j = 0; j < n; j++) u[j] = ldexpf(u[j], (j * 7) % 41 - 20);
+        double d[3], ref = 0.0, mag = 0.0;
+        for (int a = 0; a < 3; a++) {
+            if (isas[a]) setenv("DF_CPU_ISA", isas[a], 1);
+            d[a] = df_unknown_dot(u, v, n);
+            unsetenv("DF_CPU_ISA");
+        }
+        for (int j = 0; j < n; j++) {
+            ref += (double)u[j] * v[j];
+            mag += fabs((double)u[j] * v[j]);
+        }
+        assert_memory_equal(&d[1], &d[0], sizeof(double));
+        assert_memory_equal(&d[2], &d[0], sizeof(double));
+        assert_true(fabs(d[0] - ref) <= 1e-14 * (mag + 1e-300));
+    }
+    const int dims[] = {1280, 13}, ns[] = {40, 300};
+    for (int t = 0; t < 2; t++) {
+        const int n = ns[t], dim = dims[t], k = 5;
+        float *x = malloc(sizeof(float) * (size_t)n * (size_t)dim), loo[3][300], thr[3];
+        fill_uniform(x, (size_t)n * (size_t)dim, 11 + (uint64_t)t, 0.0f, 6.0f);
+        for (int a = 0; a < 3; a++) {
+            if (isas[a]) setenv("DF_CPU_ISA", isas[a], 1);
+            df_unknown_detector *d;
+            df_error err;
+            ASSERT_OK(df_unknown_fit(x, n, dim, k, 0, 0.05f, loo[a], &d, &err));
+            thr[a] = d->threshold;
+            df_unknown_destroy(d);
+            unsetenv("DF_CPU_ISA");
+        }
+        for (int a = 1; a < 3; a++) {
+            assert_memory_equal(loo[a], loo[0], sizeof(float) * (size_t)n);
+            assert_true(thr[a] == thr[0]);
+        }
+        for (int i = 0; i < n; i += n / 10) assert_float_equal(loo[0][i], loo_score_ref(x, n, dim, k, i), 2e-6f);
+        free(x);
+    }
+}
+
 static void test_temperature(void **state) {
     (void)state;
     enum { N = 200, C = 3 };
@@ -420,6 +503,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_clear_cases),
         cmocka_unit_test(test_unknown_threshold_rule),
+        cmocka_unit_test(test_unknown_scores_every_isa),
         cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_ece_by_hand),
         cmocka_unit_test(test_head_class_gradient),

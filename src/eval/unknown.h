@@ -59,6 +59,10 @@ void df_unknown_destroy(df_unknown_detector *d);
 /* Score of one feature row x (dim floats); NaN when x is not finite. */
 float df_unknown_score(const df_unknown_detector *d, const float *x);
 
+/* The detector's dot product u . v of n floats, in double: the same bits
+ * under every ISA (DF_CPU_ISA) and vector width. */
+double df_unknown_dot(const float *u, const float *v, int n);
+
 /* The threshold rule on its own: the (1 - rate) quantile of scores[0..n)
  * as described above (n >= 1, rate in [0, 1)). scores is not modified. */
 float df_unknown_threshold(const float *scores, int n, float rate);
