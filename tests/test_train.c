@@ -28,6 +28,7 @@
 
 #include "api/classifier.h"
 #include "core/fileio.h"
+#include "eval/unknown.h"
 #include "formats/tflite.h"
 #include "support/jpeg_writer.h"
 #include "support/test_support.h"
@@ -888,6 +889,76 @@ static void test_head_search(void **state) {
     assert_null(r.train_clean);
 }
 
+/* df_train_and_trust: with the features cached and a linear head, the
+ * head's training and the calibration side by side on the threads, giving
+ * the model, temperature and unknown threshold that df_train then
+ * df_trust_fit give; not side by side for an MLP head; a calibration that
+ * fails is the call's error. */
+static void test_train_and_trust_side_by_side(void **state) {
+    fixture *f = *state;
+    df_error err;
+    const int K = 2, NV = f->val->count;
+    df_train_options o = small_options(DF_HEAD_LINEAR);
+    float *variants, *clean, *val_features;
+    df_train_result acct = {0};
+    assert_int_equal(df_train_feature_passes(f->bb, f->train, f->val, &o, K, &variants, &clean, &val_features, &acct,
+                                             &err),
+                     DF_OK);
+    o.feature_cache = K;
+    o.feature_variants = variants;
+    o.feature_clean = clean;
+    o.val_features = val_features;
+    o.epochs = 4;
+    df_trust_options to = df_trust_options_default();
+    to.folds = 3;
+    /* The colours separate perfectly, and the temperature would sit at its
+     * bound whatever the folds: two pairs of photos trade labels (the
+     * class counts kept), so that held-out photos are missed and the
+     * temperature depends on every fold's head. */
+    df_dataset noisy = *f->train;
+    noisy.items = malloc(sizeof(df_dataset_item) * (size_t)noisy.count);
+    memcpy(noisy.items, f->train->items, sizeof(df_dataset_item) * (size_t)noisy.count);
+    for (int p = 0; p < 2; p++) {
+        const int i = p, j = 9 * (p + 1) + p, l = noisy.items[i].label;
+        noisy.items[i].label = noisy.items[j].label;
+        noisy.items[j].label = l;
+    }
+    for (int kind = 0; kind < 2; kind++) {
+        o.head.kind = kind ? DF_HEAD_MLP : DF_HEAD_LINEAR;
+        df_train_result a = {0}, b = {0};
+        df_trust_report ra, rb;
+        int overlapped = -1;
+        assert_int_equal(df_train_and_trust(f->bb, &noisy, f->val, &o, &to, &a, &ra, &overlapped, &err), DF_OK);
+        assert_int_equal(overlapped, !kind && omp_get_max_threads() > 1);
+        assert_int_equal(df_train(f->bb, &noisy, f->val, &o, &b, &err), DF_OK);
+        assert_int_equal(df_trust_fit(f->bb, &noisy, &o, &to, b.model, &rb, &err), DF_OK);
+        assert_memory_equal(&a.model->temperature, &b.model->temperature, sizeof(float));
+        assert_true(a.model->temperature > 0.06f && a.model->temperature < 19.0f); /* not at a bound */
+        assert_non_null(a.model->unknown);
+        assert_memory_equal(&a.model->unknown->threshold, &b.model->unknown->threshold, sizeof(float));
+        float pa[3 * 9], pb[3 * 9];
+        assert_int_equal(df_head_predict(a.model->head, val_features, NV, pa, &err), DF_OK);
+        assert_int_equal(df_head_predict(b.model->head, val_features, NV, pb, &err), DF_OK);
+        assert_memory_equal(pa, pb, sizeof(float) * (size_t)NV * 3);
+        assert_memory_equal(a.history.val_loss, b.history.val_loss, sizeof(float) * (size_t)a.history.epochs);
+        df_train_result_free(&a);
+        df_train_result_free(&b);
+    }
+    o.head.kind = DF_HEAD_LINEAR;
+    to.unknown_rate = 1.5f; /* not in [0, 1) for the detector: the calibration fails */
+    df_train_result c = {0};
+    df_trust_report rc;
+    int overlapped;
+    assert_int_equal(df_train_and_trust(f->bb, &noisy, f->val, &o, &to, &c, &rc, &overlapped, &err),
+                     DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "unknown detector"));
+    df_train_result_free(&c);
+    free(noisy.items);
+    free(variants);
+    free(clean);
+    free(val_features);
+}
+
 int main(void) {
     const struct CMUnitTest fixture_tests[] = {
         cmocka_unit_test(test_loss_falls_and_rerun_is_identical),
@@ -902,6 +973,7 @@ int main(void) {
         cmocka_unit_test(test_variant_pass_is_the_passes_of_each_variant),
         cmocka_unit_test(test_validation_rides_in_the_variant_pass),
         cmocka_unit_test(test_head_search),
+        cmocka_unit_test(test_train_and_trust_side_by_side),
     };
     const struct CMUnitTest plain_tests[] = {
         cmocka_unit_test(test_stratified_folds),

@@ -227,18 +227,14 @@ static df_status load_data(const train_args *a, uint64_t seed, int quiet, df_dat
     return st;
 }
 
-/* The unknown detector and the temperature (train/trust.h), stored in the model. */
-static df_status fit_trust(df_backbone *bb, const df_dataset *train, const df_train_options *opt,
-                           const df_trust_options *to, df_model *model, const progress *p, df_error *err) {
-    df_trust_report r;
-    df_status st = df_trust_fit(bb, train, opt, to, model, &r, err);
-    if (st != DF_OK || p->quiet) return st;
+/* The calibration's line. */
+static void print_trust(const df_trust_report *r, const df_trust_options *to, int n_train, const progress *p) {
+    if (p->quiet) return;
     fprintf(stderr, "deepfashion: calibration: temperature %.3f (%d-fold out-of-fold predictions of the %d training "
                     "photos: accuracy %.4f, ECE %.4f -> %.4f); unknown threshold %.4f (rejects %.0f%% of the "
                     "training photos held out one at a time); %.1fs\n",
-            (double)r.temperature, to->folds < train->count ? to->folds : train->count, train->count, r.oof_accuracy,
-            r.oof_ece_before, r.oof_ece_after, (double)r.unknown_threshold, 100.0 * to->unknown_rate, r.seconds);
-    return DF_OK;
+            (double)r->temperature, to->folds < n_train ? to->folds : n_train, n_train, r->oof_accuracy,
+            r->oof_ece_before, r->oof_ece_after, (double)r->unknown_threshold, 100.0 * to->unknown_rate, r->seconds);
 }
 
 /* Where a run's time went, for the line `train` ends with (the phases
@@ -249,6 +245,8 @@ typedef struct run_times {
     long pass_images;
     double fit;                    /* df_train: the head (and passes it makes itself) */
     double calibration;            /* the unknown detector and the temperature */
+    double fit_and_calibration;    /* both: their sum, or less when side by side */
+    int side_by_side;
 } run_times;
 
 /* The head search (--head auto) and training, with Ctrl-C checkpointing;
@@ -308,16 +306,17 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
     }
     rt->search = rc->head_auto ? df_clock_seconds() - t - rt->pass : 0.0;
     t = df_clock_seconds();
-    if (st == DF_OK) st = df_train(bb, train, val, opt, res, err);
-    rt->fit = df_clock_seconds() - t;
-    t = df_clock_seconds();
+    df_trust_report tr = {0};
+    if (st == DF_OK) st = df_train_and_trust(bb, train, val, opt, trust, res, &tr, &rt->side_by_side, err);
+    rt->fit_and_calibration = df_clock_seconds() - t;
+    rt->fit = res->total_seconds;
+    rt->calibration = tr.seconds;
     if (st == DF_OK) {
         res->total_seconds += pass.total_seconds;
         res->backbone_seconds += pass.backbone_seconds;
         res->backbone_images += pass.backbone_images;
+        print_trust(&tr, trust, train->count, prog);
     }
-    if (st == DF_OK) st = fit_trust(bb, train, opt, trust, res->model, prog, err);
-    rt->calibration = df_clock_seconds() - t;
     if (variants) {
         opt->feature_variants = NULL;
         opt->feature_clean = NULL;
@@ -457,8 +456,9 @@ int df_cmd_train(int argc, char **argv) {
         if (rt.pass > 0)
             fprintf(stderr, ", feature pass %.2f (backbone %.2f for %ld images, photos decoded and augmented %.2f)",
                     rt.pass, rt.pass_backbone, rt.pass_images, rt.pass - rt.pass_backbone);
-        fprintf(stderr, ", head %.2f, calibration %.2f, model, evaluation and report %.2f\n", rt.fit, rt.calibration,
-                t_end - t_finish);
+        fprintf(stderr, ", head %.2f, calibration %.2f", rt.fit, rt.calibration);
+        if (rt.side_by_side) fprintf(stderr, " (side by side: %.2f for both)", rt.fit_and_calibration);
+        fprintf(stderr, ", model, evaluation and report %.2f\n", t_end - t_finish);
     }
     rc = DF_EXIT_OK;
 out:

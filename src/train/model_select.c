@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/clock.h"
 #include "core/rng.h"
@@ -200,10 +203,24 @@ static df_status predict_fold(const float *variants, int K, const float *clean, 
     return st;
 }
 
+/* One fold of df_cross_val_predict_extra, its failure noted in fe. */
+static void run_fold(const float *variants, int K, const float *clean, const int *labels, int N, int C, size_t F,
+                     const int *fold_of, int f, const df_head_candidate *cand, const df_train_options *base,
+                     float *oof, const float *extra, int n_extra, float *extra_probs, df_first_error *fe) {
+    df_error e;
+    df_error_clear(&e);
+    float *fold_extra = extra_probs ? extra_probs + (size_t)f * (size_t)n_extra * (size_t)C : NULL;
+    if (predict_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, fold_extra,
+                     &e) != DF_OK)
+        df_first_error_note(fe, f, &e);
+}
+
 /* The folds are independent (each its own head, Adam state and streams,
  * writing only its own photos' rows), so they are fitted in parallel; the
  * result does not depend on the number of threads, and a failure reported
- * is the lowest fold's. */
+ * is the lowest fold's. Called inside a parallel region (the calibration
+ * beside the head's own training, df_train_and_trust), the folds are tasks
+ * for that region's threads: a parallel loop there would get one thread. */
 df_status df_cross_val_predict_extra(const float *variants, int K, const float *clean, const int *labels, int N,
                                      int C, size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
                                      const df_train_options *base, float *oof, const float *extra, int n_extra,
@@ -218,16 +235,21 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
     const int blas_threads = openblas_get_num_threads();
     if (folds > 1 && blas_threads > 1) openblas_set_num_threads(1);
 #ifdef _OPENMP
+    if (omp_in_parallel()) {
+#pragma omp taskloop grainsize(1)
+        for (int f = 0; f < folds; f++)
+            run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, extra_probs,
+                     &fe);
+    } else {
 #pragma omp parallel for schedule(dynamic, 1) if (folds > 1)
-#endif
-    for (int f = 0; f < folds; f++) {
-        df_error e;
-        df_error_clear(&e);
-        float *fold_extra = extra_probs ? extra_probs + (size_t)f * (size_t)n_extra * (size_t)C : NULL;
-        if (predict_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, fold_extra,
-                         &e) != DF_OK)
-            df_first_error_note(&fe, f, &e);
+        for (int f = 0; f < folds; f++)
+            run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, extra_probs,
+                     &fe);
     }
+#else
+    for (int f = 0; f < folds; f++)
+        run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, extra_probs, &fe);
+#endif
     if (folds > 1 && blas_threads > 1) openblas_set_num_threads(blas_threads);
     return df_first_error_take(&fe, err);
 }

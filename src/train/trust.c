@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/clock.h"
 #include "data/photo.h"
@@ -79,8 +82,13 @@ df_status df_trust_fit_features(const float *variants, int K, const float *clean
     return DF_OK;
 }
 
-df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_options *opt,
-                       const df_trust_options *to, df_model *model, df_trust_report *rep, df_error *err) {
+/* The detector and the temperature for df_trust_fit, left in *unknown and
+ * *temperature (the caller's). */
+static df_status trust_compute(df_backbone *bb, const df_dataset *train, const df_train_options *opt,
+                               const df_trust_options *to, df_unknown_detector **unknown, float *temperature,
+                               df_trust_report *rep, df_error *err) {
+    *unknown = NULL;
+    *temperature = 0.0f;
     const int N = train->count, C = train->num_classes;
     const size_t F = df_backbone_feature_dim(bb);
     float *variants = NULL, *clean = NULL;
@@ -99,18 +107,81 @@ df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_
         K = !opt->augment ? 1 : opt->feature_cache > 0 ? opt->feature_cache : 4;
         st = df_train_feature_variants(bb, train, opt, K, &variants, &clean, err);
     }
-    df_unknown_detector *u = NULL;
-    float T = 0.0f;
     if (st == DF_OK)
         st = df_trust_fit_features(variants ? variants : opt->feature_variants, K, given ? given : clean, labels, N,
-                                   C, F, opt, to, &u, &T, rep, err);
-    if (st == DF_OK) {
-        df_unknown_destroy(model->unknown);
-        model->unknown = u;
-        model->temperature = T;
-    }
+                                   C, F, opt, to, unknown, temperature, rep, err);
     free(labels);
     free(variants);
     free(clean);
     return st;
+}
+
+static void trust_store(df_model *model, df_unknown_detector *unknown, float temperature) {
+    df_unknown_destroy(model->unknown);
+    model->unknown = unknown;
+    model->temperature = temperature;
+}
+
+df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_options *opt,
+                       const df_trust_options *to, df_model *model, df_trust_report *rep, df_error *err) {
+    df_unknown_detector *u = NULL;
+    float T = 0.0f;
+    df_status st = trust_compute(bb, train, opt, to, &u, &T, rep, err);
+    if (st == DF_OK) trust_store(model, u, T);
+    return st;
+}
+
+/* Side by side when nothing in either needs the backbone or a BLAS: the
+ * features cached (variants and plain), a linear head (its kernels are
+ * single-threaded, and the calibration's folds would take OpenBLAS's
+ * threads from an MLP's GEMMs). */
+static int side_by_side(const df_train_options *opt) {
+#ifdef _OPENMP
+    return opt->feature_variants && opt->feature_cache > 0 && opt->feature_clean &&
+           opt->head.kind == DF_HEAD_LINEAR && omp_get_max_threads() > 1 && !omp_in_parallel();
+#else
+    (void)opt;
+    return 0;
+#endif
+}
+
+df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_dataset *val,
+                             const df_train_options *opt, const df_trust_options *to, df_train_result *res,
+                             df_trust_report *rep, int *overlapped, df_error *err) {
+    df_unknown_detector *u = NULL;
+    float T = 0.0f;
+    df_status st = DF_OK, st_trust = DF_OK;
+    df_error trust_err;
+    df_error_clear(&trust_err);
+    *overlapped = side_by_side(opt);
+    if (*overlapped) {
+        /* The head's training on this thread; the calibration a task the
+         * other threads take, its folds tasks in turn (train/model_select.c),
+         * so all the cores have a head to fit. Each fit has its own streams:
+         * the same bits as one after the other. */
+#ifdef _OPENMP
+#pragma omp parallel
+#pragma omp single
+#endif
+        {
+#ifdef _OPENMP
+#pragma omp task shared(st_trust, u, T, trust_err)
+#endif
+            st_trust = trust_compute(bb, train, opt, to, &u, &T, rep, &trust_err);
+            st = df_train(bb, train, val, opt, res, err);
+        }
+    } else {
+        st = df_train(bb, train, val, opt, res, err);
+        if (st == DF_OK) st_trust = trust_compute(bb, train, opt, to, &u, &T, rep, &trust_err);
+    }
+    if (st == DF_OK && st_trust != DF_OK) {
+        *err = trust_err;
+        st = st_trust;
+    }
+    if (st != DF_OK) {
+        df_unknown_destroy(u);
+        return st;
+    }
+    trust_store(res->model, u, T);
+    return DF_OK;
 }
