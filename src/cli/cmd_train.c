@@ -377,10 +377,21 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
     return st;
 }
 
+/* Whether the run's time depends on OpenBLAS: an MLP head (--head mlp or
+ * auto, or a recipe other than the default's linear head) or VGG16 (its
+ * Winograd transforms' GEMMs). The default's linear head has its own
+ * kernels. */
+static int uses_blas(const train_args *a) {
+    const char *recipe = a->run[F_RECIPE], *head = a->setting[df_setting_find("head")];
+    return (recipe && strcmp(recipe, "default")) || (head && strcmp(head, "linear")) ||
+           !strcmp(a->run[F_BACKBONE], "vgg16");
+}
+
 int df_cmd_train(int argc, char **argv) {
     train_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    if (uses_blas(&a)) df_cli_use_right_blas_kernels(argc, argv);
     progress prog = {.quiet = a.run[F_QUIET] != NULL, .tty = isatty(2)};
     prog.bar = df_cli_progress_bar(prog.quiet);
     df_error err;

@@ -1,6 +1,7 @@
 /* Shared command-line helpers (see common.h). */
 #include "cli/common.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/cpu.h"
 #include "core/fileio.h"
 #include "core/strbuf.h"
 #include "api/classifier.h"
@@ -329,4 +331,25 @@ df_status df_cli_score_off_topic(struct df_classifier *clf, const char *dir, int
     free(feats);
     df_dataset_free(ds);
     return st;
+}
+
+/* OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded (before main):
+ * where it picked kernels below this CPU (df_cpu_blas_coretype), the only
+ * way to its right kernels is to set the variable and start again, once
+ * (the variable is then set). The restart costs about 18 ms (a process
+ * start), so only commands whose time OpenBLAS matters to call this. The
+ * user's own setting is kept; an exec that fails leaves the run as it was. */
+void df_cli_use_right_blas_kernels(int argc, char **argv) {
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *want = df_cpu_blas_coretype(openblas_get_corename(), df_cpu_isa_best());
+    if (!want) return;
+    char **again = calloc((size_t)argc + 2, sizeof *again);
+    if (!again) return;
+    again[0] = "deepfashion";
+    for (int i = 0; i < argc; i++) again[i + 1] = argv[i];
+    if (setenv("OPENBLAS_CORETYPE", want, 1) == 0) {
+        execv("/proc/self/exe", again);
+        unsetenv("OPENBLAS_CORETYPE");
+    }
+    free(again);
 }

@@ -20,6 +20,11 @@ df_status df_cli_resolve_data_dirs(const char *dir, const char *explicit_val, ch
 void df_cli_print_skipped(const df_dataset *ds, int quiet);
 /* Fails early when PATH's folder is missing or not writable. */
 df_status df_cli_check_writable(const char *path, df_error *err) DF_MUST_CHECK;
+
+/* Starts the command again with OPENBLAS_CORETYPE set where OpenBLAS picked
+ * kernels below this CPU (argv[0] the command's name); returns when no
+ * restart is needed or it failed. */
+void df_cli_use_right_blas_kernels(int argc, char **argv);
 /* The training settings recorded in the model file (malloc'ed JSON). */
 /* precision: what the backbone resolved to (so prediction computes the
  * same features without measuring again); search: the --head auto

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cblas.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "core/cpu.h"
 #include "data/text.h"
 
@@ -68,25 +68,10 @@ int df_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return DF_EXIT_USAGE;
 }
 
-/* OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded (before main):
- * where it picked kernels below this CPU (df_cpu_blas_coretype), the only
- * way to its right kernels is to set the variable and start again, once
- * (the variable is then set). Only for the commands whose time OpenBLAS
- * matters to (train fits heads, audit fits folds and compares every photo
- * with every other): the restart costs about 20 ms, a predict's whole
- * head is smaller. The user's own setting is kept; an exec that fails
- * leaves the run as it was. */
-static void use_right_blas_kernels(int argc, char **argv) {
-    if (argc < 2 || (strcmp(argv[1], "train") && strcmp(argv[1], "audit"))) return;
-    if (getenv("OPENBLAS_CORETYPE")) return;
-    const char *want = df_cpu_blas_coretype(openblas_get_corename(), df_cpu_isa_best());
-    if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
-    execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE");
-}
-
 int main(int argc, char **argv) {
-    use_right_blas_kernels(argc, argv);
+    /* audit fits folds and compares every photo with every other in
+     * OpenBLAS; train decides once it has read its options. */
+    if (argc >= 2 && !strcmp(argv[1], "audit")) df_cli_use_right_blas_kernels(argc - 1, argv + 1);
     if (argc < 2) {
         print_help(stderr);
         return DF_EXIT_USAGE;
