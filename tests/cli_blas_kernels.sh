@@ -52,4 +52,24 @@ else
   echo "cli_blas_kernels: OpenBLAS picks this CPU's kernels itself: the restart rule not checked"
 fi
 [ "$(starts --version)" -eq 1 ] || fail "--version restarted"
+# OpenBLAS's threads, started when it loads, are shut down before any
+# command runs (they spin in sched_yield for about 0.1 s otherwise): with
+# OpenMP on one thread and OpenBLAS asked for two, a scan that verifies the
+# 3,409 photos of ../shared's clothing set runs on one thread throughout.
+CLOTHING=${DF_SHARED_DIR:-../shared}/datasets/clothing/train
+if [ -d "$CLOTHING" ]; then
+  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=1 "$CLI" scan "$CLOTHING" >/dev/null 2>&1 &
+  pid=$!
+  most=0
+  while kill -0 "$pid" 2>/dev/null; do
+    n=$(ls "/proc/$pid/task" 2>/dev/null | wc -l)
+    [ "$n" -gt "$most" ] && most=$n
+    sleep 0.02
+  done
+  wait "$pid" || fail "scan $CLOTHING failed"
+  [ "$most" -eq 1 ] || fail "a scan ran $most threads with OpenMP on one (OpenBLAS's not shut down?)"
+else
+  echo "cli_blas_kernels: $CLOTHING not found: OpenBLAS's threads at start not checked"
+fi
 echo "cli_blas_kernels: 1 passed, 0 failed"
+

@@ -68,7 +68,18 @@ int df_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return DF_EXIT_USAGE;
 }
 
+/* OpenBLAS starts its threads when it loads, and each waits for work by
+ * calling sched_yield for its first 2^28 cycles (about 0.1 s): on two
+ * cores it took 1.6% of a default training run's samples, all in the
+ * backbone's first batches, from a run that never calls OpenBLAS (the
+ * linear head has its own kernels). Shut down at once; a command that does
+ * call it gets them back at its first threaded call (OpenBLAS starts them
+ * again when they are not there). Weak: an OpenBLAS without the call just
+ * keeps its threads. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 int main(int argc, char **argv) {
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     /* audit fits folds and compares every photo with every other in
      * OpenBLAS; train decides once it has read its options. */
     if (argc >= 2 && !strcmp(argv[1], "audit")) df_cli_use_right_blas_kernels(argc - 1, argv + 1);
