@@ -72,4 +72,3 @@ else
   echo "cli_blas_kernels: $CLOTHING not found: OpenBLAS's threads at start not checked"
 fi
 echo "cli_blas_kernels: 1 passed, 0 failed"
-
