@@ -892,8 +892,9 @@ static void test_head_search(void **state) {
 /* df_train_and_trust: with the features cached and a linear head, the
  * head's training and the calibration side by side on the threads, giving
  * the model, temperature and unknown threshold that df_train then
- * df_trust_fit give; not side by side for an MLP head; a calibration that
- * fails is the call's error. */
+ * df_trust_fit give; not side by side for an MLP head or without the
+ * validation photos' features; a calibration that fails is the call's
+ * error. */
 static void test_train_and_trust_side_by_side(void **state) {
     fixture *f = *state;
     df_error err;
@@ -945,6 +946,16 @@ static void test_train_and_trust_side_by_side(void **state) {
         df_train_result_free(&b);
     }
     o.head.kind = DF_HEAD_LINEAR;
+    /* Without the validation photos' features df_train runs the backbone
+     * for them: not beside the calibration. */
+    o.val_features = NULL;
+    df_train_result d = {0};
+    df_trust_report rd;
+    int side = -1;
+    assert_int_equal(df_train_and_trust(f->bb, &noisy, f->val, &o, &to, &d, &rd, &side, &err), DF_OK);
+    assert_int_equal(side, 0);
+    df_train_result_free(&d);
+    o.val_features = val_features;
     to.unknown_rate = 1.5f; /* not in [0, 1) for the detector: the calibration fails */
     df_train_result c = {0};
     df_trust_report rc;

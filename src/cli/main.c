@@ -5,12 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
 
 #include "cli/cli.h"
 #include "cli/common.h"
-#include "core/cpu.h"
 #include "data/text.h"
 
 typedef struct command {

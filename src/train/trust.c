@@ -132,15 +132,18 @@ df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_
 }
 
 /* Side by side when nothing in either needs the backbone or a BLAS: the
- * features cached (variants and plain), a linear head (its kernels are
- * single-threaded, and the calibration's folds would take OpenBLAS's
- * threads from an MLP's GEMMs). */
-static int side_by_side(const df_train_options *opt) {
+ * features cached (variants, plain and the validation photos': the
+ * backbone's passes would get one thread beside the calibration), a linear
+ * head (its kernels are single-threaded, and the calibration's folds would
+ * take OpenBLAS's threads from an MLP's GEMMs). */
+static int side_by_side(const df_train_options *opt, const df_dataset *val) {
 #ifdef _OPENMP
     return opt->feature_variants && opt->feature_cache > 0 && opt->feature_clean &&
-           opt->head.kind == DF_HEAD_LINEAR && omp_get_max_threads() > 1 && !omp_in_parallel();
+           (!val || val->count == 0 || opt->val_features) && opt->head.kind == DF_HEAD_LINEAR &&
+           omp_get_max_threads() > 1 && !omp_in_parallel();
 #else
     (void)opt;
+    (void)val;
     return 0;
 #endif
 }
@@ -153,7 +156,7 @@ df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_
     df_status st = DF_OK, st_trust = DF_OK;
     df_error trust_err;
     df_error_clear(&trust_err);
-    *overlapped = side_by_side(opt);
+    *overlapped = side_by_side(opt, val);
     if (*overlapped) {
         /* The head's training on this thread; the calibration a task the
          * other threads take, its folds tasks in turn (train/model_select.c),

@@ -48,8 +48,8 @@ df_status df_trust_fit(df_backbone *bb, const df_dataset *train, const df_train_
 
 /* df_train, then df_trust_fit on the model it trained (rep's seconds are
  * the calibration's own), side by side on the threads where the features
- * are cached (opt->feature_variants and feature_clean) and the head is
- * linear: the same model either way. *overlapped says which. On failure
+ * are cached (opt->feature_variants, feature_clean and, with validation
+ * photos, val_features) and the head is linear: the same model either way. *overlapped says which. On failure
  * res is df_train's (freed by the caller). */
 df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_dataset *val,
                              const df_train_options *opt, const df_trust_options *to, df_train_result *res,
