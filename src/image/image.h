@@ -89,5 +89,8 @@ df_status df_image_write_png(const df_image *img, const char *path, df_error *er
 /* Encodes img as PNG into a malloc'ed buffer (for embedding in HTML). */
 df_status df_image_encode_png(const df_image *img, uint8_t **data, size_t *size,
                               df_error *err) DF_MUST_CHECK;
+/* The same at zlib level 0-9 (-1: zlib's default, 6). */
+df_status df_image_encode_png_level(const df_image *img, int level, uint8_t **data, size_t *size,
+                                    df_error *err) DF_MUST_CHECK;
 
 #endif

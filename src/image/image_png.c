@@ -237,9 +237,10 @@ static void on_png_write(png_structp png, png_bytep in, size_t n) {
 
 static void on_png_flush(png_structp png) { (void)png; }
 
-static df_status png_write_run(png_wctx *c, png_structp png, png_infop info, const df_image *img) {
+static df_status png_write_run(png_wctx *c, png_structp png, png_infop info, const df_image *img, int level) {
     if (setjmp(png_jmpbuf(png))) return c->status;
     png_set_write_fn(png, c, on_png_write, on_png_flush);
+    if (level >= 0) png_set_compression_level(png, level);
     png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
                  PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
@@ -251,6 +252,10 @@ static df_status png_write_run(png_wctx *c, png_structp png, png_infop info, con
 }
 
 df_status df_image_encode_png(const df_image *img, uint8_t **data, size_t *size, df_error *err) {
+    return df_image_encode_png_level(img, -1, data, size, err);
+}
+
+df_status df_image_encode_png_level(const df_image *img, int level, uint8_t **data, size_t *size, df_error *err) {
     if (!data || !size) return df_error_set(err, DF_ERR_INVALID_ARG, "PNG encoder: no output");
     *data = NULL;
     *size = 0;
@@ -264,7 +269,7 @@ df_status df_image_encode_png(const df_image *img, uint8_t **data, size_t *size,
     if (!png || !info)
         st = df_error_set(err, DF_ERR_NOMEM, "PNG encoder: cannot create a PNG writer");
     else
-        st = png_write_run(&c, png, info, img);
+        st = png_write_run(&c, png, info, img, level < 0 ? -1 : level > 9 ? 9 : level);
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
     if (st != DF_OK) {
         free(c.buf);

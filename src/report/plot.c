@@ -2,11 +2,13 @@
 #include "report/plot.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/fileio.h"
+#include "image/image.h"
 #include "report/text.h"
 
 #define FONT_FAMILY "DejaVu Sans"
@@ -144,30 +146,45 @@ void df_png_free(df_png *p) {
     memset(p, 0, sizeof *p);
 }
 
-static cairo_status_t png_sink(void *closure, const unsigned char *data, unsigned int length) {
-    df_report_buf *b = closure;
-    df_report_buf_append(b, data, length);
-    return b->failed ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
-}
+/* cairo's own PNG writer compresses at zlib's default level, 6: in a
+ * training report the two photo figures (1920x2472 and 2044x1356 pixels at
+ * scale 2) took 1.1 s of it, more than training the closet's head. Encoded
+ * here at level 3 with libpng's adaptive filters instead: on the gallery
+ * 0.67 -> 0.29 s for 8% more bytes (level 1: 0.23 s, 14% more). The canvas
+ * is painted white before anything is drawn, so every pixel is opaque and
+ * its RGB is the whole picture (a pixel that were not would be composited
+ * onto white: premultiplied colour plus what alpha leaves). */
+enum { FIGURE_PNG_LEVEL = 3 };
 
 df_status df_plot_canvas_png(df_plot_canvas *c, df_png *out, df_error *err) {
     memset(out, 0, sizeof *out);
     df_status st = df_plot_canvas_check(c, err);
     if (st != DF_OK) return st;
     cairo_surface_flush(c->surface);
-    df_report_buf b;
-    df_report_buf_init(&b);
-    cairo_status_t cs = cairo_surface_write_to_png_stream(c->surface, png_sink, &b);
-    if (cs != CAIRO_STATUS_SUCCESS || b.failed) {
-        df_report_buf_free(&b);
-        return df_error_set(err, cs == CAIRO_STATUS_NO_MEMORY ? DF_ERR_NOMEM : DF_ERR_BACKEND,
-                            "encoding a %dx%d figure as PNG failed: %s", c->px_width,
-                            c->px_height, cairo_status_to_string(cs));
+    const int w = c->px_width, h = c->px_height, stride = cairo_image_surface_get_stride(c->surface);
+    const unsigned char *src = cairo_image_surface_get_data(c->surface);
+    df_image rgb = {0};
+    if (!src) return df_error_set(err, DF_ERR_BACKEND, "a %dx%d figure has no pixels", w, h);
+    if (df_image_alloc(&rgb, w, h, err) != DF_OK) return df_error_prefix(err, "encoding a %dx%d figure", w, h);
+    for (int y = 0; y < h; y++) {
+        const uint32_t *row = (const uint32_t *)(const void *)(src + (size_t)y * (size_t)stride);
+        uint8_t *o = rgb.pixels + (size_t)y * (size_t)w * 3;
+        for (int x = 0; x < w; x++) {
+            const uint32_t p = row[x], clear = 255 - (p >> 24);
+            o[3 * x] = (uint8_t)(((p >> 16) & 255) + clear);
+            o[3 * x + 1] = (uint8_t)(((p >> 8) & 255) + clear);
+            o[3 * x + 2] = (uint8_t)((p & 255) + clear);
+        }
     }
-    out->data = (uint8_t *)b.data;
-    out->size = b.len;
-    out->width = c->px_width;
-    out->height = c->px_height;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    st = df_image_encode_png_level(&rgb, FIGURE_PNG_LEVEL, &data, &size, err);
+    df_image_free(&rgb);
+    if (st != DF_OK) return df_error_prefix(err, "encoding a %dx%d figure as PNG", w, h);
+    out->data = data;
+    out->size = size;
+    out->width = w;
+    out->height = h;
     out->scale = c->scale;
     return DF_OK;
 }
