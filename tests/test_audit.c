@@ -631,6 +631,76 @@ static void test_audit_command_on_fixture(void **state) {
     free(dir);
 }
 
+/* The training report's audit hands in the run's own plain features
+ * (df_audit_options.train_features / val_features) instead of running the
+ * backbone again: the same issues, bit for bit, as computing them; and
+ * they are what the audit uses (other features, other issues). */
+static int same_issues(const df_audit_result *a, const df_audit_result *b) {
+    if (a->n_issues != b->n_issues) return 0;
+    for (int k = 0; k < a->n_issues; k++) {
+        const df_audit_issue *x = &a->issues[k], *y = &b->issues[k];
+        if (x->kind != y->kind || x->photo != y->photo || x->other != y->other || x->score != y->score ||
+            x->suggested_class != y->suggested_class || x->dup_kind != y->dup_kind)
+            return 0;
+    }
+    return 1;
+}
+
+static void test_audit_takes_given_features(void **state) {
+    (void)state;
+    char *dir = df_test_tempdir();
+    char *data = df_path_join(dir, "data");
+    build_fixture(data);
+    char *bbp = df_test_write_tiny_spatial_backbone(dir);
+    df_backbone_options bo = df_backbone_options_default();
+    bo.precision = DF_PRECISION_FP32;
+    bo.cut_tensor = "pooled";
+    df_backbone *bb = NULL;
+    df_error err;
+    assert_int_equal(df_backbone_open("tflite", bbp, &bo, &bb, &err), DF_OK);
+    df_scan_options so = df_scan_options_default();
+    so.require_usable = 0;
+    df_dataset *train = NULL, *val = NULL;
+    char *tp = df_path_join(data, "train"), *vp = df_path_join(data, "validation");
+    assert_int_equal(df_dataset_scan(tp, &so, &train, &err), DF_OK);
+    assert_int_equal(df_dataset_scan(vp, &so, &val, &err), DF_OK);
+    float *ft = NULL, *fv = NULL;
+    assert_int_equal(df_photo_features(bb, train, df_photo_resize(bb, -1), NULL, &ft, &err), DF_OK);
+    assert_int_equal(df_photo_features(bb, val, df_photo_resize(bb, -1), NULL, &fv, &err), DF_OK);
+    df_audit_options o = df_audit_options_default();
+    df_audit_result own, given, other;
+    assert_int_equal(df_audit_run(bb, train, val, &o, &own, &err), DF_OK);
+    o.train_features = ft;
+    o.val_features = fv;
+    assert_int_equal(df_audit_run(bb, train, val, &o, &given, &err), DF_OK);
+    assert_true(own.n_issues > 0);
+    assert_true(same_issues(&own, &given));
+    /* The first two training photos' features traded: other issues. */
+    const size_t F = df_backbone_feature_dim(bb);
+    float *swapped = malloc((size_t)train->count * F * sizeof *swapped);
+    memcpy(swapped, ft, (size_t)train->count * F * sizeof *swapped);
+    memcpy(swapped, ft + F, F * sizeof *swapped);
+    memcpy(swapped + F, ft, F * sizeof *swapped);
+    o.train_features = swapped;
+    assert_int_equal(df_audit_run(bb, train, val, &o, &other, &err), DF_OK);
+    assert_false(same_issues(&own, &other));
+    df_audit_result_free(&own);
+    df_audit_result_free(&given);
+    df_audit_result_free(&other);
+    free(swapped);
+    free(ft);
+    free(fv);
+    free(tp);
+    free(vp);
+    df_dataset_free(train);
+    df_dataset_free(val);
+    df_backbone_destroy(bb);
+    free(bbp);
+    free(data);
+    df_test_rmtree(dir);
+    free(dir);
+}
+
 /* ---- the closet photos (needs ../shared) ---- */
 
 static void test_audit_closet_planted(void **state) {
@@ -701,6 +771,7 @@ int main(void) {
         cmocka_unit_test(test_aligned_similarity),
         cmocka_unit_test(test_duplicates_survive_edits),
         cmocka_unit_test(test_audit_command_on_fixture),
+        cmocka_unit_test(test_audit_takes_given_features),
         cmocka_unit_test(test_audit_closet_planted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

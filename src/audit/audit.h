@@ -92,6 +92,12 @@ typedef struct df_audit_options {
     double outlier_z;          /* robust z-score of the outlier score; default 2.5 */
     int threads;               /* decoding threads; 0 = all cores */
     const df_progress *progress; /* the backbone passes' progress; may be NULL */
+    /* The photos' features (training photos x the backbone's feature_dim,
+     * and validation photos x it), as df_photo_features gives them with the
+     * backbone's own resize (a training run's plain passes); borrowed.
+     * NULL (either, where there are validation photos): the audit runs the
+     * backbone itself. */
+    const float *train_features, *val_features;
     df_quality_options quality;
     df_dupes_options dupes;
 } df_audit_options;

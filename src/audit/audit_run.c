@@ -274,10 +274,22 @@ static df_status gather(const df_dataset *train, const df_dataset *val, df_audit
     return DF_OK;
 }
 
-/* Features of every photo (training, then validation), L2-normalised rows. */
+/* Features of every photo (training, then validation), L2-normalised rows:
+ * the caller's (given), or from the backbone. */
 static df_status features(df_backbone *bb, const df_dataset *train, const df_dataset *val,
-                          const df_progress *progress, float **out, df_error *err) {
+                          const df_audit_options *o, float **out, df_error *err) {
     size_t F = df_backbone_feature_dim(bb);
+    const df_progress *progress = o->progress;
+    const size_t nt = (size_t)train->count, nv = (size_t)(val ? val->count : 0);
+    if (o->train_features && (nv == 0 || o->val_features)) {
+        float *all = malloc((nt + nv ? nt + nv : 1) * F * sizeof *all);
+        if (!all) return df_error_set(err, DF_ERR_NOMEM, "audit: out of memory for features");
+        memcpy(all, o->train_features, nt * F * sizeof *all);
+        if (nv) memcpy(all + nt * F, o->val_features, nv * F * sizeof *all);
+        df_dupes_normalize_rows(all, (int)(nt + nv), F);
+        *out = all;
+        return DF_OK;
+    }
     df_resize_method rs = df_photo_resize(bb, -1);
     float *ft = NULL, *fv = NULL;
     df_status st = df_photo_features(bb, train, rs, progress, &ft, err);
@@ -287,14 +299,13 @@ static df_status features(df_backbone *bb, const df_dataset *train, const df_dat
         return st;
     }
     if (fv) {
-        size_t nt = (size_t)train->count * F, nv = (size_t)val->count * F;
-        float *all = realloc(ft, (nt + nv) * sizeof *all);
+        float *all = realloc(ft, (nt + nv) * F * sizeof *all);
         if (!all) {
             free(ft);
             free(fv);
             return df_error_set(err, DF_ERR_NOMEM, "audit: out of memory for features");
         }
-        memcpy(all + nt, fv, nv * sizeof *all);
+        memcpy(all + nt * F, fv, nv * F * sizeof *all);
         free(fv);
         ft = all;
     }
@@ -332,7 +343,7 @@ df_status df_audit_run(df_backbone *bb, const df_dataset *train, const df_datase
     if (st) goto fail;
     double t1 = df_clock_seconds();
     r->seconds_decode = t1 - t0;
-    st = features(bb, train, val, o.progress, &feat, err);
+    st = features(bb, train, val, &o, &feat, err);
     if (st) goto fail;
     double t2 = df_clock_seconds();
     r->seconds_features = t2 - t1;

@@ -250,10 +250,13 @@ typedef struct run_times {
 } run_times;
 
 /* The head search (--head auto) and training, with Ctrl-C checkpointing;
- * then the unknown detector and the temperature. */
+ * then the unknown detector and the temperature. *clean_out: the training
+ * photos' plain features when this pass computed them (the caller's, for
+ * the report's audit), else NULL. */
 static df_status run_training(df_backbone *bb, const df_dataset *train, const df_dataset *val, df_recipe *rc,
                               const df_trust_options *trust, progress *prog, df_head_search_result *search,
-                              df_train_result *res, run_times *rt, df_error *err) {
+                              df_train_result *res, run_times *rt, float **clean_out, df_error *err) {
+    *clean_out = NULL;
     df_train_options *opt = &rc->train;
     opt->stop_flag = &g_stop;
     opt->on_epoch = on_epoch;
@@ -323,7 +326,8 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
         opt->val_features = NULL;
     }
     free(variants);
-    free(clean);
+    if (st == DF_OK) *clean_out = clean;
+    else free(clean);
     free(val_features);
     sigaction(SIGINT, &old_sa, NULL);
     return st;
@@ -333,8 +337,8 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
  * evaluation on the validation photos and the report. */
 static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *bb, const df_dataset *train,
                         const df_dataset *val, const char *train_dir, const char *val_dir,
-                        const df_head_search_result *search, df_train_result *res, const progress *prog,
-                        df_error *err) {
+                        const df_head_search_result *search, df_train_result *res, const float *train_clean,
+                        const progress *prog, df_error *err) {
     const df_train_options *opt = &rc->train;
     char *json = df_cli_training_json(a->run[F_WEIGHTS], rc->backbone.cut_tensor, rc->name,
                                       df_precision_name(df_backbone_precision(bb)), opt, train_dir, val_dir,
@@ -370,6 +374,12 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
                                   .kept_epoch = res->kept_epoch,
                                   .evaluation = val ? &ev : NULL, .train_options = opt, .recipe = rc->name,
                                   .head_search = rc->head_auto ? search : NULL, .progress = &opt->progress};
+        /* The audit's features are the training photos' plain ones and the
+         * validation photos', computed at the backbone's own resize. */
+        if (df_photo_resize(bb, opt->resize) == df_photo_resize(bb, -1)) {
+            ri.train_features = train_clean ? train_clean : rc->head_auto ? search->train_clean : NULL;
+            ri.val_features = res->val_features;
+        }
         st = df_cli_write_report(&ri, a->run[F_REPORT], err);
         if (st == DF_OK && !prog->quiet) fprintf(stderr, "deepfashion: report in %s/report.html\n", a->run[F_REPORT]);
     }
@@ -401,6 +411,7 @@ int df_cmd_train(int argc, char **argv) {
     df_train_result res = {0};
     df_head_search_result search = {0};
     char *train_dir = NULL, *val_dir = NULL, *ckpt = NULL;
+    float *train_clean = NULL; /* the training photos' plain features, for the report's audit */
     df_recipe recipe;
     /* The seed is needed before the recipe (it seeds the split). */
     long seed = 1;
@@ -455,9 +466,11 @@ int df_cmd_train(int argc, char **argv) {
     recipe.train.resume_path = a.run[F_RESUME];
     run_times rt = {0};
     const double t_train = df_clock_seconds();
-    if (run_training(bb, train, val, &recipe, &trust, &prog, &search, &res, &rt, &err) != DF_OK) goto out;
+    if (run_training(bb, train, val, &recipe, &trust, &prog, &search, &res, &rt, &train_clean, &err) != DF_OK)
+        goto out;
     const double t_finish = df_clock_seconds();
-    if (finish(&a, &recipe, bb, train, val, train_dir, val_dir, &search, &res, &prog, &err) != DF_OK) goto out;
+    if (finish(&a, &recipe, bb, train, val, train_dir, val_dir, &search, &res, train_clean, &prog, &err) != DF_OK)
+        goto out;
     unlink(ckpt); /* the run finished: its checkpoint is stale */
     if (!prog.quiet) {
         const double t_end = df_clock_seconds();
@@ -482,5 +495,6 @@ out:
     free(train_dir);
     free(val_dir);
     free(ckpt);
+    free(train_clean);
     return rc;
 }

@@ -395,7 +395,8 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
         fill_summary(r, p);
         p->d.settings = p->set.items;
         p->d.n_settings = p->set.n;
-        char *audit = df_run_report_audit_section(r->backbone, r->train, r->val, r->progress);
+        char *audit = df_run_report_audit_section(r->backbone, r->train, r->val, r->train_features,
+                                                  r->val_features, r->progress);
         p->d.audit_html = audit;
         st = df_report_write(&p->d, out_dir, err);
         free(audit);
@@ -409,10 +410,13 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir, df_er
  * and validation photos with the report's backbone. Best effort: a failed
  * audit becomes a section saying why, never a failed report. */
 char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val,
+                                  const float *train_features, const float *val_features,
                                   const df_progress *progress) {
     if (!bb || !train) return NULL;
     df_audit_options opt = df_audit_options_default();
     opt.progress = progress;
+    opt.train_features = train_features;
+    opt.val_features = val_features;
     df_audit_result res;
     df_error err;
     df_error_clear(&err);

@@ -29,6 +29,11 @@ typedef struct df_run_report {
     const df_head_search_result *head_search; /* --head auto's scores; may be NULL */
     int offtopic_photos, offtopic_caught;     /* report --unknown-dir; photos 0 = not measured */
     const df_progress *progress;   /* the audit's backbone passes; may be NULL */
+    /* The photos' plain features as df_photo_features gives them with the
+     * backbone's own resize (a training run's clean view and validation
+     * photos), borrowed: the audit reuses them instead of running the
+     * backbone again. NULL (either): the audit computes its own. */
+    const float *train_features, *val_features;
 } df_run_report;
 
 /* With r->train, the page also shows the audit's first findings on the
@@ -40,6 +45,7 @@ df_status df_run_report_write(const df_run_report *r, const char *out_dir,
  * backbone or training photos, or when out of memory). Never fails: an
  * audit that does not complete is a section saying why. */
 char *df_run_report_audit_section(df_backbone *bb, const df_dataset *train, const df_dataset *val,
+                                  const float *train_features, const float *val_features,
                                   const df_progress *progress);
 
 #endif
