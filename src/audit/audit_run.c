@@ -275,42 +275,33 @@ static df_status gather(const df_dataset *train, const df_dataset *val, df_audit
 }
 
 /* Features of every photo (training, then validation), L2-normalised rows:
- * the caller's (given), or from the backbone. */
+ * the caller's (o->train_features / val_features), or from the backbone. */
 static df_status features(df_backbone *bb, const df_dataset *train, const df_dataset *val,
                           const df_audit_options *o, float **out, df_error *err) {
-    size_t F = df_backbone_feature_dim(bb);
-    const df_progress *progress = o->progress;
-    const size_t nt = (size_t)train->count, nv = (size_t)(val ? val->count : 0);
-    if (o->train_features && (nv == 0 || o->val_features)) {
-        float *all = malloc((nt + nv ? nt + nv : 1) * F * sizeof *all);
-        if (!all) return df_error_set(err, DF_ERR_NOMEM, "audit: out of memory for features");
-        memcpy(all, o->train_features, nt * F * sizeof *all);
-        if (nv) memcpy(all + nt * F, o->val_features, nv * F * sizeof *all);
-        df_dupes_normalize_rows(all, (int)(nt + nv), F);
-        *out = all;
-        return DF_OK;
-    }
-    df_resize_method rs = df_photo_resize(bb, -1);
-    float *ft = NULL, *fv = NULL;
-    df_status st = df_photo_features(bb, train, rs, progress, &ft, err);
-    if (st == DF_OK && val && val->count) st = df_photo_features(bb, val, rs, progress, &fv, err);
-    if (st) {
-        free(ft);
-        return st;
-    }
-    if (fv) {
-        float *all = realloc(ft, (nt + nv) * F * sizeof *all);
-        if (!all) {
+    const size_t F = df_backbone_feature_dim(bb), nt = (size_t)train->count, nv = (size_t)(val ? val->count : 0);
+    float *ft = NULL, *fv = NULL; /* computed here */
+    const float *tr = o->train_features, *va = o->val_features;
+    if (!tr || (nv && !va)) {
+        df_resize_method rs = df_photo_resize(bb, -1);
+        df_status st = df_photo_features(bb, train, rs, o->progress, &ft, err);
+        if (st == DF_OK && nv) st = df_photo_features(bb, val, rs, o->progress, &fv, err);
+        if (st) {
             free(ft);
-            free(fv);
-            return df_error_set(err, DF_ERR_NOMEM, "audit: out of memory for features");
+            return st;
         }
-        memcpy(all + nt * F, fv, nv * F * sizeof *all);
-        free(fv);
-        ft = all;
+        tr = ft;
+        va = fv;
     }
-    df_dupes_normalize_rows(ft, train->count + (val ? val->count : 0), F);
-    *out = ft;
+    float *all = malloc((nt + nv ? nt + nv : 1) * F * sizeof *all);
+    if (all) {
+        memcpy(all, tr, nt * F * sizeof *all);
+        if (nv) memcpy(all + nt * F, va, nv * F * sizeof *all);
+    }
+    free(ft);
+    free(fv);
+    if (!all) return df_error_set(err, DF_ERR_NOMEM, "audit: out of memory for features");
+    df_dupes_normalize_rows(all, (int)(nt + nv), F);
+    *out = all;
     return DF_OK;
 }
 
