@@ -566,6 +566,66 @@ static void test_dnnl_depthwise_reads_the_copy_the_layer_before_made(void **stat
     }
 }
 
+/* A depthwise layer's fixed channels by blocks of rows (float planes per
+ * stride phase, fix_dw_block) give the row loop's bytes exactly: strides 1
+ * and 2, kernels 3 and 5, padded and not, heights and widths that leave
+ * partial blocks and chunks, one layer alone (reading the input) and after
+ * a 1x1 that copies its fixed channels out (reading that copy), batches
+ * of 1 and 3. */
+static void test_dnnl_depthwise_blocks_are_the_rows(void **state) {
+    (void)state;
+    static const conv_case alone[] = {{36, 7, 16, 0, 3, 1, 1, 1, 1}, {35, 9, 24, 0, 3, 2, 1, 1, 0},
+                                      {17, 70, 8, 0, 5, 1, 2, 1, 0}, {20, 13, 32, 0, 3, 2, 0, 1, 1},
+                                      {9, 131, 16, 0, 3, 2, 1, 1, 0}};
+    static const conv_case expand = {12, 10, 16, 48, 1, 1, 0, 0, 1};
+    static const conv_case after = {12, 10, 48, 0, 3, 1, 1, 1, 1};
+    const size_t cases = sizeof alone / sizeof alone[0];
+    for (size_t i = 0; i <= cases; i++) {
+        const int pair = i == cases;
+        const conv_case *cb = pair ? &after : &alone[i];
+        df_rng r;
+        df_rng_seed(&r, 60 + i, 1);
+        test_conv a, b;
+        if (pair) test_conv_make(DF_QTYPE_U8, &expand, &r, &a);
+        test_conv_make(DF_QTYPE_U8, cb, &r, &b);
+        for (int n = 1; n <= 3; n += 2) {
+            const conv_case *first = pair ? &expand : cb;
+            const size_t nin = (size_t)first->h * first->w * first->in_c;
+            const int oh = (cb->h + 2 * cb->pad - cb->k) / cb->stride + 1;
+            const int ow = (cb->w + 2 * cb->pad - cb->k) / cb->stride + 1;
+            const size_t nout = (size_t)oh * ow * cb->in_c;
+            uint8_t *x = malloc(n * nin), *y[2] = {malloc(n * nout), malloc(n * nout)};
+            assert_true(x && y[0] && y[1]);
+            const df_qparams xp = pair ? a.in : b.in;
+            for (size_t k = 0; k < n * nin; k++) x[k] = (uint8_t)(xp.zero_point + rand_int(&r, -100, 100));
+            for (int rows = 0; rows < 2; rows++) {
+                if (rows) setenv("DF_QFIX_ROWS", "1", 1);
+                df_qnet *q;
+                df_error err;
+                df_qtensor_id in, mid, out;
+                assert_int_equal(df_qnet_create(DF_QTYPE_U8, DF_QBACKEND_ONEDNN, &q, &err), DF_OK);
+                assert_int_equal(df_qnet_input(q, first->h, first->w, first->in_c, xp, &in, &err), DF_OK);
+                if (pair) assert_int_equal(df_qnet_conv2d(q, in, &a.d, &in, &err), DF_OK);
+                mid = in;
+                assert_int_equal(df_qnet_conv2d(q, mid, &b.d, &out, &err), DF_OK);
+                assert_int_equal(df_qnet_set_output(q, out, &err), DF_OK);
+                assert_int_equal(df_qnet_reshape(q, n, &err), DF_OK);
+                unsetenv("DF_QFIX_ROWS");
+                assert_int_equal(df_qnet_dw_block_layers(q), !rows);
+                if (pair) assert_int_equal(df_qnet_gathering_layers(q), 1);
+                assert_int_equal(df_qnet_run_quantized(q, x, n, y[rows], &err), DF_OK);
+                df_qnet_destroy(q);
+            }
+            assert_memory_equal(y[0], y[1], n * nout);
+            free(x);
+            free(y[0]);
+            free(y[1]);
+        }
+        if (pair) test_conv_free(&a);
+        test_conv_free(&b);
+    }
+}
+
 static void check_add_pool(df_qtype type, df_qbackend be, uint64_t seed) {
     df_rng r;
     df_rng_seed(&r, seed, 2);
@@ -1256,6 +1316,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_ops),
         cmocka_unit_test(test_dnnl_depthwise_reads_the_copy_the_layer_before_made),
+        cmocka_unit_test(test_dnnl_depthwise_blocks_are_the_rows),
         cmocka_unit_test(test_add_pool),
         cmocka_unit_test(test_add_exhaustive),
         cmocka_unit_test(test_errors),

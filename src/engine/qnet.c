@@ -862,6 +862,12 @@ int df_qnet_fused_layers(const df_qnet *q) {
     return n;
 }
 
+int df_qnet_dw_block_layers(const df_qnet *q) {
+    int n = 0;
+    for (int k = 0; k < q->n_l; k++) n += q->l[k].dconv && df_qdnnl_conv_dw_blocks(q->l[k].dconv);
+    return n;
+}
+
 int df_qnet_gathering_layers(const df_qnet *q) {
     int n = 0;
     for (int k = 0; k < q->n_l; k++) n += q->l[k].dconv && df_qdnnl_conv_gathers(q->l[k].dconv);

@@ -140,6 +140,10 @@ int df_qnet_layers(const df_qnet *q);
 /* oneDNN backend: how many convolutions copy the next depthwise layer's
  * fixed channels out on their own pass (qnet_dnnl.h, df_qdnnl_conv_feed). */
 int df_qnet_gathering_layers(const df_qnet *q);
+/* oneDNN backend: how many depthwise layers compute their fixed channels
+ * a block of rows at a time (qnet_dnnl.c, fix_dw_block; DF_QFIX_ROWS=1 when
+ * a layer is built: the row loop, for A/B runs and tests). */
+int df_qnet_dw_block_layers(const df_qnet *q);
 /* fp32 backend, at the current reshape: how many depthwise layers run
  * fused into the 1x1 convolution before them (df_qf32_conv_setup_fused). */
 int df_qnet_fused_layers(const df_qnet *q);

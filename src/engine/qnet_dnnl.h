@@ -110,6 +110,8 @@ int df_qdnnl_conv_fixed_channels(const df_qdnnl_conv *cv);
 int df_qdnnl_conv_feed(df_qdnnl_conv *prev, df_qdnnl_conv *next);
 /* 1 when cv copies channels out for the layer after it. */
 int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv);
+/* 1 when cv is depthwise and computes its fixed channels by blocks of rows. */
+int df_qdnnl_conv_dw_blocks(const df_qdnnl_conv *cv);
 
 /* A scaled sum relative to the output's zero point, clamped to [lo, hi]
  * (within -255..255) and rounded to nearest even, as XNNPACK's fp32
