@@ -566,17 +566,24 @@ static void test_dnnl_depthwise_reads_the_copy_the_layer_before_made(void **stat
     }
 }
 
-/* A depthwise layer's fixed channels by blocks of rows (float planes per
- * stride phase, fix_dw_block) give the row loop's bytes exactly: strides 1
- * and 2, kernels 3 and 5, padded and not, heights and widths that leave
- * partial blocks and chunks, one layer alone (reading the input) and after
- * a 1x1 that copies its fixed channels out (reading that copy), batches
- * of 1 and 3. */
-static void test_dnnl_depthwise_blocks_are_the_rows(void **state) {
+/* The fixed channels' fast paths give the plain loops' bytes exactly
+ * (DF_QFIX_ROWS=1 when a layer is built selects those). A depthwise
+ * layer's by blocks of rows (float planes per stride phase,
+ * fix_dw_block): strides 1 and 2, kernels 3 and 5, padded and not,
+ * heights and widths that leave partial blocks and chunks, alone (reading
+ * the input) and after a 1x1 that copies its fixed channels out (reading
+ * that copy). A 1x1's by groups of 16 (AVX-512) or 8 (AVX2) pixels, the
+ * requantization on a vector (fix_pixels_avx512/avx2): channel counts
+ * with and without a tail past the vector width, pixel counts that leave
+ * a partial group. Batches of 1 and 3; test_qnet_avx2 runs the AVX2
+ * versions. */
+static void test_dnnl_fixed_channel_paths_are_the_plain_loops(void **state) {
     (void)state;
     static const conv_case alone[] = {{36, 7, 16, 0, 3, 1, 1, 1, 1}, {35, 9, 24, 0, 3, 2, 1, 1, 0},
                                       {17, 70, 8, 0, 5, 1, 2, 1, 0}, {20, 13, 32, 0, 3, 2, 0, 1, 1},
-                                      {9, 131, 16, 0, 3, 2, 1, 1, 0}};
+                                      {9, 131, 16, 0, 3, 2, 1, 1, 0}, {7, 5, 24, 40, 1, 1, 0, 0, 0},
+                                      {9, 9, 600, 24, 1, 1, 0, 0, 1}, {4, 8, 16, 96, 1, 1, 0, 0, 1},
+                                      {6, 6, 32, 16, 1, 1, 0, 0, 0},  {3, 11, 144, 24, 1, 1, 0, 0, 0}};
     static const conv_case expand = {12, 10, 16, 48, 1, 1, 0, 0, 1};
     static const conv_case after = {12, 10, 48, 0, 3, 1, 1, 1, 1};
     const size_t cases = sizeof alone / sizeof alone[0];
@@ -593,7 +600,7 @@ static void test_dnnl_depthwise_blocks_are_the_rows(void **state) {
             const size_t nin = (size_t)first->h * first->w * first->in_c;
             const int oh = (cb->h + 2 * cb->pad - cb->k) / cb->stride + 1;
             const int ow = (cb->w + 2 * cb->pad - cb->k) / cb->stride + 1;
-            const size_t nout = (size_t)oh * ow * cb->in_c;
+            const size_t nout = (size_t)oh * ow * (cb->depthwise ? cb->in_c : cb->out_c);
             uint8_t *x = malloc(n * nin), *y[2] = {malloc(n * nout), malloc(n * nout)};
             assert_true(x && y[0] && y[1]);
             const df_qparams xp = pair ? a.in : b.in;
@@ -611,7 +618,7 @@ static void test_dnnl_depthwise_blocks_are_the_rows(void **state) {
                 assert_int_equal(df_qnet_set_output(q, out, &err), DF_OK);
                 assert_int_equal(df_qnet_reshape(q, n, &err), DF_OK);
                 unsetenv("DF_QFIX_ROWS");
-                assert_int_equal(df_qnet_dw_block_layers(q), !rows);
+                assert_int_equal(df_qnet_dw_block_layers(q), cb->depthwise && !rows);
                 if (pair) assert_int_equal(df_qnet_gathering_layers(q), 1);
                 assert_int_equal(df_qnet_run_quantized(q, x, n, y[rows], &err), DF_OK);
                 df_qnet_destroy(q);
@@ -1316,7 +1323,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_ops),
         cmocka_unit_test(test_dnnl_depthwise_reads_the_copy_the_layer_before_made),
-        cmocka_unit_test(test_dnnl_depthwise_blocks_are_the_rows),
+        cmocka_unit_test(test_dnnl_fixed_channel_paths_are_the_plain_loops),
         cmocka_unit_test(test_add_pool),
         cmocka_unit_test(test_add_exhaustive),
         cmocka_unit_test(test_errors),
