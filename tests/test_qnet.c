@@ -633,6 +633,69 @@ static void test_dnnl_fixed_channel_paths_are_the_plain_loops(void **state) {
     }
 }
 
+/* The input's QUANTIZE (df_qnet_run from floats) is TFLite's: round(x /
+ * scale) half away from zero, plus the zero point, clamped; NaN to the
+ * bottom. With a power-of-two scale (MobileNetV2 QAT's 2^-7) the engine
+ * multiplies by the exact inverse instead of dividing: the same values,
+ * checked here on halves, their neighbours, the range's ends and
+ * non-finite inputs, on every backend's input path, with scales 2^-7, 2^3
+ * and a non-power (the division). The net's output is its input,
+ * dequantized: q comes back exactly. */
+static void test_input_quantize(void **state) {
+    (void)state;
+    static const float scales[] = {0.0078125f, 8.0f, 0.0235f};
+    static const df_qbackend backends[] = {DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN, DF_QBACKEND_ONEDNN_F32};
+    enum { H = 8, W = 16, C = 3, N = 2, K = N * H * W * C };
+    int nets = 0;
+    for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++)
+        for (size_t bi = 0; bi < sizeof backends / sizeof backends[0]; bi++)
+            for (int type = 0; type < 2; type++) {
+                const df_qtype t = type ? DF_QTYPE_S8 : DF_QTYPE_U8;
+                const int qlo = type ? -128 : 0, qhi = qlo + 255, zp = qlo + 131;
+                const float sc = scales[si];
+                const df_qparams p = {sc, zp};
+                df_rng r;
+                df_rng_seed(&r, 70 + si, bi);
+                float x[K], y[K];
+                for (int k = 0; k < K; k++) {
+                    const float q = (float)rand_int(&r, -140, 140) + (k % 3 == 0 ? 0.5f : 0.0f);
+                    x[k] = q * sc; /* exact: halves of the grid, and its points */
+                    if (k % 5 == 1) x[k] = nextafterf(x[k], k % 2 ? INFINITY : -INFINITY);
+                }
+                x[7] = NAN;
+                x[8] = INFINITY;
+                x[9] = -INFINITY;
+                x[10] = 1e30f;
+                df_qnet *q;
+                df_error err;
+                df_qtensor_id in;
+                assert_int_equal(df_qnet_create(t, backends[bi], &q, &err), DF_OK);
+                assert_int_equal(df_qnet_input(q, H, W, C, p, &in, &err), DF_OK);
+                df_status st = df_qnet_set_output(q, in, &err);
+                if (st == DF_OK) st = df_qnet_reshape(q, N, &err);
+                if (st != DF_OK) { /* a backend that takes no empty net */
+                    df_qnet_destroy(q);
+                    continue;
+                }
+                assert_int_equal(df_qnet_run(q, x, N, y, &err), DF_OK);
+                for (int k = 0; k < K; k++) {
+                    const float v = x[k] / sc;
+                    long want = isnan(v) ? qlo : v <= (float)(qlo - zp) ? qlo : v >= (float)(qhi - zp) ? qhi
+                                                                          : lroundf(v) + zp;
+                    want = want < qlo ? qlo : want > qhi ? qhi : want;
+                    const long got = lroundf(y[k] / sc) + zp;
+                    if (got != want)
+                        print_message("scale %g %s %s: x %.9g -> %ld, want %ld\n", sc, df_qnet_backend_name(backends[bi]),
+                                      type ? "s8" : "u8", x[k], got, want);
+                    assert_int_equal(got, want);
+                }
+                nets++;
+                df_qnet_destroy(q);
+            }
+    print_message("input QUANTIZE checked on %d nets\n", nets);
+    assert_true(nets >= 6);
+}
+
 static void check_add_pool(df_qtype type, df_qbackend be, uint64_t seed) {
     df_rng r;
     df_rng_seed(&r, seed, 2);
@@ -1324,6 +1387,7 @@ int main(void) {
         cmocka_unit_test(test_conv_ops),
         cmocka_unit_test(test_dnnl_depthwise_reads_the_copy_the_layer_before_made),
         cmocka_unit_test(test_dnnl_fixed_channel_paths_are_the_plain_loops),
+        cmocka_unit_test(test_input_quantize),
         cmocka_unit_test(test_add_pool),
         cmocka_unit_test(test_add_exhaustive),
         cmocka_unit_test(test_errors),

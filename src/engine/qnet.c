@@ -683,6 +683,7 @@ typedef struct quantize_job {
     const float *input;
     uint8_t *out;
     float scale, lo, hi;
+    float inv;    /* 1 / scale where that is exact (scale a power of two), else 0 */
     int zp, qlo, qhi;
     uint8_t flip; /* XORed into each stored byte (df_qnet.flip) */
     float *fout;  /* the fp32 backend: q - zp stored here instead of out, */
@@ -691,10 +692,20 @@ typedef struct quantize_job {
     size_t chunk, total;
 } quantize_job;
 
-/* TFLite's QUANTIZE of one value, relative to the zero point: clamped to
- * [qlo - zp, qhi - zp]. */
-static inline int quantize_centred(float x, float scale, float lo, float hi, int zp, int qlo, int qhi) {
-    float v = x / scale;
+/* 1 / scale when it is exact (a power of two: MobileNetV2 QAT's input
+ * scale is 2^-7), so that x * inv is x / scale bit for bit; else 0. The
+ * division was over half of this pass's time (divps). */
+static float exact_inverse(float scale) {
+    int e;
+    const float m = frexpf(scale, &e);
+    if (m != 0.5f || !isfinite(scale)) return 0.0f;
+    const float inv = ldexpf(1.0f, 1 - e);
+    return isfinite(inv) && inv * scale == 1.0f ? inv : 0.0f;
+}
+
+/* TFLite's QUANTIZE of one value v = x / scale, relative to the zero
+ * point: clamped to [qlo - zp, qhi - zp]. */
+static inline int quantize_centred(float v, float lo, float hi, int zp, int qlo, int qhi) {
     v = v >= lo ? v : lo; /* NaN -> lo */
     v = v <= hi ? v : hi;
     int t = (int)v;
@@ -703,21 +714,46 @@ static inline int quantize_centred(float x, float scale, float lo, float hi, int
     return t < qlo - zp ? qlo - zp : t > qhi - zp ? qhi - zp : t;
 }
 
-static void quantize_range(const quantize_job *j, size_t k0, size_t k1) {
+/* One loop per case, so that each vectorizes (the division or the
+ * multiplication by the exact inverse; floats or bytes out). */
+static inline __attribute__((always_inline)) void quantize_range_body(const quantize_job *j, size_t k0, size_t k1) {
     const float *input = j->input;
     uint8_t *out = j->out;
     float *fout = j->fout;
-    const float scale = j->scale, lo = j->lo, hi = j->hi;
+    const float scale = j->scale, inv = j->inv, lo = j->lo, hi = j->hi;
     const int zp = j->zp, qlo = j->qlo, qhi = j->qhi;
     const uint8_t flip = j->flip;
-    if (fout) {
+    if (fout && inv != 0.0f) {
 #pragma omp simd
-        for (size_t k = k0; k < k1; k++) fout[k] = (float)quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi);
-        return;
+        for (size_t k = k0; k < k1; k++) fout[k] = (float)quantize_centred(input[k] * inv, lo, hi, zp, qlo, qhi);
+    } else if (fout) {
+#pragma omp simd
+        for (size_t k = k0; k < k1; k++) fout[k] = (float)quantize_centred(input[k] / scale, lo, hi, zp, qlo, qhi);
+    } else if (inv != 0.0f) {
+#pragma omp simd
+        for (size_t k = k0; k < k1; k++)
+            out[k] = (uint8_t)(quantize_centred(input[k] * inv, lo, hi, zp, qlo, qhi) + zp) ^ flip;
+    } else {
+#pragma omp simd
+        for (size_t k = k0; k < k1; k++)
+            out[k] = (uint8_t)(quantize_centred(input[k] / scale, lo, hi, zp, qlo, qhi) + zp) ^ flip;
     }
-#pragma omp simd
-    for (size_t k = k0; k < k1; k++)
-        out[k] = (uint8_t)(quantize_centred(input[k], scale, lo, hi, zp, qlo, qhi) + zp) ^ flip;
+}
+
+static void quantize_range_base(const quantize_job *j, size_t k0, size_t k1) { quantize_range_body(j, k0, k1); }
+__attribute__((target("avx2"))) static void quantize_range_avx2(const quantize_job *j, size_t k0, size_t k1) {
+    quantize_range_body(j, k0, k1);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static void quantize_range_avx512(const quantize_job *j,
+                                                                                          size_t k0, size_t k1) {
+    quantize_range_body(j, k0, k1);
+}
+
+static void quantize_range(const quantize_job *j, size_t k0, size_t k1) {
+    const df_cpu_isa isa = df_cpu_isa_best();
+    if (isa == DF_CPU_ISA_AVX512) quantize_range_avx512(j, k0, k1);
+    else if (isa == DF_CPU_ISA_AVX2) quantize_range_avx2(j, k0, k1);
+    else quantize_range_base(j, k0, k1);
 }
 
 static void quantize_task(void *ctx, size_t i) {
@@ -728,17 +764,37 @@ static void quantize_task(void *ctx, size_t i) {
 
 /* The planar input of the fp32 backend: one plane (image, channel) per
  * task, written in order, so the loop vectorizes. */
-static void quantize_planes(const quantize_job *j) {
-    const size_t planes = j->total / j->hw, hw = j->hw, c = j->c;
-    const float scale = j->scale, lo = j->lo, hi = j->hi;
+static inline __attribute__((always_inline)) void quantize_plane_body(const quantize_job *j, size_t plane) {
+    const size_t hw = j->hw, c = j->c;
+    const float scale = j->scale, inv = j->inv, lo = j->lo, hi = j->hi;
     const int zp = j->zp, qlo = j->qlo, qhi = j->qhi;
-#pragma omp parallel for schedule(static) if (j->total >= 65536)
-    for (size_t plane = 0; plane < planes; plane++) {
-        const float *in = j->input + plane / c * hw * c + plane % c;
-        float *out = j->fout + plane * hw;
+    const float *in = j->input + plane / c * hw * c + plane % c;
+    float *out = j->fout + plane * hw;
+    if (inv != 0.0f) {
 #pragma omp simd
-        for (size_t p = 0; p < hw; p++) out[p] = (float)quantize_centred(in[p * c], scale, lo, hi, zp, qlo, qhi);
+        for (size_t p = 0; p < hw; p++) out[p] = (float)quantize_centred(in[p * c] * inv, lo, hi, zp, qlo, qhi);
+    } else {
+#pragma omp simd
+        for (size_t p = 0; p < hw; p++) out[p] = (float)quantize_centred(in[p * c] / scale, lo, hi, zp, qlo, qhi);
     }
+}
+static void quantize_plane_base(const quantize_job *j, size_t plane) { quantize_plane_body(j, plane); }
+__attribute__((target("avx2"))) static void quantize_plane_avx2(const quantize_job *j, size_t plane) {
+    quantize_plane_body(j, plane);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) static void quantize_plane_avx512(const quantize_job *j,
+                                                                                          size_t plane) {
+    quantize_plane_body(j, plane);
+}
+
+static void quantize_planes(const quantize_job *j) {
+    const size_t planes = j->total / j->hw;
+    const df_cpu_isa isa = df_cpu_isa_best();
+    void (*run)(const quantize_job *, size_t) = isa == DF_CPU_ISA_AVX512 ? quantize_plane_avx512
+                                                : isa == DF_CPU_ISA_AVX2 ? quantize_plane_avx2
+                                                                         : quantize_plane_base;
+#pragma omp parallel for schedule(static) if (j->total >= 65536)
+    for (size_t plane = 0; plane < planes; plane++) run(j, plane);
 }
 
 /* Split over the threads of the engine that runs next: one thread alone
@@ -798,6 +854,7 @@ df_status df_qnet_run(df_qnet *q, const float *input, int batch, float *output, 
     if (st) return st;
     const qtensor *x = &q->t[q->input];
     const quantize_job job = {.input = input, .out = q->buf[x->buf], .scale = x->p.scale,
+                              .inv = exact_inverse(x->p.scale),
                               .lo = (float)(qmin(q) - x->p.zero_point - 1),
                               .hi = (float)(qmax(q) - x->p.zero_point + 1), .zp = x->p.zero_point,
                               .qlo = qmin(q), .qhi = qmax(q), .flip = q->flip,
