@@ -1335,11 +1335,11 @@ static void check_auto_race(const char *shared, const char *model) {
     print_message("%s\n", seen);
     df_precision p = df_backbone_precision(bb), q;
     /* the rule skips the race where bf16 has AMX and the integer engine
-     * would be XNNPACK (oneDNN without VNNI, or DF_INT8_ENGINE=xnnpack), or
-     * the model is uint8 (its int8 on oneDNN recomputes channels) */
+     * would be XNNPACK (oneDNN without VNNI, or DF_INT8_ENGINE=xnnpack);
+     * on oneDNN both models are raced */
     df_tflite_model *m;
     assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
-    int skipped = df_tflite_qnet_backend(m) == DF_QBACKEND_XNNPACK || df_tflite_is_uint8(m);
+    int skipped = df_tflite_qnet_backend(m) == DF_QBACKEND_XNNPACK;
     assert_int_equal(df_tflite_is_uint8(m), !strcmp(model, V2_QUANT));
     df_tflite_destroy(m);
     print_message("%s: %s\n", model, seen);
@@ -1372,8 +1372,8 @@ static void check_auto_race(const char *shared, const char *model) {
     df_backbone_destroy(again);
 }
 
-/* Both shipped models: natively with AMX the uint8 one is not raced and
- * the int8 one is (on oneDNN). */
+/* Both shipped models: natively with AMX both are raced on oneDNN (not
+ * where the integer engine would be XNNPACK). */
 static void test_auto_race(void **state) {
     (void)state;
     const char *shared;

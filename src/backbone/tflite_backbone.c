@@ -865,14 +865,19 @@ static df_status use_integer_engine(df_tflite_graph *g, const df_tflite_model *m
 /* Takes runs samples of the integer or the float engine (df_race_pick:
  * at least DF_RACE_IMAGES images each); *ms becomes the fastest of these
  * and what it held, per batch. */
+/* The integer engine is timed as the passes run it: from pixels where the
+ * graph takes them (training, predict and the feature cache hand it bytes;
+ * converting floats back would add 5-10% to it, MobileNetV2 QAT on AMX). */
 static df_status time_engine(df_tflite_graph *g, int integer, int runs, float *x, float *y, double *ms,
                              df_error *err) {
     const int reps = g->batch >= DF_RACE_IMAGES ? 1 : (DF_RACE_IMAGES + g->batch - 1) / g->batch;
+    const int pixels = integer && df_tflite_graph_takes_pixels(g);
     for (int it = 0; it < runs; it++) {
         double t0 = 1e3 * df_clock_seconds();
         for (int r = 0; r < reps; r++) {
-            df_status st = integer ? df_qnet_run(g->qnet, x, g->batch, y, err)
-                                   : df_net_run(g->net, x, g->batch, y, err);
+            df_status st = pixels    ? df_qnet_run_bytes(g->qnet, (const uint8_t *)x, g->batch, y, err)
+                           : integer ? df_qnet_run(g->qnet, x, g->batch, y, err)
+                                     : df_net_run(g->net, x, g->batch, y, err);
             if (st) return st;
         }
         double t = (1e3 * df_clock_seconds() - t0) / reps;
@@ -979,21 +984,19 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     no.notice_ctx = opt->notice_ctx;
     if ((st = df_net_create(&no, &g->net, err))) goto fail;
     const int on_xnnpack = df_tflite_qnet_backend(m) == DF_QBACKEND_XNNPACK;
-    if (race && df_net_auto_is_bf16_by_rule() && (on_xnnpack || df_tflite_is_uint8(m))) {
+    if (race && df_net_auto_is_bf16_by_rule() && on_xnnpack) {
         /* Where bf16 runs on AMX, an integer engine that is XNNPACK of 2022
          * (no VNNI or AMX kernels) is far behind (MobileNetV2 at batch 8, 2
-         * threads, Sapphire Rapids: int8 5.43 ms, bf16 2.07 ms per image), and
-         * so is oneDNN on a uint8 model, whose few out-of-int8 weight channels
-         * per layer our own loops recompute (batch 32, 2 threads: int8 64.0
-         * ms, bf16 54.6 ms per batch; the race and the int8 engine's build
-         * added 0.5 s to a 1.6 s training run): the race would only cost
-         * time. On oneDNN an int8 model (TF2 PTQ) can win: raced. */
+         * threads, Sapphire Rapids: int8 5.43 ms, bf16 2.07 ms per image):
+         * the race would only cost time. On oneDNN both models are raced:
+         * the uint8 one, whose few out-of-int8 weight channels per layer our
+         * own loops recompute, was behind too until those loops were
+         * vectorized (batch 16, 2 threads, AMX: int8 1.55 against bf16 1.71
+         * ms per image, 2026-12-03). */
         race = 0;
         if (opt->notice)
-            opt->notice(opt->notice_ctx, on_xnnpack ? "precision auto: int8 not measured (this CPU has AMX for bf16; the "
-                                                      "integer engine has no VNNI/AMX kernels)"
-                                                    : "precision auto: int8 not measured (this CPU has AMX for bf16; a "
-                                                      "uint8 model's int8 is slower there)");
+            opt->notice(opt->notice_ctx, "precision auto: int8 not measured (this CPU has AMX for bf16; the "
+                                         "integer engine has no VNNI/AMX kernels)");
     }
     if ((st = build(&b, target))) goto fail;
     g->num_params = df_net_num_params(g->net);
