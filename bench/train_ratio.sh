@@ -31,11 +31,16 @@ train() { # cli -> wall seconds
 }
 train "$NEW" >/dev/null # the race, remembered for the timed runs
 train "$BASE" >/dev/null
+# the precision the runs use (the race's pick, remembered)
+PREC=$("$NEW" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/m.dfm" 2>&1 |
+  sed -n 's/^deepfashion: [^(]*(tflite, [0-9]* features, \([a-z0-9]*\)).*/\1/p' | head -1)
+[ -n "$PREC" ] || { echo "train_ratio: could not read the precision training used" >&2; exit 1; }
+echo "training's backbone precision: $PREC"
 : >"$T/rows"
 for r in $(seq 1 "$RUNS"); do
   b=$(train "$BASE")
   n=$(train "$NEW")
-  ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision int8 --batch 16 --iters 20 2>&1 |
+  ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision "$PREC" --batch 16 --iters 20 2>&1 |
     sed -n 's/^median *\([0-9.]*\) ms\/image.*/\1/p' | head -1)
   echo "$b $n $ms" >>"$T/rows"
   printf "run %2d: base %.2f s, this build %.2f s, backbone %.2f ms/image, ratio %.2fx\n" "$r" "$b" "$n" "$ms" \
