@@ -864,10 +864,10 @@ static df_status use_integer_engine(df_tflite_graph *g, const df_tflite_model *m
 
 /* Takes runs samples of the integer or the float engine (df_race_pick:
  * at least DF_RACE_IMAGES images each); *ms becomes the fastest of these
- * and what it held, per batch. */
-/* The integer engine is timed as the passes run it: from pixels where the
- * graph takes them (training, predict and the feature cache hand it bytes;
- * converting floats back would add 5-10% to it, MobileNetV2 QAT on AMX). */
+ * and what it held, per batch. The integer engine is timed as the passes
+ * run it: from pixels where the graph takes them (training, predict and
+ * the feature cache hand it bytes; from floats it would also pay the
+ * input's quantization). */
 static df_status time_engine(df_tflite_graph *g, int integer, int runs, float *x, float *y, double *ms,
                              df_error *err) {
     const int reps = g->batch >= DF_RACE_IMAGES ? 1 : (DF_RACE_IMAGES + g->batch - 1) / g->batch;
