@@ -988,7 +988,9 @@ static inline __attribute__((always_inline)) void fix_dw_block_body(const df_qdn
                 m0 = m0 > mw ? mw : m0;
                 m1 = m1 > mw ? mw : m1 < m0 ? m0 : m1;
                 for (int m = 0; m < m0; m++) pr[m] = 0.0f;
-                const uint8_t *row = src + ((size_t)iy * w + (size_t)(sw * m0 + r - pl)) * stride;
+                /* (m0 < m1 here or the loops below run empty; the address is
+                 * formed only for a column inside the row) */
+                const uint8_t *row = m0 < m1 ? src + ((size_t)iy * w + (size_t)(sw * m0 + r - pl)) * stride : src;
                 const size_t step = (size_t)sw * stride;
                 if (step == 1) {
 #pragma omp simd
