@@ -82,6 +82,7 @@ struct df_qdnnl_conv {
     dnnl_primitive_attr_t attr;
     dnnl_memory_desc_t user_w;   /* the weights as TFLite lays them out */
     /* set up for one batch size: */
+    dnnl_primitive_desc_t pending; /* set up, its primitive not yet created (df_qdnnl_conv_finish) */
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, bia, dst, scratch; /* scratch: NULL when none needed */
     const uint8_t *in;           /* the buffers set up, for the fixed channels */
@@ -145,6 +146,8 @@ void df_qdnnl_destroy(df_qdnnl *e) {
 }
 
 static void release_setup(df_qdnnl_conv *cv) {
+    if (cv->pending) dnnl_primitive_desc_destroy(cv->pending);
+    cv->pending = NULL;
     if (cv->prim) dnnl_primitive_destroy(cv->prim);
     if (cv->src) dnnl_memory_destroy(cv->src);
     if (cv->wei) dnnl_memory_destroy(cv->wei);
@@ -544,12 +547,21 @@ df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *i
         r ? NULL : dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (smd && dnnl_memory_desc_get_size(smd) > 0)
         r = dnnl_memory_create(&cv->scratch, smd, e->eng, DNNL_MEMORY_ALLOCATE);
-    if (!r) r = dnnl_primitive_create(&cv->prim, pd);
-    if (pd) {
-        record_impl(cv, pd);
-        dnnl_primitive_desc_destroy(pd);
-    }
+    if (pd) record_impl(cv, pd);
+    cv->pending = pd; /* the primitive: df_qdnnl_conv_finish */
     if (!r && cv->side.on) r = setup_side(e, cv, batch, in);
+    if (r) {
+        release_setup(cv);
+        return dnnl_fail(err, r, "convolution setup");
+    }
+    return DF_OK;
+}
+
+df_status df_qdnnl_conv_finish(df_qdnnl_conv *cv, df_error *err) {
+    if (!cv->pending) return cv->prim ? DF_OK : df_error_set(err, DF_ERR_INVALID_ARG, "oneDNN int8 convolution not set up");
+    dnnl_status_t r = dnnl_primitive_create(&cv->prim, cv->pending);
+    dnnl_primitive_desc_destroy(cv->pending);
+    cv->pending = NULL;
     if (r) {
         release_setup(cv);
         return dnnl_fail(err, r, "convolution setup");

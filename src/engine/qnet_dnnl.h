@@ -92,11 +92,15 @@ df_status df_qdnnl_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, 
                                const df_qconv_desc *d, df_qdnnl_conv **out,
                                df_error *err) DF_MUST_CHECK;
 void df_qdnnl_conv_destroy(df_qdnnl_conv *cv); /* accepts NULL */
-/* Creates the primitive for `batch` images reading `in` and writing `out`
- * (NHWC uint8, owned by the caller, alive until the next setup) and
- * reorders the weights into its format. */
+/* Sets the convolution up for `batch` images reading `in` and writing
+ * `out` (NHWC uint8, owned by the caller, alive until the next setup) and
+ * reorders the weights into its format; df_qdnnl_conv_finish then creates
+ * its primitive (oneDNN's kernel compilation, 90% of shaping MobileNetV2):
+ * thread-safe for distinct convolutions, so a net finishes its layers on
+ * all threads at once. Running before finishing is an error. */
 df_status df_qdnnl_conv_setup(df_qdnnl *e, df_qdnnl_conv *cv, int batch, void *in, void *out,
                               df_error *err) DF_MUST_CHECK;
+df_status df_qdnnl_conv_finish(df_qdnnl_conv *cv, df_error *err) DF_MUST_CHECK;
 df_status df_qdnnl_conv_run(df_qdnnl *e, df_qdnnl_conv *cv, df_error *err) DF_MUST_CHECK;
 /* oneDNN's implementation name after setup (e.g. "brgconv_1x1:avx512_core_amx_int8"). */
 const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv);
