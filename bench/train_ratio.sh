@@ -29,12 +29,12 @@ train() { # cli -> wall seconds
     --quiet >/dev/null 2>&1 || { echo "training failed: $1" >&2; exit 1; }
   cat "$T/time"
 }
-train "$NEW" >/dev/null # the race, remembered for the timed runs
-train "$BASE" >/dev/null
-# the precision the runs use (the race's pick, remembered)
+# A first run each: the race, remembered for the timed runs; the new
+# build's run also says which precision it picked (its line before training).
 PREC=$("$NEW" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/m.dfm" 2>&1 |
   sed -n 's/^deepfashion: [^(]*(tflite, [0-9]* features, \([a-z0-9]*\)).*/\1/p' | head -1)
 [ -n "$PREC" ] || { echo "train_ratio: could not read the precision training used" >&2; exit 1; }
+train "$BASE" >/dev/null
 echo "training's backbone precision: $PREC"
 : >"$T/rows"
 for r in $(seq 1 "$RUNS"); do

@@ -593,8 +593,10 @@ df_status df_qnet_reshape(df_qnet *q, int batch, df_error *err) {
     }
     /* oneDNN compiles each convolution's kernels when its primitive is
      * created: on all threads, a layer each (MobileNetV2 at batch 16 on
-     * 2 threads: 64-68 ms sequentially, 90% of it here) */
-    if (!st) {
+     * 2 threads: 64-68 ms sequentially, 90% of it here). Only that
+     * backend: an OpenMP region for nothing would leave its threads
+     * spinning beside XNNPACK's pool. */
+    if (!st && q->backend == DF_QBACKEND_ONEDNN) {
         df_first_error fe;
         df_first_error_init(&fe);
 #pragma omp parallel for schedule(dynamic, 1)

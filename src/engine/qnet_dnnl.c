@@ -71,7 +71,6 @@ struct df_qdnnl_conv {
      * for the batch, holds [image][pixel][fix.n] of the input. */
     df_qdnnl_conv *gather_to;
     int fed;                     /* a layer before gathers for this one */
-    int dw_blocks;               /* depthwise fixed channels by fix_dw_block (else by rows) */
     int plain_fix;               /* DF_QFIX_ROWS=1 when built: the plain loops (A/B runs, tests) */
     uint8_t *gathered;
     int8_t *weights;             /* TFLite's layout, minus the weight zero point (copied) */
@@ -90,8 +89,6 @@ struct df_qdnnl_conv {
     int batch;
     char impl[96];
 };
-
-static int fits_dw_blocks(const df_qdnnl_conv *cv);
 
 static df_status dnnl_fail(df_error *err, dnnl_status_t s, const char *what) {
     return df_error_set(err, s == dnnl_out_of_memory ? DF_ERR_NOMEM : DF_ERR_UNSUPPORTED,
@@ -294,7 +291,6 @@ static df_status record_fixes(df_qdnnl_conv *cv, const int16_t *v, const int *ba
                 !(cv->pt || cv->pl || cv->pb || cv->pr);
     cv->side.on = !cv->depthwise && per <= SIDE_MAX_K && !(cv->kh == 1 && cv->kw == 1) && n <= 2 * FIX_MAX_SIDE;
     cv->plain_fix = getenv("DF_QFIX_ROWS") != NULL;
-    cv->dw_blocks = fits_dw_blocks(cv);
     return DF_OK;
 }
 
@@ -958,10 +954,12 @@ enum { DW_ROWS = 8, DW_PLANE = 12288, DW_MAX_TAPS = 25 };
 
 static int dw_plane_width(const df_qdnnl_conv *cv) { return cv->ow + (cv->kw - 1) / cv->sw + 1; }
 
-static int fits_dw_blocks(const df_qdnnl_conv *cv) {
+/* Whether a depthwise layer's fixed channels go by blocks (else by rows:
+ * kernels or rows too large for the stack's planes, or DF_QFIX_ROWS). */
+static int dw_by_blocks(const df_qdnnl_conv *cv) {
     const size_t rows = (size_t)(DW_ROWS - 1) * cv->sh + cv->kh;
-    return cv->depthwise && cv->kh * cv->kw <= DW_MAX_TAPS &&
-           rows * (size_t)cv->sw * (size_t)dw_plane_width(cv) <= DW_PLANE && !getenv("DF_QFIX_ROWS");
+    return cv->depthwise && !cv->plain_fix && cv->kh * cv->kw <= DW_MAX_TAPS &&
+           rows * (size_t)cv->sw * (size_t)dw_plane_width(cv) <= DW_PLANE;
 }
 
 static inline __attribute__((always_inline)) void fix_dw_block_body(const df_qdnnl_conv *cv, int n, int y0) {
@@ -1108,7 +1106,7 @@ static dnnl_status_t run_fixes(const df_qdnnl_conv *cv, int first, int count) {
         fix_pixels(cv, first, count, isa);
         return dnnl_success;
     }
-    if (cv->dw_blocks) {
+    if (dw_by_blocks(cv)) {
         fix_dw_blocks(cv, first, count, isa);
         return dnnl_success;
     }
@@ -1153,7 +1151,7 @@ int df_qdnnl_conv_feed(df_qdnnl_conv *prev, df_qdnnl_conv *next) {
 
 int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv) { return cv->gather_to != NULL; }
 
-int df_qdnnl_conv_dw_blocks(const df_qdnnl_conv *cv) { return cv->fix.n && cv->dw_blocks; }
+int df_qdnnl_conv_dw_blocks(const df_qdnnl_conv *cv) { return cv->fix.n && dw_by_blocks(cv); }
 
 const char *df_qdnnl_conv_impl(const df_qdnnl_conv *cv) { return cv->impl; }
 

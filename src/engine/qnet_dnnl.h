@@ -18,10 +18,13 @@
  * output channels of 16 to 1280 per layer). oneDNN computes those channels
  * with the weights clamped, then they are recomputed exactly and
  * overwritten (the "fixed" channels: at most an eighth of a layer's
- * channels, or 2, else DF_ERR_UNSUPPORTED): 1x1 convolutions by oneDNN's
- * u8 x s8 GEMM over the clamped weights plus the few residual weights, a
- * dense k x k one by a second oneDNN convolution with s32 outputs (the
- * clamped weights and the residual ones), the rest by our own loop. The other ways to add the missing
+ * channels, or 2, else DF_ERR_UNSUPPORTED): 1x1 convolutions by our own
+ * exact dot products, a group of pixels at a time, a dense k x k one by a
+ * second oneDNN convolution with s32 outputs (the clamped weights and the
+ * residual ones), a depthwise one by our own loop over blocks of rows, the
+ * rest by our own row loop (DF_QFIX_ROWS=1: the plain loops, for A/B runs
+ * and tests). oneDNN's matmul takes a weight zero point, but its
+ * compensation cost as much as these loops (measured). The other ways to add the missing
  * (128 - z) * sum(x - x_zp) term cost more in oneDNN 2.6: a binary post-op
  * broadcast over channels ([N,1,H,W]) sends every int8 convolution to
  * ref_int8:any, and a full-tensor one or an s32 output multiplies the
