@@ -15,6 +15,9 @@
 #   A source may end in transforms applied before the standardisation,
 #   e.g. qat:sqrt or tf2:sqrt,l2n: sqrt (the square root of the ReLU6
 #   features, "power normalisation"), l2n (each row to unit length).
+#   A source may carry an input size, e.g. qat@256 or tf2@192: the model
+#   run at that size (`features --input-size S`, fp32), its last 1,280-map
+#   averaged here (the QAT model's own pool is a fixed 7x7 window).
 # Features are kept in build/features_ood_cache (delete it to recompute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,15 +45,26 @@ spec() { # source -> "model.tflite cut"
   esac
 }
 for src in $(printf '%s\n' "${COMBOS[@]}" | tr '+' '\n' | sed 's/:.*//' | sort -u); do
-  read -r model cut <<<"$(spec "$src")"
+  read -r model cut <<<"$(spec "${src%@*}")"
   for set in train val ood; do
     out=$CACHE/${src}_$set.npy
     [ -s "$out" ] && continue
     args=()
     [ "$cut" = - ] || args=(--cut "$cut")
+    raw=$out
+    if [ "$src" != "${src%@*}" ]; then
+      args=(--input-size "${src#*@}" --cut @feature_map)
+      raw=$CACHE/map.npy
+    fi
     # shellcheck disable=SC2046
     "$CLI" features --backbone tflite --weights "$SHARED/models/$model" --precision fp32 --batch 16 \
-      "${args[@]}" --out "$out" $(cat "$CACHE/$set.txt") 2>&1 | tail -1
+      "${args[@]}" --out "$raw" $(cat "$CACHE/$set.txt") 2>&1 | tail -1
+    if [ "$raw" != "$out" ]; then
+      /usr/bin/python3 -c 'import sys, numpy as np
+a = np.load(sys.argv[1], mmap_mode="r")
+np.save(sys.argv[2], np.asarray(a).reshape(a.shape[0], -1, 1280).mean(1).astype(np.float32))' "$raw" "$out"
+      rm -f "$raw"
+    fi
   done
 done
 /usr/bin/python3 bench/features_ood.py "$CACHE" "${COMBOS[@]}"

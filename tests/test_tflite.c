@@ -1408,6 +1408,87 @@ static void test_backbones_open(void **state) {
     df_image_free(&img);
 }
 
+/* The input-size study option (bench/resolution_ood.sh): both MobileNetV2s
+ * at 256 x 256 give an 8x8x1280 map; the TF2 model's MEAN stays global, so
+ * its pooled feature is that map's mean, while the QAT model's fixed 7x7
+ * AVERAGE_POOL_2D would not be global and is refused; the integer engine,
+ * which checks the file's shapes, refuses any other size. */
+static void test_input_size_option(void **state) {
+    (void)state;
+    const char *shared;
+    DF_SKIP_WITHOUT_SHARED(shared);
+    df_image img, sized;
+    df_test_load_imagenet_224(shared, "cat.bmp", &img);
+    df_error err;
+    assert_int_equal(df_image_resize(&img, 256, 256, DF_RESIZE_BILINEAR, &sized, &err), DF_OK);
+    float *x = malloc(256 * 256 * 3 * sizeof *x), *map = malloc(8 * 8 * 1280 * sizeof *map);
+    float *pooled = malloc(1280 * sizeof *pooled);
+    assert_non_null(x);
+    assert_non_null(map);
+    assert_non_null(pooled);
+    const char *files[] = {V2_QUANT, V2_PTQ};
+    for (int i = 0; i < 2; i++) {
+        char *path = df_test_shared_path(shared, "models", files[i]);
+        df_backbone_options o = test_options(1);
+        o.input_size = 256;
+        df_backbone *bb = NULL;
+        df_status st = df_backbone_open("tflite", path, &o, &bb, &err);
+        if (i == 0) { /* the file's 7x7 window is 2x2 at 256 */
+            assert_int_equal(st, DF_ERR_UNSUPPORTED);
+            assert_non_null(strstr(err.message, "global pool"));
+        } else {
+            assert_int_equal(st, DF_OK);
+            int h, w;
+            df_backbone_input_size(bb, &h, &w);
+            assert_int_equal(h, 256);
+            assert_int_equal(w, 256);
+            assert_int_equal(df_backbone_feature_dim(bb), 1280);
+            assert_int_equal(df_backbone_preprocess(bb, &sized, x, &err), DF_OK);
+            assert_int_equal(df_backbone_run(bb, x, 1, pooled, &err), DF_OK);
+            df_backbone_destroy(bb);
+        }
+        o.cut_tensor = DF_TFLITE_CUT_FEATURE_MAP;
+        st = df_backbone_open("tflite", path, &o, &bb, &err);
+        if (st) print_message("%s\n", err.message);
+        assert_int_equal(st, DF_OK);
+        assert_int_equal(df_backbone_feature_dim(bb), 8 * 8 * 1280);
+        assert_int_equal(df_backbone_preprocess(bb, &sized, x, &err), DF_OK);
+        assert_int_equal(df_backbone_run(bb, x, 1, map, &err), DF_OK);
+        double sum = 0;
+        for (int k = 0; k < 8 * 8 * 1280; k++) {
+            assert_true(map[k] >= 0.0f && map[k] <= 6.0f);
+            sum += map[k];
+        }
+        assert_true(sum > 64.0);
+        if (i == 1)
+            for (int c = 0; c < 1280; c++) {
+                double m = 0;
+                for (int p = 0; p < 64; p++) m += map[p * 1280 + c];
+                assert_true(fabs(m / 64 - pooled[c]) <= 1e-5 * fabs(pooled[c]) + 1e-5);
+            }
+        df_backbone_destroy(bb);
+        o.precision = DF_PRECISION_INT8;
+        assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, "fp32 or bf16"));
+        o.precision = DF_PRECISION_FP32;
+        o.input_size = 224; /* the file's own size: the plain graph, any precision */
+        o.cut_tensor = NULL;
+        assert_int_equal(df_backbone_open("tflite", path, &o, &bb, &err), DF_OK);
+        assert_int_equal(df_backbone_feature_dim(bb), 1280);
+        df_backbone_destroy(bb);
+        free(path);
+    }
+    df_backbone_options o = test_options(1);
+    o.input_size = 256;
+    df_backbone *bb = NULL;
+    assert_int_equal(df_backbone_open("vgg16", "none.h5", &o, &bb, &err), DF_ERR_INVALID_ARG);
+    free(x);
+    free(map);
+    free(pooled);
+    df_image_free(&img);
+    df_image_free(&sized);
+}
+
 /* ---- --precision auto's remembered choice (backbone/auto_cache.h) ---- */
 
 typedef struct notes {
@@ -1826,6 +1907,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_missing_operator_input),
         cmocka_unit_test(test_classify_photos),
         cmocka_unit_test(test_backbones_open),
+        cmocka_unit_test(test_input_size_option),
         cmocka_unit_test(test_auto_cache_entries),
         cmocka_unit_test(test_auto_cache_open),
         cmocka_unit_test(test_bf16_matches_fp32),

@@ -124,6 +124,9 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
         return df_error_set(err, DF_ERR_INVALID_ARG,
                             "a feature tensor to cut at ('%s') applies to TFLite models only, not %s", opt->cut_tensor,
                             kind);
+    if (opt->input_size && strcmp(kind, "tflite"))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "an input size other than the file's applies to TFLite models only, not %s",
+                            kind);
     df_status st = opt->precision == DF_PRECISION_AUTO && opt->auto_cache_dir && *opt->auto_cache_dir
                        ? open_auto_cached(kind, weights_path, opt, out, err)
                        : open_kind(kind, weights_path, opt, out, err);

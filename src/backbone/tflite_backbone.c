@@ -84,6 +84,7 @@ typedef struct builder {
     df_tensor_id boundary; /* engine tensor handed to the host part, or -1 */
     int boundary_tensor;   /* the TFLite tensor of that hand-over */
     int cap_host, cap_slots;
+    int resized;           /* input size other than the file's: its spatial shapes do not apply */
 } builder;
 
 /* ---- errors ---- */
@@ -252,6 +253,13 @@ static df_status check_output(builder *b, int i, int h, int w, int c) {
     int ok = x->rank == 4 ? (x->shape[0] == 1 && x->shape[1] == h && x->shape[2] == w &&
                              x->shape[3] == c)
                           : df_tflite_tensor_elements(x) == want;
+    if (b->resized && x->rank == 4) {
+        if (x->shape[1] == 1 && x->shape[2] == 1 && (h != 1 || w != 1))
+            return op_fail(b, i, DF_ERR_UNSUPPORTED,
+                           "output %s, a global pool in the file, is %dx%d at this input size; cut "
+                           "before it (" DF_TFLITE_CUT_FEATURE_MAP ")", x->name, h, w);
+        ok = x->shape[0] == 1 && x->shape[3] == c;
+    }
     if (!ok)
         return op_fail(b, i, DF_ERR_SHAPE, "output %s does not have the computed shape %dx%dx%d",
                        x->name, h, w, c);
@@ -969,6 +977,20 @@ df_status df_tflite_graph_create(const df_tflite_model *m, int target,
     }
     g->out_slot = -1;
     if ((st = read_input(m, &g->input, err))) goto fail;
+    if (opt->input_size && (opt->input_size != g->input.h || opt->input_size != g->input.w)) {
+        if (opt->precision != DF_PRECISION_FP32 && opt->precision != DF_PRECISION_BF16) {
+            st = df_error_set(err, DF_ERR_INVALID_ARG, "%s: an input size other than the file's (%dx%d) "
+                              "needs precision fp32 or bf16", m->path, g->input.h, g->input.w);
+            goto fail;
+        }
+        if (opt->input_size < 32 || opt->input_size > MAX_SPATIAL) {
+            st = df_error_set(err, DF_ERR_INVALID_ARG, "%s: input size %d is not in 32..%d", m->path,
+                              opt->input_size, MAX_SPATIAL);
+            goto fail;
+        }
+        g->input.h = g->input.w = opt->input_size;
+        b.resized = 1;
+    }
     g->in_size = (size_t)g->input.h * (size_t)g->input.w * (size_t)g->input.c;
     df_net_options no = df_net_options_default();
     int quantized = df_tflite_is_quantized(m);

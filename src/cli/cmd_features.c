@@ -36,6 +36,9 @@ static void usage(FILE *out) {
             "  --pool              VGG16: average-pool 7x7x512 to 512 features\n"
             "  --cut TENSOR        tflite: the tensor to write (name or #index, as `train\n"
             "                      --cut`; default: the pooled feature)\n"
+            "  --input-size S      tflite, fp32/bf16, for studies: run the model at S x S\n"
+            "                      instead of its file's input size (cut before a global\n"
+            "                      pool that is a fixed window, e.g. --cut @feature_map)\n"
             "  --no-resize         images must already be the model's input size\n"
             "  --batch N           images per engine run (default 8)\n"
             "  --help              this text\n\n"
@@ -87,6 +90,7 @@ int df_cmd_features(int argc, char **argv) {
         {"preprocess", required_argument, NULL, 'P'}, {"pool", no_argument, NULL, 'g'},
         {"no-resize", no_argument, NULL, 'n'},      {"batch", required_argument, NULL, 'B'},
         {"cut", required_argument, NULL, 'u'},      {"help", no_argument, NULL, 'h'},
+        {"input-size", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     const char *kind = NULL, *weights = NULL, *out_path = NULL;
     df_backbone_options opt = df_backbone_options_default();
@@ -113,6 +117,13 @@ int df_cmd_features(int argc, char **argv) {
         case 'g': opt.pool = 1; break;
         case 'u': opt.cut_tensor = optarg; break;
         case 'n': no_resize = 1; break;
+        case 'S': {
+            long size;
+            if (!df_cli_parse_int(optarg, 32, 4096, &size))
+                return df_cli_usage_error("features", "--input-size '%s' must be an integer in 32..4096", optarg);
+            opt.input_size = (int)size;
+            break;
+        }
         case 'B':
             if (!df_cli_parse_int(optarg, 1, 1024, &batch))
                 return df_cli_usage_error("features", "--batch '%s' must be an integer in 1..1024", optarg);
