@@ -40,6 +40,7 @@
 
 #include "core/clock.h"
 #include "core/cpu.h"
+#include "core/memory.h"
 #include "engine/winograd.h"
 
 enum op_kind { OP_CONV, OP_POOL, OP_GAP, OP_ADD };
@@ -186,12 +187,6 @@ static int out_dim(int in, int k, int stride, int lo, int hi) {
     long span = (long)in + lo + hi - k;
     if (span < 0 || stride < 1) return 0;
     return (int)(span / stride + 1);
-}
-
-static void *aligned_alloc64(size_t size) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, size ? size : 64)) return NULL;
-    return p;
 }
 
 /* A compact, oneDNN-style name of a memory format: outer dimensions by
@@ -907,8 +902,8 @@ fail:
 static df_status time_own(df_net *net, layer *L, int batch, double *ms, df_error *err) {
     const tensor *ti = &net->tensors[L->in[0]], *to = &net->tensors[L->out];
     size_t nin = (size_t)batch * ti->h * ti->w * ti->c, nout = (size_t)batch * to->h * to->w * to->c;
-    float *x = aligned_alloc64(nin * sizeof *x), *y = aligned_alloc64(nout * sizeof *y);
-    void *ws = aligned_alloc64(df_wino_workspace_bytes(L->wino));
+    float *x = df_alloc_aligned(nin * sizeof *x), *y = df_alloc_aligned(nout * sizeof *y);
+    void *ws = df_alloc_aligned(df_wino_workspace_bytes(L->wino));
     df_status status = DF_OK;
     if (!x || !y || !ws) {
         status = df_error_set(err, DF_ERR_NOMEM, "out of memory timing a convolution");
@@ -1473,8 +1468,8 @@ static df_status plan_build(df_net *net, int batch, df_precision prec, plan *old
         status = df_error_set(err, DF_ERR_TOO_LARGE, "batch %d is too large for this net", batch);
         goto fail;
     }
-    p->in_stage = aligned_alloc64(p->in_count * sizeof(float));
-    p->out_stage = aligned_alloc64(p->out_count * sizeof(float));
+    p->in_stage = df_alloc_aligned(p->in_count * sizeof(float));
+    p->out_stage = df_alloc_aligned(p->out_count * sizeof(float));
     if (!p->rt || !p->tmd || !p->tmem || !p->tslot || !p->in_stage || !p->out_stage) {
         status = df_error_set(err, DF_ERR_NOMEM, "out of memory planning a net for batch %d", batch);
         goto fail;
@@ -1515,15 +1510,15 @@ static df_status plan_build(df_net *net, int batch, df_precision prec, plan *old
 
     /* Allocate slots and the scratchpad, then point the memories at them. */
     for (int s = 0; s < p->n_slots; s++) {
-        p->slots[s].buf = aligned_alloc64(p->slots[s].size);
+        p->slots[s].buf = df_alloc_aligned(p->slots[s].size);
         if (!p->slots[s].buf) {
             status = df_error_set(err, DF_ERR_NOMEM, "out of memory allocating %zu bytes of activations",
                                   p->slots[s].size);
             goto fail;
         }
     }
-    p->scratch = aligned_alloc64(p->scratch_size);
-    if (p->wino_ws_size && !(p->wino_ws = aligned_alloc64(p->wino_ws_size))) {
+    p->scratch = df_alloc_aligned(p->scratch_size);
+    if (p->wino_ws_size && !(p->wino_ws = df_alloc_aligned(p->wino_ws_size))) {
         status = df_error_set(err, DF_ERR_NOMEM, "out of memory allocating %zu bytes of Winograd "
                               "work space", p->wino_ws_size);
         goto fail;

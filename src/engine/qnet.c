@@ -30,6 +30,7 @@
 #include <xnnpack.h>
 
 #include "core/cpu.h"
+#include "core/memory.h"
 #include "engine/qnet_dnnl.h"
 #include "engine/qnet_f32.h"
 
@@ -488,11 +489,10 @@ static df_status assign_buffers(df_qnet *q, df_error *err) {
     q->buf_size = size;
     q->n_buf = n;
     if (!q->buf) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    /* 64-byte aligned (oneDNN's kernels load whole cache lines) */
+    /* 64-byte aligned (oneDNN's kernels load whole cache lines), large ones in huge pages */
     for (int b = 0; b < n; b++) {
-        void *p = NULL;
-        if (posix_memalign(&p, 64, size[b] + XNN_EXTRA_BYTES))
-            return df_error_set(err, DF_ERR_NOMEM, "out of memory for %zu bytes", size[b]);
+        void *p = df_alloc_aligned(size[b] + XNN_EXTRA_BYTES);
+        if (!p) return df_error_set(err, DF_ERR_NOMEM, "out of memory for %zu bytes", size[b]);
         q->buf[b] = p;
     }
     return DF_OK;

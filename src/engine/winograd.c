@@ -24,6 +24,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "core/cpu.h"
+#include "core/memory.h"
 
 /* 8 floats (GCC vector extension), loaded and stored unaligned. */
 typedef float v8 __attribute__((vector_size(32)));
@@ -70,11 +71,6 @@ struct df_wino {
     output_fn output;
 };
 
-static void *alloc64(size_t n) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, n ? n : 64) ? NULL : p;
-}
-
 void df_wino_destroy(df_wino *w) {
     if (!w) return;
     free(w->U);
@@ -119,7 +115,7 @@ df_status df_wino_create(const df_conv2d_desc *d, int in_c, df_wino **out, df_er
     size_t tb = BLOCK_BYTES / per_tile;
     w->tb = tb < 16 ? 16 : tb > 512 ? 512 : (int)tb;
     w->threads = omp_get_max_threads();
-    w->U = alloc64(36 * (size_t)C * K * sizeof *w->U);
+    w->U = df_alloc_aligned(36 * (size_t)C * K * sizeof *w->U);
     w->bias = calloc((size_t)K, sizeof *w->bias);
     if (!w->U || !w->bias) {
         df_wino_destroy(w);
