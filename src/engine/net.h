@@ -32,7 +32,7 @@ typedef enum df_precision {
                             * measured); else measured at the first reshape, bf16 only
                             * when >= 15% faster; fp32 without bf16. A quantized TFLite
                             * model then races that against int8 (tflite_backbone.c,
-                            * int8 when >= 10% faster). Callers record the resolved
+                            * int8 when faster). Callers record the resolved
                             * precision (df_backbone_precision) to rebuild the same. */
     DF_PRECISION_FP32,
     DF_PRECISION_BF16,     /* falls back to fp32 with a notice when the CPU lacks bf16 */
