@@ -38,12 +38,12 @@ typedef struct df_backbone_options {
     /* TFLite: tensor to cut at ("name" or "#index"); NULL = the globally
      * pooled feature just before the classifier, found automatically. */
     const char *cut_tensor;
-    /* TFLite, float engine (fp32/bf16), for studies: run the graph at an
-     * S x S input instead of the file's (bench/resolution_ood.sh). The
-     * layers up to the cut must be convolutional or global pools; the
-     * file's spatial shapes are then not checked, only its channels, and a
-     * tensor the file has as 1x1 (a global pool) must stay 1x1. 0 = the
-     * file's size. */
+    /* TFLite, float engine (fp32/bf16), for studies (`features
+     * --input-size`, bench/features_ood.sh): run the graph at an S x S
+     * input instead of the file's. The layers up to the cut must be
+     * convolutional or global pools; the file's spatial shapes are then not
+     * checked, only its channels, and a tensor the file has as 1x1 (a
+     * global pool) must stay 1x1. 0 = the file's size. */
     int input_size;
     /* Measure convolution algorithms when building (see net.h). */
     int autotune;
