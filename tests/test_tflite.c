@@ -1410,8 +1410,9 @@ static void test_backbones_open(void **state) {
 
 /* The input-size study option (bench/resolution_ood.sh): both MobileNetV2s
  * at 256 x 256 give an 8x8x1280 map; the TF2 model's MEAN stays global, so
- * its pooled feature is that map's mean, while the QAT model's fixed 7x7
- * AVERAGE_POOL_2D would not be global and is refused; the integer engine,
+ * its pooled feature is that map's mean, while the QAT model's and
+ * MobileNetV1's fixed 7x7 AVERAGE_POOL_2D would not be global and are
+ * refused; the integer engine,
  * which checks the file's shapes, refuses any other size. */
 static void test_input_size_option(void **state) {
     (void)state;
@@ -1482,6 +1483,12 @@ static void test_input_size_option(void **state) {
     o.input_size = 256;
     df_backbone *bb = NULL;
     assert_int_equal(df_backbone_open("vgg16", "none.h5", &o, &bb, &err), DF_ERR_INVALID_ARG);
+    /* MobileNetV1's 7x7 pool (stride 2) still gives 1x1 over an 8x8 map:
+     * its top-left corner, not the mean. Refused all the same. */
+    char *v1 = df_test_shared_path(shared, "models", V1_EMB);
+    assert_int_equal(df_backbone_open("tflite", v1, &o, &bb, &err), DF_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.message, "7x7 window over 8x8"));
+    free(v1);
     free(x);
     free(map);
     free(pooled);

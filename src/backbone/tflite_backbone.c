@@ -501,6 +501,13 @@ static df_status add_pool(builder *b, int i, df_pool_kind kind) {
         (st = window(b, i, o->padding, iw, o->filter_w, o->stride_w, &ow, &pl, &pr)) ||
         (st = check_output(b, i, oh, ow, ic)))
         return st;
+    const df_tflite_tensor *yt = tensor(b, op->outputs[0]);
+    if (b->resized && yt->rank == 4 && yt->shape[1] == 1 && yt->shape[2] == 1 &&
+        (o->filter_h != ih || o->filter_w != iw)) /* global in the file, a corner at this size */
+        return op_fail(b, i, DF_ERR_UNSUPPORTED,
+                       "output %s, a global pool in the file, has a %dx%d window over %dx%d at this input "
+                       "size; cut before it (" DF_TFLITE_CUT_FEATURE_MAP ")",
+                       yt->name, o->filter_h, o->filter_w, ih, iw);
     df_tensor_id x = b->v[op->inputs[0]].id, y;
     if (kind == DF_POOL_AVG && oh == 1 && ow == 1 && o->filter_h == ih && o->filter_w == iw) {
         st = df_net_global_avgpool(b->g->net, x, &y, b->err);
