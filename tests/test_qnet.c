@@ -24,6 +24,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "backbone/backbone.h"
 #include "backbone/tflite_backbone.h"
@@ -1382,12 +1385,51 @@ static void test_auto_race(void **state) {
     check_auto_race(shared, V2_PTQ);
 }
 
+/* df_qsplit_chunk: tasks a multiple of the alignment, none above the cap,
+ * covering n, one per thread where the items allow; the shares of MobileNetV2's
+ * maps on 2 threads that motivated it (a 14x14 map at batch 1 had been one
+ * task of 256 pixels, a 56x56 one 13 tasks). */
+static void test_split_chunk(void **state) {
+    (void)state;
+#ifdef _OPENMP
+    const int saved = omp_get_max_threads();
+    static const size_t ns[] = {1, 15, 16, 49, 196, 784, 3136, 25088, 75264, 1000003};
+    for (int t = 1; t <= 4; t++) {
+        omp_set_num_threads(t);
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+            const size_t caps[2][2] = {{256, 16}, {8192, 64}};
+            for (int k = 0; k < 2; k++) {
+                const size_t n = ns[i], cap = caps[k][0], align = caps[k][1];
+                const size_t c = df_qsplit_chunk(n, cap, align), tasks = (n + c - 1) / c;
+                assert_true(c >= align && c <= cap);
+                assert_int_equal(c % align, 0);
+                assert_true(tasks * c >= n && (tasks - 1) * c < n);
+                /* up to t x cap items: one task per thread at most, and
+                 * one for each where there is an aligned share for each;
+                 * beyond, a static schedule's shares differ by a task */
+                if (n <= (size_t)t * cap) assert_true(tasks <= (size_t)t);
+                if (n >= (size_t)t * align * 2) assert_true(tasks >= (size_t)t);
+            }
+        }
+    }
+    omp_set_num_threads(2);
+    assert_int_equal(df_qsplit_chunk(196, 256, 16), 112);    /* 14x14, batch 1: 112 + 84 */
+    assert_int_equal(df_qsplit_chunk(49, 256, 16), 32);      /* 7x7: 32 + 17 */
+    assert_int_equal(df_qsplit_chunk(3136, 256, 16), 224);   /* 56x56: 14 tasks */
+    assert_int_equal(df_qsplit_chunk(75264, 8192, 64), 7552); /* 56x56x24 ADD: 10 tasks */
+    omp_set_num_threads(saved);
+#else
+    assert_int_equal(df_qsplit_chunk(196, 256, 16), 208);
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_ops),
         cmocka_unit_test(test_dnnl_depthwise_reads_the_copy_the_layer_before_made),
         cmocka_unit_test(test_dnnl_fixed_channel_paths_are_the_plain_loops),
         cmocka_unit_test(test_input_quantize),
+        cmocka_unit_test(test_split_chunk),
         cmocka_unit_test(test_add_pool),
         cmocka_unit_test(test_add_exhaustive),
         cmocka_unit_test(test_errors),

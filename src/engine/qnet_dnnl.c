@@ -16,6 +16,9 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/cpu.h"
 
@@ -913,19 +916,30 @@ fix_pixels_avx512(const df_qdnnl_conv *cv, size_t p0, size_t p1) {
     if (cv->gather_to && p > p0) gather_for_next(cv, p0, p);
 }
 
+size_t df_qsplit_chunk(size_t n, size_t cap, size_t align) {
+#ifdef _OPENMP
+    const size_t t = (size_t)omp_get_max_threads();
+#else
+    const size_t t = 1;
+#endif
+    const size_t tasks = t * ((n + cap * t - 1) / (cap * t));
+    const size_t chunk = tasks ? ((n + tasks - 1) / tasks + align - 1) / align * align : align;
+    return chunk ? chunk : align;
+}
+
 /* Images [first, first + count). */
 static void fix_pixels(const df_qdnnl_conv *cv, int first, int count, df_cpu_isa isa) {
     void (*run)(const df_qdnnl_conv *, size_t, size_t) = cv->plain_fix               ? fix_pixels_base
                                                          : isa == DF_CPU_ISA_AVX512 ? fix_pixels_avx512
                                                          : isa == DF_CPU_ISA_AVX2   ? fix_pixels_avx2
                                                                                     : fix_pixels_base;
-    enum { CHUNK = 256 }; /* pixels */
     const size_t per = (size_t)cv->oh * cv->ow, start = (size_t)first * per, m = (size_t)count * per;
-    const long chunks = (long)((m + CHUNK - 1) / CHUNK);
-#pragma omp parallel for schedule(static) if (m * (size_t)cv->c * (size_t)cv->fix.n >= 65536)
+    const size_t chunk = df_qsplit_chunk(m, 256, 16); /* pixels; 16: the AVX-512 group */
+    const long chunks = (long)((m + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (m * (size_t)cv->c * (size_t)cv->fix.n >= DF_QPARALLEL_MIN)
     for (long k = 0; k < chunks; k++) {
-        const size_t p0 = (size_t)k * CHUNK;
-        run(cv, start + p0, start + (p0 + CHUNK < m ? p0 + CHUNK : m));
+        const size_t p0 = (size_t)k * chunk;
+        run(cv, start + p0, start + (p0 + chunk < m ? p0 + chunk : m));
     }
 }
 
@@ -1049,7 +1063,7 @@ static void fix_dw_blocks(const df_qdnnl_conv *cv, int first, int count, df_cpu_
                                                                             : fix_dw_block_base;
     const int per = (cv->oh + DW_ROWS - 1) / DW_ROWS, blocks = count * per;
     const size_t work = (size_t)count * cv->oh * cv->ow * (size_t)cv->kh * cv->kw * (size_t)cv->fix.n;
-#pragma omp parallel for schedule(static) if (work >= 65536)
+#pragma omp parallel for schedule(static) if (work >= DF_QPARALLEL_MIN)
     for (int b = 0; b < blocks; b++) run(cv, first + b / per, b % per * DW_ROWS);
 }
 
@@ -1089,7 +1103,7 @@ static dnnl_status_t fix_side(df_qdnnl *e, const df_qdnnl_conv *cv) {
     const size_t m = (size_t)cv->batch * cv->oh * cv->ow;
     const int32_t *so = sd->out;
     uint8_t *out = cv->out;
-#pragma omp parallel for schedule(static) if (m * nf >= 16384)
+#pragma omp parallel for schedule(static) if (m * nf >= DF_QPARALLEL_MIN)
     for (size_t p = 0; p < m; p++) {
         for (int j = 0; j < nf; j++) {
             int32_t a = so[p * 2 * nf + 2 * j] + so[p * 2 * nf + 2 * j + 1] + base[j];
@@ -1117,7 +1131,7 @@ static dnnl_status_t run_fixes(const df_qdnnl_conv *cv, int first, int count) {
                                  : (rb ? fix_rowbuf_base : fix_row_base);
     int rows = count * cv->oh;
     size_t work = (size_t)rows * cv->ow * per_channel_weights(cv) * (size_t)cv->fix.n;
-#pragma omp parallel for schedule(static) if (work >= 65536)
+#pragma omp parallel for schedule(static) if (work >= DF_QPARALLEL_MIN)
     for (int r = 0; r < rows; r++) row(cv, first + r / cv->oh, r % cv->oh);
     return dnnl_success;
 }
@@ -1190,10 +1204,10 @@ void df_qdnnl_add(const uint8_t *a, df_qparams pa, const uint8_t *b, df_qparams 
                 int32_t, int32_t, size_t) = isa == DF_CPU_ISA_AVX512 ? add_avx512
                                             : isa == DF_CPU_ISA_AVX2 ? add_avx2
                                                                      : add_base;
-    const size_t chunks = (n + ADD_CHUNK - 1) / ADD_CHUNK;
-#pragma omp parallel for schedule(static) if (n >= 32768)
+    const size_t chunk = df_qsplit_chunk(n, ADD_CHUNK, 64), chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n >= DF_QPARALLEL_MIN)
     for (size_t c = 0; c < chunks; c++) {
-        const size_t k0 = c * ADD_CHUNK, m = n - k0 < ADD_CHUNK ? n - k0 : ADD_CHUNK;
+        const size_t k0 = c * chunk, m = n - k0 < chunk ? n - k0 : chunk;
         run(&p, a + k0, za, b + k0, zb, y + k0, zy, lo - zy, hi - zy, m);
     }
 }
@@ -1206,7 +1220,7 @@ void df_qdnnl_global_avgpool(const uint8_t *x, df_qparams px, uint8_t *y, df_qpa
     const int32_t zsum = hw * px.zero_point, zy = py.zero_point;
     const float vlo = (float)-zy, vhi = (float)(255 - zy);
     int blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
-#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= 32768)
+#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= DF_QPARALLEL_MIN)
     for (int job = 0; job < batch * blocks; job++) {
         int n = job / blocks, c0 = job % blocks * GAP_BLOCK;
         int cn = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;

@@ -120,6 +120,23 @@ int df_qdnnl_conv_gathers(const df_qdnnl_conv *cv);
 /* 1 when cv is depthwise and computes its fixed channels by blocks of rows. */
 int df_qdnnl_conv_dw_blocks(const df_qdnnl_conv *cv);
 
+/* Our own passes over a layer's output (fixed channels, ADD, pool) run on
+ * the OpenMP team from this much work on (multiply-adds, or values for
+ * the element-wise loops). The team's threads spin between regions, so a
+ * region costs about a microsecond: from 65,536 (32,768 for ADD) to 4,096,
+ * MobileNetV2 QAT int8 on the AMX guest went 1.78-1.85 -> 1.63-1.72 ms per
+ * image at batch 1 and 1.43-1.45 -> 1.40-1.42 at batch 16 (most passes of
+ * the 28x28 and smaller layers had run on one thread while the other
+ * waited; 8,192, 2,048 and 1 measured within the noise of 4,096). */
+#define DF_QPARALLEL_MIN 4096
+
+/* Items per task when n items are split among the OpenMP threads: at most
+ * cap, a multiple of align, and as many tasks as a multiple of the thread
+ * count, so that a static schedule gives each thread the same share (with
+ * fixed chunks of 256 pixels a 14x14 map at batch 1 was one task, and a
+ * 56x56 one 13 tasks, 7 for one thread and 6 for the other). */
+size_t df_qsplit_chunk(size_t n, size_t cap, size_t align);
+
 /* A scaled sum relative to the output's zero point, clamped to [lo, hi]
  * (within -255..255) and rounded to nearest even, as XNNPACK's fp32
  * requantization: adding 1.5 * 2^23 leaves no fraction bits below 2^22. */

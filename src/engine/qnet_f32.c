@@ -382,10 +382,10 @@ void df_qf32_add(const float *a, df_qparams pa, const float *b, df_qparams pb, f
     const df_cpu_isa isa = df_cpu_isa_best();
     void (*run)(const df_qadd_params *, const float *, const float *, float *, int32_t, int32_t, size_t) =
         isa == DF_CPU_ISA_AVX512 ? add_avx512 : isa == DF_CPU_ISA_AVX2 ? add_avx2 : add_base;
-    const size_t chunks = (n + ADD_CHUNK - 1) / ADD_CHUNK;
-#pragma omp parallel for schedule(static) if (n >= 32768)
+    const size_t chunk = df_qsplit_chunk(n, ADD_CHUNK, 64), chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n >= DF_QPARALLEL_MIN)
     for (size_t c = 0; c < chunks; c++) {
-        const size_t k0 = c * ADD_CHUNK, m = n - k0 < ADD_CHUNK ? n - k0 : ADD_CHUNK;
+        const size_t k0 = c * chunk, m = n - k0 < chunk ? n - k0 : chunk;
         run(&p, a + k0, b + k0, y + k0, vlo, vhi, m);
     }
 }
@@ -398,7 +398,7 @@ void df_qf32_global_avgpool(const float *x, df_qf32_layout layout, df_qparams px
     const float vlo = (float)(qlo - py.zero_point), vhi = (float)(qhi - py.zero_point);
     if (layout == DF_QF32_BLOCKED8) { /* [n][c / 8][hw][8] (c a multiple of 8) to [n][c] */
         const int cb = c / 8;
-#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= 32768)
+#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= DF_QPARALLEL_MIN)
         for (int job = 0; job < batch * cb; job++) {
             float acc[8] = {0};
             const float *xb = x + (size_t)job * hw * 8;
@@ -410,7 +410,7 @@ void df_qf32_global_avgpool(const float *x, df_qf32_layout layout, df_qparams px
         return;
     }
     const int blocks = (c + GAP_BLOCK - 1) / GAP_BLOCK;
-#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= 32768)
+#pragma omp parallel for schedule(static) if ((size_t)batch * hw * c >= DF_QPARALLEL_MIN)
     for (int job = 0; job < batch * blocks; job++) {
         const int n = job / blocks, c0 = job % blocks * GAP_BLOCK;
         const int cn = c - c0 < GAP_BLOCK ? c - c0 : GAP_BLOCK;
