@@ -922,9 +922,8 @@ size_t df_qsplit_chunk(size_t n, size_t cap, size_t align) {
 #else
     const size_t t = 1;
 #endif
-    const size_t tasks = t * ((n + cap * t - 1) / (cap * t));
-    const size_t chunk = tasks ? ((n + tasks - 1) / tasks + align - 1) / align * align : align;
-    return chunk ? chunk : align;
+    const size_t tasks = t * ((n + cap * t - 1) / (cap * t)); /* 0 only when n is */
+    return tasks ? ((n + tasks - 1) / tasks + align - 1) / align * align : align;
 }
 
 /* Images [first, first + count). */
