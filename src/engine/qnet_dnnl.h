@@ -122,10 +122,11 @@ int df_qdnnl_conv_dw_blocks(const df_qdnnl_conv *cv);
 
 /* Our own passes over a layer's output (fixed channels, ADD, pool) run on
  * the OpenMP team from this much work on (multiply-adds, or values for
- * the element-wise loops). The team's threads spin between regions, so a
- * region costs about a microsecond: from 65,536 (32,768 for ADD) to 4,096,
- * MobileNetV2 QAT int8 on the AMX guest went 1.78-1.85 -> 1.63-1.72 ms per
- * image at batch 1 and 1.43-1.45 -> 1.40-1.42 at batch 16 (most passes of
+ * the element-wise loops). The team's threads spin between regions, so
+ * waking them costs little beside these passes: from 65,536 (32,768 for
+ * ADD) to 4,096, MobileNetV2 QAT int8 on the AMX guest went 1.78-1.85 ->
+ * 1.63-1.72 ms per image at batch 1 and 1.43-1.45 -> 1.40-1.42 at batch
+ * 16, 2 threads (most passes of
  * the 28x28 and smaller layers had run on one thread while the other
  * waited; 8,192, 2,048 and 1 measured within the noise of 4,096). */
 #define DF_QPARALLEL_MIN 4096
