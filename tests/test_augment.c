@@ -265,8 +265,9 @@ static void test_warps_match_reference(void **state) {
 /* The AVX2 rows give the scalar warp's bytes exactly (so seeds give the
  * same features on every CPU): sampled wide recipes with and without a
  * constant fill, on sizes with and without a last partial block of eight,
- * photos wholly shifted out (all clamping or all fill), the two-column
- * minimum, and both flips. */
+ * photos wholly shifted out (all clamping or all fill), so far out that
+ * the vector rows leave blocks to warp_pixel, zooms past the vector rows'
+ * limit, the two-column minimum, and both flips. */
 static void test_vector_warp_is_the_scalar_warp(void **state) {
     (void)state;
     if (df_cpu_isa_best() < DF_CPU_ISA_AVX2) {
@@ -289,6 +290,11 @@ static void test_vector_warp_is_the_scalar_warp(void **state) {
             df_rng_seed_for(&rng, 13, DF_STREAM_AUGMENT, (uint64_t)i, z);
             df_augment_sample(&cfg, src.height, src.width, &rng, &p);
             if (i % 8 == 7) p.tx = 3.0 * src.height, p.ty = -2.5 * src.width; /* wholly outside */
+            /* blocks 2^20 pixels or more outside (the vector rows hand
+             * them to warp_pixel), and 8 or more source pixels per output
+             * pixel (scalar rows) */
+            if (i % 8 == 5) p.tx = (i % 16 == 5 ? 1.5 : -1.5) * (1 << 20), p.ty = 0.3 * src.width;
+            if (i % 8 == 3) p.zx = i % 16 == 3 ? 200.0 : 7.9, p.zy = i % 16 == 3 ? 150.0 : 7.5;
             df_image a = {0}, b = {0};
             assert_int_equal(df_augment_apply_isa(&src, &p, &a, DF_CPU_ISA_SCALAR, &err), DF_OK);
             assert_int_equal(df_augment_apply_isa(&src, &p, &b, DF_CPU_ISA_AVX2, &err), DF_OK);

@@ -209,39 +209,23 @@ static void warp_span(const warp_src *s, int64_t r_start, int64_t c_start, int64
         warp_pixel(s, r_start + r_inc * c, c_start + c_inc * c, out + (size_t)(s->flip_h ? s->w - 1 - c : c) * 3);
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-/* The low 32 bits of the eight int64 lanes of (lo, hi), in order. */
-__attribute__((target("avx2"))) static inline __m256i low_halves(__m256i lo, __m256i hi) {
-    const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    return _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(lo, idx), _mm256_permutevar8x32_epi32(hi, idx),
-                                     0x20);
+/* Increments for which the vector rows hold (axis8): 8 source pixels per output pixel. */
+static int vector_increments(int64_t r_inc, int64_t c_inc) {
+    const int64_t lim = (int64_t)8 << FRAC_BITS;
+    return r_inc > -lim && r_inc < lim && c_inc > -lim && c_inc < lim;
 }
 
-/* One channel of eight pixels, bit for bit warp_pixel's arithmetic (all
- * products fit int32: 255 * 2^11 * 2^11 < 2^31). */
+#if defined(__x86_64__) || defined(__i386__)
+/* One channel of eight pixels, bit for bit warp_pixel's arithmetic: with
+ * g = 2^11 - f, a * g + b * f is (a << 11) + (b - a) * f, the same integer
+ * with one product instead of two (|b - a| * f < 255 * 2^11 and |bot - top|
+ * * fr < 2^30, so nothing leaves int32). */
 __attribute__((target("avx2"))) static inline __m256i blend8(__m256i a, __m256i b, __m256i c, __m256i d, __m256i fr,
                                                              __m256i fc) {
-    const __m256i one = _mm256_set1_epi32(WONE), gc = _mm256_sub_epi32(one, fc);
-    __m256i top = _mm256_add_epi32(_mm256_mullo_epi32(a, gc), _mm256_mullo_epi32(b, fc));
-    __m256i bot = _mm256_add_epi32(_mm256_mullo_epi32(c, gc), _mm256_mullo_epi32(d, fc));
-    __m256i v = _mm256_add_epi32(_mm256_mullo_epi32(top, _mm256_sub_epi32(one, fr)), _mm256_mullo_epi32(bot, fr));
+    const __m256i top = _mm256_add_epi32(_mm256_slli_epi32(a, WBITS), _mm256_mullo_epi32(_mm256_sub_epi32(b, a), fc));
+    const __m256i bot = _mm256_add_epi32(_mm256_slli_epi32(c, WBITS), _mm256_mullo_epi32(_mm256_sub_epi32(d, c), fc));
+    const __m256i v = _mm256_add_epi32(_mm256_slli_epi32(top, WBITS), _mm256_mullo_epi32(_mm256_sub_epi32(bot, top), fr));
     return _mm256_srli_epi32(_mm256_add_epi32(v, _mm256_set1_epi32(1 << (2 * WBITS - 1))), 2 * WBITS);
-}
-
-/* The eight pixels' floor(position) - warp_pixel's rk, ck - as int32, for
- * positions clamped first to [-2, n + 1] pixels: the clamped indices, and
- * whether rk and rk + 1 lie inside, are those of the unclamped ones. */
-__attribute__((target("avx2"))) static inline __m256i floor8(__m256i f0, __m256i f1, int n) {
-    const __m256i lo = _mm256_set1_epi64x(-((int64_t)2 << FRAC_BITS));
-    const __m256i hi = _mm256_set1_epi64x((int64_t)(n + 1) << FRAC_BITS);
-    f0 = _mm256_blendv_epi8(f0, lo, _mm256_cmpgt_epi64(lo, f0));
-    f0 = _mm256_blendv_epi8(f0, hi, _mm256_cmpgt_epi64(f0, hi));
-    f1 = _mm256_blendv_epi8(f1, lo, _mm256_cmpgt_epi64(lo, f1));
-    f1 = _mm256_blendv_epi8(f1, hi, _mm256_cmpgt_epi64(f1, hi));
-    /* + 2 pixels: non-negative, so the logical shift is the floor */
-    f0 = _mm256_srli_epi64(_mm256_sub_epi64(f0, lo), FRAC_BITS);
-    f1 = _mm256_srli_epi64(_mm256_sub_epi64(f1, lo), FRAC_BITS);
-    return _mm256_sub_epi32(low_halves(f0, f1), _mm256_set1_epi32(2));
 }
 
 /* The RGB of eight pixels at byte offsets off in the photo, as R | G << 8 |
@@ -255,39 +239,60 @@ __attribute__((target("avx2"))) static inline __m256i rgb8(const warp_src *s, __
                             _mm256_set1_epi32(0xffffff));
 }
 
+/* Positions of the eight pixels of a block along one axis, warp_pixel's
+ * floor (*k) and weight (*f), from the block's first position p in 32-bit
+ * lanes: with p = A * 2^24 + t0 (0 <= t0 < 2^24), lane j is A * 2^24 + t0 +
+ * j * inc, so its floor is A + ((t0 + j * inc) >> 24) and its weight
+ * ((t0 + j * inc) >> 13) & 2047, the int64 arithmetic's values exactly
+ * while |A| < 2^20 and |7 * inc| < 2^31 - 2^24 (the caller checks both). */
+__attribute__((target("avx2"))) static inline void axis8(int64_t p, __m256i steps, __m256i *k, __m256i *f) {
+    const __m256i t = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(p & ((1 << FRAC_BITS) - 1))), steps);
+    *k = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(p >> FRAC_BITS)), _mm256_srai_epi32(t, FRAC_BITS));
+    *f = _mm256_and_si256(_mm256_srai_epi32(t, FRAC_BITS - WBITS), _mm256_set1_epi32(WONE - 1));
+}
+
 /* A row eight pixels at a time, warp_pixel's arithmetic in every lane
- * (edge clamping and the fill included); warp_pixel for the last w % 8. */
+ * (edge clamping and the fill included); warp_pixel for the last w % 8 and
+ * for blocks that start 2^20 pixels or more outside the photo. */
 __attribute__((target("avx2"))) static void warp_row_avx2(const warp_src *s, int64_t r_start, int64_t c_start,
                                                           int64_t r_inc, int64_t c_inc, uint8_t *out) {
     const int w = s->w, h = s->h;
-    const __m256i rinc4 = _mm256_set1_epi64x(4 * r_inc), cinc4 = _mm256_set1_epi64x(4 * c_inc);
-    const __m256i zero = _mm256_setzero_si256(), m255 = _mm256_set1_epi32(255), fmask = _mm256_set1_epi32(WONE - 1);
-    const __m256i hmax = _mm256_set1_epi32(h - 1), wmax = _mm256_set1_epi32(w - 1), one = _mm256_set1_epi32(1);
-    const __m256i stride = _mm256_set1_epi32((int)s->stride), three = _mm256_set1_epi32(3);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i rsteps = _mm256_mullo_epi32(lane, _mm256_set1_epi32((int32_t)r_inc));
+    const __m256i csteps = _mm256_mullo_epi32(lane, _mm256_set1_epi32((int32_t)c_inc));
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+    const __m256i hmax = _mm256_set1_epi32(h - 1), wmax = _mm256_set1_epi32(w - 1);
+    const __m256i stride = _mm256_set1_epi32((int)s->stride);
     const __m256i fillw = _mm256_set1_epi32(s->fv[0] * 0x010101);
     const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    /* byte k of each lane to its low byte, the rest zero */
+    const __m256i pick[3] = {
+        _mm256_setr_epi8(0, -1, -1, -1, 4, -1, -1, -1, 8, -1, -1, -1, 12, -1, -1, -1, 0, -1, -1, -1, 4, -1, -1, -1,
+                         8, -1, -1, -1, 12, -1, -1, -1),
+        _mm256_setr_epi8(1, -1, -1, -1, 5, -1, -1, -1, 9, -1, -1, -1, 13, -1, -1, -1, 1, -1, -1, -1, 5, -1, -1, -1,
+                         9, -1, -1, -1, 13, -1, -1, -1),
+        _mm256_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1, 2, -1, -1, -1, 6, -1, -1, -1,
+                         10, -1, -1, -1, 14, -1, -1, -1)};
     const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    const int64_t far = (int64_t)1 << (20 + FRAC_BITS);
     int c = 0;
     for (; c + 8 <= w; c += 8) {
-        /* rf = r_start + r_inc * (c + k), in int64 as warp_pixel has it */
         const int64_t ra = r_start + r_inc * c, ca = c_start + c_inc * c;
-        const __m256i rf0 = _mm256_setr_epi64x(ra, ra + r_inc, ra + 2 * r_inc, ra + 3 * r_inc);
-        const __m256i cf0 = _mm256_setr_epi64x(ca, ca + c_inc, ca + 2 * c_inc, ca + 3 * c_inc);
-        const __m256i rf1 = _mm256_add_epi64(rf0, rinc4), cf1 = _mm256_add_epi64(cf0, cinc4);
-        /* the weights from the fraction's top bits (a logical shift: the
-         * bits kept are the same as an arithmetic one's) */
-        const __m256i fr = _mm256_and_si256(
-            low_halves(_mm256_srli_epi64(rf0, FRAC_BITS - WBITS), _mm256_srli_epi64(rf1, FRAC_BITS - WBITS)), fmask);
-        const __m256i fc = _mm256_and_si256(
-            low_halves(_mm256_srli_epi64(cf0, FRAC_BITS - WBITS), _mm256_srli_epi64(cf1, FRAC_BITS - WBITS)), fmask);
-        const __m256i rk = floor8(rf0, rf1, h), ck = floor8(cf0, cf1, w);
+        if (ra <= -far || ra >= far || ca <= -far || ca >= far) {
+            warp_span(s, r_start, c_start, r_inc, c_inc, c, c + 8, out);
+            continue;
+        }
+        __m256i rk, fr, ck, fc;
+        axis8(ra, rsteps, &rk, &fr);
+        axis8(ca, csteps, &ck, &fc);
         const __m256i rk1 = _mm256_add_epi32(rk, one), ck1 = _mm256_add_epi32(ck, one);
         const __m256i r0 = _mm256_min_epi32(_mm256_max_epi32(rk, zero), hmax);
         const __m256i r1 = _mm256_min_epi32(_mm256_max_epi32(rk1, zero), hmax);
         const __m256i c0 = _mm256_min_epi32(_mm256_max_epi32(ck, zero), wmax);
         const __m256i c1 = _mm256_min_epi32(_mm256_max_epi32(ck1, zero), wmax);
         const __m256i o0 = _mm256_mullo_epi32(r0, stride), o1 = _mm256_mullo_epi32(r1, stride);
-        const __m256i x0 = _mm256_mullo_epi32(c0, three), x1 = _mm256_mullo_epi32(c1, three);
+        const __m256i x0 = _mm256_add_epi32(_mm256_add_epi32(c0, c0), c0);
+        const __m256i x1 = _mm256_add_epi32(_mm256_add_epi32(c1, c1), c1);
         __m256i p00 = rgb8(s, _mm256_add_epi32(o0, x0), c0), p01 = rgb8(s, _mm256_add_epi32(o0, x1), c1);
         __m256i p10 = rgb8(s, _mm256_add_epi32(o1, x0), c0), p11 = rgb8(s, _mm256_add_epi32(o1, x1), c1);
         if (s->fill) { /* a neighbour outside the photo reads as the grey level */
@@ -300,12 +305,9 @@ __attribute__((target("avx2"))) static void warp_row_avx2(const warp_src *s, int
         }
         __m256i px = zero;
         for (int k = 0; k < 3; k++) {
-            const int sh = 8 * k;
-            __m256i v = blend8(_mm256_and_si256(_mm256_srli_epi32(p00, sh), m255),
-                               _mm256_and_si256(_mm256_srli_epi32(p01, sh), m255),
-                               _mm256_and_si256(_mm256_srli_epi32(p10, sh), m255),
-                               _mm256_and_si256(_mm256_srli_epi32(p11, sh), m255), fr, fc);
-            px = _mm256_or_si256(px, _mm256_slli_epi32(v, sh));
+            __m256i v = blend8(_mm256_shuffle_epi8(p00, pick[k]), _mm256_shuffle_epi8(p01, pick[k]),
+                               _mm256_shuffle_epi8(p10, pick[k]), _mm256_shuffle_epi8(p11, pick[k]), fr, fc);
+            px = _mm256_or_si256(px, _mm256_slli_epi32(v, 8 * k));
         }
         uint8_t *o = out + (size_t)c * 3;
         if (s->flip_h) {
@@ -341,7 +343,8 @@ static void warp(const df_image *src, const double m[6], const df_augment_params
     int64_t r_inc = to_fixed(m[1], inc_lim), c_inc = to_fixed(m[4], inc_lim);
     /* the vector rows address the photo with int32 byte offsets, and read
      * the last column from one byte before it (w >= 2) */
-    const int vector = isa >= DF_CPU_ISA_AVX2 && w >= 2 && (size_t)h * s.stride + 4 < (size_t)INT32_MAX;
+    const int vector = isa >= DF_CPU_ISA_AVX2 && w >= 2 && (size_t)h * s.stride + 4 < (size_t)INT32_MAX &&
+                       vector_increments(r_inc, c_inc);
     (void)vector;
     for (int r = 0; r < h; r++) {
         /* Coordinates are affine in c: start of the row plus c times the
