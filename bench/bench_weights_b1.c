@@ -12,10 +12,6 @@
  *           run, so the weights (and the small input) come from L3, as in
  *           the chain, where each layer's weights were last read a whole
  *           image (6.6 MB of other weights) ago.
- *   halves: each layer as two nets of half its output channels, run at
- *           once, one on each thread (so each oneDNN call is one thread's),
- *           hot, the eight medians summed: against hot, what oneDNN's own
- *           split of one layer over the two threads costs.
  * cold - hot is what bringing the weights from L3 costs per image, with the
  * bandwidth that implies; chain at batch 1 against batch 8 the whole loss.
  *
@@ -74,25 +70,6 @@ static df_net *build(int first, int last, int batch, df_precision prec, float *c
     return net;
 }
 
-/* Output channels [half * n/2, (half + 1) * n/2) of layer k alone (OHWI:
- * the first half of the output channels is the first half of the
- * weights). */
-static df_net *build_half(int k, int half, int batch, df_precision prec, float *const *w, float *const *b) {
-    df_net_options o = df_net_options_default();
-    o.precision = prec;
-    o.autotune = 0;
-    df_net *net;
-    df_error err;
-    df_tensor_id t;
-    const int oc = CHANNELS[k + 1] / 2;
-    df_conv2d_desc d = {oc, 1, 1, 1, 1, 0, 0, 0, 0, 1, DF_ACT_RELU6, w[k] + (size_t)half * oc * CHANNELS[k],
-                        b[k] + (size_t)half * oc};
-    if (df_net_create(&o, &net, &err) || df_net_input(net, HW, HW, CHANNELS[k], &t, &err) ||
-        df_net_conv2d(net, t, &d, &t, &err) || df_net_set_output(net, t, &err) || df_net_reshape(net, batch, &err))
-        die("building a half layer", &err);
-    return net;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -133,33 +110,6 @@ static double median_run(df_net *net, const float *x, float *y, int batch, int i
     return m;
 }
 
-/* The two halves of a layer at once, one per thread (oneDNN, called inside
- * a parallel region, runs each on its own thread): median ms per batch. */
-static double median_halves(df_net *const *half, const float *x, float *const *y, int batch, int iters) {
-    double *t = malloc(sizeof(double) * (size_t)iters);
-    if (!t) die("allocating", NULL);
-    for (int it = -2; it < iters; it++) {
-        int failed = 0;
-        double t0 = now_ms();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(2) reduction(| : failed)
-        {
-            const int h = omp_get_thread_num() & 1;
-#else
-        for (int h = 0; h < 2; h++) {
-#endif
-            df_error err;
-            failed |= df_net_run(half[h], x, batch, y[h], &err) != DF_OK;
-        }
-        if (failed) die("running a half layer", NULL);
-        if (it >= 0) t[it] = now_ms() - t0;
-    }
-    qsort(t, (size_t)iters, sizeof(double), cmp_double);
-    double m = iters % 2 ? t[iters / 2] : 0.5 * (t[iters / 2 - 1] + t[iters / 2]);
-    free(t);
-    return m;
-}
-
 int main(int argc, char **argv) {
     int iters = argc > 1 ? atoi(argv[1]) : 200;
     df_precision prec = argc > 2 && !strcmp(argv[2], "bf16") ? DF_PRECISION_BF16 : DF_PRECISION_FP32;
@@ -179,7 +129,7 @@ int main(int argc, char **argv) {
     const double mb = (double)params * (prec == DF_PRECISION_BF16 ? 2 : 4) / 1e6;
     printf("MobileNetV2's eight 1x1 layers on 7x7 maps, %s, %.2f M parameters (%.1f MB), medians of %d runs\n",
            df_precision_name(prec), (double)params / 1e6, mb, iters);
-    printf("%5s %10s %10s %10s %12s %10s %10s\n", "batch", "chain", "hot", "cold", "cold - hot", "GB/s", "halves");
+    printf("%5s %10s %10s %10s %12s %10s\n", "batch", "chain", "hot", "cold", "cold - hot", "GB/s");
     float sink = 0.0f;
     static const int BATCHES[] = {1, 8};
     for (size_t bi = 0; bi < sizeof BATCHES / sizeof BATCHES[0]; bi++) {
@@ -189,28 +139,18 @@ int main(int argc, char **argv) {
         if (!y) die("allocating", NULL);
         df_net *chain = build(0, LAYERS, batch, prec, w, b);
         double t_chain = median_run(chain, x, y, batch, iters, NULL, &sink), t_hot = 0.0, t_cold = 0.0;
-        double t_halves = 0.0;
-        float *yh[2] = {malloc(sizeof(float) * (size_t)batch * HW * HW * 640),
-                        malloc(sizeof(float) * (size_t)batch * HW * HW * 640)};
-        if (!yh[0] || !yh[1]) die("allocating", NULL);
         df_net_destroy(chain);
         for (int k = 0; k < LAYERS; k++) {
             df_net *one = build(k, k + 1, batch, prec, w, b);
             float *xk = rand_floats((size_t)batch * HW * HW * CHANNELS[k], 1.0f, &seed);
             t_hot += median_run(one, xk, y, batch, iters, NULL, &sink);
             t_cold += median_run(one, xk, y, batch, iters, bufs, &sink);
-            df_net *half[2] = {build_half(k, 0, batch, prec, w, b), build_half(k, 1, batch, prec, w, b)};
-            t_halves += median_halves(half, xk, yh, batch, iters);
-            df_net_destroy(half[0]);
-            df_net_destroy(half[1]);
             df_net_destroy(one);
             free(xk);
         }
         const double gap = (t_cold - t_hot) / batch;
-        printf("%5d %10.3f %10.3f %10.3f %12.3f %10.1f %10.3f\n", batch, t_chain / batch, t_hot / batch,
-               t_cold / batch, gap, gap > 0 ? mb / batch / gap : 0.0, t_halves / batch);
-        free(yh[0]);
-        free(yh[1]);
+        printf("%5d %10.3f %10.3f %10.3f %12.3f %10.1f\n", batch, t_chain / batch, t_hot / batch, t_cold / batch,
+               gap, gap > 0 ? mb / batch / gap : 0.0);
         free(x);
         free(y);
     }
