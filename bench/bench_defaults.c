@@ -36,7 +36,8 @@
  *   build/bench_defaults [--shared DIR] [--cache DIR] [--seeds S] [--only NAME[,NAME...]]
  *                        [--views qat,tf2,both] [--aug default|k8|strong|zoom]
  *                        [--fit squash|crop|pad] [--explore 1]
- *                        [--pool mean|max|gem2|gem3|gem4|meanmax[+b16[POOL]]] [--dump-maps 1]
+ *                        [--pool mean|max|gem2|gem3|gem4|meanmax|r4s3|r3s2|r4s1[+b16[POOL]]]
+ *                        [--dump-maps 1]
  *
  * --aug picks the cached training variants (default: the default recipe's
  * 4; k8, k16: more of them; colour*, frame*, crop*, all*: with the
@@ -53,8 +54,10 @@
  *
  * --pool: the features pooled another way from the backbone's last
  * spatial map (7x7x1280 for MobileNetV2) instead of the graph's own MEAN:
- * the mean again (the control), the max, GeM with p = 2, 3, 4, or the mean
- * and the max side by side (2 x 1280). The first run computes all of them
+ * the mean again (the control), the max, GeM with p = 2, 3, 4, the mean
+ * and the max side by side (2 x 1280), or regions: the means of k x k
+ * windows at stride s side by side, r4s3 (2x2 windows of 4x4), r3s2 (3x3
+ * of 3x3), r4s1 (4x4 of 4x4). The first run computes all of them
  * from one backbone pass (compute_pooled) and caches them as
  * <backbone>_<pool>_<set>.npy; the map's mean is checked against the
  * graph's MEAN first. "+b16" appends to each row the mean of the map one
@@ -259,7 +262,7 @@ static df_status photo_features(df_backbone *bb, const df_dataset *ds, fit_mode 
         if (st == DF_OK) st = df_backbone_run(bb, in, n, sink ? maps : out + (size_t)i0 * F, err);
         for (int p = 0; st == DF_OK && sink && p < sink->P; p++)
             df_bench_pool_maps(&sink->pools[p], maps, (size_t)n, sink->HW, sink->C,
-                               sink->outs[p] + (size_t)i0 * df_bench_pool_dim(&sink->pools[p], sink->C));
+                               sink->outs[p] + (size_t)i0 * df_bench_pool_dim(&sink->pools[p], sink->HW, sink->C));
     }
     free(in);
     free(maps);
@@ -500,7 +503,7 @@ static int normalised_feats(const feats *f, feats *o) {
 
 /* ---- other poolings of the last feature map (--pool) ---- */
 
-enum { MAX_POOLS = 8, NSETS = 7 };
+enum { MAX_POOLS = 12, NSETS = 7 };
 
 /* The sets a backbone's features are cached for, in this order; the 7th is
  * the training variants (variant_what). */
@@ -523,7 +526,7 @@ static void pooled_free(pooled *pl) {
 static int pooled_alloc(pooled *pl) {
     for (int p = 0; p < pl->P; p++)
         for (int k = 0; k < NSETS; k++) {
-            pl->x[p][k] = malloc(sizeof(float) * pl->rows[k] * df_bench_pool_dim(&pl->pools[p], pl->C));
+            pl->x[p][k] = malloc(sizeof(float) * pl->rows[k] * df_bench_pool_dim(&pl->pools[p], pl->HW, pl->C));
             if (!pl->x[p][k]) return 0;
         }
     return 1;
@@ -531,9 +534,10 @@ static int pooled_alloc(pooled *pl) {
 
 /* The reference checks of the pooled validation photos: the map's mean
  * against the graph's own MEAN (ref, NV x C, from the backbone uncut;
- * the two differ only in the order of fp32 sums), and the power means'
+ * the two differ only in the order of fp32 sums), the power means'
  * order mean <= GeM 2 <= GeM 3 <= GeM 4 <= max, channel by channel, in
- * the order df_bench_pools lists them. */
+ * the order df_bench_pools lists them, and a regions pooling with one
+ * window over the whole map against the mean (the regions' indexing). */
 static df_status check_pooled(const pooled *pl, const float *ref, const char *name, df_error *err) {
     const size_t NV = pl->rows[1], C = pl->C;
     double worst = 0.0;
@@ -542,9 +546,18 @@ static df_status check_pooled(const pooled *pl, const float *ref, const char *na
     if (strcmp(pl->pools[0].tag, "mean") || worst > 1.0)
         return df_error_set(err, DF_ERR_DATA, "%s: the 7x7 map's mean differs from the graph's MEAN (%g of the "
                             "tolerance 1e-5 + 1e-5 |x|)", name, worst);
-    int order = 0;
+    int order = 0, whole = 0;
     for (int p = 1; p < pl->P; p++) {
-        if (pl->pools[p].kind == DF_BENCH_POOL_MEANMAX) continue; /* the last */
+        const df_bench_pool *q = &pl->pools[p];
+        if (q->kind == DF_BENCH_POOL_REGIONS && df_bench_pool_dim(q, pl->HW, C) == C) {
+            /* one window over the whole map: the mean, summed in another order */
+            for (size_t i = 0; i < NV * C; i++)
+                if (fabsf(pl->x[p][1][i] - pl->x[0][1][i]) > 1e-5f * (1.0f + fabsf(pl->x[0][1][i])))
+                    return df_error_set(err, DF_ERR_DATA, "%s: pooling %s differs from the mean (%g against %g)",
+                                        name, q->tag, (double)pl->x[p][1][i], (double)pl->x[0][1][i]);
+            whole++;
+        }
+        if (q->kind == DF_BENCH_POOL_MEANMAX || q->kind == DF_BENCH_POOL_REGIONS) continue; /* after the powers */
         order++;
         for (size_t i = 0; i < NV * C; i++) {
             const float lo = pl->x[p - 1][1][i], hi = pl->x[p][1][i];
@@ -553,8 +566,9 @@ static df_status check_pooled(const pooled *pl, const float *ref, const char *na
                                     pl->pools[p - 1].tag, pl->pools[p].tag, (double)lo, (double)hi);
         }
     }
-    printf("# check: %s's map mean = the graph's MEAN within %.2g of 1e-5 + 1e-5 |x|; %d power-mean orders hold\n",
-           name, worst, order);
+    printf("# check: %s's map mean = the graph's MEAN within %.2g of 1e-5 + 1e-5 |x|; %d power-mean orders hold; "
+           "%d whole-map regions = the mean\n",
+           name, worst, order, whole);
     return DF_OK;
 }
 
@@ -642,7 +656,7 @@ static df_status compute_pooled(const char *shared, const char *cache, const cha
         for (int k = 0; st == DF_OK && k < NSETS; k++) {
             snprintf(stem, sizeof stem, block16 ? "%s_b16%s" : "%s_%s", name, pl.pools[p].tag);
             st = cache_write(cache, stem, k < NSETS - 1 ? SETS[k] : what, pl.rows[k],
-                             df_bench_pool_dim(&pl.pools[p], pl.C), pl.x[p][k], err);
+                             df_bench_pool_dim(&pl.pools[p], pl.HW, pl.C), pl.x[p][k], err);
         }
     df_backbone_destroy(bb);
     free(ref);
