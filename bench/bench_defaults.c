@@ -87,6 +87,7 @@
 #include "train/train.h"
 #include "backbone/tflite_backbone.h"
 #include "support/bench_data.h"
+#include "optim/softmax_exact.h"
 #include "support/bench_pool.h"
 
 enum { FOLDS = 5, MAX_SEEDS = 10, MAX_VIEWS = 3 };
@@ -1184,13 +1185,27 @@ static df_status exact_head(const float *rows, const int *y, int n, int F, int C
     double *z = st == DF_OK ? malloc(sizeof(double) * (size_t)n * F) : NULL;
     double *theta = st == DF_OK ? malloc(sizeof(double) * ((size_t)F * C + C)) : NULL;
     if (st == DF_OK && (!z || !theta)) st = df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    float *zf = NULL, *Wf = NULL;
+    const int primal = getenv("DF_BENCH_PRIMAL") != NULL;
     if (st == DF_OK) {
         const float *mu = df_head_std_mean(head), *sd = df_head_std_std(head);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < F; j++) z[(size_t)i * F + j] = ((double)rows[(size_t)i * F + j] - mu[j]) / sd[j];
         int iters = 0;
-        *objective = lbfgs_fit(z, y, n, F, C, l2, theta, &iters);
-        if (!isfinite(*objective)) st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+        if (primal) {
+            *objective = lbfgs_fit(z, y, n, F, C, l2, theta, &iters);
+            if (!isfinite(*objective)) st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+        } else { /* the product's solver, on the Gram matrix (optim/softmax_exact.h) */
+            zf = malloc(sizeof(float) * (size_t)n * F);
+            Wf = malloc(sizeof(float) * ((size_t)F * C + C));
+            df_softmax_exact_report rep;
+            if (!zf || !Wf) st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+            for (size_t k = 0; st == DF_OK && k < (size_t)n * F; k++) zf[k] = (float)z[k];
+            if (st == DF_OK)
+                st = df_softmax_fit_exact(zf, y, n, F, C, l2, 1e-6, 5000, Wf, Wf + (size_t)F * C, &rep, err);
+            for (size_t k = 0; st == DF_OK && k < (size_t)F * C + C; k++) theta[k] = Wf[k];
+            *objective = st == DF_OK ? rep.objective : NAN;
+        }
         df_head_tensor t[DF_HEAD_MAX_TENSORS];
         int nt = df_head_tensors(head, t);
         for (int k = 0; st == DF_OK && k < nt; k++) {
@@ -1202,6 +1217,8 @@ static df_status exact_head(const float *rows, const int *y, int n, int F, int C
     }
     free(z);
     free(theta);
+    free(zf);
+    free(Wf);
     if (st != DF_OK) {
         df_head_destroy(head);
         head = NULL;

@@ -1,0 +1,259 @@
+/* The penalised softmax regression to its optimum (see softmax_exact.h). */
+#include "optim/softmax_exact.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* LAPACK's symmetric eigensolver (in OpenBLAS), column-major. */
+void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+             const int *lwork, int *iwork, const int *liwork, int *info);
+
+double df_softmax_objective(const float *z, const int *y, int n, int F, int C, double l2, const float *W,
+                            const float *b, double *gW, double *gb) {
+    double loss = 0.0, w2 = 0.0;
+    double *p = malloc(sizeof(double) * (size_t)C);
+    if (!p) return NAN;
+    if (gW) memset(gW, 0, sizeof(double) * (size_t)F * C);
+    if (gb) memset(gb, 0, sizeof(double) * (size_t)C);
+    for (int i = 0; i < n; i++) {
+        const float *zi = z + (size_t)i * F;
+        double mx = -INFINITY, se = 0.0;
+        for (int c = 0; c < C; c++) {
+            double v = b[c];
+            for (int j = 0; j < F; j++) v += (double)zi[j] * W[(size_t)j * C + c];
+            p[c] = v;
+            mx = v > mx ? v : mx;
+        }
+        for (int c = 0; c < C; c++) se += exp(p[c] - mx);
+        loss += log(se) + mx - p[y[i]];
+        for (int c = 0; c < C; c++) p[c] = (exp(p[c] - mx) / se - (c == y[i])) / n;
+        for (int j = 0; gW && j < F; j++)
+            for (int c = 0; c < C; c++) gW[(size_t)j * C + c] += zi[j] * p[c];
+        for (int c = 0; gb && c < C; c++) gb[c] += p[c];
+    }
+    for (size_t k = 0; k < (size_t)F * C; k++) {
+        w2 += (double)W[k] * W[k];
+        if (gW) gW[k] += 2.0 * l2 * W[k];
+    }
+    free(p);
+    return loss / n + l2 * w2;
+}
+
+/* The regression on the scores: rows M (n x r), parameters theta = B (r x
+ * C) then b (C); returns J, its gradient into g; pr: n x C scratch. */
+typedef struct reduced {
+    const double *M;
+    const int *y;
+    int n, r, C;
+    double l2;
+    double *pr;
+} reduced;
+
+static double reduced_objective(const reduced *q, const double *theta, double *g) {
+    const int n = q->n, r = q->r, C = q->C;
+    const double *B = theta, *b = theta + (size_t)r * C;
+    double *P = q->pr, loss = 0.0;
+    /* logits M B + b */
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < C; c++) P[(size_t)i * C + c] = b[c];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, r, 1.0, q->M, r, B, C, 1.0, P, C);
+    double *gb = g + (size_t)r * C;
+    memset(gb, 0, sizeof(double) * (size_t)C);
+    for (int i = 0; i < n; i++) {
+        double *pi = P + (size_t)i * C, mx = -INFINITY, se = 0.0;
+        for (int c = 0; c < C; c++) mx = pi[c] > mx ? pi[c] : mx;
+        for (int c = 0; c < C; c++) se += exp(pi[c] - mx);
+        loss += log(se) + mx - pi[q->y[i]];
+        for (int c = 0; c < C; c++) {
+            pi[c] = (exp(pi[c] - mx) / se - (c == q->y[i])) / n;
+            gb[c] += pi[c];
+        }
+    }
+    /* dJ/dB = M^T (P - Y) / n + 2 l2 B */
+    double w2 = 0.0;
+    for (size_t k = 0; k < (size_t)r * C; k++) {
+        w2 += B[k] * B[k];
+        g[k] = 2.0 * q->l2 * B[k];
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, n, 1.0, q->M, r, P, C, 1.0, g, C);
+    return loss / n + q->l2 * w2;
+}
+
+enum { LBFGS_M = 10 };
+
+static double max_abs(const double *v, size_t n) {
+    double m = 0.0;
+    for (size_t k = 0; k < n; k++) m = fmax(m, fabs(v[k]));
+    return m;
+}
+
+static double dot(const double *a, const double *b, size_t n) {
+    double s = 0.0;
+    for (size_t k = 0; k < n; k++) s += a[k] * b[k];
+    return s;
+}
+
+/* L-BFGS (two-loop recursion, Armijo backtracking) from theta = 0 until
+ * the largest gradient entry is at most tol, no step lowers J, or
+ * max_iters; theta (P values) holds the result. Returns 0, or -1 out of
+ * memory. */
+static int lbfgs(const reduced *q, size_t P, double tol, int max_iters, double *theta, df_softmax_exact_report *rep) {
+    double *g = calloc(P, sizeof(double)), *gn = calloc(P, sizeof(double)), *d = calloc(P, sizeof(double));
+    double *xn = calloc(P, sizeof(double)), *S = calloc(P * LBFGS_M, sizeof(double));
+    double *Y = calloc(P * LBFGS_M, sizeof(double)), rho[LBFGS_M], alpha[LBFGS_M];
+    int status = -1;
+    if (!g || !gn || !d || !xn || !S || !Y) goto done;
+    memset(theta, 0, sizeof(double) * P);
+    double fx = reduced_objective(q, theta, g);
+    int m = 0, it = 0;
+    for (; it < max_iters && max_abs(g, P) > tol; it++) {
+        for (size_t k = 0; k < P; k++) d[k] = -g[k];
+        for (int j = m - 1; j >= 0; j--) {
+            alpha[j] = rho[j] * dot(S + (size_t)j * P, d, P);
+            for (size_t k = 0; k < P; k++) d[k] -= alpha[j] * Y[(size_t)j * P + k];
+        }
+        const double gamma = m > 0 ? dot(S + (size_t)(m - 1) * P, Y + (size_t)(m - 1) * P, P) /
+                                         dot(Y + (size_t)(m - 1) * P, Y + (size_t)(m - 1) * P, P)
+                                   : 1.0 / sqrt(dot(g, g, P));
+        for (size_t k = 0; k < P; k++) d[k] *= gamma;
+        for (int j = 0; j < m; j++) {
+            const double beta = rho[j] * dot(Y + (size_t)j * P, d, P);
+            for (size_t k = 0; k < P; k++) d[k] += S[(size_t)j * P + k] * (alpha[j] - beta);
+        }
+        double gd = dot(g, d, P);
+        if (!(gd < 0.0)) { /* not a descent direction: start again from steepest descent */
+            m = 0;
+            for (size_t k = 0; k < P; k++) d[k] = -g[k];
+            gd = -dot(g, g, P);
+        }
+        double step = 1.0, fn = fx;
+        for (int ls = 0; ls < 50; ls++, step *= 0.5) {
+            for (size_t k = 0; k < P; k++) xn[k] = theta[k] + step * d[k];
+            fn = reduced_objective(q, xn, gn);
+            if (fn <= fx + 1e-4 * step * gd) break;
+        }
+        if (!(fn < fx)) break; /* nothing left to gain in double precision */
+        if (m == LBFGS_M) { /* drop the oldest pair */
+            memmove(S, S + P, sizeof(double) * P * (LBFGS_M - 1));
+            memmove(Y, Y + P, sizeof(double) * P * (LBFGS_M - 1));
+            memmove(rho, rho + 1, sizeof(double) * (LBFGS_M - 1));
+            m--;
+        }
+        for (size_t k = 0; k < P; k++) {
+            S[(size_t)m * P + k] = xn[k] - theta[k];
+            Y[(size_t)m * P + k] = gn[k] - g[k];
+        }
+        const double sy = dot(S + (size_t)m * P, Y + (size_t)m * P, P);
+        if (sy > 1e-300) rho[m++] = 1.0 / sy;
+        memcpy(theta, xn, sizeof(double) * P);
+        memcpy(g, gn, sizeof(double) * P);
+        fx = fn;
+    }
+    rep->objective = fx;
+    rep->grad_max = max_abs(g, P);
+    rep->iterations = it;
+    rep->converged = rep->grad_max <= tol;
+    status = 0;
+done:
+    free(g);
+    free(gn);
+    free(d);
+    free(xn);
+    free(S);
+    free(Y);
+    return status;
+}
+
+/* K = z z^T (n x n, both triangles) in double, and its eigenvectors in
+ * place (column j of the column-major result: eigenvector j), eigenvalues
+ * ascending into w. */
+static df_status gram_eigen(const double *zd, int n, int F, double *K, double *w, df_error *err) {
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, F, 1.0, zd, F, 0.0, K, n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++) K[(size_t)i * n + j] = K[(size_t)j * n + i];
+    int lwork = -1, liwork = -1, info = 0, iq = 0;
+    double wq = 0.0;
+    dsyevd_("V", "U", &n, K, &n, w, &wq, &lwork, &iq, &liwork, &info);
+    if (info != 0) return df_error_set(err, DF_ERR_BACKEND, "LAPACK dsyevd: workspace query failed (info %d)", info);
+    lwork = (int)wq;
+    liwork = iq;
+    double *work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
+    int *iwork = malloc(sizeof(int) * (size_t)(liwork > 1 ? liwork : 1));
+    if (!work || !iwork) {
+        free(work);
+        free(iwork);
+        return df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d eigenvectors", n, n);
+    }
+    dsyevd_("V", "U", &n, K, &n, w, work, &lwork, iwork, &liwork, &info);
+    free(work);
+    free(iwork);
+    if (info != 0)
+        return df_error_set(err, DF_ERR_BACKEND, "LAPACK dsyevd: the Gram matrix's eigenvectors failed (info %d)",
+                            info);
+    return DF_OK;
+}
+
+df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                               int max_iters, float *W, float *b, df_softmax_exact_report *rep, df_error *err) {
+    if (n < 1 || F < 1 || C < 2 || !(l2 > 0.0) || !(tol > 0.0) || max_iters < 0)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: %d rows, %d features, %d classes, L2 %g, tol %g",
+                            n, F, C, l2, tol);
+    for (int i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= C)
+            return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: row %d has label %d of %d classes", i, y[i], C);
+    df_softmax_exact_report r = {0};
+    double *zd = malloc(sizeof(double) * (size_t)n * F), *K = malloc(sizeof(double) * (size_t)n * n);
+    double *w = malloc(sizeof(double) * (size_t)n), *M = NULL, *theta = NULL, *pr = NULL, *Q = NULL, *Wd = NULL;
+    df_status st = DF_OK;
+    if (!zd || !K || !w) {
+        st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d rows", n, F);
+        goto done;
+    }
+    for (size_t k = 0; k < (size_t)n * F; k++) zd[k] = z[k];
+    if ((st = gram_eigen(zd, n, F, K, w, err))) goto done;
+    /* the eigenvalues that carry signal: the largest last */
+    const double smax = w[n - 1] > 0.0 ? w[n - 1] : 0.0;
+    int first = 0;
+    while (first < n && !(w[first] > 1e-12 * smax)) first++;
+    const int rk = n - first;
+    M = malloc(sizeof(double) * (size_t)n * (rk > 0 ? rk : 1));
+    theta = calloc((size_t)(rk + 1) * C, sizeof(double));
+    pr = malloc(sizeof(double) * (size_t)n * C);
+    Q = calloc((size_t)n * C, sizeof(double));
+    Wd = malloc(sizeof(double) * (size_t)F * C);
+    if (!M || !theta || !pr || !Q || !Wd) {
+        st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+        goto done;
+    }
+    /* scores M = U_r S_r^(1/2), row-major n x rk */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < rk; k++) M[(size_t)i * rk + k] = K[(size_t)(first + k) * n + i] * sqrt(w[first + k]);
+    const reduced q = {M, y, n, rk, C, l2, pr};
+    if (lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, theta, &r)) {
+        st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+        goto done;
+    }
+    r.rank = rk;
+    /* W = z^T Q with Q = U_r S_r^(-1/2) B (n x C) */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < rk; k++) {
+            const double u = K[(size_t)(first + k) * n + i] / sqrt(w[first + k]);
+            for (int c = 0; c < C; c++) Q[(size_t)i * C + c] += u * theta[(size_t)k * C + c];
+        }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, C, n, 1.0, zd, F, Q, C, 0.0, Wd, C);
+    for (size_t k = 0; k < (size_t)F * C; k++) W[k] = (float)Wd[k];
+    for (int c = 0; c < C; c++) b[c] = (float)theta[(size_t)rk * C + c];
+    if (rep) *rep = r;
+done:
+    free(zd);
+    free(K);
+    free(w);
+    free(M);
+    free(theta);
+    free(pr);
+    free(Q);
+    free(Wd);
+    return st;
+}

@@ -1,0 +1,196 @@
+/*
+ * The exact softmax-regression fit: its plain objective's gradient against
+ * central differences (the reference), then the fit's result against that
+ * reference: the primal gradient at the returned (W, b) is zero (the
+ * objective is strictly convex, so that point is the optimum), on rows
+ * wider than they are many (the case the Gram matrix is for), narrower
+ * (rank F), with repeated rows, and in another row order; and bad
+ * arguments.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "optim/softmax_exact.h"
+
+typedef struct problem {
+    int n, F, C;
+    float *z;
+    int *y;
+} problem;
+
+/* Labels from a random linear rule plus noise, so the classes overlap a
+ * little (finite weights even at small L2). */
+static problem make_problem(int n, int F, int C, uint64_t seed) {
+    problem p = {n, F, C, malloc(sizeof(float) * (size_t)n * F), malloc(sizeof(int) * (size_t)n)};
+    assert_non_null(p.z);
+    assert_non_null(p.y);
+    df_rng rng;
+    df_rng_seed(&rng, seed, 1);
+    float *t = malloc(sizeof(float) * (size_t)F * C);
+    assert_non_null(t);
+    for (int k = 0; k < F * C; k++) t[k] = (float)df_rng_normal(&rng);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < F; j++) p.z[(size_t)i * F + j] = (float)df_rng_normal(&rng);
+        int best = 0;
+        double bv = -INFINITY;
+        for (int c = 0; c < C; c++) {
+            double v = 2.0 * df_rng_normal(&rng);
+            for (int j = 0; j < F; j++) v += p.z[(size_t)i * F + j] * t[(size_t)j * C + c] / sqrt((double)F);
+            if (v > bv) bv = v, best = c;
+        }
+        p.y[i] = best;
+    }
+    free(t);
+    return p;
+}
+
+static void free_problem(problem *p) {
+    free(p->z);
+    free(p->y);
+}
+
+/* Largest |gradient| of the plain objective at (W, b). */
+static double primal_grad_max(const problem *p, double l2, const float *W, const float *b) {
+    double *gW = malloc(sizeof(double) * (size_t)p->F * p->C), gb[8], m = 0.0;
+    assert_non_null(gW);
+    df_softmax_objective(p->z, p->y, p->n, p->F, p->C, l2, W, b, gW, gb);
+    for (int k = 0; k < p->F * p->C; k++) m = fmax(m, fabs(gW[k]));
+    for (int c = 0; c < p->C; c++) m = fmax(m, fabs(gb[c]));
+    free(gW);
+    return m;
+}
+
+static void test_objective_gradient_is_central_differences(void **state) {
+    (void)state;
+    problem p = make_problem(12, 5, 3, 3);
+    float W[15], b[3];
+    double gW[15], gb[3], worst = 0.0;
+    df_rng rng;
+    df_rng_seed(&rng, 9, 1);
+    for (int k = 0; k < 15; k++) W[k] = 0.3f * (float)df_rng_normal(&rng);
+    for (int c = 0; c < 3; c++) b[c] = 0.2f * (float)df_rng_normal(&rng);
+    df_softmax_objective(p.z, p.y, p.n, p.F, p.C, 0.7, W, b, gW, gb);
+    for (int k = 0; k < 18; k++) {
+        float *x = k < 15 ? &W[k] : &b[k - 15];
+        const float keep = *x, h = 1e-2f;
+        *x = keep + h;
+        const double fp = df_softmax_objective(p.z, p.y, p.n, p.F, p.C, 0.7, W, b, NULL, NULL);
+        *x = keep - h;
+        const double fm = df_softmax_objective(p.z, p.y, p.n, p.F, p.C, 0.7, W, b, NULL, NULL);
+        *x = keep;
+        const double num = (fp - fm) / (2.0 * h), ana = k < 15 ? gW[k] : gb[k - 15];
+        worst = fmax(worst, fabs(num - ana));
+    }
+    assert_true(worst < 1e-4);
+    free_problem(&p);
+}
+
+/* Fits p at l2 and checks the result is the optimum. */
+static void check_optimum(const problem *p, double l2, float *W, float *b, df_softmax_exact_report *rep) {
+    df_error err;
+    assert_int_equal(df_softmax_fit_exact(p->z, p->y, p->n, p->F, p->C, l2, 1e-6, 5000, W, b, rep, &err), DF_OK);
+    assert_true(rep->converged);
+    /* W is rounded to float: its gradient is zero to float precision */
+    assert_true(primal_grad_max(p, l2, W, b) < 1e-5);
+    const double at = df_softmax_objective(p->z, p->y, p->n, p->F, p->C, l2, W, b, NULL, NULL);
+    assert_true(fabs(at - rep->objective) < 1e-6 * (1.0 + at));
+    /* and nudging it in any direction costs */
+    df_rng rng;
+    df_rng_seed(&rng, 5, 2);
+    for (int t = 0; t < 8; t++) {
+        const int k = (int)df_rng_below(&rng, (uint32_t)(p->F * p->C));
+        const float keep = W[k];
+        W[k] = keep + (t % 2 ? 0.05f : -0.05f);
+        assert_true(df_softmax_objective(p->z, p->y, p->n, p->F, p->C, l2, W, b, NULL, NULL) > at);
+        W[k] = keep;
+    }
+}
+
+static void test_wide_rows_reach_the_optimum(void **state) {
+    (void)state;
+    problem p = make_problem(40, 300, 3, 11);
+    float *W = malloc(sizeof(float) * 900), b[3];
+    assert_non_null(W);
+    const double l2s[3] = {10.0, 1.0, 0.01};
+    for (int k = 0; k < 3; k++) {
+        df_softmax_exact_report rep;
+        check_optimum(&p, l2s[k], W, b, &rep);
+        assert_int_equal(rep.rank, 40); /* 40 random rows of 300 span 40 dimensions */
+    }
+    free(W);
+    free_problem(&p);
+}
+
+static void test_narrow_and_repeated_rows(void **state) {
+    (void)state;
+    problem p = make_problem(60, 7, 4, 12);
+    float W[28], b[4];
+    df_softmax_exact_report rep;
+    check_optimum(&p, 0.1, W, b, &rep);
+    assert_int_equal(rep.rank, 7); /* the rows span only the 7 features */
+    /* every row twice: the same optimum (a mean over the rows) */
+    problem d = {120, 7, 4, malloc(sizeof(float) * 840), malloc(sizeof(int) * 120)};
+    assert_non_null(d.z);
+    assert_non_null(d.y);
+    memcpy(d.z, p.z, sizeof(float) * 420);
+    memcpy(d.z + 420, p.z, sizeof(float) * 420);
+    memcpy(d.y, p.y, sizeof(int) * 60);
+    memcpy(d.y + 60, p.y, sizeof(int) * 60);
+    float W2[28], b2[4];
+    check_optimum(&d, 0.1, W2, b2, &rep);
+    for (int k = 0; k < 28; k++) assert_true(fabsf(W[k] - W2[k]) < 1e-4f * (1.0f + fabsf(W[k])));
+    free_problem(&d);
+    free_problem(&p);
+}
+
+static void test_row_order_does_not_matter(void **state) {
+    (void)state;
+    problem p = make_problem(30, 50, 3, 13), r = {30, 50, 3, malloc(sizeof(float) * 1500), malloc(sizeof(int) * 30)};
+    assert_non_null(r.z);
+    assert_non_null(r.y);
+    for (int i = 0; i < 30; i++) { /* reversed */
+        memcpy(r.z + (size_t)i * 50, p.z + (size_t)(29 - i) * 50, sizeof(float) * 50);
+        r.y[i] = p.y[29 - i];
+    }
+    float W[150], b[3], W2[150], b2[3];
+    df_softmax_exact_report rep;
+    check_optimum(&p, 1.0, W, b, &rep);
+    check_optimum(&r, 1.0, W2, b2, &rep);
+    for (int k = 0; k < 150; k++) assert_true(fabsf(W[k] - W2[k]) < 1e-5f * (1.0f + fabsf(W[k])));
+    free_problem(&r);
+    free_problem(&p);
+}
+
+static void test_bad_arguments(void **state) {
+    (void)state;
+    problem p = make_problem(10, 4, 3, 14);
+    float W[12], b[3];
+    df_error err;
+    assert_int_equal(df_softmax_fit_exact(p.z, p.y, p.n, p.F, p.C, 0.0, 1e-8, 100, W, b, NULL, &err),
+                     DF_ERR_INVALID_ARG);
+    assert_int_equal(df_softmax_fit_exact(p.z, p.y, p.n, p.F, 1, 1.0, 1e-8, 100, W, b, NULL, &err),
+                     DF_ERR_INVALID_ARG);
+    p.y[4] = 3;
+    assert_int_equal(df_softmax_fit_exact(p.z, p.y, p.n, p.F, p.C, 1.0, 1e-8, 100, W, b, NULL, &err),
+                     DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "row 4"));
+    free_problem(&p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_objective_gradient_is_central_differences),
+        cmocka_unit_test(test_wide_rows_reach_the_optimum),
+        cmocka_unit_test(test_narrow_and_repeated_rows),
+        cmocka_unit_test(test_row_order_does_not_matter),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
