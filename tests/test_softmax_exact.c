@@ -4,8 +4,8 @@
  * reference: the primal gradient at the returned (W, b) is zero (the
  * objective is strictly convex, so that point is the optimum), on rows
  * wider than they are many (the case the Gram matrix is for), narrower
- * (rank F), with repeated rows, and in another row order; and bad
- * arguments.
+ * (rank F), with repeated rows, in another row order, and all zero (only
+ * the bias to fit); and bad arguments.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,6 +168,25 @@ static void test_row_order_does_not_matter(void **state) {
     free_problem(&p);
 }
 
+/* Rows that are all zero carry nothing: W stays zero and the bias gives
+ * each class its share of the labels (the unpenalised optimum). */
+static void test_zero_rows_fit_the_class_shares(void **state) {
+    (void)state;
+    enum { N = 12, F = 5, C = 3 };
+    float z[N * F] = {0}, W[F * C], b[C];
+    int y[N] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2};
+    df_softmax_exact_report rep;
+    df_error err;
+    assert_int_equal(df_softmax_fit_exact(z, y, N, F, C, 1.0, 1e-6, 500, W, b, &rep, &err), DF_OK);
+    assert_int_equal(rep.rank, 0);
+    assert_true(rep.converged);
+    for (int k = 0; k < F * C; k++) assert_true(W[k] == 0.0f);
+    double se = 0.0;
+    for (int c = 0; c < C; c++) se += exp(b[c]);
+    assert_true(fabs(exp(b[0]) / se - 0.5) < 1e-5);
+    assert_true(fabs(exp(b[1]) / se - 0.25) < 1e-5);
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     problem p = make_problem(10, 4, 3, 14);
@@ -190,6 +209,7 @@ int main(void) {
         cmocka_unit_test(test_wide_rows_reach_the_optimum),
         cmocka_unit_test(test_narrow_and_repeated_rows),
         cmocka_unit_test(test_row_order_does_not_matter),
+        cmocka_unit_test(test_zero_rows_fit_the_class_shares),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

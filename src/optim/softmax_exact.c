@@ -42,7 +42,8 @@ double df_softmax_objective(const float *z, const int *y, int n, int F, int C, d
 }
 
 /* The regression on the scores: rows M (n x r), parameters theta = B (r x
- * C) then b (C); returns J, its gradient into g; pr: n x C scratch. */
+ * C) then b (C); returns J, its gradient into g; pr: n x C scratch. r may
+ * be 0 (rows all zero: only the bias to fit). */
 typedef struct reduced {
     const double *M;
     const int *y;
@@ -58,7 +59,7 @@ static double reduced_objective(const reduced *q, const double *theta, double *g
     /* logits M B + b */
     for (int i = 0; i < n; i++)
         for (int c = 0; c < C; c++) P[(size_t)i * C + c] = b[c];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, r, 1.0, q->M, r, B, C, 1.0, P, C);
+    if (r > 0) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, r, 1.0, q->M, r, B, C, 1.0, P, C);
     double *gb = g + (size_t)r * C;
     memset(gb, 0, sizeof(double) * (size_t)C);
     for (int i = 0; i < n; i++) {
@@ -77,7 +78,7 @@ static double reduced_objective(const reduced *q, const double *theta, double *g
         w2 += B[k] * B[k];
         g[k] = 2.0 * q->l2 * B[k];
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, n, 1.0, q->M, r, P, C, 1.0, g, C);
+    if (r > 0) cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, n, 1.0, q->M, r, P, C, 1.0, g, C);
     return loss / n + q->l2 * w2;
 }
 
