@@ -333,27 +333,39 @@ static void test_head_class_gradient(void **state) {
 }
 
 
-/* The class logit of a map through the head: GAP (pooled) or flatten. */
-static float map_score(const df_head *h, const float *map, int H, int W, int K, int pooled, int cls) {
-    float f[64], z[8];
+/* The class logit of a map through the head: pooled (pool) or flattened
+ * (NULL), pooled here plainly, window by window. */
+static float map_score(const df_head *h, const float *map, int H, int W, int K, const df_pooling *pool, int cls) {
+    float f[256], z[8];
     df_error err;
     const float *in = map;
-    if (pooled) {
-        for (int k = 0; k < K; k++) {
-            double s = 0.0;
-            for (int p = 0; p < H * W; p++) s += map[p * K + k];
-            f[k] = (float)(s / (H * W));
-        }
+    if (pool) {
+        const int kh = pool->kind == DF_POOLING_REGIONS ? pool->k : H, kw = pool->kind == DF_POOLING_REGIONS ? pool->k : W;
+        const int s = pool->kind == DF_POOLING_REGIONS ? pool->s : 1;
+        const int nh = (H - kh) / s + 1, nw = (W - kw) / s + 1;
+        for (int i = 0; i < nh; i++)
+            for (int j = 0; j < nw; j++)
+                for (int k = 0; k < K; k++) {
+                    double sum = 0.0;
+                    for (int y = i * s; y < i * s + kh; y++)
+                        for (int x = j * s; x < j * s + kw; x++) sum += map[(y * W + x) * K + k];
+                    f[(i * nw + j) * K + k] = (float)(sum / (kh * kw));
+                }
         in = f;
     }
     ASSERT_OK(df_head_logits(h, in, 1, z, &err));
     return z[cls];
 }
 
-static void check_gradcam(int pooled) {
-    enum { H = 3, W = 2, K = 4, C = 3 };
-    const int D = pooled ? K : H * W * K;
+/* pool NULL: flatten; else the mean or regions (r2s1 on a 3x4 map: 2 x 3
+ * overlapping windows). */
+static void check_gradcam(const char *pooling) {
+    enum { H = 3, W = 4, K = 4, C = 3 };
     df_error err;
+    df_pooling p;
+    if (pooling) ASSERT_OK(df_pooling_parse(pooling, &p, &err));
+    const df_pooling *pool = pooling ? &p : NULL;
+    const int D = pool ? (int)df_pooling_dim(pool, H, W, K) : H * W * K;
     df_head_config cfg = df_head_config_default();
     cfg.units = 6;
     df_head *h;
@@ -363,30 +375,31 @@ static void check_gradcam(int pooled) {
     float map[H * W * K], grad[H * W * K];
     fill_uniform(map, H * W * K, 12, 0.0f, 2.0f);
     for (int cls = 0; cls < C; cls++) {
-        ASSERT_OK(df_gradcam_map_gradient(h, map, H, W, K, pooled, cls, grad, &err));
+        ASSERT_OK(df_gradcam_map_gradient(h, map, H, W, K, pool, cls, grad, &err));
         for (int j = 0; j < H * W * K; j++) {
             const float eps = 1e-2f;
             float keep = map[j];
             map[j] = keep + eps;
-            double up = map_score(h, map, H, W, K, pooled, cls);
+            double up = map_score(h, map, H, W, K, pool, cls);
             map[j] = keep - eps;
-            double down = map_score(h, map, H, W, K, pooled, cls);
+            double down = map_score(h, map, H, W, K, pool, cls);
             map[j] = keep;
             double fd = (up - down) / (2.0 * eps);
             if (fabs(fd - grad[j]) > 2e-3 * (1.0 + fabs(fd)))
-                fail_msg("%s class %d map value %d: analytic %g, finite differences %g", pooled ? "pooled" : "flat",
+                fail_msg("%s class %d map value %d: analytic %g, finite differences %g", pooling ? pooling : "flat",
                          cls, j, (double)grad[j], fd);
         }
     }
     /* A head that does not fit the map is an error. */
-    assert_int_equal(df_gradcam_map_gradient(h, map, H, W, K + 1, pooled, 0, grad, &err), DF_ERR_SHAPE);
+    assert_int_equal(df_gradcam_map_gradient(h, map, H, W, K + 1, pool, 0, grad, &err), DF_ERR_SHAPE);
     df_head_destroy(h);
 }
 
 static void test_gradcam_gradient(void **state) {
     (void)state;
-    check_gradcam(1);
-    check_gradcam(0);
+    check_gradcam("mean");
+    check_gradcam("r2s1");
+    check_gradcam(NULL);
 }
 
 static void test_gradcam_cam_and_overlay(void **state) {

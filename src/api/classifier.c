@@ -31,6 +31,8 @@ static df_status recorded_backbone(const df_model_meta *m, df_backbone_options *
     if (st != DF_OK) return st;
     bo->pool = m->backbone_pool;
     bo->cut_tensor = m->cut_tensor[0] ? m->cut_tensor : NULL;
+    st = df_pooling_parse(m->pooling[0] ? m->pooling : "mean", &bo->pooling, err);
+    if (st != DF_OK) return st;
     df_error ignored;
     if (df_precision_parse(m->precision, &bo->precision, &ignored) != DF_OK) bo->precision = DF_PRECISION_AUTO;
     return DF_OK;
@@ -184,7 +186,8 @@ df_status df_classifier_judge(const df_classifier *c, const float *features, int
     out->unknown = 0;
     out->unknown_score = NAN;
     if (c->model->unknown) {
-        out->unknown_score = df_unknown_score(c->model->unknown, features);
+        out->unknown_score =
+            df_unknown_score_features(c->model->unknown, features, (size_t)c->model->meta.feature_dim);
         out->unknown = use_unknown && !(out->unknown_score <= c->model->unknown->threshold);
     }
     return DF_OK;

@@ -18,6 +18,7 @@ struct df_explainer {
     df_resize_method resize;
     df_backbone *bb;           /* owned: stops at the map */
     int h, w, k, pooled;
+    df_pooling pool;           /* how the model's features pool the map, when pooled */
     float *input, *map, *grad, *cam;
 };
 
@@ -43,6 +44,7 @@ static void cut_at_map(df_backbone_options *bo, void *ctx) {
     const char *kind = ctx;
     if (!strcmp(kind, "tflite")) bo->cut_tensor = DF_TFLITE_CUT_FEATURE_MAP;
     else bo->pool = 0;
+    bo->pooling = (df_pooling){DF_POOLING_MEAN, 0, 0, 0}; /* the map itself; pooled here as the model does */
     bo->max_batch = 1;
     bo->autotune = 0;
 }
@@ -62,14 +64,24 @@ df_status df_explainer_create(const char *model_path, const df_model *model, con
     if (st == DF_OK)
         st = df_classifier_backbone_open(model_path, model, opt, cut_at_map, (void *)m->backbone_kind, &ex->bb, err);
     if (st != DF_OK) goto fail;
-    /* Square maps (7x7 for 224x224 inputs); K is the pooled feature's
-     * length, or VGG16's 512 channels when the head takes the whole map. */
+    /* Square maps (7x7 for 224x224 inputs). TFLite: the head takes the map
+     * pooled as the model says (its mean, K = the features, or regions);
+     * VGG16: its 512 channels pooled, or the whole map. */
     size_t n = df_backbone_feature_dim(ex->bb);
-    ex->k = strcmp(m->backbone_kind, "tflite") ? 512 : m->feature_dim;
-    ex->pooled = (size_t)m->feature_dim != n;
+    const int tflite = !strcmp(m->backbone_kind, "tflite");
+    if (tflite) st = df_pooling_parse(m->pooling[0] ? m->pooling : "mean", &ex->pool, err);
+    else ex->pool = (df_pooling){DF_POOLING_MEAN, 0, 0, 0};
+    if (st != DF_OK) goto fail;
+    ex->pooled = !tflite ? (size_t)m->feature_dim != n : 1;
+    ex->k = tflite && ex->pool.kind == DF_POOLING_MEAN ? m->feature_dim : 512;
+    for (int side = 1; tflite && ex->pool.kind == DF_POOLING_REGIONS && side <= 64; side++)
+        if (n % ((size_t)side * side) == 0 &&
+            df_pooling_dim(&ex->pool, side, side, (int)(n / ((size_t)side * side))) == (size_t)m->feature_dim)
+            ex->k = (int)(n / ((size_t)side * side));
     size_t hw = n / (size_t)ex->k;
     ex->h = ex->w = (int)(sqrt((double)hw) + 0.5);
-    if ((size_t)ex->h * ex->w * ex->k != n || (!ex->pooled && ex->k != 512)) {
+    if ((size_t)ex->h * ex->w * ex->k != n || (!ex->pooled && ex->k != 512) ||
+        (ex->pooled && df_pooling_dim(&ex->pool, ex->h, ex->w, ex->k) != (size_t)m->feature_dim)) {
         st = df_error_set(err, DF_ERR_SHAPE, "%s: feature map of %zu values does not fit %d features per position",
                           model_path, n, ex->k);
         goto fail;
@@ -143,7 +155,8 @@ df_status df_explain_overlay(df_explainer *ex, const char *path, int cls, int ma
     if (st == DF_OK) st = df_backbone_preprocess(ex->bb, &in, ex->input, err);
     if (st == DF_OK) st = df_backbone_run(ex->bb, ex->input, 1, ex->map, err);
     if (st == DF_OK)
-        st = df_gradcam_map_gradient(ex->model->head, ex->map, ex->h, ex->w, ex->k, ex->pooled, cls, ex->grad, err);
+        st = df_gradcam_map_gradient(ex->model->head, ex->map, ex->h, ex->w, ex->k,
+                                     ex->pooled ? &ex->pool : NULL, cls, ex->grad, err);
     if (st == DF_OK) {
         df_gradcam_cam(ex->map, ex->grad, ex->h, ex->w, ex->k, ex->cam);
         st = load_display(path, max_side, &shown, err);

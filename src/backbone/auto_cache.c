@@ -68,11 +68,12 @@ df_status df_auto_cache_key(const char *kind, const char *weights_path, const df
     int race_batch = opt->max_batch < DF_RACE_IMAGES ? opt->max_batch : DF_RACE_IMAGES;
     int n = snprintf(key, key_size,
                      "deepfashion %s onednn %d.%d.%d; cpu %s; isa %s onednn-isa %x; threads %d; %s %s size %lld "
-                     "mtime %lld.%09ld; cut %s pool %d algo %d autotune %d batch %d int8-engine %s dw %s",
+                     "mtime %lld.%09ld; cut %s pool %d pooling %d.%d.%d algo %d autotune %d batch %d int8-engine %s dw %s",
                      DF_VERSION, v->major, v->minor, v->patch, cpu, df_cpu_isa_name(df_cpu_isa_best()),
                      (unsigned)dnnl_get_effective_cpu_isa(), threads, kind, real, (long long)sb.st_size,
                      (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
-                     opt->cut_tensor ? opt->cut_tensor : "", opt->pool, (int)opt->conv_algo, opt->autotune,
+                     opt->cut_tensor ? opt->cut_tensor : "", opt->pool, (int)opt->pooling.kind, opt->pooling.k,
+                     opt->pooling.s, (int)opt->conv_algo, opt->autotune,
                      race_batch, engine ? engine : "", dw ? dw : "");
     if (n < 0 || (size_t)n >= key_size)
         return df_error_set(err, DF_ERR_TOO_LARGE, "%s: the precision cache key is too long", real);

@@ -124,6 +124,12 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
         return df_error_set(err, DF_ERR_INVALID_ARG,
                             "a feature tensor to cut at ('%s') applies to TFLite models only, not %s", opt->cut_tensor,
                             kind);
+    if (opt->pooling.kind != DF_POOLING_MEAN && strcmp(kind, "tflite"))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "pooling by regions applies to TFLite models only, not %s", kind);
+    if (opt->pooling.kind != DF_POOLING_MEAN && opt->cut_tensor && *opt->cut_tensor)
+        return df_error_set(err, DF_ERR_INVALID_ARG,
+                            "pooling by regions pools the map before the graph's own pooling: not with a cut ('%s')",
+                            opt->cut_tensor);
     if (opt->input_size && strcmp(kind, "tflite"))
         return df_error_set(err, DF_ERR_INVALID_ARG, "an input size other than the file's applies to TFLite models only, not %s",
                             kind);
@@ -136,11 +142,24 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
     snprintf(bb->source, sizeof bb->source, "%s", weights_path ? weights_path : "");
     bb->pool = !strcmp(kind, "vgg16") && opt->pool;
     snprintf(bb->cut_tensor, sizeof bb->cut_tensor, "%s", opt->cut_tensor ? opt->cut_tensor : "");
+    if (bb->pooling.kind == DF_POOLING_MEAN) return DF_OK;
+    size_t bytes;
+    if (!df_size_mul3((size_t)bb->max_batch * (size_t)bb->map_h, (size_t)bb->map_w * (size_t)bb->map_c,
+                      sizeof(float), &bytes) ||
+        !(bb->map_buf = malloc(bytes))) {
+        df_backbone_destroy(bb);
+        *out = NULL;
+        return df_error_set(err, DF_ERR_NOMEM, "%s: out of memory for %d feature maps", weights_path,
+                            opt->max_batch);
+    }
     return DF_OK;
 }
 
 void df_backbone_destroy(df_backbone *bb) {
-    if (bb && bb->vt && bb->vt->destroy) bb->vt->destroy(bb);
+    if (!bb) return;
+    free(bb->map_buf);
+    bb->map_buf = NULL;
+    if (bb->vt && bb->vt->destroy) bb->vt->destroy(bb);
 }
 
 const char *df_backbone_kind(const df_backbone *bb) { return bb->vt->kind; }
@@ -150,6 +169,10 @@ void df_backbone_input_size(const df_backbone *bb, int *h, int *w) {
     *w = bb->input_w;
 }
 size_t df_backbone_feature_dim(const df_backbone *bb) { return bb->feature_dim; }
+df_pooling df_backbone_pooling(const df_backbone *bb) { return bb->pooling; }
+size_t df_backbone_window_dim(const df_backbone *bb) {
+    return bb->pooling.kind == DF_POOLING_REGIONS ? (size_t)bb->map_c : bb->feature_dim;
+}
 df_preprocess df_backbone_preprocess_mode(const df_backbone *bb) { return bb->preprocess; }
 df_resize_method df_backbone_resize_method(const df_backbone *bb) { return bb->resize; }
 df_precision df_backbone_precision(const df_backbone *bb) { return bb->precision; }
@@ -175,9 +198,27 @@ df_status df_backbone_copy_pixels(const df_backbone *bb, const df_image *img, ui
     return st;
 }
 
+/* Regions: the engine's maps, max_batch at a time, pooled into features. */
+static df_status run_pooled(df_backbone *bb, const float *inputs, const uint8_t *pixels, int n, float *features,
+                            df_error *err) {
+    const int B = df_backbone_max_batch(bb);
+    const size_t in = (size_t)bb->input_h * (size_t)bb->input_w * 3;
+    for (int done = 0; done < n;) {
+        const int chunk = n - done < B ? n - done : B;
+        df_status st = pixels ? bb->vt->run_pixels(bb, pixels + (size_t)done * in, chunk, bb->map_buf, err)
+                              : bb->vt->run(bb, inputs + (size_t)done * in, chunk, bb->map_buf, err);
+        if (st != DF_OK) return st;
+        df_pooling_apply(&bb->pooling, bb->map_buf, chunk, bb->map_h, bb->map_w, bb->map_c,
+                         features + (size_t)done * bb->feature_dim);
+        done += chunk;
+    }
+    return DF_OK;
+}
+
 df_status df_backbone_run(df_backbone *bb, const float *inputs, int n, float *features,
                           df_error *err) {
     if (n < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "batch of %d images", n);
+    if (bb->map_buf) return run_pooled(bb, inputs, NULL, n, features, err);
     return bb->vt->run(bb, inputs, n, features, err);
 }
 
@@ -187,5 +228,6 @@ df_status df_backbone_run_pixels(df_backbone *bb, const uint8_t *pixels, int n, 
     if (n < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "batch of %d images", n);
     if (!df_backbone_takes_pixels(bb))
         return df_error_set(err, DF_ERR_INVALID_ARG, "%s does not take pixels (df_backbone_takes_pixels)", bb->name);
+    if (bb->map_buf) return run_pooled(bb, NULL, pixels, n, features, err);
     return bb->vt->run_pixels(bb, pixels, n, features, err);
 }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backbone/pooling.h"
 #include "core/error.h"
 #include "engine/net.h"
 #include "image/image.h"
@@ -38,6 +39,12 @@ typedef struct df_backbone_options {
     /* TFLite: tensor to cut at ("name" or "#index"); NULL = the globally
      * pooled feature just before the classifier, found automatically. */
     const char *cut_tensor;
+    /* TFLite: how the map before the graph's global pool becomes the
+     * features (pooling.h): mean = the graph's own pooled feature (the
+     * default), regions = the backbone cut at the map (its last convolution
+     * runs as before) and pooled into windows after the engine. Not with
+     * cut_tensor. */
+    df_pooling pooling;
     /* TFLite, float engine (fp32/bf16), for studies (`features
      * --input-size`, bench/features_ood.sh): run the graph at an S x S
      * input instead of the file's. The layers up to the cut must be
@@ -75,6 +82,11 @@ const char *df_backbone_kind(const df_backbone *bb);       /* "vgg16" / "tflite"
 const char *df_backbone_name(const df_backbone *bb);       /* e.g. "mobilenet_v2_1.0_224_quant" */
 void df_backbone_input_size(const df_backbone *bb, int *h, int *w);
 size_t df_backbone_feature_dim(const df_backbone *bb);
+/* How the features are pooled from the last map (pooling.h). */
+df_pooling df_backbone_pooling(const df_backbone *bb);
+/* Features per window: the map's channels when pooled by regions, else
+ * feature_dim (one window). */
+size_t df_backbone_window_dim(const df_backbone *bb);
 df_preprocess df_backbone_preprocess_mode(const df_backbone *bb);
 df_resize_method df_backbone_resize_method(const df_backbone *bb);
 df_precision df_backbone_precision(const df_backbone *bb);
@@ -125,6 +137,9 @@ struct df_backbone {
     char source[1024];       /* the weights file it was opened from */
     int pool;                /* VGG16: globally average-pooled features */
     char cut_tensor[128];    /* TFLite: the cut asked for, "" = automatic */
+    df_pooling pooling;      /* regions: the engine returns the map, pooled by df_backbone_run */
+    int map_h, map_w, map_c; /* regions: the map's shape */
+    float *map_buf;          /* regions: max_batch maps, owned by backbone.c */
     int64_t num_params;      /* weights in the network as run (0 = unknown) */
     int raced;               /* --precision auto timed engines to choose the precision */
     void *impl;              /* owned by the implementation */

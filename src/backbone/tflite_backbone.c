@@ -44,7 +44,7 @@ typedef struct value {
     int slot;          /* V_HOST */
 } value;
 
-typedef enum host_kind { HOST_DENSE, HOST_SOFTMAX, HOST_L2NORM } host_kind;
+typedef enum host_kind { HOST_DENSE, HOST_SOFTMAX, HOST_L2NORM, HOST_AVGPOOL } host_kind;
 
 typedef struct host_op {
     host_kind kind;
@@ -55,6 +55,7 @@ typedef struct host_op {
     float *b;              /* HOST_DENSE: [n_out] or NULL, owned */
     df_activation act;
     float beta;            /* HOST_SOFTMAX */
+    int ih, iw, c, kh, k, stride, oh, ow; /* HOST_AVGPOOL: VALID kh x k windows of an ih x iw x c map */
 } host_op;
 
 struct df_tflite_graph {
@@ -486,6 +487,50 @@ static df_status add_conv(builder *b, int i, int depthwise) {
     return DF_OK;
 }
 
+/* An average pool of VALID windows on the dequantized map, and on what
+ * has left the engine, which an exported classifier pooled by regions has
+ * (export/tflite_export.c: the regions, then the unknown detector's mean
+ * over them): the graph leaves the engine at the DEQUANTIZE, so the integer
+ * engine runs everything before it, and the windows are averaged here in
+ * float, as predict pools them (backbone/pooling.h). */
+static df_status add_host_avgpool(builder *b, int i) {
+    const df_tflite_operator *op = &b->m->operators[i];
+    const df_tflite_options *o = &op->options;
+    const int xt = op->inputs[0];
+    host_op h;
+    memset(&h, 0, sizeof h);
+    h.kind = HOST_AVGPOOL;
+    h.op_index = i;
+    df_status st = DF_OK;
+    if (b->v[xt].kind == V_ENGINE) {
+        st = op_prefix(b, i, df_net_tensor_shape(b->g->net, b->v[xt].id, &h.ih, &h.iw, &h.c, b->err));
+    } else if (tensor(b, xt)->rank == 4) {
+        h.ih = tensor(b, xt)->shape[1];
+        h.iw = tensor(b, xt)->shape[2];
+        h.c = tensor(b, xt)->shape[3];
+    } else {
+        return op_fail(b, i, DF_ERR_UNSUPPORTED, "input %s is not a map", tensor(b, xt)->name);
+    }
+    if (st) return st;
+    if (o->stride_h != o->stride_w || o->filter_h < 1 || o->filter_w < 1 || o->stride_h < 1 || o->filter_h > h.ih ||
+        o->filter_w > h.iw || (o->filter_h != o->filter_w && (o->filter_h != h.ih || o->filter_w != h.iw)))
+        return op_fail(b, i, DF_ERR_UNSUPPORTED, "a %dx%d window at stride %dx%d on a dequantized %dx%d map",
+                       o->filter_h, o->filter_w, o->stride_h, o->stride_w, h.ih, h.iw);
+    h.kh = o->filter_h;
+    h.k = o->filter_w;
+    h.stride = o->stride_h;
+    h.oh = (h.ih - h.kh) / h.stride + 1;
+    h.ow = (h.iw - h.k) / h.stride + 1;
+    if ((st = check_output(b, i, h.oh, h.ow, h.c))) return st;
+    if ((st = host_input(b, i, op->inputs[0], &h.in, &h.n_in))) return st;
+    if (h.n_in != (size_t)h.ih * (size_t)h.iw * (size_t)h.c)
+        return op_fail(b, i, DF_ERR_SHAPE, "input holds %zu values, not %dx%dx%d", h.n_in, h.ih, h.iw, h.c);
+    h.n_out = (size_t)h.oh * (size_t)h.ow * (size_t)h.c;
+    if ((st = new_slot(b, i, h.n_out, &h.out)) || (st = push_host(b, i, &h))) return st;
+    set_host(b, i, h.out);
+    return DF_OK;
+}
+
 static df_status add_pool(builder *b, int i, df_pool_kind kind) {
     const df_tflite_operator *op = &b->m->operators[i];
     const df_tflite_options *o = &op->options;
@@ -493,6 +538,11 @@ static df_status add_pool(builder *b, int i, df_pool_kind kind) {
         return op_fail(b, i, DF_ERR_FORMAT, "needs one input, one output and Pool2DOptions");
     if (o->activation != DF_TFLITE_ACT_NONE)
         return op_fail(b, i, DF_ERR_UNSUPPORTED, "fused activation %d on a pool", o->activation);
+    const int from = op->inputs[0] >= 0 ? df_tflite_producer(b->m, op->inputs[0]) : -1;
+    if (kind == DF_POOL_AVG && o->padding == DF_TFLITE_PAD_VALID && !b->resized &&
+        ((from >= 0 && b->m->operators[from].builtin == DF_TFLITE_OP_DEQUANTIZE && b->v[op->inputs[0]].kind == V_ENGINE) ||
+         (op->inputs[0] >= 0 && b->v[op->inputs[0]].kind == V_HOST)))
+        return add_host_avgpool(b, i);
     int ih, iw, ic;
     df_status st = engine_input(b, i, op->inputs[0], 0, &ih, &iw, &ic);
     if (st) return st;
@@ -1098,6 +1148,16 @@ static void run_host_op(const host_op *h, const float *x, float *y) {
         apply_act(y, h->n_out, h->act);
         return;
     }
+    if (h->kind == HOST_AVGPOOL) { /* predict's own pooling, so both give the same bits */
+        if (h->kh == h->ih && h->k == h->iw) { /* one window: the mean over the map */
+            const df_pooling mean = {DF_POOLING_MEAN, 0, 0, 0};
+            df_pooling_apply(&mean, x, 1, h->ih, h->iw, h->c, y);
+        } else {
+            const df_pooling p = {DF_POOLING_REGIONS, h->k, h->stride, 0};
+            df_pooling_apply(&p, x, 1, h->ih, h->iw, h->c, y);
+        }
+        return;
+    }
     if (h->kind == HOST_L2NORM) {
         double ss = 0.0;
         for (size_t k = 0; k < h->n_in; k++) ss += (double)x[k] * x[k];
@@ -1263,6 +1323,35 @@ const df_qnet *df_tflite_backbone_qnet(const df_backbone *bb) {
     return ((const df_tflite_graph *)bb->impl)->qnet;
 }
 
+/* Pooling by regions: the cut map's H x W x C (the file's shape, or a
+ * square of the same channels when the graph runs at another input size)
+ * and the features it pools to. */
+static df_status regions_shape(const df_tflite_model *m, int target, const df_backbone_options *opt, size_t out_size,
+                               df_backbone *bb, df_error *err) {
+    const df_tflite_tensor *t = &m->tensors[target];
+    const int C = t->rank >= 1 ? t->shape[t->rank - 1] : 0;
+    int H = 0, W = 0;
+    if (C > 0 && t->rank == 4 && !opt->input_size) {
+        H = t->shape[1];
+        W = t->shape[2];
+    } else if (C > 0) {
+        const size_t hw = out_size / (size_t)C;
+        while ((size_t)(H + 1) * (size_t)(H + 1) <= hw) H++;
+        W = H;
+    }
+    char name[16];
+    const size_t D = df_pooling_dim(&opt->pooling, H, W, C);
+    if (C < 1 || (size_t)H * (size_t)W * (size_t)C != out_size || D == 0)
+        return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: the feature map %s (%dx%dx%d) cannot be pooled by %s",
+                            m->path, t->name, H, W, C, df_pooling_name(&opt->pooling, name, sizeof name));
+    bb->pooling = opt->pooling;
+    bb->map_h = H;
+    bb->map_w = W;
+    bb->map_c = C;
+    bb->feature_dim = D;
+    return DF_OK;
+}
+
 df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *name,
                                         const df_backbone_options *opt, df_backbone **out,
                                         df_error *err) {
@@ -1272,7 +1361,22 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
                             "%s: TFLite models take only the 'tflite' preprocessing (the input "
                             "tensor's quantization defines it)", m->path);
     int target;
-    if (opt->cut_tensor && !strcmp(opt->cut_tensor, DF_TFLITE_CUT_FEATURE_MAP)) {
+    int regions = opt->pooling.kind == DF_POOLING_REGIONS;
+    if (regions && opt->pooling.or_mean && !opt->input_size) {
+        const int t = df_tflite_feature_map_tensor(m);
+        const df_tflite_tensor *mt = t >= 0 ? &m->tensors[t] : NULL;
+        if (!mt || mt->rank != 4 || !df_pooling_tiles(&opt->pooling, mt->shape[1], mt->shape[2])) {
+            regions = 0;
+            if (opt->notice) {
+                char msg[256], pname[16];
+                snprintf(msg, sizeof msg, "pooling: %s's last map (%dx%d) is not tiled by %s windows; its own mean",
+                         m->path, mt && mt->rank == 4 ? mt->shape[1] : 0, mt && mt->rank == 4 ? mt->shape[2] : 0,
+                         df_pooling_name(&opt->pooling, pname, sizeof pname));
+                opt->notice(opt->notice_ctx, msg);
+            }
+        }
+    }
+    if (regions || (opt->cut_tensor && !strcmp(opt->cut_tensor, DF_TFLITE_CUT_FEATURE_MAP))) {
         target = df_tflite_feature_map_tensor(m);
         if (target < 0)
             return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: no spatial feature map before a global pool", m->path);
@@ -1301,6 +1405,11 @@ df_status df_tflite_backbone_from_model(const df_tflite_model *m, const char *na
     bb->input_h = g->input.h;
     bb->input_w = g->input.w;
     bb->feature_dim = g->out_size;
+    if (regions && (st = regions_shape(m, target, opt, g->out_size, bb, err)) != DF_OK) {
+        df_tflite_graph_destroy(g);
+        free(bb);
+        return st;
+    }
     bb->preprocess = DF_PREPROCESS_TFLITE;
     bb->resize = DF_RESIZE_BILINEAR;
     bb->precision = g->precision;

@@ -325,8 +325,9 @@ df_status df_cli_score_off_topic(struct df_classifier *clf, const char *dir, int
     if (ds->count == 0) st = df_error_set(err, DF_ERR_DATA, "%s: no usable photos", dir);
     if (st == DF_OK) st = df_photo_features(clf->backbone, ds, clf->resize, NULL, &feats, err);
     const df_unknown_detector *u = clf->model->unknown;
+    const size_t F = df_backbone_feature_dim(clf->backbone);
     for (int i = 0; st == DF_OK && i < ds->count; i++)
-        *caught += !(df_unknown_score(u, feats + (size_t)i * u->dim) <= u->threshold);
+        *caught += !(df_unknown_score_features(u, feats + (size_t)i * F, F) <= u->threshold);
     if (st == DF_OK) *n = ds->count;
     free(feats);
     df_dataset_free(ds);

@@ -72,13 +72,14 @@ df_status df_evaluation_add_trust(df_evaluation *ev, const float *features, size
     ev->temperature = temperature > 0.0f ? temperature : 0.0f;
     ev->accuracy_accepted = ev->accuracy;
     if (unknown) {
-        if ((size_t)unknown->dim != F) return df_error_set(err, DF_ERR_SHAPE, "unknown detector of %d features, photos have %zu", unknown->dim, F);
+        if (unknown->dim < 1 || F % (size_t)unknown->dim)
+            return df_error_set(err, DF_ERR_SHAPE, "unknown detector of %d features, photos have %zu", unknown->dim, F);
         if (!(ev->unknown_score = malloc(sizeof(float) * (size_t)n)))
             return df_error_set(err, DF_ERR_NOMEM, "out of memory");
         ev->unknown_threshold = unknown->threshold;
         int accepted = 0, correct = 0;
         for (int i = 0; i < n; i++) {
-            ev->unknown_score[i] = df_unknown_score(unknown, features + (size_t)i * F);
+            ev->unknown_score[i] = df_unknown_score_features(unknown, features + (size_t)i * F, F);
             if (!(ev->unknown_score[i] <= unknown->threshold)) continue;
             accepted++;
             correct += ev->predicted[i] == ev->labels[i];

@@ -206,3 +206,23 @@ float df_unknown_score(const df_unknown_detector *d, const float *x) {
     free(u);
     return s;
 }
+
+void df_unknown_window_mean(const float *features, size_t feature_dim, int block, float *out) {
+    const size_t B = (size_t)block, windows = B ? feature_dim / B : 0;
+    for (size_t c = 0; c < B; c++) {
+        double s = 0.0;
+        for (size_t w = 0; w < windows; w++) s += features[w * B + c];
+        out[c] = (float)(s / (double)(windows ? windows : 1));
+    }
+}
+
+float df_unknown_score_features(const df_unknown_detector *d, const float *features, size_t feature_dim) {
+    if (feature_dim == (size_t)d->dim) return df_unknown_score(d, features);
+    if (d->dim < 1 || feature_dim % (size_t)d->dim) return NAN;
+    float *m = malloc(sizeof(float) * (size_t)d->dim);
+    if (!m) return NAN;
+    df_unknown_window_mean(features, feature_dim, d->dim, m);
+    float s = df_unknown_score(d, m);
+    free(m);
+    return s;
+}

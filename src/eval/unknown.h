@@ -59,6 +59,21 @@ void df_unknown_destroy(df_unknown_detector *d);
 /* Score of one feature row x (dim floats); NaN when x is not finite. */
 float df_unknown_score(const df_unknown_detector *d, const float *x);
 
+/* Features pooled by regions (backbone/pooling.h) are one block of
+ * `block` values (the map's channels) per window; the detector is fitted
+ * on, and scores, their mean over the windows (each channel's mean over
+ * the map, positions where windows overlap counting more): its reference
+ * rows stay n x channels, as on the graph's own mean, not n x windows x
+ * channels (9x for r3s2: 4.9 MB more for the 106 closet photos, 160 MB for
+ * 3,409, in the model file and in exported models). out: block floats.
+ * feature_dim must be a multiple of block (1 block: a copy). */
+void df_unknown_window_mean(const float *features, size_t feature_dim, int block, float *out);
+/* df_unknown_score of a photo's features as the head sees them
+ * (feature_dim values): directly when feature_dim == d->dim, else their
+ * df_unknown_window_mean; NaN when feature_dim is not a multiple of
+ * d->dim. */
+float df_unknown_score_features(const df_unknown_detector *d, const float *features, size_t feature_dim);
+
 /* The detector's dot product u . v of n floats, in double: the same bits
  * under every ISA (DF_CPU_ISA) and vector width. */
 double df_unknown_dot(const float *u, const float *v, int n);

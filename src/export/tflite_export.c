@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backbone/pooling.h"
 #include "backbone/tflite_backbone.h"
 #include "backbone/vgg16.h"
 #include "eval/unknown.h"
@@ -368,7 +369,12 @@ static int exports_unknown(const df_model *model, const df_export_options *opt) 
  * (unknown.json). Only the raw cosine (no centring mean) is expressed. */
 static df_status append_unknown(graph *g, const df_model *model, int x) {
     const df_unknown_detector *u = model->unknown;
-    if (u->method != DF_UNKNOWN_KNN_COSINE || u->dim != model->meta.feature_dim)
+    const df_tflite_tensor *rt = &g->m->tensors[x];
+    /* Regions: the detector takes the mean over the windows (eval/unknown.h
+     * df_unknown_window_mean), the regions tensor averaged whole. */
+    const int windows = u->dim != model->meta.feature_dim && rt->rank == 4 && rt->shape[3] == u->dim &&
+                        (size_t)rt->shape[1] * (size_t)rt->shape[2] * (size_t)u->dim == (size_t)model->meta.feature_dim;
+    if (u->method != DF_UNKNOWN_KNN_COSINE || (u->dim != model->meta.feature_dim && !windows))
         return df_error_set(g->err, DF_ERR_UNSUPPORTED, "%s: unknown detector method %d over %d "
                             "features (export --no-unknown leaves it out)", g->m->path, u->method,
                             u->dim);
@@ -380,9 +386,22 @@ static df_status append_unknown(graph *g, const df_model *model, int x) {
     if (!all_finite(u->ref, (size_t)u->n * (size_t)u->dim))
         return df_error_set(g->err, DF_ERR_DATA, "%s: the unknown detector's rows are not finite",
                             g->m->path);
+    df_status st;
+    if (windows) {
+        int32_t ms[4] = {1, 1, 1, u->dim};
+        int m;
+        if ((st = add_tensor(g, "unknown/window_mean", DF_TFLITE_FLOAT32, 4, ms, 0, NULL, &m))) return st;
+        df_tflite_options po = no_options(DF_TFLITE_OPTIONS_POOL2D);
+        po.padding = DF_TFLITE_PAD_VALID;
+        po.filter_h = rt->shape[1];
+        po.filter_w = rt->shape[2];
+        po.stride_h = po.stride_w = 1;
+        int32_t pin[1] = {x}, pout[1] = {m};
+        if ((st = add_op(g, DF_TFLITE_OP_AVERAGE_POOL_2D, 1, pin, 1, pout, 1, &po))) return st;
+        x = m;
+    }
     const df_tflite_tensor *xt = &g->m->tensors[x];
     int32_t flat[2] = {1, u->dim};
-    df_status st;
     if (xt->rank < 1 || xt->shape[xt->rank - 1] != u->dim) {
         int32_t *shape = malloc(sizeof flat), sshape[1] = {2};
         if (!shape) return nomem(g);
@@ -824,6 +843,23 @@ static df_status describe_input(graph *g, input_desc *d) {
     return DF_OK;
 }
 
+/* Pooling by regions (backbone/pooling.h) on float map x (1 x H x W x C):
+ * AVERAGE_POOL_2D with a k x k filter at stride s, VALID padding, into
+ * 1 x nh x nw x C, whose row-major order is the features' (window-major);
+ * FULLY_CONNECTED flattens it as it is. */
+static df_status append_regions(graph *g, const df_pooling *pool, const df_tflite_tensor *map, int x, int *y) {
+    int32_t ys[4] = {1, df_pooling_windows(pool, map->shape[1]), df_pooling_windows(pool, map->shape[2]),
+                     map->shape[3]};
+    df_status st = add_tensor(g, "regions", DF_TFLITE_FLOAT32, 4, ys, 0, NULL, y);
+    if (st) return st;
+    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_POOL2D);
+    o.padding = DF_TFLITE_PAD_VALID;
+    o.filter_w = o.filter_h = pool->k;
+    o.stride_w = o.stride_h = pool->s;
+    int32_t in[1] = {x}, out[1] = {*y};
+    return add_op(g, DF_TFLITE_OP_AVERAGE_POOL_2D, 1, in, 1, out, 1, &o);
+}
+
 static df_status check_model_for(const df_model *model, const char *kind, const char *name,
                                  df_error *err) {
     if (strcmp(model->meta.backbone_kind, kind) != 0)
@@ -853,17 +889,28 @@ df_status df_export_tflite(const uint8_t *bytes, size_t size, const char *backbo
                           backbone_name, src->n_inputs);
         goto done;
     }
-    int cut = cut_tensor ? df_tflite_find_tensor(src, cut_tensor) : df_tflite_feature_tensor(src);
+    df_pooling pool;
+    if ((st = df_pooling_parse(model->meta.pooling[0] ? model->meta.pooling : "mean", &pool, err))) goto done;
+    const int regions = pool.kind == DF_POOLING_REGIONS;
+    if (regions && cut_tensor) {
+        st = df_error_set(err, DF_ERR_INVALID_ARG, "%s: a model pooled by regions has no cut tensor ('%s')",
+                          backbone_name, cut_tensor);
+        goto done;
+    }
+    int cut = cut_tensor ? df_tflite_find_tensor(src, cut_tensor)
+                         : regions ? df_tflite_feature_map_tensor(src) : df_tflite_feature_tensor(src);
     if (cut < 0) {
         st = df_error_set(err, DF_ERR_UNSUPPORTED, "%s: feature tensor %s not found", backbone_name,
                           cut_tensor ? cut_tensor : "(globally pooled)");
         goto done;
     }
     const df_tflite_tensor *ct = &src->tensors[cut];
-    if (df_tflite_tensor_elements(ct) != (size_t)model->meta.feature_dim) {
-        st = df_error_set(err, DF_ERR_SHAPE, "%s: feature tensor %s has %zu values, the model's "
-                          "head takes %d", backbone_name, ct->name, df_tflite_tensor_elements(ct),
-                          model->meta.feature_dim);
+    const size_t pooled = !regions           ? df_tflite_tensor_elements(ct)
+                          : ct->rank == 4 ? df_pooling_dim(&pool, ct->shape[1], ct->shape[2], ct->shape[3])
+                                          : 0;
+    if (pooled != (size_t)model->meta.feature_dim) {
+        st = df_error_set(err, DF_ERR_SHAPE, "%s: feature tensor %s gives %zu values, the model's "
+                          "head takes %d", backbone_name, ct->name, pooled, model->meta.feature_dim);
         goto done;
     }
     if (ct->type != DF_TFLITE_FLOAT32 && (ct->type != DF_TFLITE_UINT8 && ct->type != DF_TFLITE_INT8)) {
@@ -889,6 +936,7 @@ df_status df_export_tflite(const uint8_t *bytes, size_t size, const char *backbo
             goto done;
         x = f;
     }
+    if (regions && (st = append_regions(&g, &pool, ct, x, &x))) goto done;
     if ((st = append_head(&g, model, x))) goto done;
     if (exports_unknown(model, opt) && (st = append_unknown(&g, model, x))) goto done;
     st = finish(&g, model, opt, &input, out, out_size);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backbone/pooling.h"
 #include "core/crc32c.h"
 #include "core/fileio.h"
 #include "core/sha256.h"
@@ -491,6 +492,7 @@ static int write_contents(hid_t f, const df_model *m, const df_adam *adam,
     rc |= attr_str(g, "precision", mt->precision);
     rc |= attr_i32(g, "backbone_pool", mt->backbone_pool);
     rc |= attr_str(g, "cut_tensor", mt->cut_tensor);
+    rc |= attr_str(g, "pooling", mt->pooling[0] ? mt->pooling : "mean");
     rc |= attr_str(g, "training_json", mt->training_json ? mt->training_json : "");
     rc |= attr_u32(g, "weights_crc32c", weights_crc(head));
     if (rc == 0 && mt->backbone_file) {
@@ -947,6 +949,13 @@ static df_status load_backbone_desc(const reader *r, hid_t g, df_model_meta *mt)
          (st = read_int(r, g, G, "backbone_pool", 0, 1, &mt->backbone_pool)) != DF_OK ||
          (st = read_str_field(r, g, G, "cut_tensor", mt->cut_tensor, sizeof mt->cut_tensor)) != DF_OK))
         return st;
+    snprintf(mt->pooling, sizeof mt->pooling, "mean");
+    if (H5Aexists(g, "pooling") > 0 &&
+        (st = read_str_field(r, g, G, "pooling", mt->pooling, sizeof mt->pooling)) != DF_OK)
+        return st;
+    df_pooling pooling;
+    df_error why;
+    if (df_pooling_parse(mt->pooling, &pooling, &why) != DF_OK) return bad(r, "%s/pooling: %s", G, why.message);
     if (H5Lexists(g, "backbone_file", H5P_DEFAULT) <= 0) return DF_OK;
     hsize_t n;
     if ((st = read_extent1(r, g, "/deepfashion/backbone_file", "backbone_file", MAX_BACKBONE_FILE, &n)) != DF_OK)
@@ -1030,7 +1039,7 @@ static df_status read_trust(const reader *r, hid_t g, df_model *m) {
     int method = 0, k = 0, n = 0;
     float temp, thr = 0.0f, rate = 0.0f;
     float *buf = NULL;
-    const int dim = m->meta.feature_dim;
+    int dim = m->meta.feature_dim;
     df_status st = read_float(r, t, G, "temperature", &temp);
     if (st == DF_OK && !(temp == 0.0f || (temp > 0.0f && isfinite(temp))))
         st = bad(r, "%s: temperature %g is not positive", G, (double)temp);
@@ -1043,6 +1052,17 @@ static df_status read_trust(const reader *r, hid_t g, df_model *m) {
             (st = read_float(r, t, G, "unknown_rate", &rate)) != DF_OK ||
             (st = read_u32(r, t, G, "trust_crc32c", &stored)) != DF_OK)
             goto out;
+        /* feature_dim, or the channels of features pooled by regions
+         * (eval/unknown.h, df_unknown_window_mean) */
+        hsize_t md;
+        if ((st = read_extent1(r, t, "/deepfashion/trust/unknown_mean", "unknown_mean", (hsize_t)dim, &md)) != DF_OK)
+            goto out;
+        if (md < 1 || (size_t)m->meta.feature_dim % (size_t)md) {
+            st = bad(r, "%s: an unknown detector of %llu features for %d features", G, (unsigned long long)md,
+                     m->meta.feature_dim);
+            goto out;
+        }
+        dim = (int)md;
         if ((size_t)n * (size_t)dim > ((size_t)1 << 26)) {
             st = bad(r, "%s: %d reference rows of %d features is more than this build reads", G, n, dim);
             goto out;

@@ -50,6 +50,9 @@
  *       precision        string    (since 0.2) what the backbone ran in: fp32 / bf16 / ...
  *       backbone_pool    int32     (since 0.2) VGG16 global average pooling
  *       cut_tensor       string    (since 0.2) TFLite feature tensor, "" = automatic
+ *       pooling          string    (since issue 10) how the TFLite map becomes the
+ *                                  features: "mean" or "r<k>s<s>" (backbone/pooling.h);
+ *                                  absent = "mean"
  *       training_json    string    free-form training settings ("" if none)
  *       weights_crc32c   uint32    CRC-32C of the raw float32 bytes of every head
  *                                  tensor (Keras order above), then of the
@@ -67,8 +70,10 @@
  *                                    unknown_rows int32, unknown_threshold,
  *                                    unknown_rate float32, trust_crc32c uint32
  *                                    (CRC-32C of unknown_mean, unknown_ref bytes)
- *   /deepfashion/trust/unknown_mean  float32 (feature_dim)        with a detector
- *   /deepfashion/trust/unknown_ref   float32 (unknown_rows, feature_dim)
+ *   /deepfashion/trust/unknown_mean  float32 (dim)        with a detector; dim =
+ *   /deepfashion/trust/unknown_ref   float32 (unknown_rows, dim)    feature_dim, or the
+ *                                    map's channels for features pooled by regions
+ *                                    (the detector sees their mean over the windows)
  *
  *   Checkpoints only:
  *   /deepfashion/checkpoint          attrs adam_t int64, adam_lr, adam_beta1,
@@ -128,6 +133,7 @@ typedef struct df_model_meta {
     char precision[16];         /* what the backbone ran in (df_precision_name); "" = not recorded */
     int backbone_pool;          /* VGG16: global average pooling of the last block */
     char cut_tensor[128];       /* TFLite: the feature tensor asked for; "" = found automatically */
+    char pooling[16];           /* TFLite: "mean" (also for older files) or regions "r<k>s<s>" */
     char preprocess[32];        /* df_preprocess_name() */
     char resize_method[32];
     int input_h, input_w;

@@ -4,25 +4,19 @@
 #include <math.h>
 #include <stdlib.h>
 
-df_status df_gradcam_map_gradient(const df_head *head, const float *map, int H, int W, int K, int pooled,
-                                  int cls, float *grad, df_error *err) {
-    const size_t HW = (size_t)H * W, n = HW * (size_t)K;
-    const size_t D = pooled ? (size_t)K : n;
-    if ((size_t)df_head_in_dim(head) != D)
+df_status df_gradcam_map_gradient(const df_head *head, const float *map, int H, int W, int K,
+                                  const df_pooling *pool, int cls, float *grad, df_error *err) {
+    const size_t n = (size_t)H * W * (size_t)K;
+    const size_t D = pool ? df_pooling_dim(pool, H, W, K) : n;
+    if ((size_t)df_head_in_dim(head) != D || D == 0)
         return df_error_set(err, DF_ERR_SHAPE, "Grad-CAM: the head takes %d features, the %dx%dx%d map gives %zu",
                             df_head_in_dim(head), H, W, K, D);
-    if (!pooled) return df_head_class_gradient(head, map, cls, grad, err);
-    float *f = malloc(sizeof(float) * 2 * (size_t)K);
+    if (!pool) return df_head_class_gradient(head, map, cls, grad, err);
+    float *f = malloc(sizeof(float) * 2 * D);
     if (!f) return df_error_set(err, DF_ERR_NOMEM, "Grad-CAM: out of memory");
-    for (int k = 0; k < K; k++) {
-        double s = 0.0;
-        for (size_t p = 0; p < HW; p++) s += map[p * K + (size_t)k];
-        f[k] = (float)(s / (double)HW);
-    }
-    df_status st = df_head_class_gradient(head, f, cls, f + K, err);
-    if (st == DF_OK)
-        for (size_t p = 0; p < HW; p++)
-            for (int k = 0; k < K; k++) grad[p * K + (size_t)k] = f[K + k] / (float)HW;
+    df_pooling_apply(pool, map, 1, H, W, K, f);
+    df_status st = df_head_class_gradient(head, f, cls, f + D, err);
+    if (st == DF_OK) df_pooling_backward(pool, f + D, H, W, K, grad);
     free(f);
     return st;
 }

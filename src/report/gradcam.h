@@ -4,7 +4,8 @@
  *
  * The map A is H x W x K (NHWC, e.g. 7 x 7 x 1280 for MobileNetV2 before
  * its global average pool, 7 x 7 x 512 for VGG16). The head sees either
- * f = GAP(A) (pooled backbones: f_k = mean_ij A_ijk) or f = flatten(A)
+ * f = GAP(A) (pooled backbones: f_k = mean_ij A_ijk), the means of
+ * windows of A (regions, backbone/pooling.h) or f = flatten(A)
  * (VGG16 without pooling, Keras' Flatten order). With y the class's logit
  * (before the softmax, and before any temperature):
  *   dy/dA_ijk = dy/df_k / (H W)       (pooled)
@@ -19,15 +20,17 @@
 #ifndef DF_REPORT_GRADCAM_H
 #define DF_REPORT_GRADCAM_H
 
+#include "backbone/pooling.h"
 #include "core/error.h"
 #include "image/image.h"
 #include "nn/head.h"
 
-/* dy/dA into grad (H*W*K floats, overwritten) for class cls. pooled: the
- * head's input is GAP(map) (in_dim == K), else flatten(map) (in_dim ==
- * H*W*K). Allocates a small scratch. */
-df_status df_gradcam_map_gradient(const df_head *head, const float *map, int H, int W, int K, int pooled,
-                                  int cls, float *grad, df_error *err) DF_MUST_CHECK;
+/* dy/dA into grad (H*W*K floats, overwritten) for class cls. pool: the
+ * head's input is the map pooled so (backbone/pooling.h: the mean, in_dim
+ * == K, or regions, each window's gradient spread over its positions);
+ * NULL: flatten(map) (in_dim == H*W*K). Allocates a small scratch. */
+df_status df_gradcam_map_gradient(const df_head *head, const float *map, int H, int W, int K,
+                                  const df_pooling *pool, int cls, float *grad, df_error *err) DF_MUST_CHECK;
 
 /* cam (H*W floats, overwritten) from map and grad as above, scaled to
  * [0, 1]. */

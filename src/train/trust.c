@@ -27,7 +27,7 @@ static void log_probs(float *p, size_t n) {
 }
 
 df_status df_trust_fit_features(const float *variants, int K, const float *clean, const int *labels, int N, int C,
-                                size_t F, const df_train_options *opt, const df_trust_options *to,
+                                size_t F, int block, const df_train_options *opt, const df_trust_options *to,
                                 df_unknown_detector **unknown, float *temperature, df_trust_report *rep,
                                 df_error *err) {
     *unknown = NULL;
@@ -70,8 +70,18 @@ df_status df_trust_fit_features(const float *variants, int K, const float *clean
         r.oof_ece_after = rel.ece;
     }
     if (st == DF_OK && to->unknown_rate >= 0.0f) {
-        st = df_unknown_fit(clean, N, (int)F, DF_UNKNOWN_DEFAULT_K, 0, to->unknown_rate, NULL, unknown, err);
+        float *rows = (size_t)block == F ? NULL : malloc(sizeof(float) * (size_t)N * (size_t)(block > 0 ? block : 1));
+        if ((size_t)block != F && (block < 1 || F % (size_t)block))
+            st = df_error_set(err, DF_ERR_INVALID_ARG, "unknown detector: %zu features are not blocks of %d", F, block);
+        else if ((size_t)block != F && !rows)
+            st = df_error_set(err, DF_ERR_NOMEM, "unknown detector: out of memory");
+        for (int i = 0; st == DF_OK && rows && i < N; i++)
+            df_unknown_window_mean(clean + (size_t)i * F, F, block, rows + (size_t)i * (size_t)block);
+        if (st == DF_OK)
+            st = df_unknown_fit(rows ? rows : clean, N, block, DF_UNKNOWN_DEFAULT_K, 0, to->unknown_rate, NULL,
+                                unknown, err);
         if (st == DF_OK) r.unknown_threshold = (*unknown)->threshold;
+        free(rows);
     }
     free(fold_of);
     free(oof);
@@ -109,7 +119,7 @@ static df_status trust_compute(df_backbone *bb, const df_dataset *train, const d
     }
     if (st == DF_OK)
         st = df_trust_fit_features(variants ? variants : opt->feature_variants, K, given ? given : clean, labels, N,
-                                   C, F, opt, to, unknown, temperature, rep, err);
+                                   C, F, (int)df_backbone_window_dim(bb), opt, to, unknown, temperature, rep, err);
     free(labels);
     free(variants);
     free(clean);

@@ -30,11 +30,14 @@ typedef struct df_trust_report {
 } df_trust_report;
 
 /* From features already computed: variants K x N x F (variant-major; clean
- * with K = 1 when there are none), clean N x F, labels N. On success
- * *unknown (NULL when to->unknown_rate < 0) and *temperature are the
- * caller's; rep may be NULL. */
+ * with K = 1 when there are none), clean N x F, labels N. The unknown
+ * detector sees blocks of `block` features averaged (eval/unknown.h
+ * df_unknown_window_mean): F itself, or the map's channels for features
+ * pooled by regions (df_backbone_window_dim). On success *unknown (NULL
+ * when to->unknown_rate < 0) and *temperature are the caller's; rep may be
+ * NULL. */
 df_status df_trust_fit_features(const float *variants, int K, const float *clean, const int *labels, int N, int C,
-                                size_t F, const df_train_options *opt, const df_trust_options *to,
+                                size_t F, int block, const df_train_options *opt, const df_trust_options *to,
                                 struct df_unknown_detector **unknown, float *temperature, df_trust_report *rep,
                                 df_error *err) DF_MUST_CHECK;
 
