@@ -967,6 +967,7 @@ static df_train_options seed_options(const cand_def *cd, int seed) {
     o.seed = (uint64_t)seed;
     o.epochs = cd->epochs;
     o.class_weight_balanced = cd->balanced;
+    o.exact_fit = 0; /* the candidates' own solvers: Adam, or exact_head */
     return o;
 }
 

@@ -151,7 +151,7 @@ set -e
   --feature-cache 1 --head auto --out "$T/a.dfm" --report "$T/areport" >"$T/auto.out" 2>"$T/auto.err"
 grep -q "chose mlp\|chose linear" "$T/areport/report.html" || fail "the report should show the head search"
 grep -q "head search: 5-fold cross-validation on the 106 training photos" "$T/auto.err" || fail "no search table"
-[ "$(grep -c '^  \(linear\|mlp\)' "$T/auto.err")" -eq 8 ] || fail "8 candidates expected: $(cat "$T/auto.err")"
+[ "$(grep -c '^  \(linear\|mlp\)' "$T/auto.err")" -eq 9 ] || fail "9 candidates expected: $(cat "$T/auto.err")"
 grep -q "one-standard-error rule: the best mean is" "$T/auto.err" || fail "the rule's line: $(cat "$T/auto.err")"
 [ "$(grep -c '<- chosen' "$T/auto.err")" -eq 1 ] || fail "exactly one candidate is chosen"
 set +e

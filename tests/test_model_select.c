@@ -129,21 +129,78 @@ static void test_default_candidates_simplest_first(void **state) {
     assert_true(found);
 }
 
-/* The default recipe trains the linear head with L2 1 and Adam 1e-3 for
- * 300 epochs; --head mlp brings the MLP's own L2 (0), learning rate (1e-3)
- * and epochs (30) unless they are given, --head auto its 30 epochs;
- * --recipe original keeps the notebook's. */
+/* The default recipe fits the linear head exactly on TFLite features
+ * pooled by r3s2 regions with L2 10 (on the mean's features, VGG16's or
+ * after a cut: L2 1); asking for Adam's settings asks for Adam (L2 1 over
+ * 300 epochs at 1e-3 on the mean), unless --solver exact is said too;
+ * --head mlp brings the MLP's own L2 (0), learning rate (1e-3) and epochs
+ * (30) unless they are given, --head auto its 30 epochs; --recipe
+ * original keeps the notebook's. */
 static void test_default_recipe_heads(void **state) {
     (void)state;
     df_error err;
     df_recipe r;
+    char name[16];
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
     assert_int_equal(r.train.head.kind, DF_HEAD_LINEAR);
+    assert_true(r.train.exact_fit);
+    assert_string_equal(df_pooling_name(&r.backbone.pooling, name, sizeof name), "r3s2");
+    assert_float_equal(r.train.head.l2, 10.0f, 0);
+    assert_int_equal(r.train.feature_cache, 4);
+
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "pooling", "mean", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_true(r.train.exact_fit);
+    assert_float_equal(r.train.head.l2, 1.0f, 0);
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "cut", "#3", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.backbone.pooling.kind, DF_POOLING_MEAN);
+    assert_float_equal(r.train.head.l2, 1.0f, 0);
+    assert_int_equal(df_recipe_start("default", 106, "vgg16", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.backbone.pooling.kind, DF_POOLING_MEAN);
+    assert_true(r.train.exact_fit);
+    assert_float_equal(r.train.head.l2, 1.0f, 0);
+    assert_int_equal(df_recipe_set(&r, "pooling", "r2s1x", &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "--pooling"));
+
+    /* Adam's settings ask for Adam; with --solver exact they are refused */
+    static const char *const adam_flags[][2] = {{"lr", "1e-3"}, {"epochs", "300"}, {"batch", "16"},
+                                               {"steps-per-epoch", "2"}, {"weight-decay", "0.01"},
+                                               {"early-stop", "5"}, {"class-weight", "balanced"}};
+    for (size_t k = 0; k < sizeof adam_flags / sizeof adam_flags[0]; k++) {
+        assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+        assert_int_equal(df_recipe_set(&r, adam_flags[k][0], adam_flags[k][1], &err), DF_OK);
+        assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+        assert_false(r.train.exact_fit);
+        assert_int_equal(df_recipe_set(&r, "solver", "exact", &err), DF_OK);
+        assert_int_equal(df_recipe_finish(&r, &err), DF_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, adam_flags[k][0]));
+    }
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "solver", "adam", &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "pooling", "mean", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_false(r.train.exact_fit);
     assert_float_equal(r.train.head.l2, 1.0f, 0);
     assert_float_equal(r.train.adam.lr, 1e-3f, 0);
     assert_int_equal(r.train.epochs, 300);
-    assert_int_equal(r.train.feature_cache, 4);
+    assert_int_equal(df_recipe_set(&r, "solver", "newton", &err), DF_ERR_INVALID_ARG);
+    /* the exact fit is for a linear head on cached variants */
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "feature-cache", "0", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_false(r.train.exact_fit);
+    assert_int_equal(df_recipe_set(&r, "solver", "exact", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "--feature-cache 0"));
+    assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "head", "mlp", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_false(r.train.exact_fit);
 
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_set(&r, "head", "auto", &err), DF_OK);
@@ -183,6 +240,8 @@ static void test_default_recipe_heads(void **state) {
     assert_int_equal(r.train.epochs, 45);
     assert_int_equal(r.train.steps_per_epoch, 3);
     assert_int_equal(r.train.feature_cache, 0);
+    assert_false(r.train.exact_fit);
+    assert_int_equal(r.backbone.pooling.kind, DF_POOLING_MEAN);
     assert_float_equal(r.train.augment_config.shear_deg, 0.2, 0);
     assert_int_equal(r.train.augment_config.vertical_flip, 1);
 }

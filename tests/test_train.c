@@ -186,6 +186,7 @@ static df_train_options small_options(df_head_kind kind) {
     o.head.kind = kind;
     o.head.units = 16;
     o.head.l2 = 0.0f; /* these runs (and the pinned trajectories) predate the default's L2 */
+    o.exact_fit = 0;  /* and train by Adam: epochs, resumes, early stopping */
     o.adam.lr = kind == DF_HEAD_MLP ? 1e-2f : 5e-2f;
     o.epochs = 6;
     o.batch_size = 8;
@@ -378,6 +379,7 @@ static void test_library_only_model_is_the_whole_classifier(void **state) {
     assert_int_equal(df_backbone_open("tflite", bb_path, &bo, &bb, &err), DF_OK);
     df_recipe rc;
     assert_int_equal(df_recipe_start("default", f->train->count, "tflite", &rc, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&rc, "pooling", "mean", &err), DF_OK); /* as the backbone above was opened */
     assert_int_equal(df_recipe_set(&rc, "epochs", "20", &err), DF_OK);
     assert_int_equal(df_recipe_set(&rc, "units", "16", &err), DF_OK);
     assert_int_equal(df_recipe_set(&rc, "lr", "0.01", &err), DF_OK);
@@ -792,9 +794,21 @@ static void test_head_search(void **state) {
     df_head_candidate c[3];
     df_head_candidate all[DF_HEAD_SEARCH_MAX];
     int n_all = df_head_candidates_default(&o, all);
-    assert_int_equal(n_all, 8);
-    /* first the default recipe's own head, with its own epochs */
+    assert_int_equal(n_all, 9);
+    /* first the default recipe's own head: linear, its L2, fitted exactly;
+     * then weaker L2s, then the MLPs */
     assert_int_equal(all[0].head.kind, DF_HEAD_LINEAR);
+    assert_float_equal(all[0].head.l2, DF_TRAIN_DEFAULT_REGIONS_L2, 1e-9f);
+    assert_true(all[0].exact);
+    for (int k = 1; k < 7; k++) assert_true(all[k].exact && all[k].head.l2 < all[k - 1].head.l2);
+    assert_int_equal(all[7].head.kind, DF_HEAD_MLP);
+    assert_false(all[7].exact);
+    /* with class weights, which the exact fit has not: Adam's, the
+     * default's L2 first with its own epochs */
+    df_train_options ow = o;
+    ow.class_weight_balanced = 1;
+    assert_int_equal(df_head_candidates_default(&ow, all), 8);
+    assert_false(all[0].exact);
     assert_float_equal(all[0].head.l2, DF_TRAIN_DEFAULT_LINEAR_L2, 1e-9f);
     assert_int_equal(all[0].epochs, DF_TRAIN_DEFAULT_LINEAR_EPOCHS);
     assert_float_equal(all[1].head.l2, 0.1f, 1e-9f);

@@ -22,6 +22,7 @@ static df_train_options base_options(const df_audit_options *opt) {
     o.early_stop_patience = 0;
     o.head.kind = DF_HEAD_LINEAR;
     o.head.l2 = 0.1f;
+    o.exact_fit = 0; /* Adam's head, which its targets were measured with */
     o.adam.lr = 1e-2f;
     o.seed = opt->seed;
     return o;

@@ -281,6 +281,7 @@ static df_status run_training(df_backbone *bb, const df_dataset *train, const df
             print_search(search, train->count, prog);
             opt->head = search->candidates[search->best].head;
             opt->adam = search->candidates[search->best].adam;
+            opt->exact_fit = search->candidates[search->best].exact;
             if (search->candidates[search->best].epochs > 0) opt->epochs = search->candidates[search->best].epochs;
             if (search->variants == opt->feature_cache) {
                 opt->feature_variants = search->train_variants;
@@ -453,6 +454,7 @@ int df_cmd_train(int argc, char **argv) {
     /* Fail on an unwritable output before spending minutes on training. */
     if (df_cli_check_writable(a.run[F_OUT], &err) != DF_OK) goto out;
     if (df_backbone_open(a.run[F_BACKBONE], a.run[F_WEIGHTS], &bo, &bb, &err) != DF_OK) goto out;
+    df_recipe_backbone_opened(&recipe, bb);
     if (!prog.quiet)
         fprintf(stderr, "deepfashion: %s (%s, %zu features, %s) on %d training / %d validation photos, %d classes\n",
                 df_backbone_name(bb), df_backbone_kind(bb), df_backbone_feature_dim(bb),

@@ -35,15 +35,17 @@ typedef struct df_head_candidate {
     df_head_config head;
     df_adam_config adam;
     int epochs; /* 0: the base options' */
+    int exact;  /* linear: fitted to the optimum (df_fit_linear_exact), no Adam, no epochs */
 } df_head_candidate;
 
-/* The candidates --head auto compares, built on base (whose epochs, batch,
+/* The candidates --head auto compares, built on base (whose batch,
  * augmentation and optimiser settings other than lr are kept), simplest
- * first: the default recipe's own head (linear, L2 1, Adam 1e-3, its 300
- * epochs), the linear head at L2 0.1, 0.03 and 0.01 with Adam 1e-2, at L2
- * 1e-3 with Adam 1e-3 and 1e-2; the original's MLP (1024 units, BatchNorm,
- * dropout 0.25) at Adam 1e-3 with L2 0.01 and without. Returns how many it
- * wrote. */
+ * first: the linear head fitted exactly (df_fit_linear_exact) at L2 10, 3,
+ * 1, 0.3, 0.1, 0.03 and 0.01 (with base's class weights, which the exact
+ * fit has not: by Adam instead, the default's L2 over 300 epochs at 1e-3,
+ * L2 0.1, 0.03 and 0.01 at 1e-2, L2 1e-3 at 1e-3 and 1e-2); then the
+ * original's MLP (1024 units, BatchNorm, dropout 0.25) at Adam 1e-3 with
+ * L2 0.01 and without. Returns how many it wrote. */
 int df_head_candidates_default(const df_train_options *base, df_head_candidate out[DF_HEAD_SEARCH_MAX]);
 
 typedef struct df_head_search_result {

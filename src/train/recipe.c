@@ -193,6 +193,18 @@ static df_status set_cut(df_recipe *r, const char *v, df_error *err) {
     return DF_OK;
 }
 
+static df_status set_pooling(df_recipe *r, const char *v, df_error *err) {
+    df_status st = df_pooling_parse(v, &r->backbone.pooling, err);
+    return st == DF_OK ? DF_OK : flag_error("pooling", err);
+}
+
+static df_status set_solver(df_recipe *r, const char *v, df_error *err) {
+    if (strcmp(v, "exact") && strcmp(v, "adam"))
+        return df_error_set(err, DF_ERR_INVALID_ARG, "--solver '%s' is not exact or adam", v);
+    r->train.exact_fit = !strcmp(v, "exact");
+    return DF_OK;
+}
+
 static df_status set_backbone_ref(df_recipe *r, const char *v, df_error *err) {
     (void)v, (void)err;
     r->train.backbone_by_reference = 1;
@@ -207,6 +219,10 @@ static const df_setting SETTINGS[] = {
     {"pool", NULL, "backbone", "vgg16: global-average-pool 7x7x512 to 512 features", set_pool},
     {"cut", "TENSOR", "backbone", "tflite: the feature tensor (name or #index; default: the pooled feature)",
      set_cut},
+    {"pooling", "P", "backbone",
+     "tflite: r3s2 (default: the means of 3x3 windows at stride 2 of the last 7x7 map, 9 x its channels), "
+     "mean (the graph's own, the original's) or r<k>s<s>",
+     set_pooling},
     {"resize", "M", "backbone", "area (default for VGG16), nearest (Keras) or bilinear (MobileNet's own)",
      set_resize},
     {"backbone-ref", NULL, "backbone",
@@ -219,7 +235,11 @@ static const df_setting SETTINGS[] = {
     {"units", "N", "recipe and head", "mlp hidden units (1024)", set_units},
     {"no-batchnorm", NULL, "recipe and head", "mlp without BatchNormalization", set_no_bn},
     {"dropout", "P", "recipe and head", "mlp dropout (0.25)", set_dropout},
-    {"l2", "X", "recipe and head", "L2 on kernels (default 1 for linear, 0 for mlp; original 0)", set_l2},
+    {"l2", "X", "recipe and head", "L2 on kernels (default: linear 10 on r3s2 features, 1 on the mean's; mlp 0; original 0)", set_l2},
+    {"solver", "S", "optimiser",
+     "exact (linear head: its penalised objective's optimum, in one pass; default) or adam (epochs of Adam; "
+     "--lr, --epochs, --batch, --steps-per-epoch, --weight-decay, --early-stop or --class-weight imply it)",
+     set_solver},
     {"lr", "X", "optimiser", "Adam learning rate (default 1e-3; original 1e-5)", set_lr},
     {"weight-decay", "X", "optimiser", "decoupled weight decay (AdamW), default 0", set_wd},
     {"epochs", "N", "optimiser", "epochs (default 300 for linear, 30 for mlp and auto; original 45)", set_epochs},
@@ -269,10 +289,15 @@ df_status df_recipe_start(const char *name, int num_train, const char *backbone_
     out->folds = 5;
     if (!strcmp(name, "default")) {
         out->train = df_train_options_default();
+        /* Regions of the last map (backbone/pooling.h, README "Regions of
+         * the 7x7 map"): TFLite backbones only; VGG16 keeps its Flatten. */
+        if (backbone_kind && !strcmp(backbone_kind, "tflite"))
+            out->backbone.pooling = (df_pooling){DF_POOLING_REGIONS, 3, 2, 1};
     } else if (!strcmp(name, "original")) {
         out->train = df_train_options_original(num_train);
         /* The notebook fed VGG16 RGB / 255, not Keras' caffe mode (SPEC 3). */
         if (backbone_kind && !strcmp(backbone_kind, "vgg16")) out->backbone.preprocess = DF_PREPROCESS_SEED;
+        out->backbone.pooling = (df_pooling){DF_POOLING_MEAN, 0, 0, 0}; /* its Flatten / the graph's own pool */
     } else {
         return df_error_set(err, DF_ERR_INVALID_ARG, "--recipe '%s' is not default or original", name);
     }
@@ -293,6 +318,18 @@ static int was_set(const df_recipe *r, const char *name) {
     return (r->set & ((uint64_t)1 << df_setting_find(name))) != 0;
 }
 
+/* The default linear head's L2 goes with its features (train.h). */
+static void default_l2(df_recipe *r) {
+    if (!strcmp(r->name, "default") && !r->head_auto && r->train.head.kind == DF_HEAD_LINEAR && !was_set(r, "l2"))
+        r->train.head.l2 = r->backbone.pooling.kind == DF_POOLING_REGIONS ? DF_TRAIN_DEFAULT_REGIONS_L2
+                                                                          : DF_TRAIN_DEFAULT_LINEAR_L2;
+}
+
+void df_recipe_backbone_opened(df_recipe *r, const df_backbone *bb) {
+    r->backbone.pooling = df_backbone_pooling(bb);
+    default_l2(r);
+}
+
 df_status df_recipe_finish(df_recipe *r, df_error *err) {
     /* The default recipe's L2, learning rate and epochs are the linear
      * head's; with --head mlp it trains the MLP with the MLP's own (no L2,
@@ -305,6 +342,29 @@ df_status df_recipe_finish(df_recipe *r, df_error *err) {
     }
     if (is_default && (r->head_auto || r->train.head.kind == DF_HEAD_MLP) && !was_set(r, "epochs"))
         r->train.epochs = DF_TRAIN_DEFAULT_MLP_EPOCHS;
+    /* The exact fit has no learning rate, epochs or batches: asking for
+     * any of them (or for what its objective lacks) asks for Adam, unless
+     * --solver exact was said too, which is then refused naming the flag. */
+    static const char *const adam_only[] = {"lr", "epochs", "batch", "steps-per-epoch", "weight-decay",
+                                            "early-stop", "class-weight"};
+    for (size_t k = 0; k < sizeof adam_only / sizeof adam_only[0]; k++)
+        if (was_set(r, adam_only[k]) && r->train.exact_fit) {
+            if (was_set(r, "solver"))
+                return df_error_set(err, DF_ERR_INVALID_ARG, "--solver exact has no --%s: drop it or use --solver adam",
+                                    adam_only[k]);
+            r->train.exact_fit = 0;
+        }
+    if (r->train.exact_fit && (r->train.head.kind != DF_HEAD_LINEAR || r->head_auto || r->train.feature_cache < 1)) {
+        if (was_set(r, "solver"))
+            return df_error_set(err, DF_ERR_INVALID_ARG, "--solver exact fits a linear head on cached variants: not with %s",
+                                r->head_auto ? "--head auto (it chooses the solver too)"
+                                : r->train.head.kind != DF_HEAD_LINEAR ? "--head mlp"
+                                                                       : "--feature-cache 0");
+        r->train.exact_fit = 0;
+    }
+    /* A cut names the features itself: the regions' cut is the map. */
+    if (was_set(r, "cut") && !was_set(r, "pooling")) r->backbone.pooling = (df_pooling){DF_POOLING_MEAN, 0, 0, 0};
+    default_l2(r);
     /* What --head auto chooses itself cannot also be given. */
     static const char *const chosen_by_auto[] = {"units", "no-batchnorm", "dropout", "l2", "lr"};
     for (size_t k = 0; r->head_auto && k < sizeof chosen_by_auto / sizeof chosen_by_auto[0]; k++)

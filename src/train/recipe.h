@@ -61,5 +61,9 @@ df_status df_recipe_set(df_recipe *r, const char *name, const char *value, df_er
 /* Checks between settings (e.g. --head auto chooses the learning rate
  * itself, so --lr is refused with it). */
 df_status df_recipe_finish(df_recipe *r, df_error *err) DF_MUST_CHECK;
+/* After the backbone is opened with r->backbone: the pooling it made (the
+ * default's regions fall back to the mean on a map they do not tile)
+ * replaces the asked one, and a default linear head's L2 follows it. */
+void df_recipe_backbone_opened(df_recipe *r, const df_backbone *bb);
 
 #endif

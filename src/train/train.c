@@ -35,6 +35,7 @@ df_train_options df_train_options_default(void) {
     o.head = df_head_config_default(); /* units, BN, dropout: for --head mlp */
     o.head.kind = DF_HEAD_LINEAR;
     o.head.l2 = DF_TRAIN_DEFAULT_LINEAR_L2;
+    o.exact_fit = 1;
     o.adam = df_adam_config_default();
     o.adam.lr = DF_TRAIN_DEFAULT_LINEAR_LR;
     o.epochs = DF_TRAIN_DEFAULT_LINEAR_EPOCHS;
@@ -55,6 +56,7 @@ df_train_options df_train_options_default(void) {
 df_train_options df_train_options_original(int num_train) {
     df_train_options o = df_train_options_default();
     o.head = df_head_config_default(); /* MLP 1024, BN, dropout 0.25 */
+    o.exact_fit = 0;
     o.adam = df_adam_config_default();
     o.adam.lr = 1e-5f;
     o.epochs = 45;
@@ -184,6 +186,7 @@ df_status df_train_describe_backbone(df_model *model, const df_backbone *bb, df_
     snprintf(m->precision, sizeof m->precision, "%s", df_precision_name(df_backbone_precision(bb)));
     m->backbone_pool = bb->pool;
     snprintf(m->cut_tensor, sizeof m->cut_tensor, "%s", bb->cut_tensor);
+    df_pooling_name(&bb->pooling, m->pooling, sizeof m->pooling);
     snprintf(m->preprocess, sizeof m->preprocess, "%s", df_preprocess_name(df_backbone_preprocess_mode(bb)));
     snprintf(m->resize_method, sizeof m->resize_method, "%s", df_resize_method_name(resize));
     df_backbone_input_size(bb, &m->input_h, &m->input_w);
@@ -227,6 +230,15 @@ static df_status validate_options(const df_train_options *o, df_error *err) {
         return df_error_set(err, DF_ERR_INVALID_ARG, "learning rate %g must be > 0", (double)o->adam.lr);
     if (o->early_stop_patience < 0)
         return df_error_set(err, DF_ERR_INVALID_ARG, "early-stop patience %d < 0", o->early_stop_patience);
+    if (o->exact_fit) {
+        const char *why = o->head.kind != DF_HEAD_LINEAR   ? "is for the linear head"
+                          : o->feature_cache < 1          ? "fits the cached variants: it needs --feature-cache >= 1"
+                          : o->class_weight_balanced      ? "has no class weights"
+                          : o->early_stop_patience > 0    ? "has no epochs to stop early"
+                          : o->resume_path                ? "has nothing to resume (one pass)"
+                                                          : NULL;
+        if (why) return df_error_set(err, DF_ERR_INVALID_ARG, "the exact fit %s (use --solver adam)", why);
+    }
     if (o->augment) return df_augment_config_check(&o->augment_config, err);
     return DF_OK;
 }
@@ -436,7 +448,7 @@ static df_status run_end_epoch(run *r, df_train_result *res, int epoch, const df
     const df_train_options *opt = r->opt;
     df_head *head = r->model->head;
     const int NV = r->val ? r->val->count : 0, C = r->train->num_classes;
-    df_epoch_stats es = {.epoch = epoch + 1, .epochs = opt->epochs,
+    df_epoch_stats es = {.epoch = epoch + 1, .epochs = opt->exact_fit ? 1 : opt->epochs,
                          .loss = sums->seen ? sums->loss_sum / (double)sums->seen : NAN,
                          .accuracy = sums->seen ? (double)sums->correct / (double)sums->seen : NAN,
                          .val_loss = NAN, .val_accuracy = NAN};
@@ -475,6 +487,32 @@ static df_status run_end_epoch(run *r, df_train_result *res, int epoch, const df
     return DF_OK;
 }
 
+/* --solver exact: the head fitted once on every cached variant, reported
+ * as one epoch (its training loss and accuracy over those rows). */
+static df_status run_exact(run *r, df_train_result *res, df_error *err) {
+    const int K = r->cached.K, N = r->train->count, C = r->train->num_classes, rows = K * N;
+    df_head *head = r->model->head;
+    const double t0 = df_clock_seconds();
+    int *y = malloc(sizeof(int) * (size_t)rows);
+    float *probs = malloc(sizeof(float) * (size_t)rows * (size_t)C);
+    df_status st = y && probs ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d rows", K, N);
+    for (int k = 0; st == DF_OK && k < K; k++) memcpy(y + (size_t)k * N, r->labels, sizeof(int) * (size_t)N);
+    const float *z = r->cached.standardised ? r->cached.standardised : r->cached.variants;
+    if (st == DF_OK) st = df_fit_linear_exact(head, z, y, rows, err);
+    if (st == DF_OK) st = df_head_predict(head, r->cached.variants, rows, probs, err);
+    res->head_seconds += df_clock_seconds() - t0;
+    df_epoch_sums sums = {.next_batch = 1, .seen = rows};
+    if (st == DF_OK) {
+        sums.loss_sum = df_eval_cross_entropy(probs, y, rows, C) * rows;
+        sums.correct = (long)lround(df_eval_accuracy(probs, y, rows, C) * rows);
+        int stop = 0;
+        st = run_end_epoch(r, res, 0, &sums, t0, &stop, err);
+    }
+    free(y);
+    free(probs);
+    return st;
+}
+
 df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *val, const df_train_options *opt,
                    df_train_result *res, df_error *err) {
     memset(res, 0, sizeof *res);
@@ -498,7 +536,8 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
                               .seed = opt->seed, .class_weights = opt->class_weight_balanced ? r.class_w : NULL,
                               .head_seconds = &res->head_seconds, .stop_flag = opt->stop_flag,
                               .on_batch = opt->on_batch, .ctx = opt->ctx};
-    for (int epoch = r.start_epoch; st == DF_OK && epoch < opt->epochs; epoch++) {
+    if (st == DF_OK && opt->exact_fit) st = run_exact(&r, res, err);
+    for (int epoch = r.start_epoch; st == DF_OK && !opt->exact_fit && epoch < opt->epochs; epoch++) {
         double t0 = df_clock_seconds();
         /* A resumed run re-enters its interrupted epoch at the next batch. */
         df_epoch_sums sums = epoch == r.start_epoch ? r.rp.sums : (df_epoch_sums){0};

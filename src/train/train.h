@@ -59,6 +59,11 @@ typedef struct df_epoch_stats {
 typedef struct df_train_options {
     df_head_config head;
     df_adam_config adam;
+    /* 1: a linear head is fitted to the optimum of its penalised objective
+     * over the cached variants at once (train/fit.h df_fit_linear_exact):
+     * one pass, no learning rate, epochs, batches or early stopping; needs
+     * feature_cache > 0, no class weights. 0: epochs of Adam. */
+    int exact_fit;
     int epochs;
     int batch_size;
     int steps_per_epoch;        /* 0 = every photo every epoch */
@@ -108,12 +113,18 @@ typedef struct df_train_options {
 } df_train_options;
 
 /* The default recipe: a linear head (softmax regression on standardised
- * features, L2 DF_TRAIN_DEFAULT_LINEAR_L2, Adam DF_TRAIN_DEFAULT_LINEAR_LR,
- * DF_TRAIN_DEFAULT_LINEAR_EPOCHS epochs of batch 32), shift and zoom 0.1
- * with left-right flips, 4 augmented variants per photo computed once.
- * With --head mlp the recipe uses the MLP's own L2, learning rate and
- * epochs, and --head auto its search's epochs (train/recipe.c). */
+ * features, L2 DF_TRAIN_DEFAULT_LINEAR_L2) fitted exactly (exact_fit) on
+ * 4 augmented variants per photo computed once (shift and zoom 0.1 with
+ * left-right flips). The recipe (train/recipe.c) adds the TFLite
+ * backbones' r3s2 pooling and its L2, DF_TRAIN_DEFAULT_REGIONS_L2: the
+ * one-standard-error rule's picks over the exact fits, 1 on the mean's
+ * 1,280 features and 10 on r3s2's 11,520 (README, "Regions of the 7x7
+ * map"). With the solver switched to Adam: Adam DF_TRAIN_DEFAULT_LINEAR_LR,
+ * DF_TRAIN_DEFAULT_LINEAR_EPOCHS epochs of batch 32. With --head mlp the
+ * recipe uses the MLP's own L2, learning rate and epochs, and --head auto
+ * its search's epochs. */
 #define DF_TRAIN_DEFAULT_LINEAR_L2 1.0f
+#define DF_TRAIN_DEFAULT_REGIONS_L2 10.0f
 #define DF_TRAIN_DEFAULT_LINEAR_LR 1e-3f
 #define DF_TRAIN_DEFAULT_LINEAR_EPOCHS 300
 #define DF_TRAIN_DEFAULT_MLP_LR 1e-3f
