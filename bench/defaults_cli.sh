@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The defaults as a new user meets them, through the command line: `train`
-# on the 106 closet photos (seeds 1..S, --precision fp32), then `evaluate`
+# on the 106 closet photos (seeds 1..S, --precision fp32 or $PRECISION), then `evaluate`
 # on all 2,791 photos of ../shared/datasets/clothing mapped to the closet's
 # classes (t-shirt, shirt, longsleeve -> tops; pants, shorts, skirt ->
 # bottoms; shoes -> shoes), for both MobileNetV2s. Prints closet validation
@@ -8,6 +8,8 @@
 #
 #   [FLAGS="--head mlp"] bench/defaults_cli.sh [SEEDS]     (default 3)
 #   BACKBONES="qat tf2" (default both)
+#   PRECISION=auto      the engine (default fp32, the bench's features; auto
+#                       is what a user's `train` picks: int8 or bf16 here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=${DF_CLI:-build/deepfashion}
@@ -26,7 +28,7 @@ for part in ("train", "validation"):
             os.symlink(os.path.join(os.path.abspath(src), part, cls, name),
                        os.path.join(dst, to[cls], "%s_%s_%s" % (part, cls, name)))
 PYEOF
-echo "# $(date -u +%Y-%m-%dT%H:%MZ); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); flags: ${FLAGS:-(defaults)}"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); flags: ${FLAGS:-(defaults)}; precision: ${PRECISION:-fp32}"
 for bb in ${BACKBONES:-qat tf2}; do
   case $bb in
     qat) W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite ;;
@@ -35,7 +37,7 @@ for bb in ${BACKBONES:-qat tf2}; do
   for s in $(seq 1 "$SEEDS"); do
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086
-    "$CLI" train --data "$SHARED/datasets/closet" --backbone tflite --weights "$W" --precision fp32 \
+    "$CLI" train --data "$SHARED/datasets/closet" --backbone tflite --weights "$W" --precision "${PRECISION:-fp32}" \
       --seed "$s" ${FLAGS:-} --out "$T/m.dfm" --quiet >"$T/out"
     t1=$(date +%s.%N)
     val=$(sed -n 's/^validation accuracy \([0-9.]*\).*/\1/p' "$T/out")

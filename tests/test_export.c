@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "api/classifier.h"
+#include "backbone/pooling.h"
 #include "backbone/tflite_backbone.h"
 #include "backbone/vgg16.h"
 #include "core/fileio.h"
@@ -494,6 +495,92 @@ static void test_unknown_output(void **state) {
     (void)state;
     check_unknown_export(0);
     check_unknown_export(1);
+}
+
+/* A model pooled by regions (r2s2 on the 6x6 map: 3 x 3 windows of F):
+ * the export adds AVERAGE_POOL_2D (2x2, stride 2, VALID) before the head
+ * and, for the unknown detector (fitted on the windows' mean), one over
+ * the whole 3x3 grid; our executor runs both on the host after the
+ * hand-over, so the quantized backbone stays on the integer engine. The
+ * exported probabilities and similarities against the backbone opened
+ * with the same pooling -> head / detector, fp32 and (quantized) int8. */
+static void check_regions_export(int quantized, df_precision precision) {
+    enum { NW = 9, D = NW * F, NI = 8 };
+    size_t bb_size, size;
+    uint8_t *bb = backbone_bytes(quantized, 0, &bb_size);
+    df_model *model = make_model(DF_HEAD_LINEAR, D);
+    snprintf(model->meta.pooling, sizeof model->meta.pooling, "r2s2");
+    df_error err;
+    df_tflite_model *src, *exp;
+    assert_int_equal(df_tflite_parse(bb, bb_size, "bb", &src, &err), DF_OK);
+    df_backbone_options o = fp32_options();
+    o.precision = precision;
+    assert_int_equal(df_pooling_parse("r2s2", &o.pooling, &err), DF_OK);
+    df_backbone *backbone;
+    assert_int_equal(df_tflite_backbone_from_model(src, "bb", &o, &backbone, &err), DF_OK);
+    backbone->max_batch = 1;
+    backbone->map_buf = malloc(sizeof(float) * H * W * F); /* as df_backbone_open gives it */
+    assert_non_null(backbone->map_buf);
+    assert_int_equal(df_backbone_feature_dim(backbone), D);
+    assert_int_equal(df_backbone_window_dim(backbone), F);
+    float x[NI][H * W * 3], feat[NI][D], win[NI][F];
+    for (int s = 0; s < NI; s++) {
+        df_image img = test_image(100 + s);
+        assert_int_equal(df_backbone_preprocess(backbone, &img, x[s], &err), DF_OK);
+        assert_int_equal(df_backbone_run(backbone, x[s], 1, feat[s], &err), DF_OK);
+        df_unknown_window_mean(feat[s], D, F, win[s]);
+        free(img.pixels);
+    }
+    assert_int_equal(df_unknown_fit(&win[0][0], NI, F, 3, 0, 0.25f, NULL, &model->unknown, &err), DF_OK);
+    df_export_options eo = df_export_options_default();
+    eo.name = "closet";
+    uint8_t *out = NULL;
+    df_status st = df_export_tflite(bb, bb_size, "bb", NULL, model, &eo, &out, &size, &err);
+    if (st) fail_msg("%s", err.message);
+    assert_int_equal(df_tflite_parse(out, size, "exported", &exp, &err), DF_OK);
+    int pools = 0;
+    for (size_t i = 0; i < exp->n_operators; i++) pools += exp->operators[i].builtin == DF_TFLITE_OP_AVERAGE_POOL_2D;
+    assert_int_equal(pools, 2); /* the regions and the detector's; not the backbone's own global pool */
+    df_tflite_classifier *clf;
+    st = df_tflite_classifier_from_model(exp, &o, &clf, &err);
+    if (st) fail_msg("%s", err.message);
+    assert_int_equal(df_tflite_classifier_precision(clf), precision); /* no fallback to fp32 */
+    df_tflite_graph *g;
+    assert_int_equal(df_tflite_graph_create(exp, exp->outputs[1], &o, &g, &err), DF_OK);
+    double worst = 0, worst_u = 0;
+    for (int s = 0; s < NI; s++) {
+        float want[CLASSES], got[CLASSES];
+        assert_int_equal(df_head_predict(model->head, feat[s], 1, want, &err), DF_OK);
+        assert_int_equal(df_tflite_classifier_run(clf, x[s], 1, got, &err), DF_OK);
+        for (int c = 0; c < CLASSES; c++) worst = fmax(worst, fabs((double)got[c] - (double)want[c]));
+        float sims[NI];
+        assert_int_equal(df_tflite_graph_run(g, x[s], 1, sims, &err), DF_OK);
+        const double score = score_from_similarities(sims, NI, model->unknown->k);
+        worst_u = fmax(worst_u, fabs(score - (double)df_unknown_score_features(model->unknown, feat[s], D)));
+    }
+    print_message("regions r2s2, %s backbone, %s: max |exported - reference| = %.3g, unknown score %.3g\n",
+                  quantized ? "uint8" : "float32", df_precision_name(precision), worst, worst_u);
+    assert_true(worst <= 1e-5);
+    assert_true(worst_u <= 1e-5);
+    /* the same model with a cut tensor is refused */
+    free(out);
+    out = NULL;
+    assert_int_equal(df_export_tflite(bb, bb_size, "bb", "pool", model, &eo, &out, &size, &err), DF_ERR_INVALID_ARG);
+    assert_null(out);
+    df_tflite_graph_destroy(g);
+    df_tflite_classifier_destroy(clf);
+    df_backbone_destroy(backbone);
+    df_tflite_destroy(src);
+    df_tflite_destroy(exp);
+    df_model_destroy(model);
+    free(bb);
+}
+
+static void test_regions_export(void **state) {
+    (void)state;
+    check_regions_export(0, DF_PRECISION_FP32);
+    check_regions_export(1, DF_PRECISION_FP32);
+    check_regions_export(1, DF_PRECISION_INT8);
 }
 
 static void test_refusals(void **state) {
@@ -1019,6 +1106,7 @@ int main(void) {
         cmocka_unit_test(test_fold_dequantized_backbone),
         cmocka_unit_test(test_metadata_round_trip),
         cmocka_unit_test(test_unknown_output),
+        cmocka_unit_test(test_regions_export),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_mutated_backbones),
         cmocka_unit_test(test_mutated_model_files),

@@ -348,6 +348,54 @@ static void delete_attrs(const char *path, const char *group, const char *const 
     H5Fclose(f);
 }
 
+/* Replaces a string attribute with a fixed-length one holding v. */
+static void set_str_attr(const char *path, const char *group, const char *name, const char *v) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    assert_true(H5Adelete(g, name) >= 0);
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(v) + 1);
+    hid_t a = H5Acreate2(g, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, t, v) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+/* The pooling (issue 10): written and read back; a file without it (before
+ * regions) is the mean; one that names no pooling is refused naming it. */
+static void test_pooling_field(void **state) {
+    (void)state;
+    char *dir = df_test_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/p.h5", dir);
+    df_error err;
+    df_model *m = make_model(DF_HEAD_LINEAR, 27, 0, 3);
+    snprintf(m->meta.pooling, sizeof m->meta.pooling, "r3s2");
+    ASSERT_OK(df_model_save(m, path, &err));
+    df_model *back;
+    ASSERT_OK(df_model_load(path, &back, &err));
+    assert_string_equal(back->meta.pooling, "r3s2");
+    df_model_destroy(back);
+    static const char *const pooling[] = {"pooling"};
+    delete_attrs(path, "/deepfashion", pooling, 1);
+    ASSERT_OK(df_model_load(path, &back, &err));
+    assert_string_equal(back->meta.pooling, "mean");
+    df_model_destroy(back);
+    ASSERT_OK(df_model_save(m, path, &err));
+    set_str_attr(path, "/deepfashion", "pooling", "r0s9");
+    assert_int_equal(df_model_load(path, &back, &err), DF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "pooling"));
+    assert_non_null(strstr(err.message, path));
+    df_model_destroy(m);
+    df_test_rmtree(dir);
+    free(dir);
+}
+
 /* A file from before the typed backbone fields: the loader fills them from
  * training_json (and VGG16 pooling from the feature size), so predict and
  * export read one set of fields. */
@@ -708,6 +756,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip_mlp_and_linear),
         cmocka_unit_test(test_layout_is_keras),
         cmocka_unit_test(test_legacy_backbone_fields),
+        cmocka_unit_test(test_pooling_field),
         cmocka_unit_test(test_bad_files_rejected),
         cmocka_unit_test(test_killed_save_keeps_old_file),
         cmocka_unit_test(test_checkpoint_resumes_bit_for_bit),

@@ -30,6 +30,7 @@
 #include "core/fileio.h"
 #include "eval/unknown.h"
 #include "formats/tflite.h"
+#include "optim/softmax_exact.h"
 #include "support/jpeg_writer.h"
 #include "support/test_support.h"
 #include "support/tflite_builder.h"
@@ -271,6 +272,89 @@ static void stop_on_epoch(void *ctx, const df_epoch_stats *s) {
 /* Interrupted after the first batch of epoch 3 (mid-epoch), resumed: the
  * same history and weights as a run never interrupted; with live
  * augmentation and with the feature cache. */
+/* --solver exact: one pass whose head is the optimum of the penalised
+ * objective over every cached variant (the gradient of the plain
+ * reference objective vanishes there), one history entry; the same head
+ * the fold fit gives on all the photos; refused where it does not apply. */
+static void test_exact_fit_is_the_optimum(void **state) {
+    fixture *f = *state;
+    df_error err;
+    df_train_options o = df_train_options_default();
+    o.feature_cache = 2;
+    o.seed = 3;
+    assert_true(o.exact_fit);
+    df_train_result r;
+    run(f, &o, &r);
+    assert_int_equal(r.history.epochs, 1);
+    assert_int_equal(r.epochs_run, 1);
+    assert_true(r.history.val_acc[0] >= 0.99f);
+    float *var = NULL, *clean = NULL;
+    assert_int_equal(df_train_feature_variants(f->bb, f->train, &o, 2, &var, &clean, &err), DF_OK);
+    const int N = f->train->count, C = f->train->num_classes, F = (int)df_backbone_feature_dim(f->bb);
+    float *z = malloc(sizeof(float) * 2 * (size_t)N * F);
+    int *y = malloc(sizeof(int) * 2 * (size_t)N);
+    double *gW = malloc(sizeof(double) * (size_t)F * C), gb[8];
+    assert_true(z && y && gW);
+    df_head *head = r.model->head;
+    df_head_standardise(head, var, 2 * (size_t)N, z);
+    for (int k = 0; k < 2 * N; k++) y[k] = f->train->items[k % N].label;
+    df_head_tensor t[DF_HEAD_MAX_TENSORS];
+    const int nt = df_head_tensors(head, t);
+    const float *W = NULL, *b = NULL;
+    for (int k = 0; k < nt; k++) {
+        if (!strcmp(t[k].weight, "dense/kernel:0")) W = t[k].data;
+        if (!strcmp(t[k].weight, "dense/bias:0")) b = t[k].data;
+    }
+    assert_true(W && b);
+    const double J = df_softmax_objective(z, y, 2 * N, F, C, o.head.l2, W, b, gW, gb);
+    double g = 0.0;
+    for (int k = 0; k < F * C; k++) g = fmax(g, fabs(gW[k]));
+    for (int c = 0; c < C; c++) g = fmax(g, fabs(gb[c]));
+    print_message("exact fit: objective %.6f, largest gradient entry %.2g\n", J, g);
+    assert_true(g < 1e-4); /* float weights: the solver's 1e-6 plus their rounding */
+    /* the fold fit on every photo (calibration, --head auto) gives it too */
+    df_head_candidate cand = df_head_candidate_from_options(&o);
+    assert_true(cand.exact);
+    const df_cached_stream st0 = {DF_TRAIN_STREAM_VARIANT, 0, 1};
+    int *labels = malloc(sizeof(int) * (size_t)N);
+    assert_non_null(labels);
+    for (int i = 0; i < N; i++) labels[i] = f->train->items[i].label;
+    df_head *h2 = NULL;
+    assert_int_equal(df_fit_head_cached(var, 2, labels, N, (size_t)F, NULL, 0, C, &cand, &o, &st0, &h2, &err), DF_OK);
+    assert_memory_equal(df_head_params(h2), df_head_params(head), df_head_num_params(head) * sizeof(float));
+    df_head_destroy(h2);
+    free(labels);
+    /* where it does not apply: one line naming why and --solver adam */
+    df_train_result bad;
+    const struct {
+        const char *why;
+        int cache, mlp, early, weights;
+    } cases[] = {{"linear head", 2, 1, 0, 0},
+                 {"--feature-cache", 0, 0, 0, 0},
+                 {"stop early", 2, 0, 3, 0},
+                 {"class weights", 2, 0, 0, 1}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        df_train_options ob = o;
+        ob.feature_cache = cases[k].cache;
+        ob.head.kind = cases[k].mlp ? DF_HEAD_MLP : DF_HEAD_LINEAR;
+        ob.early_stop_patience = cases[k].early;
+        ob.class_weight_balanced = cases[k].weights;
+        assert_int_equal(df_train(f->bb, f->train, f->val, &ob, &bad, &err), DF_ERR_INVALID_ARG);
+        assert_non_null(strstr(err.message, cases[k].why));
+        assert_non_null(strstr(err.message, "--solver adam"));
+    }
+    df_train_options ol = o;
+    ol.head.l2 = 0.0f;
+    assert_int_equal(df_train(f->bb, f->train, f->val, &ol, &bad, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "L2 penalty > 0"));
+    free(z);
+    free(y);
+    free(gW);
+    free(var);
+    free(clean);
+    df_train_result_free(&r);
+}
+
 static void test_interrupt_and_resume_match_uninterrupted(void **state) {
     fixture *f = *state;
     for (int cache = 0; cache <= 3; cache += 3) {
@@ -989,6 +1073,7 @@ int main(void) {
         cmocka_unit_test(test_loss_falls_and_rerun_is_identical),
         cmocka_unit_test(test_feature_cache_and_steps),
         cmocka_unit_test(test_interrupt_and_resume_match_uninterrupted),
+        cmocka_unit_test(test_exact_fit_is_the_optimum),
         cmocka_unit_test(test_saved_model_predicts_like_trained_head),
         cmocka_unit_test(test_early_stop_resume_restores_best),
         cmocka_unit_test(test_library_only_model_is_the_whole_classifier),

@@ -512,9 +512,40 @@ static void test_model_round_trip(void **state) {
     free(dir);
 }
 
+/* Features pooled by regions: the detector sees each channel's mean over
+ * the windows; scoring the whole feature vector is scoring that mean; a
+ * length that is not whole windows scores NaN. */
+static void test_unknown_window_mean(void **state) {
+    (void)state;
+    enum { WIN = 4, CH = 3, N = 6 };
+    float feats[N][WIN * CH], means[N][CH];
+    for (int i = 0; i < N; i++)
+        for (int w = 0; w < WIN; w++)
+            for (int c = 0; c < CH; c++) feats[i][w * CH + c] = (float)((i * 7 + w * 3 + c * 5) % 11) + 0.5f;
+    for (int i = 0; i < N; i++) {
+        df_unknown_window_mean(feats[i], WIN * CH, CH, means[i]);
+        for (int c = 0; c < CH; c++) {
+            double s = 0.0;
+            for (int w = 0; w < WIN; w++) s += feats[i][w * CH + c];
+            assert_float_equal(means[i][c], (float)(s / WIN), 1e-6f);
+        }
+    }
+    df_unknown_detector *d;
+    df_error err;
+    ASSERT_OK(df_unknown_fit(&means[0][0], N, CH, 2, 0, 0.2f, NULL, &d, &err));
+    for (int i = 0; i < N; i++) {
+        const float a = df_unknown_score_features(d, feats[i], WIN * CH), b = df_unknown_score(d, means[i]);
+        assert_memory_equal(&a, &b, sizeof a);
+        assert_memory_equal(&b, (float[]){df_unknown_score_features(d, means[i], CH)}, sizeof b);
+    }
+    assert_true(isnan(df_unknown_score_features(d, feats[0], WIN * CH - 1)));
+    df_unknown_destroy(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unknown_clear_cases),
+        cmocka_unit_test(test_unknown_window_mean),
         cmocka_unit_test(test_unknown_threshold_rule),
         cmocka_unit_test(test_unknown_scores_every_isa),
         cmocka_unit_test(test_temperature),

@@ -9,5 +9,8 @@
 
 /* Writes DIR/tiny_spatial.tflite; returns its malloc'ed path (aborts the test on failure). */
 char *df_test_write_tiny_spatial_backbone(const char *dir);
+/* The same convolution, then a global average pool (16x16 -> 1x1x8): the
+ * MobileNets' shape, whose map pooling by regions cuts at. */
+char *df_test_write_tiny_pooled_backbone(const char *dir);
 
 #endif
