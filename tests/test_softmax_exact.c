@@ -169,22 +169,56 @@ static void test_row_order_does_not_matter(void **state) {
 }
 
 /* Rows that are all zero carry nothing: W stays zero and the bias gives
- * each class its share of the labels (the unpenalised optimum). */
+ * each class its share of the labels (the unpenalised optimum), on the
+ * Gram way (rank 0) and on the primal. */
 static void test_zero_rows_fit_the_class_shares(void **state) {
     (void)state;
-    enum { N = 12, F = 5, C = 3 };
+    enum { N = 12, F = 15, C = 3 };
     float z[N * F] = {0}, W[F * C], b[C];
     int y[N] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2};
     df_softmax_exact_report rep;
     df_error err;
-    assert_int_equal(df_softmax_fit_exact(z, y, N, F, C, 1.0, 1e-6, 500, W, b, &rep, &err), DF_OK);
-    assert_int_equal(rep.rank, 0);
-    assert_true(rep.converged);
-    for (int k = 0; k < F * C; k++) assert_true(W[k] == 0.0f);
-    double se = 0.0;
-    for (int c = 0; c < C; c++) se += exp(b[c]);
-    assert_true(fabs(exp(b[0]) / se - 0.5) < 1e-5);
-    assert_true(fabs(exp(b[1]) / se - 0.25) < 1e-5);
+    for (int primal = 0; primal < 2; primal++) {
+        assert_int_equal(primal ? df_softmax_fit_primal(z, y, N, F, C, 1.0, 1e-6, 500, W, b, &rep, &err)
+                                : df_softmax_fit_exact(z, y, N, F, C, 1.0, 1e-6, 500, W, b, &rep, &err),
+                         DF_OK);
+        assert_int_equal(rep.rank, primal ? F : 0);
+        assert_true(rep.converged);
+        for (int k = 0; k < F * C; k++) assert_true(W[k] == 0.0f);
+        double se = 0.0;
+        for (int c = 0; c < C; c++) se += exp(b[c]);
+        assert_true(fabs(exp(b[0]) / se - 0.5) < 1e-5);
+        assert_true(fabs(exp(b[1]) / se - 0.25) < 1e-5);
+    }
+}
+
+/* The two ways to the optimum meet: wide rows fitted on the Gram matrix
+ * and on the primal give the same W and b, and more rows than
+ * DF_SOFTMAX_EXACT_MAX_GRAM_ROWS go the primal way (rank F). */
+static void test_gram_and_primal_agree(void **state) {
+    (void)state;
+    problem p = make_problem(40, 300, 3, 15);
+    float *W = malloc(sizeof(float) * 900), *W2 = malloc(sizeof(float) * 900), b[3], b2[3];
+    assert_true(W && W2);
+    df_softmax_exact_report rep, rep2;
+    df_error err;
+    assert_int_equal(df_softmax_fit_exact(p.z, p.y, p.n, p.F, p.C, 0.3, 1e-8, 5000, W, b, &rep, &err), DF_OK);
+    assert_int_equal(df_softmax_fit_primal(p.z, p.y, p.n, p.F, p.C, 0.3, 1e-8, 5000, W2, b2, &rep2, &err), DF_OK);
+    assert_int_equal(rep.rank, 40);
+    assert_int_equal(rep2.rank, 300);
+    assert_true(fabs(rep.objective - rep2.objective) < 1e-9 * (1.0 + rep.objective));
+    for (int k = 0; k < 900; k++) assert_true(fabsf(W[k] - W2[k]) < 1e-5f * (1.0f + fabsf(W[k])));
+    for (int c = 0; c < 3; c++) assert_true(fabsf(b[c] - b2[c]) < 1e-5f * (1.0f + fabsf(b[c])));
+    free(W);
+    free(W2);
+    free_problem(&p);
+    problem big = make_problem(DF_SOFTMAX_EXACT_MAX_GRAM_ROWS + 1, 6000, 2, 16);
+    float *Wb = malloc(sizeof(float) * 12000), bb[2];
+    assert_non_null(Wb);
+    check_optimum(&big, 10.0, Wb, bb, &rep);
+    assert_int_equal(rep.rank, 6000);
+    free(Wb);
+    free_problem(&big);
 }
 
 static void test_bad_arguments(void **state) {
@@ -210,6 +244,7 @@ int main(void) {
         cmocka_unit_test(test_narrow_and_repeated_rows),
         cmocka_unit_test(test_row_order_does_not_matter),
         cmocka_unit_test(test_zero_rows_fit_the_class_shares),
+        cmocka_unit_test(test_gram_and_primal_agree),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

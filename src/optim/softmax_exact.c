@@ -46,11 +46,57 @@ double df_softmax_objective(const float *z, const int *y, int n, int F, int C, d
  * be 0 (rows all zero: only the bias to fit). */
 typedef struct reduced {
     const double *M;
+    /* the primal instead: the rows themselves (n x r float, r = F), taken
+     * ROW_BLOCK rows at a time into the double scratch zb */
+    const float *Mf;
+    double *zb;
     const int *y;
     int n, r, C;
     double l2;
     double *pr;
 } reduced;
+
+/* Rows of the float matrix converted to double per product: 256 x 11,520
+ * doubles is 23 MB, and the products stay in double precision (float
+ * GEMMs left the gradient a few 1e-8 from zero, short of tol). */
+enum { ROW_BLOCK = 256 };
+
+/* rows i0.. i0+m of the float rows, in double, in q->zb */
+static const double *row_block(const reduced *q, int i0, int m) {
+    const float *src = q->Mf + (size_t)i0 * q->r;
+    for (size_t k = 0; k < (size_t)m * q->r; k++) q->zb[k] = src[k];
+    return q->zb;
+}
+
+/* out (n x C) += M B. */
+static void rows_times(const reduced *q, const double *B, double *out) {
+    const int n = q->n, r = q->r, C = q->C;
+    if (r == 0) return;
+    if (!q->Mf) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, r, 1.0, q->M, r, B, C, 1.0, out, C);
+        return;
+    }
+    for (int i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+        const int m = n - i0 < ROW_BLOCK ? n - i0 : ROW_BLOCK;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, C, r, 1.0, row_block(q, i0, m), r, B, C, 1.0,
+                    out + (size_t)i0 * C, C);
+    }
+}
+
+/* g (r x C) += M^T P. */
+static void rows_t_times(const reduced *q, const double *P, double *g) {
+    const int n = q->n, r = q->r, C = q->C;
+    if (r == 0) return;
+    if (!q->Mf) {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, n, 1.0, q->M, r, P, C, 1.0, g, C);
+        return;
+    }
+    for (int i0 = 0; i0 < n; i0 += ROW_BLOCK) {
+        const int m = n - i0 < ROW_BLOCK ? n - i0 : ROW_BLOCK;
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, m, 1.0, row_block(q, i0, m), r,
+                    P + (size_t)i0 * C, C, 1.0, g, C);
+    }
+}
 
 static double reduced_objective(const reduced *q, const double *theta, double *g) {
     const int n = q->n, r = q->r, C = q->C;
@@ -59,7 +105,7 @@ static double reduced_objective(const reduced *q, const double *theta, double *g
     /* logits M B + b */
     for (int i = 0; i < n; i++)
         for (int c = 0; c < C; c++) P[(size_t)i * C + c] = b[c];
-    if (r > 0) cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, r, 1.0, q->M, r, B, C, 1.0, P, C);
+    rows_times(q, B, P);
     double *gb = g + (size_t)r * C;
     memset(gb, 0, sizeof(double) * (size_t)C);
     for (int i = 0; i < n; i++) {
@@ -78,7 +124,7 @@ static double reduced_objective(const reduced *q, const double *theta, double *g
         w2 += B[k] * B[k];
         g[k] = 2.0 * q->l2 * B[k];
     }
-    if (r > 0) cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, n, 1.0, q->M, r, P, C, 1.0, g, C);
+    rows_t_times(q, P, g);
     return loss / n + q->l2 * w2;
 }
 
@@ -196,14 +242,45 @@ static df_status gram_eigen(const double *zd, int n, int F, double *K, double *w
     return DF_OK;
 }
 
-df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C, double l2, double tol,
-                               int max_iters, float *W, float *b, df_softmax_exact_report *rep, df_error *err) {
+static df_status check_args(const int *y, int n, int F, int C, double l2, double tol, int max_iters, df_error *err) {
     if (n < 1 || F < 1 || C < 2 || !(l2 > 0.0) || !(tol > 0.0) || max_iters < 0)
         return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: %d rows, %d features, %d classes, L2 %g, tol %g",
                             n, F, C, l2, tol);
     for (int i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= C)
             return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: row %d has label %d of %d classes", i, y[i], C);
+    return DF_OK;
+}
+
+df_status df_softmax_fit_primal(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                                int max_iters, float *W, float *b, df_softmax_exact_report *rep, df_error *err) {
+    df_status st = check_args(y, n, F, C, l2, tol, max_iters, err);
+    if (st != DF_OK) return st;
+    df_softmax_exact_report r = {0};
+    const int block = n < ROW_BLOCK ? n : ROW_BLOCK;
+    double *theta = malloc(sizeof(double) * ((size_t)F + 1) * C), *pr = malloc(sizeof(double) * (size_t)n * C);
+    double *zb = malloc(sizeof(double) * (size_t)block * F);
+    const reduced q = {NULL, z, zb, y, n, F, C, l2, pr};
+    if (!theta || !pr || !zb || lbfgs(&q, ((size_t)F + 1) * C, tol, max_iters, theta, &r))
+        st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d weights", F, C);
+    if (st == DF_OK) {
+        for (size_t k = 0; k < (size_t)F * C; k++) W[k] = (float)theta[k];
+        for (int c = 0; c < C; c++) b[c] = (float)theta[(size_t)F * C + c];
+        r.rank = F;
+        if (rep) *rep = r;
+    }
+    free(theta);
+    free(pr);
+    free(zb);
+    return st;
+}
+
+df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                               int max_iters, float *W, float *b, df_softmax_exact_report *rep, df_error *err) {
+    if (n > F || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS)
+        return df_softmax_fit_primal(z, y, n, F, C, l2, tol, max_iters, W, b, rep, err);
+    df_status cs = check_args(y, n, F, C, l2, tol, max_iters, err);
+    if (cs != DF_OK) return cs;
     df_softmax_exact_report r = {0};
     double *zd = malloc(sizeof(double) * (size_t)n * F), *K = malloc(sizeof(double) * (size_t)n * n);
     double *w = malloc(sizeof(double) * (size_t)n), *M = NULL, *theta = NULL, *pr = NULL, *Q = NULL, *Wd = NULL;
@@ -231,7 +308,7 @@ df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C
     /* scores M = U_r S_r^(1/2), row-major n x rk */
     for (int i = 0; i < n; i++)
         for (int k = 0; k < rk; k++) M[(size_t)i * rk + k] = K[(size_t)(first + k) * n + i] * sqrt(w[first + k]);
-    const reduced q = {M, y, n, rk, C, l2, pr};
+    const reduced q = {M, NULL, NULL, y, n, rk, C, l2, pr};
     if (lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, theta, &r)) {
         st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
         goto done;

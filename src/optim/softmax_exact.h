@@ -48,6 +48,23 @@ df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C
                                int max_iters, float *W, float *b, df_softmax_exact_report *rep,
                                df_error *err) DF_MUST_CHECK;
 
+/* Rows beyond which df_softmax_fit_exact fits the primal instead: the Gram
+ * matrix and its eigenvectors grow as n^2 (n = 4,096: 128 MB each) and
+ * their cost as n^3, where the primal's L-BFGS costs two float GEMMs over
+ * the rows per step (in double, 256 rows at a time) in no more memory than
+ * the rows (3,068 clothing photos x 4 variants = 12,272 rows: the Gram way
+ * held 6.7 GB). With more rows than features the Gram matrix has nothing
+ * to save either. */
+#define DF_SOFTMAX_EXACT_MAX_GRAM_ROWS 4096
+
+/* The same optimum by L-BFGS on W and b directly (logits and gradient by
+ * OpenBLAS dgemm over blocks of z converted to double): what
+ * df_softmax_fit_exact runs when n > F or n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS;
+ * callable on any size (the tests compare both ways). rep->rank = F. */
+df_status df_softmax_fit_primal(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                                int max_iters, float *W, float *b, df_softmax_exact_report *rep,
+                                df_error *err) DF_MUST_CHECK;
+
 /* J and its gradient at (W, b) on z, plainly, in double: the reference the
  * tests check df_softmax_fit_exact against (gW: F x C, gb: C; may be NULL). */
 double df_softmax_objective(const float *z, const int *y, int n, int F, int C, double l2, const float *W,

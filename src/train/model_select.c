@@ -116,13 +116,65 @@ static df_status fit_exact(df_head *head, float *rows, int K, int n, const int *
     return st;
 }
 
+/* The rows a fold's head is fitted on (see df_fit_head_cached). */
+typedef struct fold_rows {
+    const float *variants; /* K x N x F, the shared cache */
+    float *rows;           /* K x n_train x F, this fold's copy (linear heads), or NULL */
+    int K, N;
+    size_t F;
+    const int *train_idx;
+    int n_train;
+    const int *labels, *fold_labels; /* per photo of the cache / of the fold */
+    int C;
+} fold_rows;
+
+/* A candidate fitted by Adam through the fitting loop over the rows'
+ * variants, its own epochs or o's. */
+static df_status fit_adam(df_head *head, const df_head_candidate *cand, const df_train_options *o,
+                          const fold_rows *fr, const df_cached_stream *stream, df_error *err) {
+    df_adam *adam = NULL;
+    float *class_w = NULL;
+    df_status st = df_adam_create(&cand->adam, df_head_num_params(head), &adam, err);
+    if (st == DF_OK && o->class_weight_balanced) {
+        class_w = malloc(sizeof(float) * (size_t)fr->C);
+        st = class_w ? df_head_balanced_class_weights(fr->fold_labels, fr->n_train, fr->C, class_w, err)
+                     : df_error_set(err, DF_ERR_NOMEM, "out of memory");
+    }
+    df_cached_source src;
+    if (fr->rows) {
+        /* The fold's own copy, standardised in place once (the loop then
+         * skips that step in every batch): row (k, t) is variant k of photo
+         * train_idx[t], so the batches are the ones the shared cache gives. */
+        df_head_standardise(head, fr->rows, (size_t)fr->K * (size_t)fr->n_train, fr->rows);
+        df_cached_source_init(&src, fr->rows, fr->K, fr->n_train, fr->F, NULL, fr->n_train, fr->fold_labels, o->seed,
+                              stream->kind, stream->id, stream->epoch_first);
+        src.base.standardised = 1;
+    } else {
+        df_cached_source_init(&src, fr->variants, fr->K, fr->N, fr->F, fr->train_idx, fr->n_train, fr->labels, o->seed,
+                              stream->kind, stream->id, stream->epoch_first);
+    }
+    df_fit_plan plan = {.batch_size = o->batch_size,
+                        .batches = df_fit_batches(fr->n_train, o->batch_size, o->steps_per_epoch),
+                        .seed = o->seed, .class_weights = class_w};
+    int epochs = cand->epochs > 0 ? cand->epochs : o->epochs;
+    for (int e = 0; st == DF_OK && e < epochs; e++) {
+        df_epoch_sums sums = {0};
+        int interrupted;
+        st = df_fit_epoch(head, adam, &src.base, &plan, e, &sums, &interrupted, err);
+        if (st == DF_OK && o->stop_flag && *o->stop_flag)
+            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while fitting a head");
+    }
+    df_adam_destroy(adam);
+    free(class_w);
+    return st;
+}
+
 df_status df_fit_head_cached(const float *variants, int K, const int *labels, int N, size_t F, const int *idx,
                              int n_idx, int C, const df_head_candidate *cand, const df_train_options *o,
                              const df_cached_stream *stream, df_head **out, df_error *err) {
     *out = NULL;
     df_head *head = NULL;
-    df_adam *adam = NULL;
-    float *rows = NULL, *class_w = NULL;
+    float *rows = NULL;
     int *all = NULL;
     if (!idx) {
         all = malloc(sizeof(int) * (size_t)(N ? N : 1));
@@ -147,50 +199,12 @@ df_status df_fit_head_cached(const float *variants, int K, const int *labels, in
     }
     if (fold_labels)
         for (int t = 0; t < n_train; t++) fold_labels[t] = labels[train_idx[t]];
-    if (st == DF_OK && cand->exact) {
-        st = fit_exact(head, rows, K, n_train, fold_labels, o, err);
-        free(rows);
-        free(fold_labels);
-        free(all);
-        if (st != DF_OK) {
-            df_head_destroy(head);
-            return st;
-        }
-        *out = head;
-        return DF_OK;
+    if (st == DF_OK && cand->exact) st = fit_exact(head, rows, K, n_train, fold_labels, o, err);
+    else if (st == DF_OK) {
+        const fold_rows fr = {variants, rows, K, N, F, train_idx, n_train, labels, fold_labels, C};
+        st = fit_adam(head, cand, o, &fr, stream, err);
     }
-    if (st == DF_OK) st = df_adam_create(&cand->adam, df_head_num_params(head), &adam, err);
-    if (st == DF_OK && o->class_weight_balanced) {
-        class_w = malloc(sizeof(float) * (size_t)C);
-        st = class_w ? df_head_balanced_class_weights(fold_labels, n_train, C, class_w, err)
-                     : df_error_set(err, DF_ERR_NOMEM, "out of memory");
-    }
-    df_cached_source src;
-    if (rows) {
-        /* The fold's own copy, standardised in place once (the loop then
-         * skips that step in every batch): row (k, t) is variant k of photo
-         * train_idx[t], so the batches are the ones the shared cache gives. */
-        df_head_standardise(head, rows, (size_t)K * (size_t)n_train, rows);
-        df_cached_source_init(&src, rows, K, n_train, F, NULL, n_train, fold_labels, o->seed, stream->kind,
-                              stream->id, stream->epoch_first);
-        src.base.standardised = 1;
-    } else {
-        df_cached_source_init(&src, variants, K, N, F, train_idx, n_train, labels, o->seed, stream->kind, stream->id,
-                              stream->epoch_first);
-    }
-    df_fit_plan plan = {.batch_size = o->batch_size, .batches = df_fit_batches(n_train, o->batch_size, o->steps_per_epoch),
-                        .seed = o->seed, .class_weights = class_w};
-    int epochs = cand->epochs > 0 ? cand->epochs : o->epochs;
-    for (int e = 0; st == DF_OK && e < epochs; e++) {
-        df_epoch_sums sums = {0};
-        int interrupted;
-        st = df_fit_epoch(head, adam, &src.base, &plan, e, &sums, &interrupted, err);
-        if (st == DF_OK && o->stop_flag && *o->stop_flag)
-            st = df_error_set(err, DF_ERR_INTERRUPTED, "interrupted while fitting a head");
-    }
-    df_adam_destroy(adam);
     free(rows);
-    free(class_w);
     free(fold_labels);
     free(all);
     if (st != DF_OK) {
