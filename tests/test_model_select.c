@@ -154,6 +154,18 @@ static void test_default_recipe_heads(void **state) {
     assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
     assert_true(r.train.exact_fit);
     assert_float_equal(r.train.head.l2, 1.0f, 0);
+    /* the default L2 as 1 / photos (a fixed prior on the weights), unless given */
+    assert_int_equal(df_recipe_start("default", 3180, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_float_equal(r.train.head.l2, 10.0f * 106 / 3180, 1e-6f);
+    assert_int_equal(df_recipe_start("default", 53, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "pooling", "mean", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_float_equal(r.train.head.l2, 2.0f, 1e-6f);
+    assert_int_equal(df_recipe_start("default", 3180, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_set(&r, "l2", "10", &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_float_equal(r.train.head.l2, 10.0f, 0);
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_set(&r, "cut", "#3", &err), DF_OK);
     assert_int_equal(df_recipe_finish(&r, &err), DF_OK);

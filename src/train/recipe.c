@@ -235,7 +235,7 @@ static const df_setting SETTINGS[] = {
     {"units", "N", "recipe and head", "mlp hidden units (1024)", set_units},
     {"no-batchnorm", NULL, "recipe and head", "mlp without BatchNormalization", set_no_bn},
     {"dropout", "P", "recipe and head", "mlp dropout (0.25)", set_dropout},
-    {"l2", "X", "recipe and head", "L2 on kernels (default: linear 10 on r3s2 features, 1 on the mean's; mlp 0; original 0)", set_l2},
+    {"l2", "X", "recipe and head", "L2 on kernels (default: linear 10 on r3s2 features, 1 on the mean's, x 106 / training photos; mlp 0; original 0)", set_l2},
     {"solver", "S", "optimiser",
      "exact (linear head: its penalised objective's optimum, in one pass; default) or adam (epochs of Adam; "
      "--lr, --epochs, --batch, --steps-per-epoch, --weight-decay, --early-stop or --class-weight imply it)",
@@ -287,6 +287,7 @@ df_status df_recipe_start(const char *name, int num_train, const char *backbone_
     memset(out, 0, sizeof *out);
     out->backbone = df_backbone_options_default();
     out->folds = 5;
+    out->num_train = num_train;
     if (!strcmp(name, "default")) {
         out->train = df_train_options_default();
         /* Regions of the last map (backbone/pooling.h, README "Regions of
@@ -318,11 +319,18 @@ static int was_set(const df_recipe *r, const char *name) {
     return (r->set & ((uint64_t)1 << df_setting_find(name))) != 0;
 }
 
-/* The default linear head's L2 goes with its features (train.h). */
+/* The default linear head's L2 goes with its features (train.h) and, as a
+ * fixed prior on the weights does in an objective that averages the loss
+ * over the photos, as 1 / photos: chosen at DF_TRAIN_DEFAULT_L2_PHOTOS (the
+ * closet's 106), it held the 3,068 clothing photos' weights so far from
+ * the data that the 10-class head scored 0.757 on their validation photos
+ * at L2 10, 0.871 at 10 x 106 / 3,068 = 0.35 (README, Accuracy). */
 static void default_l2(df_recipe *r) {
-    if (!strcmp(r->name, "default") && !r->head_auto && r->train.head.kind == DF_HEAD_LINEAR && !was_set(r, "l2"))
-        r->train.head.l2 = r->backbone.pooling.kind == DF_POOLING_REGIONS ? DF_TRAIN_DEFAULT_REGIONS_L2
-                                                                          : DF_TRAIN_DEFAULT_LINEAR_L2;
+    if (strcmp(r->name, "default") || r->head_auto || r->train.head.kind != DF_HEAD_LINEAR || was_set(r, "l2")) return;
+    const double base = r->backbone.pooling.kind == DF_POOLING_REGIONS ? DF_TRAIN_DEFAULT_REGIONS_L2
+                                                                        : DF_TRAIN_DEFAULT_LINEAR_L2;
+    const int n = r->num_train > 0 ? r->num_train : DF_TRAIN_DEFAULT_L2_PHOTOS;
+    r->train.head.l2 = (float)(base * DF_TRAIN_DEFAULT_L2_PHOTOS / n);
 }
 
 void df_recipe_backbone_opened(df_recipe *r, const df_backbone *bb) {

@@ -34,6 +34,7 @@ typedef struct df_recipe {
     int folds;                     /* for head_auto */
     uint64_t set;                  /* bit i: setting i was given */
     char cut_tensor[128];          /* backbone.cut_tensor points here */
+    int num_train;                 /* training photos: the default L2 scales as 1 / num_train */
 } df_recipe;
 
 typedef struct df_setting {

@@ -125,6 +125,9 @@ typedef struct df_train_options {
  * its search's epochs. */
 #define DF_TRAIN_DEFAULT_LINEAR_L2 1.0f
 #define DF_TRAIN_DEFAULT_REGIONS_L2 10.0f
+/* The training photos those L2s were chosen at (the closet's); the recipe
+ * scales them by this / the photos it trains on (train/recipe.c). */
+#define DF_TRAIN_DEFAULT_L2_PHOTOS 106
 #define DF_TRAIN_DEFAULT_LINEAR_LR 1e-3f
 #define DF_TRAIN_DEFAULT_LINEAR_EPOCHS 300
 #define DF_TRAIN_DEFAULT_MLP_LR 1e-3f
