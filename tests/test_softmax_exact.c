@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,6 +222,36 @@ static void test_gram_and_primal_agree(void **state) {
     free_problem(&big);
 }
 
+/* A stop flag ends the fit with DF_ERR_INTERRUPTED and leaves W and b as
+ * they were, on the Gram way and on the primal; clear, the same fit as
+ * df_softmax_fit_exact. */
+static void test_stop_flag(void **state) {
+    (void)state;
+    problem wide = make_problem(20, 60, 3, 17), tall = make_problem(5000, 8, 3, 18);
+    const problem *ps[2] = {&wide, &tall};
+    for (int k = 0; k < 2; k++) {
+        const problem *p = ps[k];
+        float W[180], b[3], W2[180], b2[3];
+        for (int j = 0; j < p->F * p->C; j++) W[j] = 7.0f;
+        b[0] = b[1] = b[2] = 7.0f;
+        volatile sig_atomic_t stop = 1;
+        df_error err;
+        df_softmax_exact_report rep;
+        assert_int_equal(df_softmax_fit_exact_until(p->z, p->y, p->n, p->F, p->C, 1.0, 1e-6, 500, &stop, W, b, &rep, &err),
+                         DF_ERR_INTERRUPTED);
+        assert_non_null(strstr(err.message, "interrupted"));
+        for (int j = 0; j < p->F * p->C; j++) assert_true(W[j] == 7.0f);
+        stop = 0;
+        assert_int_equal(df_softmax_fit_exact_until(p->z, p->y, p->n, p->F, p->C, 1.0, 1e-6, 500, &stop, W, b, &rep, &err),
+                         DF_OK);
+        assert_int_equal(df_softmax_fit_exact(p->z, p->y, p->n, p->F, p->C, 1.0, 1e-6, 500, W2, b2, &rep, &err), DF_OK);
+        assert_memory_equal(W, W2, sizeof(float) * (size_t)p->F * p->C);
+        assert_memory_equal(b, b2, sizeof b);
+    }
+    free_problem(&wide);
+    free_problem(&tall);
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     problem p = make_problem(10, 4, 3, 14);
@@ -245,6 +276,7 @@ int main(void) {
         cmocka_unit_test(test_row_order_does_not_matter),
         cmocka_unit_test(test_zero_rows_fit_the_class_shares),
         cmocka_unit_test(test_gram_and_primal_agree),
+        cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,9 +144,10 @@ static double dot(const double *a, const double *b, size_t n) {
 
 /* L-BFGS (two-loop recursion, Armijo backtracking) from theta = 0 until
  * the largest gradient entry is at most tol, no step lowers J, or
- * max_iters; theta (P values) holds the result. Returns 0, or -1 out of
- * memory. */
-static int lbfgs(const reduced *q, size_t P, double tol, int max_iters, double *theta, df_softmax_exact_report *rep) {
+ * max_iters; theta (P values) holds the result. Returns 0, -1 out of
+ * memory, or -2 when *stop became non-zero (checked every iteration). */
+static int lbfgs(const reduced *q, size_t P, double tol, int max_iters, const volatile sig_atomic_t *stop, double *theta,
+                 df_softmax_exact_report *rep) {
     double *g = calloc(P, sizeof(double)), *gn = calloc(P, sizeof(double)), *d = calloc(P, sizeof(double));
     double *xn = calloc(P, sizeof(double)), *S = calloc(P * LBFGS_M, sizeof(double));
     double *Y = calloc(P * LBFGS_M, sizeof(double)), rho[LBFGS_M], alpha[LBFGS_M];
@@ -156,6 +157,10 @@ static int lbfgs(const reduced *q, size_t P, double tol, int max_iters, double *
     double fx = reduced_objective(q, theta, g);
     int m = 0, it = 0;
     for (; it < max_iters && max_abs(g, P) > tol; it++) {
+        if (stop && *stop) {
+            status = -2;
+            goto done;
+        }
         for (size_t k = 0; k < P; k++) d[k] = -g[k];
         for (int j = m - 1; j >= 0; j--) {
             alpha[j] = rho[j] * dot(S + (size_t)j * P, d, P);
@@ -252,8 +257,14 @@ static df_status check_args(const int *y, int n, int F, int C, double l2, double
     return DF_OK;
 }
 
-df_status df_softmax_fit_primal(const float *z, const int *y, int n, int F, int C, double l2, double tol,
-                                int max_iters, float *W, float *b, df_softmax_exact_report *rep, df_error *err) {
+static df_status lbfgs_failed(int status, df_error *err) {
+    return status == -2 ? df_error_set(err, DF_ERR_INTERRUPTED, "exact fit: interrupted")
+                        : df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+}
+
+static df_status fit_primal(const float *z, const int *y, int n, int F, int C, double l2, double tol, int max_iters,
+                            const volatile sig_atomic_t *stop, float *W, float *b, df_softmax_exact_report *rep,
+                            df_error *err) {
     df_status st = check_args(y, n, F, C, l2, tol, max_iters, err);
     if (st != DF_OK) return st;
     df_softmax_exact_report r = {0};
@@ -261,8 +272,8 @@ df_status df_softmax_fit_primal(const float *z, const int *y, int n, int F, int 
     double *theta = malloc(sizeof(double) * ((size_t)F + 1) * C), *pr = malloc(sizeof(double) * (size_t)n * C);
     double *zb = malloc(sizeof(double) * (size_t)block * F);
     const reduced q = {NULL, z, zb, y, n, F, C, l2, pr};
-    if (!theta || !pr || !zb || lbfgs(&q, ((size_t)F + 1) * C, tol, max_iters, theta, &r))
-        st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d weights", F, C);
+    int status = !theta || !pr || !zb ? -1 : lbfgs(&q, ((size_t)F + 1) * C, tol, max_iters, stop, theta, &r);
+    if (status) st = lbfgs_failed(status, err);
     if (st == DF_OK) {
         for (size_t k = 0; k < (size_t)F * C; k++) W[k] = (float)theta[k];
         for (int c = 0; c < C; c++) b[c] = (float)theta[(size_t)F * C + c];
@@ -275,10 +286,21 @@ df_status df_softmax_fit_primal(const float *z, const int *y, int n, int F, int 
     return st;
 }
 
+df_status df_softmax_fit_primal(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                                int max_iters, float *W, float *b, df_softmax_exact_report *rep, df_error *err) {
+    return fit_primal(z, y, n, F, C, l2, tol, max_iters, NULL, W, b, rep, err);
+}
+
 df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C, double l2, double tol,
                                int max_iters, float *W, float *b, df_softmax_exact_report *rep, df_error *err) {
+    return df_softmax_fit_exact_until(z, y, n, F, C, l2, tol, max_iters, NULL, W, b, rep, err);
+}
+
+df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                                     int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
+                                     df_softmax_exact_report *rep, df_error *err) {
     if (n > F || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS)
-        return df_softmax_fit_primal(z, y, n, F, C, l2, tol, max_iters, W, b, rep, err);
+        return fit_primal(z, y, n, F, C, l2, tol, max_iters, stop, W, b, rep, err);
     df_status cs = check_args(y, n, F, C, l2, tol, max_iters, err);
     if (cs != DF_OK) return cs;
     df_softmax_exact_report r = {0};
@@ -309,8 +331,9 @@ df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C
     for (int i = 0; i < n; i++)
         for (int k = 0; k < rk; k++) M[(size_t)i * rk + k] = K[(size_t)(first + k) * n + i] * sqrt(w[first + k]);
     const reduced q = {M, NULL, NULL, y, n, rk, C, l2, pr};
-    if (lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, theta, &r)) {
-        st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+    const int status = lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, stop, theta, &r);
+    if (status) {
+        st = lbfgs_failed(status, err);
         goto done;
     }
     r.rank = rk;

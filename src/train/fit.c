@@ -203,7 +203,8 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
 
 /* ---- the exact fit ---- */
 
-df_status df_fit_linear_exact(df_head *head, const float *standardised, const int *labels, int n, df_error *err) {
+df_status df_fit_linear_exact(df_head *head, const float *standardised, const int *labels, int n,
+                              const volatile sig_atomic_t *stop, df_error *err) {
     const df_head_config *hc = df_head_get_config(head);
     if (hc->kind != DF_HEAD_LINEAR)
         return df_error_set(err, DF_ERR_INVALID_ARG, "the exact fit is for the linear head, not the %s",
@@ -226,8 +227,10 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
     /* 1e-6 on the largest gradient entry: predictions and the objective
      * stop moving long before (double precision stalls near 1e-8). */
     df_softmax_exact_report rep;
-    df_status st = df_softmax_fit_exact(standardised, labels, n, df_head_in_dim(head), df_head_classes(head),
-                                        (double)hc->l2, 1e-6, 5000, W, b, &rep, err);
+    df_status st = df_softmax_fit_exact_until(standardised, labels, n, df_head_in_dim(head), df_head_classes(head),
+                                              (double)hc->l2, 1e-6, 5000, stop, W, b, &rep, err);
+    if (st == DF_ERR_INTERRUPTED)
+        return df_error_set(err, st, "interrupted while fitting the head exactly (no checkpoint: it is one pass)");
     if (st != DF_OK) return df_error_prefix(err, "exact fit of the linear head");
     return DF_OK;
 }

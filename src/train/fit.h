@@ -134,8 +134,9 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
  * epochs of Adam, which stop wherever they stop: on 11,520 region features
  * 1,200 Adam steps end far from this optimum and five points lower on
  * other people's photos (issue 10). No class weights, label smoothing or
- * dropout: the objective has none. */
+ * dropout: the objective has none. *stop non-zero (Ctrl-C) ends it with
+ * DF_ERR_INTERRUPTED within an iteration (stop may be NULL). */
 df_status df_fit_linear_exact(df_head *head, const float *standardised, const int *labels, int n,
-                              df_error *err) DF_MUST_CHECK;
+                              const volatile sig_atomic_t *stop, df_error *err) DF_MUST_CHECK;
 
 #endif
