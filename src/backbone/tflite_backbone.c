@@ -55,7 +55,8 @@ typedef struct host_op {
     float *b;              /* HOST_DENSE: [n_out] or NULL, owned */
     df_activation act;
     float beta;            /* HOST_SOFTMAX */
-    int ih, iw, c, kh, k, stride, oh, ow; /* HOST_AVGPOOL: VALID kh x k windows of an ih x iw x c map */
+    int ih, iw, c;         /* HOST_AVGPOOL: the ih x iw x c map */
+    df_pooling pool;       /* HOST_AVGPOOL: its windows, as predict pools (mean = one over the map) */
 } host_op;
 
 struct df_tflite_graph {
@@ -516,16 +517,14 @@ static df_status add_host_avgpool(builder *b, int i) {
         o->filter_w > h.iw || (o->filter_h != o->filter_w && (o->filter_h != h.ih || o->filter_w != h.iw)))
         return op_fail(b, i, DF_ERR_UNSUPPORTED, "a %dx%d window at stride %dx%d on a dequantized %dx%d map",
                        o->filter_h, o->filter_w, o->stride_h, o->stride_w, h.ih, h.iw);
-    h.kh = o->filter_h;
-    h.k = o->filter_w;
-    h.stride = o->stride_h;
-    h.oh = (h.ih - h.kh) / h.stride + 1;
-    h.ow = (h.iw - h.k) / h.stride + 1;
-    if ((st = check_output(b, i, h.oh, h.ow, h.c))) return st;
+    const int whole = o->filter_h == h.ih && o->filter_w == h.iw;
+    h.pool = whole ? (df_pooling){DF_POOLING_MEAN, 0, 0, 0} : (df_pooling){DF_POOLING_REGIONS, o->filter_w, o->stride_h, 0};
+    const int oh = df_pooling_windows(&h.pool, h.ih), ow = df_pooling_windows(&h.pool, h.iw);
+    if ((st = check_output(b, i, oh, ow, h.c))) return st;
     if ((st = host_input(b, i, op->inputs[0], &h.in, &h.n_in))) return st;
     if (h.n_in != (size_t)h.ih * (size_t)h.iw * (size_t)h.c)
         return op_fail(b, i, DF_ERR_SHAPE, "input holds %zu values, not %dx%dx%d", h.n_in, h.ih, h.iw, h.c);
-    h.n_out = (size_t)h.oh * (size_t)h.ow * (size_t)h.c;
+    h.n_out = df_pooling_dim(&h.pool, h.ih, h.iw, h.c);
     if ((st = new_slot(b, i, h.n_out, &h.out)) || (st = push_host(b, i, &h))) return st;
     set_host(b, i, h.out);
     return DF_OK;
@@ -1149,13 +1148,7 @@ static void run_host_op(const host_op *h, const float *x, float *y) {
         return;
     }
     if (h->kind == HOST_AVGPOOL) { /* predict's own pooling, so both give the same bits */
-        if (h->kh == h->ih && h->k == h->iw) { /* one window: the mean over the map */
-            const df_pooling mean = {DF_POOLING_MEAN, 0, 0, 0};
-            df_pooling_apply(&mean, x, 1, h->ih, h->iw, h->c, y);
-        } else {
-            const df_pooling p = {DF_POOLING_REGIONS, h->k, h->stride, 0};
-            df_pooling_apply(&p, x, 1, h->ih, h->iw, h->c, y);
-        }
+        df_pooling_apply(&h->pool, x, 1, h->ih, h->iw, h->c, y);
         return;
     }
     if (h->kind == HOST_L2NORM) {

@@ -361,6 +361,21 @@ static int exports_unknown(const df_model *model, const df_export_options *opt) 
     return opt->unknown && model->unknown != NULL;
 }
 
+/* AVERAGE_POOL_2D (fh x fw filter, stride s, VALID) of float tensor x into
+ * a new float tensor `name` of shape ys; *y is it. */
+static df_status append_avgpool(graph *g, const char *name, int x, int fh, int fw, int s, const int32_t ys[4],
+                                int *y) {
+    df_status st = add_tensor(g, name, DF_TFLITE_FLOAT32, 4, ys, 0, NULL, y);
+    if (st) return st;
+    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_POOL2D);
+    o.padding = DF_TFLITE_PAD_VALID;
+    o.filter_h = fh;
+    o.filter_w = fw;
+    o.stride_h = o.stride_w = s;
+    int32_t in[1] = {x}, out[1] = {*y};
+    return add_op(g, DF_TFLITE_OP_AVERAGE_POOL_2D, 1, in, 1, out, 1, &o);
+}
+
 /* The unknown detector's part (eval/unknown.h), after float32 feature
  * tensor x: [RESHAPE to 1 x dim] -> L2_NORMALIZATION -> FULLY_CONNECTED
  * against the normalised training rows = the cosine similarity to each
@@ -387,19 +402,9 @@ static df_status append_unknown(graph *g, const df_model *model, int x) {
         return df_error_set(g->err, DF_ERR_DATA, "%s: the unknown detector's rows are not finite",
                             g->m->path);
     df_status st;
-    if (windows) {
-        int32_t ms[4] = {1, 1, 1, u->dim};
-        int m;
-        if ((st = add_tensor(g, "unknown/window_mean", DF_TFLITE_FLOAT32, 4, ms, 0, NULL, &m))) return st;
-        df_tflite_options po = no_options(DF_TFLITE_OPTIONS_POOL2D);
-        po.padding = DF_TFLITE_PAD_VALID;
-        po.filter_h = rt->shape[1];
-        po.filter_w = rt->shape[2];
-        po.stride_h = po.stride_w = 1;
-        int32_t pin[1] = {x}, pout[1] = {m};
-        if ((st = add_op(g, DF_TFLITE_OP_AVERAGE_POOL_2D, 1, pin, 1, pout, 1, &po))) return st;
-        x = m;
-    }
+    const int32_t ms[4] = {1, 1, 1, u->dim};
+    if (windows && (st = append_avgpool(g, "unknown/window_mean", x, rt->shape[1], rt->shape[2], 1, ms, &x)))
+        return st;
     const df_tflite_tensor *xt = &g->m->tensors[x];
     int32_t flat[2] = {1, u->dim};
     if (xt->rank < 1 || xt->shape[xt->rank - 1] != u->dim) {
@@ -848,16 +853,9 @@ static df_status describe_input(graph *g, input_desc *d) {
  * 1 x nh x nw x C, whose row-major order is the features' (window-major);
  * FULLY_CONNECTED flattens it as it is. */
 static df_status append_regions(graph *g, const df_pooling *pool, const df_tflite_tensor *map, int x, int *y) {
-    int32_t ys[4] = {1, df_pooling_windows(pool, map->shape[1]), df_pooling_windows(pool, map->shape[2]),
-                     map->shape[3]};
-    df_status st = add_tensor(g, "regions", DF_TFLITE_FLOAT32, 4, ys, 0, NULL, y);
-    if (st) return st;
-    df_tflite_options o = no_options(DF_TFLITE_OPTIONS_POOL2D);
-    o.padding = DF_TFLITE_PAD_VALID;
-    o.filter_w = o.filter_h = pool->k;
-    o.stride_w = o.stride_h = pool->s;
-    int32_t in[1] = {x}, out[1] = {*y};
-    return add_op(g, DF_TFLITE_OP_AVERAGE_POOL_2D, 1, in, 1, out, 1, &o);
+    const int32_t ys[4] = {1, df_pooling_windows(pool, map->shape[1]), df_pooling_windows(pool, map->shape[2]),
+                           map->shape[3]};
+    return append_avgpool(g, "regions", x, pool->k, pool->k, pool->s, ys, y);
 }
 
 static df_status check_model_for(const df_model *model, const char *kind, const char *name,

@@ -26,6 +26,21 @@ static void log_probs(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = logf(p[i] > 1e-30f ? p[i] : 1e-30f);
 }
 
+/* The detector on the clean rows, or on their windows' means (blocks of
+ * `block` features; eval/unknown.h df_unknown_window_mean). */
+static df_status fit_unknown(const float *clean, int N, size_t F, int block, float rate, df_unknown_detector **unknown,
+                             df_error *err) {
+    if ((size_t)block == F) return df_unknown_fit(clean, N, block, DF_UNKNOWN_DEFAULT_K, 0, rate, NULL, unknown, err);
+    if (block < 1 || F % (size_t)block)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "unknown detector: %zu features are not blocks of %d", F, block);
+    float *rows = malloc(sizeof(float) * (size_t)N * (size_t)block);
+    if (!rows) return df_error_set(err, DF_ERR_NOMEM, "unknown detector: out of memory");
+    for (int i = 0; i < N; i++) df_unknown_window_mean(clean + (size_t)i * F, F, block, rows + (size_t)i * (size_t)block);
+    df_status st = df_unknown_fit(rows, N, block, DF_UNKNOWN_DEFAULT_K, 0, rate, NULL, unknown, err);
+    free(rows);
+    return st;
+}
+
 df_status df_trust_fit_features(const float *variants, int K, const float *clean, const int *labels, int N, int C,
                                 size_t F, int block, const df_train_options *opt, const df_trust_options *to,
                                 df_unknown_detector **unknown, float *temperature, df_trust_report *rep,
@@ -70,18 +85,8 @@ df_status df_trust_fit_features(const float *variants, int K, const float *clean
         r.oof_ece_after = rel.ece;
     }
     if (st == DF_OK && to->unknown_rate >= 0.0f) {
-        float *rows = (size_t)block == F ? NULL : malloc(sizeof(float) * (size_t)N * (size_t)(block > 0 ? block : 1));
-        if ((size_t)block != F && (block < 1 || F % (size_t)block))
-            st = df_error_set(err, DF_ERR_INVALID_ARG, "unknown detector: %zu features are not blocks of %d", F, block);
-        else if ((size_t)block != F && !rows)
-            st = df_error_set(err, DF_ERR_NOMEM, "unknown detector: out of memory");
-        for (int i = 0; st == DF_OK && rows && i < N; i++)
-            df_unknown_window_mean(clean + (size_t)i * F, F, block, rows + (size_t)i * (size_t)block);
-        if (st == DF_OK)
-            st = df_unknown_fit(rows ? rows : clean, N, block, DF_UNKNOWN_DEFAULT_K, 0, to->unknown_rate, NULL,
-                                unknown, err);
+        st = fit_unknown(clean, N, F, block, to->unknown_rate, unknown, err);
         if (st == DF_OK) r.unknown_threshold = (*unknown)->threshold;
-        free(rows);
     }
     free(fold_of);
     free(oof);
