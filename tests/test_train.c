@@ -503,10 +503,13 @@ static void test_library_only_model_is_the_whole_classifier(void **state) {
 }
 
 /* A pinned loss trajectory (llm.c style): the first epochs of a short
- * seeded fp32 run on the fixture, to 4 significant digits, so that an
+ * seeded fp32 run on the fixture, so that an
  * unintended numerical change anywhere from the photo to Adam fails here.
- * Values from this code on 2026-12-01; 4 digits leave room for oneDNN's
- * fp32 kernels on other ISAs, not for a changed computation. */
+ * Values from this code on 2026-12-01 (Intel, AVX-512). Within 1e-3 of
+ * each: the MLP's fourth epoch came out 1.4e-4 apart on an AMD EPYC (Zen 5,
+ * OpenBLAS's and oneDNN's kernels for it summing in another order, which
+ * BatchNorm and dropout carry from epoch to epoch); a changed computation
+ * moves these by far more. */
 static void test_pinned_loss_trajectory(void **state) {
     fixture *f = *state;
     static const struct {
@@ -526,7 +529,7 @@ static void test_pinned_loss_trajectory(void **state) {
         print_message("%s: %.6g %.6g %.6g %.6g\n", df_head_kind_name(pins[k].kind), (double)r.history.train_loss[0],
                       (double)r.history.train_loss[1], (double)r.history.train_loss[2], (double)r.history.train_loss[3]);
         for (int e = 0; e < 4; e++)
-            assert_float_equal(r.history.train_loss[e], pins[k].loss[e], 1e-4 * pins[k].loss[e]);
+            assert_float_equal(r.history.train_loss[e], pins[k].loss[e], 1e-3 * pins[k].loss[e]);
         df_train_result_free(&r);
     }
 }
