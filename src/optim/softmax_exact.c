@@ -296,10 +296,12 @@ df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C
     return df_softmax_fit_exact_until(z, y, n, F, C, l2, tol, max_iters, NULL, W, b, rep, err);
 }
 
+int df_softmax_exact_uses_primal(int n, int F) { return n > F || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS; }
+
 df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F, int C, double l2, double tol,
                                      int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
                                      df_softmax_exact_report *rep, df_error *err) {
-    if (n > F || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS)
+    if (df_softmax_exact_uses_primal(n, F))
         return fit_primal(z, y, n, F, C, l2, tol, max_iters, stop, W, b, rep, err);
     df_status cs = check_args(y, n, F, C, l2, tol, max_iters, err);
     if (cs != DF_OK) return cs;

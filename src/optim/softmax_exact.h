@@ -67,6 +67,11 @@ df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F,
  * to save either. */
 #define DF_SOFTMAX_EXACT_MAX_GRAM_ROWS 4096
 
+/* Whether df_softmax_fit_exact fits n rows of F features on the primal
+ * (each iteration a pass over all the rows) rather than on the Gram
+ * matrix's reduced scores (iterations of n r C, nearly free). */
+int df_softmax_exact_uses_primal(int n, int F);
+
 /* The same optimum by L-BFGS on W and b directly (logits and gradient by
  * OpenBLAS dgemm over blocks of z converted to double): what
  * df_softmax_fit_exact runs when n > F or n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS;
