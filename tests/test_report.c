@@ -548,6 +548,44 @@ static void test_report_write(void **state) {
     free(tmp);
 }
 
+/* An exact fit's one-entry history is a fit, not an epoch: the page says
+ * how the head was fitted and what it scores, the curves are placeholders
+ * that say why, and the Adam-only wording is gone. */
+static void test_report_exact_fit(void **state) {
+    fixture *f = *state;
+    df_report_data *d = &f->d;
+    d->history.n_epochs = 1;
+    d->history.best_epoch = 0;
+    d->history.kept_epoch = 0;
+    d->history.exact_fit = 1;
+    df_error err;
+    df_png p;
+    assert_int_equal(df_figure_curves(&d->history, DF_FIGURE_ACCURACY, "Accuracy", 1.0, &p, &err), DF_OK);
+    cairo_surface_t *s = decode_png(p.data, p.size);
+    assert_non_null(s);
+    assert_int_equal(cairo_image_surface_get_width(s), 640); /* the placeholder, not a plot */
+    assert_int_equal(cairo_image_surface_get_height(s), 200);
+    cairo_surface_destroy(s);
+    df_png_free(&p);
+
+    df_report_figures figs;
+    assert_int_equal(df_report_render(d, &figs, &err), DF_OK);
+    char *html;
+    size_t len;
+    assert_int_equal(df_report_html(d, &figs, &html, &len, &err), DF_OK);
+    assert_non_null(strstr(html, "<h2>Head fit</h2>"));
+    assert_non_null(strstr(html, "<a href=\"#curves\">Head fit</a>"));
+    assert_non_null(strstr(html, "--solver exact"));
+    assert_null(strstr(html, "<h2>Learning curves</h2>"));
+    assert_null(strstr(html, "Per-epoch history"));
+    assert_null(strstr(html, ">Epochs<"));
+    char acc[32];
+    snprintf(acc, sizeof acc, "%.1f%%", f->epochs[0].accuracy * 100);
+    assert_non_null(strstr(html, acc));
+    free(html);
+    df_report_figures_free(&figs);
+}
+
 static void test_report_write_errors(void **state) {
     fixture *f = *state;
     char *tmp = df_test_tempdir();
@@ -665,6 +703,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_gallery_order_and_caption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validate_rejects_bad_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_exact_fit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_write_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_in_chromium, setup, teardown),
     };

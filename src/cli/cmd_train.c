@@ -348,7 +348,10 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
     free(json);
     if (st == DF_OK) st = df_model_save(res->model, a->run[F_OUT], err);
     if (st != DF_OK) return st;
-    if (!prog->quiet)
+    if (!prog->quiet && opt->exact_fit)
+        fprintf(stderr, "deepfashion: saved %s (head fitted exactly, %.1fs: backbone %.1fs for %ld photos, head %.1fs)\n",
+                a->run[F_OUT], res->total_seconds, res->backbone_seconds, res->backbone_images, res->head_seconds);
+    else if (!prog->quiet)
         fprintf(stderr, "deepfashion: saved %s (%d epochs, best %d, %.1fs: backbone %.1fs for %ld photos, head %.1fs)\n",
                 a->run[F_OUT], res->epochs_run, res->best_epoch, res->total_seconds, res->backbone_seconds,
                 res->backbone_images, res->head_seconds);

@@ -113,11 +113,11 @@ char *df_cli_training_json(const char *weights, const char *cut, const char *rec
          qw ? qw : "\"\"", recipe, precision, qt ? qt : "\"\"", qv ? qv : "null");
     if (qc) df_strbuf_addf(&b, ",\"cut_tensor\":%s", qc);
     df_strbuf_addf(&b,
-         ",\"head\":\"%s\",\"units\":%d,\"batchnorm\":%d,\"dropout\":%g,\"l2\":%g,\"lr\":%g,"
+         ",\"head\":\"%s\",\"solver\":\"%s\",\"units\":%d,\"batchnorm\":%d,\"dropout\":%g,\"l2\":%g,\"lr\":%g,"
          "\"weight_decay\":%g,\"epochs\":%d,\"batch\":%d,\"steps_per_epoch\":%d,\"augment\":%d,"
          "\"shift\":%g,\"shear_deg\":%g,\"zoom\":%g,\"rotation_deg\":%g,\"hflip\":%d,\"vflip\":%d,"
          "\"feature_cache\":%d,\"class_weight\":\"%s\",\"early_stop\":%d,\"seed\":%llu",
-         df_head_kind_name(o->head.kind), o->head.units, o->head.batchnorm, (double)o->head.dropout,
+         df_head_kind_name(o->head.kind), o->exact_fit ? "exact" : "adam", o->head.units, o->head.batchnorm, (double)o->head.dropout,
          (double)o->head.l2, (double)o->adam.lr, (double)o->adam.weight_decay, o->epochs,
          o->batch_size, o->steps_per_epoch, o->augment, o->augment_config.width_shift,
          o->augment_config.shear_deg, o->augment_config.zoom, o->augment_config.rotation_deg,

@@ -223,7 +223,17 @@ static void headline(buf *b, const df_report_data *d) {
     tile(b, NULL, "Photos", v.data, s.data);
 
     const df_report_history *h = &d->history;
-    if (h->n_epochs > 0) {
+    if (h->exact_fit && h->n_epochs == 1) {
+        reset(&v);
+        reset(&s);
+        df_report_buf_puts(&v, "exact");
+        df_report_buf_puts(&s, "one pass");
+        if (isfinite(h->epochs[0].seconds)) {
+            df_report_buf_puts(&s, " \xC2\xB7 ");
+            fmt_duration(&s, h->epochs[0].seconds);
+        }
+        tile(b, NULL, "Head fit", v.data, s.data);
+    } else if (h->n_epochs > 0) {
         reset(&v);
     reset(&s);
         df_report_buf_printf(&v, "%d", h->n_epochs);
@@ -337,8 +347,33 @@ static void settings_section(buf *b, const df_report_data *d) {
     df_report_buf_puts(b, "</tbody></table></div></section>\n");
 }
 
+/* An exact fit has no epochs: the section says how the head was fitted
+ * and what it scores at the optimum, in place of two one-point plots. */
+static void exact_fit_section(buf *b, const df_report_epoch *e) {
+    df_report_buf_puts(b, "<section id=\"curves\"><h2>Head fit</h2>\n"
+                          "<p class=\"note\">The linear head was fitted in one pass to the optimum of its "
+                          "L2-penalised softmax objective over every augmented variant of the training photos "
+                          "(<code>--solver exact</code>, L-BFGS): there are no epochs, so there are no learning "
+                          "curves. <code>--solver adam</code> trains by epochs and draws them.</p>\n"
+                          "<div class=\"scroll\"><table><thead><tr><th></th><th class=\"n\">Loss</th>"
+                          "<th class=\"n\">Accuracy</th></tr></thead><tbody>\n"
+                          "<tr><td>Training (every augmented variant)</td><td class=\"n\">");
+    fmt_num(b, e->loss, 4);
+    df_report_buf_puts(b, "</td><td class=\"n\">");
+    fmt_pct(b, e->accuracy, 1);
+    df_report_buf_puts(b, "</td></tr>\n<tr><td>Validation</td><td class=\"n\">");
+    fmt_num(b, e->val_loss, 4);
+    df_report_buf_puts(b, "</td><td class=\"n\">");
+    fmt_pct(b, e->val_accuracy, 1);
+    df_report_buf_puts(b, "</td></tr>\n</tbody></table></div></section>\n");
+}
+
 static void curves_section(buf *b, const df_report_data *d, const df_report_figures *f) {
     const df_report_history *h = &d->history;
+    if (h->exact_fit && h->n_epochs == 1) {
+        exact_fit_section(b, &h->epochs[0]);
+        return;
+    }
     df_report_buf_puts(b, "<section id=\"curves\"><h2>Learning curves</h2>\n"
                           "<p class=\"note\">Training as dots, validation as a line; the dashed "
                           "line marks the epoch with the lowest validation loss");
@@ -608,13 +643,14 @@ df_status df_report_html(const df_report_data *d, const df_report_figures *f, ch
         df_report_buf_puts(&sub, " \xC2\xB7 ");
         html(&sub, d->generated);
     }
-#define NAV                                                                                   \
-    "<a href=\"#data\">Data set</a><a href=\"#settings\">Settings</a><a href=\"#curves\">Curves</a>" \
-    "<a href=\"#evaluation\">Evaluation</a><a href=\"#trust\">Trust</a><a href=\"#gallery\">Predictions</a>" \
-    "<a href=\"#augmentation\">Augmentation</a><a href=\"#model\">Model</a>"
-    df_report_html_begin(&b, title, sub.data ? sub.data : "",
-                         d->audit_html ? NAV "<a href=\"#audit\">Audit</a>" : NAV);
-#undef NAV
+    const int exact = d->history.exact_fit && d->history.n_epochs == 1;
+    char nav[512];
+    snprintf(nav, sizeof nav,
+             "<a href=\"#data\">Data set</a><a href=\"#settings\">Settings</a><a href=\"#curves\">%s</a>"
+             "<a href=\"#evaluation\">Evaluation</a><a href=\"#trust\">Trust</a><a href=\"#gallery\">Predictions</a>"
+             "<a href=\"#augmentation\">Augmentation</a><a href=\"#model\">Model</a>%s",
+             exact ? "Head fit" : "Curves", d->audit_html ? "<a href=\"#audit\">Audit</a>" : "");
+    df_report_html_begin(&b, title, sub.data ? sub.data : "", nav);
     b.failed |= sub.failed;
     df_report_buf_free(&sub);
     headline(&b, d);

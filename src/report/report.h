@@ -40,6 +40,10 @@ typedef struct df_report_history {
     int n_epochs;
     int best_epoch; /* 0-based index of the epoch with the lowest validation loss; -1 = none */
     int kept_epoch; /* 0-based index of the epoch whose weights the model holds; -1 = not known */
+    /* The head was fitted in one pass to its objective's optimum (--solver
+     * exact): the one entry is that fit, not an epoch, and there is no
+     * curve to draw. */
+    int exact_fit;
 } df_report_history;
 
 typedef struct df_report_skipped {

@@ -206,12 +206,16 @@ static void fill_settings(const df_run_report *r, parts *p) {
     else
         setting(set, "head", "linear: standardise -> Dense(%d, softmax), L2 %g", C, (double)hc->l2);
     const df_train_options *o = r->train_options;
-    if (o) {
+    if (o && o->exact_fit) {
+        setting(set, "solver", "exact: the penalised objective's optimum in one pass (L-BFGS), no epochs");
+    } else if (o) {
         setting(set, "optimizer", "Adam, learning rate %g%s", (double)o->adam.lr,
                 o->adam.weight_decay > 0 ? ", decoupled weight decay" : "");
         setting(set, "epochs", "%d (ran %d)", o->epochs, r->history ? r->history->epochs : 0);
         setting(set, "batch size", "%d", o->batch_size);
         if (o->steps_per_epoch > 0) setting(set, "steps per epoch", "%d", o->steps_per_epoch);
+    }
+    if (o) {
         if (o->augment)
             setting(set, "augmentation", "shift %g, shear %g deg, zoom %g, rotation %g deg%s%s",
                     o->augment_config.width_shift, o->augment_config.shear_deg, o->augment_config.zoom,
@@ -259,6 +263,7 @@ static df_status fill_history(const df_run_report *r, parts *p, df_error *err) {
     p->d.history.n_epochs = h->epochs;
     p->d.history.best_epoch = r->best_epoch > 0 ? r->best_epoch - 1 : -1;
     p->d.history.kept_epoch = r->kept_epoch > 0 && r->kept_epoch <= h->epochs ? r->kept_epoch - 1 : -1;
+    p->d.history.exact_fit = r->train_options && r->train_options->exact_fit && h->epochs == 1;
     return DF_OK;
 }
 
