@@ -32,6 +32,19 @@ case $html in *"photometric and framing"*) fail "photometric row with every op o
   --brightness 0.2 --fill 255 --zoom-out 0.3 --out "$T/pm.dfm" --report "$T/pmreport" --quiet >/dev/null
 html=$(cat "$T/pmreport/report.html")
 case $html in *"zoom out 0.3, fill grey 255, brightness 0.2"*) ;; *) fail "the report should show the photometric and framing settings" ;; esac
+# Adam's epochs draw learning curves; an exact fit (the default solver) has
+# none, and its report says how the head was fitted instead, as does a
+# report made later from the model alone (from its training record).
+case $html in *"<h2>Learning curves</h2>"*) ;; *) fail "an Adam run's report should draw learning curves" ;; esac
+"$CLI" train --data "$DATA" --backbone tflite --weights "$W" --precision fp32 --feature-cache 1 \
+  --out "$T/ex.dfm" --report "$T/exreport" --quiet >/dev/null
+html=$(cat "$T/exreport/report.html")
+case $html in *"<h2>Head fit</h2>"*"--solver exact"*) ;; *) fail "an exact fit's report should have its Head fit section" ;; esac
+case $html in *"<h2>Learning curves</h2>"*) fail "an exact fit's report draws learning curves" ;; esac
+"$CLI" report --model "$T/ex.dfm" --data "$DATA" --out "$T/exreport2" 2>/dev/null
+html=$(cat "$T/exreport2/report.html")
+case $html in *"<h2>Head fit</h2>"*) ;; *) fail "report from an exact-fit model should say how the head was fitted" ;; esac
+case $html in *"<td>solver</td>"*) ;; *) fail "report from an exact-fit model should name the solver" ;; esac
 
 # evaluate --json: the documented object, counts adding up to the 21 validation photos.
 "$CLI" evaluate --model "$T/m.dfm" --data "$DATA" --json >"$T/ev.json"

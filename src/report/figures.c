@@ -101,10 +101,10 @@ df_status df_figure_curves(const df_report_history *h, df_figure_metric metric, 
             hi = fmax(hi, v);
         }
     }
+    if (h && h->exact_fit)
+        return empty_figure(title, "Fitted exactly in one pass: no epochs, no curve", scale, out, err);
     if (!have_train && !have_val)
         return empty_figure(title, "No training history", scale, out, err);
-    if (h->exact_fit)
-        return empty_figure(title, "Fitted exactly in one pass: no epochs, no curve", scale, out, err);
 
     double *xs = NULL, *tr = NULL, *va = NULL;
     df_plot_canvas c;

@@ -223,12 +223,12 @@ static void headline(buf *b, const df_report_data *d) {
     tile(b, NULL, "Photos", v.data, s.data);
 
     const df_report_history *h = &d->history;
-    if (h->exact_fit && h->n_epochs == 1) {
+    if (h->exact_fit && h->n_epochs <= 1) {
         reset(&v);
         reset(&s);
         df_report_buf_puts(&v, "exact");
         df_report_buf_puts(&s, "one pass");
-        if (isfinite(h->epochs[0].seconds)) {
+        if (h->n_epochs == 1 && isfinite(h->epochs[0].seconds)) {
             df_report_buf_puts(&s, " \xC2\xB7 ");
             fmt_duration(&s, h->epochs[0].seconds);
         }
@@ -348,14 +348,19 @@ static void settings_section(buf *b, const df_report_data *d) {
 }
 
 /* An exact fit has no epochs: the section says how the head was fitted
- * and what it scores at the optimum, in place of two one-point plots. */
+ * and what it scores at the optimum (e; NULL when no history was given),
+ * in place of two one-point plots. */
 static void exact_fit_section(buf *b, const df_report_epoch *e) {
     df_report_buf_puts(b, "<section id=\"curves\"><h2>Head fit</h2>\n"
                           "<p class=\"note\">The linear head was fitted in one pass to the optimum of its "
                           "L2-penalised softmax objective over every augmented variant of the training photos "
                           "(<code>--solver exact</code>, L-BFGS): there are no epochs, so there are no learning "
-                          "curves. <code>--solver adam</code> trains by epochs and draws them.</p>\n"
-                          "<div class=\"scroll\"><table><thead><tr><th></th><th class=\"n\">Loss</th>"
+                          "curves. <code>--solver adam</code> trains by epochs and draws them.</p>\n");
+    if (!e) {
+        df_report_buf_puts(b, "</section>\n");
+        return;
+    }
+    df_report_buf_puts(b, "<div class=\"scroll\"><table><thead><tr><th></th><th class=\"n\">Loss</th>"
                           "<th class=\"n\">Accuracy</th></tr></thead><tbody>\n"
                           "<tr><td>Training (every augmented variant)</td><td class=\"n\">");
     fmt_num(b, e->loss, 4);
@@ -370,8 +375,8 @@ static void exact_fit_section(buf *b, const df_report_epoch *e) {
 
 static void curves_section(buf *b, const df_report_data *d, const df_report_figures *f) {
     const df_report_history *h = &d->history;
-    if (h->exact_fit && h->n_epochs == 1) {
-        exact_fit_section(b, &h->epochs[0]);
+    if (h->exact_fit && h->n_epochs <= 1) {
+        exact_fit_section(b, h->n_epochs == 1 ? &h->epochs[0] : NULL);
         return;
     }
     df_report_buf_puts(b, "<section id=\"curves\"><h2>Learning curves</h2>\n"
@@ -643,7 +648,7 @@ df_status df_report_html(const df_report_data *d, const df_report_figures *f, ch
         df_report_buf_puts(&sub, " \xC2\xB7 ");
         html(&sub, d->generated);
     }
-    const int exact = d->history.exact_fit && d->history.n_epochs == 1;
+    const int exact = d->history.exact_fit && d->history.n_epochs <= 1;
     char nav[512];
     snprintf(nav, sizeof nav,
              "<a href=\"#data\">Data set</a><a href=\"#settings\">Settings</a><a href=\"#curves\">%s</a>"

@@ -41,8 +41,8 @@ typedef struct df_report_history {
     int best_epoch; /* 0-based index of the epoch with the lowest validation loss; -1 = none */
     int kept_epoch; /* 0-based index of the epoch whose weights the model holds; -1 = not known */
     /* The head was fitted in one pass to its objective's optimum (--solver
-     * exact): the one entry is that fit, not an epoch, and there is no
-     * curve to draw. */
+     * exact): the one entry is that fit, not an epoch (or there is none:
+     * no history given), and there is no curve to draw. */
     int exact_fit;
 } df_report_history;
 

@@ -206,7 +206,7 @@ static void fill_settings(const df_run_report *r, parts *p) {
     else
         setting(set, "head", "linear: standardise -> Dense(%d, softmax), L2 %g", C, (double)hc->l2);
     const df_train_options *o = r->train_options;
-    if (o && o->exact_fit) {
+    if (o ? o->exact_fit : r->exact_fit) {
         setting(set, "solver", "exact: the penalised objective's optimum in one pass (L-BFGS), no epochs");
     } else if (o) {
         setting(set, "optimizer", "Adam, learning rate %g%s", (double)o->adam.lr,
@@ -254,6 +254,8 @@ static df_status fill_history(const df_run_report *r, parts *p, df_error *err) {
     p->d.history.best_epoch = -1;
     p->d.history.kept_epoch = -1;
     const df_history *h = r->history;
+    p->d.history.exact_fit = (r->exact_fit || (r->train_options && r->train_options->exact_fit)) &&
+                             (!h || h->epochs <= 1);
     if (!h || h->epochs <= 0) return DF_OK;
     if (!(p->epochs = calloc((size_t)h->epochs, sizeof *p->epochs))) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     for (int e = 0; e < h->epochs; e++)
@@ -263,7 +265,6 @@ static df_status fill_history(const df_run_report *r, parts *p, df_error *err) {
     p->d.history.n_epochs = h->epochs;
     p->d.history.best_epoch = r->best_epoch > 0 ? r->best_epoch - 1 : -1;
     p->d.history.kept_epoch = r->kept_epoch > 0 && r->kept_epoch <= h->epochs ? r->kept_epoch - 1 : -1;
-    p->d.history.exact_fit = r->train_options && r->train_options->exact_fit && h->epochs == 1;
     return DF_OK;
 }
 
