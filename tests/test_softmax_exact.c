@@ -252,6 +252,20 @@ static void test_stop_flag(void **state) {
     free_problem(&tall);
 }
 
+/* Which way a size takes: the Gram matrix while it is the smaller and
+ * fits (n <= F and n <= 4,096 rows), the primal beyond either bound (the
+ * 106 closet photos' 424 rows of 11,520 features the Gram way; the 3,068
+ * clothing photos' 12,272 rows the primal). */
+static void test_which_way(void **state) {
+    (void)state;
+    assert_false(df_softmax_exact_uses_primal(424, 11520));
+    assert_false(df_softmax_exact_uses_primal(1280, 1280));
+    assert_true(df_softmax_exact_uses_primal(1281, 1280));
+    assert_false(df_softmax_exact_uses_primal(DF_SOFTMAX_EXACT_MAX_GRAM_ROWS, 11520));
+    assert_true(df_softmax_exact_uses_primal(DF_SOFTMAX_EXACT_MAX_GRAM_ROWS + 1, 11520));
+    assert_true(df_softmax_exact_uses_primal(12272, 11520));
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     problem p = make_problem(10, 4, 3, 14);
@@ -277,6 +291,7 @@ int main(void) {
         cmocka_unit_test(test_zero_rows_fit_the_class_shares),
         cmocka_unit_test(test_gram_and_primal_agree),
         cmocka_unit_test(test_stop_flag),
+        cmocka_unit_test(test_which_way),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -311,7 +311,9 @@ static void test_exact_fit_is_the_optimum(void **state) {
     for (int k = 0; k < F * C; k++) g = fmax(g, fabs(gW[k]));
     for (int c = 0; c < C; c++) g = fmax(g, fabs(gb[c]));
     print_message("exact fit: objective %.6f, largest gradient entry %.2g\n", J, g);
-    assert_true(g < 1e-4); /* float weights: the solver's 1e-6 plus their rounding */
+    /* 8 features, more rows than that: the primal, fitted to a largest
+     * gradient entry of 1e-4, plus the float weights' rounding */
+    assert_true(g < 1.5e-4);
     /* the fold fit on every photo (calibration, --head auto) gives it too */
     df_head_candidate cand = df_head_candidate_from_options(&o);
     assert_true(cand.exact);
