@@ -583,6 +583,20 @@ static void test_report_exact_fit(void **state) {
     snprintf(acc, sizeof acc, "%.1f%%", f->epochs[0].accuracy * 100);
     assert_non_null(strstr(html, acc));
     free(html);
+    /* how L-BFGS ended, when known: within its tolerance, or stopped */
+    d->history.exact_iterations = 38;
+    d->history.exact_grad_max = 9.1e-7;
+    d->history.exact_tol = 1e-6;
+    assert_int_equal(df_report_html(d, &figs, &html, &len, &err), DF_OK);
+    assert_non_null(strstr(html, "L-BFGS took 38 iterations; the objective's largest gradient entry is 9.1e-07, "
+                                 "within the tolerance 1e-06."));
+    free(html);
+    d->history.exact_iterations = 5000;
+    d->history.exact_grad_max = 3e-4;
+    d->history.exact_tol = 1e-4;
+    assert_int_equal(df_report_html(d, &figs, &html, &len, &err), DF_OK);
+    assert_non_null(strstr(html, "above the tolerance 1e-04 (stopped at the iteration cap"));
+    free(html);
     df_report_figures_free(&figs);
 }
 

@@ -285,6 +285,11 @@ static void test_exact_fit_is_the_optimum(void **state) {
     assert_true(o.exact_fit);
     df_train_result r;
     run(f, &o, &r);
+    /* how it ended: 8 features, more rows: the primal, to 1e-4 */
+    assert_true(r.exact.primal);
+    assert_true(r.exact.tol == 1e-4);
+    assert_true(r.exact.converged);
+    assert_true(r.exact.iterations > 0 && r.exact.grad_max <= r.exact.tol);
     assert_int_equal(r.history.epochs, 1);
     assert_int_equal(r.epochs_run, 1);
     assert_true(r.history.val_acc[0] >= 0.99f);

@@ -348,9 +348,19 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
     free(json);
     if (st == DF_OK) st = df_model_save(res->model, a->run[F_OUT], err);
     if (st != DF_OK) return st;
+    /* Not converged is not an error (the head is the last iterate, close
+     * to the optimum), but the user should know, --quiet or not. */
+    if (opt->exact_fit && !res->exact.converged)
+        fprintf(stderr,
+                "deepfashion: warning: the exact fit stopped after %d L-BFGS iterations with its largest gradient "
+                "entry at %.2g, above the tolerance %.0e: the head is the last iterate\n",
+                res->exact.iterations, res->exact.grad_max, res->exact.tol);
     if (!prog->quiet && opt->exact_fit)
-        fprintf(stderr, "deepfashion: saved %s (head fitted exactly, %.1fs: backbone %.1fs for %ld photos, head %.1fs)\n",
-                a->run[F_OUT], res->total_seconds, res->backbone_seconds, res->backbone_images, res->head_seconds);
+        fprintf(stderr,
+                "deepfashion: saved %s (head fitted exactly: %d L-BFGS iterations, largest gradient entry %.1e; %.1fs: "
+                "backbone %.1fs for %ld photos, head %.1fs)\n",
+                a->run[F_OUT], res->exact.iterations, res->exact.grad_max, res->total_seconds, res->backbone_seconds,
+                res->backbone_images, res->head_seconds);
     else if (!prog->quiet)
         fprintf(stderr, "deepfashion: saved %s (%d epochs, best %d, %.1fs: backbone %.1fs for %ld photos, head %.1fs)\n",
                 a->run[F_OUT], res->epochs_run, res->best_epoch, res->total_seconds, res->backbone_seconds,
@@ -375,6 +385,7 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
     if (a->run[F_REPORT]) {
         df_cli_report_input ri = {.model_path = a->run[F_OUT], .model = res->model, .backbone = bb, .train = train,
                                   .val = val, .history = &res->history, .best_epoch = res->best_epoch,
+                                  .exact = opt->exact_fit ? &res->exact : NULL,
                                   .kept_epoch = res->kept_epoch,
                                   .evaluation = val ? &ev : NULL, .train_options = opt, .recipe = rc->name,
                                   .head_search = rc->head_auto ? search : NULL, .progress = &opt->progress};

@@ -350,12 +350,20 @@ static void settings_section(buf *b, const df_report_data *d) {
 /* An exact fit has no epochs: the section says how the head was fitted
  * and what it scores at the optimum (e; NULL when no history was given),
  * in place of two one-point plots. */
-static void exact_fit_section(buf *b, const df_report_epoch *e) {
+static void exact_fit_section(buf *b, const df_report_history *h, const df_report_epoch *e) {
     df_report_buf_puts(b, "<section id=\"curves\"><h2>Head fit</h2>\n"
                           "<p class=\"note\">The linear head was fitted in one pass to the optimum of its "
                           "L2-penalised softmax objective over every augmented variant of the training photos "
                           "(<code>--solver exact</code>, L-BFGS): there are no epochs, so there are no learning "
-                          "curves. <code>--solver adam</code> trains by epochs and draws them.</p>\n");
+                          "curves. <code>--solver adam</code> trains by epochs and draws them.");
+    if (h->exact_iterations > 0) {
+        const int reached = h->exact_grad_max <= h->exact_tol;
+        df_report_buf_printf(b, " L-BFGS took %d iterations; the objective's largest gradient entry is %.1e, %s "
+                                "the tolerance %.0e%s.",
+                             h->exact_iterations, h->exact_grad_max, reached ? "within" : "above", h->exact_tol,
+                             reached ? "" : " (stopped at the iteration cap: the head is the last iterate)");
+    }
+    df_report_buf_puts(b, "</p>\n");
     if (!e) {
         df_report_buf_puts(b, "</section>\n");
         return;
@@ -376,7 +384,7 @@ static void exact_fit_section(buf *b, const df_report_epoch *e) {
 static void curves_section(buf *b, const df_report_data *d, const df_report_figures *f) {
     const df_report_history *h = &d->history;
     if (h->exact_fit && h->n_epochs <= 1) {
-        exact_fit_section(b, h->n_epochs == 1 ? &h->epochs[0] : NULL);
+        exact_fit_section(b, h, h->n_epochs == 1 ? &h->epochs[0] : NULL);
         return;
     }
     df_report_buf_puts(b, "<section id=\"curves\"><h2>Learning curves</h2>\n"

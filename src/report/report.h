@@ -44,6 +44,10 @@ typedef struct df_report_history {
      * exact): the one entry is that fit, not an epoch (or there is none:
      * no history given), and there is no curve to draw. */
     int exact_fit;
+    /* How it ended, when known (exact_iterations 0 = not known): L-BFGS's
+     * iterations, its largest gradient entry and the tolerance. */
+    int exact_iterations;
+    double exact_grad_max, exact_tol;
 } df_report_history;
 
 typedef struct df_report_skipped {

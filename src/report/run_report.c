@@ -256,6 +256,11 @@ static df_status fill_history(const df_run_report *r, parts *p, df_error *err) {
     const df_history *h = r->history;
     p->d.history.exact_fit = (r->exact_fit || (r->train_options && r->train_options->exact_fit)) &&
                              (!h || h->epochs <= 1);
+    if (p->d.history.exact_fit && r->exact) {
+        p->d.history.exact_iterations = r->exact->iterations;
+        p->d.history.exact_grad_max = r->exact->grad_max;
+        p->d.history.exact_tol = r->exact->tol;
+    }
     if (!h || h->epochs <= 0) return DF_OK;
     if (!(p->epochs = calloc((size_t)h->epochs, sizeof *p->epochs))) return df_error_set(err, DF_ERR_NOMEM, "out of memory");
     for (int e = 0; e < h->epochs; e++)

@@ -28,6 +28,7 @@ typedef struct df_run_report {
     int kept_epoch;                /* 1-based, the weights the model holds; 0 = not known */
     const df_evaluation *evaluation; /* of val; NULL = computed here */
     const df_train_options *train_options; /* settings shown; may be NULL */
+    const df_exact_fit_report *exact;      /* how train's exact fit ended; NULL = not known */
     const char *recipe;            /* "default" / "original" / NULL */
     const df_head_search_result *head_search; /* --head auto's scores; may be NULL */
     int offtopic_photos, offtopic_caught;     /* report --unknown-dir; photos 0 = not measured */

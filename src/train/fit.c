@@ -204,7 +204,7 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
 /* ---- the exact fit ---- */
 
 df_status df_fit_linear_exact(df_head *head, const float *standardised, const int *labels, int n,
-                              const volatile sig_atomic_t *stop, df_error *err) {
+                              const volatile sig_atomic_t *stop, df_exact_fit_report *out, df_error *err) {
     const df_head_config *hc = df_head_get_config(head);
     if (hc->kind != DF_HEAD_LINEAR)
         return df_error_set(err, DF_ERR_INVALID_ARG, "the exact fit is for the linear head, not the %s",
@@ -239,5 +239,8 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
     if (st == DF_ERR_INTERRUPTED)
         return df_error_set(err, st, "interrupted while fitting the head exactly (no checkpoint: it is one pass)");
     if (st != DF_OK) return df_error_prefix(err, "exact fit of the linear head");
+    if (out)
+        *out = (df_exact_fit_report){.iterations = rep.iterations, .grad_max = rep.grad_max, .tol = tol,
+                                     .converged = rep.converged, .primal = df_softmax_exact_uses_primal(n, F)};
     return DF_OK;
 }

@@ -126,6 +126,17 @@ typedef struct df_epoch_sums {
 df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, const df_fit_plan *plan, int epoch,
                        df_epoch_sums *sums, int *interrupted, df_error *err) DF_MUST_CHECK;
 
+/* How an exact fit ended: L-BFGS's iterations, its largest gradient entry
+ * and the tolerance it had to reach (1e-6 on the Gram matrix, 1e-4 on the
+ * primal); converged = grad_max <= tol, else the head is the last iterate
+ * after the iteration cap (5,000), which the caller should say. */
+typedef struct df_exact_fit_report {
+    int iterations;
+    double grad_max, tol;
+    int converged;
+    int primal; /* fitted on the primal (more rows than features, or than 4,096) */
+} df_exact_fit_report;
+
 /* The other way to fit a linear head (--solver exact, the default recipe's):
  * its kernel and bias set to the optimum of the L2-penalised softmax
  * regression (optim/softmax_exact.h; the penalty is the head's Keras l2,
@@ -135,8 +146,10 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
  * 1,200 Adam steps end far from this optimum and five points lower on
  * other people's photos (issue 10). No class weights, label smoothing or
  * dropout: the objective has none. *stop non-zero (Ctrl-C) ends it with
- * DF_ERR_INTERRUPTED within an iteration (stop may be NULL). */
+ * DF_ERR_INTERRUPTED within an iteration (stop may be NULL). rep (may be
+ * NULL) receives how the fit ended. */
 df_status df_fit_linear_exact(df_head *head, const float *standardised, const int *labels, int n,
-                              const volatile sig_atomic_t *stop, df_error *err) DF_MUST_CHECK;
+                              const volatile sig_atomic_t *stop, df_exact_fit_report *rep,
+                              df_error *err) DF_MUST_CHECK;
 
 #endif

@@ -111,7 +111,7 @@ static df_status fit_exact(df_head *head, float *rows, int K, int n, const int *
     for (int k = 0; k < K; k++)
         for (int t = 0; t < n; t++) y[(size_t)k * n + t] = photo_labels[t];
     df_head_standardise(head, rows, (size_t)K * (size_t)n, rows);
-    df_status st = df_fit_linear_exact(head, rows, y, K * n, o->stop_flag, err);
+    df_status st = df_fit_linear_exact(head, rows, y, K * n, o->stop_flag, NULL, err);
     free(y);
     return st;
 }

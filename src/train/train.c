@@ -498,7 +498,7 @@ static df_status run_exact(run *r, df_train_result *res, df_error *err) {
     df_status st = y && probs ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d rows", K, N);
     for (int k = 0; st == DF_OK && k < K; k++) memcpy(y + (size_t)k * N, r->labels, sizeof(int) * (size_t)N);
     const float *z = r->cached.standardised ? r->cached.standardised : r->cached.variants;
-    if (st == DF_OK) st = df_fit_linear_exact(head, z, y, rows, r->opt->stop_flag, err);
+    if (st == DF_OK) st = df_fit_linear_exact(head, z, y, rows, r->opt->stop_flag, &res->exact, err);
     if (st == DF_OK) st = df_head_predict(head, r->cached.variants, rows, probs, err);
     res->head_seconds += df_clock_seconds() - t0;
     df_epoch_sums sums = {.next_batch = 1, .seen = rows};

@@ -39,6 +39,7 @@
 #include "formats/model_file.h"
 #include "nn/head.h"
 #include "optim/adam.h"
+#include "train/fit.h"
 
 /* Augmentation stream key of cached variant v (live augmentation uses the
  * epoch number): df_rng_seed_for(seed, DF_STREAM_AUGMENT, photo, key). */
@@ -146,6 +147,7 @@ typedef struct df_train_result {
     int kept_epoch;        /* 1-based epoch whose weights the model holds: best_epoch
                             * when early stopping restored it, else the last */
     int epochs_run;
+    df_exact_fit_report exact; /* how the exact fit ended (opt->exact_fit); zero otherwise */
     double backbone_seconds, head_seconds, total_seconds;
     long backbone_images;  /* photos through the backbone, all epochs */
     /* The validation photos' features (val->count x feature_dim, owned;
