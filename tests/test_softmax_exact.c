@@ -256,40 +256,6 @@ static void test_stop_flag(void **state) {
  * fits (n <= F and n <= 4,096 rows), the primal beyond either bound (the
  * 106 closet photos' 424 rows of 11,520 features the Gram way; the 3,068
  * clothing photos' 12,272 rows the primal). */
-/* A path is each penalty's own fit, to the bit: one Gram matrix, the
- * same L-BFGS from zero per penalty. Sizes that take the primal are
- * refused (each penalty would be a full fit). */
-static void test_path_is_each_fit(void **state) {
-    (void)state;
-    problem p = make_problem(30, 50, 3, 21);
-    const double l2s[3] = {3.0, 0.1, 0.003};
-    float W[3 * 150], b[9], W1[150], b1[3];
-    df_softmax_exact_report reps[3], rep;
-    df_error err;
-    assert_int_equal(df_softmax_fit_exact_path(p.z, p.y, p.n, p.F, p.C, l2s, 3, 1e-6, 5000, NULL, W, b, reps, &err),
-                     DF_OK);
-    for (int j = 0; j < 3; j++) {
-        assert_int_equal(df_softmax_fit_exact(p.z, p.y, p.n, p.F, p.C, l2s[j], 1e-6, 5000, W1, b1, &rep, &err), DF_OK);
-        assert_memory_equal(W + j * 150, W1, sizeof W1);
-        assert_memory_equal(b + j * 3, b1, sizeof b1);
-        assert_int_equal(reps[j].iterations, rep.iterations);
-        assert_true(reps[j].converged);
-    }
-    /* a stronger penalty, smaller weights */
-    double n0 = 0, n2 = 0;
-    for (int k = 0; k < 150; k++) {
-        n0 += (double)W[k] * W[k];
-        n2 += (double)W[300 + k] * W[300 + k];
-    }
-    assert_true(n0 < n2);
-    free_problem(&p);
-    problem q = make_problem(60, 20, 3, 22); /* more rows than features: the primal */
-    assert_int_equal(df_softmax_fit_exact_path(q.z, q.y, q.n, q.F, q.C, l2s, 3, 1e-6, 100, NULL, W, b, NULL, &err),
-                     DF_ERR_INVALID_ARG);
-    assert_non_null(strstr(err.message, "primal"));
-    free_problem(&q);
-}
-
 static void test_which_way(void **state) {
     (void)state;
     assert_false(df_softmax_exact_uses_primal(424, 11520));
@@ -325,7 +291,6 @@ int main(void) {
         cmocka_unit_test(test_zero_rows_fit_the_class_shares),
         cmocka_unit_test(test_gram_and_primal_agree),
         cmocka_unit_test(test_stop_flag),
-        cmocka_unit_test(test_path_is_each_fit),
         cmocka_unit_test(test_which_way),
         cmocka_unit_test(test_bad_arguments),
     };

@@ -298,15 +298,14 @@ df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C
 
 int df_softmax_exact_uses_primal(int n, int F) { return n > F || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS; }
 
-/* The Gram way at each of the m penalties l2s (the eigenvectors once):
- * W m x F x C, b m x C, reps m entries (may be NULL). */
-static df_status gram_fit(const float *z, const int *y, int n, int F, int C, const double *l2s, int m, double tol,
-                          int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
-                          df_softmax_exact_report *reps, df_error *err) {
-    for (int j = 0; j < m; j++) {
-        df_status cs = check_args(y, n, F, C, l2s[j], tol, max_iters, err);
-        if (cs != DF_OK) return cs;
-    }
+df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                                     int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
+                                     df_softmax_exact_report *rep, df_error *err) {
+    if (df_softmax_exact_uses_primal(n, F))
+        return fit_primal(z, y, n, F, C, l2, tol, max_iters, stop, W, b, rep, err);
+    df_status cs = check_args(y, n, F, C, l2, tol, max_iters, err);
+    if (cs != DF_OK) return cs;
+    df_softmax_exact_report r = {0};
     double *zd = malloc(sizeof(double) * (size_t)n * F), *K = malloc(sizeof(double) * (size_t)n * n);
     double *w = malloc(sizeof(double) * (size_t)n), *M = NULL, *theta = NULL, *pr = NULL, *Q = NULL, *Wd = NULL;
     df_status st = DF_OK;
@@ -322,9 +321,9 @@ static df_status gram_fit(const float *z, const int *y, int n, int F, int C, con
     while (first < n && !(w[first] > 1e-12 * smax)) first++;
     const int rk = n - first;
     M = malloc(sizeof(double) * (size_t)n * (rk > 0 ? rk : 1));
-    theta = malloc(sizeof(double) * (size_t)(rk + 1) * C);
+    theta = calloc((size_t)(rk + 1) * C, sizeof(double));
     pr = malloc(sizeof(double) * (size_t)n * C);
-    Q = malloc(sizeof(double) * (size_t)n * C);
+    Q = calloc((size_t)n * C, sizeof(double));
     Wd = malloc(sizeof(double) * (size_t)F * C);
     if (!M || !theta || !pr || !Q || !Wd) {
         st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
@@ -333,28 +332,23 @@ static df_status gram_fit(const float *z, const int *y, int n, int F, int C, con
     /* scores M = U_r S_r^(1/2), row-major n x rk */
     for (int i = 0; i < n; i++)
         for (int k = 0; k < rk; k++) M[(size_t)i * rk + k] = K[(size_t)(first + k) * n + i] * sqrt(w[first + k]);
-    for (int j = 0; j < m; j++) {
-        df_softmax_exact_report r = {0};
-        const reduced q = {M, NULL, NULL, y, n, rk, C, l2s[j], pr};
-        const int status = lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, stop, theta, &r);
-        if (status) {
-            st = lbfgs_failed(status, err);
-            goto done;
-        }
-        r.rank = rk;
-        /* W = z^T Q with Q = U_r S_r^(-1/2) B (n x C) */
-        memset(Q, 0, sizeof(double) * (size_t)n * C);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < rk; k++) {
-                const double u = K[(size_t)(first + k) * n + i] / sqrt(w[first + k]);
-                for (int c = 0; c < C; c++) Q[(size_t)i * C + c] += u * theta[(size_t)k * C + c];
-            }
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, C, n, 1.0, zd, F, Q, C, 0.0, Wd, C);
-        float *Wj = W + (size_t)j * F * C, *bj = b + (size_t)j * C;
-        for (size_t k = 0; k < (size_t)F * C; k++) Wj[k] = (float)Wd[k];
-        for (int c = 0; c < C; c++) bj[c] = (float)theta[(size_t)rk * C + c];
-        if (reps) reps[j] = r;
+    const reduced q = {M, NULL, NULL, y, n, rk, C, l2, pr};
+    const int status = lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, stop, theta, &r);
+    if (status) {
+        st = lbfgs_failed(status, err);
+        goto done;
     }
+    r.rank = rk;
+    /* W = z^T Q with Q = U_r S_r^(-1/2) B (n x C) */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < rk; k++) {
+            const double u = K[(size_t)(first + k) * n + i] / sqrt(w[first + k]);
+            for (int c = 0; c < C; c++) Q[(size_t)i * C + c] += u * theta[(size_t)k * C + c];
+        }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, C, n, 1.0, zd, F, Q, C, 0.0, Wd, C);
+    for (size_t k = 0; k < (size_t)F * C; k++) W[k] = (float)Wd[k];
+    for (int c = 0; c < C; c++) b[c] = (float)theta[(size_t)rk * C + c];
+    if (rep) *rep = r;
 done:
     free(zd);
     free(K);
@@ -365,23 +359,4 @@ done:
     free(Q);
     free(Wd);
     return st;
-}
-
-df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F, int C, double l2, double tol,
-                                     int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
-                                     df_softmax_exact_report *rep, df_error *err) {
-    if (df_softmax_exact_uses_primal(n, F))
-        return fit_primal(z, y, n, F, C, l2, tol, max_iters, stop, W, b, rep, err);
-    return gram_fit(z, y, n, F, C, &l2, 1, tol, max_iters, stop, W, b, rep, err);
-}
-
-df_status df_softmax_fit_exact_path(const float *z, const int *y, int n, int F, int C, const double *l2s, int m,
-                                    double tol, int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
-                                    df_softmax_exact_report *reps, df_error *err) {
-    if (m < 1 || !l2s)
-        return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit path: %d penalties", m);
-    if (df_softmax_exact_uses_primal(n, F))
-        return df_error_set(err, DF_ERR_INVALID_ARG,
-                            "exact fit path: %d rows of %d features take the primal, one full fit per penalty", n, F);
-    return gram_fit(z, y, n, F, C, l2s, m, tol, max_iters, stop, W, b, reps, err);
 }

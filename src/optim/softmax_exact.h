@@ -58,17 +58,6 @@ df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F,
                                      int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
                                      df_softmax_exact_report *rep, df_error *err) DF_MUST_CHECK;
 
-/* The same fit at each of m penalties l2s[0..m-1] on one Gram matrix: its
- * eigenvectors once, then per penalty L-BFGS on the reduced scores and the
- * map back (milliseconds on a few hundred rows): a regularisation path.
- * W m x F x C and b m x C, entry j the fit at l2s[j], the same bits as
- * df_softmax_fit_exact at that penalty; reps m entries (may be NULL). Only
- * where the Gram way applies (df_softmax_exact_uses_primal false); else
- * DF_ERR_INVALID_ARG (each penalty would be a full fit). */
-df_status df_softmax_fit_exact_path(const float *z, const int *y, int n, int F, int C, const double *l2s, int m,
-                                    double tol, int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
-                                    df_softmax_exact_report *reps, df_error *err) DF_MUST_CHECK;
-
 /* Rows beyond which df_softmax_fit_exact fits the primal instead: the Gram
  * matrix and its eigenvectors grow as n^2 (n = 4,096: 128 MB each) and
  * their cost as n^3, where the primal's L-BFGS costs two float GEMMs over
