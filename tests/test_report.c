@@ -356,6 +356,10 @@ static void test_validate_rejects_bad_data(void **state) {
     assert_int_equal(df_report_validate(&d, &err), DF_ERR_INVALID_ARG);
     assert_non_null(strstr(err.message, "best epoch"));
     d = f->d;
+    d.history.exact_fit = 1; /* N_EPOCHS entries: not an exact fit's one */
+    assert_int_equal(df_report_validate(&d, &err), DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "exact fit"));
+    d = f->d;
     df_report_gallery_item g[1] = {f->gallery[0]};
     g[0].predicted_class = 3;
     d.gallery = g;

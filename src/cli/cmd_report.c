@@ -68,13 +68,9 @@ int df_cmd_report(int argc, char **argv) {
     int best = 0;
     for (int e = 0; e < h.epochs; e++)
         if (best == 0 || h.val_loss[e] < h.val_loss[best - 1]) best = e + 1;
-    /* How the head was fitted is in the model's training record, which
-     * df_cli_training_json wrote (our own fixed spelling, so a plain search
-     * finds it; models from before it have no "solver" and were Adam's). */
-    const char *tj = clf->model->meta.training_json;
     df_run_report r = {.model_path = model, .model = clf->model, .backbone = clf->backbone,
                        .train = train, .val = val, .history = &h, .best_epoch = best,
-                       .exact_fit = tj && strstr(tj, "\"solver\":\"exact\"") != NULL,
+                       .exact_fit = df_cli_training_was_exact(clf->model->meta.training_json),
                        .evaluation = &ev, .progress = &progress};
     if (unknown_dir && df_cli_score_off_topic(clf, unknown_dir, &r.offtopic_photos, &r.offtopic_caught, &err) != DF_OK) {
         df_cli_fail(&err);

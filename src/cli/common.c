@@ -96,6 +96,11 @@ df_status df_cli_check_writable(const char *path, df_error *err) {
     return st;
 }
 
+/* The writer below spells the key and value so: a plain search finds them. */
+int df_cli_training_was_exact(const char *training_json) {
+    return training_json && strstr(training_json, "\"solver\":\"exact\"") != NULL;
+}
+
 char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
                            const char *precision, const df_train_options *o,
                            const char *train_dir, const char *val_dir,

@@ -29,6 +29,10 @@ void df_cli_use_right_blas_kernels(int argc, char **argv);
 /* precision: what the backbone resolved to (so prediction computes the
  * same features without measuring again); search: the --head auto
  * cross-validation scores, or NULL. */
+/* Whether a training record df_cli_training_json wrote says the head was
+ * fitted exactly (records from before "solver" were Adam's). */
+int df_cli_training_was_exact(const char *training_json);
+
 char *df_cli_training_json(const char *weights, const char *cut, const char *recipe,
                            const char *precision, const df_train_options *opt,
                            const char *train_dir, const char *val_dir,

@@ -223,7 +223,7 @@ static void headline(buf *b, const df_report_data *d) {
     tile(b, NULL, "Photos", v.data, s.data);
 
     const df_report_history *h = &d->history;
-    if (h->exact_fit && h->n_epochs <= 1) {
+    if (h->exact_fit) {
         reset(&v);
         reset(&s);
         df_report_buf_puts(&v, "exact");
@@ -383,7 +383,7 @@ static void exact_fit_section(buf *b, const df_report_history *h, const df_repor
 
 static void curves_section(buf *b, const df_report_data *d, const df_report_figures *f) {
     const df_report_history *h = &d->history;
-    if (h->exact_fit && h->n_epochs <= 1) {
+    if (h->exact_fit) {
         exact_fit_section(b, h, h->n_epochs == 1 ? &h->epochs[0] : NULL);
         return;
     }
@@ -656,13 +656,12 @@ df_status df_report_html(const df_report_data *d, const df_report_figures *f, ch
         df_report_buf_puts(&sub, " \xC2\xB7 ");
         html(&sub, d->generated);
     }
-    const int exact = d->history.exact_fit && d->history.n_epochs <= 1;
     char nav[512];
     snprintf(nav, sizeof nav,
              "<a href=\"#data\">Data set</a><a href=\"#settings\">Settings</a><a href=\"#curves\">%s</a>"
              "<a href=\"#evaluation\">Evaluation</a><a href=\"#trust\">Trust</a><a href=\"#gallery\">Predictions</a>"
              "<a href=\"#augmentation\">Augmentation</a><a href=\"#model\">Model</a>%s",
-             exact ? "Head fit" : "Curves", d->audit_html ? "<a href=\"#audit\">Audit</a>" : "");
+             d->history.exact_fit ? "Head fit" : "Curves", d->audit_html ? "<a href=\"#audit\">Audit</a>" : "");
     df_report_html_begin(&b, title, sub.data ? sub.data : "", nav);
     b.failed |= sub.failed;
     df_report_buf_free(&sub);

@@ -59,6 +59,9 @@ df_status df_report_validate(const df_report_data *d, df_error *err) {
     if (h->kept_epoch < -1 || h->kept_epoch >= (h->n_epochs > 0 ? h->n_epochs : 0))
         return df_error_set(err, BAD, "report: kept epoch index %d outside 0 .. %d",
                             h->kept_epoch, h->n_epochs - 1);
+    if (h->exact_fit && h->n_epochs > 1)
+        return df_error_set(err, BAD, "report: an exact fit with %d history entries (it has one, or none)",
+                            h->n_epochs);
     if (d->confusion)
         for (size_t k = 0; k < (size_t)n * (size_t)n; k++)
             if (d->confusion[k] < 0)

@@ -188,6 +188,12 @@ static df_status fill_dataset(const df_run_report *r, parts *p, df_error *err) {
 }
 
 /* Settings, in the order a reader wants them. */
+/* The training run's own options say how the head was fitted; without
+ * them (a report from a saved model), the model's training record. */
+static int fitted_exactly(const df_run_report *r) {
+    return r->train_options ? r->train_options->exact_fit : r->exact_fit;
+}
+
 static void fill_settings(const df_run_report *r, parts *p) {
     const df_model *m = r->model;
     const int C = m->meta.num_classes;
@@ -206,7 +212,7 @@ static void fill_settings(const df_run_report *r, parts *p) {
     else
         setting(set, "head", "linear: standardise -> Dense(%d, softmax), L2 %g", C, (double)hc->l2);
     const df_train_options *o = r->train_options;
-    if (o ? o->exact_fit : r->exact_fit) {
+    if (fitted_exactly(r)) {
         setting(set, "solver", "exact: the penalised objective's optimum in one pass (L-BFGS), no epochs");
     } else if (o) {
         setting(set, "optimizer", "Adam, learning rate %g%s", (double)o->adam.lr,
@@ -254,8 +260,7 @@ static df_status fill_history(const df_run_report *r, parts *p, df_error *err) {
     p->d.history.best_epoch = -1;
     p->d.history.kept_epoch = -1;
     const df_history *h = r->history;
-    p->d.history.exact_fit = (r->exact_fit || (r->train_options && r->train_options->exact_fit)) &&
-                             (!h || h->epochs <= 1);
+    p->d.history.exact_fit = fitted_exactly(r) && (!h || h->epochs <= 1);
     if (p->d.history.exact_fit && r->exact) {
         p->d.history.exact_iterations = r->exact->iterations;
         p->d.history.exact_grad_max = r->exact->grad_max;

@@ -23,8 +23,8 @@ typedef struct df_run_report {
     const df_history *history;     /* may be NULL or empty */
     int best_epoch;                /* 1-based, lowest validation loss; 0 = none */
     int exact_fit;                 /* the head was fitted exactly (--solver exact), as the
-                                    * model's training record says; train_options->exact_fit
-                                    * counts too */
+                                    * model's training record says; used when train_options
+                                    * is NULL (theirs counts otherwise) */
     int kept_epoch;                /* 1-based, the weights the model holds; 0 = not known */
     const df_evaluation *evaluation; /* of val; NULL = computed here */
     const df_train_options *train_options; /* settings shown; may be NULL */

@@ -231,8 +231,8 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
      * took 243-370 iterations a fit at 0.3 s each, 1e-4 about 100-150,
      * with the objective within 1e-5 of the optimum's (measured: 0.3967851
      * against 0.3967817). Predictions stop moving long before either. */
-    const int F = df_head_in_dim(head);
-    const double tol = df_softmax_exact_uses_primal(n, F) ? 1e-4 : 1e-6;
+    const int F = df_head_in_dim(head), primal = df_softmax_exact_uses_primal(n, F);
+    const double tol = primal ? 1e-4 : 1e-6;
     df_softmax_exact_report rep;
     df_status st = df_softmax_fit_exact_until(standardised, labels, n, F, df_head_classes(head), (double)hc->l2, tol,
                                               5000, stop, W, b, &rep, err);
@@ -241,6 +241,6 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
     if (st != DF_OK) return df_error_prefix(err, "exact fit of the linear head");
     if (out)
         *out = (df_exact_fit_report){.iterations = rep.iterations, .grad_max = rep.grad_max, .tol = tol,
-                                     .converged = rep.converged, .primal = df_softmax_exact_uses_primal(n, F)};
+                                     .converged = rep.converged, .primal = primal};
     return DF_OK;
 }
