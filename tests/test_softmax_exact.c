@@ -222,6 +222,35 @@ static void test_gram_and_primal_agree(void **state) {
     free_problem(&big);
 }
 
+/* Rows that span fewer dimensions than they are many, on the Gram way:
+ * 40 rows in the span of 10 (each base row scaled 1..4 and, as augmented
+ * variants nearly are, repeated). The pivoted Cholesky factor stops at
+ * rank 10 and the fit is still the primal's optimum. */
+static void test_gram_way_rank_deficient(void **state) {
+    (void)state;
+    problem base = make_problem(10, 300, 3, 19);
+    problem p = {40, 300, 3, malloc(sizeof(float) * 40 * 300), malloc(sizeof(int) * 40)};
+    assert_true(p.z && p.y);
+    for (int i = 0; i < 40; i++) {
+        for (int j = 0; j < 300; j++) p.z[(size_t)i * 300 + j] = (float)(1 + i / 10) * base.z[(size_t)(i % 10) * 300 + j];
+        p.y[i] = base.y[i % 10];
+    }
+    float *W = malloc(sizeof(float) * 900), *W2 = malloc(sizeof(float) * 900), b[3], b2[3];
+    assert_true(W && W2);
+    df_softmax_exact_report rep, rep2;
+    df_error err;
+    assert_false(df_softmax_exact_uses_primal(p.n, p.F));
+    check_optimum(&p, 0.5, W, b, &rep);
+    assert_int_equal(rep.rank, 10);
+    assert_int_equal(df_softmax_fit_primal(p.z, p.y, p.n, p.F, p.C, 0.5, 1e-8, 5000, W2, b2, &rep2, &err), DF_OK);
+    assert_true(fabs(rep.objective - rep2.objective) < 1e-8 * (1.0 + rep.objective));
+    for (int k = 0; k < 900; k++) assert_true(fabsf(W[k] - W2[k]) < 1e-4f * (1.0f + fabsf(W[k])));
+    free(W);
+    free(W2);
+    free_problem(&p);
+    free_problem(&base);
+}
+
 /* A stop flag ends the fit with DF_ERR_INTERRUPTED and leaves W and b as
  * they were, on the Gram way and on the primal; clear, the same fit as
  * df_softmax_fit_exact. */
@@ -290,6 +319,7 @@ int main(void) {
         cmocka_unit_test(test_row_order_does_not_matter),
         cmocka_unit_test(test_zero_rows_fit_the_class_shares),
         cmocka_unit_test(test_gram_and_primal_agree),
+        cmocka_unit_test(test_gram_way_rank_deficient),
         cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_which_way),
         cmocka_unit_test(test_bad_arguments),

@@ -13,18 +13,23 @@
  *
  * How: the optimum's W lies in the span of the rows (W = z^T A: the
  * penalty's gradient 2 l2 W must cancel the data term's, z^T (P - Y) / n).
- * With the rows' Gram matrix K = z z^T = U S U^T (n x n), the rows are
- * M = U S^(1/2) in the basis V = z^T U S^(-1/2), whose columns are
- * orthonormal, and W = V B has |W| = |B|. So the fit is the same
- * regression on the n x r scores M (r: the eigenvalues above a relative
- * 1e-12 of the largest; the others carry no signal the rows can see) with
- * the same penalty on B, by L-BFGS in double precision until the largest
- * gradient entry is below tol, then W = z^T (U S^(-1/2) B). Cost: the Gram
- * matrix (n^2 F / 2 multiply-adds, OpenBLAS dsyrk), its eigenvectors
- * (LAPACK dsyevd, n^3), iterations of n r C, and the map back (n F C).
- * Measured in bench_defaults (424 rows of 11,520 features, 2-core AMX
- * guest): 0.09-0.11 s a fit, where L-BFGS on the primal (plain loops) took
- * 0.8-2.7 s, to the same objective (4 digits) and the same predictions.
+ * Any M with M M^T = K, the rows' Gram matrix z z^T (n x n), gives the
+ * rows' coordinates in an orthonormal basis V of that span (z = M V^T),
+ * and W = V B has |W| = |B|; so the fit is the same regression on the
+ * n x r scores M with the same penalty on B. M is K's pivoted Cholesky
+ * factor (P^T K P = L L^T, r: the pivots above a relative 1e-12 of K's
+ * largest diagonal entry; the directions left carry no signal the rows
+ * can see), fitted by L-BFGS in double precision until the largest
+ * gradient entry is below tol, then W = z^T Q with L^T P^T Q = B (a
+ * triangular solve). Cost: the Gram matrix (n^2 F / 2 multiply-adds,
+ * OpenBLAS dsyrk), its factor (LAPACK dpstrf, n^3 / 3), iterations of
+ * n r C / 2 (one pass over L's triangle each), and the map back (n F C).
+ * Measured by bench_exact_fit (rows like standardised photo features,
+ * 11,520 of them; one core of an AMD EPYC, Zen 5): 0.09 s for 424 rows,
+ * 1.04 s for 1,600, where eigenvectors (LAPACK dsyevd, about 4 n^3) and
+ * GEMMs over the scores took 0.11 and 2.0-2.4 s; the closet's 424 real
+ * rows: 38 iterations. L-BFGS on the primal (plain loops) took 0.8-2.7 s
+ * for 424 rows on a 2-core AMX guest.
  */
 #ifndef DF_OPTIM_SOFTMAX_EXACT_H
 #define DF_OPTIM_SOFTMAX_EXACT_H
@@ -37,7 +42,7 @@ typedef struct df_softmax_exact_report {
     double objective; /* J at the result */
     double grad_max;  /* largest |dJ/dB| or |dJ/db| at the result */
     int iterations;   /* L-BFGS iterations */
-    int rank;         /* eigenvalues of K kept */
+    int rank;         /* the Cholesky factor's rank: pivots of K kept */
     int converged;    /* grad_max <= tol */
 } df_softmax_exact_report;
 
@@ -59,8 +64,8 @@ df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F,
                                      df_softmax_exact_report *rep, df_error *err) DF_MUST_CHECK;
 
 /* Rows beyond which df_softmax_fit_exact fits the primal instead: the Gram
- * matrix and its eigenvectors grow as n^2 (n = 4,096: 128 MB each) and
- * their cost as n^3, where the primal's L-BFGS costs two float GEMMs over
+ * matrix and its factor grow as n^2 (n = 4,096: 128 MB each) and
+ * their cost as n^2 F and n^3, where the primal's L-BFGS costs two float GEMMs over
  * the rows per step (in double, 256 rows at a time) in no more memory than
  * the rows (3,068 clothing photos x 4 variants = 12,272 rows: the Gram way
  * held 6.7 GB). With more rows than features the Gram matrix has nothing
