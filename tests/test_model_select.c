@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
@@ -322,6 +323,69 @@ static void test_fold_head_matches_plain_loop(void **state) {
     df_head_destroy(fold);
 }
 
+/* The exact linear head's folds (df_cross_val_predict) share the rows:
+ * each fold's head is standardised with the statistics of all the
+ * photos' variants and fitted on a block of one Gram matrix. The same
+ * out-of-fold probabilities as each fold fitted plainly (its rows copied
+ * and standardised with those statistics, df_fit_linear_exact), on the
+ * Gram way (60 rows of 200 features) and on the primal (60 rows of 8). */
+static void test_exact_folds_share_the_rows(void **state) {
+    (void)state;
+    enum { K = 2, N = 30, C = 3, FOLDS = 3 };
+    const int widths[2] = {200, 8};
+    for (int w = 0; w < 2; w++) {
+        const int F = widths[w];
+        float *variants = malloc(sizeof(float) * K * N * F), *clean = malloc(sizeof(float) * N * F);
+        float *rows = malloc(sizeof(float) * K * N * F), oof[N * C], ref[N * C];
+        int labels[N], fold_of[N], y[K * N];
+        assert_true(variants && clean && rows);
+        df_rng r;
+        df_rng_seed(&r, 21, (uint64_t)w);
+        for (int i = 0; i < N; i++) labels[i] = i % C;
+        for (int k = 0; k < K * N * F; k++) {
+            const int photo = (k / F) % N;
+            variants[k] = 2.0f * (float)df_rng_normal(&r) + (k % F == labels[photo] ? 1.5f : 0.0f) + 0.1f * (float)(k % F);
+        }
+        for (int k = 0; k < N * F; k++) clean[k] = variants[k];
+        df_head_candidate cand;
+        memset(&cand, 0, sizeof cand);
+        cand.head = df_head_config_default();
+        cand.head.kind = DF_HEAD_LINEAR;
+        cand.head.l2 = 0.5f;
+        cand.exact = 1;
+        df_train_options o = df_train_options_default();
+        o.class_weight_balanced = 0;
+        df_error err;
+        assert_int_equal(df_stratified_folds(labels, N, C, FOLDS, 3, fold_of, &err), DF_OK);
+        assert_int_equal(df_cross_val_predict(variants, K, clean, labels, N, C, F, fold_of, FOLDS, &cand, &o, oof, &err),
+                         DF_OK);
+        df_head *stats, *h;
+        assert_int_equal(df_head_create(&cand.head, F, C, 0, &stats, &err), DF_OK);
+        assert_int_equal(df_head_fit_standardisation(stats, variants, K * N, &err), DF_OK);
+        for (int f = 0; f < FOLDS; f++) {
+            int n = 0;
+            for (int k = 0; k < K; k++)
+                for (int i = 0; i < N; i++)
+                    if (fold_of[i] != f) {
+                        memcpy(rows + (size_t)n * F, variants + ((size_t)k * N + i) * F, sizeof(float) * F);
+                        y[n++] = labels[i];
+                    }
+            assert_int_equal(df_head_create(&cand.head, F, C, 0, &h, &err), DF_OK);
+            assert_int_equal(df_head_set_standardisation(h, df_head_std_mean(stats), df_head_std_std(stats), &err), DF_OK);
+            df_head_standardise(h, rows, (size_t)n, rows);
+            assert_int_equal(df_fit_linear_exact(h, rows, y, n, NULL, NULL, &err), DF_OK);
+            for (int i = 0; i < N; i++)
+                if (fold_of[i] == f) assert_int_equal(df_head_predict(h, clean + (size_t)i * F, 1, ref + i * C, &err), DF_OK);
+            df_head_destroy(h);
+        }
+        for (int k = 0; k < N * C; k++) assert_true(fabsf(oof[k] - ref[k]) < 1e-4f);
+        df_head_destroy(stats);
+        free(variants);
+        free(clean);
+        free(rows);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mean_se),
@@ -331,6 +395,7 @@ int main(void) {
         cmocka_unit_test(test_default_candidates_simplest_first),
         cmocka_unit_test(test_default_recipe_heads),
         cmocka_unit_test(test_fold_head_matches_plain_loop),
+        cmocka_unit_test(test_exact_folds_share_the_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

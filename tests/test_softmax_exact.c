@@ -251,6 +251,49 @@ static void test_gram_way_rank_deficient(void **state) {
     free_problem(&base);
 }
 
+/* A fold's fit on a block of the Gram matrix of all the rows (as the
+ * cross-validation's folds share one) is the fit on a copy of its rows:
+ * 27 of 40 rows, not in order, the same W and b. Rows out of range are
+ * an error. */
+static void test_fit_on_rows_of_a_shared_gram(void **state) {
+    (void)state;
+    problem p = make_problem(40, 300, 3, 20);
+    enum { M = 27 };
+    int idx[M], y[M];
+    float *sub = malloc(sizeof(float) * M * 300), *W = malloc(sizeof(float) * 900), *W2 = malloc(sizeof(float) * 900);
+    float b[3], b2[3];
+    assert_true(sub && W && W2);
+    for (int i = 0; i < M; i++) {
+        idx[i] = (i * 7 + 3) % 40; /* 7 is prime to 40: distinct rows, shuffled */
+        y[i] = p.y[idx[i]];
+        memcpy(sub + (size_t)i * 300, p.z + (size_t)idx[i] * 300, sizeof(float) * 300);
+    }
+    double *K = NULL;
+    df_softmax_exact_report rep, rep2;
+    df_error err;
+    assert_int_equal(df_softmax_gram(p.z, 40, 300, &K, &err), DF_OK);
+    assert_int_equal(df_softmax_fit_exact_rows(p.z, 40, 300, K, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W, b, &rep, &err),
+                     DF_OK);
+    assert_int_equal(df_softmax_fit_exact(sub, y, M, 300, 3, 0.3, 1e-8, 5000, W2, b2, &rep2, &err), DF_OK);
+    assert_int_equal(rep.rank, M);
+    assert_true(rep.converged);
+    assert_true(fabs(rep.objective - rep2.objective) < 1e-10 * (1.0 + rep.objective));
+    for (int k = 0; k < 900; k++) assert_true(fabsf(W[k] - W2[k]) < 1e-5f * (1.0f + fabsf(W[k])));
+    for (int c = 0; c < 3; c++) assert_true(fabsf(b[c] - b2[c]) < 1e-5f * (1.0f + fabsf(b[c])));
+    idx[5] = 40;
+    assert_int_equal(df_softmax_fit_exact_rows(p.z, 40, 300, K, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W, b, &rep, &err),
+                     DF_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "row 5 is 40 of 40"));
+    free(K);
+    /* (checked before any row is read) */
+    assert_int_equal(df_softmax_gram(p.z, DF_SOFTMAX_EXACT_MAX_GRAM_ROWS + 1, 300, &K, &err), DF_ERR_INVALID_ARG);
+    assert_null(K);
+    free(sub);
+    free(W);
+    free(W2);
+    free_problem(&p);
+}
+
 /* A stop flag ends the fit with DF_ERR_INTERRUPTED and leaves W and b as
  * they were, on the Gram way and on the primal; clear, the same fit as
  * df_softmax_fit_exact. */
@@ -320,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_zero_rows_fit_the_class_shares),
         cmocka_unit_test(test_gram_and_primal_agree),
         cmocka_unit_test(test_gram_way_rank_deficient),
+        cmocka_unit_test(test_fit_on_rows_of_a_shared_gram),
         cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_which_way),
         cmocka_unit_test(test_bad_arguments),

@@ -1032,14 +1032,21 @@ static void test_train_and_trust_side_by_side(void **state) {
         noisy.items[i].label = noisy.items[j].label;
         noisy.items[j].label = l;
     }
-    for (int kind = 0; kind < 2; kind++) {
-        o.head.kind = kind ? DF_HEAD_MLP : DF_HEAD_LINEAR;
+    /* 0: linear by Adam, 1: MLP, 2: linear fitted exactly (the head and
+     * the folds on one set of shared rows, train/fit.h df_exact_rows) */
+    for (int kind = 0; kind < 3; kind++) {
+        o.head.kind = kind == 1 ? DF_HEAD_MLP : DF_HEAD_LINEAR;
+        o.exact_fit = kind == 2;
+        o.head.l2 = kind == 2 ? 0.5f : 0.0f;
         df_train_result a = {0}, b = {0};
         df_trust_report ra, rb;
         int overlapped = -1;
         assert_int_equal(df_train_and_trust(f->bb, &noisy, f->val, &o, &to, &a, &ra, &overlapped, &err), DF_OK);
-        assert_int_equal(overlapped, !kind && omp_get_max_threads() > 1);
+        assert_int_equal(overlapped, kind != 1 && omp_get_max_threads() > 1);
+        assert_true((a.exact.iterations > 0) == (kind == 2));
         assert_int_equal(df_train(f->bb, &noisy, f->val, &o, &b, &err), DF_OK);
+        assert_int_equal(a.exact.iterations, b.exact.iterations);
+        assert_memory_equal(&a.exact.grad_max, &b.exact.grad_max, sizeof(double));
         assert_int_equal(df_trust_fit(f->bb, &noisy, &o, &to, b.model, &rb, &err), DF_OK);
         assert_memory_equal(&a.model->temperature, &b.model->temperature, sizeof(float));
         assert_true(a.model->temperature > 0.06f && a.model->temperature < 19.0f); /* not at a bound */
@@ -1054,6 +1061,8 @@ static void test_train_and_trust_side_by_side(void **state) {
         df_train_result_free(&b);
     }
     o.head.kind = DF_HEAD_LINEAR;
+    o.exact_fit = 0;
+    o.head.l2 = 0.0f;
     /* Without the validation photos' features df_train runs the backbone
      * for them: not beside the calibration. */
     o.val_features = NULL;

@@ -267,29 +267,26 @@ done:
  * double copy of all the rows took 8 n F bytes (377 MB at 4,096 rows). */
 enum { COL_BLOCK = 512 };
 
-/* columns j0 .. j0 + w of the n float rows, in double, into zc (n x w) */
-static void col_block(const float *z, int n, int F, int j0, int w, double *zc) {
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < w; j++) zc[(size_t)i * w + j] = z[(size_t)i * F + j0 + j];
+/* columns j0 .. j0 + w of n float rows (row i of the block: row idx[i] of
+ * z, or row i without idx), in double, into zc (n x w) */
+static void col_block(const float *z, const int *idx, int n, int F, int j0, int w, double *zc) {
+    for (int i = 0; i < n; i++) {
+        const float *zi = z + (size_t)(idx ? idx[i] : i) * F + j0;
+        for (int j = 0; j < w; j++) zc[(size_t)i * w + j] = zi[j];
+    }
 }
 
-/* K = z z^T (n x n) in double, then its pivoted Cholesky factor in place:
- * P^T K P = L L^T with L n x rank, lower (column-major, column j at
- * K + j n; piv 1-based: row k of L is row piv[k] - 1 of z). The rank stops
- * where the largest remaining pivot is at most 1e-12 of K's largest
+/* The Gram matrix K (n x n, lower triangle, column-major) replaced by its
+ * pivoted Cholesky factor: P^T K P = L L^T with L n x rank, lower (column
+ * j at K + j n; piv 1-based: row k of L is row piv[k] - 1 of K). The rank
+ * stops where the largest remaining pivot is at most 1e-12 of K's largest
  * diagonal entry: the directions below carry nothing the rows can see.
  * Any M with M M^T = K gives the same regression up to a rotation of B,
  * which L-BFGS does not see; the Cholesky factor costs n^3 / 3 where the
  * eigenvectors (dsyevd) cost about 4 n^3 and, measured on 1,600 rows of
  * 11,520 features (one core of an AMD EPYC, Zen 5), 0.47 s against the
- * Gram matrix's 0.54 s: 0.035 s instead. zc: n x COL_BLOCK scratch. */
-static df_status gram_cholesky(const float *z, int n, int F, double *zc, double *K, int *piv, int *rank,
-                               df_error *err) {
-    for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
-        const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
-        col_block(z, n, F, j0, w, zc);
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, n, w, 1.0, zc, w, j0 ? 1.0 : 0.0, K, n);
-    }
+ * Gram matrix's 0.54 s: 0.035 s instead. */
+static df_status cholesky(double *K, int n, int *piv, int *rank, df_error *err) {
     double dmax = 0.0;
     for (int i = 0; i < n; i++) dmax = fmax(dmax, K[(size_t)i * n + i]);
     *rank = 0;
@@ -359,23 +356,22 @@ df_status df_softmax_fit_exact(const float *z, const int *y, int n, int F, int C
 
 int df_softmax_exact_uses_primal(int n, int F) { return n > F || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS; }
 
-df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F, int C, double l2, double tol,
-                                     int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
-                                     df_softmax_exact_report *rep, df_error *err) {
-    if (df_softmax_exact_uses_primal(n, F))
-        return fit_primal(z, y, n, F, C, l2, tol, max_iters, stop, W, b, rep, err);
-    df_status cs = check_args(y, n, F, C, l2, tol, max_iters, err);
-    if (cs != DF_OK) return cs;
+/* The Gram way on n rows of z (row i: row idx[i], or i without idx) whose
+ * Gram matrix is in K (n x n, lower triangle, column-major), which
+ * becomes its Cholesky factor. */
+static df_status fit_gram(const float *z, const int *idx, int n, int F, double *K, const int *y, int C, double l2,
+                          double tol, int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
+                          df_softmax_exact_report *rep, df_error *err) {
     df_softmax_exact_report r = {0};
-    double *zc = malloc(sizeof(double) * (size_t)n * COL_BLOCK), *K = malloc(sizeof(double) * (size_t)n * n);
+    double *zc = malloc(sizeof(double) * (size_t)n * COL_BLOCK);
     int *piv = malloc(sizeof(int) * (size_t)n), *yp = malloc(sizeof(int) * (size_t)n), rk = 0;
     double *M = NULL, *theta = NULL, *pr = NULL, *Q = NULL, *Wd = NULL, *bt = NULL, *gt = NULL;
     df_status st = DF_OK;
-    if (!zc || !K || !piv || !yp) {
+    if (!zc || !piv || !yp) {
         st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d rows", n, F);
         goto done;
     }
-    if ((st = gram_cholesky(z, n, F, zc, K, piv, &rk, err))) goto done;
+    if ((st = cholesky(K, n, piv, &rk, err))) goto done;
     M = calloc((size_t)n * (rk > 0 ? rk : 1), sizeof(double));
     theta = calloc((size_t)(rk + 1) * C, sizeof(double));
     pr = malloc(sizeof(double) * (size_t)n * C);
@@ -408,7 +404,7 @@ df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F,
         for (int c = 0; c < C; c++) Q[(size_t)(piv[k] - 1) * C + c] = theta[(size_t)k * C + c];
     for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
         const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
-        col_block(z, n, F, j0, w, zc);
+        col_block(z, idx, n, F, j0, w, zc);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, w, C, n, 1.0, zc, w, Q, C, 0.0, Wd + (size_t)j0 * C, C);
     }
     for (size_t k = 0; k < (size_t)F * C; k++) W[k] = (float)Wd[k];
@@ -416,7 +412,6 @@ df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F,
     if (rep) *rep = r;
 done:
     free(zc);
-    free(K);
     free(piv);
     free(yp);
     free(bt);
@@ -426,5 +421,65 @@ done:
     free(pr);
     free(Q);
     free(Wd);
+    return st;
+}
+
+df_status df_softmax_gram(const float *z, int n, int F, double **K, df_error *err) {
+    *K = NULL;
+    if (n < 1 || F < 1 || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "Gram matrix of %d rows of %d features (at most %d rows)", n, F,
+                            DF_SOFTMAX_EXACT_MAX_GRAM_ROWS);
+    double *G = malloc(sizeof(double) * (size_t)n * (size_t)n), *zc = malloc(sizeof(double) * (size_t)n * COL_BLOCK);
+    if (!G || !zc) {
+        free(G);
+        free(zc);
+        return df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for the Gram matrix of %d rows", n);
+    }
+    for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
+        const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
+        col_block(z, NULL, n, F, j0, w, zc);
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, n, w, 1.0, zc, w, j0 ? 1.0 : 0.0, G, n);
+    }
+    free(zc);
+    *K = G;
+    return DF_OK;
+}
+
+df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F, int C, double l2, double tol,
+                                     int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
+                                     df_softmax_exact_report *rep, df_error *err) {
+    if (df_softmax_exact_uses_primal(n, F))
+        return fit_primal(z, y, n, F, C, l2, tol, max_iters, stop, W, b, rep, err);
+    df_status st = check_args(y, n, F, C, l2, tol, max_iters, err);
+    if (st != DF_OK) return st;
+    double *K = NULL;
+    if ((st = df_softmax_gram(z, n, F, &K, err)) != DF_OK) return st;
+    st = fit_gram(z, NULL, n, F, K, y, C, l2, tol, max_iters, stop, W, b, rep, err);
+    free(K);
+    return st;
+}
+
+df_status df_softmax_fit_exact_rows(const float *z, int n_all, int F, const double *K, const int *idx, int n,
+                                    const int *y, int C, double l2, double tol, int max_iters,
+                                    const volatile sig_atomic_t *stop, float *W, float *b,
+                                    df_softmax_exact_report *rep, df_error *err) {
+    df_status st = check_args(y, n, F, C, l2, tol, max_iters, err);
+    if (st != DF_OK) return st;
+    if (n_all > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: a Gram matrix of %d rows (at most %d)", n_all,
+                            DF_SOFTMAX_EXACT_MAX_GRAM_ROWS);
+    for (int i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= n_all)
+            return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: row %d is %d of %d", i, idx[i], n_all);
+    double *G = malloc(sizeof(double) * (size_t)n * (size_t)n);
+    if (!G) return df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d rows", n, n);
+    /* the rows' block of K, its lower triangle (K holds only its own) */
+    for (int j = 0; j < n; j++)
+        for (int i = j; i < n; i++) {
+            const int hi = idx[i] > idx[j] ? idx[i] : idx[j], lo = idx[i] > idx[j] ? idx[j] : idx[i];
+            G[(size_t)j * n + i] = K[(size_t)lo * n_all + hi];
+        }
+    st = fit_gram(z, idx, n, F, G, y, C, l2, tol, max_iters, stop, W, b, rep, err);
+    free(G);
     return st;
 }

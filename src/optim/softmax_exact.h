@@ -63,6 +63,21 @@ df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F,
                                      int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
                                      df_softmax_exact_report *rep, df_error *err) DF_MUST_CHECK;
 
+/* Cross-validation's folds fit subsets of the same rows: their Gram
+ * matrices are blocks of one. df_softmax_gram: the Gram matrix of n <=
+ * DF_SOFTMAX_EXACT_MAX_GRAM_ROWS rows of z (n x F) in double, n x n, its
+ * lower triangle column-major (K[j * n + i], i >= j; the rest unset),
+ * malloc'd into *K for the caller to free. df_softmax_fit_exact_rows: the
+ * fit of df_softmax_fit_exact_until on rows idx[0..n) of z (n_all x F;
+ * labels y: n, one per idx) on the Gram way, its Gram matrix the block of
+ * K (df_softmax_gram of all n_all rows): the same optimum, without the
+ * n^2 F of another Gram matrix. */
+df_status df_softmax_gram(const float *z, int n, int F, double **K, df_error *err) DF_MUST_CHECK;
+df_status df_softmax_fit_exact_rows(const float *z, int n_all, int F, const double *K, const int *idx, int n,
+                                    const int *y, int C, double l2, double tol, int max_iters,
+                                    const volatile sig_atomic_t *stop, float *W, float *b,
+                                    df_softmax_exact_report *rep, df_error *err) DF_MUST_CHECK;
+
 /* Rows beyond which df_softmax_fit_exact fits the primal instead: the Gram
  * matrix and its factor grow as n^2 (n = 4,096: 128 MB each) and
  * their cost as n^2 F and n^3, where the primal's L-BFGS costs two float GEMMs over

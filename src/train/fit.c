@@ -203,8 +203,8 @@ df_status df_fit_epoch(df_head *head, df_adam *adam, df_feature_source *src, con
 
 /* ---- the exact fit ---- */
 
-df_status df_fit_linear_exact(df_head *head, const float *standardised, const int *labels, int n,
-                              const volatile sig_atomic_t *stop, df_exact_fit_report *out, df_error *err) {
+/* head's kernel and bias, once its configuration allows an exact fit. */
+static df_status exact_target(df_head *head, float **W, float **b, df_error *err) {
     const df_head_config *hc = df_head_get_config(head);
     if (hc->kind != DF_HEAD_LINEAR)
         return df_error_set(err, DF_ERR_INVALID_ARG, "the exact fit is for the linear head, not the %s",
@@ -218,29 +218,142 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
         return df_error_set(err, DF_ERR_INVALID_ARG, "the exact fit has no label smoothing (use --solver adam)");
     df_head_tensor t[DF_HEAD_MAX_TENSORS];
     const int nt = df_head_tensors(head, t);
-    float *W = NULL, *b = NULL;
+    *W = *b = NULL;
     for (int k = 0; k < nt; k++) {
-        if (!strcmp(t[k].weight, "dense/kernel:0")) W = t[k].data;
-        if (!strcmp(t[k].weight, "dense/bias:0")) b = t[k].data;
+        if (!strcmp(t[k].weight, "dense/kernel:0")) *W = t[k].data;
+        if (!strcmp(t[k].weight, "dense/bias:0")) *b = t[k].data;
     }
-    if (!W || !b) return df_error_set(err, DF_ERR_INTERNAL, "linear head without dense/kernel:0 and dense/bias:0");
-    /* The largest gradient entry at most 1e-6 where iterations are nearly
-     * free (the Gram matrix's reduced scores; double precision stalls near
-     * 1e-8), 1e-4 on the primal, where each is a pass over all the rows:
-     * on the 3,068 clothing photos (12,272 rows of 11,520 features) 1e-6
-     * took 243-370 iterations a fit at 0.3 s each, 1e-4 about 100-150,
-     * with the objective within 1e-5 of the optimum's (measured: 0.3967851
-     * against 0.3967817). Predictions stop moving long before either. */
-    const int F = df_head_in_dim(head), primal = df_softmax_exact_uses_primal(n, F);
-    const double tol = primal ? 1e-4 : 1e-6;
-    df_softmax_exact_report rep;
-    df_status st = df_softmax_fit_exact_until(standardised, labels, n, F, df_head_classes(head), (double)hc->l2, tol,
-                                              5000, stop, W, b, &rep, err);
+    if (!*W || !*b) return df_error_set(err, DF_ERR_INTERNAL, "linear head without dense/kernel:0 and dense/bias:0");
+    return DF_OK;
+}
+
+/* The largest gradient entry at most 1e-6 where iterations are nearly free
+ * (the Gram matrix's reduced scores; double precision stalls near 1e-8),
+ * 1e-4 on the primal, where each is a pass over all the rows: on the
+ * 3,068 clothing photos (12,272 rows of 11,520 features) 1e-6 took 243-370
+ * iterations a fit at 0.3 s each, 1e-4 about 100-150, with the objective
+ * within 1e-5 of the optimum's (measured: 0.3967851 against 0.3967817).
+ * Predictions stop moving long before either. */
+static double exact_tol(int primal) { return primal ? 1e-4 : 1e-6; }
+
+static df_status exact_ended(df_status st, const df_softmax_exact_report *rep, int primal, df_exact_fit_report *out,
+                             df_error *err) {
     if (st == DF_ERR_INTERRUPTED)
         return df_error_set(err, st, "interrupted while fitting the head exactly (no checkpoint: it is one pass)");
     if (st != DF_OK) return df_error_prefix(err, "exact fit of the linear head");
     if (out)
-        *out = (df_exact_fit_report){.iterations = rep.iterations, .grad_max = rep.grad_max, .tol = tol,
-                                     .converged = rep.converged, .primal = primal};
+        *out = (df_exact_fit_report){.iterations = rep->iterations, .grad_max = rep->grad_max,
+                                     .tol = exact_tol(primal), .converged = rep->converged, .primal = primal};
     return DF_OK;
+}
+
+df_status df_fit_linear_exact(df_head *head, const float *standardised, const int *labels, int n,
+                              const volatile sig_atomic_t *stop, df_exact_fit_report *out, df_error *err) {
+    float *W, *b;
+    df_status st = exact_target(head, &W, &b, err);
+    if (st != DF_OK) return st;
+    const int F = df_head_in_dim(head), primal = df_softmax_exact_uses_primal(n, F);
+    df_softmax_exact_report rep;
+    st = df_softmax_fit_exact_until(standardised, labels, n, F, df_head_classes(head),
+                                    (double)df_head_get_config(head)->l2, exact_tol(primal), 5000, stop, W, b, &rep,
+                                    err);
+    return exact_ended(st, &rep, primal, out, err);
+}
+
+struct df_exact_rows {
+    const float *variants; /* what it was made from (borrowed, for df_exact_rows_of) */
+    int K, N;
+    size_t F;
+    df_head *stats; /* a linear head holding the standardisation */
+    float *z;       /* K x N x F standardised, on the Gram way */
+    double *gram;   /* (K N)^2, lower triangle, on the Gram way */
+};
+
+void df_exact_rows_destroy(df_exact_rows *r) {
+    if (!r) return;
+    df_head_destroy(r->stats);
+    free(r->z);
+    free(r->gram);
+    free(r);
+}
+
+int df_exact_rows_of(const df_exact_rows *r, const float *variants, int K, int N, size_t F) {
+    return r && r->variants == variants && r->K == K && r->N == N && r->F == F;
+}
+
+df_status df_exact_rows_create(const float *variants, int K, int N, size_t F, df_exact_rows **out, df_error *err) {
+    *out = NULL;
+    if (K < 1 || N < 1 || F < 1 || F > (size_t)INT32_MAX || (size_t)K * (size_t)N > (size_t)INT32_MAX)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: %d x %d rows of %zu features", K, N, F);
+    df_exact_rows *r = calloc(1, sizeof *r);
+    if (!r) return df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
+    r->variants = variants;
+    r->K = K;
+    r->N = N;
+    r->F = F;
+    df_head_config cfg = df_head_config_default();
+    cfg.kind = DF_HEAD_LINEAR;
+    const int rows = K * N;
+    df_status st = df_head_create(&cfg, (int)F, 2, 0, &r->stats, err);
+    if (st == DF_OK) st = df_head_fit_standardisation(r->stats, variants, rows, err);
+    if (st == DF_OK && !df_softmax_exact_uses_primal(rows, (int)F)) {
+        r->z = malloc(sizeof(float) * (size_t)rows * F);
+        st = r->z ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %zu rows", rows, F);
+        if (st == DF_OK) {
+            df_head_standardise(r->stats, variants, (size_t)rows, r->z);
+            st = df_softmax_gram(r->z, rows, (int)F, &r->gram, err);
+        }
+    }
+    if (st != DF_OK) {
+        df_exact_rows_destroy(r);
+        return st;
+    }
+    *out = r;
+    return DF_OK;
+}
+
+df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, const float *variants, const int *photos,
+                                     int n, const int *photo_labels, const volatile sig_atomic_t *stop,
+                                     df_exact_fit_report *out, df_error *err) {
+    float *W, *b;
+    df_status st = exact_target(head, &W, &b, err);
+    if (st != DF_OK) return st;
+    if (df_head_in_dim(head) != (int)r->F)
+        return df_error_set(err, DF_ERR_INVALID_ARG, "exact fit: a head of %d features on rows of %zu",
+                            df_head_in_dim(head), r->F);
+    st = df_head_set_standardisation(head, df_head_std_mean(r->stats), df_head_std_std(r->stats), err);
+    if (st != DF_OK) return st;
+    const int m = r->K * n;
+    int *idx = malloc(sizeof(int) * (size_t)(m ? m : 1)), *y = malloc(sizeof(int) * (size_t)(m ? m : 1));
+    if (!idx || !y) {
+        free(idx);
+        free(y);
+        return df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d rows", m);
+    }
+    /* variant-major, as the cache: row (k, t) is variant k of photo t */
+    for (int k = 0; k < r->K; k++)
+        for (int t = 0; t < n; t++) {
+            idx[k * n + t] = k * r->N + photos[t];
+            y[k * n + t] = photo_labels[t];
+        }
+    if (r->gram) {
+        df_softmax_exact_report rep;
+        st = df_softmax_fit_exact_rows(r->z, r->K * r->N, (int)r->F, r->gram, idx, m, y, df_head_classes(head),
+                                       (double)df_head_get_config(head)->l2, exact_tol(0), 5000, stop, W, b, &rep,
+                                       err);
+        st = exact_ended(st, &rep, 0, out, err);
+    } else {
+        float *rows = malloc(sizeof(float) * (size_t)m * r->F);
+        st = rows ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %zu rows", m, r->F);
+        for (int i = 0; st == DF_OK && i < m; i++)
+            memcpy(rows + (size_t)i * r->F, variants + (size_t)idx[i] * r->F, sizeof(float) * r->F);
+        if (st == DF_OK) {
+            df_head_standardise(r->stats, rows, (size_t)m, rows);
+            st = df_fit_linear_exact(head, rows, y, m, stop, out, err);
+        }
+        free(rows);
+    }
+    free(idx);
+    free(y);
+    return st;
 }

@@ -152,4 +152,29 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
                               const volatile sig_atomic_t *stop, df_exact_fit_report *rep,
                               df_error *err) DF_MUST_CHECK;
 
+/* The rows the cross-validation folds of an exact linear head share: the
+ * statistics of all the photos' variants (K x N x F, variant-major; the
+ * standardisation df_train gives the head it fits on all of them) and,
+ * when the K N rows take the Gram way, the rows standardised and their
+ * Gram matrix, of which each fold's is a block: six fits a training (the
+ * head and 5 calibration folds) computed five Gram matrices more, n^2 F
+ * each, 0.35 s of a core apiece on 400 photos. The held-out photos' features
+ * are in the statistics (their labels in nothing): a fold's head is
+ * standardised as the final one is. */
+typedef struct df_exact_rows df_exact_rows;
+
+df_status df_exact_rows_create(const float *variants, int K, int N, size_t F, df_exact_rows **out,
+                               df_error *err) DF_MUST_CHECK;
+void df_exact_rows_destroy(df_exact_rows *r);
+/* 1 when r was made from these variants (the same array and shape). */
+int df_exact_rows_of(const df_exact_rows *r, const float *variants, int K, int N, size_t F);
+
+/* df_fit_linear_exact on the K variants of photos[0..n) of r (labels per
+ * photo), with r's standardisation set on head: on a block of r's Gram
+ * matrix, or on the rows standardised into a copy when r has none (the
+ * primal way). */
+df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, const float *variants, const int *photos,
+                                     int n, const int *photo_labels, const volatile sig_atomic_t *stop,
+                                     df_exact_fit_report *rep, df_error *err) DF_MUST_CHECK;
+
 #endif

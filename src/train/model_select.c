@@ -222,12 +222,35 @@ df_status df_cross_val_predict(const float *variants, int K, const float *clean,
                                       NULL, err);
 }
 
+/* Fold f's head: an exact linear one on the shared rows, or through
+ * df_fit_head_cached. */
+static df_status fold_head(const float *variants, int K, const int *labels, int N, size_t F, const int *train_idx,
+                           int n_train, int C, int f, const df_head_candidate *cand, const df_train_options *base,
+                           const df_exact_rows *shared, df_head **head, df_error *err) {
+    if (!shared) {
+        const df_cached_stream stream = {.kind = DF_STREAM_FOLDS, .id = ((uint64_t)1 << 32) + (uint64_t)f};
+        return df_fit_head_cached(variants, K, labels, N, F, train_idx, n_train, C, cand, base, &stream, head, err);
+    }
+    int *y = malloc(sizeof(int) * (size_t)(n_train ? n_train : 1));
+    df_status st = y ? df_head_create(&cand->head, (int)F, C, base->seed, head, err)
+                     : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", n_train);
+    for (int t = 0; st == DF_OK && t < n_train; t++) y[t] = labels[train_idx[t]];
+    if (st == DF_OK)
+        st = df_fit_linear_exact_photos(*head, shared, variants, train_idx, n_train, y, base->stop_flag, NULL, err);
+    if (st != DF_OK) {
+        df_head_destroy(*head);
+        *head = NULL;
+    }
+    free(y);
+    return st;
+}
+
 /* Fold f of df_cross_val_predict_extra: its head, trained on the other
  * folds, predicts its photos (and the extra rows). */
 static df_status predict_fold(const float *variants, int K, const float *clean, const int *labels, int N, int C,
                               size_t F, const int *fold_of, int f, const df_head_candidate *cand,
-                              const df_train_options *base, float *oof, const float *extra, int n_extra,
-                              float *fold_extra, df_error *err) {
+                              const df_train_options *base, const df_exact_rows *shared, float *oof,
+                              const float *extra, int n_extra, float *fold_extra, df_error *err) {
     int *train_idx = malloc(sizeof(int) * (size_t)(N ? N : 1)), *test_idx = malloc(sizeof(int) * (size_t)(N ? N : 1));
     float *rows = malloc(sizeof(float) * (size_t)(N ? N : 1) * F), *probs = malloc(sizeof(float) * (size_t)(N ? N : 1) * (size_t)C);
     df_status st = train_idx && test_idx && rows && probs
@@ -242,8 +265,7 @@ static df_status predict_fold(const float *variants, int K, const float *clean, 
         if (fold_extra) memset(fold_extra, 0, sizeof(float) * (size_t)n_extra * (size_t)C);
     } else if (st == DF_OK) {
         df_head *head = NULL;
-        const df_cached_stream stream = {.kind = DF_STREAM_FOLDS, .id = ((uint64_t)1 << 32) + (uint64_t)f};
-        st = df_fit_head_cached(variants, K, labels, N, F, train_idx, n_train, C, cand, base, &stream, &head, err);
+        st = fold_head(variants, K, labels, N, F, train_idx, n_train, C, f, cand, base, shared, &head, err);
         for (int t = 0; st == DF_OK && t < n_test; t++)
             memcpy(rows + (size_t)t * F, clean + (size_t)test_idx[t] * F, F * sizeof(float));
         if (st == DF_OK) st = df_head_predict(head, rows, n_test, probs, err);
@@ -262,12 +284,13 @@ static df_status predict_fold(const float *variants, int K, const float *clean, 
 /* One fold of df_cross_val_predict_extra, its failure noted in fe. */
 static void run_fold(const float *variants, int K, const float *clean, const int *labels, int N, int C, size_t F,
                      const int *fold_of, int f, const df_head_candidate *cand, const df_train_options *base,
-                     float *oof, const float *extra, int n_extra, float *extra_probs, df_first_error *fe) {
+                     const df_exact_rows *shared, float *oof, const float *extra, int n_extra, float *extra_probs,
+                     df_first_error *fe) {
     df_error e;
     df_error_clear(&e);
     float *fold_extra = extra_probs ? extra_probs + (size_t)f * (size_t)n_extra * (size_t)C : NULL;
-    if (predict_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, fold_extra,
-                     &e) != DF_OK)
+    if (predict_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, shared, oof, extra, n_extra,
+                     fold_extra, &e) != DF_OK)
         df_first_error_note(fe, f, &e);
 }
 
@@ -287,26 +310,44 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
      * thread: OpenBLAS's threads on top of the folds' oversubscribed them
      * (its waiting threads spin in sched_yield: 17% of a --head auto run on
      * 2 cores, by perf). OpenBLAS splits a GEMM's rows and columns, not
-     * its sums, so the results do not change. */
+     * its sums, so the results do not change. The shared rows' Gram matrix
+     * before the folds takes all the cores, unless this runs beside
+     * another fit (df_train_and_trust): one core each. */
     const int blas_threads = openblas_get_num_threads();
+#ifdef _OPENMP
+    const int nested = omp_in_parallel();
+#else
+    const int nested = 0;
+#endif
+    if (nested && blas_threads > 1) openblas_set_num_threads(1);
+    df_exact_rows *own = NULL;
+    const df_exact_rows *shared = NULL;
+    df_status st = DF_OK;
+    if (cand->exact && cand->head.kind == DF_HEAD_LINEAR && !base->class_weight_balanced) {
+        if (df_exact_rows_of(base->exact_rows, variants, K, N, F)) shared = base->exact_rows;
+        else if ((st = df_exact_rows_create(variants, K, N, F, &own, err)) == DF_OK) shared = own;
+    }
     if (folds > 1 && blas_threads > 1) openblas_set_num_threads(1);
 #ifdef _OPENMP
-    if (omp_in_parallel()) {
+    if (st == DF_OK && nested) {
 #pragma omp taskloop grainsize(1)
         for (int f = 0; f < folds; f++)
-            run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, extra_probs,
-                     &fe);
-    } else {
+            run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, shared, oof, extra, n_extra,
+                     extra_probs, &fe);
+    } else if (st == DF_OK) {
 #pragma omp parallel for schedule(dynamic, 1) if (folds > 1)
         for (int f = 0; f < folds; f++)
-            run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, extra_probs,
-                     &fe);
+            run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, shared, oof, extra, n_extra,
+                     extra_probs, &fe);
     }
 #else
-    for (int f = 0; f < folds; f++)
-        run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, oof, extra, n_extra, extra_probs, &fe);
+    for (int f = 0; st == DF_OK && f < folds; f++)
+        run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, shared, oof, extra, n_extra, extra_probs,
+                 &fe);
 #endif
-    if (folds > 1 && blas_threads > 1) openblas_set_num_threads(blas_threads);
+    if (blas_threads > 1) openblas_set_num_threads(blas_threads);
+    df_exact_rows_destroy(own);
+    if (st != DF_OK) return st;
     return df_first_error_take(&fe, err);
 }
 
@@ -417,15 +458,26 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
 
     int *labels = malloc(sizeof(int) * (size_t)N), *fold_of = malloc(sizeof(int) * (size_t)N);
     float *oof = malloc(sizeof(float) * (size_t)N * (size_t)C);
+    df_exact_rows *search_rows = NULL;
     if (!labels || !fold_of || !oof) {
         st = df_error_set(err, DF_ERR_NOMEM, "head search: out of memory for %d photos", N);
         goto done;
     }
     for (int i = 0; i < N; i++) labels[i] = train->items[i].label;
     st = df_stratified_folds(labels, N, C, folds, base->seed, fold_of, err);
+    /* The exact linear candidates differ only in their L2: one set of
+     * shared rows (one Gram matrix) for all their folds. */
+    df_train_options shared_base = *base;
+    int any_exact = 0;
+    for (int c = 0; c < n_candidates; c++)
+        any_exact |= out->candidates[c].exact && out->candidates[c].head.kind == DF_HEAD_LINEAR;
+    if (st == DF_OK && any_exact && !base->class_weight_balanced) {
+        st = df_exact_rows_create(variants, K, N, F, &search_rows, err);
+        shared_base.exact_rows = search_rows;
+    }
     for (int c = 0; st == DF_OK && c < n_candidates; c++) {
-        st = df_cross_val_predict(variants, K, clean, labels, N, C, F, fold_of, folds, &out->candidates[c], base, oof,
-                                  err);
+        st = df_cross_val_predict(variants, K, clean, labels, N, C, F, fold_of, folds, &out->candidates[c],
+                                  &shared_base, oof, err);
         if (st == DF_OK)
             st = fold_scores(oof, labels, fold_of, N, C, folds, out->fold_accuracy[c], out->fold_loss[c], err);
         if (st == DF_OK) {
@@ -448,6 +500,7 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
     }
     out->search_seconds = df_clock_seconds() - t0;
 done:
+    df_exact_rows_destroy(search_rows);
     if (st == DF_OK) {
         out->train_variants = variants;
         out->train_clean = clean;

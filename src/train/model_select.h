@@ -127,7 +127,10 @@ df_status df_fit_head_cached(const float *variants, int K, const int *labels, in
  * photos in f. variants: K x N x F (variant-major; pass clean with K = 1
  * for no augmentation), clean: N x F, labels: N in [0, C), fold_of: N in
  * [0, folds) (df_stratified_folds). oof: N x C probabilities, written.
- * Deterministic for base->seed. */
+ * Deterministic for base->seed. An exact linear candidate's folds share
+ * the rows (train/fit.h df_exact_rows): each fold's head is standardised
+ * with the statistics of all N photos' variants, as the head trained on
+ * all of them is, and fitted on a block of their one Gram matrix. */
 df_status df_cross_val_predict(const float *variants, int K, const float *clean, const int *labels, int N, int C,
                                size_t F, const int *fold_of, int folds, const df_head_candidate *cand,
                                const df_train_options *base, float *oof, df_error *err) DF_MUST_CHECK;

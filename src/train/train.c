@@ -497,8 +497,20 @@ static df_status run_exact(run *r, df_train_result *res, df_error *err) {
     float *probs = malloc(sizeof(float) * (size_t)rows * (size_t)C);
     df_status st = y && probs ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d rows", K, N);
     for (int k = 0; st == DF_OK && k < K; k++) memcpy(y + (size_t)k * N, r->labels, sizeof(int) * (size_t)N);
-    const float *z = r->cached.standardised ? r->cached.standardised : r->cached.variants;
-    if (st == DF_OK) st = df_fit_linear_exact(head, z, y, rows, r->opt->stop_flag, &res->exact, err);
+    const df_exact_rows *shared = r->opt->exact_rows;
+    if (df_exact_rows_of(shared, r->cached.variants, K, N, df_head_in_dim(head))) {
+        /* the calibration's rows and Gram matrix (df_train_and_trust) */
+        int *photos = st == DF_OK ? malloc(sizeof(int) * (size_t)N) : NULL;
+        if (st == DF_OK && !photos) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", N);
+        for (int i = 0; st == DF_OK && i < N; i++) photos[i] = i;
+        if (st == DF_OK)
+            st = df_fit_linear_exact_photos(head, shared, r->cached.variants, photos, N, r->labels,
+                                            r->opt->stop_flag, &res->exact, err);
+        free(photos);
+    } else if (st == DF_OK) {
+        const float *z = r->cached.standardised ? r->cached.standardised : r->cached.variants;
+        st = df_fit_linear_exact(head, z, y, rows, r->opt->stop_flag, &res->exact, err);
+    }
     if (st == DF_OK) st = df_head_predict(head, r->cached.variants, rows, probs, err);
     res->head_seconds += df_clock_seconds() - t0;
     df_epoch_sums sums = {.next_batch = 1, .seen = rows};
@@ -525,7 +537,12 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     st = run_model(&r, res, err);
     if (st == DF_OK) st = run_data(&r, res, err);
     if (st == DF_OK) st = run_standardise(&r, res, err);
-    if (st == DF_OK && r.src == &r.cached.base) st = df_cached_source_standardise(&r.cached, r.model->head, err);
+    /* (an exact fit on shared rows has them standardised already) */
+    const int shared = opt->exact_fit && r.src == &r.cached.base &&
+                       df_exact_rows_of(opt->exact_rows, r.cached.variants, r.cached.K, train->count,
+                                        df_head_in_dim(r.model->head));
+    if (st == DF_OK && r.src == &r.cached.base && !shared)
+        st = df_cached_source_standardise(&r.cached, r.model->head, err);
     if (st == DF_OK && opt->early_stop_patience > 0 && !r.best) {
         r.best = malloc(snapshot_len(r.model->head) * sizeof(float));
         if (!r.best) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for a copy of the head");

@@ -85,6 +85,11 @@ typedef struct df_train_options {
      * df_photo_features computes them), e.g. from the same pass as the
      * variants (df_train_feature_passes); NULL = computed here. Borrowed. */
     const float *val_features;
+    /* With exact_fit: the shared rows of feature_variants (train/fit.h
+     * df_exact_rows: their standardisation and Gram matrix), made once for
+     * the head and the calibration's folds (df_train_and_trust) or for the
+     * head search's candidates; NULL = each fit makes its own. Borrowed. */
+    const struct df_exact_rows *exact_rows;
     int resize;                 /* a df_resize_method, or -1 = the backbone's own */
     int class_weight_balanced;  /* sklearn's n / (C * n_c) */
     int early_stop_patience;    /* 0 = off; else stop after P epochs without a

@@ -13,6 +13,7 @@
 #include "data/photo.h"
 #include "eval/calibration.h"
 #include "eval/unknown.h"
+#include "train/fit.h"
 #include "train/model_select.h"
 
 df_trust_options df_trust_options_default(void) {
@@ -171,6 +172,18 @@ df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_
     df_status st = DF_OK, st_trust = DF_OK;
     df_error trust_err;
     df_error_clear(&trust_err);
+    /* An exact fit's head and the calibration's folds fit blocks of one
+     * Gram matrix: made here once, on all the cores (train/fit.h). */
+    df_train_options shared_opt = *opt;
+    df_exact_rows *rows = NULL;
+    if (opt->exact_fit && opt->head.kind == DF_HEAD_LINEAR && !opt->class_weight_balanced && opt->feature_variants &&
+        opt->feature_cache > 0 && !opt->exact_rows) {
+        st = df_exact_rows_create(opt->feature_variants, opt->feature_cache, train->count,
+                                  df_backbone_feature_dim(bb), &rows, err);
+        if (st != DF_OK) return st;
+        shared_opt.exact_rows = rows;
+        opt = &shared_opt;
+    }
     *overlapped = side_by_side(opt, val);
     if (*overlapped) {
         /* The head's training on this thread; the calibration a task the
@@ -192,6 +205,7 @@ df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_
         st = df_train(bb, train, val, opt, res, err);
         if (st == DF_OK) st_trust = trust_compute(bb, train, opt, to, &u, &T, rep, &trust_err);
     }
+    df_exact_rows_destroy(rows);
     if (st == DF_OK && st_trust != DF_OK) {
         *err = trust_err;
         st = st_trust;
