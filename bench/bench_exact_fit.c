@@ -11,6 +11,10 @@
  *
  *     OPENBLAS_NUM_THREADS=1 build/bench_exact_fit [N ...]   (default 424 1600)
  *
+ * pN fits N rows on the primal instead (df_softmax_fit_primal, tol 1e-4:
+ * what training runs beyond 4,096 rows); a suffix xC gives C classes
+ * (default 3; the clothing set has 10): p5000x10.
+ *
  * One BLAS thread is how training runs it (the fits side by side, one a
  * core); without the variable OpenBLAS takes every core.
  */
@@ -18,13 +22,14 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/clock.h"
 #include "core/cpu.h"
 #include "core/rng.h"
 #include "optim/softmax_exact.h"
 
-enum { F = 11520, C = 3, REPS = 5 };
+enum { F = 11520, MAX_C = 16, REPS = 5 };
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -37,7 +42,7 @@ static int cmp_double(const void *a, const void *b) {
  * rows are, which is what makes L-BFGS iterate (on the closet's real rows
  * 38 iterations at 424 rows, 148 on 400 clothing photos' 1,600). */
 enum { LATENT = 64 };
-static void make_rows(int n, float *z, int *y) {
+static void make_rows(int n, int C, float *z, int *y) {
     df_rng rng;
     df_rng_seed(&rng, 42, 7);
     float *mix = malloc(sizeof(float) * LATENT * F);
@@ -47,7 +52,7 @@ static void make_rows(int n, float *z, int *y) {
     for (int k = 0; k < LATENT; k++) var += 9.0 / ((1.0 + k) * (1.0 + k));
     for (int k = 0; k < LATENT * F; k++) mix[k] = (float)df_rng_normal(&rng);
     for (int i = 0; i < n; i++) {
-        double v[C] = {0};
+        double v[MAX_C] = {0};
         for (int k = 0; k < LATENT; k++) {
             s[k] = df_rng_normal(&rng) * 3.0 / (1.0 + k);
             v[k % C] += s[k];
@@ -66,8 +71,8 @@ static void make_rows(int n, float *z, int *y) {
     free(mix);
 }
 
-static int bench_rows(int n) {
-    float *z = malloc(sizeof(float) * (size_t)n * F), *W = malloc(sizeof(float) * (size_t)F * C), b[C];
+static int bench_rows(int n, int C, int primal) {
+    float *z = malloc(sizeof(float) * (size_t)n * F), *W = malloc(sizeof(float) * (size_t)F * C), b[MAX_C];
     int *y = malloc(sizeof(int) * (size_t)n);
     if (!z || !W || !y) {
         fprintf(stderr, "bench_exact_fit: out of memory for %d rows\n", n);
@@ -76,7 +81,7 @@ static int bench_rows(int n) {
         free(y);
         return 1;
     }
-    make_rows(n, z, y);
+    make_rows(n, C, z, y);
     /* the default head's L2 (train.h): 10 at the closet's 106 photos, as
      * 1 / photos (4 rows a photo) */
     const double l2 = 10.0 * 106.0 / (n / 4.0);
@@ -85,7 +90,8 @@ static int bench_rows(int n) {
     for (int r = 0; r < REPS; r++) {
         df_error err;
         const double t0 = df_clock_seconds();
-        if (df_softmax_fit_exact(z, y, n, F, C, l2, 1e-6, 5000, W, b, &rep, &err) != DF_OK) {
+        if ((primal ? df_softmax_fit_primal(z, y, n, F, C, l2, 1e-4, 5000, W, b, &rep, &err)
+                    : df_softmax_fit_exact(z, y, n, F, C, l2, 1e-6, 5000, W, b, &rep, &err)) != DF_OK) {
             fprintf(stderr, "bench_exact_fit: %s\n", err.message);
             free(z);
             free(W);
@@ -95,9 +101,10 @@ static int bench_rows(int n) {
         t[r] = df_clock_seconds() - t0;
     }
     qsort(t, REPS, sizeof *t, cmp_double);
-    printf("%5d rows x %d features: median %.3f s (%.3f-%.3f) over %d fits; %d L-BFGS iterations, rank %d, "
+    printf("%5d rows x %d features, %d classes%s: median %.3f s (%.3f-%.3f) over %d fits; %d L-BFGS iterations, rank %d, "
            "objective %.8f\n",
-           n, F, t[REPS / 2], t[0], t[REPS - 1], REPS, rep.iterations, rep.rank, rep.objective);
+           n, F, C, primal ? " (primal, tol 1e-4)" : "", t[REPS / 2], t[0], t[REPS - 1], REPS, rep.iterations, rep.rank,
+           rep.objective);
     free(z);
     free(W);
     free(y);
@@ -110,16 +117,23 @@ int main(int argc, char **argv) {
            threads ? threads : "(all cores)");
     int rc = 0;
     if (argc < 2) {
-        rc |= bench_rows(424);
-        rc |= bench_rows(1600);
+        rc |= bench_rows(424, 3, 0);
+        rc |= bench_rows(1600, 3, 0);
     }
     for (int k = 1; k < argc; k++) {
-        const int n = atoi(argv[k]);
-        if (n < 2 || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS) {
-            fprintf(stderr, "bench_exact_fit: rows must be 2..%d, got '%s'\n", DF_SOFTMAX_EXACT_MAX_GRAM_ROWS, argv[k]);
+        const int primal = argv[k][0] == 'p', n = atoi(argv[k] + primal);
+        const char *x = strchr(argv[k], 'x');
+        const int C = x ? atoi(x + 1) : 3;
+        if (C < 2 || C > MAX_C) {
+            fprintf(stderr, "bench_exact_fit: classes must be 2..%d, got '%s'\n", MAX_C, argv[k]);
             return 2;
         }
-        rc |= bench_rows(n);
+        if (n < 2 || (!primal && n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS) || n > 100000) {
+            fprintf(stderr, "bench_exact_fit: rows must be 2..%d (pN: 2..100000 on the primal), got '%s'\n",
+                    DF_SOFTMAX_EXACT_MAX_GRAM_ROWS, argv[k]);
+            return 2;
+        }
+        rc |= bench_rows(n, C, primal);
     }
     return rc;
 }
