@@ -114,6 +114,14 @@ static void fmt_num(buf *b, double v, int decimals) {
         df_report_buf_puts(b, "\xE2\x80\x93");
 }
 
+/* A loss and an accuracy as two adjacent cells (the caller opens the
+ * first and closes the second), as the report's tables show them. */
+static void loss_accuracy_cells(buf *b, double loss, double accuracy) {
+    fmt_num(b, loss, 4);
+    df_report_buf_puts(b, "</td><td class=\"n\">");
+    fmt_pct(b, accuracy, 1);
+}
+
 static void fmt_count(buf *b, int64_t v) {
     char s[48];
     df_report_format_count(v, s, sizeof s);
@@ -371,13 +379,9 @@ static void exact_fit_section(buf *b, const df_report_history *h, const df_repor
     df_report_buf_puts(b, "<div class=\"scroll\"><table><thead><tr><th></th><th class=\"n\">Loss</th>"
                           "<th class=\"n\">Accuracy</th></tr></thead><tbody>\n"
                           "<tr><td>Training (every augmented variant)</td><td class=\"n\">");
-    fmt_num(b, e->loss, 4);
-    df_report_buf_puts(b, "</td><td class=\"n\">");
-    fmt_pct(b, e->accuracy, 1);
+    loss_accuracy_cells(b, e->loss, e->accuracy);
     df_report_buf_puts(b, "</td></tr>\n<tr><td>Validation</td><td class=\"n\">");
-    fmt_num(b, e->val_loss, 4);
-    df_report_buf_puts(b, "</td><td class=\"n\">");
-    fmt_pct(b, e->val_accuracy, 1);
+    loss_accuracy_cells(b, e->val_loss, e->val_accuracy);
     df_report_buf_puts(b, "</td></tr>\n</tbody></table></div></section>\n");
 }
 
@@ -412,13 +416,9 @@ static void curves_section(buf *b, const df_report_data *d, const df_report_figu
                                  : i == h->best_epoch                    ? " (best)"
                                  : i == h->kept_epoch                    ? " (kept)"
                                                                          : "");
-            fmt_num(b, e->loss, 4);
+            loss_accuracy_cells(b, e->loss, e->accuracy);
             df_report_buf_puts(b, "</td><td class=\"n\">");
-            fmt_pct(b, e->accuracy, 1);
-            df_report_buf_puts(b, "</td><td class=\"n\">");
-            fmt_num(b, e->val_loss, 4);
-            df_report_buf_puts(b, "</td><td class=\"n\">");
-            fmt_pct(b, e->val_accuracy, 1);
+            loss_accuracy_cells(b, e->val_loss, e->val_accuracy);
             df_report_buf_puts(b, "</td><td class=\"n\">");
             fmt_duration(b, e->seconds);
             df_report_buf_puts(b, "</td></tr>\n");
