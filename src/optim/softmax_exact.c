@@ -46,11 +46,10 @@ double df_softmax_objective(const float *z, const int *y, int n, int F, int C, d
  * C) then b (C); returns J, its gradient into g; pr: n x C scratch. r may
  * be 0 (rows all zero: only the bias to fit). */
 typedef struct reduced {
+    /* the Gram way: the Cholesky factor, lower trapezoidal (row i has its
+     * first min(i + 1, r) entries), with B and the gradient transposed
+     * into the C x r scratch bt and gt */
     const double *M;
-    /* M lower trapezoidal (the Cholesky factor: row i has its first
-     * min(i + 1, r) entries), with B and the gradient transposed into the
-     * C x r scratch bt and gt */
-    int tri;
     double *bt, *gt;
     /* L-BFGS's initial inverse Hessian, or NULL for a multiple of I */
     const struct precond *pc;
@@ -76,14 +75,10 @@ static const double *row_block(const reduced *q, int i0, int m) {
     return q->zb;
 }
 
-/* out (n x C) += M B. */
+/* out (n x C) += z B, on the primal's float rows. */
 static void rows_times(const reduced *q, const double *B, double *out) {
     const int n = q->n, r = q->r, C = q->C;
     if (r == 0) return;
-    if (!q->Mf) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, r, 1.0, q->M, r, B, C, 1.0, out, C);
-        return;
-    }
     for (int i0 = 0; i0 < n; i0 += ROW_BLOCK) {
         const int m = n - i0 < ROW_BLOCK ? n - i0 : ROW_BLOCK;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, C, r, 1.0, row_block(q, i0, m), r, B, C, 1.0,
@@ -91,14 +86,10 @@ static void rows_times(const reduced *q, const double *B, double *out) {
     }
 }
 
-/* g (r x C) += M^T P. */
+/* g (r x C) += z^T P, on the primal's float rows. */
 static void rows_t_times(const reduced *q, const double *P, double *g) {
     const int n = q->n, r = q->r, C = q->C;
     if (r == 0) return;
-    if (!q->Mf) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, n, 1.0, q->M, r, P, C, 1.0, g, C);
-        return;
-    }
     for (int i0 = 0; i0 < n; i0 += ROW_BLOCK) {
         const int m = n - i0 < ROW_BLOCK ? n - i0 : ROW_BLOCK;
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, C, m, 1.0, row_block(q, i0, m), r,
@@ -150,7 +141,7 @@ static double tri_objective(const reduced *q, const double *theta, double *g) {
 }
 
 static double reduced_objective(const reduced *q, const double *theta, double *g) {
-    if (q->tri) return tri_objective(q, theta, g);
+    if (q->M) return tri_objective(q, theta, g);
     const int n = q->n, r = q->r, C = q->C;
     const double *B = theta, *b = theta + (size_t)r * C;
     double *P = q->pr, loss = 0.0;
@@ -209,6 +200,8 @@ typedef struct precond {
     double *u, *vt, *zt; /* scratch: n x C (column-major, K's row order), C x r, C x r */
 } precond;
 
+/* out = H0 v; out may be v (each entry of out reads only its own of v
+ * once v is in vt). */
 static void precond_apply(const precond *p, const double *v, double *out) {
     const int n = p->n, r = p->r, C = p->C;
     for (int k = 0; k < r; k++)
@@ -288,8 +281,7 @@ static int lbfgs(const reduced *q, size_t P, double tol, int max_iters, const vo
             for (size_t k = 0; k < P; k++) d[k] -= alpha[j] * Y[(size_t)j * P + k];
         }
         if (q->pc) {
-            precond_apply(q->pc, d, xn);
-            memcpy(d, xn, sizeof(double) * P);
+            precond_apply(q->pc, d, d);
         } else {
             const double gamma = m > 0 ? dot(S + (size_t)(m - 1) * P, Y + (size_t)(m - 1) * P, P) /
                                              dot(Y + (size_t)(m - 1) * P, Y + (size_t)(m - 1) * P, P)
@@ -411,7 +403,7 @@ static df_status fit_primal(const float *z, const int *y, int n, int F, int C, d
     const int block = n < ROW_BLOCK ? n : ROW_BLOCK;
     double *theta = malloc(sizeof(double) * ((size_t)F + 1) * C), *pr = malloc(sizeof(double) * (size_t)n * C);
     double *zb = malloc(sizeof(double) * (size_t)block * F);
-    const reduced q = {NULL, 0, NULL, NULL, NULL, z, zb, y, n, F, C, l2, pr};
+    const reduced q = {NULL, NULL, NULL, NULL, z, zb, y, n, F, C, l2, pr};
     int status = !theta || !pr || !zb ? -1 : lbfgs(&q, ((size_t)F + 1) * C, tol, max_iters, stop, theta, &r);
     if (status) st = lbfgs_failed(status, err);
     if (st == DF_OK) {
@@ -476,7 +468,7 @@ static df_status fit_gram(const float *z, const int *idx, int n, int F, double *
     pc.M = M;
     pc.piv = piv;
     pc.r = rk;
-    const reduced q = {M, 1, bt, gt, have_pc && rk > 0 ? &pc : NULL, NULL, NULL, yp, n, rk, C, l2, pr};
+    const reduced q = {M, bt, gt, have_pc && rk > 0 ? &pc : NULL, NULL, NULL, yp, n, rk, C, l2, pr};
     const int status = lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, stop, theta, &r);
     if (status) {
         st = lbfgs_failed(status, err);
