@@ -333,7 +333,7 @@ df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, cons
     /* variant-major, as the cache: row (k, t) is variant k of photo t */
     for (int k = 0; k < r->K; k++)
         for (int t = 0; t < n; t++) {
-            idx[k * n + t] = k * r->N + photos[t];
+            idx[k * n + t] = k * r->N + (photos ? photos[t] : t);
             y[k * n + t] = photo_labels[t];
         }
     if (r->gram) {

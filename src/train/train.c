@@ -500,13 +500,9 @@ static df_status run_exact(run *r, df_train_result *res, df_error *err) {
     const df_exact_rows *shared = r->opt->exact_rows;
     if (df_exact_rows_of(shared, r->cached.variants, K, N, df_head_in_dim(head))) {
         /* the calibration's rows and Gram matrix (df_train_and_trust) */
-        int *photos = st == DF_OK ? malloc(sizeof(int) * (size_t)N) : NULL;
-        if (st == DF_OK && !photos) st = df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", N);
-        for (int i = 0; st == DF_OK && i < N; i++) photos[i] = i;
         if (st == DF_OK)
-            st = df_fit_linear_exact_photos(head, shared, r->cached.variants, photos, N, r->labels,
-                                            r->opt->stop_flag, &res->exact, err);
-        free(photos);
+            st = df_fit_linear_exact_photos(head, shared, r->cached.variants, NULL, N, r->labels, r->opt->stop_flag,
+                                            &res->exact, err);
     } else if (st == DF_OK) {
         const float *z = r->cached.standardised ? r->cached.standardised : r->cached.variants;
         st = df_fit_linear_exact(head, z, y, rows, r->opt->stop_flag, &res->exact, err);
