@@ -261,7 +261,7 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
 }
 
 struct df_exact_rows {
-    const float *variants; /* what it was made from (borrowed, for df_exact_rows_of) */
+    const float *variants; /* what it was made from (borrowed; the primal way copies from it) */
     int K, N;
     size_t F;
     df_head *stats; /* a linear head holding the standardisation */
@@ -312,8 +312,8 @@ df_status df_exact_rows_create(const float *variants, int K, int N, size_t F, df
     return DF_OK;
 }
 
-df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, const float *variants, const int *photos,
-                                     int n, const int *photo_labels, const volatile sig_atomic_t *stop,
+df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, const int *photos, int n,
+                                     const int *photo_labels, const volatile sig_atomic_t *stop,
                                      df_exact_fit_report *out, df_error *err) {
     float *W, *b;
     df_status st = exact_target(head, &W, &b, err);
@@ -346,7 +346,7 @@ df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, cons
         float *rows = malloc(sizeof(float) * (size_t)m * r->F);
         st = rows ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %zu rows", m, r->F);
         for (int i = 0; st == DF_OK && i < m; i++)
-            memcpy(rows + (size_t)i * r->F, variants + (size_t)idx[i] * r->F, sizeof(float) * r->F);
+            memcpy(rows + (size_t)i * r->F, r->variants + (size_t)idx[i] * r->F, sizeof(float) * r->F);
         if (st == DF_OK) {
             df_head_standardise(r->stats, rows, (size_t)m, rows);
             st = df_fit_linear_exact(head, rows, y, m, stop, out, err);

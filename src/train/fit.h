@@ -170,11 +170,11 @@ void df_exact_rows_destroy(df_exact_rows *r);
 int df_exact_rows_of(const df_exact_rows *r, const float *variants, int K, int N, size_t F);
 
 /* df_fit_linear_exact on the K variants of photos[0..n) of r (labels per
- * photo; photos NULL = all r's N, n = N), with r's standardisation set on head: on a block of r's Gram
- * matrix, or on the rows standardised into a copy when r has none (the
- * primal way). */
-df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, const float *variants, const int *photos,
-                                     int n, const int *photo_labels, const volatile sig_atomic_t *stop,
+ * photo; photos NULL = all r's N, n = N), with r's standardisation set on
+ * head: on a block of r's Gram matrix, or on r's variants standardised
+ * into a copy when r has none (the primal way). */
+df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, const int *photos, int n,
+                                     const int *photo_labels, const volatile sig_atomic_t *stop,
                                      df_exact_fit_report *rep, df_error *err) DF_MUST_CHECK;
 
 #endif

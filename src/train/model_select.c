@@ -236,7 +236,7 @@ static df_status fold_head(const float *variants, int K, const int *labels, int 
                      : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d photos", n_train);
     for (int t = 0; st == DF_OK && t < n_train; t++) y[t] = labels[train_idx[t]];
     if (st == DF_OK)
-        st = df_fit_linear_exact_photos(*head, shared, variants, train_idx, n_train, y, base->stop_flag, NULL, err);
+        st = df_fit_linear_exact_photos(*head, shared, train_idx, n_train, y, base->stop_flag, NULL, err);
     if (st != DF_OK) {
         df_head_destroy(*head);
         *head = NULL;

@@ -501,7 +501,7 @@ static df_status run_exact(run *r, df_train_result *res, df_error *err) {
     if (df_exact_rows_of(shared, r->cached.variants, K, N, df_head_in_dim(head))) {
         /* the calibration's rows and Gram matrix (df_train_and_trust) */
         if (st == DF_OK)
-            st = df_fit_linear_exact_photos(head, shared, r->cached.variants, NULL, N, r->labels, r->opt->stop_flag,
+            st = df_fit_linear_exact_photos(head, shared, NULL, N, r->labels, r->opt->stop_flag,
                                             &res->exact, err);
     } else if (st == DF_OK) {
         const float *z = r->cached.standardised ? r->cached.standardised : r->cached.variants;
