@@ -88,6 +88,10 @@ df_status df_stratified_folds(const int *labels, int n, int C, int folds, uint64
     return DF_OK;
 }
 
+int df_head_candidate_shares_rows(const df_head_candidate *cand, const df_train_options *base) {
+    return cand->exact && cand->head.kind == DF_HEAD_LINEAR && !base->class_weight_balanced;
+}
+
 df_head_candidate df_head_candidate_from_options(const df_train_options *o) {
     df_head_candidate c;
     memset(&c, 0, sizeof c);
@@ -323,7 +327,7 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
     df_exact_rows *own = NULL;
     const df_exact_rows *shared = NULL;
     df_status st = DF_OK;
-    if (cand->exact && cand->head.kind == DF_HEAD_LINEAR && !base->class_weight_balanced) {
+    if (df_head_candidate_shares_rows(cand, base)) {
         if (df_exact_rows_of(base->exact_rows, variants, K, N, F)) shared = base->exact_rows;
         else if ((st = df_exact_rows_create(variants, K, N, F, &own, err)) == DF_OK) shared = own;
     }
@@ -469,9 +473,8 @@ df_status df_head_search(df_backbone *bb, const df_dataset *train, const df_trai
      * shared rows (one Gram matrix) for all their folds. */
     df_train_options shared_base = *base;
     int any_exact = 0;
-    for (int c = 0; c < n_candidates; c++)
-        any_exact |= out->candidates[c].exact && out->candidates[c].head.kind == DF_HEAD_LINEAR;
-    if (st == DF_OK && any_exact && !base->class_weight_balanced) {
+    for (int c = 0; c < n_candidates; c++) any_exact |= df_head_candidate_shares_rows(&out->candidates[c], base);
+    if (st == DF_OK && any_exact) {
         st = df_exact_rows_create(variants, K, N, F, &search_rows, err);
         shared_base.exact_rows = search_rows;
     }

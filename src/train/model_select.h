@@ -100,6 +100,9 @@ df_one_se_choice df_choose_one_se(const double *scores, const double *losses, in
 
 /* The run's own head and optimiser settings as a candidate. */
 df_head_candidate df_head_candidate_from_options(const df_train_options *o);
+/* Whether cand's folds fit on shared rows (train/fit.h df_exact_rows): an
+ * exact linear head, which has no class weights. */
+int df_head_candidate_shares_rows(const df_head_candidate *cand, const df_train_options *base);
 
 /* Which cached-variant stream a fitted head draws from (fit.h,
  * df_cached_source): df_train's own is {DF_TRAIN_STREAM_VARIANT, 0, 1}, a

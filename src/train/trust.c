@@ -176,8 +176,9 @@ df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_
      * Gram matrix: made here once, on all the cores (train/fit.h). */
     df_train_options shared_opt = *opt;
     df_exact_rows *rows = NULL;
-    if (opt->exact_fit && opt->head.kind == DF_HEAD_LINEAR && !opt->class_weight_balanced && opt->feature_variants &&
-        opt->feature_cache > 0 && !opt->exact_rows) {
+    const df_head_candidate cand = df_head_candidate_from_options(opt);
+    if (df_head_candidate_shares_rows(&cand, opt) && opt->feature_variants && opt->feature_cache > 0 &&
+        !opt->exact_rows) {
         st = df_exact_rows_create(opt->feature_variants, opt->feature_cache, train->count,
                                   df_backbone_feature_dim(bb), &rows, err);
         if (st != DF_OK) return st;
