@@ -6,7 +6,8 @@
  * MobileNetV2, fp32 so that reruns are bit-identical) the features are
  * computed once:
  *   - the closet training photos' 4 augmented variants, as the default
- *     recipe's feature cache draws them (df_train_feature_variants, seed 1),
+ *     recipe's feature cache drew them until 2026-12-04 (8 since; --aug k8)
+ *     (df_train_feature_variants, seed 1),
  *     their plain features and their mirrored (left-right) features;
  *   - the closet validation photos, plain and mirrored;
  *   - the out-of-domain set: ../shared/datasets/clothing (train and
@@ -297,7 +298,7 @@ typedef struct aug_spec {
 } aug_spec;
 
 static const aug_spec AUGS[] = {
-    {"default", 4, 0.1, 0.1, 0, 0, -1, 0, 0, 0, 0}, /* the default recipe: shift and zoom 0.1, left-right flips */
+    {"default", 4, 0.1, 0.1, 0, 0, -1, 0, 0, 0, 0}, /* the recipe's until 2026-12-04: shift and zoom 0.1, left-right flips */
     {"k8", 8, 0.1, 0.1, 0, 0, -1, 0, 0, 0, 0},      /* the same, twice the variants */
     {"k16", 16, 0.1, 0.1, 0, 0, -1, 0, 0, 0, 0},
     {"strong", 8, 0.2, 0.2, 0, 0, -1, 0, 0, 0, 0},  /* the original's shift and zoom (no shear, no upside-down) */

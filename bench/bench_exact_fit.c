@@ -3,13 +3,14 @@
  * default recipe runs six times per training (the head, then the
  * calibration's five folds on 4/5 of the rows). Random standardised rows
  * of 11,520 features (the regions' width) in 3 classes from a noisy linear
- * rule, the closet's 424 rows (106 photos x 4 variants) and a 400-photo
- * set's 1,600; REPS fits each, the median and the range, the L-BFGS
+ * rule, the closet's 848 rows (106 photos x 8 variants; 424 with the 4
+ * variants of the default until 2026-12-04) and a 400-photo
+ * set's 3,200 (1,600); REPS fits each, the median and the range, the L-BFGS
  * iterations and the objective (the same problem, so two builds must agree
  * on it to the printed digits). Only the public API, so that a build of an
  * earlier commit runs the same file for a paired comparison:
  *
- *     OPENBLAS_NUM_THREADS=1 build/bench_exact_fit [N ...]   (default 424 1600)
+ *     OPENBLAS_NUM_THREADS=1 build/bench_exact_fit [N ...]   (default 848 3200)
  *
  * pN fits N rows on the primal instead (df_softmax_fit_primal, tol 1e-4:
  * what training runs beyond 4,096 rows); a suffix xC gives C classes
@@ -117,8 +118,8 @@ int main(int argc, char **argv) {
            threads ? threads : "(all cores)");
     int rc = 0;
     if (argc < 2) {
-        rc |= bench_rows(424, 3, 0);
-        rc |= bench_rows(1600, 3, 0);
+        rc |= bench_rows(848, 3, 0);
+        rc |= bench_rows(3200, 3, 0);
     }
     for (int k = 1; k < argc; k++) {
         const int primal = argv[k][0] == 'p', n = atoi(argv[k] + primal);

@@ -3,7 +3,8 @@
 # on the 106 closet photos (seeds 1..S, --precision fp32 or $PRECISION), then `evaluate`
 # on all 2,791 photos of ../shared/datasets/clothing mapped to the closet's
 # classes (t-shirt, shirt, longsleeve -> tops; pants, shorts, skirt ->
-# bottoms; shoes -> shoes), for both MobileNetV2s. Prints closet validation
+# bottoms; shoes -> shoes), for both MobileNetV2s. Prints the cross-validation
+# accuracy (the calibration's 5-fold out-of-fold predictions), closet validation
 # accuracy, out-of-domain accuracy and the wall time of `train`.
 #
 #   [FLAGS="--head mlp"] bench/defaults_cli.sh [SEEDS]     (default 3)
@@ -38,12 +39,14 @@ for bb in ${BACKBONES:-qat tf2}; do
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086
     "$CLI" train --data "$SHARED/datasets/closet" --backbone tflite --weights "$W" --precision "${PRECISION:-fp32}" \
-      --seed "$s" ${FLAGS:-} --out "$T/m.dfm" --quiet >"$T/out"
+      --seed "$s" ${FLAGS:-} --out "$T/m.dfm" >"$T/out" 2>"$T/err"
     t1=$(date +%s.%N)
     val=$(sed -n 's/^validation accuracy \([0-9.]*\).*/\1/p' "$T/out")
+    # the calibration's 5-fold out-of-fold accuracy on the training photos
+    cv=$(sed -n 's/.*out-of-fold predictions of the [0-9]* training photos: accuracy \([0-9.]*\).*/\1/p' "$T/err")
     "$CLI" evaluate --model "$T/m.dfm" --data "$T/ood" --json >"$T/ev.json"
     ood=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert sum(map(sum,d["confusion"]))==2791; print("%.4f" % d["accuracy"])' "$T/ev.json")
-    printf "%s seed %d: closet validation %s, out-of-domain %s, train %s s\n" "$bb" "$s" "$val" "$ood" \
+    printf "%s seed %d: cv %s, closet validation %s, out-of-domain %s, train %s s\n" "$bb" "$s" "${cv:-?}" "$val" "$ood" \
       "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
   done
 done

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 11's training ratio: the default recipe's wall time against
-# photos x variants x per-image backbone time (551 image passes on the
-# closet photos: 106 x (4 variants + the clean view) + 21 validation
-# photos), with a `bench backbone --precision int8 --batch 16` (the feature
+# photos x variants x per-image backbone time (the image passes this
+# build's training reports: on the closet photos 106 x (8 variants + the
+# clean view) + 21 validation photos = 975; 551 with 4 variants), with a `bench backbone --precision int8 --batch 16` (the feature
 # cache's batch) right after each training run, so that each ratio sees
 # the machine's speed of that moment; BASE's runs (e.g. a build of an
 # earlier commit) interleaved with this build's for a paired comparison.
@@ -19,7 +19,6 @@ NEW=${DF_CLI:-build/deepfashion}
 RUNS=${2:-11}
 SHARED=${DF_SHARED_DIR:-../shared}
 DATA=$SHARED/datasets/closet W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
-PASSES=551
 export OMP_NUM_THREADS=2
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|avx512f|avx512_vnni|avx512_bf16|avx_vnni|amx_tile' | tr '\n' ' ')
@@ -31,11 +30,14 @@ train() { # cli -> wall seconds
 }
 # A first run each: the race, remembered for the timed runs; the new
 # build's run also says which precision it picked (its line before training).
-PREC=$("$NEW" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/m.dfm" 2>&1 |
-  sed -n 's/^deepfashion: [^(]*(tflite, [0-9]* features, \([a-z0-9]*\)).*/\1/p' | head -1)
+"$NEW" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/m.dfm" >/dev/null 2>"$T/first"
+PREC=$(sed -n 's/^deepfashion: [^(]*(tflite, [0-9]* features, \([a-z0-9]*\)).*/\1/p' "$T/first" | head -1)
 [ -n "$PREC" ] || { echo "train_ratio: could not read the precision training used" >&2; exit 1; }
+# the backbone's image passes, from training's time line ("backbone S for N images")
+PASSES=$(sed -n 's/.*feature pass [0-9.]* (backbone [0-9.]* for \([0-9]*\) images.*/\1/p' "$T/first" | head -1)
+[ -n "$PASSES" ] || { echo "train_ratio: could not read the image passes training ran" >&2; exit 1; }
 train "$BASE" >/dev/null
-echo "training's backbone precision: $PREC"
+echo "training's backbone precision: $PREC; image passes: $PASSES"
 : >"$T/rows"
 for r in $(seq 1 "$RUNS"); do
   b=$(train "$BASE")

@@ -148,7 +148,7 @@ static void test_default_recipe_heads(void **state) {
     assert_true(r.train.exact_fit);
     assert_string_equal(df_pooling_name(&r.backbone.pooling, name, sizeof name), "r3s2");
     assert_float_equal(r.train.head.l2, 10.0f, 0);
-    assert_int_equal(r.train.feature_cache, 4);
+    assert_int_equal(r.train.feature_cache, 8);
 
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_set(&r, "pooling", "mean", &err), DF_OK);

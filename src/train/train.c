@@ -46,7 +46,7 @@ df_train_options df_train_options_default(void) {
     o.augment_config.zoom = 0.1;
     o.augment_config.shear_deg = 0.0;
     o.augment_config.vertical_flip = 0;
-    o.feature_cache = 4;
+    o.feature_cache = DF_TRAIN_DEFAULT_FEATURE_CACHE;
     o.resize = -1;
     o.seed = 1;
     o.image_cache_bytes = (size_t)256 << 20;

@@ -120,8 +120,8 @@ typedef struct df_train_options {
 
 /* The default recipe: a linear head (softmax regression on standardised
  * features, L2 DF_TRAIN_DEFAULT_LINEAR_L2) fitted exactly (exact_fit) on
- * 4 augmented variants per photo computed once (shift and zoom 0.1 with
- * left-right flips). The recipe (train/recipe.c) adds the TFLite
+ * DF_TRAIN_DEFAULT_FEATURE_CACHE augmented variants per photo computed once
+ * (shift and zoom 0.1 with left-right flips). The recipe (train/recipe.c) adds the TFLite
  * backbones' r3s2 pooling and its L2, DF_TRAIN_DEFAULT_REGIONS_L2: the
  * one-standard-error rule's picks over the exact fits, 1 on the mean's
  * 1,280 features and 10 on r3s2's 11,520 (README, "Regions of the 7x7
@@ -130,6 +130,12 @@ typedef struct df_train_options {
  * recipe uses the MLP's own L2, learning rate and epochs, and --head auto
  * its search's epochs. */
 #define DF_TRAIN_DEFAULT_LINEAR_L2 1.0f
+/* 8 variants, 4 until 2026-12-04: with 4 the post-training-quantised
+ * MobileNetV2 in int8 fell short of issue 10's out-of-domain target
+ * (0.9796 against 0.98, seeds 1-3); 8 reach it (0.9806) at 1.6 s of
+ * training on the closet photos, within the issue's budget (README, "How
+ * the defaults were chosen"). */
+#define DF_TRAIN_DEFAULT_FEATURE_CACHE 8
 #define DF_TRAIN_DEFAULT_REGIONS_L2 10.0f
 /* The training photos those L2s were chosen at (the closet's); the recipe
  * scales them by this / the photos it trains on (train/recipe.c). */
