@@ -149,6 +149,23 @@ static void test_default_recipe_heads(void **state) {
     assert_string_equal(df_pooling_name(&r.backbone.pooling, name, sizeof name), "r3s2");
     assert_float_equal(r.train.head.l2, 10.0f, 0);
     assert_int_equal(r.train.feature_cache, 8);
+    /* fewer variants as the photos grow (rows within 4,096), at least 4,
+     * unless given */
+    const struct {
+        int photos;
+        const char *given;
+        int want;
+    } variants[] = {{512, NULL, 8}, {513, NULL, 7}, {700, NULL, 5}, {1024, NULL, 4}, {3068, NULL, 4},
+                    {3068, "8", 8}, {106, "2", 2}, {106, "0", 0}};
+    for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++) {
+        assert_int_equal(df_recipe_start("default", variants[k].photos, "tflite", &r, &err), DF_OK);
+        if (variants[k].given) assert_int_equal(df_recipe_set(&r, "feature-cache", variants[k].given, &err), DF_OK);
+        assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+        assert_int_equal(r.train.feature_cache, variants[k].want);
+    }
+    assert_int_equal(df_recipe_start("original", 106, "tflite", &r, &err), DF_OK);
+    assert_int_equal(df_recipe_finish(&r, &err), DF_OK);
+    assert_int_equal(r.train.feature_cache, 0);
 
     assert_int_equal(df_recipe_start("default", 106, "tflite", &r, &err), DF_OK);
     assert_int_equal(df_recipe_set(&r, "pooling", "mean", &err), DF_OK);

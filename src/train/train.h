@@ -132,10 +132,15 @@ typedef struct df_train_options {
 #define DF_TRAIN_DEFAULT_LINEAR_L2 1.0f
 /* 8 variants, 4 until 2026-12-04: with 4 the post-training-quantised
  * MobileNetV2 in int8 fell short of issue 10's out-of-domain target
- * (0.9796 against 0.98, seeds 1-3); 8 reach it (0.9806) at 1.6 s of
+ * (0.9796 against 0.98, seeds 1-3); 8 reach it (0.9806) at 1.5 s of
  * training on the closet photos, within the issue's budget (README, "How
  * the defaults were chosen"). */
 #define DF_TRAIN_DEFAULT_FEATURE_CACHE 8
+/* The recipe's scaling of it (train/recipe.c): variants x photos within
+ * the rows the exact fit's Gram way takes (DF_SOFTMAX_EXACT_MAX_GRAM_ROWS),
+ * never fewer than the 4 variants of the default until 2026-12-04. */
+#define DF_TRAIN_DEFAULT_FEATURE_ROWS 4096
+#define DF_TRAIN_MIN_FEATURE_CACHE 4
 #define DF_TRAIN_DEFAULT_REGIONS_L2 10.0f
 /* The training photos those L2s were chosen at (the closet's); the recipe
  * scales them by this / the photos it trains on (train/recipe.c). */
