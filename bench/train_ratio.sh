@@ -2,8 +2,9 @@
 # Issue 11's training ratio: the default recipe's wall time against
 # photos x variants x per-image backbone time (the image passes this
 # build's training reports: on the closet photos 106 x (8 variants + the
-# clean view) + 21 validation photos = 975; 551 with 4 variants), with a `bench backbone --precision int8 --batch 16` (the feature
-# cache's batch) right after each training run, so that each ratio sees
+# clean view) + 21 validation photos = 975; 551 with 4 variants), with a
+# `bench backbone --precision int8 --batch 16` (the feature cache's batch)
+# right after each training run, so that each ratio sees
 # the machine's speed of that moment; BASE's runs (e.g. a build of an
 # earlier commit) interleaved with this build's for a paired comparison.
 # MobileNetV2 QAT, 2 threads, warm (`--precision auto`'s race remembered).

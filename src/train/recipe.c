@@ -262,7 +262,9 @@ static const df_setting SETTINGS[] = {
     {"grayscale", "P", "augmentation", "probability of a grey photo (default 0)", set_grayscale},
     {"flip", "WHICH", "augmentation", "none, h (mirror left-right), v, or hv (default h; original hv)", set_flip},
     {"no-flips", NULL, "augmentation", "same as --flip none", set_no_flips},
-    {"feature-cache", "K", "augmentation", "K augmented variants per photo computed once (default 8, fewer beyond 512 photos: 4096 / photos, at least 4; 0 = live)",
+    {"feature-cache", "K", "augmentation",
+     "K augmented variants per photo computed once (default 8, fewer beyond 512 photos: 4096 / photos, at least 4; "
+     "0 = live)",
      set_cache},
     {"image-cache-mb", "M", "augmentation", "keep up to M MB of decoded photos in memory (default 256)",
      set_image_cache},

@@ -39,6 +39,7 @@
 #include "formats/model_file.h"
 #include "nn/head.h"
 #include "optim/adam.h"
+#include "optim/softmax_exact.h"
 #include "train/fit.h"
 
 /* Augmentation stream key of cached variant v (live augmentation uses the
@@ -120,9 +121,10 @@ typedef struct df_train_options {
 
 /* The default recipe: a linear head (softmax regression on standardised
  * features, L2 DF_TRAIN_DEFAULT_LINEAR_L2) fitted exactly (exact_fit) on
- * DF_TRAIN_DEFAULT_FEATURE_CACHE augmented variants per photo computed once
- * (shift and zoom 0.1 with left-right flips). The recipe (train/recipe.c) adds the TFLite
- * backbones' r3s2 pooling and its L2, DF_TRAIN_DEFAULT_REGIONS_L2: the
+ * DF_TRAIN_DEFAULT_FEATURE_CACHE augmented variants per photo computed
+ * once (shift and zoom 0.1 with left-right flips; the recipe scales them
+ * to the photos). The recipe (train/recipe.c) adds the TFLite backbones'
+ * r3s2 pooling and its L2, DF_TRAIN_DEFAULT_REGIONS_L2: the
  * one-standard-error rule's picks over the exact fits, 1 on the mean's
  * 1,280 features and 10 on r3s2's 11,520 (README, "Regions of the 7x7
  * map"). With the solver switched to Adam: Adam DF_TRAIN_DEFAULT_LINEAR_LR,
@@ -130,6 +132,14 @@ typedef struct df_train_options {
  * recipe uses the MLP's own L2, learning rate and epochs, and --head auto
  * its search's epochs. */
 #define DF_TRAIN_DEFAULT_LINEAR_L2 1.0f
+#define DF_TRAIN_DEFAULT_REGIONS_L2 10.0f
+/* The training photos those L2s were chosen at (the closet's); the recipe
+ * scales them by this / the photos it trains on (train/recipe.c). */
+#define DF_TRAIN_DEFAULT_L2_PHOTOS 106
+#define DF_TRAIN_DEFAULT_LINEAR_LR 1e-3f
+#define DF_TRAIN_DEFAULT_LINEAR_EPOCHS 300
+#define DF_TRAIN_DEFAULT_MLP_LR 1e-3f
+#define DF_TRAIN_DEFAULT_MLP_EPOCHS 30
 /* 8 variants, 4 until 2026-12-04: with 4 the post-training-quantised
  * MobileNetV2 in int8 fell short of issue 10's out-of-domain target
  * (0.9796 against 0.98, seeds 1-3); 8 reach it (0.9806) at 1.5 s of
@@ -139,16 +149,9 @@ typedef struct df_train_options {
 /* The recipe's scaling of it (train/recipe.c): variants x photos within
  * the rows the exact fit's Gram way takes (DF_SOFTMAX_EXACT_MAX_GRAM_ROWS),
  * never fewer than the 4 variants of the default until 2026-12-04. */
-#define DF_TRAIN_DEFAULT_FEATURE_ROWS 4096
+#define DF_TRAIN_DEFAULT_FEATURE_ROWS DF_SOFTMAX_EXACT_MAX_GRAM_ROWS
 #define DF_TRAIN_MIN_FEATURE_CACHE 4
-#define DF_TRAIN_DEFAULT_REGIONS_L2 10.0f
-/* The training photos those L2s were chosen at (the closet's); the recipe
- * scales them by this / the photos it trains on (train/recipe.c). */
-#define DF_TRAIN_DEFAULT_L2_PHOTOS 106
-#define DF_TRAIN_DEFAULT_LINEAR_LR 1e-3f
-#define DF_TRAIN_DEFAULT_LINEAR_EPOCHS 300
-#define DF_TRAIN_DEFAULT_MLP_LR 1e-3f
-#define DF_TRAIN_DEFAULT_MLP_EPOCHS 30
+
 df_train_options df_train_options_default(void);
 
 /* The original DeepFashion notebook, exactly (SPEC 1-4): MLP 1024 + BN +
