@@ -145,7 +145,8 @@ set -e
 # validation folder (the 106 closet photos: 86 + 20), and says so.
 "$CLI" train --data "$DATA/train" --val-split 0.2 --backbone tflite --weights "$W" --precision fp32 \
   --epochs 2 --feature-cache 1 --out "$T/s.dfm" >"$T/split.out" 2>"$T/split.err"
-grep -q "86 training / 20 validation photos" "$T/split.err" || fail "--val-split: $(cat "$T/split.err")"
+grep -q "86 training / 20 validation photos, 3 classes, 1 augmented variant per photo$" "$T/split.err" ||
+  fail "--val-split (and the variants per photo): $(cat "$T/split.err")"
 grep -q "validation is not used" "$T/split.err" || fail "--val-split should say the folder is not used"
 grep -q "(20 photos)" "$T/split.out" || fail "--val-split evaluation: $(head -1 "$T/split.out")"
 # The run's last line says where its time went (the phases around the

@@ -469,10 +469,16 @@ int df_cmd_train(int argc, char **argv) {
     if (df_cli_check_writable(a.run[F_OUT], &err) != DF_OK) goto out;
     if (df_backbone_open(a.run[F_BACKBONE], a.run[F_WEIGHTS], &bo, &bb, &err) != DF_OK) goto out;
     df_recipe_backbone_opened(&recipe, bb);
-    if (!prog.quiet)
-        fprintf(stderr, "deepfashion: %s (%s, %zu features, %s) on %d training / %d validation photos, %d classes\n",
+    if (!prog.quiet) {
+        fprintf(stderr, "deepfashion: %s (%s, %zu features, %s) on %d training / %d validation photos, %d classes",
                 df_backbone_name(bb), df_backbone_kind(bb), df_backbone_feature_dim(bb),
                 df_precision_name(df_backbone_precision(bb)), train->count, val ? val->count : 0, train->num_classes);
+        /* the default's number scales with the photos (train/recipe.c): say it */
+        if (recipe.train.feature_cache > 0 && recipe.train.augment)
+            fprintf(stderr, ", %d augmented variant%s per photo", recipe.train.feature_cache,
+                    recipe.train.feature_cache == 1 ? "" : "s");
+        fputc('\n', stderr);
+    }
     ckpt = a.run[F_CHECKPOINT] ? strdup(a.run[F_CHECKPOINT]) : df_cli_path_with_suffix(a.run[F_OUT], ".ckpt");
     if (!ckpt) {
         df_error_set(&err, DF_ERR_NOMEM, "out of memory");
