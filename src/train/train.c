@@ -294,6 +294,9 @@ typedef struct run {
     df_cached_source cached;
     df_live_source live;
     df_feature_source *src;
+    /* opt->exact_rows when they are the cached variants' rows (standardised
+     * there, so the cache is not), else NULL */
+    const df_exact_rows *shared_rows;
 } run;
 
 static void run_free(run *r) {
@@ -497,11 +500,10 @@ static df_status run_exact(run *r, df_train_result *res, df_error *err) {
     float *probs = malloc(sizeof(float) * (size_t)rows * (size_t)C);
     df_status st = y && probs ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "out of memory for %d x %d rows", K, N);
     for (int k = 0; st == DF_OK && k < K; k++) memcpy(y + (size_t)k * N, r->labels, sizeof(int) * (size_t)N);
-    const df_exact_rows *shared = r->opt->exact_rows;
-    if (df_exact_rows_of(shared, r->cached.variants, K, N, df_head_in_dim(head))) {
+    if (r->shared_rows) {
         /* the calibration's rows and Gram matrix (df_train_and_trust) */
         if (st == DF_OK)
-            st = df_fit_linear_exact_photos(head, shared, NULL, N, r->labels, r->opt->stop_flag,
+            st = df_fit_linear_exact_photos(head, r->shared_rows, NULL, N, r->labels, r->opt->stop_flag,
                                             &res->exact, err);
     } else if (st == DF_OK) {
         const float *z = r->cached.standardised ? r->cached.standardised : r->cached.variants;
@@ -533,11 +535,10 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     st = run_model(&r, res, err);
     if (st == DF_OK) st = run_data(&r, res, err);
     if (st == DF_OK) st = run_standardise(&r, res, err);
-    /* (an exact fit on shared rows has them standardised already) */
-    const int shared = opt->exact_fit && r.src == &r.cached.base &&
-                       df_exact_rows_of(opt->exact_rows, r.cached.variants, r.cached.K, train->count,
-                                        df_head_in_dim(r.model->head));
-    if (st == DF_OK && r.src == &r.cached.base && !shared)
+    if (st == DF_OK && opt->exact_fit && r.src == &r.cached.base &&
+        df_exact_rows_of(opt->exact_rows, r.cached.variants, r.cached.K, train->count, df_head_in_dim(r.model->head)))
+        r.shared_rows = opt->exact_rows;
+    if (st == DF_OK && r.src == &r.cached.base && !r.shared_rows)
         st = df_cached_source_standardise(&r.cached, r.model->head, err);
     if (st == DF_OK && opt->early_stop_patience > 0 && !r.best) {
         r.best = malloc(snapshot_len(r.model->head) * sizeof(float));
