@@ -377,6 +377,36 @@ static void test_which_way(void **state) {
     assert_true(df_softmax_exact_uses_primal(12272, 11520));
 }
 
+/* The weights z^T Q at the end of the Gram way: the AVX2 kernel against
+ * the plain loop (DF_CPU_ISA=scalar), on a width that leaves a remainder
+ * after its groups of four and with a rank below the rows (Q's rows past
+ * the rank are zero and skipped): both sum in double in the same order, so
+ * the float weights agree to rounding. Each is also the optimum. */
+static void test_gram_way_weights_kernels_agree(void **state) {
+    (void)state;
+    problem p = make_problem(30, 303, 3, 21);
+    for (int i = 20; i < 30; i++) /* rank 20: ten rows repeat earlier ones */
+        memcpy(p.z + (size_t)i * 303, p.z + (size_t)(i - 20) * 303, sizeof(float) * 303), p.y[i] = p.y[i - 20];
+    float *W = malloc(sizeof(float) * 909), *W2 = malloc(sizeof(float) * 909), b[3], b2[3];
+    assert_true(W && W2);
+    df_softmax_exact_report rep, rep2;
+    check_optimum(&p, 0.5, W, b, &rep);
+    assert_int_equal(rep.rank, 20);
+    const char *had = getenv("DF_CPU_ISA");
+    char *keep = had ? strdup(had) : NULL;
+    setenv("DF_CPU_ISA", "scalar", 1);
+    check_optimum(&p, 0.5, W2, b2, &rep2);
+    if (keep) setenv("DF_CPU_ISA", keep, 1);
+    else unsetenv("DF_CPU_ISA");
+    free(keep);
+    assert_int_equal(rep2.iterations, rep.iterations);
+    for (int k = 0; k < 909; k++) assert_true(fabsf(W[k] - W2[k]) <= 1e-6f * (1.0f + fabsf(W[k])));
+    for (int c = 0; c < 3; c++) assert_true(b[c] == b2[c]);
+    free(W);
+    free(W2);
+    free_problem(&p);
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     problem p = make_problem(10, 4, 3, 14);
@@ -406,6 +436,7 @@ int main(void) {
         cmocka_unit_test(test_gram_way_few_iterations),
         cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_which_way),
+        cmocka_unit_test(test_gram_way_weights_kernels_agree),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
