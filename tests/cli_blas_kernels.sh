@@ -2,10 +2,11 @@
 # The CLI runs OpenBLAS's kernels for this CPU (cli/common.c): where OpenBLAS
 # picked an older set (0.3.21 gives a CPU model newer than its table the SSE3
 # "Prescott" kernels), the CLI restarts itself once with OPENBLAS_CORETYPE
-# set, for the runs whose time OpenBLAS matters to: audit, and train with an
-# MLP head (--head mlp or auto, the original recipe) or VGG16; not the
-# default linear head, which has its own kernels (a restart is a process
-# start, about 18 ms). A train run on a missing folder is enough to see it:
+# set, for the runs whose time OpenBLAS matters to: audit, and train with the
+# exact fit (the default solver: its Gram matrix and factorisations), an MLP
+# head (--head mlp or auto, the original recipe) or VGG16; not a linear head
+# trained by Adam, which has its own kernels (a restart is a process start,
+# about 18 ms). A train run on a missing folder is enough to see it:
 # the options are read, then the run fails. OPENBLAS_VERBOSE=2 makes
 # OpenBLAS print its core each time it loads, so the last line is the set the
 # run used and the count of lines the number of starts.
@@ -39,7 +40,7 @@ out=$(OPENBLAS_CORETYPE=Prescott OPENBLAS_VERBOSE=2 "$CLI" "${TRAIN[@]}" --head 
 # After the restart the run goes on as it would have: the missing folder.
 printf '%s\n' "$out" | grep -q "$T/none" || fail "train after the restart: $out"
 # Where OpenBLAS's own pick is below this CPU, the runs that use it start
-# twice; the default linear head, --version and --help once. Where OpenBLAS
+# twice; a linear head trained by Adam, --version and --help once. Where OpenBLAS
 # picks this CPU's kernels itself (compared with the native pick, not the
 # AVX2 one above), the same rule is checked under the AVX2 cap, which wants
 # Haswell's kernels where OpenBLAS loaded AVX-512 ones.
@@ -50,13 +51,13 @@ if [ "$picked" = "$native" ]; then
   [ "$picked" = "$c" ] && cap=()
 fi
 if [ "$picked" != "$native" ] || [ ${#cap[@]} -gt 0 ]; then
-  for args in "--head mlp" "--head auto" "--recipe original" "--backbone vgg16"; do
+  for args in "" "--head linear" "--head mlp" "--head auto" "--recipe original" "--backbone vgg16"; do
     # shellcheck disable=SC2086
     [ "$(starts "${TRAIN[@]}" $args)" -eq 2 ] || fail "train $args ${cap[*]} did not restart for OpenBLAS's kernels"
   done
   [ "$(starts audit --help)" -eq 2 ] || fail "audit ${cap[*]} did not restart"
-  [ "$(starts "${TRAIN[@]}")" -eq 1 ] || fail "the default linear head restarted for OpenBLAS"
-  [ "$(starts "${TRAIN[@]}" --head linear)" -eq 1 ] || fail "--head linear restarted for OpenBLAS"
+  [ "$(starts "${TRAIN[@]}" --solver adam)" -eq 1 ] || fail "the linear head by Adam restarted for OpenBLAS"
+  [ "$(starts "${TRAIN[@]}" --head linear --solver adam)" -eq 1 ] || fail "--head linear --solver adam restarted"
   [ "$(starts train --help)" -eq 1 ] || fail "train --help restarted"
 else
   echo "cli_blas_kernels: OpenBLAS picks this CPU's kernels itself, also under the AVX2 cap: the restart rule not checked"

@@ -402,14 +402,16 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
     return st;
 }
 
-/* Whether the run's time depends on OpenBLAS: an MLP head (--head mlp or
- * auto, or a recipe other than the default's linear head) or VGG16 (its
- * Winograd transforms' GEMMs). The default's linear head has its own
- * kernels. */
+/* Whether the run's time depends on OpenBLAS: the exact fit (the default
+ * solver: its Gram matrix, factorisations and triangular solves), an MLP
+ * head (--head mlp or auto, or a recipe other than the default's linear
+ * head) or VGG16 (its Winograd transforms' GEMMs). Only a linear head
+ * trained by Adam on a TFLite backbone runs on its own kernels. */
 static int uses_blas(const train_args *a) {
     const char *recipe = a->run[F_RECIPE], *head = a->setting[df_setting_find("head")];
-    return (recipe && strcmp(recipe, "default")) || (head && strcmp(head, "linear")) ||
-           !strcmp(a->run[F_BACKBONE], "vgg16");
+    const char *solver = a->setting[df_setting_find("solver")];
+    return (recipe && strcmp(recipe, "default")) || (head && strcmp(head, "linear")) || !solver ||
+           strcmp(solver, "adam") || !strcmp(a->run[F_BACKBONE], "vgg16");
 }
 
 int df_cmd_train(int argc, char **argv) {
