@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/rng.h"
 #include "nn/head.h"
 #include "nn/layers.h"
@@ -906,9 +910,63 @@ static void test_training_learns_and_is_reproducible(void **state) {
     }
 }
 
+/* The standardisation's statistics and the standardised rows against the
+ * plain two passes in double, on rows many enough to be split over the
+ * threads (column blocks of 512 with a remainder; rows for the copy): the
+ * same sums in the same order, so equal to the bit, on one thread and on
+ * three. */
+static void test_standardisation_matches_naive(void **state) {
+    (void)state;
+    enum { N = 300, D = 4100 }; /* 1.23 M values: past the threads' threshold */
+    float *x = malloc(sizeof(float) * N * D), *xs = malloc(sizeof(float) * N * D);
+    double *mean = calloc(D, sizeof(double)), *ss = calloc(D, sizeof(double));
+    assert_true(x && xs && mean && ss);
+    df_rng rng;
+    df_rng_seed(&rng, 77, 1);
+    for (int k = 0; k < N * D; k++) x[k] = (float)(3.0 * df_rng_normal(&rng) + (k % D) * 0.01);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < D; j++) mean[j] += x[(size_t)i * D + j];
+    for (int j = 0; j < D; j++) mean[j] /= N;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < D; j++) {
+            const double d = x[(size_t)i * D + j] - mean[j];
+            ss[j] += d * d;
+        }
+    df_head_config cfg = df_head_config_default();
+    cfg.kind = DF_HEAD_LINEAR;
+#ifdef _OPENMP
+    const int had = omp_get_max_threads();
+#endif
+    for (int threads = 1; threads <= 3; threads += 2) {
+#ifdef _OPENMP
+        omp_set_num_threads(threads);
+#endif
+        df_head *h = NULL;
+        df_error err;
+        assert_int_equal(df_head_create(&cfg, D, 3, 0, &h, &err), DF_OK);
+        assert_int_equal(df_head_fit_standardisation(h, x, N, &err), DF_OK);
+        const float *m = df_head_std_mean(h), *sd = df_head_std_std(h);
+        for (int j = 0; j < D; j++) {
+            assert_true(m[j] == (float)mean[j]);
+            assert_true(sd[j] == (float)sqrt(ss[j] / N));
+        }
+        df_head_standardise(h, x, N, xs);
+        for (int k = 0; k < N * D; k++) assert_true(xs[k] == (x[k] - m[k % D]) / sd[k % D]);
+        df_head_destroy(h);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(had);
+#endif
+    free(x);
+    free(xs);
+    free(mean);
+    free(ss);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_matches_naive),
+        cmocka_unit_test(test_standardisation_matches_naive),
         cmocka_unit_test(test_dense_rows_kernels),
         cmocka_unit_test(test_dense_gradients),
         cmocka_unit_test(test_relu_gradients),

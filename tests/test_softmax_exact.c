@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/rng.h"
 #include "optim/softmax_exact.h"
 
@@ -407,6 +411,50 @@ static void test_gram_way_weights_kernels_agree(void **state) {
     free_problem(&p);
 }
 
+/* The Gram matrix's lower triangle against the rows' products summed in
+ * double (its reference), for fewer rows than it has bands (some empty)
+ * and more, over feature blocks with a remainder; on one thread and on
+ * three the same bits (its bands depend only on the rows). */
+static void test_gram_matrix_on_any_threads(void **state) {
+    (void)state;
+    const int sizes[2] = {5, 61}, F = 1100;
+#ifdef _OPENMP
+    const int had = omp_get_max_threads();
+#endif
+    for (int t = 0; t < 2; t++) {
+        const int n = sizes[t];
+        problem p = make_problem(n, F, 3, 30 + (uint64_t)t);
+        double *K1 = NULL, *K3 = NULL;
+        df_error err;
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+#endif
+        assert_int_equal(df_softmax_gram(p.z, n, F, &K1, &err), DF_OK);
+#ifdef _OPENMP
+        omp_set_num_threads(3);
+#endif
+        assert_int_equal(df_softmax_gram(p.z, n, F, &K3, &err), DF_OK);
+        for (int j = 0; j < n; j++)
+            for (int i = j; i < n; i++) {
+                double ref = 0.0, mag = 0.0;
+                for (int k = 0; k < F; k++) {
+                    const double v = (double)p.z[(size_t)i * F + k] * p.z[(size_t)j * F + k];
+                    ref += v;
+                    mag += fabs(v);
+                }
+                const double got = K1[(size_t)j * n + i];
+                assert_true(fabs(got - ref) <= 1e-13 * mag);
+                assert_true(memcmp(&got, &K3[(size_t)j * n + i], sizeof got) == 0);
+            }
+        free(K1);
+        free(K3);
+        free_problem(&p);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(had);
+#endif
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     problem p = make_problem(10, 4, 3, 14);
@@ -437,6 +485,7 @@ int main(void) {
         cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_which_way),
         cmocka_unit_test(test_gram_way_weights_kernels_agree),
+        cmocka_unit_test(test_gram_matrix_on_any_threads),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,20 +271,40 @@ df_status df_head_set_standardisation(df_head *h, const float *mean, const float
     return DF_OK;
 }
 
+/* The statistics a block of STD_COLS columns at a time, the blocks over
+ * the threads: each column's sums still run over the rows in order, so
+ * the result does not depend on the threads. The exact fit's 848 rows x
+ * 11,520 features (the closet's variants), with the other core idle
+ * before: statistics 7.7 -> 4.0 ms, the standardised copy 2.9 -> 1.4 ms
+ * (16 -> 5.5 ms the first time, its pages new; 2 cores of an AMD EPYC). */
+enum { STD_COLS = 512 };
+
+static void column_stats(const float *x, int n, int D, int j0, int j1, double *sum, double *ss) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * D;
+        for (int j = j0; j < j1; j++) sum[j] += xi[j];
+    }
+    for (int j = j0; j < j1; j++) sum[j] /= n;
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * D;
+        for (int j = j0; j < j1; j++) {
+            const double d = xi[j] - sum[j];
+            ss[j] += d * d;
+        }
+    }
+}
+
 df_status df_head_fit_standardisation(df_head *h, const float *x, int n, df_error *err) {
     if (n < 1) return df_error_set(err, DF_ERR_INVALID_ARG, "standardisation: no training rows");
-    const int D = h->in_dim;
+    const int D = h->in_dim, blocks = (D + STD_COLS - 1) / STD_COLS;
     double *acc = calloc((size_t)D * 2, sizeof(double));
     if (!acc) return df_error_set(err, DF_ERR_NOMEM, "standardisation: out of memory");
     double *sum = acc, *ss = acc + D;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < D; j++) sum[j] += x[(size_t)i * D + j];
-    for (int j = 0; j < D; j++) sum[j] /= n;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < D; j++) {
-            double d = x[(size_t)i * D + j] - sum[j];
-            ss[j] += d * d;
-        }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (blocks > 1 && (size_t)n * (size_t)D >= ((size_t)1 << 20))
+#endif
+    for (int b = 0; b < blocks; b++)
+        column_stats(x, n, D, b * STD_COLS, b * STD_COLS + STD_COLS < D ? b * STD_COLS + STD_COLS : D, sum, ss);
     df_status st = DF_OK;
     for (int j = 0; j < D; j++) {
         double sd = sqrt(ss[j] / n);
@@ -355,6 +375,11 @@ int df_head_tensors(df_head *h, df_head_tensor t[DF_HEAD_MAX_TENSORS]) {
 static const float *standardise(const df_head *h, const float *x, size_t n, float *out) {
     if (!h->has_std) return x;
     const int D = h->in_dim;
+    /* rows over the threads where there are many (the exact fit's cache:
+     * 848 x 11,520 on the closet photos), each row the same arithmetic */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n * (size_t)D >= ((size_t)1 << 20))
+#endif
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * D;
         float *oi = out + i * D;

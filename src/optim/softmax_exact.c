@@ -9,6 +9,10 @@
 
 #include "core/cpu.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* LAPACK's pivoted Cholesky factorisation (in OpenBLAS), column-major. */
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 void dpstrf_(const char *uplo, const int *n, double *a, const int *lda, int *piv, int *rank, const double *tol,
@@ -344,14 +348,6 @@ done:
  * of all the rows took 8 n F bytes (377 MB at 4,096 rows). */
 enum { COL_BLOCK = 512 };
 
-/* columns j0 .. j0 + w of n float rows, in double, into zc (n x w) */
-static void col_block(const float *z, int n, int F, int j0, int w, double *zc) {
-    for (int i = 0; i < n; i++) {
-        const float *zi = z + (size_t)i * F + j0;
-        for (int j = 0; j < w; j++) zc[(size_t)i * w + j] = zi[j];
-    }
-}
-
 /* The Gram matrix K (n x n, lower triangle, column-major) replaced by its
  * pivoted Cholesky factor: P^T K P = L L^T with L n x rank, lower (column
  * j at K + j n; piv 1-based: row k of L is row piv[k] - 1 of K). The rank
@@ -437,7 +433,7 @@ int df_softmax_exact_uses_primal(int n, int F) { return n > F || n > DF_SOFTMAX_
  * row is not all zero (those beyond the rank are). Each float is read
  * once where it lies and widened in a register, a whole row at a time
  * into the C accumulator rows (276 KB for 3 classes of 11,520 features:
- * in L2): converting the rows to double first (col_block) and a GEMM with
+ * in L2): converting the rows to double first and a GEMM with
  * C = 3 columns took 11-15 ms of a 28-43 ms fit (678-848 rows of 11,520
  * features, one core of an AMD EPYC, Zen 5), this 4 ms; blocks of 256 or
  * 1,024 columns kept in L1 were slower (the rows read 1-4 KB at a time).
@@ -542,6 +538,41 @@ done:
     return st;
 }
 
+/* The Gram matrix's lower triangle in GRAM_BANDS bands of columns of
+ * about equal work (a band's columns times the rows at and below them),
+ * the bands tasks for OpenMP's threads, each with one-thread OpenBLAS
+ * calls: OpenBLAS's own threads, once woken for a call, wait for the next
+ * in sched_yield for about 0.1 s, which beside the fits that follow on
+ * the same cores took 2.6% of a default training run's samples (2 cores,
+ * perf). The bands depend only on n, so each entry is computed the same
+ * way whatever the threads. */
+enum { GRAM_BANDS = 8 };
+
+/* The first column of each band (GRAM_BANDS + 1 entries, the last n):
+ * columns 0 .. c hold c n - c (c - 1) / 2 of the n (n + 1) / 2 entries. */
+static void gram_bands(int n, int *first) {
+    const double total = 0.5 * (double)n * (n + 1);
+    int c = 0;
+    first[0] = 0;
+    for (int b = 1; b < GRAM_BANDS; b++) {
+        const double want = total * b / GRAM_BANDS;
+        while (c < n && (double)c * n - 0.5 * (double)c * (c - 1) < want) c++;
+        first[b] = c;
+    }
+    first[GRAM_BANDS] = n;
+}
+
+/* K's columns c0 .. c1 (lower part) += or = (beta) the block's products */
+static void gram_band(const double *zc, int n, int w, int c0, int c1, double beta, double *G) {
+    const int m = c1 - c0;
+    if (m < 1) return;
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, m, w, 1.0, zc + (size_t)c0 * w, w, beta,
+                G + (size_t)c0 * n + c0, n);
+    if (n > c1)
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, n - c1, m, w, 1.0, zc + (size_t)c1 * w, w,
+                    zc + (size_t)c0 * w, w, beta, G + (size_t)c0 * n + c1, n);
+}
+
 df_status df_softmax_gram(const float *z, int n, int F, double **K, df_error *err) {
     *K = NULL;
     if (n < 1 || F < 1 || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS)
@@ -553,11 +584,31 @@ df_status df_softmax_gram(const float *z, int n, int F, double **K, df_error *er
         free(zc);
         return df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for the Gram matrix of %d rows", n);
     }
+    int first[GRAM_BANDS + 1];
+    gram_bands(n, first);
+#ifdef _OPENMP
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    const int threads = 1;
+#endif
+    const int blas_threads = openblas_get_num_threads();
+    if (threads > 1 && blas_threads > 1) openblas_set_num_threads(1);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
     for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
         const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
-        col_block(z, n, F, j0, w, zc);
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, n, w, 1.0, zc, w, j0 ? 1.0 : 0.0, G, n);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < w; j++) zc[(size_t)i * w + j] = z[(size_t)i * F + j0 + j];
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int b = 0; b < GRAM_BANDS; b++) gram_band(zc, n, w, first[b], first[b + 1], j0 ? 1.0 : 0.0, G);
     }
+    if (threads > 1 && blas_threads > 1) openblas_set_num_threads(blas_threads);
     free(zc);
     *K = G;
     return DF_OK;
