@@ -43,20 +43,32 @@ size_t df_pooling_dim(const df_pooling *p, int H, int W, int C) {
     return (size_t)df_pooling_windows(p, H) * (size_t)df_pooling_windows(p, W) * (size_t)C;
 }
 
-/* One map's windows; the mean is one window over the whole map. Channel
- * by channel with one double sum: a 7x7x1280 map is 0.1 M adds, nothing
- * beside the backbone that made it. */
+/* One map's windows; the mean is one window over the whole map. Each
+ * window adds its positions in order into a row of double accumulators,
+ * POOL_CHANNELS channels at a time, so that the loop runs over contiguous
+ * channels and vectorizes; each channel's sum is the same as one channel
+ * at a time. A 7x7x1280 map by r3s2 regions is 0.1 M adds, 1.7 M per
+ * batch of 16, which channel by channel (strided, scalar) ran on one
+ * thread while the backbone's others waited. */
+enum { POOL_CHANNELS = 256 };
+
 static void pool_one(int k_h, int k_w, int s, int nh, int nw, const float *map, int W, int C, float *out) {
     const double inv = 1.0 / ((double)k_h * (double)k_w);
+    double acc[POOL_CHANNELS];
     for (int i = 0; i < nh; i++)
         for (int j = 0; j < nw; j++) {
             float *o = out + ((size_t)i * (size_t)nw + (size_t)j) * (size_t)C;
-            for (int c = 0; c < C; c++) {
-                double acc = 0.0;
+            for (int c0 = 0; c0 < C; c0 += POOL_CHANNELS) {
+                const int cn = C - c0 < POOL_CHANNELS ? C - c0 : POOL_CHANNELS;
+                for (int c = 0; c < cn; c++) acc[c] = 0.0;
                 for (int y = i * s; y < i * s + k_h; y++)
-                    for (int x = j * s; x < j * s + k_w; x++)
-                        acc += map[((size_t)y * (size_t)W + (size_t)x) * (size_t)C + (size_t)c];
-                o[c] = (float)(acc * inv);
+                    for (int x = j * s; x < j * s + k_w; x++) {
+                        const float *m = map + ((size_t)y * (size_t)W + (size_t)x) * (size_t)C + (size_t)c0;
+#pragma omp simd
+                        for (int c = 0; c < cn; c++) acc[c] += m[c];
+                    }
+#pragma omp simd
+                for (int c = 0; c < cn; c++) o[c0 + c] = (float)(acc[c] * inv);
             }
         }
 }
