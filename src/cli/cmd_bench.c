@@ -27,7 +27,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: deepfashion bench backbone [--backbone vgg16|tflite] [--weights FILE]\n"
             "                                  [--precision auto|fp32|bf16|int8] [--batch N] [--iters K]\n"
-            "                                  [--pool] [--no-autotune] [--verbose]\n\n"
+            "                                  [--pool] [--pooling P] [--no-autotune] [--verbose]\n\n"
             "Times a backbone: median (and best) ms per image over K timed batches of N after 2\n"
             "warm-up batches, images/s, GFLOP/s and peak RSS.\n\n"
             "options:\n"
@@ -38,6 +38,8 @@ static void usage(FILE *out) {
             "  --batch N         images per run (default 8)\n"
             "  --iters K         timed runs (default 10)\n"
             "  --pool            VGG16: pooled 512 features\n"
+            "  --pooling P       tflite: mean (default: the graph's own) or r<k>s<s>, the\n"
+            "                    features train's recipe takes (its default r3s2)\n"
             "  --no-autotune     direct convolutions only (no Winograd measurement)\n"
             "  --verbose         print the engine's layer table (VGG16, TFLite in fp32/bf16)\n"
             "  --help            this text\n");
@@ -59,6 +61,7 @@ static int bench_backbone(int argc, char **argv) {
         {"precision", required_argument, NULL, 'p'}, {"batch", required_argument, NULL, 'B'},
         {"iters", required_argument, NULL, 'i'},    {"pool", no_argument, NULL, 'g'},
         {"no-autotune", no_argument, NULL, 'A'},    {"verbose", no_argument, NULL, 'v'},
+        {"pooling", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *kind = "vgg16", *weights = NULL;
     df_backbone_options opt = df_backbone_options_default();
@@ -85,6 +88,9 @@ static int bench_backbone(int argc, char **argv) {
                 return df_cli_usage_error("bench", "--iters '%s' must be an integer in 1..100000", optarg);
             break;
         case 'g': opt.pool = 1; break;
+        case 'P':
+            if (df_pooling_parse(optarg, &opt.pooling, &err)) return df_cli_usage_error("bench", "%s", err.message);
+            break;
         case 'A': opt.autotune = 0; break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return DF_EXIT_OK;
@@ -95,6 +101,8 @@ static int bench_backbone(int argc, char **argv) {
     if (optind != argc) return df_cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
     if (strcmp(kind, "vgg16") && strcmp(kind, "tflite"))
         return df_cli_usage_error("bench", "--backbone '%s' is not one of vgg16, tflite", kind);
+    if (strcmp(kind, "tflite") && opt.pooling.kind != DF_POOLING_MEAN)
+        return df_cli_usage_error("bench", "--pooling is for --backbone tflite (VGG16: --pool)");
     if (!strcmp(kind, "tflite") && !weights)
         return df_cli_usage_error("bench", "--backbone tflite needs --weights MODEL.tflite");
     opt.max_batch = (int)batch;
