@@ -408,6 +408,9 @@ static df_status run_data(run *r, df_train_result *res, df_error *err) {
 static df_status run_standardise(run *r, df_train_result *res, df_error *err) {
     df_head *head = r->model->head;
     if (df_head_get_config(head)->kind != DF_HEAD_LINEAR || r->opt->resume_path) return DF_OK;
+    /* the shared rows hold the same statistics of the same rows, which
+     * the fit sets (df_fit_linear_exact_photos): 8 ms on the closet's 848 */
+    if (r->shared_rows) return DF_OK;
     if (r->src == &r->cached.base)
         return df_head_fit_standardisation(head, r->cached.variants, r->cached.K * r->train->count, err);
     float *clean = NULL;
@@ -534,10 +537,10 @@ df_status df_train(df_backbone *bb, const df_dataset *train, const df_dataset *v
     run r = {.opt = opt, .bb = bb, .train = train, .val = val, .resize = df_photo_resize(bb, opt->resize)};
     st = run_model(&r, res, err);
     if (st == DF_OK) st = run_data(&r, res, err);
-    if (st == DF_OK) st = run_standardise(&r, res, err);
     if (st == DF_OK && opt->exact_fit && r.src == &r.cached.base &&
         df_exact_rows_of(opt->exact_rows, r.cached.variants, r.cached.K, train->count, df_head_in_dim(r.model->head)))
         r.shared_rows = opt->exact_rows;
+    if (st == DF_OK) st = run_standardise(&r, res, err);
     if (st == DF_OK && r.src == &r.cached.base && !r.shared_rows)
         st = df_cached_source_standardise(&r.cached, r.model->head, err);
     if (st == DF_OK && opt->early_stop_patience > 0 && !r.best) {
