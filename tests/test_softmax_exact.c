@@ -275,8 +275,9 @@ static void test_fit_on_rows_of_a_shared_gram(void **state) {
     double *K = NULL;
     df_softmax_exact_report rep, rep2;
     df_error err;
-    assert_int_equal(df_softmax_gram(p.z, 40, 300, &K, &err), DF_OK);
-    assert_int_equal(df_softmax_fit_exact_rows(p.z, 40, 300, K, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W, b, &rep, &err),
+    const df_softmax_rows rows = {p.z, NULL, NULL};
+    assert_int_equal(df_softmax_gram(&rows, 40, 300, &K, &err), DF_OK);
+    assert_int_equal(df_softmax_fit_exact_rows(&rows, 40, 300, K, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W, b, &rep, &err),
                      DF_OK);
     assert_int_equal(df_softmax_fit_exact(sub, y, M, 300, 3, 0.3, 1e-8, 5000, W2, b2, &rep2, &err), DF_OK);
     assert_int_equal(rep.rank, M);
@@ -285,12 +286,12 @@ static void test_fit_on_rows_of_a_shared_gram(void **state) {
     for (int k = 0; k < 900; k++) assert_true(fabsf(W[k] - W2[k]) < 1e-5f * (1.0f + fabsf(W[k])));
     for (int c = 0; c < 3; c++) assert_true(fabsf(b[c] - b2[c]) < 1e-5f * (1.0f + fabsf(b[c])));
     idx[5] = 40;
-    assert_int_equal(df_softmax_fit_exact_rows(p.z, 40, 300, K, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W, b, &rep, &err),
+    assert_int_equal(df_softmax_fit_exact_rows(&rows, 40, 300, K, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W, b, &rep, &err),
                      DF_ERR_INVALID_ARG);
     assert_non_null(strstr(err.message, "row 5 is 40 of 40"));
     free(K);
     /* (checked before any row is read) */
-    assert_int_equal(df_softmax_gram(p.z, DF_SOFTMAX_EXACT_MAX_GRAM_ROWS + 1, 300, &K, &err), DF_ERR_INVALID_ARG);
+    assert_int_equal(df_softmax_gram(&rows, DF_SOFTMAX_EXACT_MAX_GRAM_ROWS + 1, 300, &K, &err), DF_ERR_INVALID_ARG);
     assert_null(K);
     free(sub);
     free(W);
@@ -429,11 +430,12 @@ static void test_gram_matrix_on_any_threads(void **state) {
 #ifdef _OPENMP
         omp_set_num_threads(1);
 #endif
-        assert_int_equal(df_softmax_gram(p.z, n, F, &K1, &err), DF_OK);
+        const df_softmax_rows rows = {p.z, NULL, NULL};
+        assert_int_equal(df_softmax_gram(&rows, n, F, &K1, &err), DF_OK);
 #ifdef _OPENMP
         omp_set_num_threads(3);
 #endif
-        assert_int_equal(df_softmax_gram(p.z, n, F, &K3, &err), DF_OK);
+        assert_int_equal(df_softmax_gram(&rows, n, F, &K3, &err), DF_OK);
         for (int j = 0; j < n; j++)
             for (int i = j; i < n; i++) {
                 double ref = 0.0, mag = 0.0;
@@ -453,6 +455,57 @@ static void test_gram_matrix_on_any_threads(void **state) {
 #ifdef _OPENMP
     omp_set_num_threads(had);
 #endif
+}
+
+/* Rows standardised where they are read (df_softmax_rows' mean and sd)
+ * against the same rows standardised first, as df_head_standardise does
+ * ((x - mean) / sd in float): the Gram matrix and the fit on a block of it
+ * the same bits, on a width that leaves a remainder after the W kernel's
+ * groups of four. */
+static void test_rows_standardised_where_read(void **state) {
+    (void)state;
+    enum { N = 36, F = 301, M = 29 };
+    problem p = make_problem(N, F, 3, 40);
+    float *raw = malloc(sizeof(float) * N * F), *mean = malloc(sizeof(float) * F), *sd = malloc(sizeof(float) * F);
+    float *W = malloc(sizeof(float) * F * 3), *W2 = malloc(sizeof(float) * F * 3), b[3], b2[3];
+    assert_true(raw && mean && sd && W && W2);
+    for (int j = 0; j < F; j++) {
+        mean[j] = 0.37f * (float)(j % 7) - 1.0f;
+        sd[j] = 0.5f + 0.013f * (float)(j % 11);
+    }
+    for (int i = 0; i < N; i++) /* raw rows whose standardisation is near p.z */
+        for (int j = 0; j < F; j++) raw[i * F + j] = p.z[i * F + j] * sd[j] + mean[j];
+    for (int i = 0; i < N; i++) /* p.z: exactly what df_head_standardise would write */
+        for (int j = 0; j < F; j++) p.z[i * F + j] = (raw[i * F + j] - mean[j]) / sd[j];
+    const df_softmax_rows plain = {p.z, NULL, NULL}, read = {raw, mean, sd};
+    double *K = NULL, *K2 = NULL;
+    df_error err;
+    assert_int_equal(df_softmax_gram(&plain, N, F, &K, &err), DF_OK);
+    assert_int_equal(df_softmax_gram(&read, N, F, &K2, &err), DF_OK);
+    for (int j = 0; j < N; j++)
+        for (int i = j; i < N; i++) assert_memory_equal(&K[j * N + i], &K2[j * N + i], sizeof(double));
+    int idx[M], y[M];
+    for (int i = 0; i < M; i++) {
+        idx[i] = (i * 5 + 2) % N;
+        y[i] = p.y[idx[i]];
+    }
+    df_softmax_exact_report rep, rep2;
+    assert_int_equal(df_softmax_fit_exact_rows(&plain, N, F, K, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W, b, &rep, &err),
+                     DF_OK);
+    assert_int_equal(df_softmax_fit_exact_rows(&read, N, F, K2, idx, M, y, 3, 0.3, 1e-8, 5000, NULL, W2, b2, &rep2, &err),
+                     DF_OK);
+    assert_true(rep.converged);
+    assert_int_equal(rep.iterations, rep2.iterations);
+    assert_memory_equal(W, W2, sizeof(float) * F * 3);
+    assert_memory_equal(b, b2, sizeof b);
+    free(K);
+    free(K2);
+    free(raw);
+    free(mean);
+    free(sd);
+    free(W);
+    free(W2);
+    free_problem(&p);
 }
 
 static void test_bad_arguments(void **state) {
@@ -486,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_which_way),
         cmocka_unit_test(test_gram_way_weights_kernels_agree),
         cmocka_unit_test(test_gram_matrix_on_any_threads),
+        cmocka_unit_test(test_rows_standardised_where_read),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -438,24 +438,34 @@ int df_softmax_exact_uses_primal(int n, int F) { return n > F || n > DF_SOFTMAX_
  * features, one core of an AMD EPYC, Zen 5), this 4 ms; blocks of 256 or
  * 1,024 columns kept in L1 were slower (the rows read 1-4 KB at a time).
  * The kernels differ only in width; each sums row by row in order. */
-static void w_accumulate(const float *zi, int F, const double *q, int C, double *Wt) {
+static void w_accumulate(const float *zi, const float *mean, const float *sd, int F, const double *q, int C,
+                         double *Wt) {
     for (int c = 0; c < C; c++)
-        for (int j = 0; j < F; j++) Wt[(size_t)c * F + j] += q[c] * (double)zi[j];
+        for (int j = 0; j < F; j++) Wt[(size_t)c * F + j] += q[c] * (double)(mean ? (zi[j] - mean[j]) / sd[j] : zi[j]);
 }
 
-__attribute__((target("avx2,fma"))) static void w_accumulate_avx2(const float *zi, int F, const double *q, int C,
-                                                                double *Wt) {
+__attribute__((target("avx2,fma"))) static void w_accumulate_avx2(const float *zi, const float *mean, const float *sd,
+                                                                int F, const double *q, int C, double *Wt) {
     const int F4 = F & ~3;
     for (int c = 0; c < C; c++) {
         const __m256d qc = _mm256_set1_pd(q[c]);
         double *a = Wt + (size_t)c * F;
-        for (int j = 0; j < F4; j += 4)
-            _mm256_storeu_pd(a + j, _mm256_fmadd_pd(qc, _mm256_cvtps_pd(_mm_loadu_ps(zi + j)), _mm256_loadu_pd(a + j)));
-        for (int j = F4; j < F; j++) a[j] = fma(q[c], (double)zi[j], a[j]);
+        if (mean) {
+            for (int j = 0; j < F4; j += 4) {
+                const __m128 z = _mm_div_ps(_mm_sub_ps(_mm_loadu_ps(zi + j), _mm_loadu_ps(mean + j)), _mm_loadu_ps(sd + j));
+                _mm256_storeu_pd(a + j, _mm256_fmadd_pd(qc, _mm256_cvtps_pd(z), _mm256_loadu_pd(a + j)));
+            }
+            for (int j = F4; j < F; j++) a[j] = fma(q[c], (double)((zi[j] - mean[j]) / sd[j]), a[j]);
+        } else {
+            for (int j = 0; j < F4; j += 4)
+                _mm256_storeu_pd(a + j,
+                                 _mm256_fmadd_pd(qc, _mm256_cvtps_pd(_mm_loadu_ps(zi + j)), _mm256_loadu_pd(a + j)));
+            for (int j = F4; j < F; j++) a[j] = fma(q[c], (double)zi[j], a[j]);
+        }
     }
 }
 
-static void rows_t_q(const float *z, const int *idx, int n, int F, const double *Q, int C, double *Wt) {
+static void rows_t_q(const df_softmax_rows *z, const int *idx, int n, int F, const double *Q, int C, double *Wt) {
     const int avx2 = df_cpu_isa_best() >= DF_CPU_ISA_AVX2;
     memset(Wt, 0, sizeof(double) * (size_t)C * F);
     for (int i = 0; i < n; i++) {
@@ -463,16 +473,16 @@ static void rows_t_q(const float *z, const int *idx, int n, int F, const double 
         int any = 0;
         for (int c = 0; c < C; c++) any |= q[c] != 0.0;
         if (!any) continue;
-        const float *zi = z + (size_t)(idx ? idx[i] : i) * F;
-        if (avx2) w_accumulate_avx2(zi, F, q, C, Wt);
-        else w_accumulate(zi, F, q, C, Wt);
+        const float *zi = z->x + (size_t)(idx ? idx[i] : i) * F;
+        if (avx2) w_accumulate_avx2(zi, z->mean, z->sd, F, q, C, Wt);
+        else w_accumulate(zi, z->mean, z->sd, F, q, C, Wt);
     }
 }
 
 /* The Gram way on n rows of z (row i: row idx[i], or i without idx) whose
  * Gram matrix is in K (n x n, lower triangle, column-major), which
  * becomes its Cholesky factor. */
-static df_status fit_gram(const float *z, const int *idx, int n, int F, double *K, const int *y, int C, double l2,
+static df_status fit_gram(const df_softmax_rows *z, const int *idx, int n, int F, double *K, const int *y, int C, double l2,
                           double tol, int max_iters, const volatile sig_atomic_t *stop, float *W, float *b,
                           df_softmax_exact_report *rep, df_error *err) {
     df_softmax_exact_report r = {0};
@@ -573,7 +583,7 @@ static void gram_band(const double *zc, int n, int w, int c0, int c1, double bet
                     zc + (size_t)c0 * w, w, beta, G + (size_t)c0 * n + c1, n);
 }
 
-df_status df_softmax_gram(const float *z, int n, int F, double **K, df_error *err) {
+df_status df_softmax_gram(const df_softmax_rows *z, int n, int F, double **K, df_error *err) {
     *K = NULL;
     if (n < 1 || F < 1 || n > DF_SOFTMAX_EXACT_MAX_GRAM_ROWS)
         return df_error_set(err, DF_ERR_INVALID_ARG, "Gram matrix of %d rows of %d features (at most %d rows)", n, F,
@@ -601,8 +611,15 @@ df_status df_softmax_gram(const float *z, int n, int F, double **K, df_error *er
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < w; j++) zc[(size_t)i * w + j] = z[(size_t)i * F + j0 + j];
+        for (int i = 0; i < n; i++) {
+            const float *xi = z->x + (size_t)i * F + j0, *m = z->mean ? z->mean + j0 : NULL,
+                        *sd = z->mean ? z->sd + j0 : NULL;
+            double *zi = zc + (size_t)i * w;
+            if (m)
+                for (int j = 0; j < w; j++) zi[j] = (xi[j] - m[j]) / sd[j];
+            else
+                for (int j = 0; j < w; j++) zi[j] = xi[j];
+        }
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -622,13 +639,14 @@ df_status df_softmax_fit_exact_until(const float *z, const int *y, int n, int F,
     df_status st = check_args(y, n, F, C, l2, tol, max_iters, err);
     if (st != DF_OK) return st;
     double *K = NULL;
-    if ((st = df_softmax_gram(z, n, F, &K, err)) != DF_OK) return st;
-    st = fit_gram(z, NULL, n, F, K, y, C, l2, tol, max_iters, stop, W, b, rep, err);
+    const df_softmax_rows rows = {z, NULL, NULL};
+    if ((st = df_softmax_gram(&rows, n, F, &K, err)) != DF_OK) return st;
+    st = fit_gram(&rows, NULL, n, F, K, y, C, l2, tol, max_iters, stop, W, b, rep, err);
     free(K);
     return st;
 }
 
-df_status df_softmax_fit_exact_rows(const float *z, int n_all, int F, const double *K, const int *idx, int n,
+df_status df_softmax_fit_exact_rows(const df_softmax_rows *z, int n_all, int F, const double *K, const int *idx, int n,
                                     const int *y, int C, double l2, double tol, int max_iters,
                                     const volatile sig_atomic_t *stop, float *W, float *b,
                                     df_softmax_exact_report *rep, df_error *err) {

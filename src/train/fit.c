@@ -261,18 +261,21 @@ df_status df_fit_linear_exact(df_head *head, const float *standardised, const in
 }
 
 struct df_exact_rows {
-    const float *variants; /* what it was made from (borrowed; the primal way copies from it) */
+    const float *variants; /* what it was made from (borrowed: the Gram way reads it, the primal way copies it) */
     int K, N;
     size_t F;
     df_head *stats; /* a linear head holding the standardisation */
-    float *z;       /* K x N x F standardised, on the Gram way */
-    double *gram;   /* (K N)^2, lower triangle, on the Gram way */
+    double *gram;   /* (K N)^2 of the rows standardised, lower triangle, on the Gram way */
 };
+
+/* The variants standardised where the Gram way reads them. */
+static df_softmax_rows rows_of(const df_exact_rows *r) {
+    return (df_softmax_rows){r->variants, df_head_std_mean(r->stats), df_head_std_std(r->stats)};
+}
 
 void df_exact_rows_destroy(df_exact_rows *r) {
     if (!r) return;
     df_head_destroy(r->stats);
-    free(r->z);
     free(r->gram);
     free(r);
 }
@@ -297,12 +300,8 @@ df_status df_exact_rows_create(const float *variants, int K, int N, size_t F, df
     df_status st = df_head_create(&cfg, (int)F, 2, 0, &r->stats, err);
     if (st == DF_OK) st = df_head_fit_standardisation(r->stats, variants, rows, err);
     if (st == DF_OK && !df_softmax_exact_uses_primal(rows, (int)F)) {
-        r->z = malloc(sizeof(float) * (size_t)rows * F);
-        st = r->z ? DF_OK : df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %zu rows", rows, F);
-        if (st == DF_OK) {
-            df_head_standardise(r->stats, variants, (size_t)rows, r->z);
-            st = df_softmax_gram(r->z, rows, (int)F, &r->gram, err);
-        }
+        const df_softmax_rows z = rows_of(r);
+        st = df_softmax_gram(&z, rows, (int)F, &r->gram, err);
     }
     if (st != DF_OK) {
         df_exact_rows_destroy(r);
@@ -338,7 +337,8 @@ df_status df_fit_linear_exact_photos(df_head *head, const df_exact_rows *r, cons
         }
     if (r->gram) {
         df_softmax_exact_report rep;
-        st = df_softmax_fit_exact_rows(r->z, r->K * r->N, (int)r->F, r->gram, idx, m, y, df_head_classes(head),
+        const df_softmax_rows z = rows_of(r);
+        st = df_softmax_fit_exact_rows(&z, r->K * r->N, (int)r->F, r->gram, idx, m, y, df_head_classes(head),
                                        (double)df_head_get_config(head)->l2, exact_tol(0), 5000, stop, W, b, &rep,
                                        err);
         st = exact_ended(st, &rep, 0, out, err);
