@@ -3,8 +3,11 @@
 # photos x variants x per-image backbone time (the image passes this
 # build's training reports: on the closet photos 106 x (8 variants + the
 # clean view) + 21 validation photos = 975; 551 with 4 variants), with a
-# `bench backbone --precision int8 --batch 16` (the feature cache's batch)
-# right after each training run, so that each ratio sees
+# `bench backbone --precision P --batch 16 --pooling r3s2` (the feature
+# cache's batch, and the features the default recipe takes: the 7x7 map's
+# 3x3 windows, pooled after the engine; POOLING=mean for the graph's own
+# 1,280, the reference before 2026-12-05) right after each training run, so
+# that each ratio sees
 # the machine's speed of that moment; BASE's runs (e.g. a build of an
 # earlier commit) interleaved with this build's for a paired comparison.
 # MobileNetV2 QAT, 2 threads, warm (`--precision auto`'s race remembered).
@@ -18,12 +21,17 @@ cd "$(dirname "$0")/.." || exit 1
 BASE=${1:?usage: bench/train_ratio.sh BASE_CLI [RUNS]}
 NEW=${DF_CLI:-build/deepfashion}
 RUNS=${2:-11}
+POOLING=${POOLING:-r3s2}
 SHARED=${DF_SHARED_DIR:-../shared}
 DATA=$SHARED/datasets/closet W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
 export OMP_NUM_THREADS=2
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 isa=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|avx512f|avx512_vnni|avx512_bf16|avx_vnni|amx_tile' | tr '\n' ' ')
 echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) cores; $isa); load $(cut -d' ' -f1-3 /proc/loadavg)"
+# OpenBLAS's kernels (the exact fit's): its own pick, or OPENBLAS_CORETYPE's
+# where the environment sets it (some sandboxes do: run under
+# `env -u OPENBLAS_CORETYPE` for what a user's machine picks)
+echo "OpenBLAS kernels: $(OPENBLAS_VERBOSE=2 "$NEW" --version 2>&1 | sed -n 's/^Core: //p' | tail -1)${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
 train() { # cli -> wall seconds
   /usr/bin/time -f "%e" -o "$T/time" "$1" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/m.dfm" \
     --quiet >/dev/null 2>&1 || { echo "training failed: $1" >&2; exit 1; }
@@ -38,12 +46,13 @@ PREC=$(sed -n 's/^deepfashion: [^(]*(tflite, [0-9]* features, \([a-z0-9]*\)).*/\
 PASSES=$(sed -n 's/.*feature pass [0-9.]* (backbone [0-9.]* for \([0-9]*\) images.*/\1/p' "$T/first" | head -1)
 [ -n "$PASSES" ] || { echo "train_ratio: could not read the image passes training ran" >&2; exit 1; }
 train "$BASE" >/dev/null
-echo "training's backbone precision: $PREC; image passes: $PASSES"
+echo "training's backbone precision: $PREC; image passes: $PASSES; reference: bench backbone --pooling $POOLING"
 : >"$T/rows"
 for r in $(seq 1 "$RUNS"); do
   b=$(train "$BASE")
   n=$(train "$NEW")
-  ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision "$PREC" --batch 16 --iters 20 2>&1 |
+  ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision "$PREC" --batch 16 --iters 20 \
+    --pooling "$POOLING" 2>&1 |
     sed -n 's/^median *\([0-9.]*\) ms\/image.*/\1/p' | head -1)
   echo "$b $n $ms" >>"$T/rows"
   printf "run %2d: base %.2f s, this build %.2f s, backbone %.2f ms/image, ratio %.2fx\n" "$r" "$b" "$n" "$ms" \
