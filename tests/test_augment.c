@@ -308,6 +308,52 @@ static void test_vector_warp_is_the_scalar_warp(void **state) {
     assert_true(compared > 48L * 224 * 224);
 }
 
+/* Axis-aligned warps (no rotation, no shear: the default recipe's) take
+ * their own rows on AVX2, each source row blended once: the scalar warp's
+ * bytes exactly, on the default recipe's sampled parameters and on wider
+ * shifts and zooms, with and without a constant fill, sizes with and
+ * without a last partial block of eight (and the two-column minimum),
+ * both flips, photos wholly shifted out, zooms that read one source row
+ * for many output rows and past the vector rows' limit. */
+static void test_axis_aligned_warp_is_the_scalar_warp(void **state) {
+    (void)state;
+    if (df_cpu_isa_best() < DF_CPU_ISA_AVX2) {
+        print_message("no AVX2 here (or DF_CPU_ISA caps it): only the scalar warp runs\n");
+        skip();
+    }
+    static const int sizes[][2] = {{224, 224}, {41, 29}, {8, 3}, {2, 9}, {17, 64}};
+    df_augment_config cfg = df_augment_config_original();
+    cfg.shear_deg = 0.0, cfg.rotation_deg = 0.0, cfg.vertical_flip = 1;
+    df_error err;
+    long compared = 0;
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        df_image src = make_image(sizes[z][0], sizes[z][1], 40 + z);
+        for (int i = 0; i < 48; i++) {
+            df_augment_params p;
+            df_rng rng;
+            df_augment_config c = cfg;
+            c.width_shift = c.height_shift = i < 16 ? 0.1 : 0.6;
+            c.zoom = i < 16 ? 0.1 : 0.5;
+            c.fill_constant = i % 2, c.fill_value = 41 * i % 256;
+            df_rng_seed_for(&rng, 17, DF_STREAM_AUGMENT, (uint64_t)i, z);
+            df_augment_sample(&c, src.height, src.width, &rng, &p);
+            assert_true(p.shear == 0.0);
+            if (i % 8 == 7) p.tx = 3.0 * src.height, p.ty = -2.5 * src.width; /* wholly outside */
+            if (i % 8 == 5) p.zx = 0.05, p.zy = 3.0;                         /* one row for many */
+            if (i % 8 == 3) p.zx = i % 16 == 3 ? 200.0 : 7.9, p.zy = i % 16 == 3 ? 150.0 : 7.5;
+            df_image a = {0}, b = {0};
+            assert_int_equal(df_augment_apply_isa(&src, &p, &a, DF_CPU_ISA_SCALAR, &err), DF_OK);
+            assert_int_equal(df_augment_apply_isa(&src, &p, &b, DF_CPU_ISA_AVX2, &err), DF_OK);
+            assert_memory_equal(a.pixels, b.pixels, (size_t)src.width * src.height * 3);
+            compared += (long)src.width * src.height;
+            df_image_free(&a);
+            df_image_free(&b);
+        }
+        df_image_free(&src);
+    }
+    assert_true(compared > 48L * 224 * 224);
+}
+
 /* The matrix equals SPEC 2's formula (no rotation) at sample points. */
 static void test_matrix_matches_spec_formula(void **state) {
     (void)state;
@@ -535,6 +581,7 @@ int main(void) {
         cmocka_unit_test(test_flips),
         cmocka_unit_test(test_warps_match_reference),
         cmocka_unit_test(test_vector_warp_is_the_scalar_warp),
+        cmocka_unit_test(test_axis_aligned_warp_is_the_scalar_warp),
         cmocka_unit_test(test_matrix_matches_spec_formula),
         cmocka_unit_test(test_sampling_is_seeded),
         cmocka_unit_test(test_sampled_ranges),

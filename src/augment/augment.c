@@ -251,6 +251,26 @@ __attribute__((target("avx2"))) static inline void axis8(int64_t p, __m256i step
     *f = _mm256_and_si256(_mm256_srai_epi32(t, FRAC_BITS - WBITS), _mm256_set1_epi32(WONE - 1));
 }
 
+/* Eight pixels R | G << 8 | B << 16 (lanes in column order from column c)
+ * to their 24 bytes of the output row, mirrored with flip_h: exactly 24
+ * bytes, nothing outside the eight pixels written. */
+__attribute__((target("avx2"))) static inline void store8(__m256i px, uint8_t *out, int c, int w, int flip_h) {
+    const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    uint8_t *o = out + (size_t)c * 3;
+    if (flip_h) {
+        px = _mm256_permutevar8x32_epi32(px, _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0));
+        o = out + (size_t)(w - 8 - c) * 3;
+    }
+    const __m128i lo = _mm_shuffle_epi8(_mm256_castsi256_si128(px), pack);
+    const __m128i hi = _mm_shuffle_epi8(_mm256_extracti128_si256(px, 1), pack);
+    _mm_storel_epi64((__m128i *)(void *)o, lo);
+    uint32_t tail = (uint32_t)_mm_extract_epi32(lo, 2);
+    memcpy(o + 8, &tail, 4);
+    _mm_storel_epi64((__m128i *)(void *)(o + 12), hi);
+    tail = (uint32_t)_mm_extract_epi32(hi, 2);
+    memcpy(o + 20, &tail, 4);
+}
+
 /* A row eight pixels at a time, warp_pixel's arithmetic in every lane
  * (edge clamping and the fill included); warp_pixel for the last w % 8 and
  * for blocks that start 2^20 pixels or more outside the photo. */
@@ -264,7 +284,6 @@ __attribute__((target("avx2"))) static void warp_row_avx2(const warp_src *s, int
     const __m256i hmax = _mm256_set1_epi32(h - 1), wmax = _mm256_set1_epi32(w - 1);
     const __m256i stride = _mm256_set1_epi32((int)s->stride);
     const __m256i fillw = _mm256_set1_epi32(s->fv[0] * 0x010101);
-    const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
     /* byte k of each lane to its low byte, the rest zero */
     const __m256i pick[3] = {
         _mm256_setr_epi8(0, -1, -1, -1, 4, -1, -1, -1, 8, -1, -1, -1, 12, -1, -1, -1, 0, -1, -1, -1, 4, -1, -1, -1,
@@ -273,7 +292,6 @@ __attribute__((target("avx2"))) static void warp_row_avx2(const warp_src *s, int
                          9, -1, -1, -1, 13, -1, -1, -1),
         _mm256_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1, 2, -1, -1, -1, 6, -1, -1, -1,
                          10, -1, -1, -1, 14, -1, -1, -1)};
-    const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
     const int64_t far = (int64_t)1 << (20 + FRAC_BITS);
     int c = 0;
     for (; c + 8 <= w; c += 8) {
@@ -309,22 +327,141 @@ __attribute__((target("avx2"))) static void warp_row_avx2(const warp_src *s, int
                                _mm256_shuffle_epi8(p10, pick[k]), _mm256_shuffle_epi8(p11, pick[k]), fr, fc);
             px = _mm256_or_si256(px, _mm256_slli_epi32(v, 8 * k));
         }
-        uint8_t *o = out + (size_t)c * 3;
-        if (s->flip_h) {
-            px = _mm256_permutevar8x32_epi32(px, rev);
-            o = out + (size_t)(w - 8 - c) * 3;
-        }
-        /* exactly 24 bytes: nothing outside the eight pixels is written */
-        const __m128i lo = _mm_shuffle_epi8(_mm256_castsi256_si128(px), pack);
-        const __m128i hi = _mm_shuffle_epi8(_mm256_extracti128_si256(px, 1), pack);
-        _mm_storel_epi64((__m128i *)(void *)o, lo);
-        uint32_t tail = (uint32_t)_mm_extract_epi32(lo, 2);
-        memcpy(o + 8, &tail, 4);
-        _mm_storel_epi64((__m128i *)(void *)(o + 12), hi);
-        tail = (uint32_t)_mm_extract_epi32(hi, 2);
-        memcpy(o + 20, &tail, 4);
+        store8(px, out, c, w, s->flip_h);
     }
     warp_span(s, r_start, c_start, r_inc, c_inc, c, w, out);
+}
+
+/* ---- axis-aligned warps (no rotation, no shear: the default recipe's) ----
+ * Every output row then reads the same columns at the same weights from
+ * two source rows, so each source row is blended along the row once, into
+ * warp_pixel's top (p0 (2^11 - fc) + p1 fc per channel, int32), and each
+ * output row is the blend of two such rows: warp_pixel's arithmetic, bit
+ * for bit, with two gathers per pixel of a source row (each row serving
+ * about two output rows) where the general rows gather four per pixel. */
+typedef struct axis_warp {
+    const warp_src *s;
+    int32_t *off0, *off1, *fc; /* per output column: byte offsets of the two neighbours, weight */
+    int32_t *c0in, *c1in;      /* fill: -1 where the neighbour's column is inside the photo */
+    int32_t *rows[2];          /* blended source rows: 3 planes (R, G, B) of w */
+    int64_t key[2];            /* their source row; INT64_MIN none; with fill, -1 for rows outside */
+} axis_warp;
+
+/* Source row r (clamped; inside, with fill) blended along the row into h. */
+__attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, int r, int inside, int32_t *h) {
+    const warp_src *s = a->s;
+    const int w = s->w;
+    const __m256i fillw = _mm256_set1_epi32(s->fv[0] * 0x010101);
+    const __m256i pick[3] = {
+        _mm256_setr_epi8(0, -1, -1, -1, 4, -1, -1, -1, 8, -1, -1, -1, 12, -1, -1, -1, 0, -1, -1, -1, 4, -1, -1, -1,
+                         8, -1, -1, -1, 12, -1, -1, -1),
+        _mm256_setr_epi8(1, -1, -1, -1, 5, -1, -1, -1, 9, -1, -1, -1, 13, -1, -1, -1, 1, -1, -1, -1, 5, -1, -1, -1,
+                         9, -1, -1, -1, 13, -1, -1, -1),
+        _mm256_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1, 2, -1, -1, -1, 6, -1, -1, -1,
+                         10, -1, -1, -1, 14, -1, -1, -1)};
+    const __m256i orow = _mm256_set1_epi32((int32_t)((size_t)r * s->stride));
+    const __m256i wlast = _mm256_set1_epi32(3 * (w - 1));
+    int c = 0;
+    for (; c + 8 <= w; c += 8) {
+        __m256i p0, p1;
+        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off0 + c));
+        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off1 + c));
+        if (s->fill && !inside) {
+            p0 = p1 = fillw;
+        } else {
+            /* rgb8 reads the last column from a byte earlier: its column
+             * is w - 1 there (and 0 elsewhere, which it does not look at) */
+            const __m256i wcol = _mm256_set1_epi32(w - 1);
+            p0 = rgb8(s, _mm256_add_epi32(orow, x0), _mm256_and_si256(_mm256_cmpeq_epi32(x0, wlast), wcol));
+            p1 = rgb8(s, _mm256_add_epi32(orow, x1), _mm256_and_si256(_mm256_cmpeq_epi32(x1, wlast), wcol));
+            if (s->fill) {
+                p0 = _mm256_blendv_epi8(fillw, p0, _mm256_loadu_si256((const __m256i *)(const void *)(a->c0in + c)));
+                p1 = _mm256_blendv_epi8(fillw, p1, _mm256_loadu_si256((const __m256i *)(const void *)(a->c1in + c)));
+            }
+        }
+        const __m256i fc = _mm256_loadu_si256((const __m256i *)(const void *)(a->fc + c));
+        for (int k = 0; k < 3; k++) {
+            const __m256i u = _mm256_shuffle_epi8(p0, pick[k]), v = _mm256_shuffle_epi8(p1, pick[k]);
+            _mm256_storeu_si256((__m256i *)(void *)(h + (size_t)k * w + c),
+                                _mm256_add_epi32(_mm256_slli_epi32(u, WBITS), _mm256_mullo_epi32(_mm256_sub_epi32(v, u), fc)));
+        }
+    }
+    for (; c < w; c++)
+        for (int k = 0; k < 3; k++) {
+            const int u = s->fill && (!inside || !a->c0in[c]) ? s->fv[k] : s->in[(size_t)r * s->stride + a->off0[c] + k];
+            const int v = s->fill && (!inside || !a->c1in[c]) ? s->fv[k] : s->in[(size_t)r * s->stride + a->off1[c] + k];
+            h[(size_t)k * w + c] = u * (WONE - a->fc[c]) + v * a->fc[c];
+        }
+}
+
+/* The blended row for source row rk (unclamped), from the two kept or
+ * made into the one the other row of this output row does not need. */
+static const int32_t *axis_row(axis_warp *a, int64_t rk, int64_t keep) {
+    const warp_src *s = a->s;
+    const int inside = rk >= 0 && rk < s->h;
+    const int64_t key = s->fill && !inside ? -1 : clamp_index(rk, s->h);
+    for (int t = 0; t < 2; t++)
+        if (a->key[t] == key) return a->rows[t];
+    const int t = a->key[0] == keep ? 1 : 0;
+    axis_row_blend(a, clamp_index(rk, s->h), inside, a->rows[t]);
+    a->key[t] = key;
+    return a->rows[t];
+}
+
+/* One output row from blended rows top (rk) and bot (rk + 1) at weight fr. */
+__attribute__((target("avx2"))) static void axis_out_row(const warp_src *s, const int32_t *top, const int32_t *bot,
+                                                         int32_t fr, uint8_t *out) {
+    const int w = s->w;
+    const __m256i f = _mm256_set1_epi32(fr), half = _mm256_set1_epi32(1 << (2 * WBITS - 1));
+    int c = 0;
+    for (; c + 8 <= w; c += 8) {
+        __m256i px = _mm256_setzero_si256();
+        for (int k = 0; k < 3; k++) {
+            const __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)(top + (size_t)k * w + c));
+            const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(bot + (size_t)k * w + c));
+            const __m256i v = _mm256_add_epi32(_mm256_slli_epi32(t, WBITS), _mm256_mullo_epi32(_mm256_sub_epi32(b, t), f));
+            px = _mm256_or_si256(px, _mm256_slli_epi32(_mm256_srli_epi32(_mm256_add_epi32(v, half), 2 * WBITS), 8 * k));
+        }
+        store8(px, out, c, w, s->flip_h);
+    }
+    for (; c < w; c++) {
+        uint8_t *o = out + (size_t)(s->flip_h ? w - 1 - c : c) * 3;
+        for (int k = 0; k < 3; k++) {
+            const int32_t t = top[(size_t)k * w + c], b = bot[(size_t)k * w + c];
+            o[k] = (uint8_t)((t * (WONE - fr) + b * fr + (1 << (2 * WBITS - 1))) >> (2 * WBITS));
+        }
+    }
+}
+
+/* The warp when m[1] = m[3] = 0 (rows and columns map independently);
+ * 0 when out of memory (the caller warps the general way). */
+static int warp_axis_aligned(const warp_src *s, const double m[6], double base_lim, int64_t c_inc, int flip_v,
+                             uint8_t *dst) {
+    const int h = s->h, w = s->w;
+    axis_warp a = {.s = s, .key = {INT64_MIN, INT64_MIN}};
+    int32_t *buf = malloc(sizeof(int32_t) * (size_t)w * 11);
+    if (!buf) return 0;
+    a.off0 = buf, a.off1 = buf + w, a.fc = buf + 2 * (size_t)w, a.c0in = buf + 3 * (size_t)w;
+    a.c1in = buf + 4 * (size_t)w, a.rows[0] = buf + 5 * (size_t)w, a.rows[1] = buf + 8 * (size_t)w;
+    const int64_t c_start = to_fixed(m[5], base_lim);
+    for (int c = 0; c < w; c++) {
+        const int64_t cf = c_start + c_inc * c, ck = cf >> FRAC_BITS;
+        a.off0[c] = 3 * clamp_index(ck, w);
+        a.off1[c] = 3 * clamp_index(ck + 1, w);
+        a.fc[c] = (int32_t)((cf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+        a.c0in[c] = ck >= 0 && ck < w ? -1 : 0;
+        a.c1in[c] = ck + 1 >= 0 && ck + 1 < w ? -1 : 0;
+    }
+    for (int r = 0; r < h; r++) {
+        const int64_t rf = to_fixed(m[0] * r + m[2], base_lim), rk = rf >> FRAC_BITS;
+        const int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
+        const int32_t *top = axis_row(&a, rk, INT64_MIN);
+        const int64_t top_key = s->fill && !(rk >= 0 && rk < h) ? -1 : clamp_index(rk, h);
+        const int32_t *bot = axis_row(&a, rk + 1, top_key);
+        axis_out_row(s, top, bot, fr, dst + (size_t)(flip_v ? h - 1 - r : r) * s->stride);
+    }
+    free(buf);
+    return 1;
 }
 #endif
 
@@ -346,6 +483,9 @@ static void warp(const df_image *src, const double m[6], const df_augment_params
     const int vector = isa >= DF_CPU_ISA_AVX2 && w >= 2 && (size_t)h * s.stride + 4 < (size_t)INT32_MAX &&
                        vector_increments(r_inc, c_inc);
     (void)vector;
+#if defined(__x86_64__) || defined(__i386__)
+    if (vector && r_inc == 0 && m[3] == 0.0 && warp_axis_aligned(&s, m, base_lim, c_inc, p->flip_v, dst)) return;
+#endif
     for (int r = 0; r < h; r++) {
         /* Coordinates are affine in c: start of the row plus c times the
          * per-column increment (m[1], m[4]). */
