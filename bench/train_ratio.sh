@@ -31,7 +31,9 @@ echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($
 # OpenBLAS's kernels (the exact fit's): its own pick, or OPENBLAS_CORETYPE's
 # where the environment sets it (some sandboxes do: run under
 # `env -u OPENBLAS_CORETYPE` for what a user's machine picks)
-echo "OpenBLAS kernels: $(OPENBLAS_VERBOSE=2 "$NEW" --version 2>&1 | sed -n 's/^Core: //p' | tail -1)${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
+blas=$(OPENBLAS_VERBOSE=2 "$NEW" --version 2>&1 | sed -n 's/^Core: //p' | tail -1)
+case "${DF_CPU_ISA:-}" in avx2*) [ -z "${OPENBLAS_CORETYPE:-}" ] && blas="Haswell (DF_CPU_ISA=$DF_CPU_ISA: train restarts into them)" ;; esac
+echo "OpenBLAS kernels: $blas${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
 train() { # cli -> wall seconds
   /usr/bin/time -f "%e" -o "$T/time" "$1" train --data "$DATA" --backbone tflite --weights "$W" --out "$T/m.dfm" \
     --quiet >/dev/null 2>&1 || { echo "training failed: $1" >&2; exit 1; }
