@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 enum { MAX_SIDE = 16 };
 
 df_status df_pooling_parse(const char *s, df_pooling *out, df_error *err) {
@@ -87,6 +91,13 @@ void df_pooling_apply(const df_pooling *p, const float *maps, int n, int H, int 
     int k_h, k_w, s, nh, nw;
     geometry(p, H, W, &k_h, &k_w, &s, &nh, &nw);
     const size_t D = df_pooling_dim(p, H, W, C), M = (size_t)H * (size_t)W * (size_t)C;
+    /* images over the threads (each alone: the same bits): after every
+     * batch of the feature pass this ran on one thread while the others
+     * waited, and its writes are the first touch of the feature cache's
+     * pages (44 MB on the closet photos, each new page a fault) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n > 1 && !omp_in_parallel())
+#endif
     for (int r = 0; r < n; r++) pool_one(k_h, k_w, s, nh, nw, maps + (size_t)r * M, W, C, out + (size_t)r * D);
 }
 
