@@ -262,6 +262,19 @@ static void test_warps_match_reference(void **state) {
     df_image_free(&src);
 }
 
+/* src warped by p with the scalar rows and with the AVX2 rows: the same
+ * bytes; returns the pixels compared. */
+static long warp_both_ways(const df_image *src, const df_augment_params *p) {
+    df_error err;
+    df_image a = {0}, b = {0};
+    assert_int_equal(df_augment_apply_isa(src, p, &a, DF_CPU_ISA_SCALAR, &err), DF_OK);
+    assert_int_equal(df_augment_apply_isa(src, p, &b, DF_CPU_ISA_AVX2, &err), DF_OK);
+    assert_memory_equal(a.pixels, b.pixels, (size_t)src->width * src->height * 3);
+    df_image_free(&a);
+    df_image_free(&b);
+    return (long)src->width * src->height;
+}
+
 /* The AVX2 rows give the scalar warp's bytes exactly (so seeds give the
  * same features on every CPU): sampled wide recipes with and without a
  * constant fill, on sizes with and without a last partial block of eight,
@@ -278,7 +291,6 @@ static void test_vector_warp_is_the_scalar_warp(void **state) {
     df_augment_config wide = df_augment_config_original();
     wide.rotation_deg = 40, wide.shear_deg = 30, wide.width_shift = 0.6, wide.height_shift = 0.6;
     wide.zoom_in = 0.3, wide.zoom_out = 0.9;
-    df_error err;
     long compared = 0;
     for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
         df_image src = make_image(sizes[z][0], sizes[z][1], 20 + z);
@@ -295,13 +307,7 @@ static void test_vector_warp_is_the_scalar_warp(void **state) {
              * pixel (scalar rows) */
             if (i % 8 == 5) p.tx = (i % 16 == 5 ? 1.5 : -1.5) * (1 << 20), p.ty = 0.3 * src.width;
             if (i % 8 == 3) p.zx = i % 16 == 3 ? 200.0 : 7.9, p.zy = i % 16 == 3 ? 150.0 : 7.5;
-            df_image a = {0}, b = {0};
-            assert_int_equal(df_augment_apply_isa(&src, &p, &a, DF_CPU_ISA_SCALAR, &err), DF_OK);
-            assert_int_equal(df_augment_apply_isa(&src, &p, &b, DF_CPU_ISA_AVX2, &err), DF_OK);
-            assert_memory_equal(a.pixels, b.pixels, (size_t)src.width * src.height * 3);
-            compared += (long)src.width * src.height;
-            df_image_free(&a);
-            df_image_free(&b);
+            compared += warp_both_ways(&src, &p);
         }
         df_image_free(&src);
     }
@@ -324,7 +330,6 @@ static void test_axis_aligned_warp_is_the_scalar_warp(void **state) {
     static const int sizes[][2] = {{224, 224}, {41, 29}, {8, 3}, {2, 9}, {17, 64}};
     df_augment_config cfg = df_augment_config_original();
     cfg.shear_deg = 0.0, cfg.rotation_deg = 0.0, cfg.vertical_flip = 1;
-    df_error err;
     long compared = 0;
     for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
         df_image src = make_image(sizes[z][0], sizes[z][1], 40 + z);
@@ -341,13 +346,7 @@ static void test_axis_aligned_warp_is_the_scalar_warp(void **state) {
             if (i % 8 == 7) p.tx = 3.0 * src.height, p.ty = -2.5 * src.width; /* wholly outside */
             if (i % 8 == 5) p.zx = 0.05, p.zy = 3.0;                         /* one row for many */
             if (i % 8 == 3) p.zx = i % 16 == 3 ? 200.0 : 7.9, p.zy = i % 16 == 3 ? 150.0 : 7.5;
-            df_image a = {0}, b = {0};
-            assert_int_equal(df_augment_apply_isa(&src, &p, &a, DF_CPU_ISA_SCALAR, &err), DF_OK);
-            assert_int_equal(df_augment_apply_isa(&src, &p, &b, DF_CPU_ISA_AVX2, &err), DF_OK);
-            assert_memory_equal(a.pixels, b.pixels, (size_t)src.width * src.height * 3);
-            compared += (long)src.width * src.height;
-            df_image_free(&a);
-            df_image_free(&b);
+            compared += warp_both_ways(&src, &p);
         }
         df_image_free(&src);
     }

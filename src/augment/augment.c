@@ -251,6 +251,17 @@ __attribute__((target("avx2"))) static inline void axis8(int64_t p, __m256i step
     *f = _mm256_and_si256(_mm256_srai_epi32(t, FRAC_BITS - WBITS), _mm256_set1_epi32(WONE - 1));
 }
 
+/* Shuffles taking byte k (R, G, B) of each 32-bit lane to its low byte,
+ * the rest zero. */
+__attribute__((target("avx2"))) static inline void channel_picks(__m256i pick[3]) {
+    for (int k = 0; k < 3; k++) {
+        const char z = -1;
+        pick[k] = _mm256_setr_epi8((char)k, z, z, z, (char)(4 + k), z, z, z, (char)(8 + k), z, z, z, (char)(12 + k), z,
+                                   z, z, (char)k, z, z, z, (char)(4 + k), z, z, z, (char)(8 + k), z, z, z,
+                                   (char)(12 + k), z, z, z);
+    }
+}
+
 /* Eight pixels R | G << 8 | B << 16 (lanes in column order from column c)
  * to their 24 bytes of the output row, mirrored with flip_h: exactly 24
  * bytes, nothing outside the eight pixels written. */
@@ -284,14 +295,8 @@ __attribute__((target("avx2"))) static void warp_row_avx2(const warp_src *s, int
     const __m256i hmax = _mm256_set1_epi32(h - 1), wmax = _mm256_set1_epi32(w - 1);
     const __m256i stride = _mm256_set1_epi32((int)s->stride);
     const __m256i fillw = _mm256_set1_epi32(s->fv[0] * 0x010101);
-    /* byte k of each lane to its low byte, the rest zero */
-    const __m256i pick[3] = {
-        _mm256_setr_epi8(0, -1, -1, -1, 4, -1, -1, -1, 8, -1, -1, -1, 12, -1, -1, -1, 0, -1, -1, -1, 4, -1, -1, -1,
-                         8, -1, -1, -1, 12, -1, -1, -1),
-        _mm256_setr_epi8(1, -1, -1, -1, 5, -1, -1, -1, 9, -1, -1, -1, 13, -1, -1, -1, 1, -1, -1, -1, 5, -1, -1, -1,
-                         9, -1, -1, -1, 13, -1, -1, -1),
-        _mm256_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1, 2, -1, -1, -1, 6, -1, -1, -1,
-                         10, -1, -1, -1, 14, -1, -1, -1)};
+    __m256i pick[3];
+    channel_picks(pick);
     const int64_t far = (int64_t)1 << (20 + FRAC_BITS);
     int c = 0;
     for (; c + 8 <= w; c += 8) {
@@ -352,13 +357,8 @@ __attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, i
     const warp_src *s = a->s;
     const int w = s->w;
     const __m256i fillw = _mm256_set1_epi32(s->fv[0] * 0x010101);
-    const __m256i pick[3] = {
-        _mm256_setr_epi8(0, -1, -1, -1, 4, -1, -1, -1, 8, -1, -1, -1, 12, -1, -1, -1, 0, -1, -1, -1, 4, -1, -1, -1,
-                         8, -1, -1, -1, 12, -1, -1, -1),
-        _mm256_setr_epi8(1, -1, -1, -1, 5, -1, -1, -1, 9, -1, -1, -1, 13, -1, -1, -1, 1, -1, -1, -1, 5, -1, -1, -1,
-                         9, -1, -1, -1, 13, -1, -1, -1),
-        _mm256_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1, 2, -1, -1, -1, 6, -1, -1, -1,
-                         10, -1, -1, -1, 14, -1, -1, -1)};
+    __m256i pick[3];
+    channel_picks(pick);
     const __m256i orow = _mm256_set1_epi32((int32_t)((size_t)r * s->stride));
     const __m256i wlast = _mm256_set1_epi32(3 * (w - 1));
     int c = 0;
