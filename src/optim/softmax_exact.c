@@ -444,24 +444,23 @@ static void w_accumulate(const float *zi, const float *mean, const float *sd, in
         for (int j = 0; j < F; j++) Wt[(size_t)c * F + j] += q[c] * (double)(mean ? (zi[j] - mean[j]) / sd[j] : zi[j]);
 }
 
+/* Four of row zi's values from j, standardised where mean is given, in double. */
+__attribute__((target("avx2,fma"))) static inline __m256d w_values4(const float *zi, const float *mean, const float *sd,
+                                                                   int j) {
+    __m128 v = _mm_loadu_ps(zi + j);
+    if (mean) v = _mm_div_ps(_mm_sub_ps(v, _mm_loadu_ps(mean + j)), _mm_loadu_ps(sd + j));
+    return _mm256_cvtps_pd(v);
+}
+
 __attribute__((target("avx2,fma"))) static void w_accumulate_avx2(const float *zi, const float *mean, const float *sd,
                                                                 int F, const double *q, int C, double *Wt) {
     const int F4 = F & ~3;
     for (int c = 0; c < C; c++) {
         const __m256d qc = _mm256_set1_pd(q[c]);
         double *a = Wt + (size_t)c * F;
-        if (mean) {
-            for (int j = 0; j < F4; j += 4) {
-                const __m128 z = _mm_div_ps(_mm_sub_ps(_mm_loadu_ps(zi + j), _mm_loadu_ps(mean + j)), _mm_loadu_ps(sd + j));
-                _mm256_storeu_pd(a + j, _mm256_fmadd_pd(qc, _mm256_cvtps_pd(z), _mm256_loadu_pd(a + j)));
-            }
-            for (int j = F4; j < F; j++) a[j] = fma(q[c], (double)((zi[j] - mean[j]) / sd[j]), a[j]);
-        } else {
-            for (int j = 0; j < F4; j += 4)
-                _mm256_storeu_pd(a + j,
-                                 _mm256_fmadd_pd(qc, _mm256_cvtps_pd(_mm_loadu_ps(zi + j)), _mm256_loadu_pd(a + j)));
-            for (int j = F4; j < F; j++) a[j] = fma(q[c], (double)zi[j], a[j]);
-        }
+        for (int j = 0; j < F4; j += 4)
+            _mm256_storeu_pd(a + j, _mm256_fmadd_pd(qc, w_values4(zi, mean, sd, j), _mm256_loadu_pd(a + j)));
+        for (int j = F4; j < F; j++) a[j] = fma(q[c], (double)(mean ? (zi[j] - mean[j]) / sd[j] : zi[j]), a[j]);
     }
 }
 
@@ -622,29 +621,20 @@ df_status df_softmax_gram(const df_softmax_rows *z, int n, int F, double **K, df
     const int banded = threads <= GRAM_BANDS / 2;
     const int blas_threads = openblas_get_num_threads();
     if (banded && threads > 1 && blas_threads > 1) openblas_set_num_threads(1);
-    if (banded) {
+    for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
+        const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
+        const double beta = j0 ? 1.0 : 0.0;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif
-        for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
-            const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
+        for (int i = 0; i < n; i++) block_row(z, F, i, j0, w, zc + (size_t)i * w);
+        if (banded) {
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
 #endif
-            for (int i = 0; i < n; i++) block_row(z, F, i, j0, w, zc + (size_t)i * w);
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-            for (int b = 0; b < GRAM_BANDS; b++) gram_band(zc, n, w, first[b], first[b + 1], j0 ? 1.0 : 0.0, G);
-        }
-    } else {
-        for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
-            const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads)
-#endif
-            for (int i = 0; i < n; i++) block_row(z, F, i, j0, w, zc + (size_t)i * w);
-            gram_band(zc, n, w, 0, n, j0 ? 1.0 : 0.0, G);
+            for (int b = 0; b < GRAM_BANDS; b++) gram_band(zc, n, w, first[b], first[b + 1], beta, G);
+        } else {
+            gram_band(zc, n, w, 0, n, beta, G);
         }
     }
     if (banded && threads > 1 && blas_threads > 1) openblas_set_num_threads(blas_threads);
