@@ -361,6 +361,9 @@ __attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, i
     channel_picks(pick);
     const __m256i orow = _mm256_set1_epi32((int32_t)((size_t)r * s->stride));
     const __m256i wlast = _mm256_set1_epi32(3 * (w - 1));
+    /* rgb8 reads the last column from a byte earlier: its column is w - 1
+     * there (and 0 elsewhere, which it does not look at) */
+    const __m256i wcol = _mm256_set1_epi32(w - 1);
     int c = 0;
     for (; c + 8 <= w; c += 8) {
         __m256i p0, p1;
@@ -369,9 +372,6 @@ __attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, i
         if (s->fill && !inside) {
             p0 = p1 = fillw;
         } else {
-            /* rgb8 reads the last column from a byte earlier: its column
-             * is w - 1 there (and 0 elsewhere, which it does not look at) */
-            const __m256i wcol = _mm256_set1_epi32(w - 1);
             p0 = rgb8(s, _mm256_add_epi32(orow, x0), _mm256_and_si256(_mm256_cmpeq_epi32(x0, wlast), wcol));
             p1 = rgb8(s, _mm256_add_epi32(orow, x1), _mm256_and_si256(_mm256_cmpeq_epi32(x1, wlast), wcol));
             if (s->fill) {
@@ -394,12 +394,18 @@ __attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, i
         }
 }
 
+/* The row source row rk (unclamped) reads: the clamped one, or with a
+ * fill -1 for any row outside (all the fill value). */
+static int64_t axis_row_key(const warp_src *s, int64_t rk) {
+    return s->fill && !(rk >= 0 && rk < s->h) ? -1 : clamp_index(rk, s->h);
+}
+
 /* The blended row for source row rk (unclamped), from the two kept or
  * made into the one the other row of this output row does not need. */
 static const int32_t *axis_row(axis_warp *a, int64_t rk, int64_t keep) {
     const warp_src *s = a->s;
     const int inside = rk >= 0 && rk < s->h;
-    const int64_t key = s->fill && !inside ? -1 : clamp_index(rk, s->h);
+    const int64_t key = axis_row_key(s, rk);
     for (int t = 0; t < 2; t++)
         if (a->key[t] == key) return a->rows[t];
     const int t = a->key[0] == keep ? 1 : 0;
@@ -456,8 +462,7 @@ static int warp_axis_aligned(const warp_src *s, const double m[6], double base_l
         const int64_t rf = to_fixed(m[0] * r + m[2], base_lim), rk = rf >> FRAC_BITS;
         const int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
         const int32_t *top = axis_row(&a, rk, INT64_MIN);
-        const int64_t top_key = s->fill && !(rk >= 0 && rk < h) ? -1 : clamp_index(rk, h);
-        const int32_t *bot = axis_row(&a, rk + 1, top_key);
+        const int32_t *bot = axis_row(&a, rk + 1, axis_row_key(s, rk));
         axis_out_row(s, top, bot, fr, dst + (size_t)(flip_v ? h - 1 - r : r) * s->stride);
     }
     free(buf);
