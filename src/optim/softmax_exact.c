@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "optim/packed_factor.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -53,10 +54,11 @@ double df_softmax_objective(const float *z, const int *y, int n, int F, int C, d
  * C) then b (C); returns J, its gradient into g; pr: n x C scratch. r may
  * be 0 (rows all zero: only the bias to fit). */
 typedef struct reduced {
-    /* the Gram way: the Cholesky factor, lower trapezoidal (row i has its
-     * first min(i + 1, r) entries), with B and the gradient transposed
-     * into the C x r scratch bt and gt */
-    const double *M;
+    /* the Gram way: the Cholesky factor, lower trapezoidal, its rows
+     * packed in float (row i: its first min(i + 1, r) entries, at
+     * tri_row(i, r); optim/packed_factor.h), with B and the gradient
+     * transposed into the C x r scratch bt and gt */
+    const float *M;
     double *bt, *gt;
     /* L-BFGS's initial inverse Hessian, or NULL for a multiple of I */
     const struct precond *pc;
@@ -68,7 +70,39 @@ typedef struct reduced {
     int n, r, C;
     double l2;
     double *pr;
+    int avx2; /* the packed factor's kernels: AVX2 + FMA */
 } reduced;
+
+/* Row i of a lower trapezoidal n x r matrix packed by rows: rows below r
+ * have i + 1 entries, the rest r. */
+static size_t tri_row(int i, int r) {
+    return i < r ? (size_t)i * (size_t)(i + 1) / 2 : (size_t)r * (size_t)(r + 1) / 2 + (size_t)(i - r) * (size_t)r;
+}
+
+/* Rows i .. i + R of the packed factor (R = 4, or 1 for the last rows):
+ * where each starts and its length. */
+static int tri_rows(const float *M, int n, int r, int i, const float **x, int *len) {
+    const int R = n - i >= 4 ? 4 : 1;
+    for (int k = 0; k < R; k++) {
+        x[k] = M + tri_row(i + k, r);
+        len[k] = i + k < r ? i + k + 1 : r;
+    }
+    return R;
+}
+
+/* out (R x C) = rows i .. i + R of the factor times the C vectors B + c r;
+ * then Y's C rows += the rows times a (R x C). */
+static void tri_dots(const float *const *x, const int *len, int R, const double *B, int r, int C, double *out,
+                     int avx2) {
+    if (R == 4) df_lines4_dots(x, len, B, (size_t)r, C, out, avx2);
+    else df_line_dots(x[0], len[0], B, (size_t)r, C, out, avx2);
+}
+
+static void tri_axpys(const float *const *x, const int *len, int R, const double *a, double *Y, int r, int C,
+                      int avx2) {
+    if (R == 4) df_lines4_axpys(x, len, a, Y, (size_t)r, C, avx2);
+    else df_line_axpys(x[0], len[0], a, Y, (size_t)r, C, avx2);
+}
 
 /* Rows of the float matrix converted to double per product: 256 x 11,520
  * doubles is 23 MB, and the products stay in double precision (float
@@ -126,16 +160,19 @@ static double tri_objective(const reduced *q, const double *theta, double *g) {
         for (int c = 0; c < C; c++) q->bt[(size_t)c * r + k] = B[(size_t)k * C + c];
     memset(q->gt, 0, sizeof(double) * (size_t)r * C);
     memset(gb, 0, sizeof(double) * (size_t)C);
-    for (int i = 0; i < n; i++) {
-        const double *mi = q->M + (size_t)i * r;
+    for (int i = 0, R; i < n; i += R) { /* four rows a pass: bt's and gt's chunks read once for them */
+        const float *x[4];
+        int len[4];
+        R = tri_rows(q->M, n, r, i, x, len);
         double *pi = q->pr + (size_t)i * C;
-        const int len = i < r ? i + 1 : r;
-        for (int c = 0; c < C; c++) pi[c] = b[c] + (len ? cblas_ddot(len, mi, 1, q->bt + (size_t)c * r, 1) : 0.0);
-        row_softmax(pi, C, q->y[i], n, &loss);
-        for (int c = 0; c < C; c++) {
-            gb[c] += pi[c];
-            if (len) cblas_daxpy(len, pi[c], mi, 1, q->gt + (size_t)c * r, 1);
+        tri_dots(x, len, R, q->bt, r, C, pi, q->avx2);
+        for (int k = 0; k < R; k++) {
+            double *pk = pi + (size_t)k * C;
+            for (int c = 0; c < C; c++) pk[c] += b[c];
+            row_softmax(pk, C, q->y[i + k], n, &loss);
+            for (int c = 0; c < C; c++) gb[c] += pk[c];
         }
+        tri_axpys(x, len, R, pi, q->gt, r, C, q->avx2);
     }
     double w2 = 0.0;
     for (int k = 0; k < r; k++)
@@ -199,10 +236,10 @@ static double dot(const double *a, const double *b, size_t n) {
  * s), to the same objective; each application costs about one evaluation
  * of J. */
 typedef struct precond {
-    const double *M; /* L, row-major n x r, lower trapezoidal (rows in pivot order) */
-    const int *piv;  /* 1-based: row i of L is row piv[i] - 1 of K */
-    double *R;       /* Cholesky factor of K + (c/a) I, lower, column-major n x n */
-    int n, r, C;
+    const float *M; /* L, lower trapezoidal n x r, rows packed (reduced's M; rows in pivot order) */
+    const int *piv; /* 1-based: row i of L is row piv[i] - 1 of K */
+    float *R;       /* Cholesky factor of K + (c/a) I, lower, packed (optim/packed_factor.h) */
+    int n, r, C, avx2;
     double c;
     double *u, *vt, *zt; /* scratch: n x C (column-major, K's row order), C x r, C x r */
 } precond;
@@ -213,20 +250,23 @@ static void precond_apply(const precond *p, const double *v, double *out) {
     const int n = p->n, r = p->r, C = p->C;
     for (int k = 0; k < r; k++)
         for (int c = 0; c < C; c++) p->vt[(size_t)c * r + k] = v[(size_t)k * C + c];
-    for (int i = 0; i < n; i++) { /* u = P L v, in K's row order */
-        const int len = i < r ? i + 1 : r;
-        for (int c = 0; c < C; c++)
-            p->u[(size_t)c * n + (size_t)(p->piv[i] - 1)] =
-                len ? cblas_ddot(len, p->M + (size_t)i * r, 1, p->vt + (size_t)c * r, 1) : 0.0;
+    double *ui = p->u + (size_t)n * C; /* 4 C more: four rows' values */
+    const float *x[4];
+    int len[4];
+    for (int i = 0, R; i < n; i += R) { /* u = P L v, in K's row order */
+        R = tri_rows(p->M, n, r, i, x, len);
+        tri_dots(x, len, R, p->vt, r, C, ui, p->avx2);
+        for (int k = 0; k < R; k++)
+            for (int c = 0; c < C; c++) p->u[(size_t)c * n + (size_t)(p->piv[i + k] - 1)] = ui[(size_t)k * C + c];
     }
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, n, C, 1.0, p->R, n, p->u, n);
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, n, C, 1.0, p->R, n, p->u, n);
+    df_packed_solve(p->R, n, p->u, (size_t)n, C, p->avx2);
+    df_packed_solve_t(p->R, n, p->u, (size_t)n, C, p->avx2);
     memset(p->zt, 0, sizeof(double) * (size_t)C * r);
-    for (int i = 0; i < n; i++) { /* z = L^T P^T w */
-        const int len = i < r ? i + 1 : r;
-        for (int c = 0; c < C && len; c++)
-            cblas_daxpy(len, p->u[(size_t)c * n + (size_t)(p->piv[i] - 1)], p->M + (size_t)i * r, 1,
-                        p->zt + (size_t)c * r, 1);
+    for (int i = 0, R; i < n; i += R) { /* z = L^T P^T w */
+        R = tri_rows(p->M, n, r, i, x, len);
+        for (int k = 0; k < R; k++)
+            for (int c = 0; c < C; c++) ui[(size_t)k * C + c] = p->u[(size_t)c * n + (size_t)(p->piv[i + k] - 1)];
+        tri_axpys(x, len, R, ui, p->zt, r, C, p->avx2);
     }
     for (int k = 0; k < r; k++)
         for (int c = 0; c < C; c++)
@@ -237,21 +277,31 @@ static void precond_apply(const precond *p, const double *v, double *out) {
 /* The preconditioner's factor and scratch for n rows of Gram matrix K
  * (lower triangle, column-major; before its own factorisation); 0 when
  * out of memory or K + (c/a) I is not numerically positive definite
- * (L-BFGS then starts from a scaled identity). */
-static int precond_init(precond *p, const double *K, int n, int C, double l2) {
+ * (L-BFGS then starts from a scaled identity). The factor is computed in
+ * double and kept in float: it only shapes the steps (any positive
+ * definite H0 leads to the same optimum), and with c/a >= 8 l2 n on the
+ * diagonal its rounding leaves H0 well inside positive definite. */
+static int precond_init(precond *p, const double *K, int n, int C, double l2, int avx2) {
     const double mu = 2.0 * l2 * 4.0 * n; /* c / a */
-    p->R = malloc(sizeof(double) * (size_t)n * n);
-    p->u = malloc(sizeof(double) * (size_t)n * C);
+    double *R = malloc(sizeof(double) * (size_t)n * n);
+    p->R = malloc(sizeof(float) * df_packed_col(n, n));
+    p->u = malloc(sizeof(double) * ((size_t)n + 4) * C);
     p->vt = malloc(sizeof(double) * (size_t)n * C);
     p->zt = malloc(sizeof(double) * (size_t)n * C);
-    if (!p->R || !p->u || !p->vt || !p->zt) return 0;
+    if (!R || !p->R || !p->u || !p->vt || !p->zt) {
+        free(R);
+        return 0;
+    }
     for (int j = 0; j < n; j++)
-        for (int i = j; i < n; i++) p->R[(size_t)j * n + i] = K[(size_t)j * n + i] + (i == j ? mu : 0.0);
+        for (int i = j; i < n; i++) R[(size_t)j * n + i] = K[(size_t)j * n + i] + (i == j ? mu : 0.0);
     int info = 0;
-    dpotrf_("L", &n, p->R, &n, &info);
+    dpotrf_("L", &n, R, &n, &info);
+    if (info == 0) df_packed_from(R, n, (size_t)n, p->R);
+    free(R);
     p->n = n;
     p->C = C;
     p->c = 2.0 * l2;
+    p->avx2 = avx2;
     return info == 0;
 }
 
@@ -401,7 +451,7 @@ static df_status fit_primal(const float *z, const int *y, int n, int F, int C, d
     const int block = n < ROW_BLOCK ? n : ROW_BLOCK;
     double *theta = malloc(sizeof(double) * ((size_t)F + 1) * C), *pr = malloc(sizeof(double) * (size_t)n * C);
     double *zb = malloc(sizeof(double) * (size_t)block * F);
-    const reduced q = {NULL, NULL, NULL, NULL, z, zb, y, n, F, C, l2, pr};
+    const reduced q = {NULL, NULL, NULL, NULL, z, zb, y, n, F, C, l2, pr, 0};
     int status = !theta || !pr || !zb ? -1 : lbfgs(&q, ((size_t)F + 1) * C, tol, max_iters, stop, theta, &r);
     if (status) st = lbfgs_failed(status, err);
     if (st == DF_OK) {
@@ -478,6 +528,20 @@ static void rows_t_q(const df_softmax_rows *z, const int *idx, int n, int F, con
     }
 }
 
+/* The factor's rows (column-major lower K, n x n, its first r columns)
+ * packed in float at tri_row, by tiles of TILE x TILE: a row reads K
+ * across its columns, a cache line each, which a tile keeps in L1. */
+enum { TILE = 64 };
+static void factor_rows(const double *K, int n, int r, float *M) {
+    for (int k0 = 0; k0 < n; k0 += TILE)
+        for (int j0 = 0; j0 < r && j0 <= k0 + TILE - 1; j0 += TILE)
+            for (int k = k0; k < n && k < k0 + TILE; k++) {
+                float *mk = M + tri_row(k, r);
+                const int j1 = k + 1 < r ? k + 1 : r;
+                for (int j = j0; j < j1 && j < j0 + TILE; j++) mk[j] = (float)K[(size_t)j * n + k];
+            }
+}
+
 /* The Gram way on n rows of z (row i: row idx[i], or i without idx) whose
  * Gram matrix is in K (n x n, lower triangle, column-major), which
  * becomes its Cholesky factor. */
@@ -486,16 +550,18 @@ static df_status fit_gram(const df_softmax_rows *z, const int *idx, int n, int F
                           df_softmax_exact_report *rep, df_error *err) {
     df_softmax_exact_report r = {0};
     int *piv = malloc(sizeof(int) * (size_t)n), *yp = malloc(sizeof(int) * (size_t)n), rk = 0;
-    double *M = NULL, *theta = NULL, *pr = NULL, *Q = NULL, *Wt = NULL, *bt = NULL, *gt = NULL;
+    double *theta = NULL, *pr = NULL, *Q = NULL, *Wt = NULL, *bt = NULL, *gt = NULL;
+    float *M = NULL;
     precond pc = {0};
+    const int avx2 = df_cpu_isa_best() >= DF_CPU_ISA_AVX2;
     df_status st = DF_OK;
     if (!piv || !yp) {
         st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d rows", n, F);
         goto done;
     }
-    const int have_pc = precond_init(&pc, K, n, C, l2);
+    const int have_pc = precond_init(&pc, K, n, C, l2, avx2);
     if ((st = cholesky(K, n, piv, &rk, err))) goto done;
-    M = calloc((size_t)n * (rk > 0 ? rk : 1), sizeof(double));
+    M = malloc(sizeof(float) * (tri_row(n, rk) > 0 ? tri_row(n, rk) : 1));
     theta = calloc((size_t)(rk + 1) * C, sizeof(double));
     pr = malloc(sizeof(double) * (size_t)n * C);
     Q = calloc((size_t)n * C, sizeof(double));
@@ -506,16 +572,15 @@ static df_status fit_gram(const df_softmax_rows *z, const int *idx, int n, int F
         st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory");
         goto done;
     }
-    /* The rows in pivot order, whose scores are L itself (row-major n x
-     * rk, lower trapezoidal); the loss is a mean, blind to the order. */
-    for (int k = 0; k < n; k++) {
-        yp[k] = y[piv[k] - 1];
-        for (int j = 0; j < rk && j <= k; j++) M[(size_t)k * rk + j] = K[(size_t)j * n + k];
-    }
+    /* The rows in pivot order, whose scores are L itself (lower
+     * trapezoidal, rows packed in float); the loss is a mean, blind to the
+     * order. */
+    for (int k = 0; k < n; k++) yp[k] = y[piv[k] - 1];
+    factor_rows(K, n, rk, M);
     pc.M = M;
     pc.piv = piv;
     pc.r = rk;
-    const reduced q = {M, bt, gt, have_pc && rk > 0 ? &pc : NULL, NULL, NULL, yp, n, rk, C, l2, pr};
+    const reduced q = {M, bt, gt, have_pc && rk > 0 ? &pc : NULL, NULL, NULL, yp, n, rk, C, l2, pr, avx2};
     const int status = lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, stop, theta, &r);
     if (status) {
         st = lbfgs_failed(status, err);
