@@ -255,6 +255,27 @@ static void test_gram_way_rank_deficient(void **state) {
     free_problem(&base);
 }
 
+/* A row a hair from another (one feature 1e-5 apart): the plain Cholesky
+ * factorisation succeeds, but with a pivot of about 1e-10, below the rank
+ * tolerance (1e-12 of the largest diagonal entry, ~300 here), so the fit
+ * takes the pivoted factor, which stops at rank 10 of 11 rows, and is
+ * still the optimum. Rows exactly repeated (the test above) make the
+ * plain factorisation fail outright instead. */
+static void test_gram_way_tiny_pivot_takes_the_pivoted_factor(void **state) {
+    (void)state;
+    problem p = make_problem(11, 300, 3, 23);
+    memcpy(p.z + (size_t)10 * 300, p.z, sizeof(float) * 300);
+    p.z[(size_t)10 * 300 + 7] += 1e-5f;
+    p.y[10] = p.y[0];
+    float *W = malloc(sizeof(float) * 900), b[3];
+    assert_non_null(W);
+    df_softmax_exact_report rep;
+    check_optimum(&p, 0.5, W, b, &rep);
+    assert_int_equal(rep.rank, 10);
+    free(W);
+    free_problem(&p);
+}
+
 /* A fold's fit on a block of the Gram matrix of all the rows (as the
  * cross-validation's folds share one) is the fit on a copy of its rows:
  * 27 of 40 rows, not in order, the same W and b. Rows out of range are
@@ -541,6 +562,7 @@ int main(void) {
         cmocka_unit_test(test_zero_rows_fit_the_class_shares),
         cmocka_unit_test(test_gram_and_primal_agree),
         cmocka_unit_test(test_gram_way_rank_deficient),
+        cmocka_unit_test(test_gram_way_tiny_pivot_takes_the_pivoted_factor),
         cmocka_unit_test(test_fit_on_rows_of_a_shared_gram),
         cmocka_unit_test(test_gram_way_few_iterations),
         cmocka_unit_test(test_stop_flag),
