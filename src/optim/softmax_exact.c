@@ -225,22 +225,27 @@ static double dot(const double *a, const double *b, size_t n) {
 }
 
 /* L-BFGS's first guess at the inverse Hessian on the Gram way: J's
- * Hessian in the Cholesky coordinates B at probabilities spread evenly
- * over the classes is a L^T L + c I (a = 1 / (4 n), c = 2 l2; the bias's
- * curvature 1/4), inverted by Woodbury as
+ * Hessian in the Cholesky coordinates B is about a L^T L + c I (c = 2 l2),
+ * inverted by Woodbury as
  *   (1/c) (I - L^T (L L^T + (c/a) I)^-1 L),  L L^T = P^T K P,
- * with K + (c/a) I factored once (n^3 / 3). Where the scaled identity
- * left L-BFGS to learn the rows' spectrum, this starts from it: 181 ->
- * 24 iterations on bench_exact_fit's 1,600 rows, 148 -> 38 on 400
- * clothing photos' (training's head and folds side by side 2.09 -> 1.79
- * s), to the same objective; each application costs about one evaluation
- * of J. */
+ * with K + (c/a) I factored once (n^3 / 3). a is the softmax's curvature
+ * per row over n: at probabilities spread evenly over C classes 1 / C
+ * (the differences between classes), at the optimum less (the rows are
+ * mostly told apart), so a = 1 / (2 C n), and 1 / (2 C) for the bias.
+ * Where the scaled identity left L-BFGS to learn the rows' spectrum, this
+ * starts from it: 181 -> 24 iterations on bench_exact_fit's 1,600 rows,
+ * 148 -> 38 on 400 clothing photos' (training's head and folds side by
+ * side 2.09 -> 1.79 s), to the same objective, with a = 1 / (4 n) for
+ * every C; 1 / (2 C n) takes the closet's fits (3 classes) from 17-19
+ * iterations to 15-17 and the 400 photos' (10 classes) from 38-40 to
+ * 26-27 (1 / (C n): 21-22 and 24-25; 1 / (3 C n): 15-16 and 27-32). Each
+ * application costs about one evaluation of J. */
 typedef struct precond {
     const float *M; /* L, lower trapezoidal n x r, rows packed (reduced's M; rows in pivot order) */
     const int *piv; /* 1-based: row i of L is row piv[i] - 1 of K */
     float *R;       /* Cholesky factor of K + (c/a) I, lower, packed (optim/packed_factor.h) */
     int n, r, C, avx2;
-    double c;
+    double c, inv_a_n; /* c = 2 l2; 1 / (a n) = 2 C */
     double *u, *vt, *zt; /* scratch: n x C (column-major, K's row order), C x r, C x r */
 } precond;
 
@@ -271,7 +276,7 @@ static void precond_apply(const precond *p, const double *v, double *out) {
     for (int k = 0; k < r; k++)
         for (int c = 0; c < C; c++)
             out[(size_t)k * C + c] = (v[(size_t)k * C + c] - p->zt[(size_t)c * r + k]) / p->c;
-    for (int c = 0; c < C; c++) out[(size_t)r * C + c] = 4.0 * v[(size_t)r * C + c];
+    for (int c = 0; c < C; c++) out[(size_t)r * C + c] = p->inv_a_n * v[(size_t)r * C + c];
 }
 
 /* The preconditioner's factor and scratch for n rows of Gram matrix K
@@ -282,7 +287,7 @@ static void precond_apply(const precond *p, const double *v, double *out) {
  * definite H0 leads to the same optimum), and with c/a >= 8 l2 n on the
  * diagonal its rounding leaves H0 well inside positive definite. */
 static int precond_init(precond *p, const double *K, int n, int C, double l2, int avx2) {
-    const double mu = 2.0 * l2 * 4.0 * n; /* c / a */
+    const double inv_a_n = 2.0 * C, mu = 2.0 * l2 * inv_a_n * n; /* c / a */
     double *R = malloc(sizeof(double) * (size_t)n * n);
     p->R = malloc(sizeof(float) * df_packed_col(n, n));
     p->u = malloc(sizeof(double) * ((size_t)n + 4) * C);
@@ -301,6 +306,7 @@ static int precond_init(precond *p, const double *K, int n, int C, double l2, in
     p->n = n;
     p->C = C;
     p->c = 2.0 * l2;
+    p->inv_a_n = inv_a_n;
     p->avx2 = avx2;
     return info == 0;
 }
