@@ -1,10 +1,11 @@
 /*
  * Float triangles applied to double vectors (optim/packed_factor.h): the
  * line kernels against sums written out here (the reference) and their
- * AVX2 versions bit for bit against the plain loops, four lines at once
+ * AVX2 and AVX-512 versions (those the CPU has) bit for bit against the
+ * plain loops, four lines at once
  * bit for bit as four single lines, the packing, and the triangular
  * solves by their residuals (L X - U in double from the packed floats)
- * and the same bits with AVX2 and without; lengths with remainders and
+ * and the same bits with every ISA; lengths with remainders and
  * shorter than a vector, 1 to 70 right-hand sides (past the solves'
  * chunk of 64), and sizes not a multiple of the blocks of four.
  */
@@ -21,7 +22,15 @@
 #include "core/rng.h"
 #include "optim/packed_factor.h"
 
-static int have_avx2(void) { return df_cpu_isa_best() >= DF_CPU_ISA_AVX2; }
+/* The vector ISAs this CPU can run, after the plain loops (DF_CPU_ISA
+ * caps them as it caps the product). */
+static int isas(df_cpu_isa *out) {
+    int n = 0;
+    out[n++] = DF_CPU_ISA_SCALAR;
+    if (df_cpu_isa_best() >= DF_CPU_ISA_AVX2) out[n++] = DF_CPU_ISA_AVX2;
+    if (df_cpu_isa_best() >= DF_CPU_ISA_AVX512) out[n++] = DF_CPU_ISA_AVX512;
+    return n;
+}
 
 static void fill(df_rng *rng, double *v, size_t n) {
     for (size_t k = 0; k < n; k++) v[k] = df_rng_normal(rng);
@@ -51,7 +60,7 @@ static void test_line_kernels(void **state) {
             fill(&rng, Y, ld * C);
             fill(&rng, coef, (size_t)C);
             memcpy(Y2, Y, sizeof(double) * ld * C);
-            df_line_dots(x, len, B, ld, C, out, 0);
+            df_line_dots(x, len, B, ld, C, out, DF_CPU_ISA_SCALAR);
             for (int c = 0; c < C; c++) { /* the reference: the plain sum, to rounding */
                 double ref = 0.0, mag = 0.0;
                 for (int j = 0; j < len; j++) {
@@ -60,17 +69,22 @@ static void test_line_kernels(void **state) {
                 }
                 assert_true(fabs(out[c] - ref) <= 1e-14 * (mag + 1.0));
             }
-            df_line_axpys(x, len, coef, Y, ld, C, 0);
+            df_line_axpys(x, len, coef, Y, ld, C, DF_CPU_ISA_SCALAR);
             for (int c = 0; c < C; c++)
                 for (size_t j = 0; j < ld; j++) {
                     const double want = j < (size_t)len ? fma(coef[c], (double)x[j], Y2[c * ld + j]) : Y2[c * ld + j];
                     assert_true(Y[c * ld + j] == want);
                 }
-            if (have_avx2()) {
-                df_line_dots(x, len, B, ld, C, out2, 1);
+            df_cpu_isa isa[3];
+            for (int t = 1, m = isas(isa); t < m; t++) {
+                double *Y3 = malloc(sizeof(double) * ld * C);
+                assert_non_null(Y3);
+                memcpy(Y3, Y2, sizeof(double) * ld * C);
+                df_line_dots(x, len, B, ld, C, out2, isa[t]);
                 assert_memory_equal(out, out2, sizeof(double) * C);
-                df_line_axpys(x, len, coef, Y2, ld, C, 1);
-                assert_memory_equal(Y, Y2, sizeof(double) * ld * C);
+                df_line_axpys(x, len, coef, Y3, ld, C, isa[t]);
+                assert_memory_equal(Y, Y3, sizeof(double) * ld * C);
+                free(Y3);
             }
             free(x);
             free(B);
@@ -87,9 +101,11 @@ static void test_four_lines_are_four_lines(void **state) {
     static const int sets[3][4] = {{9, 10, 11, 12}, {100, 0, 37, 64}, {257, 258, 259, 260}};
     df_rng rng;
     df_rng_seed(&rng, 6, 1);
+    df_cpu_isa isa[3];
+    const int n_isa = isas(isa);
     for (int s = 0; s < 3; s++)
         for (size_t b = 0; b < sizeof classes / sizeof *classes; b++)
-            for (int avx2 = 0; avx2 <= have_avx2(); avx2++) {
+            for (int t = 0; t < n_isa; t++) {
                 const int C = classes[b];
                 const size_t ld = 261;
                 float *rows = malloc(sizeof(float) * 4 * ld);
@@ -102,13 +118,14 @@ static void test_four_lines_are_four_lines(void **state) {
                 fill(&rng, coef, 4 * (size_t)C);
                 memcpy(Y2, Y, sizeof(double) * ld * C);
                 const float *x[4] = {rows, rows + ld, rows + 2 * ld, rows + 3 * ld};
-                df_lines4_dots(x, sets[s], B, ld, C, out, avx2);
-                for (int k = 0; k < 4; k++) {
-                    df_line_dots(x[k], sets[s][k], B, ld, C, one, avx2);
+                df_lines4_dots(x, sets[s], B, ld, C, out, isa[t]);
+                for (int k = 0; k < 4; k++) { /* and against the plain single line */
+                    df_line_dots(x[k], sets[s][k], B, ld, C, one, DF_CPU_ISA_SCALAR);
                     assert_memory_equal(out + k * C, one, sizeof(double) * C);
                 }
-                df_lines4_axpys(x, sets[s], coef, Y, ld, C, avx2);
-                for (int k = 0; k < 4; k++) df_line_axpys(x[k], sets[s][k], coef + k * C, Y2, ld, C, avx2);
+                df_lines4_axpys(x, sets[s], coef, Y, ld, C, isa[t]);
+                for (int k = 0; k < 4; k++)
+                    df_line_axpys(x[k], sets[s][k], coef + k * C, Y2, ld, C, DF_CPU_ISA_SCALAR);
                 assert_memory_equal(Y, Y2, sizeof(double) * ld * C);
                 free(rows);
                 free(B);
@@ -154,8 +171,8 @@ static void test_solves(void **state) {
             fill(&rng, U, (size_t)n * C);
             for (int trans = 0; trans < 2; trans++) {
                 memcpy(X, U, sizeof(double) * (size_t)n * C);
-                if (trans) df_packed_solve_t(Lp, n, X, (size_t)n, C, 0);
-                else df_packed_solve(Lp, n, X, (size_t)n, C, 0);
+                if (trans) df_packed_solve_t(Lp, n, X, (size_t)n, C, DF_CPU_ISA_SCALAR);
+                else df_packed_solve(Lp, n, X, (size_t)n, C, DF_CPU_ISA_SCALAR);
                 for (int c = 0; c < C; c++) /* the residual: (L or L^T) x - u, L from the floats */
                     for (int i = 0; i < n; i++) {
                         double r = -U[(size_t)c * n + i], mag = fabs(U[(size_t)c * n + i]);
@@ -167,10 +184,11 @@ static void test_solves(void **state) {
                         }
                         assert_true(fabs(r) <= 1e-13 * mag);
                     }
-                if (have_avx2()) {
+                df_cpu_isa isa[3];
+                for (int t = 1, m = isas(isa); t < m; t++) {
                     memcpy(X2, U, sizeof(double) * (size_t)n * C);
-                    if (trans) df_packed_solve_t(Lp, n, X2, (size_t)n, C, 1);
-                    else df_packed_solve(Lp, n, X2, (size_t)n, C, 1);
+                    if (trans) df_packed_solve_t(Lp, n, X2, (size_t)n, C, isa[t]);
+                    else df_packed_solve(Lp, n, X2, (size_t)n, C, isa[t]);
                     assert_memory_equal(X, X2, sizeof(double) * (size_t)n * C);
                 }
             }

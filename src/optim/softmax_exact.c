@@ -70,7 +70,7 @@ typedef struct reduced {
     int n, r, C;
     double l2;
     double *pr;
-    int avx2; /* the packed factor's kernels: AVX2 + FMA */
+    df_cpu_isa isa; /* the packed factor's kernels */
 } reduced;
 
 /* Row i of a lower trapezoidal n x r matrix packed by rows: rows below r
@@ -93,15 +93,15 @@ static int tri_rows(const float *M, int n, int r, int i, const float **x, int *l
 /* out (R x C) = rows i .. i + R of the factor times the C vectors B + c r;
  * then Y's C rows += the rows times a (R x C). */
 static void tri_dots(const float *const *x, const int *len, int R, const double *B, int r, int C, double *out,
-                     int avx2) {
-    if (R == 4) df_lines4_dots(x, len, B, (size_t)r, C, out, avx2);
-    else df_line_dots(x[0], len[0], B, (size_t)r, C, out, avx2);
+                     df_cpu_isa isa) {
+    if (R == 4) df_lines4_dots(x, len, B, (size_t)r, C, out, isa);
+    else df_line_dots(x[0], len[0], B, (size_t)r, C, out, isa);
 }
 
 static void tri_axpys(const float *const *x, const int *len, int R, const double *a, double *Y, int r, int C,
-                      int avx2) {
-    if (R == 4) df_lines4_axpys(x, len, a, Y, (size_t)r, C, avx2);
-    else df_line_axpys(x[0], len[0], a, Y, (size_t)r, C, avx2);
+                      df_cpu_isa isa) {
+    if (R == 4) df_lines4_axpys(x, len, a, Y, (size_t)r, C, isa);
+    else df_line_axpys(x[0], len[0], a, Y, (size_t)r, C, isa);
 }
 
 /* Rows of the float matrix converted to double per product: 256 x 11,520
@@ -165,14 +165,14 @@ static double tri_objective(const reduced *q, const double *theta, double *g) {
         int len[4];
         R = tri_rows(q->M, n, r, i, x, len);
         double *pi = q->pr + (size_t)i * C;
-        tri_dots(x, len, R, q->bt, r, C, pi, q->avx2);
+        tri_dots(x, len, R, q->bt, r, C, pi, q->isa);
         for (int k = 0; k < R; k++) {
             double *pk = pi + (size_t)k * C;
             for (int c = 0; c < C; c++) pk[c] += b[c];
             row_softmax(pk, C, q->y[i + k], n, &loss);
             for (int c = 0; c < C; c++) gb[c] += pk[c];
         }
-        tri_axpys(x, len, R, pi, q->gt, r, C, q->avx2);
+        tri_axpys(x, len, R, pi, q->gt, r, C, q->isa);
     }
     double w2 = 0.0;
     for (int k = 0; k < r; k++)
@@ -244,7 +244,8 @@ typedef struct precond {
     const float *M; /* L, lower trapezoidal n x r, rows packed (reduced's M; rows in pivot order) */
     const int *piv; /* 1-based: row i of L is row piv[i] - 1 of K */
     float *R;       /* Cholesky factor of K + (c/a) I, lower, packed (optim/packed_factor.h) */
-    int n, r, C, avx2;
+    int n, r, C;
+    df_cpu_isa isa;
     double c, inv_a_n; /* c = 2 l2; 1 / (a n) = 2 C */
     double *u, *vt, *zt; /* scratch: n x C (column-major, K's row order), C x r, C x r */
 } precond;
@@ -260,18 +261,18 @@ static void precond_apply(const precond *p, const double *v, double *out) {
     int len[4];
     for (int i = 0, R; i < n; i += R) { /* u = P L v, in K's row order */
         R = tri_rows(p->M, n, r, i, x, len);
-        tri_dots(x, len, R, p->vt, r, C, ui, p->avx2);
+        tri_dots(x, len, R, p->vt, r, C, ui, p->isa);
         for (int k = 0; k < R; k++)
             for (int c = 0; c < C; c++) p->u[(size_t)c * n + (size_t)(p->piv[i + k] - 1)] = ui[(size_t)k * C + c];
     }
-    df_packed_solve(p->R, n, p->u, (size_t)n, C, p->avx2);
-    df_packed_solve_t(p->R, n, p->u, (size_t)n, C, p->avx2);
+    df_packed_solve(p->R, n, p->u, (size_t)n, C, p->isa);
+    df_packed_solve_t(p->R, n, p->u, (size_t)n, C, p->isa);
     memset(p->zt, 0, sizeof(double) * (size_t)C * r);
     for (int i = 0, R; i < n; i += R) { /* z = L^T P^T w */
         R = tri_rows(p->M, n, r, i, x, len);
         for (int k = 0; k < R; k++)
             for (int c = 0; c < C; c++) ui[(size_t)k * C + c] = p->u[(size_t)c * n + (size_t)(p->piv[i + k] - 1)];
-        tri_axpys(x, len, R, ui, p->zt, r, C, p->avx2);
+        tri_axpys(x, len, R, ui, p->zt, r, C, p->isa);
     }
     for (int k = 0; k < r; k++)
         for (int c = 0; c < C; c++)
@@ -286,7 +287,7 @@ static void precond_apply(const precond *p, const double *v, double *out) {
  * double and kept in float: it only shapes the steps (any positive
  * definite H0 leads to the same optimum), and with c/a >= 8 l2 n on the
  * diagonal its rounding leaves H0 well inside positive definite. */
-static int precond_init(precond *p, const double *K, int n, int C, double l2, int avx2) {
+static int precond_init(precond *p, const double *K, int n, int C, double l2, df_cpu_isa isa) {
     const double inv_a_n = 2.0 * C, mu = 2.0 * l2 * inv_a_n * n; /* c / a */
     double *R = malloc(sizeof(double) * (size_t)n * n);
     p->R = malloc(sizeof(float) * df_packed_col(n, n));
@@ -307,7 +308,7 @@ static int precond_init(precond *p, const double *K, int n, int C, double l2, in
     p->C = C;
     p->c = 2.0 * l2;
     p->inv_a_n = inv_a_n;
-    p->avx2 = avx2;
+    p->isa = isa;
     return info == 0;
 }
 
@@ -490,7 +491,7 @@ static df_status fit_primal(const float *z, const int *y, int n, int F, int C, d
     const int block = n < ROW_BLOCK ? n : ROW_BLOCK;
     double *theta = malloc(sizeof(double) * ((size_t)F + 1) * C), *pr = malloc(sizeof(double) * (size_t)n * C);
     double *zb = malloc(sizeof(double) * (size_t)block * F);
-    const reduced q = {NULL, NULL, NULL, NULL, z, zb, y, n, F, C, l2, pr, 0};
+    const reduced q = {NULL, NULL, NULL, NULL, z, zb, y, n, F, C, l2, pr, DF_CPU_ISA_SCALAR};
     int status = !theta || !pr || !zb ? -1 : lbfgs(&q, ((size_t)F + 1) * C, tol, max_iters, stop, theta, &r);
     if (status) st = lbfgs_failed(status, err);
     if (st == DF_OK) {
@@ -591,13 +592,13 @@ static df_status fit_gram(const df_softmax_rows *z, const int *idx, int n, int F
     double *theta = NULL, *pr = NULL, *Q = NULL, *Wt = NULL, *bt = NULL, *gt = NULL;
     float *M = NULL;
     precond pc = {0};
-    const int avx2 = df_cpu_isa_best() >= DF_CPU_ISA_AVX2;
+    const df_cpu_isa isa = df_cpu_isa_best();
     df_status st = DF_OK;
     if (!piv || !yp) {
         st = df_error_set(err, DF_ERR_NOMEM, "exact fit: out of memory for %d x %d rows", n, F);
         goto done;
     }
-    const int have_pc = precond_init(&pc, K, n, C, l2, avx2);
+    const int have_pc = precond_init(&pc, K, n, C, l2, isa);
     if ((st = cholesky(K, n, piv, &rk, err))) goto done;
     M = malloc(sizeof(float) * (tri_row(n, rk) > 0 ? tri_row(n, rk) : 1));
     theta = calloc((size_t)(rk + 1) * C, sizeof(double));
@@ -618,7 +619,7 @@ static df_status fit_gram(const df_softmax_rows *z, const int *idx, int n, int F
     pc.M = M;
     pc.piv = piv;
     pc.r = rk;
-    const reduced q = {M, bt, gt, have_pc && rk > 0 ? &pc : NULL, NULL, NULL, yp, n, rk, C, l2, pr, avx2};
+    const reduced q = {M, bt, gt, have_pc && rk > 0 ? &pc : NULL, NULL, NULL, yp, n, rk, C, l2, pr, isa};
     const int status = lbfgs(&q, (size_t)(rk + 1) * C, tol, max_iters, stop, theta, &r);
     if (status) {
         st = lbfgs_failed(status, err);
