@@ -16,14 +16,18 @@
  * Any M with M M^T = K, the rows' Gram matrix z z^T (n x n), gives the
  * rows' coordinates in an orthonormal basis V of that span (z = M V^T),
  * and W = V B has |W| = |B|; so the fit is the same regression on the
- * n x r scores M with the same penalty on B. M is K's pivoted Cholesky
- * factor (P^T K P = L L^T, r: the pivots above a relative 1e-12 of K's
- * largest diagonal entry; the directions left carry no signal the rows
- * can see), fitted by L-BFGS in double precision until the largest
- * gradient entry is below tol, then W = z^T Q with L^T P^T Q = B (a
- * triangular solve). Cost: the Gram matrix (n^2 F / 2 multiply-adds,
- * OpenBLAS dsyrk), its factor (LAPACK dpstrf, n^3 / 3), iterations of
- * n r C / 2 (one pass over L's triangle each), and the map back (n F C).
+ * n x r scores M with the same penalty on B. M is K's Cholesky factor
+ * (P^T K P = L L^T; pivoted, P a permutation, where a pivot falls below a
+ * relative 1e-12 of K's largest diagonal entry, r then the pivots above
+ * it: the directions left carry no signal the rows can see), kept in
+ * float for L-BFGS's passes (optim/packed_factor.h: the scores' own
+ * precision) and fitted in double until the largest gradient entry is
+ * below tol, then W = z^T Q with L^T P^T Q = B (a triangular solve in
+ * double). Cost: the Gram matrix (n^2 F / 2 multiply-adds, OpenBLAS
+ * dsyrk), its factor (dpotrf, or LAPACK dpstrf, n^3 / 3), iterations of
+ * about 3 n r C multiply-adds (the objective's pass over L's triangle, the
+ * preconditioner's two over L and two over its own factor), and the map
+ * back (n F C).
  * Measured by bench_exact_fit (rows like standardised photo features,
  * 11,520 of them; one core of an AMD EPYC, Zen 5): 0.09 s for 424 rows,
  * 1.04 s for 1,600, where eigenvectors (LAPACK dsyevd, about 4 n^3) and
