@@ -92,27 +92,33 @@ static int bench_rows(int n, int C, int primal) {
     df_softmax_exact_report rep = {0};
     df_error err;
     double *K = NULL; /* the Gram way: the matrix once, then the fits on it (as training's head and folds) */
-    int *idx = malloc(sizeof(int) * (size_t)n);
+    int *idx = malloc(sizeof(int) * (size_t)n), rc = 0;
     const df_softmax_rows rows = {z, NULL, NULL};
-    if (!idx) abort();
-    for (int i = 0; i < n; i++) idx[i] = i;
-    if (!primal) {
+    for (int i = 0; idx && i < n; i++) idx[i] = i;
+    if (!idx) {
+        fprintf(stderr, "bench_exact_fit: out of memory for %d rows\n", n);
+        rc = 1;
+    } else if (!primal) {
         const double t0 = df_clock_seconds();
-        if (df_softmax_gram(&rows, n, F, &K, &err) != DF_OK) {
-            fprintf(stderr, "bench_exact_fit: %s\n", err.message);
-            abort();
-        }
+        if (df_softmax_gram(&rows, n, F, &K, &err) != DF_OK) rc = 1;
         gram = df_clock_seconds() - t0;
     }
-    for (int r = 0; r < REPS; r++) {
+    for (int r = 0; !rc && r < REPS; r++) {
         const double t0 = df_clock_seconds();
         if ((primal ? df_softmax_fit_primal(z, y, n, F, C, l2, 1e-4, 5000, W, b, &rep, &err)
                     : df_softmax_fit_exact_rows(&rows, n, F, K, idx, n, y, C, l2, 1e-6, 5000, NULL, W, b, &rep,
-                                                &err)) != DF_OK) {
-            fprintf(stderr, "bench_exact_fit: %s\n", err.message);
-            abort();
-        }
+                                                &err)) != DF_OK)
+            rc = 1;
         t[r] = df_clock_seconds() - t0;
+    }
+    if (rc) {
+        if (idx) fprintf(stderr, "bench_exact_fit: %s\n", err.message);
+        free(K);
+        free(idx);
+        free(z);
+        free(W);
+        free(y);
+        return 1;
     }
     qsort(t, REPS, sizeof *t, cmp_double);
     printf("%5d rows x %d features, %d classes%s: median %.3f s (%.3f-%.3f) over %d fits; %d L-BFGS iterations, rank %d, "
