@@ -554,8 +554,9 @@ __attribute__((target("avx2,fma"))) static void w_accumulate_avx2(const float *z
     }
 }
 
-static void rows_t_q(const df_softmax_rows *z, const int *idx, int n, int F, const double *Q, int C, double *Wt) {
-    const int avx2 = df_cpu_isa_best() >= DF_CPU_ISA_AVX2;
+static void rows_t_q(const df_softmax_rows *z, const int *idx, int n, int F, const double *Q, int C, double *Wt,
+                     df_cpu_isa isa) {
+    const int avx2 = isa >= DF_CPU_ISA_AVX2;
     memset(Wt, 0, sizeof(double) * (size_t)C * F);
     for (int i = 0; i < n; i++) {
         const double *q = Q + (size_t)i * C;
@@ -569,16 +570,17 @@ static void rows_t_q(const df_softmax_rows *z, const int *idx, int n, int F, con
 }
 
 /* The factor's rows (column-major lower K, n x n, its first r columns)
- * packed in float at tri_row, by tiles of TILE x TILE: a row reads K
- * across its columns, a cache line each, which a tile keeps in L1. */
-static void factor_rows(const double *K, int n, int r, float *M) {
-    for (int k0 = 0; k0 < n; k0 += TILE)
-        for (int j0 = 0; j0 < r && j0 <= k0 + TILE - 1; j0 += TILE)
-            for (int k = k0; k < n && k < k0 + TILE; k++) {
-                float *mk = M + tri_row(k, r);
-                const int j1 = k + 1 < r ? k + 1 : r;
-                for (int j = j0; j < j1 && j < j0 + TILE; j++) mk[j] = (float)K[(size_t)j * n + k];
-            }
+ * packed in float at tri_row. mirror's tiles turn them into the upper
+ * triangle's columns (K's upper triangle is free once factored), which
+ * are then read whole. */
+static void factor_rows(double *K, int n, int r, float *M) {
+    mirror(K, n, 1);
+    for (int k = 0; k < n; k++) {
+        float *mk = M + tri_row(k, r);
+        const double *col = K + (size_t)k * n;
+        const int len = k + 1 < r ? k + 1 : r;
+        for (int j = 0; j < len; j++) mk[j] = (float)col[j];
+    }
 }
 
 /* The Gram way on n rows of z (row i: row idx[i], or i without idx) whose
@@ -632,7 +634,7 @@ static df_status fit_gram(const df_softmax_rows *z, const int *idx, int n, int F
         cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, rk, C, 1.0, K, n, theta, C);
     for (int k = 0; k < rk; k++)
         for (int c = 0; c < C; c++) Q[(size_t)(piv[k] - 1) * C + c] = theta[(size_t)k * C + c];
-    rows_t_q(z, idx, n, F, Q, C, Wt);
+    rows_t_q(z, idx, n, F, Q, C, Wt, isa);
     for (int j = 0; j < F; j++)
         for (int c = 0; c < C; c++) W[(size_t)j * C + c] = (float)Wt[(size_t)c * F + j];
     for (int c = 0; c < C; c++) b[c] = (float)theta[(size_t)rk * C + c];
