@@ -111,28 +111,22 @@ static int bench_rows(int n, int C, int primal) {
             rc = 1;
         t[r] = df_clock_seconds() - t0;
     }
-    if (rc) {
-        if (idx) fprintf(stderr, "bench_exact_fit: %s\n", err.message);
-        free(K);
-        free(idx);
-        free(z);
-        free(W);
-        free(y);
-        return 1;
+    if (rc && idx) fprintf(stderr, "bench_exact_fit: %s\n", err.message);
+    if (!rc) {
+        qsort(t, REPS, sizeof *t, cmp_double);
+        printf("%5d rows x %d features, %d classes%s: median %.3f s (%.3f-%.3f) over %d fits; %d L-BFGS iterations, "
+               "rank %d, objective %.8f",
+               n, F, C, primal ? " (primal, tol 1e-4)" : "", t[REPS / 2], t[0], t[REPS - 1], REPS, rep.iterations,
+               rep.rank, rep.objective);
+        if (!primal) printf("; on a Gram matrix made once in %.3f s", gram);
+        printf("\n");
     }
-    qsort(t, REPS, sizeof *t, cmp_double);
-    printf("%5d rows x %d features, %d classes%s: median %.3f s (%.3f-%.3f) over %d fits; %d L-BFGS iterations, rank %d, "
-           "objective %.8f",
-           n, F, C, primal ? " (primal, tol 1e-4)" : "", t[REPS / 2], t[0], t[REPS - 1], REPS, rep.iterations, rep.rank,
-           rep.objective);
-    if (!primal) printf("; on a Gram matrix made once in %.3f s", gram);
-    printf("\n");
     free(K);
     free(idx);
     free(z);
     free(W);
     free(y);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv) {
