@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "core/cpu.h"
+#include "engine/qconv1x1.h"
 
 /* Integers up to 2^24 are exact in fp32, and so is every sum of them that
  * stays there. */
@@ -36,6 +37,14 @@ struct df_qf32_conv {
      * weights in the primitive's format and its bias; NULL: none */
     const df_qf32_conv *dw;
     dnnl_memory_t dw_wei, dw_bia;
+    /* A 1x1 layer on our 16-bit pair kernels instead (qconv1x1.h; NULL:
+     * oneDNN's), set up when own_work is: its panel, input and output. */
+    df_qconv1x1 *own;
+    void *own_work;
+    size_t own_work_bytes;
+    const float *own_in;
+    float *own_out;
+    int own_in_layout, own_out_layout, own_batch;
     char impl[96];
 };
 
@@ -44,6 +53,8 @@ static void release_setup(df_qf32_conv *cv) {
                              &cv->dw_wei, &cv->dw_bia};
     if (cv->prim) dnnl_primitive_destroy(cv->prim);
     cv->prim = NULL;
+    free(cv->own_work);
+    cv->own_work = NULL;
     cv->dw = NULL;
     for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++) {
         if (*mems[k]) dnnl_memory_destroy(*mems[k]);
@@ -55,6 +66,7 @@ void df_qf32_conv_destroy(df_qf32_conv *cv) {
     if (!cv) return;
     release_setup(cv);
     if (cv->attr) dnnl_primitive_attr_destroy(cv->attr);
+    df_qconv1x1_destroy(cv->own);
     free(cv->weights);
     free(cv->bias);
     free(cv->bias_hi);
@@ -181,6 +193,59 @@ static df_status copy_weights(df_qf32_conv *cv, df_qtype type, df_qparams in, co
     return st;
 }
 
+/* A dense, unpadded, stride-1 1x1 layer on a map of at most OWN_MAX_HW
+ * pixels with at least OWN_MIN_C input channels runs on the 16-bit pair
+ * kernels where the CPU has AVX2 (qconv1x1.h: the same bits). There the
+ * products are most of the work (MobileNetV2's 14x14 and 7x7 layers),
+ * and oneDNN's fp32 1x1 kernels are least efficient: on the AMD EPYC (Zen
+ * 5) capped to AVX2, 1.0-1.4x oneDNN's speed per layer at batch 1 and
+ * 1.0-1.7x at batch 16 (build/bench_qconv1x1), though vpmaddwd does 16
+ * products a cycle there as the FMAs do (Intel's AVX2 cores: 32). Fewer
+ * channels make a layer a pass over memory (the input's conversion and
+ * the output's requantization as much work as the products: 0.5-0.95x);
+ * larger maps (28x28 and up) measured within the noise per layer and
+ * slower in the whole net at batch 16 (its 4.8 MB panels), so they keep
+ * oneDNN's. The whole MobileNetV2 QAT engine: 1.15x at batch 1, 1.07x at
+ * batch 16 (build/bench_qconv1x1 B 50 MODEL). DF_QF32_1X1=onednn keeps
+ * oneDNN's everywhere, =own takes ours for every layer it can run (A/B
+ * runs). A bias split in two (bias_hi) stays with oneDNN's post-op. */
+#define OWN_MIN_C 128
+#define OWN_MAX_HW 196
+
+static df_status own_create(df_qf32_conv *cv, df_error *err) {
+    const char *e = getenv("DF_QF32_1X1");
+    const int all = e && !strcmp(e, "own");
+    if ((e && !strcmp(e, "onednn")) || (!all && (cv->c < OWN_MIN_C || cv->h * cv->w > OWN_MAX_HW)) ||
+        cv->depthwise || cv->kh != 1 || cv->kw != 1 || cv->sh != 1 || cv->sw != 1 || cv->pt || cv->pl || cv->pb ||
+        cv->pr || cv->bias_hi || !df_qconv1x1_available())
+        return DF_OK;
+    const df_qconv1x1_desc d = {.c = cv->c, .oc = cv->oc, .weights = cv->weights, .bias = cv->bias,
+                                .scale = cv->scale, .scales = cv->scales, .clip_lo = cv->clip_lo,
+                                .clip_hi = cv->clip_hi};
+    df_status st = df_qconv1x1_create(&d, &cv->own, err);
+    if (st == DF_ERR_UNSUPPORTED) { /* oneDNN's kernels then */
+        df_error_clear(err);
+        st = DF_OK;
+    }
+    return st;
+}
+
+/* cv's own kernels from in to out (neither planar) for batch images. */
+static df_status own_setup(df_qf32_conv *cv, int batch, const float *in, df_qf32_layout in_layout, float *out,
+                           df_qf32_layout out_layout, df_error *err) {
+    const size_t bytes = df_qconv1x1_work_bytes(cv->own, (size_t)batch * (size_t)cv->h * (size_t)cv->w);
+    cv->own_work_bytes = (bytes + 63) & ~(size_t)63;
+    cv->own_work = aligned_alloc(64, cv->own_work_bytes);
+    if (!cv->own_work) return df_error_set(err, DF_ERR_NOMEM, "out of memory for a 1x1 convolution's panel");
+    cv->own_in = in;
+    cv->own_out = out;
+    cv->own_in_layout = in_layout == DF_QF32_BLOCKED8 ? DF_QCONV1X1_BLOCKED8 : DF_QCONV1X1_NHWC;
+    cv->own_out_layout = out_layout == DF_QF32_BLOCKED8 ? DF_QCONV1X1_BLOCKED8 : DF_QCONV1X1_NHWC;
+    cv->own_batch = batch;
+    snprintf(cv->impl, sizeof cv->impl, "qconv1x1:avx2 (int16 pairs)");
+    return DF_OK;
+}
+
 df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, df_qparams in,
                               const df_qconv_desc *d, df_qf32_conv **out, df_error *err) {
     *out = NULL;
@@ -209,6 +274,11 @@ df_status df_qf32_conv_create(df_qdnnl *e, df_qtype type, int h, int w, int c, d
     }
     record_impl(cv, pd);
     dnnl_primitive_desc_destroy(pd);
+    st = own_create(cv, err);
+    if (st) {
+        df_qf32_conv_destroy(cv);
+        return st;
+    }
     *out = cv;
     return DF_OK;
 }
@@ -245,6 +315,8 @@ static dnnl_status_t setup_from_pd(df_qdnnl *e, df_qf32_conv *cv, const_dnnl_pri
 df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, df_qf32_layout in_layout,
                              float *out, df_qf32_layout out_layout, df_error *err) {
     release_setup(cv);
+    if (cv->own && in_layout != DF_QF32_NCHW && out_layout != DF_QF32_NCHW)
+        return own_setup(cv, batch, in, in_layout, out, out_layout, err);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t r = make_pd(e, cv, batch, in_layout, out_layout, cv->attr, &pd);
     if (!r) r = setup_from_pd(e, cv, pd, in, out);
@@ -330,6 +402,9 @@ df_status df_qf32_conv_setup_fused(df_qdnnl *e, df_qf32_conv *cv, df_qf32_conv *
 }
 
 df_status df_qf32_conv_run(df_qdnnl *e, df_qf32_conv *cv, df_error *err) {
+    if (cv->own_work)
+        return df_qconv1x1_run(cv->own, cv->own_in, cv->own_in_layout, cv->own_out, cv->own_out_layout,
+                               cv->own_batch, cv->h * cv->w, cv->own_work, cv->own_work_bytes, err);
     if (!cv->prim) return df_error_set(err, DF_ERR_INVALID_ARG, "fp32 integer convolution not set up");
     dnnl_exec_arg_t args[9] = {{DNNL_ARG_SRC, cv->src}, {DNNL_ARG_WEIGHTS, cv->wei}, {DNNL_ARG_BIAS, cv->bia},
                                {DNNL_ARG_DST, cv->dst}};
