@@ -194,28 +194,24 @@ static df_status copy_weights(df_qf32_conv *cv, df_qtype type, df_qparams in, co
 }
 
 /* A dense, unpadded, stride-1 1x1 layer on a map of at most OWN_MAX_HW
- * pixels with at least OWN_MIN_C input channels runs on the 16-bit pair
- * kernels where the CPU has AVX2 (qconv1x1.h: the same bits). There the
- * products are most of the work (MobileNetV2's 14x14 and 7x7 layers),
- * and oneDNN's fp32 1x1 kernels are least efficient: on the AMD EPYC (Zen
- * 5) capped to AVX2, 1.0-1.4x oneDNN's speed per layer at batch 1 and
- * 1.0-1.7x at batch 16 (build/bench_qconv1x1), though vpmaddwd does 16
- * products a cycle there as the FMAs do (Intel's AVX2 cores: 32). Fewer
- * channels make a layer a pass over memory (the input's conversion and
- * the output's requantization as much work as the products: 0.5-0.95x);
- * larger maps (28x28 and up) measured within the noise per layer and
- * slower in the whole net at batch 16 (its 4.8 MB panels), so they keep
- * oneDNN's. The whole MobileNetV2 QAT engine: 1.15x at batch 1, 1.07x at
- * batch 16 (build/bench_qconv1x1 B 50 MODEL). DF_QF32_1X1=onednn keeps
- * oneDNN's everywhere, =own takes ours for every layer it can run (A/B
- * runs). A bias split in two (bias_hi) stays with oneDNN's post-op. */
-#define OWN_MIN_C 128
+ * pixels (14x14) runs on the 16-bit pair kernels where the CPU has AVX2
+ * (qconv1x1.h: the same bits). There oneDNN's fp32 1x1 kernels are least
+ * efficient: on the AMD EPYC (Zen 5) capped to AVX2, MobileNetV2's 7x7
+ * layers ran 1.24-1.72x oneDNN's speed at batch 1 and 1.37-1.68x at batch
+ * 16, its 14x14 ones 0.86-1.27x and 0.94-1.43x (three runs of
+ * build/bench_qconv1x1 each), though vpmaddwd does 16 products a cycle
+ * there as the FMAs do (Intel's AVX2 cores: 32). On larger maps the
+ * layers are passes over memory (a few dozen channels: the input's
+ * conversion and the output's requantization as much work as the
+ * products), 0.45-0.90x at batch 1, and keep oneDNN's. DF_QF32_1X1=onednn
+ * keeps oneDNN's everywhere, =own takes ours for every layer it can run
+ * (A/B runs). A bias split in two (bias_hi) stays with oneDNN's post-op. */
 #define OWN_MAX_HW 196
 
 static df_status own_create(df_qf32_conv *cv, df_error *err) {
     const char *e = getenv("DF_QF32_1X1");
     const int all = e && !strcmp(e, "own");
-    if ((e && !strcmp(e, "onednn")) || (!all && (cv->c < OWN_MIN_C || cv->h * cv->w > OWN_MAX_HW)) ||
+    if ((e && !strcmp(e, "onednn")) || (!all && cv->h * cv->w > OWN_MAX_HW) ||
         cv->depthwise || cv->kh != 1 || cv->kw != 1 || cv->sh != 1 || cv->sw != 1 || cv->pt || cv->pl || cv->pb ||
         cv->pr || cv->bias_hi || !df_qconv1x1_available())
         return DF_OK;
