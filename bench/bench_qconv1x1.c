@@ -11,7 +11,7 @@
  * built with DF_QF32_1X1=onednn and with the engine's rule, run
  * alternately on the same batch; printed: each one's median ms per image,
  * the median of the per-round ratios, and whether the features are the
- * same bits.
+ * same bits. LAYER=K runs only the table's row K (from 0), for profiles.
  *
  *     DF_CPU_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \
  *         build/bench_qconv1x1 [BATCH] [ITERS] [MODEL.tflite]
@@ -116,7 +116,9 @@ int main(int argc, char **argv) {
     printf("%-16s %9s %9s %9s %9s %7s %s\n", "layer", "oneDNN", "best", "ours", "best", "ratio", "same bits");
     double tot[2] = {0.0, 0.0};
     unsigned seed = 1;
+    const char *only = getenv("LAYER"); /* one layer, by its row (from 0), for perf */
     for (size_t l = 0; l < sizeof LAYERS / sizeof LAYERS[0]; l++) {
+        if (only && *only && (size_t)atoi(only) != l) continue;
         const layer *L = &LAYERS[l];
         const size_t nin = (size_t)batch * L->hw * L->hw * L->c, nout = (size_t)batch * L->hw * L->hw * L->oc;
         uint8_t *w = malloc((size_t)L->oc * L->c);
