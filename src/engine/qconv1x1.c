@@ -93,7 +93,6 @@ df_status df_qconv1x1_create(const df_qconv1x1_desc *d, df_qconv1x1 **out, df_er
 
 static size_t padded_pixels(size_t pixels) { return (pixels + MR - 1) / MR * MR; }
 
-
 /* ---- the input panel: int16 rows of kp channels per pixel ------------ */
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -209,8 +208,8 @@ AVX2 static void run_item(const df_qconv1x1 *cv, const int16_t *a, float *out, i
         valid[h] = left >= 8 ? 8 : left > 0 ? left : 0;
     }
     const int16_t *w = cv->w + (size_t)b * (size_t)(cv->kp / 2) * NR * 2;
-    /* the image and pixel of the tile's first row, carried along (a
-     * division per row cost as much as the products of a 16-channel input) */
+    /* the image and pixel of the tile's first row, carried along instead
+     * of two divisions per row */
     size_t n = t0 * MR / hw, p = t0 * MR % hw;
     for (size_t t = t0; t < t1; t++) {
         float *dst[MR][2];
@@ -238,9 +237,10 @@ size_t df_qconv1x1_work_bytes(const df_qconv1x1 *cv, size_t pixels) {
  * (channel block, chunk of tiles) items, channel blocks outermost: a
  * block's weights stay in L1/L2 across its tiles, and the panel (94 KB for
  * 7x7x960 at batch 1) in L2. (Each thread packing a chunk of pixels and
- * running every block over it was slower on every layer: 7x7x960 -> 320 at
- * batch 16 1.67x -> 1.27x oneDNN's speed, the weights then coming from L3
- * once per chunk.) */
+ * running every block over it was no faster on the large maps it was for,
+ * 56x56x144 -> 24 at batch 16 0.44x -> 0.47x oneDNN's speed, and slower on
+ * the small ones, 7x7x960 -> 320 1.67x -> 1.27x: their weights then came
+ * from L3 once per chunk.) */
 df_status df_qconv1x1_run(const df_qconv1x1 *cv, const float *in, int in_layout, float *out, int out_layout,
                           int batch, int hw, void *work, size_t work_bytes, df_error *err) {
     const size_t pixels = (size_t)batch * (size_t)hw, padded = padded_pixels(pixels), tiles = padded / MR;

@@ -39,7 +39,8 @@ typedef struct df_qconv1x1_desc {
 /* 1 where this CPU (as capped by DF_CPU_ISA) runs these kernels: AVX2. */
 int df_qconv1x1_available(void);
 /* Copies and packs what it needs from d. DF_ERR_UNSUPPORTED where a
- * weight is not an integer within int16 or the CPU lacks AVX2. */
+ * weight is not an integer within +-32767, a bias not one within 2^24, or
+ * the CPU lacks AVX2. */
 df_status df_qconv1x1_create(const df_qconv1x1_desc *d, df_qconv1x1 **out, df_error *err) DF_MUST_CHECK;
 void df_qconv1x1_destroy(df_qconv1x1 *cv); /* accepts NULL */
 /* Bytes of work memory a run over `pixels` input pixels needs (aligned to
