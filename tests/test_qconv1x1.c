@@ -52,6 +52,18 @@ static void reference(const conv_case *cc, const float *x, const float *w, const
             }
 }
 
+/* One run with work memory of the size asked for. */
+static df_status run_conv(const df_qconv1x1 *cv, const float *x, int in_layout, float *y, int out_layout, int batch,
+                          int hw) {
+    const size_t bytes = df_qconv1x1_work_bytes(cv, (size_t)batch * (size_t)hw);
+    void *work = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    assert_non_null(work);
+    df_error err;
+    df_status st = df_qconv1x1_run(cv, x, in_layout, y, out_layout, batch, hw, work, bytes, &err);
+    free(work);
+    return st;
+}
+
 static void check_case(const conv_case *cc, uint64_t seed) {
     df_rng r;
     df_rng_seed(&r, seed, 3);
@@ -144,14 +156,10 @@ static void test_rounding_ties_to_even(void **state) {
     df_qconv1x1 *cv;
     df_error err;
     assert_int_equal(df_qconv1x1_create(&d, &cv, &err), DF_OK);
-    const size_t bytes = df_qconv1x1_work_bytes(cv, 1);
-    void *work = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     float y[4];
-    assert_non_null(work);
-    assert_int_equal(df_qconv1x1_run(cv, x, DF_QCONV1X1_NHWC, y, DF_QCONV1X1_NHWC, 1, 1, work, bytes, &err), DF_OK);
+    assert_int_equal(run_conv(cv, x, DF_QCONV1X1_NHWC, y, DF_QCONV1X1_NHWC, 1, 1), DF_OK);
     const float want[4] = {0, 2, 2, 4};
     assert_memory_equal(y, want, sizeof want);
-    free(work);
     df_qconv1x1_destroy(cv);
 }
 
@@ -174,12 +182,8 @@ static void test_largest_sums(void **state) {
     df_qconv1x1 *cv;
     df_error err;
     assert_int_equal(df_qconv1x1_create(&d, &cv, &err), DF_OK);
-    const size_t bytes = df_qconv1x1_work_bytes(cv, 2);
-    void *work = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    assert_non_null(work);
-    assert_int_equal(df_qconv1x1_run(cv, x, DF_QCONV1X1_NHWC, y, DF_QCONV1X1_NHWC, 1, 2, work, bytes, &err), DF_OK);
+    assert_int_equal(run_conv(cv, x, DF_QCONV1X1_NHWC, y, DF_QCONV1X1_NHWC, 1, 2), DF_OK);
     assert_memory_equal(y, want, sizeof want);
-    free(work);
     free(w);
     df_qconv1x1_destroy(cv);
 }
@@ -205,12 +209,7 @@ static void test_refusals(void **state) {
     assert_int_equal(df_qconv1x1_create(&d, &cv, &err), df_qconv1x1_available() ? DF_OK : DF_ERR_UNSUPPORTED);
     if (cv) { /* a blocked layout needs channels in whole blocks of 8 */
         float x[2] = {1, 1}, y[1];
-        const size_t bytes = df_qconv1x1_work_bytes(cv, 1);
-        void *work = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        assert_non_null(work);
-        assert_int_equal(df_qconv1x1_run(cv, x, DF_QCONV1X1_BLOCKED8, y, DF_QCONV1X1_NHWC, 1, 1, work, bytes, &err),
-                         DF_ERR_INVALID_ARG);
-        free(work);
+        assert_int_equal(run_conv(cv, x, DF_QCONV1X1_BLOCKED8, y, DF_QCONV1X1_NHWC, 1, 1), DF_ERR_INVALID_ARG);
     }
     df_qconv1x1_destroy(cv);
 }
