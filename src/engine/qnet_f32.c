@@ -200,7 +200,8 @@ static df_status copy_weights(df_qf32_conv *cv, df_qtype type, df_qparams in, co
  * layers ran 1.24-1.72x oneDNN's speed at batch 1 and 1.37-1.68x at batch
  * 16, its 14x14 ones 0.86-1.27x and 0.94-1.43x (three runs of
  * build/bench_qconv1x1 each), though vpmaddwd does 16 products a cycle
- * there as the FMAs do (Intel's AVX2 cores: 32). On larger maps the
+ * there as the FMAs do (Intel's AVX2 cores issue two a cycle by their
+ * documented throughput: not measured here). On larger maps the
  * layers are passes over memory (a few dozen channels: the input's
  * conversion and the output's requantization as much work as the
  * products), 0.45-0.90x at batch 1, and keep oneDNN's. DF_QF32_1X1=onednn
