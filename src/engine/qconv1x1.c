@@ -14,8 +14,8 @@
  * item is one block of 16 channels over up to CHUNK tiles: its weights
  * (c x 16 int16, 30 KB at 960 channels) stay in L1/L2 across the tiles.
  * The panel is packed PACK_ROWS pixels a task: with 64, a 7x7 map at batch
- * 1 was one task and one thread waited through it (the 7x7 layers 1.2-1.4x
- * oneDNN's speed -> 1.3-1.7x). */
+ * 1 was one task and one thread waited through it (the 7x7 layers
+ * 1.20-1.60x oneDNN's speed -> 1.46-1.72x, two runs back to back). */
 enum { MR = 6, NR = 16, CHUNK = 16, PACK_ROWS = 16 };
 
 struct df_qconv1x1 {
