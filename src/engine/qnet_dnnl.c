@@ -25,6 +25,8 @@
 struct df_qdnnl {
     dnnl_engine_t eng;
     dnnl_stream_t strm;
+    void *work; /* df_qdnnl_reserve_work's */
+    size_t work_bytes;
 };
 
 /* The side convolution takes up to 2 * FIX_MAX_SIDE fixed channels. */
@@ -138,10 +140,28 @@ df_status df_qdnnl_create(df_qdnnl **out, df_error *err) {
 dnnl_engine_t df_qdnnl_engine(const df_qdnnl *e) { return e->eng; }
 dnnl_stream_t df_qdnnl_stream(const df_qdnnl *e) { return e->strm; }
 
+df_status df_qdnnl_reserve_work(df_qdnnl *e, size_t bytes, df_error *err) {
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (bytes <= e->work_bytes) return DF_OK;
+    void *w = aligned_alloc(64, bytes);
+    if (!w) return df_error_set(err, DF_ERR_NOMEM, "out of memory for %zu MB of the integer engine's work area",
+                                bytes >> 20);
+    free(e->work);
+    e->work = w;
+    e->work_bytes = bytes;
+    return DF_OK;
+}
+
+void *df_qdnnl_work(const df_qdnnl *e, size_t *bytes) {
+    *bytes = e->work_bytes;
+    return e->work;
+}
+
 void df_qdnnl_destroy(df_qdnnl *e) {
     if (!e) return;
     if (e->strm) dnnl_stream_destroy(e->strm);
     if (e->eng) dnnl_engine_destroy(e->eng);
+    free(e->work);
     free(e);
 }
 

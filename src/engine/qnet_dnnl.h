@@ -77,6 +77,12 @@ void df_qdnnl_destroy(df_qdnnl *e); /* accepts NULL */
 /* For the other oneDNN convolutions of the integer engine (qnet_f32.c). */
 dnnl_engine_t df_qdnnl_engine(const df_qdnnl *e);
 dnnl_stream_t df_qdnnl_stream(const df_qdnnl *e);
+/* A work area the layers of one net share (they run one at a time): each
+ * layer that needs one reserves its size when it is set up, which grows
+ * the area (64-byte aligned; its contents are not kept); df_qdnnl_work
+ * gives the area and its size when the layer runs. */
+df_status df_qdnnl_reserve_work(df_qdnnl *e, size_t bytes, df_error *err) DF_MUST_CHECK;
+void *df_qdnnl_work(const df_qdnnl *e, size_t *bytes);
 /* *wei: a new memory of md holding data (laid out as user_md), reordered
  * on e's stream. */
 dnnl_status_t df_qdnnl_reorder(df_qdnnl *e, const dnnl_memory_desc_t *user_md, const void *data,
