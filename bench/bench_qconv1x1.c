@@ -12,6 +12,7 @@
  * alternately on the same batch; printed: each one's median ms per image,
  * the median of the per-round ratios, and whether the features are the
  * same bits. LAYER=K runs only the table's row K (from 0), for profiles.
+ * Either way the exit status is 1 when any outputs differ.
  *
  *     DF_CPU_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2 \
  *         build/bench_qconv1x1 [BATCH] [ITERS] [MODEL.tflite]
@@ -23,6 +24,7 @@
 #include <time.h>
 
 #include "backbone/backbone.h"
+#include "core/rng.h"
 #include "engine/qnet_f32.h"
 
 static double now_ms(void) {
@@ -73,8 +75,9 @@ static int whole_net(const char *model, int batch, int iters) {
     double *t[2] = {malloc(sizeof(double) * (size_t)iters), malloc(sizeof(double) * (size_t)iters)};
     double *ratio = malloc(sizeof(double) * (size_t)iters);
     if (!x || !f[0] || !f[1] || !t[0] || !t[1] || !ratio) die("buffers", NULL);
-    unsigned seed = 7;
-    for (size_t k = 0; k < nin; k++) x[k] = (float)((seed = seed * 1103515245u + 12345u) >> 24) / 127.5f - 1.0f;
+    df_rng rng;
+    df_rng_seed(&rng, 7, 1);
+    for (size_t k = 0; k < nin; k++) x[k] = df_rng_uniform_range(&rng, -1.0f, 1.0f);
     for (int v = 0; v < 2; v++)
         for (int i = 0; i < 2; i++)
             if (df_backbone_run(bb[v], x, batch, f[v], &err)) die("warm-up", &err);
@@ -102,20 +105,17 @@ static int whole_net(const char *model, int batch, int iters) {
     return same ? 0 : 1;
 }
 
-int main(int argc, char **argv) {
-    const int batch = argc > 1 ? atoi(argv[1]) : 1, iters = argc > 2 ? atoi(argv[2]) : 50;
-    if (batch < 1 || iters < 1) {
-        fprintf(stderr, "usage: bench_qconv1x1 [BATCH] [ITERS] [MODEL.tflite]\n");
-        return 2;
-    }
-    if (argc > 3) return whole_net(argv[3], batch, iters);
+/* MobileNetV2's 1x1 layers one by one, oneDNN's kernels against ours. */
+static int per_layer(int batch, int iters) {
     df_error err;
     df_qdnnl *e = NULL;
     if (df_qdnnl_create(&e, &err)) die("oneDNN", &err);
     printf("batch %d, %d runs each, alternating; ms per batch\n", batch, iters);
     printf("%-16s %9s %9s %9s %9s %7s %s\n", "layer", "oneDNN", "best", "ours", "best", "ratio", "same bits");
     double tot[2] = {0.0, 0.0};
-    unsigned seed = 1;
+    int all_same = 1;
+    df_rng rng;
+    df_rng_seed(&rng, 1, 1);
     const char *only = getenv("LAYER"); /* one layer, by its row (from 0), for perf */
     for (size_t l = 0; l < sizeof LAYERS / sizeof LAYERS[0]; l++) {
         if (only && *only && (size_t)atoi(only) != l) continue;
@@ -126,9 +126,9 @@ int main(int argc, char **argv) {
         float *x = malloc(sizeof *x * nin), *y[2] = {malloc(sizeof(float) * nout), malloc(sizeof(float) * nout)};
         double *t[2] = {malloc(sizeof(double) * (size_t)iters), malloc(sizeof(double) * (size_t)iters)};
         if (!w || !bias || !x || !y[0] || !y[1] || !t[0] || !t[1]) die("buffers", NULL);
-        for (size_t k = 0; k < (size_t)L->oc * L->c; k++) w[k] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 24);
-        for (int k = 0; k < L->oc; k++) bias[k] = (int32_t)((seed = seed * 1103515245u + 12345u) >> 20) - 2048;
-        for (size_t k = 0; k < nin; k++) x[k] = (float)((int)((seed = seed * 1103515245u + 12345u) >> 25) - 64);
+        for (size_t k = 0; k < (size_t)L->oc * L->c; k++) w[k] = (uint8_t)df_rng_below(&rng, 256);
+        for (int k = 0; k < L->oc; k++) bias[k] = (int32_t)df_rng_below(&rng, 4096) - 2048;
+        for (size_t k = 0; k < nin; k++) x[k] = (float)((int)df_rng_below(&rng, 128) - 64);
         const float ws = 0.02f;
         const df_qconv_desc d = {.out_c = L->oc, .kh = 1, .kw = 1, .stride_h = 1, .stride_w = 1, .weights = w,
                                  .bias = bias, .weight_scale = &ws, .weight_zero_point = 128,
@@ -149,6 +149,7 @@ int main(int argc, char **argv) {
                 t[v][i] = now_ms() - t0;
             }
         const int same = !memcmp(y[0], y[1], sizeof(float) * nout);
+        all_same &= same;
         double med[2], best[2];
         for (int v = 0; v < 2; v++) {
             qsort(t[v], (size_t)iters, sizeof(double), cmp_double);
@@ -171,5 +172,14 @@ int main(int argc, char **argv) {
     }
     printf("total (medians x count) %9.4f ms oneDNN, %9.4f ms ours: %.2fx\n", tot[0], tot[1], tot[0] / tot[1]);
     df_qdnnl_destroy(e);
-    return 0;
+    return all_same ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    const int batch = argc > 1 ? atoi(argv[1]) : 1, iters = argc > 2 ? atoi(argv[2]) : 50;
+    if (batch < 1 || iters < 1) {
+        fprintf(stderr, "usage: bench_qconv1x1 [BATCH] [ITERS] [MODEL.tflite]\n");
+        return 2;
+    }
+    return argc > 3 ? whole_net(argv[3], batch, iters) : per_layer(batch, iters);
 }
