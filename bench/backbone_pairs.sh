@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# MobileNetV2 against PyTorch in adjacent pairs: on a machine whose speed
+# drifts from minute to minute (the KVM guests these figures come from:
+# the same binary 2.4-3.4 ms per image within an hour), a ratio is only
+# as good as the two timings' closeness in time. bench/backbone.sh runs
+# every DeepFashion row, then XNNPACK's, then PyTorch's, 10-20 s apart;
+# here each pair is one DeepFashion run (`bench backbone`, --precision
+# auto and int8) and one PyTorch run (bench/torch_backbone.py, its best
+# fp32 of eager NCHW, channels_last and jit-frozen) back to back, the
+# order alternating so that a drift favours neither, and the summary is
+# the median of the pairs' own ratios (with their range and how many
+# pairs reach the target) beside the ratio of the medians.
+#
+#   bench/backbone_pairs.sh [PAIRS] [BATCH] [native|avx2|avx2_vnni] [ITERS]
+#                                               (default: 15 1 avx2 100)
+#
+# MOBILENET as in bench/backbone.sh (default mobilenet_v2_1.0_224_quant.tflite);
+# TARGET the ratio counted (default 1.6, issue 11's); 2 threads (THREADS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLI=${DF_CLI:-build/deepfashion}
+SHARED=${DF_SHARED_DIR:-../shared}
+PAIRS=${1:-15}
+BATCH=${2:-1}
+MODE=${3:-avx2}
+ITERS=${4:-100}
+TARGET=${TARGET:-1.6}
+THREADS=${THREADS:-2}
+export OMP_NUM_THREADS=$THREADS
+W=$SHARED/models/${MOBILENET:-mobilenet_v2_1.0_224_quant.tflite}
+[ -f "$W" ] || { echo "backbone_pairs: $W not found (set DF_SHARED_DIR)" >&2; exit 1; }
+[ -x "$CLI" ] || { echo "backbone_pairs: $CLI not built (make all)" >&2; exit 1; }
+/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
+  { echo "backbone_pairs: needs PyTorch under /usr/bin/python3 (scripts/setup-bench-deps.sh)" >&2; exit 1; }
+case "$MODE" in
+  native) denv=(); tenv=() ;;
+  avx2) denv=(DF_CPU_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2)
+        tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell) ;;
+  avx2_vnni) denv=(DF_CPU_ISA=avx2_vnni ONEDNN_MAX_CPU_ISA=AVX2_VNNI)
+             tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI DNNL_MAX_CPU_ISA=AVX2_VNNI OPENBLAS_CORETYPE=Haswell) ;;
+  *) echo "backbone_pairs: mode '$MODE' is not native, avx2 or avx2_vnni" >&2; exit 2 ;;
+esac
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512_vnni|avx512_bf16|avx_vnni|amx_tile)$' | tr '\n' ' ')"
+echo "mode $MODE, batch $BATCH, $THREADS threads, $ITERS timed runs each, $PAIRS pairs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+ours() { # precision -> median ms per image
+  env "${denv[@]}" "$CLI" bench backbone --backbone tflite --weights "$W" --precision "$1" --batch "$BATCH" \
+    --iters "$ITERS" >"$T/ours" 2>&1 || { cat "$T/ours" >&2; exit 1; }
+  awk '/^median/ {print $2}' "$T/ours"
+}
+torch() { # -> PyTorch's best fp32 median ms per image
+  env "${tenv[@]}" /usr/bin/python3 bench/torch_backbone.py --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" \
+    --models mobilenet_v2 --no-bf16 >"$T/torch" 2>&1 || { cat "$T/torch" >&2; exit 1; }
+  awk '$1 == "mobilenet_v2" && $2 == "fp32" {if (b == "" || $4 < b) b = $4} END {print b}' "$T/torch"
+}
+# The auto race is remembered per CPU and model: run it once before timing.
+ours auto >/dev/null
+printf "%-5s %8s %8s %9s %8s %8s\n" pair auto int8 "PyTorch" "r auto" "r int8"
+: >"$T/rows"
+for i in $(seq 1 "$PAIRS"); do
+  if [ $((i % 2)) = 1 ]; then a=$(ours auto); q=$(ours int8); p=$(torch)
+  else p=$(torch); a=$(ours auto); q=$(ours int8); fi
+  echo "$a $q $p" >>"$T/rows"
+  awk -v i="$i" '{printf "%-5s %8.2f %8.2f %9.2f %7.2fx %7.2fx\n", i, $1, $2, $3, $3 / $1, $3 / $2}' <<<"$a $q $p"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v t="$TARGET" '
+function med(x, n,   i, j, s) {
+  for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { s = x[i]; x[i] = x[j]; x[j] = s }
+  return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+}
+{ n++; a[n] = $1; q[n] = $2; p[n] = $3; ra[n] = $3 / $1; rq[n] = $3 / $2; ca += ($3 / $1 >= t); cq += ($3 / $2 >= t) }
+END {
+  ma = med(a, n); mq = med(q, n); mp = med(p, n)
+  printf "medians: auto %.2f, int8 %.2f, PyTorch best fp32 %.2f ms per image\n", ma, mq, mp
+  printf "auto: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs >= %sx), %.2fx from the medians\n",
+         med(ra, n), ra[1], ra[n], ca, n, t, mp / ma
+  printf "int8: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs >= %sx), %.2fx from the medians\n",
+         med(rq, n), rq[1], rq[n], cq, n, t, mp / mq
+}' "$T/rows"
