@@ -138,6 +138,14 @@ static void test_shapes_and_layouts(void **state) {
         {2, 11, 13, 13, NHWC, NHWC, 0, 255, 255, 0.03f},
         {1, 17, 1, 3, NHWC, NHWC, 1, 255, 127, 0.1f},
         {3, 7, 23, 17, NHWC, NHWC, 0, 50, 200, 0.02f},
+        /* the larger maps the batch-1 rule takes (56x56: 24 -> 144) */
+        {1, 3136, 24, 144, B8, B8, 0, 255, 255, 1.0f / 4096},
+        /* whole tiles whose rows span images: in NHWC they are regular
+         * (evenly spaced) tiles over several images at once (3 pixels), in
+         * blocked they are not (4 and 9 pixels) */
+        {5, 3, 16, 16, NHWC, NHWC, 0, 255, 255, 0.05f},
+        {3, 4, 16, 32, NHWC, B8, 1, 255, 255, 0.05f},
+        {4, 9, 32, 16, B8, B8, 0, 255, 255, 0.02f},
         /* ties: a scale of 1/2 on integer sums gives x.5 (nearest even) */
         {2, 25, 16, 32, NHWC, B8, 0, 20, 20, 0.5f},
     };

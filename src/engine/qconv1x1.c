@@ -140,13 +140,11 @@ static inline int32_t pair_at(const int16_t *p) {
     return v;
 }
 
-/* One half (8 channels) of a tile row: + bias, to float (exact), times the
- * scale (one rounding), clamped, rounded to nearest even; stored where dst
- * points, `valid` channels of the 8 (8: all). */
-AVX2 static inline void finish8(__m256i acc, const int32_t *bias, const float *scales, __m256 lo, __m256 hi,
-                                float *dst, int valid) {
-    __m256 v = _mm256_cvtepi32_ps(_mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i *)(const void *)bias)));
-    v = _mm256_mul_ps(v, _mm256_loadu_ps(scales));
+/* One half (8 channels) of a tile row, its sum (bias included) to float
+ * (exact), times the scale (one rounding), clamped, rounded to nearest
+ * even; stored where dst points, `valid` channels of the 8 (8: all). */
+AVX2 static inline void finish8(__m256i acc, __m256 scale, __m256 lo, __m256 hi, float *dst, int valid) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
     v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     if (valid == 8) {
@@ -158,6 +156,19 @@ AVX2 static inline void finish8(__m256i acc, const int32_t *bias, const float *s
     }
 }
 
+/* Where a tile's rows go. Most tiles are whole, all 16 channels valid and
+ * their rows evenly spaced (NHWC always; blocked within one image): then
+ * row r's halves are at base + r rs and base + r rs + hs. Otherwise (the
+ * last tile, a partial channel block, rows across two images) each row's
+ * halves have their own pointers, NULL where not stored. */
+typedef struct tile_dst {
+    int regular;
+    float *base;
+    size_t rs, hs;
+    float *row[MR][2];
+    int valid[2];
+} tile_dst;
+
 #define ROW(r)                                                                                                     \
     do {                                                                                                           \
         const __m256i x = _mm256_set1_epi32(pair_at(a + (r) * (size_t)kp + 2 * j));                                \
@@ -167,16 +178,24 @@ AVX2 static inline void finish8(__m256i acc, const int32_t *bias, const float *s
 
 #define FINISH(r)                                                                                                  \
     do {                                                                                                           \
-        if (dst[r][0]) finish8(c##r##0, bias, scales, lo, hi, dst[r][0], valid[0]);                               \
-        if (dst[r][1]) finish8(c##r##1, bias + 8, scales + 8, lo, hi, dst[r][1], valid[1]);                       \
+        if (d->regular) {                                                                                          \
+            finish8(c##r##0, s0, lo, hi, d->base + (r) * d->rs, 8);                                                \
+            finish8(c##r##1, s1, lo, hi, d->base + (r) * d->rs + d->hs, 8);                                        \
+        } else {                                                                                                   \
+            if (d->row[r][0]) finish8(c##r##0, s0, lo, hi, d->row[r][0], d->valid[0]);                             \
+            if (d->row[r][1]) finish8(c##r##1, s1, lo, hi, d->row[r][1], d->valid[1]);                             \
+        }                                                                                                          \
     } while (0)
 
-/* Six panel rows from a times a block's weights w (pairs x 16 x 2), to the
- * rows' outputs dst[r][half] (NULL: not stored). */
+/* Six panel rows from a times a block's weights w (pairs x 16 x 2), to
+ * the rows' outputs. The sums start from the bias (integers: the order of
+ * the additions changes nothing). */
 AVX2 static void tile(const int16_t *a, int kp, const int16_t *w, const int32_t *bias, const float *scales, __m256 lo,
-                      __m256 hi, float *dst[MR][2], const int valid[2]) {
-    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
-            c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+                      __m256 hi, const tile_dst *d) {
+    const __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)bias),
+                  b1 = _mm256_loadu_si256((const __m256i *)(const void *)(bias + 8));
+    __m256i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1,
+            c50 = b0, c51 = b1;
     const int pairs = kp / 2;
     for (int j = 0; j < pairs; j++) {
         const __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(w + (size_t)j * 32));
@@ -188,6 +207,7 @@ AVX2 static void tile(const int16_t *a, int kp, const int16_t *w, const int32_t 
         ROW(4);
         ROW(5);
     }
+    const __m256 s0 = _mm256_loadu_ps(scales), s1 = _mm256_loadu_ps(scales + 8);
     FINISH(0);
     FINISH(1);
     FINISH(2);
@@ -202,30 +222,41 @@ AVX2 static void run_item(const df_qconv1x1 *cv, const int16_t *a, float *out, i
                           int b, size_t t0, size_t t1) {
     const __m256 lo = _mm256_set1_ps(cv->clip_lo), hi = _mm256_set1_ps(cv->clip_hi);
     const int oc = cv->oc, o0 = b * NR;
-    int valid[2];
+    const int blocked = layout == DF_QCONV1X1_BLOCKED8;
+    tile_dst d;
     for (int h = 0; h < 2; h++) {
         const int left = oc - (o0 + 8 * h);
-        valid[h] = left >= 8 ? 8 : left > 0 ? left : 0;
+        d.valid[h] = left >= 8 ? 8 : left > 0 ? left : 0;
     }
+    const int whole = d.valid[0] == 8 && d.valid[1] == 8;
+    d.rs = blocked ? 8 : (size_t)oc;
+    d.hs = blocked ? hw * 8 : 8;
     const int16_t *w = cv->w + (size_t)b * (size_t)(cv->kp / 2) * NR * 2;
     /* the image and pixel of the tile's first row, carried along instead
      * of two divisions per row */
     size_t n = t0 * MR / hw, p = t0 * MR % hw;
     for (size_t t = t0; t < t1; t++) {
-        float *dst[MR][2];
-        for (int r = 0; r < MR; r++) {
-            const size_t m = t * MR + (size_t)r;
-            for (int h = 0; h < 2; h++) {
-                if (m >= pixels || !valid[h])
-                    dst[r][h] = NULL;
-                else if (layout == DF_QCONV1X1_BLOCKED8)
-                    dst[r][h] = out + ((n * (size_t)(oc / 8) + (size_t)(o0 / 8 + h)) * hw + p) * 8;
-                else
-                    dst[r][h] = out + m * (size_t)oc + (size_t)(o0 + 8 * h);
+        const size_t m0 = t * MR;
+        d.regular = whole && m0 + MR <= pixels && (!blocked || p + MR <= hw);
+        if (d.regular) {
+            d.base = blocked ? out + ((n * (size_t)(oc / 8) + (size_t)(o0 / 8)) * hw + p) * 8
+                             : out + m0 * (size_t)oc + (size_t)o0;
+            for (p += MR; p >= hw; p -= hw) n++;
+        } else {
+            for (int r = 0; r < MR; r++) {
+                const size_t m = m0 + (size_t)r;
+                for (int h = 0; h < 2; h++) {
+                    if (m >= pixels || !d.valid[h])
+                        d.row[r][h] = NULL;
+                    else if (blocked)
+                        d.row[r][h] = out + ((n * (size_t)(oc / 8) + (size_t)(o0 / 8 + h)) * hw + p) * 8;
+                    else
+                        d.row[r][h] = out + m * (size_t)oc + (size_t)(o0 + 8 * h);
+                }
+                if (++p == hw) p = 0, n++;
             }
-            if (++p == hw) p = 0, n++;
         }
-        tile(a + (t - t0) * MR * (size_t)cv->kp, cv->kp, w, cv->bias + o0, cv->scales + o0, lo, hi, dst, valid);
+        tile(a + (t - t0) * MR * (size_t)cv->kp, cv->kp, w, cv->bias + o0, cv->scales + o0, lo, hi, &d);
     }
 }
 

@@ -44,6 +44,7 @@ struct df_qf32_conv {
     const float *own_in;
     float *own_out;
     int own_in_layout, own_out_layout, own_batch;
+    int own_always; /* DF_QF32_1X1=own: at every batch size */
     char impl[96];
 };
 
@@ -191,32 +192,38 @@ static df_status copy_weights(df_qf32_conv *cv, df_qtype type, df_qparams in, co
     return st;
 }
 
-/* A dense, unpadded, stride-1 1x1 layer on a map of at most OWN_MAX_HW
- * pixels (14x14) runs on the 16-bit pair kernels where the CPU has AVX2
- * (qconv1x1.h: the same bits). There oneDNN's fp32 1x1 kernels are least
- * efficient: on the AMD EPYC (Zen 5) capped to AVX2, MobileNetV2's 7x7
- * layers ran 1.24-1.72x oneDNN's speed at batch 1 and 1.37-1.68x at batch
- * 16, its 14x14 ones 0.86-1.27x and 0.94-1.43x (three runs of
- * build/bench_qconv1x1 each), though vpmaddwd does 16 products a cycle
- * there as the FMAs do (Intel's AVX2 cores issue two a cycle by their
- * documented throughput: not measured here). On larger maps the
- * layers are passes over memory (a few dozen channels: the input's
- * conversion and the output's requantization as much work as the
- * products), 0.45-0.90x at batch 1, and keep oneDNN's. DF_QF32_1X1=onednn
- * keeps oneDNN's everywhere, =own takes ours for every layer it can run
- * (A/B runs). A bias split in two (bias_hi) stays with oneDNN's post-op. */
-#define OWN_MAX_HW 196
+/* A dense, unpadded, stride-1 1x1 layer runs on the 16-bit pair kernels
+ * where the CPU has AVX2 (qconv1x1.h: the same bits) when its batch has at
+ * most OWN_MAX_PIXELS pixels: at batch 1 every MobileNetV2 1x1 layer but
+ * the 112x112 ones, at 8 those up to 28x28, at 16 up to 14x14. vpmaddwd
+ * does 16 products where an FMA does 8, and this AMD EPYC (Zen 5) issues
+ * two of either a cycle (8.1 G a second each on one core, a throwaway
+ * loop of independent instructions); the kernels' own loop reached 1.75 a
+ * cycle with its data in L1. Where the pixels are many, the input's
+ * conversion, the output's requantization and the panel leaving L2 take
+ * that back. The whole engine, alternating in one process against
+ * oneDNN's 1x1 kernels everywhere (build/bench_qconv1x1 B ROUNDS MODEL,
+ * capped to AVX2, 2-4 runs each): with maps up to 14x14 at every batch
+ * 1.24-1.26x / 1.11-1.16x / 1.06-1.11x at batch 1 / 8 / 16, with this
+ * limit 1.28-1.29x / 1.14-1.17x / 1.11x; 3136 pixels gave 1.28-1.29x /
+ * 1.14-1.16x / 1.07-1.10x, 12544 1.29-1.31x / 1.17x / 1.05-1.07x, no
+ * limit 1.30-1.32x / 1.10-1.14x / 0.99-1.00x. DF_QF32_1X1=onednn keeps
+ * oneDNN's everywhere, =own takes ours for every layer it can run at any
+ * batch (A/B runs). A bias split in two (bias_hi) stays with oneDNN's
+ * post-op. */
+#define OWN_MAX_PIXELS 6272
 
 static df_status own_create(df_qf32_conv *cv, df_error *err) {
     const char *e = getenv("DF_QF32_1X1");
     const int all = e && !strcmp(e, "own");
-    if ((e && !strcmp(e, "onednn")) || (!all && cv->h * cv->w > OWN_MAX_HW) ||
+    if ((e && !strcmp(e, "onednn")) ||
         cv->depthwise || cv->kh != 1 || cv->kw != 1 || cv->sh != 1 || cv->sw != 1 || cv->pt || cv->pl || cv->pb ||
         cv->pr || cv->bias_hi || !df_qconv1x1_available())
         return DF_OK;
     const df_qconv1x1_desc d = {.c = cv->c, .oc = cv->oc, .weights = cv->weights, .bias = cv->bias,
                                 .scale = cv->scale, .scales = cv->scales, .clip_lo = cv->clip_lo,
                                 .clip_hi = cv->clip_hi};
+    cv->own_always = all;
     df_status st = df_qconv1x1_create(&d, &cv->own, err);
     if (st == DF_ERR_UNSUPPORTED) { /* oneDNN's kernels then */
         df_error_clear(err);
@@ -312,7 +319,8 @@ static dnnl_status_t setup_from_pd(df_qdnnl *e, df_qf32_conv *cv, const_dnnl_pri
 df_status df_qf32_conv_setup(df_qdnnl *e, df_qf32_conv *cv, int batch, float *in, df_qf32_layout in_layout,
                              float *out, df_qf32_layout out_layout, df_error *err) {
     release_setup(cv);
-    if (cv->own && in_layout != DF_QF32_NCHW && out_layout != DF_QF32_NCHW)
+    if (cv->own && (cv->own_always || (size_t)batch * (size_t)cv->h * (size_t)cv->w <= OWN_MAX_PIXELS) &&
+        in_layout != DF_QF32_NCHW && out_layout != DF_QF32_NCHW)
         return own_setup(e, cv, batch, in, in_layout, out, out_layout, err);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t r = make_pd(e, cv, batch, in_layout, out_layout, cv->attr, &pd);
