@@ -1206,26 +1206,29 @@ static void test_backends_closet(void **state) {
  * within 2^24; the int8 model's first layer has biases of 1.5e8, added
  * after the sums) with XNNPACK's requantization and ADD: on both models
  * its features are XNNPACK's (TFLite's runtime's) bit for bit, over the 7
- * ImageNet photos and the 21 closet validation photos in batches of 4. */
+ * ImageNet photos and the 21 closet validation photos in batches of 4,
+ * and one by one (at batch 1 the 16-bit pair kernels take the 1x1 layers
+ * up to 56x56, at 4 up to 28x28: qnet_f32.c). */
 static void check_fp32_backend_is_xnnpack(const char *shared, const char *file) {
     char *path = df_test_shared_path(shared, "models", file), val[1024];
     df_tflite_model *m;
     df_error err;
-    df_qnet *q[2];
+    df_qnet *q[3];
     assert_int_equal(df_tflite_load(path, &m, &err), DF_OK);
-    enum { B = 4 };
-    const df_qbackend be[2] = {DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN_F32};
-    for (int b = 0; b < 2; b++) {
+    const df_qbackend be[3] = {DF_QBACKEND_XNNPACK, DF_QBACKEND_ONEDNN_F32, DF_QBACKEND_ONEDNN_F32};
+    const int batch[3] = {4, 4, 1};
+    for (int b = 0; b < 3; b++) {
         assert_int_equal(df_tflite_qnet_build_on(m, df_tflite_feature_tensor(m), be[b], &q[b], &err), DF_OK);
-        assert_int_equal(df_qnet_reshape(q[b], B, &err), DF_OK);
+        assert_int_equal(df_qnet_reshape(q[b], batch[b], &err), DF_OK);
     }
     snprintf(val, sizeof val, "%s/datasets/closet/validation", shared);
     df_dataset *ds;
     assert_int_equal(df_dataset_scan(val, NULL, &ds, &err), DF_OK);
     const int total = NP + ds->count;
     uint8_t *px = malloc((size_t)total * 224 * 224 * 3);
-    float *f[2] = {malloc((size_t)total * F * sizeof(float)), malloc((size_t)total * F * sizeof(float))};
-    assert_true(px && f[0] && f[1]);
+    float *f[3] = {malloc((size_t)total * F * sizeof(float)), malloc((size_t)total * F * sizeof(float)),
+                   malloc((size_t)total * F * sizeof(float))};
+    assert_true(px && f[0] && f[1] && f[2]);
     for (int i = 0; i < total; i++) {
         df_image img;
         if (i < NP) df_test_load_imagenet_224(shared, PHOTOS[i], &img);
@@ -1233,18 +1236,22 @@ static void check_fp32_backend_is_xnnpack(const char *shared, const char *file) 
         memcpy(px + (size_t)i * 224 * 224 * 3, img.pixels, 224 * 224 * 3);
         df_image_free(&img);
     }
-    for (int b = 0; b < 2; b++)
-        for (int first = 0; first < total; first += B)
-            assert_int_equal(df_qnet_run_bytes(q[b], px + (size_t)first * 224 * 224 * 3,
-                                               total - first < B ? total - first : B, f[b] + (size_t)first * F, &err),
+    for (int b = 0; b < 3; b++)
+        for (int first = 0; first < total; first += batch[b]) {
+            const int n = total - first < batch[b] ? total - first : batch[b];
+            assert_int_equal(df_qnet_run_bytes(q[b], px + (size_t)first * 224 * 224 * 3, n, f[b] + (size_t)first * F,
+                                               &err),
                              DF_OK);
+        }
     assert_memory_equal(f[0], f[1], (size_t)total * F * sizeof(float));
-    print_message("%s: %d photos, onednn-f32 features = XNNPACK's, bit for bit\n", file, total);
+    assert_memory_equal(f[0], f[2], (size_t)total * F * sizeof(float));
+    print_message("%s: %d photos, onednn-f32 features = XNNPACK's, bit for bit (batches of 4 and 1)\n", file, total);
     free(px);
-    free(f[0]);
-    free(f[1]);
+    for (int b = 0; b < 3; b++) {
+        free(f[b]);
+        df_qnet_destroy(q[b]);
+    }
     df_dataset_free(ds);
-    for (int b = 0; b < 2; b++) df_qnet_destroy(q[b]);
     df_tflite_destroy(m);
     free(path);
 }
