@@ -93,6 +93,12 @@ df_status df_qconv1x1_create(const df_qconv1x1_desc *d, df_qconv1x1 **out, df_er
 
 static size_t padded_pixels(size_t pixels) { return (pixels + MR - 1) / MR * MR; }
 
+/* The first of the 8 channels of block `block` (of `blocks`) at pixel p of
+ * image n, in the blocked layout of hw pixels an image. */
+static inline size_t blocked_at(size_t n, size_t blocks, size_t block, size_t hw, size_t p) {
+    return ((n * blocks + block) * hw + p) * 8;
+}
+
 /* ---- the input panel: int16 rows of kp channels per pixel ------------ */
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -114,8 +120,7 @@ AVX2 static void pack_rows(const df_qconv1x1 *cv, const float *in, int layout, s
         for (int b = 0; b < cb; b++) {
             size_t n = m0 / hw, p = m0 % hw;
             for (size_t m = m0; m < valid; m++) {
-                store8_s16(a + (m - m0) * (size_t)kp + (size_t)b * 8,
-                           in + (((size_t)n * cb + (size_t)b) * hw + p) * 8);
+                store8_s16(a + (m - m0) * (size_t)kp + (size_t)b * 8, in + blocked_at(n, (size_t)cb, (size_t)b, hw, p));
                 if (++p == hw) p = 0, n++;
             }
         }
@@ -216,6 +221,11 @@ AVX2 static void tile(const int16_t *a, int kp, const int16_t *w, const int32_t 
     FINISH(5);
 }
 
+/* Where output pixel m (pixel p of image n) gets channels o0 .. o0 + 7. */
+static inline float *out_at(float *out, int blocked, int oc, int o0, size_t hw, size_t n, size_t p, size_t m) {
+    return out + (blocked ? blocked_at(n, (size_t)(oc / 8), (size_t)(o0 / 8), hw, p) : m * (size_t)oc + (size_t)o0);
+}
+
 /* Channel block b over tiles t0 .. t1, the panel's rows from tile t0's
  * first at a. */
 AVX2 static void run_item(const df_qconv1x1 *cv, const int16_t *a, float *out, int layout, size_t hw, size_t pixels,
@@ -239,20 +249,13 @@ AVX2 static void run_item(const df_qconv1x1 *cv, const int16_t *a, float *out, i
         const size_t m0 = t * MR;
         d.regular = whole && m0 + MR <= pixels && (!blocked || p + MR <= hw);
         if (d.regular) {
-            d.base = blocked ? out + ((n * (size_t)(oc / 8) + (size_t)(o0 / 8)) * hw + p) * 8
-                             : out + m0 * (size_t)oc + (size_t)o0;
+            d.base = out_at(out, blocked, oc, o0, hw, n, p, m0);
             for (p += MR; p >= hw; p -= hw) n++;
         } else {
             for (int r = 0; r < MR; r++) {
                 const size_t m = m0 + (size_t)r;
-                for (int h = 0; h < 2; h++) {
-                    if (m >= pixels || !d.valid[h])
-                        d.row[r][h] = NULL;
-                    else if (blocked)
-                        d.row[r][h] = out + ((n * (size_t)(oc / 8) + (size_t)(o0 / 8 + h)) * hw + p) * 8;
-                    else
-                        d.row[r][h] = out + m * (size_t)oc + (size_t)(o0 + 8 * h);
-                }
+                float *first = m < pixels ? out_at(out, blocked, oc, o0, hw, n, p, m) : NULL;
+                for (int h = 0; h < 2; h++) d.row[r][h] = first && d.valid[h] ? first + (size_t)h * d.hs : NULL;
                 if (++p == hw) p = 0, n++;
             }
         }
