@@ -21,17 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backbone/backbone.h"
+#include "core/clock.h"
 #include "core/rng.h"
 #include "engine/qnet_f32.h"
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
+static double now_ms(void) { return df_clock_seconds() * 1e3; }
 
 static void die(const char *what, const df_error *err) {
     fprintf(stderr, "bench_qconv1x1: %s: %s\n", what, err ? err->message : "out of memory");
