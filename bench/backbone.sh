@@ -34,6 +34,10 @@ SHARED=${DF_SHARED_DIR:-../shared}
 ITERS=${1:-20}
 MODES=${2:-both}
 [ "$MODES" = both ] && MODES="native avx2"
+. bench/support/isa_caps.sh
+for mode in $MODES; do
+  isa_caps "$mode" || { echo "backbone.sh: mode '$mode' is not native, avx2, avx2_vnni or both" >&2; exit 2; }
+done
 THREADS=${THREADS:-2}
 METRIC=${METRIC:-wall}
 export OMP_NUM_THREADS=$THREADS
@@ -55,10 +59,8 @@ df() {
   local mode=$1 name=$2
   shift 2
   echo "== [$mode] deepfashion $name"
-  local envs=()
-  [ "$mode" = avx2 ] && envs=(DF_CPU_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2)
-  [ "$mode" = avx2_vnni ] && envs=(DF_CPU_ISA=avx2_vnni ONEDNN_MAX_CPU_ISA=AVX2_VNNI)
-  env "${envs[@]}" "$CLI" bench backbone "$@" 2>&1 | tee "$OUT/run.txt"
+  isa_caps "$mode"
+  env "${DF_ENV[@]}" "$CLI" bench backbone "$@" 2>&1 | tee "$OUT/run.txt"
   if [ "$METRIC" = cpu ]; then
     awk -v n="$name" '/^cpu time/ {print n "\t" $3}' "$OUT/run.txt" >> "$OUT/$mode.tsv"
   else
@@ -89,29 +91,19 @@ for mode in $MODES; do
     for b in 8 1; do
       has mobilenet_v2 || break
       echo "== [$mode] xnnpack's own mobilenet_v2 $d b$b"
-      xenv=()
-      [ "$mode" = avx2 ] && xenv=(DF_CPU_ISA=avx2)
-      [ "$mode" = avx2_vnni ] && xenv=(DF_CPU_ISA=avx2_vnni)
-      env "${xenv[@]}" "${DF_BENCH_XNN:-build/bench_xnnpack_mobilenet}" $d $b "$ITERS" | tee "$OUT/x.txt"
+      isa_caps "$mode"
+      env "${DF_ENV[@]}" "${DF_BENCH_XNN:-build/bench_xnnpack_mobilenet}" $d $b "$ITERS" | tee "$OUT/x.txt"
       # "... median 7.12 ms/image 14.10 cpu-ms/image"
       awk -v k="mobilenet_v2 xnn-$d b$b" -v m="$METRIC" \
         '{print k "\t" (m == "cpu" ? $(NF-1) : $(NF-3))}' "$OUT/x.txt" >> "$OUT/$mode.tsv"
     done
   done
   echo "== [$mode] pytorch"
-  tenv=()
+  isa_caps "$mode"
   targs=()
-  if [ "$mode" = avx2 ]; then
-    tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell)
-    targs=(--no-bf16)
-  elif [ "$mode" = avx2_vnni ]; then
-    tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI DNNL_MAX_CPU_ISA=AVX2_VNNI OPENBLAS_CORETYPE=Haswell)
-    targs=(--no-bf16)
-  elif [ $has_bf16 = 0 ]; then
-    targs=(--no-bf16)
-  fi
+  if [ "$mode" != native ] || [ $has_bf16 = 0 ]; then targs=(--no-bf16); fi
   for b in 8 1; do
-    env "${tenv[@]}" /usr/bin/python3 bench/torch_backbone.py --batch $b --iters "$ITERS" \
+    env "${TORCH_ENV[@]}" /usr/bin/python3 bench/torch_backbone.py --batch $b --iters "$ITERS" \
       --threads "$THREADS" --models "${BACKBONES// /,}" "${targs[@]}" | tee "$OUT/torch.txt"
     # "vgg16  fp32 jit-frozen  12.34 ms/image  24.5 cpu-ms/image" -> best fp32, bf16 per model
     col=4

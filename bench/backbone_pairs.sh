@@ -32,14 +32,8 @@ W=$SHARED/models/${MOBILENET:-mobilenet_v2_1.0_224_quant.tflite}
 [ -x "$CLI" ] || { echo "backbone_pairs: $CLI not built (make all)" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
   { echo "backbone_pairs: needs PyTorch under /usr/bin/python3 (scripts/setup-bench-deps.sh)" >&2; exit 1; }
-case "$MODE" in
-  native) denv=(); tenv=() ;;
-  avx2) denv=(DF_CPU_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2)
-        tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell) ;;
-  avx2_vnni) denv=(DF_CPU_ISA=avx2_vnni ONEDNN_MAX_CPU_ISA=AVX2_VNNI)
-             tenv=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI DNNL_MAX_CPU_ISA=AVX2_VNNI OPENBLAS_CORETYPE=Haswell) ;;
-  *) echo "backbone_pairs: mode '$MODE' is not native, avx2 or avx2_vnni" >&2; exit 2 ;;
-esac
+. bench/support/isa_caps.sh
+isa_caps "$MODE" || { echo "backbone_pairs: mode '$MODE' is not native, avx2 or avx2_vnni" >&2; exit 2; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
@@ -47,12 +41,12 @@ echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|f
 echo "mode $MODE, batch $BATCH, $THREADS threads, $ITERS timed runs each, $PAIRS pairs; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ours() { # precision -> median ms per image
-  env "${denv[@]}" "$CLI" bench backbone --backbone tflite --weights "$W" --precision "$1" --batch "$BATCH" \
+  env "${DF_ENV[@]}" "$CLI" bench backbone --backbone tflite --weights "$W" --precision "$1" --batch "$BATCH" \
     --iters "$ITERS" >"$T/ours" 2>&1 || { cat "$T/ours" >&2; exit 1; }
   awk '/^median/ {print $2}' "$T/ours"
 }
 torch() { # -> PyTorch's best fp32 median ms per image
-  env "${tenv[@]}" /usr/bin/python3 bench/torch_backbone.py --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" \
+  env "${TORCH_ENV[@]}" /usr/bin/python3 bench/torch_backbone.py --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" \
     --models mobilenet_v2 --no-bf16 >"$T/torch" 2>&1 || { cat "$T/torch" >&2; exit 1; }
   awk '$1 == "mobilenet_v2" && $2 == "fp32" {if (b == "" || $4 < b) b = $4} END {print b}' "$T/torch"
 }
