@@ -2,7 +2,8 @@
 # deepfashion bench backbone through the built CLI: --pooling times the
 # features the training recipe takes (r3s2: 9 x 1280 of MobileNetV2's 7x7
 # map; mean: the graph's own 1280), its bad values and VGG16 (which pools
-# with --pool) are usage errors (exit 2, one line naming the flag). The
+# with --pool) are usage errors (exit 2, one line naming the flag); the
+# first (cold) run is reported apart, with the pages asked for. The
 # timings themselves are benchmarks, not checked. Skipped (77) without
 # ../shared's MobileNetV2.
 set -u
@@ -27,6 +28,12 @@ run=(--backbone tflite --weights "$W" --precision int8 --batch 2 --iters 1)
 expect 0 "${run[@]}" --pooling r3s2
 grep -q 'input .* -> 11520 features' "$tmp/out" || fail "--pooling r3s2: $(cat "$tmp/out")"
 grep -q '^median .* ms/image' "$tmp/out" || fail "--pooling r3s2 printed no time: $(cat "$tmp/out")"
+grep -q '^first run  [0-9.]* ms (the buffers touched the first time; huge pages asked for)$' "$tmp/out" ||
+  fail "no first run, or not in huge pages by default: $(cat "$tmp/out")"
+# DF_HUGE_PAGES=0 (core/memory.h) says so in the same line
+DF_HUGE_PAGES=0 expect 0 "${run[@]}" --pooling r3s2
+grep -q '^first run  [0-9.]* ms (.*; DF_HUGE_PAGES=0: ordinary pages)$' "$tmp/out" ||
+  fail "DF_HUGE_PAGES=0 not reported: $(cat "$tmp/out")"
 expect 0 "${run[@]}" --pooling mean
 grep -q 'input .* -> 1280 features' "$tmp/out" || fail "--pooling mean: $(cat "$tmp/out")"
 expect 0 "${run[@]}"

@@ -248,6 +248,73 @@ static void test_alloc_aligned(void **state) {
 #endif
 }
 
+#ifdef __linux__
+/* The VmFlags line of the mapping that holds p (/proc/self/smaps), into
+ * flags; 0 when not found. */
+static int vm_flags_of(const void *p, char *flags, size_t n) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return 0;
+    char line[512];
+    int inside = 0, found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char dash;
+        if (sscanf(line, "%lx%c%lx", &lo, &dash, &hi) == 3 && dash == '-')
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(flags, n, "%s", line + 8);
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Whether flags (VmFlags' two-letter words) hold word. */
+static int has_flag(const char *flags, const char *word) {
+    for (const char *s = flags; (s = strstr(s, word)) != NULL; s += 2)
+        if ((s == flags || s[-1] == ' ') && (s[2] == ' ' || s[2] == '\n' || s[2] == '\0')) return 1;
+    return 0;
+}
+#endif
+
+/* DF_HUGE_PAGES: a large buffer is advised huge pages ("hg" in its
+ * mapping's flags) by default and ordinary ones ("nh") with
+ * DF_HUGE_PAGES=0, whatever the kernel then grants; other values keep the
+ * default. Skipped where the kernel records no such advice (no THP). */
+static void test_alloc_huge_pages_opt_out(void **state) {
+    (void)state;
+#ifdef __linux__
+    const char *cases[][2] = {{NULL, "hg"}, {"1", "hg"}, {"yes", "hg"}, {"0", "nh"}};
+    const char *old = getenv("DF_HUGE_PAGES");
+    char *saved = old ? strdup(old) : NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i][0]) setenv("DF_HUGE_PAGES", cases[i][0], 1);
+        else unsetenv("DF_HUGE_PAGES");
+        assert_int_equal(df_huge_pages_wanted(), strcmp(cases[i][1], "hg") == 0);
+        unsigned char *p = df_alloc_aligned(2 * DF_HUGE_PAGE);
+        assert_non_null(p);
+        memset(p, 1, 2 * DF_HUGE_PAGE);
+        char flags[512];
+        assert_true(vm_flags_of(p, flags, sizeof flags));
+        if (i == 0 && !has_flag(flags, "hg")) {
+            free(p);
+            if (saved) setenv("DF_HUGE_PAGES", saved, 1);
+            free(saved);
+            skip(); /* madvise(MADV_HUGEPAGE) refused: a kernel without THP */
+        }
+        assert_true(has_flag(flags, cases[i][1]));
+        assert_false(has_flag(flags, strcmp(cases[i][1], "hg") == 0 ? "nh" : "hg"));
+        free(p);
+    }
+    if (saved) setenv("DF_HUGE_PAGES", saved, 1);
+    else unsetenv("DF_HUGE_PAGES");
+    free(saved);
+#else
+    skip();
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_prefix),
@@ -255,6 +322,7 @@ int main(void) {
         cmocka_unit_test(test_first_error_lowest_index),
         cmocka_unit_test(test_size_mul_overflow),
         cmocka_unit_test(test_alloc_aligned),
+        cmocka_unit_test(test_alloc_huge_pages_opt_out),
         cmocka_unit_test(test_pcg32_reference_values),
         cmocka_unit_test(test_rng_streams_and_ranges),
         cmocka_unit_test(test_atomic_file_keeps_old_on_abort),
