@@ -254,7 +254,7 @@ static void test_alloc_aligned(void **state) {
 static int vm_flags_of(const void *p, char *flags, size_t n) {
     FILE *f = fopen("/proc/self/smaps", "r");
     if (!f) return 0;
-    char line[512];
+    char line[8192]; /* a mapping's line ends in its path: whole, so no piece of one reads as a range */
     int inside = 0, found = 0;
     while (!found && fgets(line, sizeof line, f)) {
         unsigned long lo, hi;
@@ -295,7 +295,7 @@ static void test_alloc_huge_pages_opt_out(void **state) {
         unsigned char *p = df_alloc_aligned(2 * DF_HUGE_PAGE);
         assert_non_null(p);
         memset(p, 1, 2 * DF_HUGE_PAGE);
-        char flags[512];
+        char flags[8192];
         assert_true(vm_flags_of(p, flags, sizeof flags));
         if (i == 0 && !has_flag(flags, "hg")) {
             free(p);
