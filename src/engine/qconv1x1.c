@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "core/memory.h"
 
 /* A tile is 6 pixels x 16 channels: 12 accumulators, the two weight
  * vectors and the broadcast pair fill AVX2's sixteen registers. A work
@@ -54,7 +55,7 @@ df_status df_qconv1x1_create(const df_qconv1x1_desc *d, df_qconv1x1 **out, df_er
     cv->clip_lo = d->clip_lo;
     cv->clip_hi = d->clip_hi;
     const size_t pairs = (size_t)cv->kp / 2, nw = (size_t)cv->nb * pairs * NR * 2, nv = (size_t)cv->nb * NR;
-    cv->w = aligned_alloc(64, (nw * sizeof *cv->w + 63) & ~(size_t)63);
+    cv->w = df_alloc_aligned(nw * sizeof *cv->w);
     cv->bias = calloc(nv, sizeof *cv->bias);
     cv->scales = calloc(nv, sizeof *cv->scales);
     if (!cv->w || !cv->bias || !cv->scales) {

@@ -21,6 +21,7 @@
 #endif
 
 #include "core/cpu.h"
+#include "core/memory.h"
 
 struct df_qdnnl {
     dnnl_engine_t eng;
@@ -141,9 +142,8 @@ dnnl_engine_t df_qdnnl_engine(const df_qdnnl *e) { return e->eng; }
 dnnl_stream_t df_qdnnl_stream(const df_qdnnl *e) { return e->strm; }
 
 df_status df_qdnnl_reserve_work(df_qdnnl *e, size_t bytes, df_error *err) {
-    bytes = (bytes + 63) & ~(size_t)63;
     if (bytes <= e->work_bytes) return DF_OK;
-    void *w = aligned_alloc(64, bytes);
+    void *w = df_alloc_aligned(bytes); /* an engine buffer as the others: huge pages from 2 MB (DF_HUGE_PAGES) */
     if (!w) return df_error_set(err, DF_ERR_NOMEM, "out of memory for %zu MB of the integer engine's work area",
                                 bytes >> 20);
     free(e->work);
