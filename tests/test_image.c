@@ -1320,15 +1320,18 @@ static void test_resize_bilinear(void **state) {
 }
 
 /* The two-tap path of bilinear axes (padded single taps, no tap loop;
- * where the CPU has AVX2, its vector horizontal pass) gives the generic
- * loop's pixels bit for bit: shrinking, enlarging, equal axes, 2-pixel and
- * 1-pixel sources, and area with an enlarged axis (which is bilinear on
- * that axis). */
+ * where the CPU has AVX2, its vector horizontal pass: byte shuffles where
+ * a row shrinks by up to 2, as 448 -> 224 and the closet's 400 -> 224,
+ * gathers beyond, as 1000 -> 224, both in one row as 300 -> 131) gives the
+ * generic loop's pixels bit for bit: shrinking, enlarging, equal axes,
+ * 2-pixel and 1-pixel sources, and area with an enlarged axis (which is
+ * bilinear on that axis). */
 static void test_resize_two_taps_bit_identical(void **state) {
     (void)state;
     const int cases[][4] = {{400, 533, 224, 224}, {533, 400, 224, 224}, {37, 23, 10, 7}, {7, 5, 20, 13},
                             {2, 2, 5, 3},         {1, 9, 4, 4},         {9, 1, 4, 4},  {224, 300, 224, 224},
-                            {100, 50, 224, 224},  {225, 224, 224, 225}};
+                            {100, 50, 224, 224},  {225, 224, 224, 225}, {448, 9, 224, 5},   {1000, 9, 224, 5},
+                            {300, 9, 131, 5},     {711, 400, 224, 224}};
     df_error err;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         df_image src = random_image(cases[k][0], cases[k][1], 700 + (uint64_t)k);
