@@ -320,7 +320,9 @@ static void test_vector_warp_is_the_scalar_warp(void **state) {
  * shifts and zooms, with and without a constant fill, sizes with and
  * without a last partial block of eight (and the two-column minimum),
  * both flips, photos wholly shifted out, zooms that read one source row
- * for many output rows and past the vector rows' limit. */
+ * for many output rows and past the vector rows' limit (the default's
+ * zooms near 1 read their pixels by byte shuffles, the large ones by
+ * gathers). */
 static void test_axis_aligned_warp_is_the_scalar_warp(void **state) {
     (void)state;
     if (df_cpu_isa_best() < DF_CPU_ISA_AVX2) {

@@ -350,7 +350,48 @@ typedef struct axis_warp {
     int32_t *c0in, *c1in;      /* fill: -1 where the neighbour's column is inside the photo */
     int32_t *rows[2];          /* blended source rows: 3 planes (R, G, B) of w */
     int64_t key[2];            /* their source row; INT64_MIN none; with fill, -1 for rows outside */
+    int32_t *base;             /* per 8 columns: the 16 bytes each half's neighbours lie in (see group_picks) */
+    uint8_t *pick;             /* per 8 columns: 32-byte shuffles for off0's, then off1's */
 } axis_warp;
+
+/* Byte shuffles instead of gathers (AMD's cost about 20 cycles each; they
+ * were most of a warp's time): the four pixels of each half of columns c ..
+ * c + 7 usually lie in the 16 bytes from the first one's (a zoom of up to
+ * about 1.3), for off0 and for off1 alike. base[4 g ..] receives those
+ * bytes' offsets in the row (off0 low half, high half, then off1's), and
+ * pick[64 g ..] the shuffles taking each pixel's R, G, B to its lane's low
+ * three bytes, the fourth zero: rgb8's layout. 0 when some pixel does not
+ * fit or the 16 bytes pass the row's end (the group gathers). */
+static int group_picks(const axis_warp *a, int c, int32_t *base, uint8_t *pick) {
+    const int row_bytes = 3 * a->s->w;
+    for (int t = 0; t < 2; t++) {
+        const int32_t *off = t ? a->off1 : a->off0;
+        for (int half = 0; half < 2; half++) {
+            const int32_t b = off[c + 4 * half];
+            uint8_t *pk = pick + 32 * t + 16 * half;
+            if (b + 16 > row_bytes) return 0;
+            for (int j = 0; j < 4; j++) {
+                const int32_t d = off[c + 4 * half + j] - b;
+                if (d < 0 || d + 2 > 15) return 0;
+                pk[4 * j] = (uint8_t)d;
+                pk[4 * j + 1] = (uint8_t)(d + 1);
+                pk[4 * j + 2] = (uint8_t)(d + 2);
+                pk[4 * j + 3] = 0x80;
+            }
+            base[2 * t + half] = b;
+        }
+    }
+    return 1;
+}
+
+/* Eight pixels' R | G << 8 | B << 16 from a row by a group's shuffle. */
+__attribute__((target("avx2"))) static inline __m256i rgb8_picked(const uint8_t *row, const int32_t *base,
+                                                                  const uint8_t *pick) {
+    const __m256i v = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(row + base[0]))),
+        _mm_loadu_si128((const __m128i *)(const void *)(row + base[1])), 1);
+    return _mm256_shuffle_epi8(v, _mm256_loadu_si256((const __m256i *)(const void *)pick));
+}
 
 /* Source row r (clamped; inside, with fill) blended along the row into h. */
 __attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, int r, int inside, int32_t *h) {
@@ -369,11 +410,18 @@ __attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, i
         __m256i p0, p1;
         const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off0 + c));
         const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off1 + c));
+        const int32_t *gb = a->base + 4 * (c / 8);
         if (s->fill && !inside) {
             p0 = p1 = fillw;
         } else {
-            p0 = rgb8(s, _mm256_add_epi32(orow, x0), _mm256_and_si256(_mm256_cmpeq_epi32(x0, wlast), wcol));
-            p1 = rgb8(s, _mm256_add_epi32(orow, x1), _mm256_and_si256(_mm256_cmpeq_epi32(x1, wlast), wcol));
+            if (gb[0] >= 0) {
+                const uint8_t *row = s->in + (size_t)r * s->stride, *pk = a->pick + (size_t)64 * (size_t)(c / 8);
+                p0 = rgb8_picked(row, gb, pk);
+                p1 = rgb8_picked(row, gb + 2, pk + 32);
+            } else {
+                p0 = rgb8(s, _mm256_add_epi32(orow, x0), _mm256_and_si256(_mm256_cmpeq_epi32(x0, wlast), wcol));
+                p1 = rgb8(s, _mm256_add_epi32(orow, x1), _mm256_and_si256(_mm256_cmpeq_epi32(x1, wlast), wcol));
+            }
             if (s->fill) {
                 p0 = _mm256_blendv_epi8(fillw, p0, _mm256_loadu_si256((const __m256i *)(const void *)(a->c0in + c)));
                 p1 = _mm256_blendv_epi8(fillw, p1, _mm256_loadu_si256((const __m256i *)(const void *)(a->c1in + c)));
@@ -445,10 +493,17 @@ static int warp_axis_aligned(const warp_src *s, const double m[6], double base_l
                              uint8_t *dst) {
     const int h = s->h, w = s->w;
     axis_warp a = {.s = s, .key = {INT64_MIN, INT64_MIN}};
-    int32_t *buf = malloc(sizeof(int32_t) * (size_t)w * 11);
-    if (!buf) return 0;
+    const size_t groups = (size_t)w / 8;
+    int32_t *buf = malloc(sizeof(int32_t) * ((size_t)w * 11 + 4 * groups));
+    uint8_t *pick = malloc(64 * groups + 1);
+    if (!buf || !pick) {
+        free(buf);
+        free(pick);
+        return 0;
+    }
     a.off0 = buf, a.off1 = buf + w, a.fc = buf + 2 * (size_t)w, a.c0in = buf + 3 * (size_t)w;
     a.c1in = buf + 4 * (size_t)w, a.rows[0] = buf + 5 * (size_t)w, a.rows[1] = buf + 8 * (size_t)w;
+    a.base = buf + 11 * (size_t)w, a.pick = pick;
     const int64_t c_start = to_fixed(m[5], base_lim);
     for (int c = 0; c < w; c++) {
         const int64_t cf = c_start + c_inc * c, ck = cf >> FRAC_BITS;
@@ -458,6 +513,8 @@ static int warp_axis_aligned(const warp_src *s, const double m[6], double base_l
         a.c0in[c] = ck >= 0 && ck < w ? -1 : 0;
         a.c1in[c] = ck + 1 >= 0 && ck + 1 < w ? -1 : 0;
     }
+    for (size_t g = 0; g < groups; g++)
+        if (!group_picks(&a, (int)(8 * g), a.base + 4 * g, a.pick + 64 * g)) a.base[4 * g] = -1;
     for (int r = 0; r < h; r++) {
         const int64_t rf = to_fixed(m[0] * r + m[2], base_lim), rk = rf >> FRAC_BITS;
         const int32_t fr = (int32_t)((rf >> (FRAC_BITS - WBITS)) & (WONE - 1));
@@ -466,6 +523,7 @@ static int warp_axis_aligned(const warp_src *s, const double m[6], double base_l
         axis_out_row(s, top, bot, fr, dst + (size_t)(flip_v ? h - 1 - r : r) * s->stride);
     }
     free(buf);
+    free(pick);
     return 1;
 }
 #endif
