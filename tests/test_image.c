@@ -1321,11 +1321,11 @@ static void test_resize_bilinear(void **state) {
 
 /* The two-tap path of bilinear axes (padded single taps, no tap loop;
  * where the CPU has AVX2, its vector horizontal pass: byte shuffles where
- * a row shrinks by up to 2, as 448 -> 224 and the closet's 400 -> 224,
- * gathers beyond, as 1000 -> 224, both in one row as 300 -> 131) gives the
- * generic loop's pixels bit for bit: shrinking, enlarging, equal axes,
- * 2-pixel and 1-pixel sources, and area with an enlarged axis (which is
- * bilinear on that axis). */
+ * a row shrinks by up to about 3, as 448 -> 224, 300 -> 131, 711 -> 224
+ * and the closet's 400 -> 224; at 1000 -> 224 gathers and shuffles in one
+ * row) gives the generic loop's pixels bit for bit: shrinking, enlarging,
+ * equal axes, 2-pixel and 1-pixel sources, and area with an enlarged axis
+ * (which is bilinear on that axis). */
 static void test_resize_two_taps_bit_identical(void **state) {
     (void)state;
     const int cases[][4] = {{400, 533, 224, 224}, {533, 400, 224, 224}, {37, 23, 10, 7}, {7, 5, 20, 13},

@@ -209,11 +209,12 @@ static void horizontal_pass(const df_image *src, const axis_taps *ax, const unsi
  * weighed by wa[i], wb[i]: the scalar loop's float products and sum, no
  * FMA, so its bits (test_image compares the paths). Where each half of a
  * group (four values) finds its eight taps in the 16 bytes from its first
- * one (shrinking by up to 2, as photos decoded near the input size are),
- * byte shuffles pick them; other groups take a 4-byte gather per value,
- * which stays inside the row (first[x] + 1 < iw). Why the shuffles: AMD's
- * gathers cost about 20 cycles each, and the gathers were 0.28 of 0.37 ms
- * per closet photo (400 x 533 to 224 x 224, bilinear) on a Zen 5. */
+ * one (shrinking by up to about 3, as photos decoded near the input size
+ * are: a phone's 4032 x 3024 at 1/8 is 504 x 378), byte shuffles pick
+ * them; other groups take a 4-byte gather per value, which stays inside
+ * the row (first[x] + 1 < iw). Why the shuffles: AMD's gathers cost about
+ * 20 cycles each, and the gathers were 0.28 of 0.37 ms per closet photo
+ * (400 x 533 to 224 x 224, bilinear) on a Zen 5. */
 typedef struct two_tap_row {
     int n;                /* 3 ow values */
     const int *idx;       /* [n] */
