@@ -17,9 +17,9 @@
  *   lower = max(floor(src), 0), upper = min(ceil(src), in - 1),
  *   weight(upper) = src - floor(src). No antialiasing.
  *
- * AREA and BILINEAR are separable: a horizontal pass into a float buffer
- * (only the rows the vertical pass needs), then a vertical pass, rounding to
- * nearest (halves up) once at the end. Reference implementations (slow,
+ * AREA and BILINEAR are separable: a horizontal pass into float rows (a
+ * ring of the few source rows an output row reads), then a vertical pass,
+ * rounding to nearest (halves up) once at the end. Reference implementations (slow,
  * direct 2-D formulas in double) live in tests/test_image.c.
  *
  * Bilinear axes are padded to exactly two taps (a single tap gets a
@@ -172,34 +172,28 @@ static df_status resize_nearest(const df_image *src, df_image *dst, df_error *er
     return DF_OK;
 }
 
-/* tmp[row][ow][3] for the source rows marked in need. two: every output
- * reads exactly two taps (pad_two_taps). */
-static void horizontal_pass(const df_image *src, const axis_taps *ax, const unsigned char *need, int two,
-                            int ow, float *tmp) {
-    const int iw = src->width;
-    for (int y = 0; y < src->height; y++) {
-        if (!need[y]) continue;
-        const uint8_t *row = src->pixels + (size_t)y * (size_t)iw * 3;
-        float *t = tmp + (size_t)y * (size_t)ow * 3;
-        for (int x = 0; x < ow; x++, t += 3) {
-            const float *w = ax->w + (size_t)x * (size_t)ax->taps;
-            const uint8_t *p = row + (size_t)ax->first[x] * 3;
-            if (two) {
-                t[0] = w[0] * (float)p[0] + w[1] * (float)p[3];
-                t[1] = w[0] * (float)p[1] + w[1] * (float)p[4];
-                t[2] = w[0] * (float)p[2] + w[1] * (float)p[5];
-                continue;
-            }
-            float r = 0.0f, g = 0.0f, b = 0.0f;
-            for (int k = 0; k < ax->count[x]; k++, p += 3) {
-                r += w[k] * (float)p[0];
-                g += w[k] * (float)p[1];
-                b += w[k] * (float)p[2];
-            }
-            t[0] = r;
-            t[1] = g;
-            t[2] = b;
+/* Source row y across: t[ow][3]. two: every output reads exactly two taps
+ * (pad_two_taps). */
+static void horizontal_row(const df_image *src, const axis_taps *ax, int two, int ow, int y, float *t) {
+    const uint8_t *row = src->pixels + (size_t)y * (size_t)src->width * 3;
+    for (int x = 0; x < ow; x++, t += 3) {
+        const float *w = ax->w + (size_t)x * (size_t)ax->taps;
+        const uint8_t *p = row + (size_t)ax->first[x] * 3;
+        if (two) {
+            t[0] = w[0] * (float)p[0] + w[1] * (float)p[3];
+            t[1] = w[0] * (float)p[1] + w[1] * (float)p[4];
+            t[2] = w[0] * (float)p[2] + w[1] * (float)p[5];
+            continue;
         }
+        float r = 0.0f, g = 0.0f, b = 0.0f;
+        for (int k = 0; k < ax->count[x]; k++, p += 3) {
+            r += w[k] * (float)p[0];
+            g += w[k] * (float)p[1];
+            b += w[k] * (float)p[2];
+        }
+        t[0] = r;
+        t[1] = g;
+        t[2] = b;
     }
 }
 
@@ -223,40 +217,35 @@ typedef struct two_tap_row {
     const uint8_t *pick;  /* [n / 4][16] a half's shuffle: first taps, second taps, zeros */
 } two_tap_row;
 
-__attribute__((target("avx2"))) static void horizontal_two_avx2(const df_image *src, const two_tap_row *tr,
-                                                                const unsigned char *need, float *tmp) {
+__attribute__((target("avx2"))) static void horizontal_two_avx2(const df_image *src, const two_tap_row *tr, int y,
+                                                                float *t) {
     const int n = tr->n;
     const __m256i m255 = _mm256_set1_epi32(255);
-    for (int y = 0; y < src->height; y++) {
-        if (!need[y]) continue;
-        const uint8_t *row = src->pixels + (size_t)y * (size_t)src->width * 3;
-        float *t = tmp + (size_t)y * (size_t)n;
-        int i = 0;
-        for (; i + 8 <= n; i += 8) {
-            const int h = i / 4;
-            __m256i q0, q1;
-            if (tr->base[h] >= 0) {
-                const __m128i x0 = _mm_shuffle_epi8(
-                    _mm_loadu_si128((const __m128i *)(const void *)(row + tr->base[h])),
-                    _mm_loadu_si128((const __m128i *)(const void *)(tr->pick + (size_t)h * 16)));
-                const __m128i x1 = _mm_shuffle_epi8(
-                    _mm_loadu_si128((const __m128i *)(const void *)(row + tr->base[h + 1])),
-                    _mm_loadu_si128((const __m128i *)(const void *)(tr->pick + (size_t)h * 16 + 16)));
-                const __m128i ab = _mm_unpacklo_epi32(x0, x1); /* first taps 0-7, second taps 0-7 */
-                q0 = _mm256_cvtepu8_epi32(ab);
-                q1 = _mm256_cvtepu8_epi32(_mm_srli_si128(ab, 8));
-            } else {
-                const __m256i gv = _mm256_i32gather_epi32(
-                    (const int *)(const void *)row, _mm256_loadu_si256((const __m256i *)(const void *)(tr->idx + i)),
-                    1);
-                q0 = _mm256_and_si256(gv, m255);
-                q1 = _mm256_srli_epi32(gv, 24);
-            }
-            _mm256_storeu_ps(t + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(tr->wa + i), _mm256_cvtepi32_ps(q0)),
-                                                  _mm256_mul_ps(_mm256_loadu_ps(tr->wb + i), _mm256_cvtepi32_ps(q1))));
+    const uint8_t *row = src->pixels + (size_t)y * (size_t)src->width * 3;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const int h = i / 4;
+        __m256i q0, q1;
+        if (tr->base[h] >= 0) {
+            const __m128i x0 =
+                _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(row + tr->base[h])),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(tr->pick + (size_t)h * 16)));
+            const __m128i x1 =
+                _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(row + tr->base[h + 1])),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(tr->pick + (size_t)h * 16 + 16)));
+            const __m128i ab = _mm_unpacklo_epi32(x0, x1); /* first taps 0-7, second taps 0-7 */
+            q0 = _mm256_cvtepu8_epi32(ab);
+            q1 = _mm256_cvtepu8_epi32(_mm_srli_si128(ab, 8));
+        } else {
+            const __m256i gv = _mm256_i32gather_epi32(
+                (const int *)(const void *)row, _mm256_loadu_si256((const __m256i *)(const void *)(tr->idx + i)), 1);
+            q0 = _mm256_and_si256(gv, m255);
+            q1 = _mm256_srli_epi32(gv, 24);
         }
-        for (; i < n; i++) t[i] = tr->wa[i] * (float)row[tr->idx[i]] + tr->wb[i] * (float)row[tr->idx[i] + 3];
+        _mm256_storeu_ps(t + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(tr->wa + i), _mm256_cvtepi32_ps(q0)),
+                                              _mm256_mul_ps(_mm256_loadu_ps(tr->wb + i), _mm256_cvtepi32_ps(q1))));
     }
+    for (; i < n; i++) t[i] = tr->wa[i] * (float)row[tr->idx[i]] + tr->wb[i] * (float)row[tr->idx[i] + 3];
 }
 
 /* The shuffle of the four values from i when their taps lie in the 16
@@ -274,62 +263,70 @@ static int half_picks(const int *idx, int i, int row_bytes, uint8_t *pick) {
     return 1;
 }
 
-/* The AVX2 pass when the CPU allows it: 1 done, 0 not (or out of memory:
- * the scalar pass then runs). */
-static int horizontal_two_fast(const df_image *src, const axis_taps *ax, const unsigned char *need, int ow,
-                               float *tmp) {
+/* The AVX2 pass's tables, when the CPU allows it: 1 made, 0 not (no
+ * AVX2, or out of memory: the scalar pass then runs). */
+static int two_tap_row_make(const df_image *src, const axis_taps *ax, int ow, two_tap_row *tr) {
+    memset(tr, 0, sizeof *tr);
     if (df_cpu_isa_best() < DF_CPU_ISA_AVX2) return 0;
     const size_t n = (size_t)ow * 3, halves = n / 8 * 2;
     int *idx = malloc(n * sizeof *idx), *base = malloc((halves ? halves : 1) * sizeof *base);
     float *wa = malloc(n * sizeof *wa), *wb = malloc(n * sizeof *wb);
     uint8_t *pick = malloc((halves ? halves : 1) * 16);
-    const int ok = idx && wa && wb && base && pick;
-    for (size_t i = 0; ok && i < n; i++) {
+    if (!idx || !wa || !wb || !base || !pick) {
+        free(idx);
+        free(base);
+        free(wa);
+        free(wb);
+        free(pick);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
         const size_t x = i / 3;
         idx[i] = 3 * ax->first[x] + (int)(i % 3);
         wa[i] = ax->w[2 * x];
         wb[i] = ax->w[2 * x + 1];
     }
-    for (size_t h = 0; ok && h < halves; h += 2) {
+    for (size_t h = 0; h < halves; h += 2) {
         const int row_bytes = 3 * src->width, i = (int)(4 * h);
         const int both = half_picks(idx, i, row_bytes, pick + 16 * h) &&
                          half_picks(idx, i + 4, row_bytes, pick + 16 * (h + 1));
         base[h] = both ? idx[i] : -1;
         base[h + 1] = idx[i + 4];
     }
-    if (ok) {
-        const two_tap_row tr = {(int)n, idx, wa, wb, base, pick};
-        horizontal_two_avx2(src, &tr, need, tmp);
-    }
-    free(idx);
-    free(base);
-    free(wa);
-    free(wb);
-    free(pick);
-    return ok;
+    *tr = (two_tap_row){(int)n, idx, wa, wb, base, pick};
+    return 1;
+}
+
+static void two_tap_row_free(two_tap_row *tr) {
+    free((void *)tr->idx);
+    free((void *)tr->base);
+    free((void *)tr->wa);
+    free((void *)tr->wb);
+    free((void *)tr->pick);
 }
 #endif
 
-static void vertical_pass(const float *tmp, const axis_taps *ay, int two, int ow, int oh, uint8_t *out) {
-    const size_t rowf = (size_t)ow * 3;
-    for (int y = 0; y < oh; y++) {
-        const float *w = ay->w + (size_t)y * (size_t)ay->taps;
-        const float *t0 = tmp + (size_t)ay->first[y] * rowf;
-        uint8_t *o = out + (size_t)y * rowf;
-        if (two) {
-            const float w0 = w[0], w1 = w[1], *t1 = t0 + rowf;
-            for (size_t i = 0; i < rowf; i++) o[i] = round_u8(w0 * t0[i] + w1 * t1[i]);
-            continue;
-        }
-        for (size_t i = 0; i < rowf; i++) {
-            float v = 0.0f;
-            const float *t = t0 + i;
-            for (int k = 0; k < ay->count[y]; k++, t += rowf) v += w[k] * *t;
-            o[i] = round_u8(v);
-        }
+/* Output row o from the horizontal rows rows[k] at weights w (count of
+ * them; two: exactly two). */
+static void vertical_row(const float *const *rows, const float *w, int count, int two, size_t rowf, uint8_t *o) {
+    if (two) {
+        const float w0 = w[0], w1 = w[1], *t0 = rows[0], *t1 = rows[1];
+        for (size_t i = 0; i < rowf; i++) o[i] = round_u8(w0 * t0[i] + w1 * t1[i]);
+        return;
+    }
+    for (size_t i = 0; i < rowf; i++) {
+        float v = 0.0f;
+        for (int k = 0; k < count; k++) v += w[k] * rows[k][i];
+        o[i] = round_u8(v);
     }
 }
 
+/* The horizontal pass a source row at a time into a ring of as many rows
+ * as an output row reads (2 for bilinear, the box's taps for area): the
+ * output rows' first source row never decreases, so a row's slot (its
+ * index modulo the ring) is free again once an output row starts past it.
+ * The vertical pass then reads rows just written (a few KB) instead of a
+ * buffer of every source row (1.4 MB for 400 x 533 -> 224 x 224). */
 static df_status resize_separable(const df_image *src, df_image *dst, df_resize_method m, int two_taps,
                                   df_error *err) {
     const int iw = src->width, ih = src->height, ow = dst->width, oh = dst->height;
@@ -342,25 +339,45 @@ static df_status resize_separable(const df_image *src, df_image *dst, df_resize_
         return st;
     }
     const int two_x = two_taps && pad_two_taps(&ax, iw, ow), two_y = two_taps && pad_two_taps(&ay, ih, oh);
-    float *tmp = NULL;
-    unsigned char *need = calloc((size_t)ih, 1);
-    size_t ntmp;
-    if (!need || !df_size_mul3((size_t)ih, (size_t)ow, 3 * sizeof(float), &ntmp) ||
-        !(tmp = malloc(ntmp))) {
-        st = df_error_set(err, DF_ERR_NOMEM, "resize %dx%d -> %dx%d: out of memory", iw, ih, ow,
-                          oh);
+    const int ring = ay.taps;
+    const size_t rowf = (size_t)ow * 3;
+    size_t nring;
+    float *rows = NULL;
+    int *held = malloc((size_t)ring * sizeof *held);
+    const float **use = malloc((size_t)ring * sizeof *use);
+    if (!held || !use || !df_size_mul3((size_t)ring, rowf, sizeof(float), &nring) || !(rows = malloc(nring))) {
+        st = df_error_set(err, DF_ERR_NOMEM, "resize %dx%d -> %dx%d: out of memory", iw, ih, ow, oh);
         goto done;
     }
-    for (int y = 0; y < oh; y++)
-        for (int k = 0; k < ay.count[y]; k++) need[ay.first[y] + k] = 1;
+    for (int k = 0; k < ring; k++) held[k] = -1;
 #if defined(__x86_64__) || defined(__i386__)
-    if (!two_x || !horizontal_two_fast(src, &ax, need, ow, tmp))
+    two_tap_row tr;
+    const int fast = two_x && two_tap_row_make(src, &ax, ow, &tr);
 #endif
-        horizontal_pass(src, &ax, need, two_x, ow, tmp);
-    vertical_pass(tmp, &ay, two_y, ow, oh, dst->pixels);
+    for (int y = 0; y < oh; y++) {
+        const int count = two_y ? 2 : ay.count[y];
+        for (int k = 0; k < count; k++) {
+            const int j = ay.first[y] + k, slot = j % ring;
+            float *t = rows + (size_t)slot * rowf;
+            if (held[slot] != j) {
+#if defined(__x86_64__) || defined(__i386__)
+                if (fast) horizontal_two_avx2(src, &tr, j, t);
+                else
+#endif
+                    horizontal_row(src, &ax, two_x, ow, j, t);
+                held[slot] = j;
+            }
+            use[k] = t;
+        }
+        vertical_row(use, ay.w + (size_t)y * (size_t)ay.taps, count, two_y, rowf, dst->pixels + (size_t)y * rowf);
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    if (fast) two_tap_row_free(&tr);
+#endif
 done:
-    free(tmp);
-    free(need);
+    free(rows);
+    free(held);
+    free(use);
     axis_free(&ax);
     axis_free(&ay);
     return st;
