@@ -9,7 +9,8 @@
 # 1,280, the reference before 2026-12-05) right after each training run, so
 # that each ratio sees
 # the machine's speed of that moment; BASE's runs (e.g. a build of an
-# earlier commit) interleaved with this build's for a paired comparison.
+# earlier commit) interleaved with this build's for a paired comparison,
+# each going first in every other run.
 # MobileNetV2 QAT, 2 threads, warm (`--precision auto`'s race remembered).
 #
 #   bench/train_ratio.sh BASE_CLI [RUNS]        (default 11)
@@ -51,8 +52,17 @@ train "$BASE" >/dev/null
 echo "training's backbone precision: $PREC; image passes: $PASSES; reference: bench backbone --pooling $POOLING"
 : >"$T/rows"
 for r in $(seq 1 "$RUNS"); do
-  b=$(train "$BASE")
-  n=$(train "$NEW")
+  # ABBA: on the AMD EPYC guest the second of two back-to-back runs was
+  # the faster (2026-12-05: by 0.02-0.055 s in two sets of 6 pairs, the
+  # builds' order swapped between them), so each build goes first in
+  # every other run.
+  if [ $((r % 2)) -eq 1 ]; then
+    b=$(train "$BASE")
+    n=$(train "$NEW")
+  else
+    n=$(train "$NEW")
+    b=$(train "$BASE")
+  fi
   ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision "$PREC" --batch 16 --iters 20 \
     --pooling "$POOLING" 2>&1 |
     sed -n 's/^median *\([0-9.]*\) ms\/image.*/\1/p' | head -1)
