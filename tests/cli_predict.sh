@@ -12,7 +12,9 @@
 #    the closet validation photos are accepted, evaluate --unknown-dir;
 #  - --explain: one overlay PNG per photo whose size follows the photo's
 #    EXIF orientation (the same JPEG with Orientation 6 gives a transposed
-#    overlay).
+#    overlay);
+#  - the embedded backbone read in memory: predict with an unwritable
+#    $TMPDIR predicts the same.
 set -euo pipefail
 CLI=${DF_CLI:?}
 SHARED=${DF_SHARED_DIR:-../shared}
@@ -58,6 +60,11 @@ grep -q "notes.txt: unsupported type .txt" "$T/p.err" || fail "notes.txt not lis
 grep -q "\.thumbs: hidden folder" "$T/p.err" || fail ".thumbs not listed as skipped"
 grep -q 't\\xe9l\\xffe shirt.jpg: tops' "$T/p.txt" || fail "non-UTF-8 name not printed escaped: $(cat "$T/p.txt")"
 grep -q "parrot.jpg: unknown (closest: " "$T/p.txt" || fail "the parrot is not unknown: $(cat "$T/p.txt")"
+# The model's embedded TFLite backbone is read where it lies in memory: no
+# private copy on disk, so a full or unwritable $TMPDIR does not stop predict.
+TMPDIR="$T/no such folder" "$CLI" predict --model "$T/m.dfm" "$roll" >"$T/p_notmp.txt" 2>"$T/p_notmp.err" ||
+  fail "predict with an unwritable TMPDIR: $(cat "$T/p_notmp.err")"
+cmp -s "$T/p.txt" "$T/p_notmp.txt" || fail "predict with an unwritable TMPDIR predicts otherwise"
 
 "$CLI" predict --model "$T/m.dfm" --json --csv "$T/p.csv" --sort-into "$T/sorted" "$roll" >"$T/p.json" 2>/dev/null
 $PY - "$T/p.json" "$T/p.csv" "$roll" <<'PYEOF'

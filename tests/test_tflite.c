@@ -1640,6 +1640,58 @@ static void test_auto_cache_open(void **state) {
     free(dir);
 }
 
+/* A weights file in memory (a model's embedded backbone) opens as the same
+ * file on disk does: the same name, features bit for bit at each
+ * precision; a truncated copy fails naming the name it was given, and
+ * VGG16, whose reader needs a path, says so. */
+static void test_open_from_memory(void **state) {
+    (void)state;
+    small_model s;
+    small_model_init(&s, 1, 29);
+    size_t size;
+    uint8_t *bytes = small_model_bytes(&s, 0, &size);
+    char *dir = df_test_tempdir();
+    char *model = df_path_join(dir, "small.tflite");
+    assert_int_equal(df_test_write_file(model, bytes, size), 0);
+    enum { N = 2 };
+    float x[N * IN_H * IN_W * IN_C], y_file[N * 6], y_mem[N * 6];
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) x[k] = (float)(k % 11) * 0.17f - 0.8f;
+    const df_precision precisions[] = {DF_PRECISION_FP32, DF_PRECISION_INT8};
+    df_error err;
+    for (size_t p = 0; p < sizeof precisions / sizeof precisions[0]; p++) {
+        df_backbone_options o = df_backbone_options_default();
+        o.precision = precisions[p];
+        o.autotune = 0;
+        o.max_batch = N;
+        df_backbone *from_file = NULL, *from_mem = NULL;
+        assert_int_equal(df_backbone_open("tflite", model, &o, &from_file, &err), DF_OK);
+        df_status st = df_backbone_open_bytes("tflite", "models/small.tflite", bytes, size, &o, &from_mem, &err);
+        if (st) print_message("%s\n", err.message);
+        assert_int_equal(st, DF_OK);
+        assert_string_equal(df_backbone_name(from_mem), df_backbone_name(from_file));
+        assert_string_equal(df_backbone_source(from_mem), "models/small.tflite");
+        assert_int_equal(df_backbone_precision(from_mem), df_backbone_precision(from_file));
+        assert_int_equal(df_backbone_run(from_file, x, N, y_file, &err), DF_OK);
+        assert_int_equal(df_backbone_run(from_mem, x, N, y_mem, &err), DF_OK);
+        assert_memory_equal(y_mem, y_file, sizeof y_file);
+        df_backbone_destroy(from_file);
+        df_backbone_destroy(from_mem);
+    }
+    df_backbone_options o = df_backbone_options_default();
+    df_backbone *bb = NULL;
+    assert_int_equal(df_backbone_open_bytes("tflite", "cut.tflite", bytes, size / 2, &o, &bb, &err), DF_ERR_FORMAT);
+    assert_null(bb);
+    assert_non_null(strstr(err.message, "cut.tflite"));
+    assert_int_equal(df_backbone_open_bytes("vgg16", "vgg16.h5", bytes, size, &o, &bb, &err), DF_ERR_UNSUPPORTED);
+    assert_null(bb);
+    assert_non_null(strstr(err.message, "vgg16.h5"));
+    assert_int_equal(df_backbone_open_bytes("tflite", "none", NULL, 0, &o, &bb, &err), DF_ERR_INVALID_ARG);
+    free(bytes);
+    free(model);
+    df_test_rmtree(dir);
+    free(dir);
+}
+
 /* bf16 features against fp32 on every photo, and the same top-1 class. */
 static void test_bf16_matches_fp32(void **state) {
     (void)state;
@@ -1917,6 +1969,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_input_size_option),
         cmocka_unit_test(test_auto_cache_entries),
         cmocka_unit_test(test_auto_cache_open),
+        cmocka_unit_test(test_open_from_memory),
         cmocka_unit_test(test_bf16_matches_fp32),
         cmocka_unit_test(test_mobilenet_dw_fusion),
     };

@@ -39,10 +39,22 @@ const char *df_preprocess_name(df_preprocess p) {
     return "?";
 }
 
-static df_status open_kind(const char *kind, const char *weights_path, const df_backbone_options *opt,
+/* A weights file on disk (bytes NULL) or in memory (path then names it). */
+typedef struct weights_src {
+    const char *path;
+    const uint8_t *bytes;
+    size_t size;
+} weights_src;
+
+static df_status open_kind(const char *kind, const weights_src *w, const df_backbone_options *opt,
                            df_backbone **out, df_error *err) {
-    if (!strcmp(kind, "vgg16")) return df_vgg16_open(weights_path, opt, out, err);
-    if (!strcmp(kind, "tflite")) return df_tflite_backbone_open(weights_path, opt, out, err);
+    if (!strcmp(kind, "vgg16") && !w->bytes) return df_vgg16_open(w->path, opt, out, err);
+    if (!strcmp(kind, "tflite"))
+        return w->bytes ? df_tflite_backbone_open_bytes(w->path, w->bytes, w->size, opt, out, err)
+                        : df_tflite_backbone_open(w->path, opt, out, err);
+    if (!strcmp(kind, "vgg16"))
+        return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: VGG16 weights are read from a file, not from memory",
+                            w->path);
     return df_error_set(err, DF_ERR_INVALID_ARG, "backbone '%s' is not one of vgg16, tflite", kind);
 }
 
@@ -72,16 +84,17 @@ static void notify(const df_backbone_options *opt, const char *message) {
  * is remembered. The cache never fails the open. */
 static df_status open_auto_cached(const char *kind, const char *weights_path, const df_backbone_options *opt,
                                   df_backbone **out, df_error *err) {
+    const weights_src w = {weights_path, NULL, 0};
     char key[2048], measured[600], msg[1200];
     df_error kerr;
     if (df_auto_cache_key(kind, weights_path, opt, key, sizeof key, &kerr) != DF_OK)
-        return open_kind(kind, weights_path, opt, out, err); /* the open names what is wrong with the file */
+        return open_kind(kind, &w, opt, out, err); /* the open names what is wrong with the file */
     df_precision p;
     if (df_auto_cache_lookup(opt->auto_cache_dir, key, &p, measured, sizeof measured)) {
         df_backbone_options o = *opt;
         o.precision = p;
         df_error ce;
-        if (open_kind(kind, weights_path, &o, out, &ce) == DF_OK) {
+        if (open_kind(kind, &w, &o, out, &ce) == DF_OK) {
             char *path = df_auto_cache_path(opt->auto_cache_dir, key);
             snprintf(msg, sizeof msg,
                      "precision auto: %s, as raced earlier on this CPU (%s); remembered in %s (delete it to race "
@@ -97,7 +110,7 @@ static df_status open_auto_cached(const char *kind, const char *weights_path, co
     o.race_best_of_3 = 1; /* remembered from now on: not one sample's luck */
     o.notice = keep_race_note;
     o.notice_ctx = &notes;
-    df_status st = open_kind(kind, weights_path, &o, out, err);
+    df_status st = open_kind(kind, &w, &o, out, err);
     /* notes outlives no notice: the engines only notice while they are
      * built and raced, inside this open */
     /* Only a race that timed engines is worth remembering; a choice by rule
@@ -111,9 +124,10 @@ static df_status open_auto_cached(const char *kind, const char *weights_path, co
     return DF_OK;
 }
 
-df_status df_backbone_open(const char *kind, const char *weights_path,
-                           const df_backbone_options *opt, df_backbone **out, df_error *err) {
+static df_status open_any(const char *kind, const weights_src *w, const df_backbone_options *opt,
+                          df_backbone **out, df_error *err) {
     *out = NULL;
+    const char *weights_path = w->path;
     df_backbone_options def = df_backbone_options_default();
     if (!opt) opt = &def;
     if (opt->max_batch < 1)
@@ -133,9 +147,9 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
     if (opt->input_size && strcmp(kind, "tflite"))
         return df_error_set(err, DF_ERR_INVALID_ARG, "an input size other than the file's applies to TFLite models only, not %s",
                             kind);
-    df_status st = opt->precision == DF_PRECISION_AUTO && opt->auto_cache_dir && *opt->auto_cache_dir
+    df_status st = opt->precision == DF_PRECISION_AUTO && opt->auto_cache_dir && *opt->auto_cache_dir && !w->bytes
                        ? open_auto_cached(kind, weights_path, opt, out, err)
-                       : open_kind(kind, weights_path, opt, out, err);
+                       : open_kind(kind, w, opt, out, err);
     if (st != DF_OK) return st;
     df_backbone *bb = *out;
     bb->max_batch = opt->max_batch;
@@ -153,6 +167,20 @@ df_status df_backbone_open(const char *kind, const char *weights_path,
                             opt->max_batch);
     }
     return DF_OK;
+}
+
+df_status df_backbone_open(const char *kind, const char *weights_path, const df_backbone_options *opt,
+                           df_backbone **out, df_error *err) {
+    const weights_src w = {weights_path, NULL, 0};
+    return open_any(kind, &w, opt, out, err);
+}
+
+df_status df_backbone_open_bytes(const char *kind, const char *name, const uint8_t *bytes, size_t size,
+                                 const df_backbone_options *opt, df_backbone **out, df_error *err) {
+    *out = NULL;
+    if (!bytes) return df_error_set(err, DF_ERR_INVALID_ARG, "%s: no weights in memory", name ? name : "");
+    const weights_src w = {name ? name : "", bytes, size};
+    return open_any(kind, &w, opt, out, err);
 }
 
 void df_backbone_destroy(df_backbone *bb) {

@@ -76,6 +76,14 @@ typedef struct df_backbone df_backbone;
 df_status df_backbone_open(const char *kind, const char *weights_path,
                            const df_backbone_options *opt, df_backbone **out,
                            df_error *err) DF_MUST_CHECK;
+/* The same from a weights file already in memory (a model's embedded
+ * backbone), name standing for its path in messages and
+ * df_backbone_source; the bytes are copied and may go after the call.
+ * "tflite" only (VGG16's reader runs libhdf5 on a path): another kind is
+ * DF_ERR_UNSUPPORTED. --precision auto races without the cache (its key is
+ * a file's path and mtime). */
+df_status df_backbone_open_bytes(const char *kind, const char *name, const uint8_t *bytes, size_t size,
+                                 const df_backbone_options *opt, df_backbone **out, df_error *err) DF_MUST_CHECK;
 void df_backbone_destroy(df_backbone *bb);
 
 const char *df_backbone_kind(const df_backbone *bb);       /* "vgg16" / "tflite" */
@@ -150,5 +158,8 @@ df_status df_vgg16_open(const char *weights_path, const df_backbone_options *opt
                         df_backbone **out, df_error *err) DF_MUST_CHECK;
 df_status df_tflite_backbone_open(const char *weights_path, const df_backbone_options *opt,
                                   df_backbone **out, df_error *err) DF_MUST_CHECK;
+df_status df_tflite_backbone_open_bytes(const char *name, const uint8_t *bytes, size_t size,
+                                        const df_backbone_options *opt, df_backbone **out,
+                                        df_error *err) DF_MUST_CHECK;
 
 #endif

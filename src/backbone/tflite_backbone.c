@@ -1439,6 +1439,19 @@ df_status df_tflite_backbone_open(const char *path, const df_backbone_options *o
     return st;
 }
 
+df_status df_tflite_backbone_open_bytes(const char *name, const uint8_t *bytes, size_t size,
+                                        const df_backbone_options *opt, df_backbone **out, df_error *err) {
+    *out = NULL;
+    df_tflite_model *m;
+    df_status st = df_tflite_parse(bytes, size, name, &m, err);
+    if (st) return st;
+    char base[128];
+    base_name(name, base, sizeof base);
+    st = df_tflite_backbone_from_model(m, base, opt, out, err);
+    df_tflite_destroy(m);
+    return st;
+}
+
 /* ---- classifier ---- */
 
 struct df_tflite_classifier {
