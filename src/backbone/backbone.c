@@ -48,13 +48,13 @@ typedef struct weights_src {
 
 static df_status open_kind(const char *kind, const weights_src *w, const df_backbone_options *opt,
                            df_backbone **out, df_error *err) {
-    if (!strcmp(kind, "vgg16") && !w->bytes) return df_vgg16_open(w->path, opt, out, err);
+    if (!strcmp(kind, "vgg16"))
+        return w->bytes ? df_error_set(err, DF_ERR_UNSUPPORTED,
+                                       "%s: VGG16 weights are read from a file, not from memory", w->path)
+                        : df_vgg16_open(w->path, opt, out, err);
     if (!strcmp(kind, "tflite"))
         return w->bytes ? df_tflite_backbone_open_bytes(w->path, w->bytes, w->size, opt, out, err)
                         : df_tflite_backbone_open(w->path, opt, out, err);
-    if (!strcmp(kind, "vgg16"))
-        return df_error_set(err, DF_ERR_UNSUPPORTED, "%s: VGG16 weights are read from a file, not from memory",
-                            w->path);
     return df_error_set(err, DF_ERR_INVALID_ARG, "backbone '%s' is not one of vgg16, tflite", kind);
 }
 
