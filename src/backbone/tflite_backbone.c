@@ -1426,17 +1426,22 @@ static void base_name(const char *path, char *out, size_t size) {
     out[n] = '\0';
 }
 
+/* The backbone of a parsed model, named after path's base; m is freed. */
+static df_status backbone_of(df_tflite_model *m, const char *path, const df_backbone_options *opt,
+                             df_backbone **out, df_error *err) {
+    char name[128];
+    base_name(path, name, sizeof name);
+    df_status st = df_tflite_backbone_from_model(m, name, opt, out, err);
+    df_tflite_destroy(m);
+    return st;
+}
+
 df_status df_tflite_backbone_open(const char *path, const df_backbone_options *opt,
                                   df_backbone **out, df_error *err) {
     *out = NULL;
     df_tflite_model *m;
     df_status st = df_tflite_load(path, &m, err);
-    if (st) return st;
-    char name[128];
-    base_name(path, name, sizeof name);
-    st = df_tflite_backbone_from_model(m, name, opt, out, err);
-    df_tflite_destroy(m);
-    return st;
+    return st ? st : backbone_of(m, path, opt, out, err);
 }
 
 df_status df_tflite_backbone_open_bytes(const char *name, const uint8_t *bytes, size_t size,
@@ -1444,12 +1449,7 @@ df_status df_tflite_backbone_open_bytes(const char *name, const uint8_t *bytes, 
     *out = NULL;
     df_tflite_model *m;
     df_status st = df_tflite_parse(bytes, size, name, &m, err);
-    if (st) return st;
-    char base[128];
-    base_name(name, base, sizeof base);
-    st = df_tflite_backbone_from_model(m, base, opt, out, err);
-    df_tflite_destroy(m);
-    return st;
+    return st ? st : backbone_of(m, name, opt, out, err);
 }
 
 /* ---- classifier ---- */
