@@ -19,8 +19,9 @@
  *
  * AREA and BILINEAR are separable: a horizontal pass into float rows (a
  * ring of the few source rows an output row reads), then a vertical pass,
- * rounding to nearest (halves up) once at the end. Reference implementations (slow,
- * direct 2-D formulas in double) live in tests/test_image.c.
+ * rounding to nearest (halves up) once at the end. Reference
+ * implementations (slow, direct 2-D formulas in double) live in
+ * tests/test_image.c.
  *
  * Bilinear axes are padded to exactly two taps (a single tap gets a
  * zero-weight neighbour) so their loops have no inner tap loop and the
@@ -209,12 +210,12 @@ static void horizontal_row(const df_image *src, const axis_taps *ax, int two, in
  * the row (first[x] + 1 < iw). Why the shuffles: AMD's gathers cost about
  * 20 cycles each, and the gathers were 0.28 of 0.37 ms per closet photo
  * (400 x 533 to 224 x 224, bilinear) on a Zen 5. */
-typedef struct two_tap_row {
-    int n;                /* 3 ow values */
-    const int *idx;       /* [n] */
-    const float *wa, *wb; /* [n] */
-    const int *base;      /* [n / 4] a half's first byte; -1 in a group's first: gather */
-    const uint8_t *pick;  /* [n / 4][16] a half's shuffle: first taps, second taps, zeros */
+typedef struct two_tap_row { /* owns its arrays (two_tap_row_free) */
+    int n;          /* 3 ow values */
+    int *idx;       /* [n] */
+    float *wa, *wb; /* [n] */
+    int *base;      /* [n / 4] a half's first byte; -1 in a group's first: gather */
+    uint8_t *pick;  /* [n / 4][16] a half's shuffle: first taps, second taps, zeros */
 } two_tap_row;
 
 __attribute__((target("avx2"))) static void horizontal_two_avx2(const df_image *src, const two_tap_row *tr, int y,
@@ -298,11 +299,11 @@ static int two_tap_row_make(const df_image *src, const axis_taps *ax, int ow, tw
 }
 
 static void two_tap_row_free(two_tap_row *tr) {
-    free((void *)tr->idx);
-    free((void *)tr->base);
-    free((void *)tr->wa);
-    free((void *)tr->wb);
-    free((void *)tr->pick);
+    free(tr->idx);
+    free(tr->base);
+    free(tr->wa);
+    free(tr->wb);
+    free(tr->pick);
 }
 #endif
 
@@ -355,7 +356,7 @@ static df_status resize_separable(const df_image *src, df_image *dst, df_resize_
     const int fast = two_x && two_tap_row_make(src, &ax, ow, &tr);
 #endif
     for (int y = 0; y < oh; y++) {
-        const int count = two_y ? 2 : ay.count[y];
+        const int count = ay.count[y]; /* 2 wherever two_y (pad_two_taps) */
         for (int k = 0; k < count; k++) {
             const int j = ay.first[y] + k, slot = j % ring;
             float *t = rows + (size_t)slot * rowf;
