@@ -405,20 +405,21 @@ __attribute__((target("avx2"))) static void axis_row_blend(const axis_warp *a, i
     /* rgb8 reads the last column from a byte earlier: its column is w - 1
      * there (and 0 elsewhere, which it does not look at) */
     const __m256i wcol = _mm256_set1_epi32(w - 1);
+    const uint8_t *row = s->in + (size_t)r * s->stride;
     int c = 0;
     for (; c + 8 <= w; c += 8) {
         __m256i p0, p1;
-        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off0 + c));
-        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off1 + c));
         const int32_t *gb = a->base + 4 * (c / 8);
         if (s->fill && !inside) {
             p0 = p1 = fillw;
         } else {
             if (gb[0] >= 0) {
-                const uint8_t *row = s->in + (size_t)r * s->stride, *pk = a->pick + (size_t)64 * (size_t)(c / 8);
+                const uint8_t *pk = a->pick + (size_t)64 * (size_t)(c / 8);
                 p0 = rgb8_picked(row, gb, pk);
                 p1 = rgb8_picked(row, gb + 2, pk + 32);
             } else {
+                const __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off0 + c));
+                const __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(a->off1 + c));
                 p0 = rgb8(s, _mm256_add_epi32(orow, x0), _mm256_and_si256(_mm256_cmpeq_epi32(x0, wlast), wcol));
                 p1 = rgb8(s, _mm256_add_epi32(orow, x1), _mm256_and_si256(_mm256_cmpeq_epi32(x1, wlast), wcol));
             }
