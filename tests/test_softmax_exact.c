@@ -405,32 +405,38 @@ static void test_which_way(void **state) {
 
 /* The weights z^T Q at the end of the Gram way: the AVX2 kernel against
  * the plain loop (DF_CPU_ISA=scalar), on a width that leaves a remainder
- * after its groups of four and with a rank below the rows (Q's rows past
- * the rank are zero and skipped): both sum in double in the same order, so
- * the float weights agree to rounding. Each is also the optimum. */
+ * after its groups of eight and with a rank below the rows (Q's rows past
+ * the rank are zero and skipped): 20 live rows, more than the kernel's
+ * 16 at a time, and 3, 5 and 6 classes (its class groups of 4 ending in
+ * groups of 3, 1 and 2). Both sum in double in the same order, so the
+ * float weights agree to rounding. Each is also the optimum. */
 static void test_gram_way_weights_kernels_agree(void **state) {
     (void)state;
-    problem p = make_problem(30, 303, 3, 21);
-    for (int i = 20; i < 30; i++) /* rank 20: ten rows repeat earlier ones */
-        memcpy(p.z + (size_t)i * 303, p.z + (size_t)(i - 20) * 303, sizeof(float) * 303), p.y[i] = p.y[i - 20];
-    float *W = malloc(sizeof(float) * 909), *W2 = malloc(sizeof(float) * 909), b[3], b2[3];
-    assert_true(W && W2);
-    df_softmax_exact_report rep, rep2;
-    check_optimum(&p, 0.5, W, b, &rep);
-    assert_int_equal(rep.rank, 20);
-    const char *had = getenv("DF_CPU_ISA");
-    char *keep = had ? strdup(had) : NULL;
-    setenv("DF_CPU_ISA", "scalar", 1);
-    check_optimum(&p, 0.5, W2, b2, &rep2);
-    if (keep) setenv("DF_CPU_ISA", keep, 1);
-    else unsetenv("DF_CPU_ISA");
-    free(keep);
-    assert_int_equal(rep2.iterations, rep.iterations);
-    for (int k = 0; k < 909; k++) assert_true(fabsf(W[k] - W2[k]) <= 1e-6f * (1.0f + fabsf(W[k])));
-    for (int c = 0; c < 3; c++) assert_true(b[c] == b2[c]);
-    free(W);
-    free(W2);
-    free_problem(&p);
+    const int classes[3] = {3, 5, 6};
+    for (int t = 0; t < 3; t++) {
+        const int C = classes[t], F = 303, n = 30;
+        problem p = make_problem(n, F, C, 21 + (uint64_t)t);
+        for (int i = 20; i < n; i++) /* rank 20: ten rows repeat earlier ones */
+            memcpy(p.z + (size_t)i * F, p.z + (size_t)(i - 20) * F, sizeof(float) * F), p.y[i] = p.y[i - 20];
+        float *W = malloc(sizeof(float) * F * C), *W2 = malloc(sizeof(float) * F * C), b[6], b2[6];
+        assert_true(W && W2);
+        df_softmax_exact_report rep, rep2;
+        check_optimum(&p, 0.5, W, b, &rep);
+        assert_int_equal(rep.rank, 20);
+        const char *had = getenv("DF_CPU_ISA");
+        char *keep = had ? strdup(had) : NULL;
+        setenv("DF_CPU_ISA", "scalar", 1);
+        check_optimum(&p, 0.5, W2, b2, &rep2);
+        if (keep) setenv("DF_CPU_ISA", keep, 1);
+        else unsetenv("DF_CPU_ISA");
+        free(keep);
+        assert_int_equal(rep2.iterations, rep.iterations);
+        for (int k = 0; k < F * C; k++) assert_true(fabsf(W[k] - W2[k]) <= 1e-6f * (1.0f + fabsf(W[k])));
+        for (int c = 0; c < C; c++) assert_true(b[c] == b2[c]);
+        free(W);
+        free(W2);
+        free_problem(&p);
+    }
 }
 
 /* The Gram matrix's lower triangle against the rows' products summed in
