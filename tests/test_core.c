@@ -10,8 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cblas.h>
+#include <dirent.h>
 #include <omp.h>
 
+#include "core/blas_threads.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/fileio.h"
@@ -315,10 +318,52 @@ static void test_alloc_huge_pages_opt_out(void **state) {
 #endif
 }
 
+/* The threads of this process (/proc/self/task), -1 where unreadable. */
+static int process_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* OpenBLAS's count set without starting its pool (openblas_set_num_threads
+ * alone starts a thread that spins in sched_yield for 0.1 s, even for a
+ * count of 1), and a threaded GEMM after it still right (OpenBLAS starts
+ * its pool again for it). */
+static void test_blas_threads_set_leaves_pool_stopped(void **state) {
+    (void)state;
+    df_blas_threads_stop();
+    const int before = process_threads();
+    if (before < 0) skip();
+    df_blas_threads_set(1);
+    assert_int_equal(df_blas_threads(), 1);
+    assert_int_equal(process_threads(), before);
+    df_blas_threads_set(2);
+    assert_int_equal(df_blas_threads(), 2);
+    assert_int_equal(process_threads(), before);
+    enum { N = 192 };
+    double *a = malloc(sizeof(double) * N * N), *c = malloc(sizeof(double) * N * N);
+    assert_true(a && c);
+    for (int k = 0; k < N * N; k++) a[k] = (double)((k * 7) % 13) - 6.0;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0, a, N, a, N, 0.0, c, N);
+    for (int i = 0; i < N; i += 17)
+        for (int j = 0; j < N; j += 13) {
+            double ref = 0.0; /* small integers: exact in any order */
+            for (int k = 0; k < N; k++) ref += a[i * N + k] * a[j * N + k];
+            assert_true(c[i * N + j] == ref);
+        }
+    free(a);
+    free(c);
+    df_blas_threads_stop();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_set_and_prefix),
         cmocka_unit_test(test_blas_coretype),
+        cmocka_unit_test(test_blas_threads_set_leaves_pool_stopped),
         cmocka_unit_test(test_first_error_lowest_index),
         cmocka_unit_test(test_size_mul_overflow),
         cmocka_unit_test(test_alloc_aligned),

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "core/blas_threads.h"
 #include "data/text.h"
 
 typedef struct command {
@@ -71,12 +72,9 @@ int df_cli_usage_error(const char *cmd, const char *fmt, ...) {
  * backbone's first batches, from a run that never calls OpenBLAS (the
  * linear head has its own kernels). Shut down at once; a command that does
  * call it gets them back at its first threaded call (OpenBLAS starts them
- * again when they are not there). Weak: an OpenBLAS without the call just
- * keeps its threads. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-
+ * again when they are not there; core/blas_threads.h). */
 int main(int argc, char **argv) {
-    if (blas_thread_shutdown_) blas_thread_shutdown_();
+    df_blas_threads_stop();
     /* audit fits folds and compares every photo with every other in
      * OpenBLAS; train decides once it has read its options. */
     if (argc >= 2 && !strcmp(argv[1], "audit")) df_cli_use_right_blas_kernels(argc - 1, argv + 1);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blas_threads.h"
 #include "core/cpu.h"
 #include "optim/packed_factor.h"
 
@@ -804,8 +805,8 @@ df_status df_softmax_gram(const df_softmax_rows *z, int n, int F, double **K, df
      * OpenBLAS's own threads take each block whole, where cores to spare
      * make its waiting ones harmless. */
     const int banded = threads <= GRAM_BANDS / 2;
-    const int blas_threads = openblas_get_num_threads();
-    if (banded && threads > 1 && blas_threads > 1) openblas_set_num_threads(1);
+    const int blas_threads = df_blas_threads();
+    if (banded && threads > 1 && blas_threads > 1) df_blas_threads_set(1);
     for (int j0 = 0; j0 < F; j0 += COL_BLOCK) {
         const int w = F - j0 < COL_BLOCK ? F - j0 : COL_BLOCK;
         const double beta = j0 ? 1.0 : 0.0;
@@ -822,7 +823,7 @@ df_status df_softmax_gram(const df_softmax_rows *z, int n, int F, double **K, df
             gram_band(zc, n, w, 0, n, beta, G);
         }
     }
-    if (banded && threads > 1 && blas_threads > 1) openblas_set_num_threads(blas_threads);
+    if (banded && threads > 1 && blas_threads > 1) df_blas_threads_set(blas_threads);
     free(zc);
     *K = G;
     return DF_OK;

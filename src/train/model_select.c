@@ -1,7 +1,6 @@
 /* Head selection by stratified k-fold cross-validation (see model_select.h). */
 #include "train/model_select.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <omp.h>
 #endif
 
+#include "core/blas_threads.h"
 #include "core/clock.h"
 #include "core/rng.h"
 #include "eval/metrics.h"
@@ -317,13 +317,13 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
      * its sums, so the results do not change. The shared rows' Gram matrix
      * before the folds takes all the cores, unless this runs beside
      * another fit (df_train_and_trust): one core each. */
-    const int blas_threads = openblas_get_num_threads();
+    const int blas_threads = df_blas_threads();
 #ifdef _OPENMP
     const int nested = omp_in_parallel();
 #else
     const int nested = 0;
 #endif
-    if (nested && blas_threads > 1) openblas_set_num_threads(1);
+    if (nested && blas_threads > 1) df_blas_threads_set(1);
     df_exact_rows *own = NULL;
     const df_exact_rows *shared = NULL;
     df_status st = DF_OK;
@@ -331,7 +331,7 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
         if (df_exact_rows_of(base->exact_rows, variants, K, N, F)) shared = base->exact_rows;
         else if ((st = df_exact_rows_create(variants, K, N, F, &own, err)) == DF_OK) shared = own;
     }
-    if (folds > 1 && blas_threads > 1) openblas_set_num_threads(1);
+    if (folds > 1 && blas_threads > 1) df_blas_threads_set(1);
 #ifdef _OPENMP
     if (st == DF_OK && nested) {
 #pragma omp taskloop grainsize(1)
@@ -349,7 +349,7 @@ df_status df_cross_val_predict_extra(const float *variants, int K, const float *
         run_fold(variants, K, clean, labels, N, C, F, fold_of, f, cand, base, shared, oof, extra, n_extra, extra_probs,
                  &fe);
 #endif
-    if (blas_threads > 1) openblas_set_num_threads(blas_threads);
+    if (blas_threads > 1) df_blas_threads_set(blas_threads);
     df_exact_rows_destroy(own);
     if (st != DF_OK) return st;
     return df_first_error_take(&fe, err);
