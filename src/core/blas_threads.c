@@ -2,6 +2,9 @@
 #include "core/blas_threads.h"
 
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Weak: an OpenBLAS without it (another build, another BLAS) keeps its
  * threads, as before. */
@@ -13,6 +16,12 @@ void df_blas_threads_stop(void) {
 
 void df_blas_threads_set(int n) {
     openblas_set_num_threads(n);
+#ifdef _OPENMP
+    /* Another thread of the region may be in a threaded OpenBLAS call,
+     * whose threads a stop would take from under it: there the count
+     * alone, as openblas_set_num_threads does. */
+    if (omp_in_parallel()) return;
+#endif
     df_blas_threads_stop();
 }
 

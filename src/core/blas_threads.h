@@ -8,14 +8,16 @@
  * These set the count and leave the pool stopped: OpenBLAS starts it again
  * at its next threaded call, where the threads have work.
  *
- * Not thread-safe (neither is openblas_set_num_threads): call from one
- * thread, outside parallel regions that call OpenBLAS.
+ * Not thread-safe (neither is openblas_set_num_threads): call while no
+ * other thread is in OpenBLAS. Inside an OpenMP parallel region
+ * df_blas_threads_set only sets the count (another thread of the region
+ * may be in a threaded call).
  */
 #ifndef DF_CORE_BLAS_THREADS_H
 #define DF_CORE_BLAS_THREADS_H
 
 /* OpenBLAS's threads for its next calls (openblas_set_num_threads), its
- * pool stopped until a call uses them. */
+ * pool stopped until a call uses them (outside parallel regions). */
 void df_blas_threads_set(int n);
 /* OpenBLAS's thread count (openblas_get_num_threads). */
 int df_blas_threads(void);

@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 
+#include "core/blas_threads.h"
 #include "core/clock.h"
 #include "data/photo.h"
 #include "eval/calibration.h"
@@ -190,7 +191,12 @@ df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_
         /* The head's training on this thread; the calibration a task the
          * other threads take, its folds tasks in turn (train/model_select.c),
          * so all the cores have a head to fit. Each fit has its own streams:
-         * the same bits as one after the other. */
+         * the same bits as one after the other. Each fit's OpenBLAS calls
+         * on its own thread, set here before the threads start: set inside,
+         * by the calibration, it stopped OpenBLAS's pool under the head's
+         * threaded call on the other thread (a hang). */
+        const int blas_threads = df_blas_threads();
+        if (blas_threads > 1) df_blas_threads_set(1);
 #ifdef _OPENMP
 #pragma omp parallel
 #pragma omp single
@@ -202,6 +208,7 @@ df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_
             st_trust = trust_compute(bb, train, opt, to, &u, &T, rep, &trust_err);
             st = df_train(bb, train, val, opt, res, err);
         }
+        if (blas_threads > 1) df_blas_threads_set(blas_threads);
     } else {
         st = df_train(bb, train, val, opt, res, err);
         if (st == DF_OK) st_trust = trust_compute(bb, train, opt, to, &u, &T, rep, &trust_err);
