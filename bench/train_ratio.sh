@@ -3,8 +3,9 @@
 # photos x variants x per-image backbone time (the image passes this
 # build's training reports: on the closet photos 106 x (8 variants + the
 # clean view) + 21 validation photos = 975; 551 with 4 variants), with a
-# `bench backbone --precision P --batch 16 --pooling r3s2` (the feature
-# cache's batch, and the features the default recipe takes: the 7x7 map's
+# `bench backbone --precision P --batch 8 --pooling r3s2` (the feature
+# cache's batch: FEATURE_PASS_BATCH in src/cli/cmd_train.c, 16 until
+# 2026-12-05; and the features the default recipe takes: the 7x7 map's
 # 3x3 windows, pooled after the engine; POOLING=mean for the graph's own
 # 1,280, the reference before 2026-12-05) right after each training run, so
 # that each ratio sees
@@ -23,6 +24,7 @@ BASE=${1:?usage: bench/train_ratio.sh BASE_CLI [RUNS]}
 NEW=${DF_CLI:-build/deepfashion}
 RUNS=${2:-11}
 POOLING=${POOLING:-r3s2}
+BATCH=${BATCH:-8} # the feature pass's (src/cli/cmd_train.c FEATURE_PASS_BATCH)
 SHARED=${DF_SHARED_DIR:-../shared}
 DATA=$SHARED/datasets/closet W=$SHARED/models/mobilenet_v2_1.0_224_quant.tflite
 export OMP_NUM_THREADS=2
@@ -49,7 +51,7 @@ PREC=$(sed -n 's/^deepfashion: [^(]*(tflite, [0-9]* features, \([a-z0-9]*\)).*/\
 PASSES=$(sed -n 's/.*feature pass [0-9.]* (backbone [0-9.]* for \([0-9]*\) images.*/\1/p' "$T/first" | head -1)
 [ -n "$PASSES" ] || { echo "train_ratio: could not read the image passes training ran" >&2; exit 1; }
 train "$BASE" >/dev/null
-echo "training's backbone precision: $PREC; image passes: $PASSES; reference: bench backbone --pooling $POOLING"
+echo "training's backbone precision: $PREC; image passes: $PASSES; reference: bench backbone --batch $BATCH --pooling $POOLING"
 : >"$T/rows"
 for r in $(seq 1 "$RUNS"); do
   # ABBA: on the AMD EPYC guest the second of two back-to-back runs was
@@ -63,7 +65,7 @@ for r in $(seq 1 "$RUNS"); do
     n=$(train "$NEW")
     b=$(train "$BASE")
   fi
-  ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision "$PREC" --batch 16 --iters 20 \
+  ms=$("$NEW" bench backbone --backbone tflite --weights "$W" --precision "$PREC" --batch "$BATCH" --iters 20 \
     --pooling "$POOLING" 2>&1 |
     sed -n 's/^median *\([0-9.]*\) ms\/image.*/\1/p' | head -1)
   echo "$b $n $ms" >>"$T/rows"

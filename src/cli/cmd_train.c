@@ -402,6 +402,18 @@ static df_status finish(const train_args *a, const df_recipe *rc, df_backbone *b
     return st;
 }
 
+/* The feature cache's passes run 8 images a batch. Per image that was as
+ * fast as 16 or faster (`bench backbone --batch 8|16 --pooling r3s2`, 2
+ * threads, AMD EPYC Zen 5, two runs each, 2026-12-05: MobileNetV2 QAT int8
+ * 0.92-0.95 against 0.94 ms, fp32 1.94-1.98 against 2.07-2.14, bf16
+ * 1.03-1.06 against 1.12-1.14, the TF2 int8 model 0.68 against 0.73;
+ * capped to AVX2 int8 3.05-3.28 against 3.22-3.39, fp32 3.32-3.35 against
+ * 3.23-3.40; batch 16 had been as fast as 32, in half the memory), and the
+ * engine's maps take half the memory again (MobileNetV2's largest at batch
+ * 16: 19 MB), new pages every run: default closet training 29,300 ->
+ * 19,900 page faults, 12 alternating pairs paired median -0.055 s. */
+enum { FEATURE_PASS_BATCH = 8 };
+
 /* Whether the run's time depends on OpenBLAS: the exact fit (the default
  * solver: its Gram matrix, factorisations and triangular solves), an MLP
  * head (--head mlp or auto, or a recipe other than the default's linear
@@ -455,14 +467,11 @@ int df_cmd_train(int argc, char **argv) {
     rc = DF_EXIT_FAIL;
     /* The network is shaped for the batches it will run: the training
      * batch when photos are augmented live; else the passes that fill the
-     * feature cache, whose batch is free: DF_RACE_IMAGES, the batch
-     * --precision auto races at (so the race times what the passes run,
-     * with no reshape after it). Per image it was as fast as 32 or faster
-     * (MobileNetV2 QAT, 2 threads, AVX-512 + VNNI without AMX, medians of
-     * 4: int8 2.83 against 2.80 ms, fp32 4.65 against 5.1 ms), in half
-     * the memory. */
+     * feature cache, whose batch is free: FEATURE_PASS_BATCH, which
+     * --precision auto then races at too (so the race times what the
+     * passes run, with no reshape after it). */
     df_backbone_options bo = recipe.backbone;
-    bo.max_batch = recipe.train.feature_cache > 0 ? DF_RACE_IMAGES : recipe.train.batch_size;
+    bo.max_batch = recipe.train.feature_cache > 0 ? FEATURE_PASS_BATCH : recipe.train.batch_size;
     bo.notice = on_notice;
     bo.notice_ctx = &prog;
     char cache_dir[1024];
