@@ -264,46 +264,41 @@ static int half_picks(const int *idx, int i, int row_bytes, uint8_t *pick) {
     return 1;
 }
 
-/* The AVX2 pass's tables, when the CPU allows it: 1 made, 0 not (no
- * AVX2, or out of memory: the scalar pass then runs). */
-static int two_tap_row_make(const df_image *src, const axis_taps *ax, int ow, two_tap_row *tr) {
-    memset(tr, 0, sizeof *tr);
-    if (df_cpu_isa_best() < DF_CPU_ISA_AVX2) return 0;
-    const size_t n = (size_t)ow * 3, halves = n / 8 * 2;
-    int *idx = malloc(n * sizeof *idx), *base = malloc((halves ? halves : 1) * sizeof *base);
-    float *wa = malloc(n * sizeof *wa), *wb = malloc(n * sizeof *wb);
-    uint8_t *pick = malloc((halves ? halves : 1) * 16);
-    if (!idx || !wa || !wb || !base || !pick) {
-        free(idx);
-        free(base);
-        free(wa);
-        free(wb);
-        free(pick);
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const size_t x = i / 3;
-        idx[i] = 3 * ax->first[x] + (int)(i % 3);
-        wa[i] = ax->w[2 * x];
-        wb[i] = ax->w[2 * x + 1];
-    }
-    for (size_t h = 0; h < halves; h += 2) {
-        const int row_bytes = 3 * src->width, i = (int)(4 * h);
-        const int both = half_picks(idx, i, row_bytes, pick + 16 * h) &&
-                         half_picks(idx, i + 4, row_bytes, pick + 16 * (h + 1));
-        base[h] = both ? idx[i] : -1;
-        base[h + 1] = idx[i + 4];
-    }
-    *tr = (two_tap_row){(int)n, idx, wa, wb, base, pick};
-    return 1;
-}
-
 static void two_tap_row_free(two_tap_row *tr) {
     free(tr->idx);
     free(tr->base);
     free(tr->wa);
     free(tr->wb);
     free(tr->pick);
+}
+
+/* The AVX2 pass's tables, when the CPU allows it: 1 made, 0 not (no
+ * AVX2, or out of memory: the scalar pass then runs). */
+static int two_tap_row_make(const df_image *src, const axis_taps *ax, int ow, two_tap_row *tr) {
+    memset(tr, 0, sizeof *tr);
+    if (df_cpu_isa_best() < DF_CPU_ISA_AVX2) return 0;
+    const size_t n = (size_t)ow * 3, halves = n / 8 * 2;
+    *tr = (two_tap_row){(int)n, malloc(n * sizeof *tr->idx), malloc(n * sizeof *tr->wa), malloc(n * sizeof *tr->wb),
+                        malloc((halves ? halves : 1) * sizeof *tr->base), malloc((halves ? halves : 1) * 16)};
+    if (!tr->idx || !tr->wa || !tr->wb || !tr->base || !tr->pick) {
+        two_tap_row_free(tr);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const size_t x = i / 3;
+        tr->idx[i] = 3 * ax->first[x] + (int)(i % 3);
+        tr->wa[i] = ax->w[2 * x];
+        tr->wb[i] = ax->w[2 * x + 1];
+    }
+    const int row_bytes = 3 * src->width;
+    for (size_t h = 0; h < halves; h += 2) {
+        const int i = (int)(4 * h);
+        const int both = half_picks(tr->idx, i, row_bytes, tr->pick + 16 * h) &&
+                         half_picks(tr->idx, i + 4, row_bytes, tr->pick + 16 * (h + 1));
+        tr->base[h] = both ? tr->idx[i] : -1;
+        tr->base[h + 1] = tr->idx[i + 4];
+    }
+    return 1;
 }
 #endif
 

@@ -192,9 +192,10 @@ df_status df_train_and_trust(df_backbone *bb, const df_dataset *train, const df_
          * other threads take, its folds tasks in turn (train/model_select.c),
          * so all the cores have a head to fit. Each fit has its own streams:
          * the same bits as one after the other. Each fit's OpenBLAS calls
-         * on its own thread, set here before the threads start: set inside,
-         * by the calibration, it stopped OpenBLAS's pool under the head's
-         * threaded call on the other thread (a hang). */
+         * on its own thread, set here before the threads start: set only
+         * inside, by the calibration, the head's first calls on the other
+         * thread could still be threaded, and a pool stopped there would
+         * take its threads from under them. */
         const int blas_threads = df_blas_threads();
         if (blas_threads > 1) df_blas_threads_set(1);
 #ifdef _OPENMP
