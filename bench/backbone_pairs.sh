@@ -9,7 +9,10 @@
 # fp32 of eager NCHW, channels_last and jit-frozen) back to back, the
 # order alternating so that a drift favours neither, and the summary is
 # the median of the pairs' own ratios (with their range and how many
-# pairs reach the target) beside the ratio of the medians.
+# pairs reach the target) beside the ratio of the medians. Each pair also
+# runs XNNPACK's own qu8 MobileNetV2 (build/bench_xnnpack_mobilenet,
+# random weights, the same caps) right after our int8, for issue 11's
+# "int8 at least as fast as XNNPACK's own MobileNetV2".
 #
 #   bench/backbone_pairs.sh [PAIRS] [BATCH] [native|avx2|avx2_vnni] [ITERS]
 #                                               (default: 15 1 avx2 100)
@@ -30,6 +33,8 @@ export OMP_NUM_THREADS=$THREADS
 W=$SHARED/models/${MOBILENET:-mobilenet_v2_1.0_224_quant.tflite}
 [ -f "$W" ] || { echo "backbone_pairs: $W not found (set DF_SHARED_DIR)" >&2; exit 1; }
 [ -x "$CLI" ] || { echo "backbone_pairs: $CLI not built (make all)" >&2; exit 1; }
+XNN=${DF_BENCH_XNN:-build/bench_xnnpack_mobilenet}
+[ -x "$XNN" ] || { echo "backbone_pairs: $XNN not built (make all)" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
   { echo "backbone_pairs: needs PyTorch under /usr/bin/python3 (scripts/setup-bench-deps.sh)" >&2; exit 1; }
 . bench/support/isa_caps.sh
@@ -45,6 +50,10 @@ ours() { # precision -> median ms per image
     --iters "$ITERS" >"$T/ours" 2>&1 || { cat "$T/ours" >&2; exit 1; }
   awk '/^median/ {print $2}' "$T/ours"
 }
+xnn() { # -> XNNPACK's own qu8 MobileNetV2, median ms per image
+  env "${DF_ENV[@]}" "$XNN" qu8 "$BATCH" "$ITERS" >"$T/xnn" 2>&1 || { cat "$T/xnn" >&2; exit 1; }
+  awk '/median/ {print $(NF-3)}' "$T/xnn"
+}
 torch() { # -> PyTorch's best fp32 median ms per image
   env "${TORCH_ENV[@]}" /usr/bin/python3 bench/torch_backbone.py --batch "$BATCH" --iters "$ITERS" --threads "$THREADS" \
     --models mobilenet_v2 --no-bf16 >"$T/torch" 2>&1 || { cat "$T/torch" >&2; exit 1; }
@@ -52,13 +61,14 @@ torch() { # -> PyTorch's best fp32 median ms per image
 }
 # The auto race is remembered per CPU and model: run it once before timing.
 ours auto >/dev/null
-printf "%-5s %8s %8s %9s %8s %8s\n" pair auto int8 "PyTorch" "r auto" "r int8"
+printf "%-5s %8s %8s %9s %9s %8s %8s %9s\n" pair auto int8 "XNN qu8" "PyTorch" "r auto" "r int8" "XNN/int8"
 : >"$T/rows"
 for i in $(seq 1 "$PAIRS"); do
-  if [ $((i % 2)) = 1 ]; then a=$(ours auto); q=$(ours int8); p=$(torch)
-  else p=$(torch); a=$(ours auto); q=$(ours int8); fi
-  echo "$a $q $p" >>"$T/rows"
-  awk -v i="$i" '{printf "%-5s %8.2f %8.2f %9.2f %7.2fx %7.2fx\n", i, $1, $2, $3, $3 / $1, $3 / $2}' <<<"$a $q $p"
+  if [ $((i % 2)) = 1 ]; then a=$(ours auto); q=$(ours int8); x=$(xnn); p=$(torch)
+  else p=$(torch); x=$(xnn); q=$(ours int8); a=$(ours auto); fi
+  echo "$a $q $p $x" >>"$T/rows"
+  awk -v i="$i" '{printf "%-5s %8.2f %8.2f %9.2f %9.2f %7.2fx %7.2fx %8.2fx\n", i, $1, $2, $4, $3, $3 / $1, $3 / $2, $4 / $2}' \
+    <<<"$a $q $p $x"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v t="$TARGET" '
@@ -66,12 +76,15 @@ function med(x, n,   i, j, s) {
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { s = x[i]; x[i] = x[j]; x[j] = s }
   return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
 }
-{ n++; a[n] = $1; q[n] = $2; p[n] = $3; ra[n] = $3 / $1; rq[n] = $3 / $2; ca += ($3 / $1 >= t); cq += ($3 / $2 >= t) }
+{ n++; a[n] = $1; q[n] = $2; p[n] = $3; x[n] = $4; ra[n] = $3 / $1; rq[n] = $3 / $2; rx[n] = $4 / $2
+  ca += ($3 / $1 >= t); cq += ($3 / $2 >= t); cx += ($4 >= $2) }
 END {
-  ma = med(a, n); mq = med(q, n); mp = med(p, n)
-  printf "medians: auto %.2f, int8 %.2f, PyTorch best fp32 %.2f ms per image\n", ma, mq, mp
+  ma = med(a, n); mq = med(q, n); mp = med(p, n); mx = med(x, n)
+  printf "medians: auto %.2f, int8 %.2f, XNNPACK qu8 %.2f, PyTorch best fp32 %.2f ms per image\n", ma, mq, mx, mp
   printf "auto: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs >= %sx), %.2fx from the medians\n",
          med(ra, n), ra[1], ra[n], ca, n, t, mp / ma
   printf "int8: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs >= %sx), %.2fx from the medians\n",
          med(rq, n), rq[1], rq[n], cq, n, t, mp / mq
+  printf "int8 against XNNPACK'"'"'s own qu8: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs at least as fast), %.2fx from the medians\n",
+         med(rx, n), rx[1], rx[n], cx, n, mx / mq
 }' "$T/rows"
