@@ -70,7 +70,8 @@ int main(int argc, char **argv) {
            cpu, rows, scalar, scalar / cpu, copy, iters, sum);
     /* the default recipe's: shift and zoom 0.1, no shear (axis-aligned),
      * left-right mirroring; the AVX2 rows against the general AVX2 rows
-     * are in the same figure's history (README), here against scalar */
+     * are in the same figure's history (docs/training-speed.md), here
+     * against scalar */
     df_augment_config def = df_augment_config_original();
     def.width_shift = def.height_shift = 0.1, def.zoom = 0.1, def.shear_deg = 0.0, def.vertical_flip = 0;
     sample(&def, iters, params);

@@ -854,8 +854,8 @@ typedef struct cand_def {
  * one-standard-error rule walks: the stronger L2 first. The other rows are
  * reported beside them and the rule is also printed over all of them in
  * this order: the same L2 grid fitted by Adam 1e-3 over 100 epochs, and by
- * Adam 1e-2 over 30 epochs (the default is L2 0.1 there: README "How the
- * defaults were chosen" says why the rule's choice was not adopted);
+ * Adam 1e-2 over 30 epochs (the default is L2 0.1 there: docs/defaults.md
+ * says why the rule's choice was not adopted);
  * variations (flip-only or no augmentation, balanced class weights, label
  * smoothing, L2-normalised features); the MLP, regularised forms first. */
 static const cand_def CANDS[] = {

@@ -12,7 +12,7 @@ the product: it uses Debian's python3-torch.
 
   LP     the default head fitted exactly (L-BFGS): softmax regression on
          standardised features, mean cross-entropy + l2 * sum(V^2), l2 = 1,
-         on the 4 x 106 variants. Its ood must match the README's exact
+         on the 4 x 106 variants. Its ood must match docs/defaults.md's exact
          fit of the default (QAT 0.9652, TF2 0.9767): the control.
   LP-FT  from LP's head, Adam over the variants for E epochs on the
          convolution (all of it, only its bias, or a per-channel scale and

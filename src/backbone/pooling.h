@@ -12,7 +12,7 @@
  * Why regions: the mean forgets where in the photo a pattern is; on the
  * closet photos the mean's linear head scores 0.965 / 0.977 on other
  * people's photos (QAT / TF2 MobileNetV2), r3s2's 0.972 / 0.981
- * (bench/pooling_ood.sh, README "Regions of the 7x7 map"). It is the
+ * (bench/pooling_ood.sh, docs/defaults.md "Regions of the 7x7 map"). It is the
  * TFLite op AVERAGE_POOL_2D with a k x k filter, stride s and VALID
  * padding, then a reshape: exported models compute it the same way.
  *

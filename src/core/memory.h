@@ -18,9 +18,9 @@
  * virtual machine whose host backs the guest's memory lazily can take
  * 3 ms per MB for huge pages the guest has not used lately (a training
  * run's first batch 116-135 ms against 25-28 ms in 4 KB pages, the AMD
- * EPYC guest of README's issue 11), while on another guest the same
- * pages paid for themselves in the run (README, *Huge pages for the
- * feature maps*). Read at each allocation: no state kept. */
+ * EPYC guest of docs/backbone-speed.md), while on another guest the same
+ * pages paid for themselves in the run (docs/backbone-speed.md, *Huge
+ * pages for the feature maps*). Read at each allocation: no state kept. */
 #define DF_HUGE_PAGE ((size_t)2 << 20)
 void *df_alloc_aligned(size_t size);
 

@@ -292,8 +292,8 @@ df_status df_recipe_start(const char *name, int num_train, const char *backbone_
     out->num_train = num_train;
     if (!strcmp(name, "default")) {
         out->train = df_train_options_default();
-        /* Regions of the last map (backbone/pooling.h, README "Regions of
-         * the 7x7 map"): TFLite backbones only; VGG16 keeps its Flatten. */
+        /* Regions of the last map (backbone/pooling.h, docs/defaults.md
+         * "Regions of the 7x7 map"): TFLite backbones only; VGG16 keeps its Flatten. */
         if (backbone_kind && !strcmp(backbone_kind, "tflite"))
             out->backbone.pooling = (df_pooling){DF_POOLING_REGIONS, 3, 2, 1};
     } else if (!strcmp(name, "original")) {
@@ -343,7 +343,7 @@ static void default_l2(df_recipe *r) {
  * there are, while the exact fit's cost grows with the rows past linear:
  * on the 3,068 clothing photos 8 variants scored what 4 did (0.871 on
  * their validation photos) in 347 s and 3.6 GB against 151 s and 2.0 GB
- * (README, "How the defaults were chosen"). */
+ * (docs/defaults.md). */
 static void default_feature_cache(df_recipe *r) {
     if (strcmp(r->name, "default") || was_set(r, "feature-cache") || r->num_train <= 0) return;
     int k = DF_TRAIN_DEFAULT_FEATURE_ROWS / r->num_train;

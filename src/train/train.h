@@ -126,8 +126,8 @@ typedef struct df_train_options {
  * to the photos). The recipe (train/recipe.c) adds the TFLite backbones'
  * r3s2 pooling and its L2, DF_TRAIN_DEFAULT_REGIONS_L2: the
  * one-standard-error rule's picks over the exact fits, 1 on the mean's
- * 1,280 features and 10 on r3s2's 11,520 (README, "Regions of the 7x7
- * map"). With the solver switched to Adam: Adam DF_TRAIN_DEFAULT_LINEAR_LR,
+ * 1,280 features and 10 on r3s2's 11,520 (docs/defaults.md, "Regions of
+ * the 7x7 map"). With the solver switched to Adam: Adam DF_TRAIN_DEFAULT_LINEAR_LR,
  * DF_TRAIN_DEFAULT_LINEAR_EPOCHS epochs of batch 32. With --head mlp the
  * recipe uses the MLP's own L2, learning rate and epochs, and --head auto
  * its search's epochs. */
@@ -143,8 +143,8 @@ typedef struct df_train_options {
 /* 8 variants, 4 until 2026-12-04: with 4 the post-training-quantised
  * MobileNetV2 in int8 fell short of issue 10's out-of-domain target
  * (0.9796 against 0.98, seeds 1-3); 8 reach it (0.9806) at 1.5 s of
- * training on the closet photos, within the issue's budget (README, "How
- * the defaults were chosen"). */
+ * training on the closet photos, within the issue's budget (docs/defaults.md).
+ */
 #define DF_TRAIN_DEFAULT_FEATURE_CACHE 8
 /* The recipe's scaling of it (train/recipe.c): variants x photos within
  * the rows the exact fit's Gram way takes (DF_SOFTMAX_EXACT_MAX_GRAM_ROWS),
