@@ -67,8 +67,8 @@ for i in $(seq 1 "$PAIRS"); do
   if [ $((i % 2)) = 1 ]; then a=$(ours auto); q=$(ours int8); x=$(xnn); p=$(torch)
   else p=$(torch); x=$(xnn); q=$(ours int8); a=$(ours auto); fi
   echo "$a $q $p $x" >>"$T/rows"
-  awk -v i="$i" '{printf "%-5s %8.2f %8.2f %9.2f %9.2f %7.2fx %7.2fx %8.2fx\n", i, $1, $2, $4, $3, $3 / $1, $3 / $2, $4 / $2}' \
-    <<<"$a $q $p $x"
+  awk -v i="$i" '{printf "%-5s %8.2f %8.2f %9.2f %9.2f %7.2fx %7.2fx %8.2fx\n",
+                       i, $1, $2, $4, $3, $3 / $1, $3 / $2, $4 / $2}' <<<"$a $q $p $x"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v t="$TARGET" '
@@ -76,15 +76,20 @@ function med(x, n,   i, j, s) {
   for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { s = x[i]; x[i] = x[j]; x[j] = s }
   return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
 }
+# one summary line: the median of the ratios r over the pairs (med sorts r, so
+# r[1] and r[n] are their range), how many met the bar, the ratio of the medians
+function summary(label, r, count, bar, of_medians,   m) {
+  m = med(r, n)
+  printf "%s: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs %s), ", label, m, r[1], r[n],
+         count, n, bar
+  printf "%.2fx from the medians\n", of_medians
+}
 { n++; a[n] = $1; q[n] = $2; p[n] = $3; x[n] = $4; ra[n] = $3 / $1; rq[n] = $3 / $2; rx[n] = $4 / $2
   ca += ($3 / $1 >= t); cq += ($3 / $2 >= t); cx += ($4 >= $2) }
 END {
   ma = med(a, n); mq = med(q, n); mp = med(p, n); mx = med(x, n)
   printf "medians: auto %.2f, int8 %.2f, XNNPACK qu8 %.2f, PyTorch best fp32 %.2f ms per image\n", ma, mq, mx, mp
-  printf "auto: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs >= %sx), %.2fx from the medians\n",
-         med(ra, n), ra[1], ra[n], ca, n, t, mp / ma
-  printf "int8: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs >= %sx), %.2fx from the medians\n",
-         med(rq, n), rq[1], rq[n], cq, n, t, mp / mq
-  printf "int8 against XNNPACK'"'"'s own qu8: %.2fx as the median of the pairs'"'"' own ratios (%.2f-%.2fx; %d of %d pairs at least as fast), %.2fx from the medians\n",
-         med(rx, n), rx[1], rx[n], cx, n, mx / mq
+  summary("auto", ra, ca, ">= " t "x", mp / ma)
+  summary("int8", rq, cq, ">= " t "x", mp / mq)
+  summary("int8 against XNNPACK'"'"'s own qu8", rx, cx, "at least as fast", mx / mq)
 }' "$T/rows"

@@ -143,8 +143,8 @@ typedef struct df_train_options {
 /* 8 variants, 4 until 2026-12-04: with 4 the post-training-quantised
  * MobileNetV2 in int8 fell short of issue 10's out-of-domain target
  * (0.9796 against 0.98, seeds 1-3); 8 reach it (0.9806) at 1.5 s of
- * training on the closet photos, within the issue's budget (docs/defaults.md).
- */
+ * training on the closet photos, within the issue's budget
+ * (docs/defaults.md). */
 #define DF_TRAIN_DEFAULT_FEATURE_CACHE 8
 /* The recipe's scaling of it (train/recipe.c): variants x photos within
  * the rows the exact fit's Gram way takes (DF_SOFTMAX_EXACT_MAX_GRAM_ROWS),
