@@ -32,7 +32,10 @@ SERVER=
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-"$CLI" train --data "$DATA" --backbone tflite --weights "$WEIGHTS" --precision int8 \
+# --pooling mean: the graph's own 1,280 features, which `features` writes
+# and the probe's detector scores (the default recipe's r3s2 regions give
+# 11,520, and the detector would score their windows' mean instead)
+"$CLI" train --data "$DATA" --backbone tflite --weights "$WEIGHTS" --precision int8 --pooling mean \
   --epochs 5 --feature-cache 1 --out "$T/m.dfm" --quiet >/dev/null
 SITE=$T/site
 mkdir -p "$SITE/photos" "$T/aug"
